@@ -1,0 +1,91 @@
+package config
+
+import "time"
+
+// Config is every setting of streamsync, one section per part.
+type Config struct {
+	Redis      RedisConfig      `koanf:"redis"`
+	Stream     StreamConfig     `koanf:"stream"`
+	Sink       SinkConfig       `koanf:"sink"`
+	Retry      RetryConfig      `koanf:"retry"`
+	Event      EventConfig      `koanf:"event"`
+	Dependency DependencyConfig `koanf:"dependency"`
+	ClickHouse ClickHouseConfig `koanf:"clickhouse"`
+	Admin      AdminConfig      `koanf:"admin"`
+	Ingest     IngestConfig     `koanf:"ingest"`
+	Log        LogConfig        `koanf:"log"`
+}
+
+// RedisConfig says where the streams live.
+type RedisConfig struct {
+	Addr     string `koanf:"addr"`
+	Password string `koanf:"password"`
+	DB       int    `koanf:"db"`
+}
+
+// StreamConfig names the Redis keys and sizes the reading.
+type StreamConfig struct {
+	Events      string `koanf:"events"`
+	Group       string `koanf:"group"`
+	Batch       int    `koanf:"batch"`
+	MaxInFlight int    `koanf:"max_in_flight"`
+	Dead        string `koanf:"dead"`
+	Delayed     string `koanf:"delayed"`
+	Retry       string `koanf:"retry"`
+}
+
+// SinkConfig describes the partner API.
+type SinkConfig struct {
+	PartnerName  string        `koanf:"partner_name"`
+	BaseURL      string        `koanf:"base_url"`
+	TokenURL     string        `koanf:"token_url"`
+	ClientID     string        `koanf:"client_id"`
+	ClientSecret string        `koanf:"client_secret"`
+	Timeout      time.Duration `koanf:"timeout"`
+	// RateLimit caps partner calls per second; 0 means no limit.
+	RateLimit float64 `koanf:"rate_limit"`
+}
+
+// RetryConfig shapes the backoff of transient failures.
+type RetryConfig struct {
+	Initial     time.Duration `koanf:"initial"`
+	Max         time.Duration `koanf:"max"`
+	MaxAttempts int           `koanf:"max_attempts"`
+}
+
+// EventConfig bounds what an event may be.
+type EventConfig struct {
+	MaxBytes int `koanf:"max_bytes"`
+}
+
+// DependencyConfig bounds how long a child waits for an unseen parent.
+type DependencyConfig struct {
+	MaxWait time.Duration `koanf:"max_wait"`
+}
+
+// ClickHouseConfig locates the attempt log; an empty Addr turns it off.
+type ClickHouseConfig struct {
+	Addr       string `koanf:"addr"`
+	Database   string `koanf:"database"`
+	Username   string `koanf:"username"`
+	Password   string `koanf:"password"`
+	BacklogMax int    `koanf:"backlog_max"`
+	SpoolDir   string `koanf:"spool_dir"`
+}
+
+// AdminConfig is the admin HTTP server; an empty Addr turns it off.
+type AdminConfig struct {
+	Addr  string `koanf:"addr"`
+	Token string `koanf:"token"`
+}
+
+// IngestConfig is the HTTP ingest endpoint; an empty Addr turns it off.
+type IngestConfig struct {
+	Addr string `koanf:"addr"`
+}
+
+// LogConfig sets the process log.
+type LogConfig struct {
+	Level  string `koanf:"level"`
+	Format string `koanf:"format"`
+}

@@ -1,0 +1,172 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+)
+
+// EnvPrefix starts every environment variable streamsync reads.
+const EnvPrefix = "STREAMSYNC_"
+
+// ConfigFlag is the flag that names the YAML file.
+const ConfigFlag = "config"
+
+// EnvKey maps an environment variable name to its configuration key:
+// STREAMSYNC_SINK__BASE_URL is sink.base_url. ok is false for a name
+// without the prefix.
+func EnvKey(name string) (key string, ok bool) {
+	rest, ok := strings.CutPrefix(name, EnvPrefix)
+	if !ok {
+		return "", false
+	}
+	return strings.ReplaceAll(strings.ToLower(rest), "__", "."), true
+}
+
+// AddFlags adds --config and one flag per configuration key (--sink.base_url …)
+// to fs.
+func AddFlags(fs *pflag.FlagSet) {
+	fs.String(ConfigFlag, "", "YAML configuration file")
+	for _, k := range Keys() {
+		switch v := defaults[k].(type) {
+		case string:
+			fs.String(k, v, "")
+		case int:
+			fs.Int(k, v, "")
+		case float64:
+			fs.Float64(k, v, "")
+		case time.Duration:
+			fs.Duration(k, v, "")
+		}
+	}
+}
+
+// Load reads defaults < YAML file (--config) < environment < flags into a
+// Config. fs must have been built with AddFlags and parsed; a nil fs means
+// no flags. environ is os.Environ() in production. Load does not validate.
+func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
+	ko := koanf.New(".")
+	if err := ko.Load(confmap.Provider(defaults, "."), nil); err != nil {
+		return Config{}, fmt.Errorf("config: defaults: %w", err)
+	}
+	if fs != nil {
+		if path, _ := fs.GetString(ConfigFlag); path != "" {
+			if _, err := os.Stat(path); err != nil {
+				return Config{}, fmt.Errorf("config: --config %s: %w", path, err)
+			}
+			if err := ko.Load(file.Provider(path), yaml.Parser()); err != nil {
+				return Config{}, fmt.Errorf("config: --config %s: %w", path, err)
+			}
+		}
+	}
+	var unknown []error
+	envProvider := env.Provider(".", env.Opt{
+		Prefix:      EnvPrefix,
+		EnvironFunc: func() []string { return environ },
+		TransformFunc: func(name, value string) (string, any) {
+			key, _ := EnvKey(name)
+			if !IsKey(key) {
+				unknown = append(unknown, fmt.Errorf("%s: unknown setting (from %s)", key, name))
+				return "", nil
+			}
+			return key, value
+		},
+	})
+	if err := ko.Load(envProvider, nil); err != nil {
+		return Config{}, fmt.Errorf("config: environment: %w", err)
+	}
+	if fs != nil {
+		if err := ko.Load(posflag.Provider(fs, ".", ko), nil); err != nil {
+			return Config{}, fmt.Errorf("config: flags: %w", err)
+		}
+	}
+	for _, k := range ko.Keys() {
+		if !IsKey(k) && k != ConfigFlag {
+			unknown = append(unknown, fmt.Errorf("%s: unknown setting", k))
+		}
+	}
+	if err := checkTypes(ko); err != nil {
+		unknown = append(unknown, err)
+	}
+	if len(unknown) > 0 {
+		return Config{}, fmt.Errorf("config: %w", errors.Join(unknown...))
+	}
+	var c Config
+	if err := ko.UnmarshalWithConf("", &c, koanf.UnmarshalConf{}); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// checkTypes reports every value that cannot become its key's type, naming
+// the key, before the unmarshal that would otherwise say it less clearly.
+func checkTypes(ko *koanf.Koanf) error {
+	var errs []error
+	keys := Keys()
+	for _, k := range keys {
+		raw := ko.Get(k)
+		if err := checkType(defaults[k], raw); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", k, err))
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
+}
+
+func checkType(def, raw any) error {
+	switch def.(type) {
+	case string:
+		switch raw.(type) {
+		case string, int, int64, float64, bool:
+			return nil
+		}
+		return fmt.Errorf("want a string, got %T", raw)
+	case int:
+		switch v := raw.(type) {
+		case int, int64:
+			return nil
+		case float64:
+			if v == float64(int64(v)) {
+				return nil
+			}
+		case string:
+			if _, err := strconv.Atoi(v); err == nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("want a whole number, got %q", fmt.Sprint(raw))
+	case float64:
+		switch v := raw.(type) {
+		case int, int64, float64:
+			return nil
+		case string:
+			if _, err := strconv.ParseFloat(v, 64); err == nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("want a number, got %q", fmt.Sprint(raw))
+	case time.Duration:
+		switch v := raw.(type) {
+		case time.Duration:
+			return nil
+		case string:
+			if _, err := time.ParseDuration(v); err == nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("want a duration with a unit such as \"10s\" or \"5m\", got %q", fmt.Sprint(raw))
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// FieldError is one invalid setting: its key and what is wrong.
+type FieldError struct {
+	Key    string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Key + ": " + e.Reason }
+
+// Sections a command may validate on its own.
+const (
+	SectionRedis      = "redis"
+	SectionStream     = "stream"
+	SectionSink       = "sink"
+	SectionRetry      = "retry"
+	SectionEvent      = "event"
+	SectionDependency = "dependency"
+	SectionClickHouse = "clickhouse"
+	SectionAdmin      = "admin"
+	SectionIngest     = "ingest"
+	SectionLog        = "log"
+)
+
+var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Validate checks the named sections, every section when none is named, and
+// returns all problems joined, each a *FieldError naming its key.
+func (c Config) Validate(sections ...string) error {
+	v := &validator{}
+	want := func(s string) bool { return len(sections) == 0 || slices.Contains(sections, s) }
+	if want(SectionRedis) {
+		v.hostPort("redis.addr", c.Redis.Addr, true)
+		v.check(c.Redis.DB >= 0, "redis.db", "must be 0 or more")
+	}
+	if want(SectionStream) {
+		s := c.Stream
+		for k, val := range map[string]string{"stream.events": s.Events, "stream.group": s.Group,
+			"stream.dead": s.Dead, "stream.delayed": s.Delayed, "stream.retry": s.Retry} {
+			v.check(val != "", k, "required")
+		}
+		v.check(s.Events == "" || (s.Events != s.Dead && s.Events != s.Delayed && s.Events != s.Retry),
+			"stream.events", "must differ from stream.dead, stream.delayed and stream.retry")
+		v.check(s.Dead == "" || (s.Dead != s.Delayed && s.Dead != s.Retry), "stream.dead", "must differ from stream.delayed and stream.retry")
+		v.check(s.Delayed == "" || s.Delayed != s.Retry, "stream.delayed", "must differ from stream.retry")
+		v.check(s.Batch >= 1 && s.Batch <= 10000, "stream.batch", fmt.Sprintf("must be 1 to 10000, is %d", s.Batch))
+		v.check(s.MaxInFlight >= 1, "stream.max_in_flight", fmt.Sprintf("must be 1 or more, is %d", s.MaxInFlight))
+	}
+	if want(SectionSink) {
+		s := c.Sink
+		v.check(s.PartnerName != "", "sink.partner_name", "required")
+		v.httpURL("sink.base_url", s.BaseURL, true)
+		v.httpURL("sink.token_url", s.TokenURL, false)
+		v.check(s.ClientID != "" || s.ClientSecret == "", "sink.client_id", "required when sink.client_secret is set")
+		v.check(s.Timeout > 0, "sink.timeout", "must be more than 0")
+		v.check(s.RateLimit >= 0, "sink.rate_limit", "must be 0 (no limit) or more")
+	}
+	if want(SectionRetry) {
+		r := c.Retry
+		v.check(r.Initial > 0, "retry.initial", "must be more than 0")
+		v.check(r.Max >= r.Initial, "retry.max", fmt.Sprintf("must be at least retry.initial (%s)", r.Initial))
+		v.check(r.MaxAttempts >= 1 && r.MaxAttempts <= 1000, "retry.max_attempts", fmt.Sprintf("must be 1 to 1000, is %d", r.MaxAttempts))
+	}
+	if want(SectionEvent) {
+		v.check(c.Event.MaxBytes >= 1024 && c.Event.MaxBytes <= 64<<20, "event.max_bytes",
+			fmt.Sprintf("must be 1024 to %d, is %d", 64<<20, c.Event.MaxBytes))
+	}
+	if want(SectionDependency) {
+		v.check(c.Dependency.MaxWait >= time.Second, "dependency.max_wait", "must be at least 1s")
+	}
+	if want(SectionClickHouse) && c.ClickHouse.Addr != "" {
+		ch := c.ClickHouse
+		v.hostPort("clickhouse.addr", ch.Addr, false)
+		v.check(identRe.MatchString(ch.Database), "clickhouse.database", fmt.Sprintf("must be a plain identifier ([A-Za-z_][A-Za-z0-9_]*), is %q", ch.Database))
+		v.check(ch.BacklogMax >= 1, "clickhouse.backlog_max", "must be 1 or more")
+		v.check(ch.SpoolDir != "", "clickhouse.spool_dir", "required when clickhouse.addr is set")
+	}
+	if want(SectionAdmin) {
+		v.hostPort("admin.addr", c.Admin.Addr, false)
+	}
+	if want(SectionIngest) {
+		v.hostPort("ingest.addr", c.Ingest.Addr, false)
+	}
+	if want(SectionLog) {
+		l := c.Log
+		v.check(slices.Contains([]string{"debug", "info", "warn", "error"}, l.Level), "log.level", fmt.Sprintf("must be debug, info, warn or error, is %q", l.Level))
+		v.check(slices.Contains([]string{"text", "json"}, l.Format), "log.format", fmt.Sprintf("must be text or json, is %q", l.Format))
+	}
+	return errors.Join(v.errs...)
+}
+
+// EffectiveTokenURL is sink.token_url, or {base_url}/oauth/token when it is empty.
+func (s SinkConfig) EffectiveTokenURL() string {
+	if s.TokenURL != "" {
+		return s.TokenURL
+	}
+	return strings.TrimRight(s.BaseURL, "/") + "/oauth/token"
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) check(ok bool, key, reason string) {
+	if !ok {
+		v.errs = append(v.errs, &FieldError{Key: key, Reason: reason})
+	}
+}
+
+func (v *validator) hostPort(key, val string, required bool) {
+	if val == "" {
+		v.check(!required, key, "required")
+		return
+	}
+	_, port, err := net.SplitHostPort(val)
+	v.check(err == nil && port != "", key, fmt.Sprintf("must be host:port, is %q", val))
+}
+
+func (v *validator) httpURL(key, val string, required bool) {
+	if val == "" {
+		v.check(!required, key, "required")
+		return
+	}
+	u, err := url.Parse(val)
+	v.check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", key,
+		fmt.Sprintf("must be an absolute http(s) URL, is %q", val))
+}

@@ -1,0 +1,82 @@
+package event
+
+import "encoding/json"
+
+// Op is what a change does to its record.
+type Op string
+
+// The operations an event may carry.
+const (
+	OpUpsert Op = "upsert"
+	OpDelete Op = "delete"
+)
+
+// Stream field names, as producers XADD them.
+const (
+	FieldID           = "id"
+	FieldAccount      = "account"
+	FieldEntity       = "entity"
+	FieldKey          = "key"
+	FieldOp           = "op"
+	FieldVersion      = "version"
+	FieldParentEntity = "parent_entity"
+	FieldParentKey    = "parent_key"
+	FieldOrigin       = "origin"
+	FieldData         = "data"
+	FieldTS           = "ts"
+	FieldTraceParent  = "traceparent"
+)
+
+// Limits of contract §1.
+const (
+	MaxIDBytes       = 128
+	MaxEntityBytes   = 64
+	MaxKeyBytes      = 256
+	DefaultMaxBytes  = 1 << 20
+	maxAccountBytes  = 256
+	maxOriginBytes   = 256
+	maxTraceParentSz = 512
+)
+
+// Event is one change of one record.
+type Event struct {
+	ID           string
+	Account      string
+	Entity       string
+	Key          string
+	Op           Op
+	Version      int64
+	ParentEntity string // empty when the record has no parent
+	ParentKey    string
+	Origin       string
+	Data         json.RawMessage // a JSON object for an upsert; nil for a delete without data
+	TS           int64           // producer time in unix ms; 0 when absent
+	TraceParent  string
+}
+
+// HasParent reports whether the event names a parent record.
+func (e Event) HasParent() bool { return e.ParentEntity != "" }
+
+// Fields returns the event as stream fields, in a fixed order, ready for
+// XADD; optional fields are left out when empty.
+func (e Event) Fields() []any {
+	f := make([]any, 0, 24)
+	f = append(f, FieldID, e.ID, FieldAccount, e.Account, FieldEntity, e.Entity, FieldKey, e.Key,
+		FieldOp, string(e.Op), FieldVersion, itoa(e.Version))
+	if e.HasParent() {
+		f = append(f, FieldParentEntity, e.ParentEntity, FieldParentKey, e.ParentKey)
+	}
+	if e.Origin != "" {
+		f = append(f, FieldOrigin, e.Origin)
+	}
+	if len(e.Data) > 0 {
+		f = append(f, FieldData, string(e.Data))
+	}
+	if e.TS != 0 {
+		f = append(f, FieldTS, itoa(e.TS))
+	}
+	if e.TraceParent != "" {
+		f = append(f, FieldTraceParent, e.TraceParent)
+	}
+	return f
+}
