@@ -1,0 +1,80 @@
+// Command partnersim serves a simulated partner API (contract §2) for tests,
+// the demo and load runs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/streamsync/streamsync/partnersim"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "partnersim:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("partnersim", flag.ContinueOnError)
+	addr := fs.String("addr", partnersim.DefaultAddr, "listen address")
+	clientID := fs.String("client-id", partnersim.DefaultClientID, "accepted client_id; empty turns auth off")
+	clientSecret := fs.String("client-secret", partnersim.DefaultClientSecret, "accepted client_secret")
+	tokenTTL := fs.Duration("token-ttl", partnersim.DefaultTokenTTL, "token lifetime")
+	latency := fs.Duration("latency", 0, "latency added to every record request")
+	jitter := fs.Duration("jitter", 0, "up to this much more latency, at random")
+	errorRate := fs.Float64("error-rate", 0, "share (0-1) of record requests answered 503")
+	outage := fs.Bool("outage", false, "start in an outage: 503 for everything")
+	rate429 := fs.Float64("rate-429", 0, "share (0-1) of record requests answered 429")
+	retryAfter := fs.Duration("retry-after", time.Second, "Retry-After of a 429")
+	rejectPrefix := fs.String("reject-prefix", "", "answer 422 for keys with this prefix")
+	logMax := fs.Int("log-max", partnersim.DefaultLogMax, "request log entries kept")
+	seed := fs.Uint64("seed", 1, "seed of the injected faults")
+	verbose := fs.Bool("v", false, "log every request")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	sim, err := partnersim.New(partnersim.Options{
+		ClientID: *clientID, ClientSecret: *clientSecret, TokenTTL: *tokenTTL, LogMax: *logMax, Seed: *seed, Logger: logger,
+		Faults: partnersim.Faults{
+			Latency: partnersim.Duration(*latency), Jitter: partnersim.Duration(*jitter), ErrorRate: *errorRate,
+			Outage: *outage, Rate429: *rate429, RetryAfter: partnersim.Duration(*retryAfter), RejectPrefix: *rejectPrefix,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s: %w", *addr, err)
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	logger.Info("partnersim listening", "addr", ln.Addr().String(), "auth", *clientID != "", "token_ttl", tokenTTL.String())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

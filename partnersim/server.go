@@ -1,0 +1,219 @@
+package partnersim
+
+import (
+	"encoding/json"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults that match config/streamsync.example.yaml.
+const (
+	DefaultAddr         = "127.0.0.1:8081"
+	DefaultClientID     = "streamsync"
+	DefaultClientSecret = "streamsync-secret"
+	DefaultTokenTTL     = time.Hour
+	DefaultLogMax       = 1_000_000
+	DefaultIdemMax      = 2_000_000
+	maxBody             = 8 << 20
+)
+
+// Options configure a Server. The zero value is usable: no auth, no faults.
+type Options struct {
+	// ClientID and ClientSecret are the accepted client credentials; an empty
+	// ClientID turns auth off.
+	ClientID     string
+	ClientSecret string
+	// TokenTTL is how long a token lives (DefaultTokenTTL when 0).
+	TokenTTL time.Duration
+	// Faults at start; /_sim/faults changes them at run time.
+	Faults Faults
+	// LogMax bounds the request log (oldest entries go first); DefaultLogMax when 0.
+	LogMax int
+	// IdemMax bounds the remembered idempotency keys (oldest go first); DefaultIdemMax when 0.
+	IdemMax int
+	// Seed makes the injected faults repeatable.
+	Seed uint64
+	// Now is the clock (time.Now when nil); tests move it to expire tokens.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = DefaultTokenTTL
+	}
+	if o.LogMax <= 0 {
+		o.LogMax = DefaultLogMax
+	}
+	if o.IdemMax <= 0 {
+		o.IdemMax = DefaultIdemMax
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Server is the simulated partner; it is an http.Handler.
+type Server struct {
+	opts Options
+	mux  *http.ServeMux
+
+	mu       sync.Mutex
+	faults   Faults
+	rng      *rand.Rand
+	tokens   map[string]time.Time
+	records  map[recordID]*record
+	idem     map[string]idemAnswer
+	idemFIFO []string
+	log      []LogEntry
+	logSeq   int64
+	inFlight map[string]int
+	stats    Stats
+}
+
+// Stats are counters over the simulator's life (until /_sim/reset).
+type Stats struct {
+	Requests     int64            `json:"requests"`
+	ByStatus     map[string]int64 `json:"by_status"`
+	TokensIssued int64            `json:"tokens_issued"`
+	// Overlaps counts record requests that arrived while another one for the
+	// same account was still being handled.
+	Overlaps          int64            `json:"overlaps"`
+	OverlapsByAccount map[string]int64 `json:"overlaps_by_account"`
+	IdempotentReplays int64            `json:"idempotent_replays"`
+	// InFlight is the number of record writes being handled right now.
+	InFlight int `json:"in_flight"`
+}
+
+// New builds a Server.
+func New(opts Options) (*Server, error) {
+	opts.setDefaults()
+	if err := opts.Faults.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, faults: opts.Faults, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))}
+	s.resetLocked()
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("POST /oauth/token", s.outageGuard(s.handleToken))
+	s.mux.HandleFunc("PUT /v1/{entity}/{key}", s.recordGuard(s.handlePut))
+	s.mux.HandleFunc("DELETE /v1/{entity}/{key}", s.recordGuard(s.handleDelete))
+	s.mux.HandleFunc("GET /v1/{entity}/{key}", s.recordGuard(s.handleGet))
+	s.mux.HandleFunc("GET /v1/{entity}", s.recordGuard(s.handleList))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /_sim/faults", s.handleGetFaults)
+	s.mux.HandleFunc("POST /_sim/faults", s.handleSetFaults)
+	s.mux.HandleFunc("PUT /_sim/faults", s.handleSetFaults)
+	s.mux.HandleFunc("GET /_sim/state", s.handleState)
+	s.mux.HandleFunc("GET /_sim/log", s.handleLog)
+	s.mux.HandleFunc("POST /_sim/reset", s.handleReset)
+	return s, nil
+}
+
+func (s *Server) resetLocked() {
+	s.tokens = map[string]time.Time{}
+	s.records = map[recordID]*record{}
+	s.idem = map[string]idemAnswer{}
+	s.idemFIFO = nil
+	s.log = nil
+	s.inFlight = map[string]int{}
+	s.stats = Stats{ByStatus: map[string]int64{}, OverlapsByAccount: map[string]int64{}}
+}
+
+// ServeHTTP serves the partner API and the /_sim control endpoints.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_sim/") || r.URL.Path == "/healthz" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	s.mux.ServeHTTP(sw, r)
+	s.mu.Lock()
+	s.stats.Requests++
+	s.stats.ByStatus[strconv.Itoa(sw.status)]++
+	s.mu.Unlock()
+	s.opts.Logger.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// SetFaults replaces the faults in force.
+func (s *Server) SetFaults(f Faults) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.faults = f
+	s.mu.Unlock()
+	return nil
+}
+
+// Faults returns the faults in force.
+func (s *Server) Faults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults
+}
+
+// outageGuard answers 503 while an outage is on.
+func (s *Server) outageGuard(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.Faults().Outage {
+			writeJSON(w, http.StatusServiceUnavailable, errBody("outage", "the partner is down"))
+			s.logRefused(r, http.StatusServiceUnavailable)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// recordGuard adds the outage and the bearer-token check to a record endpoint.
+func (s *Server) recordGuard(h http.HandlerFunc) http.HandlerFunc {
+	return s.outageGuard(func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			writeJSON(w, http.StatusUnauthorized, errBody("invalid_token", "missing, unknown or expired bearer token"))
+			s.logRefused(r, http.StatusUnauthorized)
+			return
+		}
+		h(w, r)
+	})
+}
+
+func errBody(code, detail string) map[string]any {
+	return map[string]any{"error": code, "detail": detail}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// logRefused logs a PUT or DELETE refused before it was read.
+func (s *Server) logRefused(r *http.Request, status int) {
+	if r.Method != http.MethodPut && r.Method != http.MethodDelete {
+		return
+	}
+	now := s.opts.Now().UnixMicro()
+	version, _ := strconv.ParseInt(r.URL.Query().Get("version"), 10, 64)
+	s.logRequest(LogEntry{AtUS: now, DoneUS: now, Method: r.Method, Entity: r.PathValue("entity"), Key: r.PathValue("key"),
+		Version: version, IdempotencyKey: r.Header.Get(IdempotencyHeader), Status: status})
+}

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Starts and stops the project's own Redis and ClickHouse on private loopback
+# ports, with their data under .run/ at the project root.
+#
+#   scripts/infra.sh up [redis|clickhouse]     start (installs Debian packages when missing); idempotent
+#   scripts/infra.sh down [redis|clickhouse]   stop exactly the processes this script started
+#   scripts/infra.sh status                    say what runs
+#   scripts/infra.sh env                       print the export lines tests and the demo read
+#
+# Ports: STREAMSYNC_DEV_REDIS_PORT (16379), STREAMSYNC_DEV_CLICKHOUSE_PORT (19000),
+# STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT (18123). Readiness deadline: STREAMSYNC_DEV_WAIT (60 s).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+run="$root/.run"
+redis_port=${STREAMSYNC_DEV_REDIS_PORT:-16379}
+ch_port=${STREAMSYNC_DEV_CLICKHOUSE_PORT:-19000}
+ch_http_port=${STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT:-18123}
+wait_s=${STREAMSYNC_DEV_WAIT:-60}
+export PATH="$PATH:/usr/sbin:/sbin"
+
+say() { printf 'infra: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# alive PIDFILE NAME: the PID in PIDFILE runs a process whose command line has NAME.
+alive() {
+  local pid
+  [ -s "$1" ] || return 1
+  pid=$(cat "$1")
+  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$2"
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# ensure BINARY PACKAGE...: install the Debian packages when BINARY is missing.
+ensure() {
+  local bin=$1; shift
+  command -v "$bin" >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null 2>&1 || die "$bin is missing and apt-get is not here; install $* yourself, or point STREAMSYNC_TEST_* at your own servers"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  say "installing $* (apt-get)"
+  if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >"$run/apt.log" 2>&1; then
+    $sudo apt-get update -q >>"$run/apt.log" 2>&1 || true
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >>"$run/apt.log" 2>&1 ||
+      die "apt-get install $* failed; see $run/apt.log"
+  fi
+  command -v "$bin" >/dev/null 2>&1 || die "$bin still missing after installing $*"
+}
+
+# wait_for WHAT LOG CMD...: run CMD until it succeeds or the deadline passes.
+wait_for() {
+  local what=$1 log=$2; shift 2
+  local deadline=$((SECONDS + wait_s))
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then
+      say "$what not ready after ${wait_s}s; last lines of $log:"
+      tail -n 20 "$log" >&2 2>/dev/null || true
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+redis_up() {
+  local dir="$run/redis"
+  mkdir -p "$dir"
+  if alive "$dir/redis.pid" redis-server; then
+    say "redis already running on 127.0.0.1:$redis_port (pid $(cat "$dir/redis.pid"))"
+    return 0
+  fi
+  ensure redis-server redis-server
+  port_busy "$redis_port" && die "port $redis_port is taken by another process; set STREAMSYNC_DEV_REDIS_PORT"
+  rm -f "$dir/redis.pid"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --save "" \
+    --appendonly yes --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" ||
+    die "redis-server did not start; see $dir/redis.log"
+  wait_for redis "$dir/redis.log" sh -c "redis-cli -p $redis_port ping | grep -q PONG" || die "redis did not answer PING"
+  say "redis ready on 127.0.0.1:$redis_port (pid $(cat "$dir/redis.pid"))"
+}
+
+clickhouse_up() {
+  local dir="$run/clickhouse"
+  mkdir -p "$dir/data" "$dir/tmp"
+  if alive "$dir/clickhouse.pid" clickhouse; then
+    say "clickhouse already running on 127.0.0.1:$ch_port (pid $(cat "$dir/clickhouse.pid"))"
+    return 0
+  fi
+  ensure clickhouse-server clickhouse-server clickhouse-client
+  ensure clickhouse-client clickhouse-client
+  port_busy "$ch_port" && die "port $ch_port is taken by another process; set STREAMSYNC_DEV_CLICKHOUSE_PORT"
+  cat >"$dir/config.xml" <<XML
+<yandex>
+    <logger><console>0</console><level>warning</level><log>$dir/clickhouse.log</log><errorlog>$dir/clickhouse.err.log</errorlog></logger>
+    <listen_host>127.0.0.1</listen_host>
+    <tcp_port>$ch_port</tcp_port>
+    <http_port>$ch_http_port</http_port>
+    <path>$dir/data/</path>
+    <tmp_path>$dir/tmp/</tmp_path>
+    <mark_cache_size>268435456</mark_cache_size>
+    <max_concurrent_queries>100</max_concurrent_queries>
+    <users_config>users.xml</users_config>
+</yandex>
+XML
+  cat >"$dir/users.xml" <<'XML'
+<yandex>
+    <profiles><default/></profiles>
+    <users><default><password/><networks><ip>127.0.0.1</ip></networks>
+        <profile>default</profile><quota>default</quota></default></users>
+    <quotas><default/></quotas>
+</yandex>
+XML
+  rm -f "$dir/clickhouse.pid"
+  clickhouse-server --config-file="$dir/config.xml" --daemon --pid-file="$dir/clickhouse.pid" >>"$dir/clickhouse.out" 2>&1 ||
+    die "clickhouse-server did not start; see $dir/clickhouse.out and $dir/clickhouse.err.log"
+  wait_for clickhouse "$dir/clickhouse.err.log" clickhouse-client --port "$ch_port" --query "SELECT 1" ||
+    die "clickhouse did not answer SELECT 1"
+  say "clickhouse ready on 127.0.0.1:$ch_port (pid $(cat "$dir/clickhouse.pid"))"
+}
+
+# stop PIDFILE NAME: SIGTERM the process we started, SIGKILL it after the deadline.
+stop() {
+  local pidfile=$1 name=$2
+  if ! alive "$pidfile" "$name"; then
+    rm -f "$pidfile"
+    say "$name not running"
+    return 0
+  fi
+  local pid
+  pid=$(cat "$pidfile")
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 30))
+  while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "$name (pid $pid) ignored SIGTERM for 30s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+  say "$name stopped (pid $pid)"
+}
+
+status() {
+  alive "$run/redis/redis.pid" redis-server && say "redis running on 127.0.0.1:$redis_port" || say "redis not running"
+  alive "$run/clickhouse/clickhouse.pid" clickhouse && say "clickhouse running on 127.0.0.1:$ch_port" || say "clickhouse not running"
+}
+
+env_lines() {
+  echo "export STREAMSYNC_TEST_REDIS_ADDR=127.0.0.1:$redis_port"
+  echo "export STREAMSYNC_TEST_CLICKHOUSE_ADDR=127.0.0.1:$ch_port"
+}
+
+mkdir -p "$run"
+cmd=${1:-}
+what=${2:-all}
+case "$cmd:$what" in
+  up:all) redis_up; clickhouse_up ;;
+  up:redis) redis_up ;;
+  up:clickhouse) clickhouse_up ;;
+  down:all) stop "$run/clickhouse/clickhouse.pid" clickhouse; stop "$run/redis/redis.pid" redis-server ;;
+  down:redis) stop "$run/redis/redis.pid" redis-server ;;
+  down:clickhouse) stop "$run/clickhouse/clickhouse.pid" clickhouse ;;
+  status:*) status ;;
+  env:*) env_lines ;;
+  *) die "usage: $0 up|down [redis|clickhouse] | status | env" ;;
+esac
