@@ -72,7 +72,7 @@ func TestPrecedence(t *testing.T) {
 		{"yaml over default", []string{"--config", yml}, nil, func(c Config) bool {
 			return c.Stream.Batch == 10 && c.Sink.BaseURL == "http://yaml" && c.Sink.Timeout == 3*time.Second && c.Redis.DB == 2
 		}},
-		{"env over yaml", []string{"--config", yml}, []string{"STREAMSYNC_SINK__BASE_URL=http://env", "STREAMSYNC_STREAM__BATCH=20", "STREAMSYNC_SINK__TIMEOUT=4s", "OTHER=x"}, func(c Config) bool {
+		{"env over yaml", []string{"--config", yml}, []string{"STREAMSYNC_SINK__BASE_URL=http://env", "STREAMSYNC_STREAM__BATCH=20", "STREAMSYNC_SINK__TIMEOUT=4s", "OTHER=x", "STREAMSYNC_TEST_REDIS_ADDR=127.0.0.1:1"}, func(c Config) bool {
 			return c.Sink.BaseURL == "http://env" && c.Stream.Batch == 20 && c.Sink.Timeout == 4*time.Second && c.Stream.Group == "g-yaml"
 		}},
 		{"flag over env", []string{"--config", yml, "--sink.base_url=http://flag", "--stream.max_in_flight=7"}, []string{"STREAMSYNC_SINK__BASE_URL=http://env", "STREAMSYNC_STREAM__MAX_IN_FLIGHT=5"}, func(c Config) bool {
@@ -102,6 +102,8 @@ func TestLoadErrorsNameTheSetting(t *testing.T) {
 	}{
 		{"unknown yaml key", "sink:\n  baseurl: x\n", nil, "sink.baseurl: unknown setting"},
 		{"unknown env key", "", []string{"STREAMSYNC_SINK__BASEURL=x"}, "sink.baseurl: unknown setting (from STREAMSYNC_SINK__BASEURL)"},
+		{"single underscore", "", []string{"STREAMSYNC_SINK_BASE_URL=x"}, "sink_base_url: unknown setting (from STREAMSYNC_SINK_BASE_URL; nesting takes a double underscore"},
+		{"unknown section", "", []string{"STREAMSYNC_SINKS__BASE_URL=x"}, "sinks.base_url: unknown setting"},
 		{"bad int", "", []string{"STREAMSYNC_STREAM__BATCH=lots"}, `stream.batch: want a whole number, got "lots"`},
 		{"fraction for int", "stream:\n  batch: 2.5\n", nil, "stream.batch: want a whole number"},
 		{"duration without unit", "sink:\n  timeout: 10\n", nil, "sink.timeout: want a duration with a unit"},

@@ -77,23 +77,34 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 		EnvironFunc: func() []string { return environ },
 		TransformFunc: func(name, value string) (string, any) {
 			key, _ := EnvKey(name)
-			if !IsKey(key) {
+			switch {
+			case IsKey(key):
+				return key, value
+			case strings.Contains(key, "."):
 				unknown = append(unknown, fmt.Errorf("%s: unknown setting (from %s)", key, name))
-				return "", nil
+			case startsWithSection(key):
+				unknown = append(unknown, fmt.Errorf("%s: unknown setting (from %s; nesting takes a double underscore, as in STREAMSYNC_SINK__BASE_URL)", key, name))
 			}
-			return key, value
+			// Anything else, such as STREAMSYNC_TEST_REDIS_ADDR, is not for us.
+			return "", nil
 		},
 	})
 	if err := ko.Load(envProvider, nil); err != nil {
 		return Config{}, fmt.Errorf("config: environment: %w", err)
 	}
 	if fs != nil {
-		if err := ko.Load(posflag.Provider(fs, ".", ko), nil); err != nil {
+		onlySettings := func(f *pflag.Flag) (string, any) {
+			if !IsKey(f.Name) {
+				return "", nil // --config and command flags such as --format
+			}
+			return f.Name, posflag.FlagVal(fs, f)
+		}
+		if err := ko.Load(posflag.ProviderWithFlag(fs, ".", ko, onlySettings), nil); err != nil {
 			return Config{}, fmt.Errorf("config: flags: %w", err)
 		}
 	}
 	for _, k := range ko.Keys() {
-		if !IsKey(k) && k != ConfigFlag {
+		if !IsKey(k) {
 			unknown = append(unknown, fmt.Errorf("%s: unknown setting", k))
 		}
 	}
@@ -169,4 +180,16 @@ func checkType(def, raw any) error {
 		return fmt.Errorf("want a duration with a unit such as \"10s\" or \"5m\", got %q", fmt.Sprint(raw))
 	}
 	return nil
+}
+
+// startsWithSection reports whether a flat name begins with a section and an
+// underscore ("sink_base_url"): a setting whose nesting was mistyped.
+func startsWithSection(name string) bool {
+	for _, k := range Keys() {
+		section, _, _ := strings.Cut(k, ".")
+		if strings.HasPrefix(name, section+"_") {
+			return true
+		}
+	}
+	return false
 }

@@ -67,7 +67,9 @@ func (s *sim) fetchToken() string {
 	if st != http.StatusOK {
 		s.tb.Fatalf("token: %d %s", st, body)
 	}
-	var tok struct{ AccessToken string `json:"access_token"` }
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
 	_ = json.Unmarshal(body, &tok)
 	return tok.AccessToken
 }

@@ -1,0 +1,41 @@
+# streamsync — see README.md. `make run` runs everything; `make test` passes every test.
+SHELL := /bin/bash
+GO ?= go
+FUZZTIME ?= 10s
+INFRA := scripts/infra.sh
+TEST_ENV = eval "$$($(INFRA) env)"
+
+.PHONY: run test test-short fuzz up down status build lint bench clean
+
+run: build ## Redis, ClickHouse, partnersim and the pipeline in the foreground; Ctrl-C stops all
+	scripts/run.sh
+
+test: up ## every test, against the project's own Redis and ClickHouse, race detector on, fuzzing briefly
+	$(TEST_ENV) && $(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory fuzz
+
+test-short: ## the tests that need no servers
+	$(GO) test -short -count=1 ./...
+
+fuzz: ## the event parsers under go test -fuzz, FUZZTIME each
+	$(GO) test -run='^$$' -fuzz='^FuzzFromStream$$' -fuzztime=$(FUZZTIME) ./event
+	$(GO) test -run='^$$' -fuzz='^FuzzFromJSON$$' -fuzztime=$(FUZZTIME) ./event
+
+up: ## start the private Redis and ClickHouse (installs them when missing)
+	$(INFRA) up
+
+down: ## stop them
+	$(INFRA) down
+
+status:
+	$(INFRA) status
+
+build: ## bin/streamsync and bin/partnersim
+	$(GO) build -o bin/ ./cmd/...
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

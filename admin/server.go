@@ -1,0 +1,136 @@
+package admin
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config is the admin server's section of the settings.
+type Config struct {
+	// Addr is host:port to listen on.
+	Addr string
+	// Token, when set, is required as "Authorization: Bearer <token>" on /api/.
+	Token string
+}
+
+// ReadyFunc reports why the process is not ready, or nil when it is.
+type ReadyFunc func(ctx context.Context) error
+
+// Server is the admin HTTP server.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	srv    *http.Server
+	ln     net.Listener
+	mux    *http.ServeMux
+	ready  ReadyFunc
+	closed sync.Once
+}
+
+// New builds the server; API, when not nil, is served under /api/ behind the token.
+func New(cfg Config, ready ReadyFunc, gatherer prometheus.Gatherer, api http.Handler, logger *slog.Logger) (*Server, error) {
+	if cfg.Addr == "" {
+		return nil, errors.New("admin: address required")
+	}
+	if ready == nil {
+		return nil, errors.New("admin: ready func required")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: logger, ready: ready, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	if gatherer != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	}
+	if api != nil {
+		s.mux.Handle("/api/", s.requireToken(api))
+	}
+	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	return s, nil
+}
+
+// Handler is the server's routes, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Start listens and serves in the background; Addr then tells where.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("admin.addr %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("admin server stopped", "err", err)
+		}
+	}()
+	s.log.Info("admin listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// Addr is the address the server listens on, once started.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Close stops the server, waiting for open requests until ctx ends. It is
+// safe to call more than once.
+func (s *Server) Close(ctx context.Context) error {
+	var err error
+	s.closed.Do(func() { err = s.srv.Shutdown(ctx) })
+	return err
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) requireToken(h http.Handler) http.Handler {
+	if s.cfg.Token == "" {
+		return h
+	}
+	want := []byte(s.cfg.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="streamsync"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "admin token required"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// WriteJSON writes v as a JSON answer; the API handlers use it too.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,4 @@
+// Package handlers holds the steps every event passes through — validate,
+// loop filter, ledger guard, dependency gate, deliver — one small function
+// per file, each declaring the narrow interface it needs.
+package handlers

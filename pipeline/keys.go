@@ -1,0 +1,49 @@
+package pipeline
+
+import "strings"
+
+// Keys names every Redis key streamsync uses; nothing else builds a key.
+//
+// Keys derived from the events stream share its prefix, so a hash tag in
+// the stream names ("{ss}:events", "{ss}:dead", …) puts every key a script
+// touches in one Redis Cluster slot.
+type Keys struct {
+	Events   string // the ingest stream
+	Group    string // its consumer group
+	Dead     string // dead-letter stream
+	Delayed  string // ZSET: children waiting for a parent, score = due ms
+	Retry    string // ZSET: events waiting for a retry, score = due ms
+	Attempts string // stream of attempt-log rows, exported to ClickHouse
+	Payloads string // hash: event id → the entry of an event waiting in Delayed or Retry
+	Steps    string // hash: step → count, for status
+	base     string
+}
+
+// NewKeys derives the key set from the configured stream names.
+func NewKeys(events, group, dead, delayed, retry string) Keys {
+	base := strings.TrimSuffix(events, ":events")
+	return Keys{
+		Events: events, Group: group, Dead: dead, Delayed: delayed, Retry: retry,
+		Attempts: base + ":attempts",
+		Payloads: base + ":payloads",
+		Steps:    base + ":steps",
+		base:     base,
+	}
+}
+
+// Ledger is the hash of one entity: record key → what the partner last got.
+func (k Keys) Ledger(entity string) string { return k.base + ":ledger:" + entity }
+
+// State is the hash of one entity: record key → where its latest event
+// waits in the pipeline (parked, retry, dead); it tells a child whether its
+// parent is known.
+func (k Keys) State(entity string) string { return k.base + ":state:" + entity }
+
+// Waiting is the set of children's event ids that wait for one parent record.
+func (k Keys) Waiting(entity, key string) string {
+	return k.base + ":waiting:" + entity + ":" + key
+}
+
+// Lease is the per-account lease that keeps one account's deliveries serial
+// across processes.
+func (k Keys) Lease(account string) string { return k.base + ":lease:" + account }
