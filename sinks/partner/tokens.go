@@ -1,0 +1,52 @@
+package partner
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// tokens caches one client-credentials token, fetches a new one shortly
+// before it expires, and drops it when the partner answers 401.
+type tokens struct {
+	cc    clientcredentials.Config
+	early time.Duration
+	now   func() time.Time
+
+	mu  sync.Mutex
+	tok *oauth2.Token
+	exp time.Time // expiry on t.now's clock; zero when the token does not expire
+}
+
+// get returns a valid access token, fetching one when needed (one fetch at a
+// time; callers that wait get the fresh token).
+func (t *tokens) get(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tok != nil && (t.exp.IsZero() || t.now().Add(t.early).Before(t.exp)) {
+		return t.tok.AccessToken, nil
+	}
+	tok, err := t.cc.Token(ctx)
+	if err != nil {
+		return "", fmt.Errorf("token from %s: %w", t.cc.TokenURL, err)
+	}
+	t.tok, t.exp = tok, time.Time{}
+	if !tok.Expiry.IsZero() {
+		// The library dates expiry by the wall clock; keep it on ours.
+		t.exp = t.now().Add(time.Until(tok.Expiry))
+	}
+	return tok.AccessToken, nil
+}
+
+// invalidate drops the token if it is still the one that was refused.
+func (t *tokens) invalidate(refused string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tok != nil && t.tok.AccessToken == refused {
+		t.tok = nil
+	}
+}
