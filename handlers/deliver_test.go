@@ -1,0 +1,80 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/streamsync/streamsync/event"
+)
+
+type fakeSender SendResult
+
+func (f fakeSender) Send(context.Context, event.Event) SendResult { return SendResult(f) }
+
+func TestDeliver(t *testing.T) {
+	policy := RetryPolicy{Initial: time.Second, Max: 5 * time.Minute, MaxAttempts: 15, Jitter: func() float64 { return 0.5 }}
+	const recheck = 30 * time.Second
+	tests := []struct {
+		name     string
+		res      SendResult
+		attempts int
+		step     Step
+		reason   string
+		attempt  int
+		due      time.Duration
+		ledger   LedgerWrite
+		aborted  bool
+	}{
+		{"accepted", SendResult{Verdict: Accepted, Status: 201, Calls: 1}, 0, StepDelivered, "", 1, 0, LedgerSet, false},
+		{"accepted on the third", SendResult{Verdict: Accepted, Status: 200, Calls: 1}, 2, StepDelivered, "", 3, 0, LedgerSet, false},
+		{"stale", SendResult{Verdict: Stale, Status: 409, Calls: 1}, 0, StepSkippedStale, "", 1, 0, LedgerNone, false},
+		{"rejected", SendResult{Verdict: Rejected, Status: 422, Calls: 1, Detail: "422"}, 0, StepDead, ReasonRejected, 1, 0, LedgerNone, false},
+		{"transient: first backoff", SendResult{Verdict: Transient, Status: 503, Calls: 1}, 0, StepRetryScheduled, "", 1, time.Second, LedgerNone, false},
+		{"transient: fourth backoff", SendResult{Verdict: Transient, Status: 503, Calls: 1}, 3, StepRetryScheduled, "", 4, 8 * time.Second, LedgerNone, false},
+		{"transient: capped", SendResult{Verdict: Transient, Status: 503, Calls: 1}, 12, StepRetryScheduled, "", 13, 5 * time.Minute, LedgerNone, false},
+		{"retry-after wins when longer", SendResult{Verdict: Transient, Status: 429, Calls: 1, RetryAfter: time.Minute}, 0, StepRetryScheduled, "", 1, time.Minute, LedgerNone, false},
+		{"exhausted", SendResult{Verdict: Transient, Status: 503, Calls: 1}, 14, StepDead, ReasonExhausted, 15, 0, LedgerNone, false},
+		{"parent missing at the partner", SendResult{Verdict: ParentMissing, Status: 409, Calls: 1}, 0, StepParked, "", 1, recheck, LedgerNone, false},
+		{"parent missing, attempts used up", SendResult{Verdict: ParentMissing, Status: 409, Calls: 1}, 14, StepDead, ReasonParentMissing, 15, 0, LedgerNone, false},
+		{"outage waited out: failed probes not counted", SendResult{Verdict: Accepted, Status: 200, Calls: 1}, 0, StepDelivered, "", 1, 0, LedgerSet, false},
+		{"aborted", SendResult{Verdict: Aborted}, 0, "", "", 0, 0, LedgerNone, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := &Work{Event: upsert("e", 1, `{}`), Meta: Meta{Attempts: tt.attempts}, Now: now}
+			o, err := Deliver(fakeSender(tt.res), policy, recheck)(context.Background(), w)
+			if tt.aborted {
+				if !errors.Is(err, ErrAborted) || o != nil {
+					t.Fatalf("want ErrAborted, got %+v %v", o, err)
+				}
+				return
+			}
+			if err != nil || o.Step != tt.step || o.DeadReason != tt.reason || o.Attempt != tt.attempt || o.Meta.Attempts != tt.attempt || o.Ledger != tt.ledger || o.HTTPStatus != tt.res.Status {
+				t.Fatalf("got %+v %v", o, err)
+			}
+			if tt.due != 0 && o.Due.Sub(now) != tt.due {
+				t.Fatalf("due in %s, want %s", o.Due.Sub(now), tt.due)
+			}
+		})
+	}
+}
+
+func TestBackoffJitterStaysWithin20Percent(t *testing.T) {
+	p := RetryPolicy{Initial: time.Second, Max: time.Minute}
+	for i := 0; i < 1000; i++ {
+		d := p.Backoff(3)
+		if d < 3200*time.Millisecond || d >= 4800*time.Millisecond {
+			t.Fatalf("backoff(3) = %s, want 4s ±20%%", d)
+		}
+	}
+	var total time.Duration
+	q := RetryPolicy{Initial: time.Second, Max: 5 * time.Minute, Jitter: func() float64 { return 0.5 }}
+	for n := 1; n < 15; n++ {
+		total += q.Backoff(n)
+	}
+	if total < 30*time.Minute || total > 45*time.Minute {
+		t.Fatalf("the 14 waits of the defaults add up to %s, want about 40 min", total)
+	}
+}

@@ -1,0 +1,71 @@
+package handlers
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/streamsync/streamsync/event"
+)
+
+// Ledger is what the partner last got for one record, as the ledger hash
+// keeps it: "version|content hash|deleted|event id".
+type Ledger struct {
+	Found   bool
+	Version int64
+	Hash    string
+	Deleted bool
+	EventID string
+}
+
+// ParseLedger reads a ledger value; an empty or unreadable one is not Found.
+func ParseLedger(s string) Ledger {
+	parts := strings.SplitN(s, "|", 4)
+	if len(parts) != 4 {
+		return Ledger{}
+	}
+	v, err := strconv.ParseInt(parts[0], 10, 64)
+	if err != nil {
+		return Ledger{}
+	}
+	return Ledger{Found: true, Version: v, Hash: parts[1], Deleted: parts[2] == "1", EventID: parts[3]}
+}
+
+// String is the ledger value.
+func (l Ledger) String() string {
+	d := "0"
+	if l.Deleted {
+		d = "1"
+	}
+	return strconv.FormatInt(l.Version, 10) + "|" + l.Hash + "|" + d + "|" + l.EventID
+}
+
+// Present reports whether the ledger says the partner has the record.
+func (l Ledger) Present() bool { return l.Found && !l.Deleted }
+
+// LedgerOf is the ledger entry an event makes once the partner has it.
+func LedgerOf(e event.Event) Ledger {
+	return Ledger{Found: true, Version: e.Version, Hash: ContentHash(e), Deleted: e.Op == event.OpDelete, EventID: e.ID}
+}
+
+// ContentHash identifies a record's content: JSON with its object keys
+// sorted, so that key order and spacing do not count. A delete hashes to "-".
+func ContentHash(e event.Event) string {
+	if e.Op == event.OpDelete {
+		return "-"
+	}
+	canon := e.Data
+	dec := json.NewDecoder(bytes.NewReader(e.Data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err == nil {
+		if b, err := json.Marshal(v); err == nil { // maps marshal with sorted keys
+			canon = b
+		}
+	}
+	sum := sha256.Sum256(canon)
+	return hex.EncodeToString(sum[:16])
+}

@@ -1,0 +1,76 @@
+package handlers
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Stream fields streamsync adds to an entry it re-enters (after parking, a
+// retry or a replay). They never reach the partner or a dead letter.
+const (
+	MetaPrefix      = "_ss_"
+	MetaAttempts    = "_ss_attempts"
+	MetaUnseenSince = "_ss_unseen"
+	MetaReplay      = "_ss_replay"
+)
+
+// Meta is what an event carries from one entry to the next.
+type Meta struct {
+	Attempts    int   // partner calls made so far
+	UnseenSince int64 // unix ms since when the parent has not been seen; 0: not counting
+	Replay      bool  // re-entered by an operator: the ledger check is skipped once
+}
+
+// MetaOf reads the meta fields of an entry.
+func MetaOf(fields map[string]string) Meta {
+	var m Meta
+	m.Attempts, _ = strconv.Atoi(fields[MetaAttempts])
+	m.UnseenSince, _ = strconv.ParseInt(fields[MetaUnseenSince], 10, 64)
+	m.Replay = fields[MetaReplay] == "1"
+	return m
+}
+
+// Fields are the meta fields to add to a re-entered entry.
+func (m Meta) Fields() []string {
+	var f []string
+	if m.Attempts > 0 {
+		f = append(f, MetaAttempts, strconv.Itoa(m.Attempts))
+	}
+	if m.UnseenSince > 0 {
+		f = append(f, MetaUnseenSince, strconv.FormatInt(m.UnseenSince, 10))
+	}
+	if m.Replay {
+		f = append(f, MetaReplay, "1")
+	}
+	return f
+}
+
+// IsMeta reports whether a field name is streamsync's own.
+func IsMeta(name string) bool { return strings.HasPrefix(name, MetaPrefix) }
+
+// State is where a record's latest event waits in the pipeline, as the
+// state hash keeps it: "parked:<event id>", "retry:<event id>" or
+// "dead:<event id>"; empty when it waits nowhere.
+type State string
+
+// State kinds.
+const (
+	StateParked = "parked"
+	StateRetry  = "retry"
+	StateDead   = "dead"
+)
+
+// NewState builds a state value.
+func NewState(kind, eventID string) State { return State(kind + ":" + eventID) }
+
+// Kind is parked, retry, dead or empty.
+func (s State) Kind() string {
+	k, _, _ := strings.Cut(string(s), ":")
+	return k
+}
+
+// EventID is the event the state is about.
+func (s State) EventID() string {
+	_, id, _ := strings.Cut(string(s), ":")
+	return id
+}

@@ -1,0 +1,100 @@
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/streamsync/streamsync/event"
+)
+
+// Step names one row of the attempt log (contract §3).
+type Step string
+
+// The steps of contract §3.
+const (
+	StepDelivered        Step = "delivered"
+	StepSkippedStale     Step = "skipped_stale"
+	StepSkippedUnchanged Step = "skipped_unchanged"
+	StepSkippedLoop      Step = "skipped_loop"
+	StepParked           Step = "parked"
+	StepReleased         Step = "released"
+	StepRetryScheduled   Step = "retry_scheduled"
+	StepDead             Step = "dead"
+	StepInvalid          Step = "invalid"
+	StepReplayed         Step = "replayed"
+)
+
+// Dead-letter reasons (contract §1).
+const (
+	ReasonInvalid       = "invalid"
+	ReasonParentMissing = "parent_missing"
+	ReasonRejected      = "rejected"
+	ReasonExhausted     = "exhausted"
+)
+
+// Work is one event on its way through the steps, with what the pipeline
+// looked up for it.
+type Work struct {
+	Event event.Event
+	Meta  Meta
+	// Record is the ledger's entry for the event's record.
+	Record Ledger
+	// Parent is the ledger's entry for the parent record (when there is one).
+	Parent Ledger
+	// ParentState is where the parent's latest event waits in the pipeline.
+	ParentState State
+	Now         time.Time
+}
+
+// LedgerWrite says what the ledger records together with an outcome.
+type LedgerWrite int
+
+const (
+	// LedgerNone leaves the ledger as it is.
+	LedgerNone LedgerWrite = iota
+	// LedgerSet records the event's version and content, if its version is newer.
+	LedgerSet
+	// LedgerBump moves the version up to the event's, keeping the content.
+	LedgerBump
+)
+
+// Outcome is where an event ends up at one step.
+type Outcome struct {
+	Step       Step
+	Attempt    int // partner calls so far; 0 when the step made none
+	HTTPStatus int
+	Latency    time.Duration
+	Error      string
+	// DeadReason is set with StepDead (and StepInvalid: ReasonInvalid).
+	DeadReason string
+	// Due is when a parked or retrying event is looked at again.
+	Due    time.Time
+	Ledger LedgerWrite
+	// Meta travels with a parked or retrying event into its next entry.
+	Meta Meta
+}
+
+// Terminal reports whether the step ends the event's chain.
+func (o Outcome) Terminal() bool {
+	switch o.Step {
+	case StepParked, StepRetryScheduled, StepReleased, StepReplayed:
+		return false
+	}
+	return true
+}
+
+// StepFunc is one step: an Outcome ends the event there; nil passes it on.
+type StepFunc func(ctx context.Context, w *Work) (*Outcome, error)
+
+// Chain runs steps in order until one of them gives an Outcome or an error.
+func Chain(steps ...StepFunc) StepFunc {
+	return func(ctx context.Context, w *Work) (*Outcome, error) {
+		for _, s := range steps {
+			o, err := s(ctx, w)
+			if err != nil || o != nil {
+				return o, err
+			}
+		}
+		return nil, nil
+	}
+}
