@@ -1,0 +1,149 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/handlers"
+)
+
+// maxDeadFields bounds the fields a dead letter keeps (Lua's unpack has a
+// limit, and no real event has that many).
+const maxDeadFields = 500
+
+// entry is one stream entry on its way through the pipeline.
+type entry struct {
+	streamID string
+	fields   map[string]string
+}
+
+// committer writes outcomes with commitScript.
+type committer struct {
+	rdb      redis.UniversalClient
+	keys     Keys
+	instance string
+	rows     bool // attempt log on
+}
+
+// commit records o for the event read from en. It reports false when the
+// entry had been committed before (by this process before a crash, or by
+// another one that claimed it).
+func (c *committer) commit(ctx context.Context, en entry, e event.Event, o handlers.Outcome, now time.Time) (bool, error) {
+	k := c.keys
+	rkey := e.Key
+	ledgerMode, ledgerVal := "none", ""
+	switch o.Ledger {
+	case handlers.LedgerSet:
+		ledgerMode, ledgerVal = "set", handlers.LedgerOf(e).String()
+	case handlers.LedgerBump:
+		ledgerMode, ledgerVal = "bump", strconv.FormatInt(e.Version, 10)
+	}
+	stateMode, stateVal, release := "clear", "", "0"
+	parkZSet, parkDue, payload, waitOnParent := k.Delayed, "", "", "0"
+	var dead []any
+	switch o.Step {
+	case handlers.StepDelivered:
+		stateMode, release = "clear_any", "1"
+	case handlers.StepParked, handlers.StepRetryScheduled:
+		kind := handlers.StateParked
+		if o.Step == handlers.StepRetryScheduled {
+			kind, parkZSet = handlers.StateRetry, k.Retry
+		}
+		stateMode, stateVal = "set", string(handlers.NewState(kind, e.ID))
+		parkDue = strconv.FormatInt(o.Due.UnixMilli(), 10)
+		p, err := reentryPayload(en.fields, o.Meta)
+		if err != nil {
+			return false, err
+		}
+		payload = p
+		if o.Step == handlers.StepParked && e.HasParent() {
+			waitOnParent = "1"
+		}
+	case handlers.StepDead:
+		stateMode, stateVal, release = "set", string(handlers.NewState(handlers.StateDead, e.ID)), "1"
+		dead = deadFields(en.fields, o, now)
+	case handlers.StepInvalid:
+		stateMode = "keep"
+		dead = deadFields(en.fields, o, now)
+	}
+	var rowFields []any
+	if c.rows {
+		rowFields = row(en.streamID, e, o, now, c.instance)
+	}
+	keys := []string{
+		k.Events, k.Attempts, k.Steps,
+		k.Ledger(e.Entity), k.State(e.Entity), k.Waiting(e.Entity, e.Key),
+		k.Delayed, parkZSet, k.Payloads, k.Dead, k.Waiting(e.ParentEntity, e.ParentKey),
+	}
+	args := make([]any, 0, 16+len(dead)+len(rowFields))
+	args = append(args, k.Group, en.streamID, rkey, e.ID, now.UnixMilli(), string(o.Step),
+		ledgerMode, ledgerVal, stateMode, stateVal, release, parkDue, payload, waitOnParent,
+		len(dead), len(rowFields))
+	args = append(args, dead...)
+	args = append(args, rowFields...)
+	n, err := commitScript.Run(ctx, c.rdb, keys, args...).Int()
+	if err != nil {
+		return false, fmt.Errorf("commit %s of %s (%s): %w", o.Step, e.ID, en.streamID, err)
+	}
+	return n == 1, nil
+}
+
+// reentryPayload is the field list a parked or retrying event comes back
+// with: its own fields as read, with streamsync's meta fields renewed.
+func reentryPayload(fields map[string]string, m handlers.Meta) (string, error) {
+	f := make([]string, 0, 2*len(fields)+6)
+	for _, k := range sortedKeys(fields) {
+		if !handlers.IsMeta(k) {
+			f = append(f, k, fields[k])
+		}
+	}
+	f = append(f, m.Fields()...)
+	b, err := json.Marshal(f)
+	if err != nil {
+		return "", fmt.Errorf("encode payload: %w", err)
+	}
+	return string(b), nil
+}
+
+// deadFields are the entry's own fields verbatim plus dead_reason,
+// dead_error, dead_attempts and dead_at (contract §1).
+func deadFields(fields map[string]string, o handlers.Outcome, now time.Time) []any {
+	names := sortedKeys(fields)
+	f := make([]any, 0, 2*min(len(names), maxDeadFields)+8)
+	kept, dropped := 0, 0
+	for _, k := range names {
+		if handlers.IsMeta(k) || len(k) > 5 && k[:5] == "dead_" {
+			continue
+		}
+		if kept == maxDeadFields {
+			dropped++
+			continue
+		}
+		f = append(f, k, fields[k])
+		kept++
+	}
+	errText := o.Error
+	if dropped > 0 {
+		errText += fmt.Sprintf(" (%d more fields not kept)", dropped)
+	}
+	if len(f) == 0 {
+		f = append(f, "id", "") // a stream entry needs a field; an unreadable one keeps what it can
+	}
+	return append(f, "dead_reason", o.DeadReason, "dead_error", errText,
+		"dead_attempts", strconv.Itoa(o.Attempt), "dead_at", strconv.FormatInt(now.UnixMilli(), 10))
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

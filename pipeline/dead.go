@@ -1,0 +1,165 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DeadLetter is one entry of the dead-letter stream.
+type DeadLetter struct {
+	DeadID   string            `json:"dead_id"` // the entry's id in the dead-letter stream
+	EventID  string            `json:"id"`
+	Account  string            `json:"account"`
+	Reason   string            `json:"dead_reason"`
+	Error    string            `json:"dead_error"`
+	Attempts int               `json:"dead_attempts"`
+	At       int64             `json:"dead_at"`
+	Fields   map[string]string `json:"fields"`
+}
+
+// DeadFilter picks dead letters: by event id (or dead-letter entry id), by
+// reason, by account, or all of them.
+type DeadFilter struct {
+	IDs     []string
+	Reason  string
+	Account string
+	All     bool
+}
+
+// ErrNoFilter is returned when a replay or drop names nothing.
+var ErrNoFilter = errors.New("name dead letters with ids, a reason or all")
+
+// Empty reports whether the filter names nothing.
+func (f DeadFilter) Empty() bool { return len(f.IDs) == 0 && f.Reason == "" && f.Account == "" && !f.All }
+
+func (f DeadFilter) match(d DeadLetter) bool {
+	if len(f.IDs) > 0 && !slices.Contains(f.IDs, d.EventID) && !slices.Contains(f.IDs, d.DeadID) {
+		return false
+	}
+	return (f.Reason == "" || f.Reason == d.Reason) && (f.Account == "" || f.Account == d.Account)
+}
+
+func deadLetter(xm redis.XMessage) DeadLetter {
+	f := make(map[string]string, len(xm.Values))
+	for k, v := range xm.Values {
+		f[k] = fmt.Sprint(v)
+	}
+	n, _ := strconv.Atoi(f["dead_attempts"])
+	at, _ := strconv.ParseInt(f["dead_at"], 10, 64)
+	return DeadLetter{DeadID: xm.ID, EventID: f["id"], Account: f["account"], Reason: f["dead_reason"], Error: f["dead_error"], Attempts: n, At: at, Fields: f}
+}
+
+// ListDead returns up to limit dead letters that match f, oldest first,
+// starting after cursor (a dead-letter entry id; "" for the start), and the
+// cursor of the next page ("" at the end).
+func ListDead(ctx context.Context, rdb redis.UniversalClient, k Keys, f DeadFilter, cursor string, limit int) ([]DeadLetter, string, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	start := "-"
+	if cursor != "" {
+		start = "(" + cursor
+	}
+	var out []DeadLetter
+	for {
+		page, err := rdb.XRangeN(ctx, k.Dead, start, "+", 500).Result()
+		if err != nil {
+			return nil, "", fmt.Errorf("read %s: %w", k.Dead, err)
+		}
+		for i, xm := range page {
+			d := deadLetter(xm)
+			if !f.match(d) {
+				continue
+			}
+			out = append(out, d)
+			if len(out) == limit {
+				if i == len(page)-1 && len(page) < 500 {
+					return out, "", nil
+				}
+				return out, xm.ID, nil
+			}
+		}
+		if len(page) < 500 {
+			return out, "", nil
+		}
+		start = "(" + page[len(page)-1].ID
+	}
+}
+
+// Dead-letter operations need these of the pipeline's settings.
+type DeadOps struct {
+	RDB        redis.UniversalClient
+	Keys       Keys
+	Instance   string
+	AttemptLog bool
+	Clock      Clock
+}
+
+// Replay re-enters every dead letter that matches f as a new entry of the
+// events stream (same id, ledger check skipped once, a `replayed` row) and
+// removes it from the dead-letter stream. It returns the ids replayed.
+func (o DeadOps) Replay(ctx context.Context, f DeadFilter) ([]string, error) {
+	if f.Empty() {
+		return nil, ErrNoFilter
+	}
+	clock := o.Clock
+	if clock == nil {
+		clock = WallClock
+	}
+	rows := "0"
+	if o.AttemptLog {
+		rows = "1"
+	}
+	return o.each(ctx, f, func(d DeadLetter) error {
+		keys := []string{o.Keys.Dead, o.Keys.Events, o.Keys.Attempts, o.Keys.Steps, o.Keys.State(d.Fields["entity"])}
+		err := replayScript.Run(ctx, o.RDB, keys, d.DeadID, clock.Now().UnixMilli(), o.Instance, rows).Err()
+		if errors.Is(err, redis.Nil) {
+			return errGone
+		}
+		return err
+	})
+}
+
+// Drop deletes every dead letter that matches f and returns their ids.
+func (o DeadOps) Drop(ctx context.Context, f DeadFilter) ([]string, error) {
+	if f.Empty() {
+		return nil, ErrNoFilter
+	}
+	return o.each(ctx, f, func(d DeadLetter) error {
+		n, err := o.RDB.XDel(ctx, o.Keys.Dead, d.DeadID).Result()
+		if err == nil && n == 0 {
+			return errGone
+		}
+		return err
+	})
+}
+
+var errGone = errors.New("gone")
+
+func (o DeadOps) each(ctx context.Context, f DeadFilter, do func(DeadLetter) error) ([]string, error) {
+	var done []string
+	cursor := ""
+	for {
+		page, next, err := ListDead(ctx, o.RDB, o.Keys, f, cursor, 500)
+		if err != nil {
+			return done, err
+		}
+		for _, d := range page {
+			if err := do(d); errors.Is(err, errGone) {
+				continue // someone else took it meanwhile
+			} else if err != nil {
+				return done, fmt.Errorf("dead letter %s (%s): %w", d.DeadID, d.EventID, err)
+			}
+			done = append(done, d.EventID)
+		}
+		if next == "" {
+			return done, nil
+		}
+		cursor = next
+	}
+}

@@ -1,0 +1,243 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/testenv"
+	"github.com/streamsync/streamsync/partnersim"
+	"github.com/streamsync/streamsync/sinks/partner"
+)
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+type harness struct {
+	t     *testing.T
+	rdb   *redis.Client
+	keys  Keys
+	sim   *partnersim.Server
+	clock *fakeClock
+	p     *Pipeline
+	stop  func()
+}
+
+type options struct {
+	cfg  func(*Config)
+	sink func(*partner.Config)
+	sim  func(*partnersim.Options)
+}
+
+// newHarness runs a pipeline against the test Redis (keys of its own) and
+// partnersim over real HTTP, with a fake clock for due times.
+func newHarness(t *testing.T, o options) *harness {
+	t.Helper()
+	rdb := testenv.Redis(t)
+	prefix := testenv.Prefix(t)
+	keys := NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
+	t.Cleanup(func() { cleanKeys(rdb, prefix) })
+	clock := &fakeClock{now: time.Now()}
+	simOpts := partnersim.Options{ClientID: "id", ClientSecret: "sec"}
+	if o.sim != nil {
+		o.sim(&simOpts)
+	}
+	sim, err := partnersim.New(simOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sim)
+	t.Cleanup(hs.Close)
+	sc := partner.Config{BaseURL: hs.URL, ClientID: "id", ClientSecret: "sec", Timeout: 2 * time.Second,
+		Breaker: partner.BreakerConfig{MinRequests: 1000, OpenFor: 30 * time.Millisecond, PollInterval: 5 * time.Millisecond}}
+	if o.sink != nil {
+		o.sink(&sc)
+	}
+	sink, err := partner.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
+		Keys: keys, Consumer: "c1", PartnerName: "partner",
+		Retry:      handlers.RetryPolicy{Initial: time.Second, Max: 10 * time.Second, MaxAttempts: 5, Jitter: func() float64 { return 0.5 }},
+		MaxWait:    time.Minute, Recheck: 10 * time.Second, MoveEvery: 5 * time.Millisecond,
+		AttemptLog: true, Clock: clock,
+		Subscriber: SubscriberConfig{Block: 50 * time.Millisecond, NackDelay: 20 * time.Millisecond},
+	}
+	if o.cfg != nil {
+		o.cfg(&cfg)
+	}
+	h := &harness{t: t, rdb: rdb, keys: keys, sim: sim, clock: clock}
+	h.p, err = New(cfg, rdb, PartnerSender(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.run()
+	return h
+}
+
+func (h *harness) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.p.Run(ctx) }()
+	select {
+	case <-h.p.Running():
+	case <-time.After(10 * time.Second):
+		h.t.Fatal("pipeline did not start")
+	}
+	var once sync.Once
+	h.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					h.t.Errorf("pipeline: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				h.t.Error("pipeline did not stop")
+			}
+		})
+	}
+	h.t.Cleanup(h.stop)
+}
+
+func cleanKeys(rdb *redis.Client, prefix string) {
+	ctx := context.Background()
+	keys, _ := rdb.Keys(ctx, prefix+"*").Result()
+	if len(keys) > 0 {
+		rdb.Del(ctx, keys...)
+	}
+}
+
+// xadd appends an entry made of name/value pairs.
+func (h *harness) xadd(kv ...string) string {
+	h.t.Helper()
+	vals := make([]any, len(kv))
+	for i, v := range kv {
+		vals[i] = v
+	}
+	id, err := h.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: h.keys.Events, Values: vals}).Result()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return id
+}
+
+func (h *harness) upsert(id, account, entity, key string, version int, data string, extra ...string) string {
+	h.t.Helper()
+	kv := append([]string{"id", id, "account", account, "entity", entity, "key", key, "op", "upsert",
+		"version", fmt.Sprint(version), "data", data}, extra...)
+	return h.xadd(kv...)
+}
+
+// steps is every step the attempt log has for an event, in order.
+func (h *harness) steps(eventID string) []string {
+	h.t.Helper()
+	rows, err := h.rdb.XRange(context.Background(), h.keys.Attempts, "-", "+").Result()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rows {
+		if r.Values["event_id"] == eventID {
+			out = append(out, r.Values["step"].(string))
+		}
+	}
+	return out
+}
+
+// waitSteps waits until the event's steps are want.
+func (h *harness) waitSteps(eventID string, want ...string) {
+	h.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got := h.steps(eventID)
+		if strings.Join(got, ",") == strings.Join(want, ",") {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("event %s: steps %v, want %v", eventID, got, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitTerminal waits until every id has a terminal step and returns the steps by id.
+func (h *harness) waitTerminal(ids []string, deadline time.Duration) map[string][]string {
+	h.t.Helper()
+	end := time.Now().Add(deadline)
+	for {
+		rows, err := h.rdb.XRange(context.Background(), h.keys.Attempts, "-", "+").Result()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		by := map[string][]string{}
+		for _, r := range rows {
+			by[r.Values["event_id"].(string)] = append(by[r.Values["event_id"].(string)], r.Values["step"].(string))
+		}
+		missing := 0
+		for _, id := range ids {
+			s := by[id]
+			if len(s) == 0 || !terminal(s[len(s)-1]) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return by
+		}
+		if time.Now().After(end) {
+			h.t.Fatalf("%d of %d events have no terminal step", missing, len(ids))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func terminal(step string) bool {
+	switch handlers.Step(step) {
+	case handlers.StepParked, handlers.StepRetryScheduled, handlers.StepReleased, handlers.StepReplayed:
+		return false
+	}
+	return true
+}
+
+// dead returns the dead letters of the run.
+func (h *harness) dead() []DeadLetter {
+	h.t.Helper()
+	d, _, err := ListDead(context.Background(), h.rdb, h.keys, DeadFilter{All: true}, "", 1000)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return d
+}
+
+func (h *harness) partnerKeys() []string {
+	var out []string
+	for _, r := range h.sim.Snapshot("").Records {
+		if !r.Deleted {
+			out = append(out, r.Entity+"/"+r.Key)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (h *harness) faults(f partnersim.Faults) {
+	h.t.Helper()
+	if err := h.sim.SetFaults(f); err != nil {
+		h.t.Fatal(err)
+	}
+}

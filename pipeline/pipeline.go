@@ -1,0 +1,218 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/handlers"
+)
+
+// Config configures a Pipeline.
+type Config struct {
+	Keys     Keys
+	Consumer string // consumer name in the group; stable across restarts
+	Instance string // the attempt log's instance column
+	// Subscriber tuning; Stream, Group and Consumer are filled in from Keys and Consumer.
+	Subscriber  SubscriberConfig
+	PartnerName string
+	Limits      event.Limits
+	Retry       handlers.RetryPolicy
+	// MaxWait bounds a child's wait for a parent never seen; Recheck is how
+	// often a parked child is looked at again at the latest.
+	MaxWait time.Duration
+	Recheck time.Duration
+	// MoveEvery is how often the delayed and retry ZSETs are looked at (50ms).
+	MoveEvery time.Duration
+	// AttemptLog turns the per-step rows on.
+	AttemptLog bool
+	Clock      Clock
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+func (c *Config) setDefaults() {
+	if c.Instance == "" {
+		c.Instance = c.Consumer
+	}
+	if c.Recheck <= 0 {
+		c.Recheck = min(30*time.Second, max(c.MaxWait/10, 100*time.Millisecond))
+	}
+	if c.MoveEvery <= 0 {
+		c.MoveEvery = 50 * time.Millisecond
+	}
+	if c.Clock == nil {
+		c.Clock = WallClock
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.Subscriber.Stream, c.Subscriber.Group, c.Subscriber.Consumer = c.Keys.Events, c.Keys.Group, c.Consumer
+	c.Subscriber.Logger = c.Logger
+}
+
+// Validate reports settings the pipeline cannot run with.
+func (c Config) Validate() error {
+	switch {
+	case c.Keys.Events == "" || c.Keys.Group == "":
+		return errors.New("pipeline: stream and group required")
+	case c.Consumer == "":
+		return errors.New("pipeline: consumer name required")
+	case c.PartnerName == "":
+		return errors.New("pipeline: partner name required")
+	case c.Retry.Initial <= 0 || c.Retry.Max < c.Retry.Initial || c.Retry.MaxAttempts < 1:
+		return errors.New("pipeline: retry policy needs initial > 0, max ≥ initial, max attempts ≥ 1")
+	case c.MaxWait <= 0:
+		return errors.New("pipeline: max wait must be more than 0")
+	}
+	return nil
+}
+
+// Pipeline is streamsync's event flow: the ordered subscriber feeding a
+// Watermill router whose one handler runs the steps and commits each
+// outcome, and the movers that bring due events back from the ZSETs.
+type Pipeline struct {
+	cfg     Config
+	rdb     redis.UniversalClient
+	sub     *Subscriber
+	router  *message.Router
+	steps   handlers.StepFunc
+	commit  *committer
+	movers  []*mover
+	metrics *metrics
+	log     *slog.Logger
+}
+
+// New builds a Pipeline that delivers with sender. Close does not close rdb.
+func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeline, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	sub, err := NewSubscriber(cfg.Subscriber, rdb)
+	if err != nil {
+		return nil, err
+	}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: drainTimeout + 5*time.Second}, watermill.NewSlogLoggerWithLevelMapping(cfg.Logger,
+		map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug}))
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: router: %w", err)
+	}
+	p := &Pipeline{
+		cfg: cfg, rdb: rdb, sub: sub, router: router, log: cfg.Logger,
+		commit:  &committer{rdb: rdb, keys: cfg.Keys, instance: cfg.Instance, rows: cfg.AttemptLog},
+		metrics: newMetrics(cfg.Registerer),
+		steps: handlers.Chain(
+			handlers.LoopFilter(cfg.PartnerName),
+			handlers.LedgerGuard(),
+			handlers.DependencyGate(cfg.MaxWait, cfg.Recheck),
+			handlers.Deliver(sender, cfg.Retry, cfg.Recheck),
+		),
+	}
+	router.AddMiddleware(middleware.Recoverer)
+	router.AddConsumerHandler("streamsync", cfg.Keys.Events, sub, p.handle)
+	for _, m := range []struct {
+		zset string
+		step handlers.Step
+	}{{cfg.Keys.Delayed, handlers.StepReleased}, {cfg.Keys.Retry, ""}} {
+		zset := m.zset
+		p.movers = append(p.movers, &mover{rdb: rdb, keys: cfg.Keys, zset: zset, step: m.step, rows: cfg.AttemptLog,
+			instance: cfg.Instance, clock: cfg.Clock, every: cfg.MoveEvery, log: cfg.Logger,
+			moved: func(n int) { p.metrics.moved.WithLabelValues(zset).Add(float64(n)) }})
+	}
+	return p, nil
+}
+
+// Run runs until ctx ends, then stops reading, lets the events in flight
+// finish (or leaves them pending in Redis, after a bound) and returns.
+func (p *Pipeline) Run(ctx context.Context) error {
+	moverCtx, stopMovers := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	for _, m := range p.movers {
+		go func() { m.run(moverCtx); done <- struct{}{} }()
+	}
+	err := p.router.Run(ctx)
+	stopMovers()
+	for range p.movers {
+		<-done
+	}
+	return err
+}
+
+// Running is closed once the pipeline reads.
+func (p *Pipeline) Running() <-chan struct{} { return p.router.Running() }
+
+// Ready reports nil once Redis answers, the group exists and entries are
+// being read.
+func (p *Pipeline) Ready(ctx context.Context) error {
+	if err := p.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	if !p.sub.Reading(p.cfg.Subscriber.Block + 5*time.Second) {
+		return errors.New("not reading the events stream")
+	}
+	return nil
+}
+
+// handle runs one entry through the steps and commits the outcome. An
+// error leaves the entry pending: it is handed out again.
+func (p *Pipeline) handle(msg *message.Message) error {
+	start := time.Now()
+	en := entry{streamID: msg.Metadata.Get(MetaStreamID)}
+	fields, err := Fields(msg)
+	if err != nil {
+		fields = map[string]string{}
+	}
+	en.fields = fields
+	e, meta, o := handlers.Validate(fields, p.cfg.Limits)
+	if o == nil {
+		ctx := msg.Context()
+		w := &handlers.Work{Event: e, Meta: meta, Now: p.cfg.Clock.Now()}
+		if err := lookup(ctx, p.rdb, p.cfg.Keys, w); err != nil {
+			p.metrics.failures.Inc()
+			return err
+		}
+		if o, err = p.steps(ctx, w); err != nil {
+			p.metrics.failures.Inc()
+			return err
+		}
+		if o == nil {
+			return fmt.Errorf("event %s: no step gave an outcome", e.ID)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	committed, err := p.commit.commit(ctx, en, e, *o, p.cfg.Clock.Now())
+	if err != nil {
+		p.metrics.failures.Inc()
+		return err
+	}
+	msg.Metadata.Set(MetaCommitted, "1")
+	if !committed {
+		p.log.Debug("outcome committed before; not again", "stream_id", en.streamID, "event_id", e.ID)
+		return nil
+	}
+	p.metrics.steps.WithLabelValues(string(o.Step)).Inc()
+	if o.DeadReason != "" {
+		p.metrics.dead.WithLabelValues(o.DeadReason).Inc()
+	}
+	if o.Latency > 0 {
+		p.metrics.latency.Observe(o.Latency.Seconds())
+	}
+	p.metrics.handled.Observe(time.Since(start).Seconds())
+	level := slog.LevelDebug
+	if o.Step == handlers.StepDead || o.Step == handlers.StepInvalid {
+		level = slog.LevelWarn
+	}
+	p.log.Log(context.Background(), level, "step", "event_id", e.ID, "account", e.Account, "stream_id", en.streamID,
+		"step", string(o.Step), "attempt", o.Attempt, "http_status", o.HTTPStatus, "reason", o.DeadReason, "error", o.Error)
+	return nil
+}

@@ -1,0 +1,57 @@
+package pipeline
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/handlers"
+)
+
+// RowColumns are the fields of an attempt-log row in the attempts stream:
+// the columns of contract §3, in order. The Lua scripts that write rows
+// (released, replayed) use the same names.
+var RowColumns = []string{
+	"ts", "ts_ms", "event_id", "row_id", "stream_id", "account", "entity", "key",
+	"parent_entity", "parent_key", "chain_id", "op", "version", "attempt", "step",
+	"http_status", "latency_us", "error", "instance",
+}
+
+const maxRowError = 1000
+
+// RowID names a step's row: the entry it was read from, the step and the
+// attempt. Writing the same step of the same entry again (after a crash)
+// gives the same row_id, so the copies collapse.
+func RowID(streamID string, step handlers.Step, attempt int) string {
+	return streamID + ":" + string(step) + ":" + strconv.Itoa(attempt)
+}
+
+// row is the attempts-stream entry of one step, as flat field/value pairs.
+func row(streamID string, e event.Event, o handlers.Outcome, at time.Time, instance string) []any {
+	ms := at.UnixMilli()
+	errText := o.Error
+	if len(errText) > maxRowError {
+		errText = errText[:maxRowError] + "…"
+	}
+	return []any{
+		"ts", strconv.FormatInt(ms/1000, 10),
+		"ts_ms", strconv.FormatInt(ms%1000, 10),
+		"event_id", e.ID,
+		"row_id", RowID(streamID, o.Step, o.Attempt),
+		"stream_id", streamID,
+		"account", e.Account,
+		"entity", e.Entity,
+		"key", e.Key,
+		"parent_entity", e.ParentEntity,
+		"parent_key", e.ParentKey,
+		"chain_id", e.ID,
+		"op", string(e.Op),
+		"version", strconv.FormatInt(e.Version, 10),
+		"attempt", strconv.Itoa(o.Attempt),
+		"step", string(o.Step),
+		"http_status", strconv.Itoa(o.HTTPStatus),
+		"latency_us", strconv.FormatInt(o.Latency.Microseconds(), 10),
+		"error", errText,
+		"instance", instance,
+	}
+}

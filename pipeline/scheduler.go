@@ -1,0 +1,321 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/redis/go-redis/v9"
+)
+
+// drainTimeout bounds how long Close waits for messages in flight; then
+// their contexts are cancelled and they stay pending in Redis.
+const drainTimeout = 10 * time.Second
+
+type readReq struct {
+	n     int
+	claim bool
+}
+
+type readRes struct {
+	msgs []redis.XMessage
+}
+
+type result struct {
+	msg  *message.Message
+	key  string
+	ack  bool
+	wake bool // a nacked message whose delay is over
+}
+
+// scheduler owns all state of a subscription in one goroutine: which
+// entries are held, which order keys have a message out, and what waits
+// behind it.
+type scheduler struct {
+	s       *Subscriber
+	out     chan *message.Message
+	queues  map[string][]*message.Message // behind the key's message in flight
+	busy    map[string]bool
+	held    map[string]struct{} // stream ids read and not yet acked
+	results chan result
+	reqs    chan readReq
+	reads   chan readRes
+
+	msgCtx    context.Context // handed to every message; cancelled when draining ends
+	cancelMsg context.CancelFunc
+	draining  bool
+	inFlight  int
+	stopped   chan struct{} // closed when run returns
+}
+
+func newScheduler(s *Subscriber, out chan *message.Message) *scheduler {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &scheduler{
+		s: s, out: out,
+		queues:  map[string][]*message.Message{},
+		busy:    map[string]bool{},
+		held:    map[string]struct{}{},
+		results: make(chan result, 1024),
+		reqs:    make(chan readReq, 1),
+		reads:   make(chan readRes, 1),
+		msgCtx:  ctx, cancelMsg: cancel,
+		stopped: make(chan struct{}),
+	}
+}
+
+func (sc *scheduler) run(ctx context.Context) {
+	readCtx, stopReader := context.WithCancel(ctx)
+	readerDone := make(chan struct{})
+	go func() { defer close(readerDone); sc.reader(readCtx) }()
+	defer func() {
+		stopReader()
+		<-readerDone
+		sc.cancelMsg()
+		close(sc.stopped)
+		close(sc.out)
+	}()
+
+	cfg := sc.s.cfg
+	claimT := time.NewTicker(cfg.ClaimInterval)
+	defer claimT.Stop()
+	touchT := time.NewTicker(max(cfg.ClaimMinIdle/3, time.Millisecond))
+	defer touchT.Stop()
+	reading, claimDue := false, false
+	var drainDeadline <-chan time.Time
+
+	for {
+		if !sc.draining && !reading && len(sc.held) < cfg.MaxInFlight {
+			sc.reqs <- readReq{n: min(cfg.Batch, cfg.MaxInFlight-len(sc.held)), claim: claimDue}
+			reading, claimDue = true, false
+		}
+		if sc.draining && sc.inFlight == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			if !sc.draining {
+				sc.draining = true
+				stopReader()
+				drainDeadline = time.After(drainTimeout)
+			}
+			ctx = context.Background() // keep draining results
+		case <-drainDeadline:
+			sc.s.log.Warn("messages still in flight at shutdown; they stay pending in Redis", "in_flight", sc.inFlight)
+			return
+		case rr := <-sc.reads:
+			reading = false
+			sc.add(rr.msgs)
+		case r := <-sc.results:
+			sc.finish(r)
+		case <-claimT.C:
+			claimDue = true
+		case <-touchT.C:
+			sc.touch()
+		}
+	}
+}
+
+// add takes read or claimed entries into the held set and hands out those
+// whose key has nothing in flight.
+func (sc *scheduler) add(msgs []redis.XMessage) {
+	for _, xm := range msgs {
+		if _, dup := sc.held[xm.ID]; dup {
+			continue
+		}
+		if len(xm.Values) == 0 { // trimmed or deleted since it was delivered
+			sc.s.acks.add(xm.ID)
+			continue
+		}
+		msg, err := sc.s.cfg.Unmarshaller.Unmarshal(xm.Values)
+		if err != nil || msg == nil {
+			sc.s.log.Error("entry could not be read; it is handed on as invalid", "stream_id", xm.ID, "err", err)
+			msg = message.NewMessage("", []byte(`{}`))
+		}
+		msg.UUID = xm.ID
+		msg.Metadata.Set(MetaStreamID, xm.ID)
+		msg.SetContext(sc.msgCtx)
+		sc.held[xm.ID] = struct{}{}
+		key := sc.s.cfg.OrderKey(msg)
+		if sc.busy[key] {
+			sc.queues[key] = append(sc.queues[key], msg)
+			continue
+		}
+		sc.dispatch(key, msg)
+	}
+}
+
+func (sc *scheduler) dispatch(key string, msg *message.Message) {
+	sc.busy[key] = true
+	sc.inFlight++
+	sc.out <- msg
+	go sc.watch(key, msg)
+}
+
+// watch waits for the handler's verdict on one message.
+func (sc *scheduler) watch(key string, msg *message.Message) {
+	r := result{msg: msg, key: key}
+	select {
+	case <-msg.Acked():
+		r.ack = true
+	case <-msg.Nacked():
+	case <-sc.stopped:
+		return
+	}
+	select {
+	case sc.results <- r:
+	case <-sc.stopped:
+	}
+}
+
+func (sc *scheduler) finish(r result) {
+	id := r.msg.Metadata.Get(MetaStreamID)
+	switch {
+	case r.wake:
+		if sc.draining {
+			sc.release(r.key, id)
+			return
+		}
+		sc.inFlight++
+		sc.out <- r.msg
+		go sc.watch(r.key, r.msg)
+		return
+	case !r.ack:
+		sc.inFlight--
+		if sc.draining {
+			sc.release(r.key, id)
+			return
+		}
+		// Hand out a fresh copy after a pause; the key stays busy, so order holds.
+		cp := r.msg.Copy()
+		cp.SetContext(sc.msgCtx)
+		time.AfterFunc(sc.s.cfg.NackDelay, func() {
+			select {
+			case sc.results <- result{msg: cp, key: r.key, wake: true}:
+			case <-sc.stopped:
+			}
+		})
+		return
+	}
+	sc.inFlight--
+	if r.msg.Metadata.Get(MetaCommitted) == "" {
+		sc.s.acks.add(id)
+	}
+	sc.release(r.key, id)
+}
+
+// release forgets a finished entry and hands out the next of its key.
+func (sc *scheduler) release(key, id string) {
+	delete(sc.held, id)
+	q := sc.queues[key]
+	if len(q) == 0 || sc.draining {
+		delete(sc.busy, key)
+		delete(sc.queues, key)
+		return
+	}
+	next := q[0]
+	q[0] = nil
+	if len(q) == 1 {
+		delete(sc.queues, key)
+	} else {
+		sc.queues[key] = q[1:]
+	}
+	sc.inFlight++
+	sc.out <- next
+	go sc.watch(key, next)
+}
+
+// touch resets the idle time of held entries, so that other consumers do not
+// claim entries this one is still working on (a long partner outage).
+func (sc *scheduler) touch() {
+	if len(sc.held) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(sc.held))
+	for id := range sc.held {
+		ids = append(ids, id)
+	}
+	s := sc.s
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for len(ids) > 0 {
+			n := min(len(ids), 1000)
+			err := s.rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: s.cfg.Stream, Group: s.cfg.Group, Consumer: s.cfg.Consumer, MinIdle: 0, Messages: ids[:n]}).Err()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				s.log.Warn("touch held entries", "err", err)
+				return
+			}
+			ids = ids[n:]
+		}
+	}()
+}
+
+// reader makes the Redis reads the scheduler asks for: first this
+// consumer's own pending entries (left by a crash), then new ones; and
+// claims of entries other consumers left pending.
+func (sc *scheduler) reader(ctx context.Context) {
+	s, cfg := sc.s, sc.s.cfg
+	own, after := true, "0"
+	for {
+		var req readReq
+		select {
+		case <-ctx.Done():
+			return
+		case req = <-sc.reqs:
+		}
+		var msgs []redis.XMessage
+		var err error
+		switch {
+		case req.claim:
+			msgs, _, err = s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: cfg.Stream, Group: cfg.Group, Consumer: cfg.Consumer,
+				MinIdle: cfg.ClaimMinIdle, Start: "0-0", Count: int64(req.n)}).Result()
+			if len(msgs) > 0 {
+				s.log.Info("claimed entries left pending by other consumers", "count", len(msgs))
+			}
+		case own:
+			msgs, err = s.readGroup(ctx, after, req.n, -1)
+			if err == nil && len(msgs) == 0 {
+				own = false
+			} else if len(msgs) > 0 {
+				after = msgs[len(msgs)-1].ID
+			}
+		default:
+			msgs, err = s.readGroup(ctx, ">", req.n, cfg.Block)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("reading the stream failed; trying again", "stream", cfg.Stream, "err", err)
+			if strings.HasPrefix(err.Error(), "NOGROUP") {
+				_ = ensureGroup(ctx, s.rdb, cfg.Stream, cfg.Group)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		} else if err == nil {
+			s.lastRead.Store(time.Now().UnixMilli())
+		}
+		select {
+		case sc.reads <- readRes{msgs: msgs}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (s *Subscriber) readGroup(ctx context.Context, id string, n int, block time.Duration) ([]redis.XMessage, error) {
+	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: s.cfg.Group, Consumer: s.cfg.Consumer, Streams: []string{s.cfg.Stream, id}, Count: int64(n), Block: block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(res) == 0 {
+		return nil, nil
+	}
+	return res[0].Messages, nil
+}

@@ -1,0 +1,164 @@
+package pipeline
+
+import "github.com/redis/go-redis/v9"
+
+// luaLib is shared by the scripts below.
+const luaLib = `
+-- vgt: decimal string a > decimal string b (int64 versions exceed Lua's exact numbers)
+local function vgt(a, b)
+  if #a ~= #b then return #a > #b end
+  return a > b
+end
+
+-- row_from_fields: an attempt-log row (pipeline.RowColumns) for a step made
+-- by a script, from an entry's flat field list.
+local function row_from_fields(f, sid, step, now, instance)
+  local m = {}
+  for i = 1, #f, 2 do m[f[i]] = f[i + 1] end
+  local id = m['id'] or ''
+  return {
+    'ts', tostring(math.floor(now / 1000)), 'ts_ms', tostring(now % 1000),
+    'event_id', id, 'row_id', sid .. ':' .. step .. ':0', 'stream_id', sid,
+    'account', m['account'] or '', 'entity', m['entity'] or '', 'key', m['key'] or '',
+    'parent_entity', m['parent_entity'] or '', 'parent_key', m['parent_key'] or '',
+    'chain_id', id, 'op', m['op'] or '', 'version', m['version'] or '0',
+    'attempt', '0', 'step', step, 'http_status', '0', 'latency_us', '0', 'error', '',
+    'instance', instance }
+end
+`
+
+// commitScript records one event's outcome atomically: it acks the entry,
+// and only if this ack was the first (so an outcome is never committed
+// twice, whoever else claimed the entry) it updates the ledger and the
+// record's state, parks the event in a ZSET, dead-letters it, releases the
+// children waiting for the record, and appends the step's row.
+//
+// KEYS[1] events stream      KEYS[2] attempts stream   KEYS[3] steps hash
+// KEYS[4] ledger hash        KEYS[5] state hash        KEYS[6] waiting set of this record
+// KEYS[7] delayed ZSET       KEYS[8] ZSET to park in   KEYS[9] payloads hash
+// KEYS[10] dead stream       KEYS[11] waiting set of the parent
+//
+// ARGV[1] group            ARGV[2] stream entry id   ARGV[3] record key (ledger and state field)
+// ARGV[4] event id         ARGV[5] now, unix ms      ARGV[6] step
+// ARGV[7] ledger: none|set|bump    ARGV[8] ledger value (set) or version (bump)
+// ARGV[9] state: keep|clear|clear_any|set          ARGV[10] state value (set)
+// ARGV[11] "1": release the children waiting for this record
+// ARGV[12] park due ms ("" = no park)   ARGV[13] payload to park   ARGV[14] "1": wait on the parent
+// ARGV[15] n = dead-letter field values   ARGV[16] m = row field values
+// ARGV[17 .. 16+n] dead-letter fields, then m row fields
+//
+// Returns 1 when committed, 0 when the entry had been acked already.
+var commitScript = redis.NewScript(luaLib + `
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+local rkey, id, now = ARGV[3], ARGV[4], ARGV[5]
+
+local lmode = ARGV[7]
+if lmode ~= 'none' then
+  local cur = redis.call('HGET', KEYS[4], rkey)
+  local cv, rest = nil, nil
+  if cur then cv, rest = string.match(cur, '^(%d+)(|.*)$') end
+  if lmode == 'set' then
+    local nv = string.match(ARGV[8], '^(%d+)|')
+    if not cv or vgt(nv, cv) then redis.call('HSET', KEYS[4], rkey, ARGV[8]) end
+  elseif lmode == 'bump' and cv and vgt(ARGV[8], cv) then
+    redis.call('HSET', KEYS[4], rkey, ARGV[8] .. rest)
+  end
+end
+
+local smode = ARGV[9]
+if smode == 'set' then
+  redis.call('HSET', KEYS[5], rkey, ARGV[10])
+elseif smode == 'clear_any' then
+  redis.call('HDEL', KEYS[5], rkey)
+elseif smode == 'clear' then
+  local s = redis.call('HGET', KEYS[5], rkey)
+  if s and string.sub(s, -(#id + 1)) == ':' .. id then redis.call('HDEL', KEYS[5], rkey) end
+end
+
+if ARGV[11] == '1' then
+  local kids = redis.call('SMEMBERS', KEYS[6])
+  for _, k in ipairs(kids) do redis.call('ZADD', KEYS[7], 'XX', now, k) end
+  redis.call('DEL', KEYS[6])
+end
+
+if ARGV[12] ~= '' then
+  redis.call('ZADD', KEYS[8], ARGV[12], id)
+  redis.call('HSET', KEYS[9], id, ARGV[13])
+  if ARGV[14] == '1' then redis.call('SADD', KEYS[11], id) end
+end
+
+local n, m = tonumber(ARGV[15]), tonumber(ARGV[16])
+if n > 0 then
+  redis.call('XADD', KEYS[10], '*', unpack(ARGV, 17, 16 + n))
+end
+if m > 0 then
+  redis.call('XADD', KEYS[2], '*', unpack(ARGV, 17 + n, 16 + n + m))
+end
+redis.call('HINCRBY', KEYS[3], ARGV[6], 1)
+return 1
+`)
+
+// moveDueScript moves up to ARGV[2] events whose due time has come from a
+// ZSET back into the events stream, as new entries, with a row for the step
+// ARGV[3] when rows are on. A member without a payload is dropped from the
+// ZSET (its event was already re-entered).
+//
+// KEYS[1] the ZSET (delayed or retry)   KEYS[2] payloads hash   KEYS[3] events stream
+// KEYS[4] attempts stream               KEYS[5] steps hash
+// ARGV[1] now, unix ms   ARGV[2] limit   ARGV[3] step for the row ("" = none)
+// ARGV[4] instance       ARGV[5] "1": write rows
+//
+// Returns the number of members taken from the ZSET.
+var moveDueScript = redis.NewScript(luaLib + `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(ids) do
+  local p = redis.call('HGET', KEYS[2], id)
+  redis.call('ZREM', KEYS[1], id)
+  if p then
+    local f = cjson.decode(p)
+    local sid = redis.call('XADD', KEYS[3], '*', unpack(f))
+    redis.call('HDEL', KEYS[2], id)
+    if ARGV[3] ~= '' then
+      if ARGV[5] == '1' then
+        redis.call('XADD', KEYS[4], '*', unpack(row_from_fields(f, sid, ARGV[3], tonumber(ARGV[1]), ARGV[4])))
+      end
+      redis.call('HINCRBY', KEYS[5], ARGV[3], 1)
+    end
+  end
+end
+return #ids
+`)
+
+// replayScript re-enters one dead letter: the entry's fields without the
+// dead_* and _ss_* ones, plus _ss_replay=1, as a new entry of the events
+// stream; the dead letter is deleted, the record's dead state cleared, and a
+// `replayed` row written.
+//
+// KEYS[1] dead stream   KEYS[2] events stream   KEYS[3] attempts stream
+// KEYS[4] steps hash    KEYS[5] state hash of the entry's entity
+// ARGV[1] dead entry id   ARGV[2] now, unix ms   ARGV[3] instance   ARGV[4] "1": write rows
+//
+// Returns the new entry's id, or false when the dead letter is gone.
+var replayScript = redis.NewScript(luaLib + `
+local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #e == 0 then return false end
+local src, f, id, key = e[1][2], {}, '', ''
+for i = 1, #src, 2 do
+  local k = src[i]
+  if string.sub(k, 1, 5) ~= 'dead_' and string.sub(k, 1, 4) ~= '_ss_' then
+    table.insert(f, k); table.insert(f, src[i + 1])
+    if k == 'id' then id = src[i + 1] end
+    if k == 'key' then key = src[i + 1] end
+  end
+end
+table.insert(f, '_ss_replay'); table.insert(f, '1')
+local sid = redis.call('XADD', KEYS[2], '*', unpack(f))
+redis.call('XDEL', KEYS[1], ARGV[1])
+local s = redis.call('HGET', KEYS[5], key)
+if s and s == 'dead:' .. id then redis.call('HDEL', KEYS[5], key) end
+if ARGV[4] == '1' then
+  redis.call('XADD', KEYS[3], '*', unpack(row_from_fields(f, sid, 'replayed', tonumber(ARGV[2]), ARGV[3])))
+end
+redis.call('HINCRBY', KEYS[4], 'replayed', 1)
+return sid
+`)

@@ -1,0 +1,33 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/sinks/partner"
+)
+
+// PartnerSender lets the deliver step use the partner HTTP sink.
+func PartnerSender(s *partner.Sink) handlers.Sender { return partnerSender{s} }
+
+type partnerSender struct{ s *partner.Sink }
+
+var verdicts = map[partner.Class]handlers.Verdict{
+	partner.Delivered:     handlers.Accepted,
+	partner.Stale:         handlers.Stale,
+	partner.ParentMissing: handlers.ParentMissing,
+	partner.Transient:     handlers.Transient,
+	partner.Unauthorized:  handlers.Transient,
+	partner.Permanent:     handlers.Rejected,
+	partner.Aborted:       handlers.Aborted,
+}
+
+func (p partnerSender) Send(ctx context.Context, e event.Event) handlers.SendResult {
+	r := p.s.Send(ctx, e)
+	v, ok := verdicts[r.Class]
+	if !ok {
+		v = handlers.Transient
+	}
+	return handlers.SendResult{Verdict: v, Status: r.Status, Latency: r.Latency, RetryAfter: r.RetryAfter, Detail: r.Detail, Calls: r.Calls}
+}
