@@ -35,7 +35,9 @@ type DeadFilter struct {
 var ErrNoFilter = errors.New("name dead letters with ids, a reason or all")
 
 // Empty reports whether the filter names nothing.
-func (f DeadFilter) Empty() bool { return len(f.IDs) == 0 && f.Reason == "" && f.Account == "" && !f.All }
+func (f DeadFilter) Empty() bool {
+	return len(f.IDs) == 0 && f.Reason == "" && f.Account == "" && !f.All
+}
 
 func (f DeadFilter) match(d DeadLetter) bool {
 	if len(f.IDs) > 0 && !slices.Contains(f.IDs, d.EventID) && !slices.Contains(f.IDs, d.DeadID) {

@@ -72,8 +72,8 @@ func newHarness(t *testing.T, o options) *harness {
 	}
 	cfg := Config{
 		Keys: keys, Consumer: "c1", PartnerName: "partner",
-		Retry:      handlers.RetryPolicy{Initial: time.Second, Max: 10 * time.Second, MaxAttempts: 5, Jitter: func() float64 { return 0.5 }},
-		MaxWait:    time.Minute, Recheck: 10 * time.Second, MoveEvery: 5 * time.Millisecond,
+		Retry:   handlers.RetryPolicy{Initial: time.Second, Max: 10 * time.Second, MaxAttempts: 5, Jitter: func() float64 { return 0.5 }},
+		MaxWait: time.Minute, Recheck: 10 * time.Second, MoveEvery: 5 * time.Millisecond,
 		AttemptLog: true, Clock: clock,
 		Subscriber: SubscriberConfig{Block: 50 * time.Millisecond, NackDelay: 20 * time.Millisecond},
 	}
