@@ -27,6 +27,7 @@ type RedisConfig struct {
 type StreamConfig struct {
 	Events      string `koanf:"events"`
 	Group       string `koanf:"group"`
+	Consumer    string `koanf:"consumer"`
 	Batch       int    `koanf:"batch"`
 	MaxInFlight int    `koanf:"max_in_flight"`
 	Dead        string `koanf:"dead"`

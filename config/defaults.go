@@ -13,6 +13,7 @@ var defaults = map[string]any{
 
 	"stream.events":        "streamsync:events",
 	"stream.group":         "streamsync",
+	"stream.consumer":      "",
 	"stream.batch":         256,
 	"stream.max_in_flight": 1024,
 	"stream.dead":          "streamsync:dead",

@@ -165,3 +165,11 @@ func (o DeadOps) each(ctx context.Context, f DeadFilter, do func(DeadLetter) err
 		cursor = next
 	}
 }
+
+// List is ListDead with the operations' Redis and keys.
+func (o DeadOps) List(ctx context.Context, f DeadFilter, cursor string, limit int) ([]DeadLetter, string, error) {
+	return ListDead(ctx, o.RDB, o.Keys, f, cursor, limit)
+}
+
+// Status is ReadStatus with the operations' Redis and keys.
+func (o DeadOps) Status(ctx context.Context) (Status, error) { return ReadStatus(ctx, o.RDB, o.Keys) }

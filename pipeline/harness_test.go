@@ -27,13 +27,14 @@ func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c
 func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 type harness struct {
-	t     *testing.T
-	rdb   *redis.Client
-	keys  Keys
-	sim   *partnersim.Server
-	clock *fakeClock
-	p     *Pipeline
-	stop  func()
+	t      *testing.T
+	rdb    *redis.Client
+	keys   Keys
+	sim    *partnersim.Server
+	clock  *fakeClock
+	p      *Pipeline
+	sender handlers.Sender
+	stop   func()
 }
 
 type options struct {
@@ -80,8 +81,8 @@ func newHarness(t *testing.T, o options) *harness {
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
-	h := &harness{t: t, rdb: rdb, keys: keys, sim: sim, clock: clock}
-	h.p, err = New(cfg, rdb, PartnerSender(sink))
+	h := &harness{t: t, rdb: rdb, keys: keys, sim: sim, clock: clock, sender: PartnerSender(sink)}
+	h.p, err = New(cfg, rdb, h.sender)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,4 +57,7 @@ until check; do
   sleep 0.2
 done
 echo "run: healthy — redis $STREAMSYNC_TEST_REDIS_ADDR, clickhouse $STREAMSYNC_TEST_CLICKHOUSE_ADDR, partnersim http://$partner_addr, streamsync admin http://$admin_addr (Ctrl-C stops all)" >&2
-wait -n "${pids[@]}"
+# The demo producer: a conference-registration story, out of order, with echoes and a few malformed entries.
+bin/streamsync produce --rate "${DEMO_RATE:-50}" --events "${DEMO_EVENTS:-5000}" &
+pids+=($!)
+wait -n "${pids[@]:0:2}"

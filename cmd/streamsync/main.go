@@ -49,9 +49,13 @@ var commands = map[string]struct {
 	sections []string // config sections the command needs valid; nil means all
 	flags    func(fs *pflag.FlagSet)
 }{
-	"run":    {run: runPipeline},
-	"status": {run: runStatus, sections: []string{config.SectionRedis, config.SectionStream, config.SectionLog}},
+	"run":     {run: runPipeline},
+	"status":  {run: runStatus, sections: operatorSections},
+	"dead":    {run: runDead, sections: operatorSections, flags: deadFlags},
+	"produce": {run: runProduce, sections: operatorSections, flags: produceFlags},
 }
+
+var operatorSections = []string{config.SectionRedis, config.SectionStream, config.SectionLog}
 
 // env is what a command gets: its settings, flags, output and logger.
 type env struct {

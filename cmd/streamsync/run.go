@@ -2,35 +2,55 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/admin"
+	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/sinks/partner"
 )
 
 func runPipeline(ctx context.Context, e *env) error {
-	rdb := newRedis(e.cfg.Redis)
+	cfg := e.cfg
+	rdb := newRedis(cfg.Redis)
 	defer rdb.Close()
-	if err := pingRedis(ctx, rdb, e.cfg.Redis); err != nil {
+	if err := pingRedis(ctx, rdb, cfg.Redis); err != nil {
 		return err
 	}
-	keys := keysOf(e.cfg.Stream)
-	if err := rdb.XGroupCreateMkStream(ctx, keys.Events, keys.Group, "0").Err(); err != nil && err.Error() != "BUSYGROUP Consumer Group name already exists" {
-		return fmt.Errorf("create group %s on %s: %w", keys.Group, keys.Events, err)
-	}
+	keys := keysOf(cfg.Stream)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ready := func(ctx context.Context) error {
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			return fmt.Errorf("redis: %w", err)
-		}
-		return nil
+
+	sink, err := partner.New(partner.Config{
+		BaseURL: cfg.Sink.BaseURL, TokenURL: cfg.Sink.EffectiveTokenURL(), ClientID: cfg.Sink.ClientID, ClientSecret: cfg.Sink.ClientSecret,
+		Timeout: cfg.Sink.Timeout, RateLimit: cfg.Sink.RateLimit, MaxConns: cfg.Stream.MaxInFlight, Logger: e.log,
+	})
+	if err != nil {
+		return err
 	}
-	if e.cfg.Admin.Addr != "" {
-		srv, err := admin.New(admin.Config{Addr: e.cfg.Admin.Addr, Token: e.cfg.Admin.Token}, ready, reg, nil, e.log)
+	defer sink.Close()
+	consumer := consumerName(cfg.Stream)
+	p, err := pipeline.New(pipeline.Config{
+		Keys: keys, Consumer: consumer, Instance: consumer,
+		Subscriber:  pipeline.SubscriberConfig{Batch: cfg.Stream.Batch, MaxInFlight: cfg.Stream.MaxInFlight},
+		PartnerName: cfg.Sink.PartnerName,
+		Limits:      event.Limits{MaxBytes: cfg.Event.MaxBytes},
+		Retry:       handlers.RetryPolicy{Initial: cfg.Retry.Initial, Max: cfg.Retry.Max, MaxAttempts: cfg.Retry.MaxAttempts},
+		MaxWait:     cfg.Dependency.MaxWait,
+		AttemptLog:  cfg.ClickHouse.Addr != "",
+		Logger:      e.log, Registerer: reg,
+	}, rdb, pipeline.PartnerSender(sink))
+	if err != nil {
+		return err
+	}
+	ops := pipeline.DeadOps{RDB: rdb, Keys: keys, Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}
+	if cfg.Admin.Addr != "" {
+		srv, err := admin.New(admin.Config{Addr: cfg.Admin.Addr, Token: cfg.Admin.Token}, p.Ready, reg, admin.NewAPI(ops, e.log), e.log)
 		if err != nil {
 			return err
 		}
@@ -43,11 +63,39 @@ func runPipeline(ctx context.Context, e *env) error {
 			_ = srv.Close(c)
 		}()
 	}
-	e.log.Info("streamsync running", "events", keys.Events, "group", keys.Group, "partner", e.cfg.Sink.BaseURL)
-	<-ctx.Done()
-	e.log.Info("streamsync stopping")
-	if errors.Is(context.Cause(ctx), context.Canceled) {
-		return nil
+	summaryCtx, stopSummary := context.WithCancel(ctx)
+	defer stopSummary()
+	go summarize(summaryCtx, e, rdb, keys)
+	e.log.Info("streamsync running", "events", keys.Events, "group", keys.Group, "consumer", consumer, "partner", cfg.Sink.BaseURL,
+		"attempt_log", cfg.ClickHouse.Addr != "")
+	if err := p.Run(ctx); err != nil {
+		return fmt.Errorf("pipeline: %w", err)
 	}
+	e.log.Info("streamsync stopped")
 	return nil
+}
+
+// summarize logs one line of counters every few seconds while anything moves.
+func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, keys pipeline.Keys) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	var last pipeline.Status
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s, err := pipeline.ReadStatus(ctx, rdb, keys)
+		if err != nil {
+			continue
+		}
+		if fmt.Sprint(s) == fmt.Sprint(last) {
+			continue
+		}
+		last = s
+		e.log.Info("summary", "delivered", s.Steps["delivered"], "skipped", s.Steps["skipped_stale"]+s.Steps["skipped_unchanged"]+s.Steps["skipped_loop"],
+			"parked", s.Steps["parked"], "retries", s.Steps["retry_scheduled"], "dead", s.Dead, "lag", s.Lag, "pending", s.Pending,
+			"delayed", s.Delayed, "retrying", s.Retrying)
+	}
 }

@@ -1,0 +1,90 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/streamsync/streamsync/pipeline"
+)
+
+// Operations are what the admin API does; pipeline.DeadOps implements them.
+type Operations interface {
+	Status(ctx context.Context) (pipeline.Status, error)
+	List(ctx context.Context, f pipeline.DeadFilter, cursor string, limit int) ([]pipeline.DeadLetter, string, error)
+	Replay(ctx context.Context, f pipeline.DeadFilter) ([]string, error)
+	Drop(ctx context.Context, f pipeline.DeadFilter) ([]string, error)
+}
+
+// NewAPI serves /api/v1/status and the dead-letter endpoints of contract §4.
+func NewAPI(ops Operations, logger *slog.Logger) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
+		s, err := ops.Status(r.Context())
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, s)
+	})
+	mux.HandleFunc("GET /api/v1/dead", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		limit := 100
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "limit must be 1 to 1000"})
+				return
+			}
+			limit = n
+		}
+		items, next, err := ops.List(r.Context(), pipeline.DeadFilter{Reason: q.Get("reason"), Account: q.Get("account"), IDs: q["id"]}, q.Get("cursor"), limit)
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+			return
+		}
+		if items == nil {
+			items = []pipeline.DeadLetter{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+	})
+	act := func(name string, do func(context.Context, pipeline.DeadFilter) ([]string, error)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				IDs     []string `json:"ids"`
+				Reason  string   `json:"reason"`
+				Account string   `json:"account"`
+				All     bool     `json:"all"`
+			}
+			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&body); err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()})
+				return
+			}
+			ids, err := do(r.Context(), pipeline.DeadFilter{IDs: body.IDs, Reason: body.Reason, Account: body.Account, All: body.All})
+			if errors.Is(err, pipeline.ErrNoFilter) {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+				return
+			}
+			if err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": err.Error(), name: ids})
+				return
+			}
+			if ids == nil {
+				ids = []string{}
+			}
+			logger.Info("dead letters "+name, "count", len(ids), "reason", body.Reason, "all", body.All)
+			writeJSON(w, http.StatusOK, map[string]any{name: ids, "count": len(ids)})
+		}
+	}
+	mux.HandleFunc("POST /api/v1/dead/replay", act("replayed", ops.Replay))
+	mux.HandleFunc("POST /api/v1/dead/drop", act("dropped", ops.Drop))
+	return mux
+}

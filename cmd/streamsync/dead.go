@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/streamsync/streamsync/pipeline"
+)
+
+func deadFlags(fs *pflag.FlagSet) {
+	fs.StringArray("id", nil, "event id (or dead-letter entry id); repeatable")
+	fs.String("reason", "", "dead_reason: invalid, parent_missing, rejected or exhausted")
+	fs.String("account", "", "only this account's")
+	fs.Bool("all", false, "every dead letter")
+	fs.Int("limit", 100, "list: at most this many")
+	fs.String("cursor", "", "list: continue after this dead-letter entry id")
+}
+
+// runDead is `streamsync dead list|replay|drop`.
+func runDead(ctx context.Context, e *env) error {
+	action := e.fs.Arg(0)
+	ids, _ := e.fs.GetStringArray("id")
+	reason, _ := e.fs.GetString("reason")
+	account, _ := e.fs.GetString("account")
+	all, _ := e.fs.GetBool("all")
+	limit, _ := e.fs.GetInt("limit")
+	cursor, _ := e.fs.GetString("cursor")
+	f := pipeline.DeadFilter{IDs: ids, Reason: reason, Account: account, All: all}
+	rdb := newRedis(e.cfg.Redis)
+	defer rdb.Close()
+	if err := pingRedis(ctx, rdb, e.cfg.Redis); err != nil {
+		return err
+	}
+	ops := pipeline.DeadOps{RDB: rdb, Keys: keysOf(e.cfg.Stream), Instance: "cli", AttemptLog: e.cfg.ClickHouse.Addr != ""}
+	switch action {
+	case "list":
+		items, next, err := ops.List(ctx, f, cursor, limit)
+		if err != nil {
+			return err
+		}
+		if e.format == "json" {
+			if items == nil {
+				items = []pipeline.DeadLetter{}
+			}
+			return json.NewEncoder(e.out).Encode(map[string]any{"items": items, "next_cursor": next})
+		}
+		tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "DEAD_AT\tID\tACCOUNT\tREASON\tATTEMPTS\tERROR")
+		for _, d := range items {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", time.UnixMilli(d.At).UTC().Format(time.DateTime), d.EventID, d.Account, d.Reason, d.Attempts, d.Error)
+		}
+		if next != "" {
+			fmt.Fprintf(tw, "more: --cursor %s\n", next)
+		}
+		return tw.Flush()
+	case "replay", "drop":
+		do := ops.Replay
+		if action == "drop" {
+			do = ops.Drop
+		}
+		done, err := do(ctx, f)
+		if e.format == "json" {
+			_ = json.NewEncoder(e.out).Encode(map[string]any{action: done, "count": len(done)})
+		} else {
+			fmt.Fprintf(e.out, "%s: %d\n", action, len(done))
+		}
+		if err != nil {
+			return fmt.Errorf("dead %s: %w (use --id, --reason, --account or --all)", action, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("dead: want list, replay or drop, not %q", action)
+}

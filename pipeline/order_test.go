@@ -1,0 +1,86 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/partnersim"
+)
+
+// One account's events reach the partner one at a time, in stream order;
+// different accounts go in parallel.
+func TestPerAccountOrderAndParallelAccounts(t *testing.T) {
+	h := newHarness(t, options{})
+	h.faults(partnersim.Faults{Latency: partnersim.Duration(2 * time.Millisecond), Jitter: partnersim.Duration(3 * time.Millisecond)})
+	const accounts, perAccount = 20, 15
+	var ids []string
+	for i := range perAccount {
+		for a := range accounts {
+			id := fmt.Sprintf("e-%d-%d", a, i)
+			ids = append(ids, id)
+			h.upsert(id, "acc"+strconv.Itoa(a), "main", fmt.Sprintf("k-%d-%d", a, i%4), i+1, fmt.Sprintf(`{"i":%d}`, i))
+		}
+	}
+	h.waitTerminal(ids, 30*time.Second)
+	st := h.sim.Snapshot("").Stats
+	if st.Overlaps != 0 {
+		t.Fatalf("partner saw %d overlapping requests of one account: %v", st.Overlaps, st.OverlapsByAccount)
+	}
+	last := map[string]int64{}
+	maxConcurrent, inFlight := 0, 0
+	type span struct{ at, done int64 }
+	var spans []span
+	for _, e := range h.sim.Log(0, 0) {
+		if e.Version < last[e.Account] {
+			t.Fatalf("account %s: version %d after %d (stream order broken)", e.Account, e.Version, last[e.Account])
+		}
+		last[e.Account] = e.Version
+		spans = append(spans, span{e.AtUS, e.DoneUS})
+	}
+	for _, s := range spans {
+		inFlight = 0
+		for _, o := range spans {
+			if o.at <= s.at && s.at < o.done {
+				inFlight++
+			}
+		}
+		maxConcurrent = max(maxConcurrent, inFlight)
+	}
+	if maxConcurrent < 2 {
+		t.Fatalf("at most %d partner calls at once: accounts did not run in parallel", maxConcurrent)
+	}
+}
+
+// An outcome is committed once: the second commit of the same entry finds it
+// acked and writes nothing.
+func TestCommitOnlyOnce(t *testing.T) {
+	h := newHarness(t, options{})
+	h.stop()
+	ctx := context.Background()
+	sid := h.upsert("e1", "acc", "main", "k", 1, `{}`)
+	if _, err := h.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "g", Consumer: "other", Streams: []string{h.keys.Events, ">"}, Count: 1}).Result(); err != nil {
+		t.Fatal(err)
+	}
+	c := h.p.commit
+	rejected := handlers.Outcome{Step: handlers.StepDead, DeadReason: handlers.ReasonRejected, Attempt: 1, Error: "422"}
+	en := entry{streamID: sid, fields: map[string]string{"id": "e1", "account": "acc", "entity": "main", "key": "k", "op": "upsert", "version": "1", "data": "{}"}}
+	e, _, _ := handlers.Validate(en.fields, event.Limits{})
+	for i, want := range []bool{true, false} {
+		ok, err := c.commit(ctx, en, e, rejected, time.Now())
+		if err != nil || ok != want {
+			t.Fatalf("commit %d: %v %v, want %v", i, ok, err, want)
+		}
+	}
+	if n := len(h.dead()); n != 1 {
+		t.Fatalf("%d dead letters, want 1", n)
+	}
+	if n := len(h.steps("e1")); n != 1 {
+		t.Fatalf("%d rows, want 1", n)
+	}
+}
