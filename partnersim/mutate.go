@@ -112,7 +112,12 @@ func (s *Server) applyOnce(key string, m mutation, apply func(time.Time) (int, a
 	return status, body
 }
 
+// enter counts a write of account as in flight. A DELETE of a record the
+// simulator does not have names no account, and is not counted.
 func (s *Server) enter(account string) {
+	if account == "" {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.inFlight[account] > 0 {
@@ -123,6 +128,9 @@ func (s *Server) enter(account string) {
 }
 
 func (s *Server) leave(account string) {
+	if account == "" {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.inFlight[account]--; s.inFlight[account] <= 0 {

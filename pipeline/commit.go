@@ -28,7 +28,8 @@ type committer struct {
 	rdb      redis.UniversalClient
 	keys     Keys
 	instance string
-	rows     bool // attempt log on
+	runID    string // holder of the account leases this process takes
+	rows     bool   // attempt log on
 }
 
 // commit records o for the event read from en. It reports false when the
@@ -79,12 +80,13 @@ func (c *committer) commit(ctx context.Context, en entry, e event.Event, o handl
 	keys := []string{
 		k.Events, k.Attempts, k.Steps,
 		k.Ledger(e.Entity), k.State(e.Entity), k.Waiting(e.Entity, e.Key),
-		k.Delayed, parkZSet, k.Payloads, k.Dead, k.Waiting(e.ParentEntity, e.ParentKey),
+		k.Delayed, parkZSet, k.Payloads, k.Dead, k.Waiting(e.ParentEntity, e.ParentKey), k.Lease(e.Account),
+		k.Ledger(e.ParentEntity),
 	}
-	args := make([]any, 0, 16+len(dead)+len(rowFields))
+	args := make([]any, 0, 18+len(dead)+len(rowFields))
 	args = append(args, k.Group, en.streamID, rkey, e.ID, now.UnixMilli(), string(o.Step),
 		ledgerMode, ledgerVal, stateMode, stateVal, release, parkDue, payload, waitOnParent,
-		len(dead), len(rowFields))
+		len(dead), len(rowFields), c.runID, e.ParentKey)
 	args = append(args, dead...)
 	args = append(args, rowFields...)
 	n, err := commitScript.Run(ctx, c.rdb, keys, args...).Int()

@@ -84,3 +84,39 @@ func TestCommitOnlyOnce(t *testing.T) {
 		t.Fatalf("%d rows, want 1", n)
 	}
 }
+
+// Two processes in one group never deliver one account at once: the account
+// lease keeps them serial.
+func TestTwoProcessesKeepAccountsSerial(t *testing.T) {
+	h := newHarness(t, options{cfg: func(c *Config) { c.Subscriber.Batch = 4 }})
+	h.faults(partnersim.Faults{Latency: partnersim.Duration(3 * time.Millisecond)})
+	cfg := h.p.cfg
+	cfg.Consumer, cfg.Instance = "c2", "c2"
+	second, err := New(cfg, h.rdb, h.sender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- second.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	var ids []string
+	for i := range 120 {
+		id := fmt.Sprintf("e%d", i)
+		ids = append(ids, id)
+		h.upsert(id, "acc"+strconv.Itoa(i%3), "main", "k"+strconv.Itoa(i), 1, `{}`)
+	}
+	h.waitTerminal(ids, 30*time.Second)
+	if st := h.sim.Snapshot("").Stats; st.Overlaps != 0 {
+		t.Fatalf("partner saw %d overlapping requests of one account", st.Overlaps)
+	}
+	instances := map[string]int{}
+	rows, _ := h.rdb.XRange(context.Background(), h.keys.Attempts, "-", "+").Result()
+	for _, r := range rows {
+		instances[r.Values["instance"].(string)]++
+	}
+	if instances["c1"] == 0 || instances["c2"] == 0 {
+		t.Fatalf("rows by instance %v: both processes should have worked", instances)
+	}
+}

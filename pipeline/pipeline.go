@@ -32,6 +32,10 @@ type Config struct {
 	Recheck time.Duration
 	// MoveEvery is how often the delayed and retry ZSETs are looked at (50ms).
 	MoveEvery time.Duration
+	// LeaseTTL is how long an account's lease outlives a process that died
+	// holding it: at least the partner timeout, so that a request of the dead
+	// process is over before another one for the account starts (30s).
+	LeaseTTL time.Duration
 	// AttemptLog turns the per-step rows on.
 	AttemptLog bool
 	Clock      Clock
@@ -45,6 +49,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Recheck <= 0 {
 		c.Recheck = min(30*time.Second, max(c.MaxWait/10, 100*time.Millisecond))
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 30 * time.Second
 	}
 	if c.MoveEvery <= 0 {
 		c.MoveEvery = 50 * time.Millisecond
@@ -88,6 +95,7 @@ type Pipeline struct {
 	commit  *committer
 	movers  []*mover
 	metrics *metrics
+	runID   string
 	log     *slog.Logger
 }
 
@@ -106,9 +114,10 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: router: %w", err)
 	}
+	runID := newRunID(cfg.Consumer)
 	p := &Pipeline{
-		cfg: cfg, rdb: rdb, sub: sub, router: router, log: cfg.Logger,
-		commit:  &committer{rdb: rdb, keys: cfg.Keys, instance: cfg.Instance, rows: cfg.AttemptLog},
+		cfg: cfg, rdb: rdb, sub: sub, router: router, log: cfg.Logger, runID: runID,
+		commit:  &committer{rdb: rdb, keys: cfg.Keys, instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog},
 		metrics: newMetrics(cfg.Registerer),
 		steps: handlers.Chain(
 			handlers.LoopFilter(cfg.PartnerName),
@@ -176,10 +185,15 @@ func (p *Pipeline) handle(msg *message.Message) error {
 	if o == nil {
 		ctx := msg.Context()
 		w := &handlers.Work{Event: e, Meta: meta, Now: p.cfg.Clock.Now()}
-		if err := lookup(ctx, p.rdb, p.cfg.Keys, w); err != nil {
-			p.metrics.failures.Inc()
+		if err := lookup(ctx, p.rdb, p.cfg.Keys, w, p.runID, p.cfg.LeaseTTL); err != nil {
+			if !errors.Is(err, ErrAccountBusy) {
+				p.metrics.failures.Inc()
+			}
 			return err
 		}
+		stop := make(chan struct{})
+		defer close(stop)
+		go keepLease(p.rdb, p.cfg.Keys.Lease(e.Account), p.runID, p.cfg.LeaseTTL, stop)
 		if o, err = p.steps(ctx, w); err != nil {
 			p.metrics.failures.Inc()
 			return err

@@ -36,7 +36,8 @@ end
 // KEYS[1] events stream      KEYS[2] attempts stream   KEYS[3] steps hash
 // KEYS[4] ledger hash        KEYS[5] state hash        KEYS[6] waiting set of this record
 // KEYS[7] delayed ZSET       KEYS[8] ZSET to park in   KEYS[9] payloads hash
-// KEYS[10] dead stream       KEYS[11] waiting set of the parent
+// KEYS[10] dead stream       KEYS[11] waiting set of the parent   KEYS[12] the account's lease
+// KEYS[13] ledger hash of the parent's entity
 //
 // ARGV[1] group            ARGV[2] stream entry id   ARGV[3] record key (ledger and state field)
 // ARGV[4] event id         ARGV[5] now, unix ms      ARGV[6] step
@@ -45,11 +46,19 @@ end
 // ARGV[11] "1": release the children waiting for this record
 // ARGV[12] park due ms ("" = no park)   ARGV[13] payload to park   ARGV[14] "1": wait on the parent
 // ARGV[15] n = dead-letter field values   ARGV[16] m = row field values
-// ARGV[17 .. 16+n] dead-letter fields, then m row fields
+// ARGV[17] this run's id: the account's lease is released if this run holds it
+// ARGV[18] the parent's key: a child parked to wait for a parent that the
+//
+//	partner got meanwhile is due at once (no lost wake-up)
+//
+// ARGV[19 .. 18+n] dead-letter fields, then m row fields
 //
 // Returns 1 when committed, 0 when the entry had been acked already.
 var commitScript = redis.NewScript(luaLib + `
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+  if redis.call('GET', KEYS[12]) == ARGV[17] then redis.call('DEL', KEYS[12]) end
+  return 0
+end
 local rkey, id, now = ARGV[3], ARGV[4], ARGV[5]
 
 local lmode = ARGV[7]
@@ -82,18 +91,24 @@ if ARGV[11] == '1' then
 end
 
 if ARGV[12] ~= '' then
-  redis.call('ZADD', KEYS[8], ARGV[12], id)
+  local due = ARGV[12]
+  if ARGV[14] == '1' then
+    redis.call('SADD', KEYS[11], id)
+    local pl = redis.call('HGET', KEYS[13], ARGV[18])
+    if pl and string.match(pl, '^%d+|[^|]*|0|') then due = now end
+  end
+  redis.call('ZADD', KEYS[8], due, id)
   redis.call('HSET', KEYS[9], id, ARGV[13])
-  if ARGV[14] == '1' then redis.call('SADD', KEYS[11], id) end
 end
 
 local n, m = tonumber(ARGV[15]), tonumber(ARGV[16])
 if n > 0 then
-  redis.call('XADD', KEYS[10], '*', unpack(ARGV, 17, 16 + n))
+  redis.call('XADD', KEYS[10], '*', unpack(ARGV, 19, 18 + n))
 end
 if m > 0 then
-  redis.call('XADD', KEYS[2], '*', unpack(ARGV, 17 + n, 16 + n + m))
+  redis.call('XADD', KEYS[2], '*', unpack(ARGV, 19 + n, 18 + n + m))
 end
+if redis.call('GET', KEYS[12]) == ARGV[17] then redis.call('DEL', KEYS[12]) end
 redis.call('HINCRBY', KEYS[3], ARGV[6], 1)
 return 1
 `)

@@ -10,9 +10,11 @@ partner_addr=${PARTNER_ADDR:-127.0.0.1:8081}
 admin_addr=${ADMIN_ADDR:-127.0.0.1:8090}
 
 started_infra=0
-if ! $infra status 2>&1 | grep -q "redis running" || ! $infra status 2>&1 | grep -q "clickhouse running"; then
-  started_infra=1
-fi
+before=$($infra status 2>&1)
+case "$before" in
+  *"redis running"*"clickhouse running"*) ;;
+  *) started_infra=1 ;;
+esac
 $infra up
 eval "$($infra env)"
 

@@ -42,6 +42,7 @@ func runPipeline(ctx context.Context, e *env) error {
 		Limits:      event.Limits{MaxBytes: cfg.Event.MaxBytes},
 		Retry:       handlers.RetryPolicy{Initial: cfg.Retry.Initial, Max: cfg.Retry.Max, MaxAttempts: cfg.Retry.MaxAttempts},
 		MaxWait:     cfg.Dependency.MaxWait,
+		LeaseTTL:    2 * cfg.Sink.Timeout,
 		AttemptLog:  cfg.ClickHouse.Addr != "",
 		Logger:      e.log, Registerer: reg,
 	}, rdb, pipeline.PartnerSender(sink))

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/testenv"
+	"github.com/streamsync/streamsync/loadtest"
+	"github.com/streamsync/streamsync/partnersim"
+	"github.com/streamsync/streamsync/pipeline"
+)
+
+// process is a streamsync run started as a child process.
+type process struct {
+	cmd *exec.Cmd
+	out *strings.Builder
+}
+
+func startProcess(tb testing.TB, env []string, args ...string) *process {
+	tb.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"run"}, args...)...)
+	cmd.Env = append(append(os.Environ(), childEnv+"=1"), env...)
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	return &process{cmd: cmd, out: out}
+}
+
+func (p *process) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	_ = p.cmd.Wait()
+}
+
+// 20,000 events over 2,000 accounts, 5% partner 503s, tokens that expire
+// every few seconds, and the pipeline killed with SIGKILL three times: at
+// the end the partner holds exactly what the events say, every event has
+// one terminal step, and no account ever had two requests at the partner at
+// once.
+func TestCrashRecovery(t *testing.T) {
+	rdb := testenv.Redis(t)
+	prefix := testenv.Prefix(t)
+	t.Cleanup(func() {
+		keys, _ := rdb.Keys(context.Background(), prefix+"*").Result()
+		if len(keys) > 0 {
+			rdb.Del(context.Background(), keys...)
+		}
+	})
+	sim, err := partnersim.New(partnersim.Options{ClientID: "id", ClientSecret: "sec", TokenTTL: 3 * time.Second,
+		Faults: partnersim.Faults{ErrorRate: 0.05, Latency: partnersim.Duration(time.Millisecond)}, Seed: 42})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sim)
+	t.Cleanup(hs.Close)
+
+	story := loadtest.Story(loadtest.StoryConfig{Seed: 7, Accounts: 2000, Events: 30000})
+	if len(story) < 20000 {
+		t.Fatalf("story has %d entries, want at least 20,000", len(story))
+	}
+	keys := pipeline.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
+	env := []string{
+		"STREAMSYNC_REDIS__ADDR=" + testenv.RedisAddr(t),
+		"STREAMSYNC_STREAM__EVENTS=" + keys.Events, "STREAMSYNC_STREAM__GROUP=g", "STREAMSYNC_STREAM__CONSUMER=crash",
+		"STREAMSYNC_STREAM__DEAD=" + keys.Dead, "STREAMSYNC_STREAM__DELAYED=" + keys.Delayed, "STREAMSYNC_STREAM__RETRY=" + keys.Retry,
+		"STREAMSYNC_SINK__BASE_URL=" + hs.URL, "STREAMSYNC_SINK__CLIENT_ID=id", "STREAMSYNC_SINK__CLIENT_SECRET=sec",
+		"STREAMSYNC_RETRY__INITIAL=20ms", "STREAMSYNC_RETRY__MAX=500ms", "STREAMSYNC_SINK__TIMEOUT=1s",
+		"STREAMSYNC_CLICKHOUSE__ADDR=" + testenv.ClickHouseAddr(t), "STREAMSYNC_ADMIN__ADDR=", "STREAMSYNC_LOG__LEVEL=warn",
+	}
+	ctx := context.Background()
+	add := func(entries []loadtest.Entry) {
+		pipe := rdb.Pipeline()
+		for _, e := range entries {
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: keys.Events, Values: e.Values()})
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	half := len(story) / 2
+	add(story[:half])
+
+	terminalRows := func() int64 {
+		n, _ := rdb.XLen(ctx, keys.Attempts).Result()
+		return n
+	}
+	p := startProcess(t, env)
+	t.Cleanup(func() { p.kill() })
+	for i, at := range []int64{3000, 9000, 15000} {
+		testenv.WaitFor(t, 2*time.Minute, fmt.Sprintf("%d rows before kill %d", at, i+1), func() bool { return terminalRows() >= at })
+		p.kill()
+		if i == 0 {
+			add(story[half:])
+		}
+		p = startProcess(t, env)
+	}
+
+	ids := make([]string, len(story))
+	for i, e := range story {
+		ids[i] = e.Get("id")
+	}
+	steps := waitAllTerminal(t, rdb, keys, ids, 4*time.Minute, p)
+	p.kill()
+
+	// Every event has exactly one terminal step, with the reason it should have.
+	for _, e := range story {
+		id := e.Get("id")
+		var term []string
+		for _, s := range steps[id] {
+			if !isWaiting(s) {
+				term = append(term, s)
+			}
+		}
+		if len(term) != 1 {
+			t.Errorf("%s (%s): steps %v, want one terminal step", id, e.Kind, steps[id])
+			continue
+		}
+		switch {
+		case e.Kind == "malformed" && term[0] != "invalid":
+			t.Errorf("malformed %s ended %s", id, term[0])
+		case e.Kind == "echo" && term[0] != "skipped_loop":
+			t.Errorf("echo %s ended %s", id, term[0])
+		case e.Kind == "event" && term[0] != "delivered" && !strings.HasPrefix(term[0], "skipped_"):
+			t.Errorf("event %s ended %s: %v", id, term[0], steps[id])
+		}
+	}
+	dead, _, _ := pipeline.ListDead(ctx, rdb, keys, pipeline.DeadFilter{All: true}, "", 100000)
+	for _, d := range dead {
+		if d.Reason != "invalid" {
+			t.Errorf("dead letter %s: %s %s", d.EventID, d.Reason, d.Error)
+		}
+	}
+
+	// The partner holds exactly the newest version of every record.
+	want := loadtest.Expected(story)
+	got := map[string]partnersim.RecordState{}
+	for _, r := range sim.Snapshot("").Records {
+		got[r.Entity+"/"+r.Key] = r
+	}
+	mismatch := 0
+	for k, w := range want {
+		g, ok := got[k]
+		switch {
+		case w.Deleted && (!ok || g.Deleted && g.Version == w.Version):
+		case !w.Deleted && ok && !g.Deleted && g.Version == w.Version && string(g.Data) == w.Data:
+		default:
+			if mismatch++; mismatch <= 10 {
+				t.Errorf("record %s: partner has %+v, want %+v", k, g, w)
+			}
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("partner has %s, which no event made", k)
+		}
+	}
+	if st := sim.Snapshot("").Stats; st.Overlaps != 0 {
+		t.Errorf("partner saw %d overlapping requests of one account", st.Overlaps)
+	}
+	t.Logf("%d entries, %d records, %d dead letters (invalid), partner answered %v", len(story), len(want), len(dead), sim.Snapshot("").Stats.ByStatus)
+}
+
+func isWaiting(step string) bool {
+	switch handlers.Step(step) {
+	case handlers.StepParked, handlers.StepRetryScheduled, handlers.StepReleased, handlers.StepReplayed:
+		return true
+	}
+	return false
+}
+
+// waitAllTerminal waits until every id has a terminal step and returns all
+// steps by event id.
+func waitAllTerminal(t *testing.T, rdb *redis.Client, keys pipeline.Keys, ids []string, d time.Duration, p *process) map[string][]string {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(d)
+	steps := map[string][]string{}
+	last := "-"
+	for {
+		rows, err := rdb.XRangeN(ctx, keys.Attempts, last, "+", 10000).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if r.ID == last {
+				continue
+			}
+			id := fmt.Sprint(r.Values["event_id"])
+			steps[id] = append(steps[id], fmt.Sprint(r.Values["step"]))
+			last = r.ID
+		}
+		if len(rows) < 10000 {
+			missing := 0
+			for _, id := range ids {
+				s := steps[id]
+				if len(s) == 0 || isWaiting(s[len(s)-1]) {
+					missing++
+				}
+			}
+			if missing == 0 {
+				return steps
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d events without a terminal step; process output:\n%s", missing, tail(p.out.String(), 3000))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}

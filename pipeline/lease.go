@@ -1,0 +1,55 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrAccountBusy is returned while another process (or this consumer's life
+// before a crash) holds the account's lease; the entry is handed out again
+// after a pause.
+var ErrAccountBusy = errors.New("account is being delivered by another process")
+
+// acquireScript takes or renews the lease on an account.
+//
+// KEYS[1] the lease   ARGV[1] this run's id   ARGV[2] time to live, ms
+// Returns 1 when this run holds the lease, 0 when another does.
+var acquireScript = redis.NewScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`)
+
+// newRunID names one life of a process: a restarted process under the same
+// consumer name does not inherit the leases of the one that crashed, whose
+// requests may still be at the partner.
+func newRunID(consumer string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return consumer + ":" + hex.EncodeToString(b)
+}
+
+// keepLease renews a held lease until stop is closed, so that a long
+// delivery (waiting out a partner outage) keeps its account.
+func keepLease(rdb redis.UniversalClient, key, runID string, ttl time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
+			_ = acquireScript.Run(ctx, rdb, []string{key}, runID, ttl.Milliseconds()).Err()
+			cancel()
+		}
+	}
+}
