@@ -33,6 +33,9 @@ status:
 build: ## bin/streamsync and bin/partnersim
 	$(GO) build -o bin/ ./cmd/...
 
+bench: up ## drain 200,000 entries three ways, then the pipeline end to end against partnersim
+	$(TEST_ENV) && $(GO) run ./loadtest/bench $(BENCH_FLAGS)
+
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	$(GO) vet ./...

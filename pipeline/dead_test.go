@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/streamsync/streamsync/partnersim"
 )
@@ -14,7 +15,7 @@ func TestReplayAndDrop(t *testing.T) {
 	h.upsert("e1", "acc", "main", "bad-1", 7, `{"x":1}`)
 	h.upsert("e2", "acc", "main", "bad-2", 7, `{"x":2}`)
 	h.upsert("e3", "acc2", "main", "bad-3", 7, `{"x":3}`)
-	h.waitTerminal([]string{"e1", "e2", "e3"}, 10e9)
+	h.waitTerminal([]string{"e1", "e2", "e3"}, 10*time.Second)
 	ops := DeadOps{RDB: h.rdb, Keys: h.keys, Instance: "op", AttemptLog: true, Clock: h.clock}
 	ctx := context.Background()
 
