@@ -9,6 +9,8 @@
 #
 # Ports: STREAMSYNC_DEV_REDIS_PORT (16379), STREAMSYNC_DEV_CLICKHOUSE_PORT (19000),
 # STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT (18123). Readiness deadline: STREAMSYNC_DEV_WAIT (60 s).
+# A ClickHouse on another port is a second instance with its data in .run/clickhouse-PORT (tests that
+# stop and start ClickHouse use one of their own).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -79,8 +81,12 @@ redis_up() {
   say "redis ready on 127.0.0.1:$redis_port (pid $(cat "$dir/redis.pid"))"
 }
 
+# ch_dir: the default instance lives in .run/clickhouse, another port's in .run/clickhouse-PORT.
+ch_dir="$run/clickhouse"
+[ "$ch_port" = 19000 ] || ch_dir="$run/clickhouse-$ch_port"
+
 clickhouse_up() {
-  local dir="$run/clickhouse"
+  local dir="$ch_dir"
   mkdir -p "$dir/data" "$dir/tmp"
   if alive "$dir/clickhouse.pid" clickhouse; then
     say "clickhouse already running on 127.0.0.1:$ch_port (pid $(cat "$dir/clickhouse.pid"))"
@@ -141,7 +147,7 @@ stop() {
 
 status() {
   alive "$run/redis/redis.pid" redis-server && say "redis running on 127.0.0.1:$redis_port" || say "redis not running"
-  alive "$run/clickhouse/clickhouse.pid" clickhouse && say "clickhouse running on 127.0.0.1:$ch_port" || say "clickhouse not running"
+  alive "$ch_dir/clickhouse.pid" clickhouse && say "clickhouse running on 127.0.0.1:$ch_port" || say "clickhouse not running"
 }
 
 env_lines() {
@@ -156,9 +162,9 @@ case "$cmd:$what" in
   up:all) redis_up; clickhouse_up ;;
   up:redis) redis_up ;;
   up:clickhouse) clickhouse_up ;;
-  down:all) stop "$run/clickhouse/clickhouse.pid" clickhouse; stop "$run/redis/redis.pid" redis-server ;;
+  down:all) stop "$ch_dir/clickhouse.pid" clickhouse; stop "$run/redis/redis.pid" redis-server ;;
   down:redis) stop "$run/redis/redis.pid" redis-server ;;
-  down:clickhouse) stop "$run/clickhouse/clickhouse.pid" clickhouse ;;
+  down:clickhouse) stop "$ch_dir/clickhouse.pid" clickhouse ;;
   status:*) status ;;
   env:*) env_lines ;;
   *) die "usage: $0 up|down [redis|clickhouse] | status | env" ;;

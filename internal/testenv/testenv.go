@@ -4,11 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -80,4 +86,68 @@ func WaitFor(tb testing.TB, deadline time.Duration, what string, cond func() boo
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// ClickHouse returns a connection to the test ClickHouse and a database of
+// the test's own, dropped when the test ends.
+func ClickHouse(tb testing.TB) (driver.Conn, string) {
+	tb.Helper()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ClickHouseAddr(tb)}, DialTimeout: 2 * time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	db := "test_" + hex.EncodeToString(b)
+	tb.Cleanup(func() {
+		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+		_ = conn.Close()
+	})
+	return conn, db
+}
+
+// ClickHouseServer is a ClickHouse of one test's own, which the test may
+// stop and start (scripts/infra.sh on another port).
+type ClickHouseServer struct {
+	tb   testing.TB
+	Port int
+	Addr string
+}
+
+// NewClickHouseServer prepares a private ClickHouse on port; Start starts it.
+// It is stopped when the test ends.
+func NewClickHouseServer(tb testing.TB, port int) *ClickHouseServer {
+	tb.Helper()
+	ClickHouseAddr(tb) // skip with -short like the rest
+	s := &ClickHouseServer{tb: tb, Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	tb.Cleanup(func() { _ = s.infra("down") })
+	return s
+}
+
+// Start starts the server and waits until it answers.
+func (s *ClickHouseServer) Start() {
+	s.tb.Helper()
+	if err := s.infra("up"); err != nil {
+		s.tb.Fatal(err)
+	}
+}
+
+// Stop stops it.
+func (s *ClickHouseServer) Stop() {
+	s.tb.Helper()
+	if err := s.infra("down"); err != nil {
+		s.tb.Fatal(err)
+	}
+}
+
+func (s *ClickHouseServer) infra(action string) error {
+	_, file, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "infra.sh")
+	cmd := exec.Command("bash", script, action, "clickhouse")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("STREAMSYNC_DEV_CLICKHOUSE_PORT=%d", s.Port), fmt.Sprintf("STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT=%d", s.Port+1))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("infra.sh %s clickhouse on %d: %w\n%s", action, s.Port, err, out)
+	}
+	return nil
 }

@@ -1,0 +1,99 @@
+package attemptlog
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Column is one column of streamsync.attempts (contract §3).
+type Column struct {
+	Name string
+	Type string
+}
+
+// Columns of the attempt log, in the order rows carry them. The pipeline
+// writes rows with these field names to the attempts stream.
+var Columns = []Column{
+	{"ts", "DateTime('UTC')"},
+	{"ts_ms", "UInt16"},
+	{"event_id", "String"},
+	{"row_id", "String"},
+	{"stream_id", "String"},
+	{"account", "String"},
+	{"entity", "String"},
+	{"key", "String"},
+	{"parent_entity", "String"},
+	{"parent_key", "String"},
+	{"chain_id", "String"},
+	{"op", "String"},
+	{"version", "Int64"},
+	{"attempt", "UInt16"},
+	{"step", "String"},
+	{"http_status", "UInt16"},
+	{"latency_us", "UInt32"},
+	{"error", "String"},
+	{"instance", "String"},
+}
+
+// columnList is "`ts`, `ts_ms`, …" for statements (18.16 needs an explicit
+// list in a batch insert).
+func columnList() string {
+	names := make([]string, len(Columns))
+	for i, c := range Columns {
+		names[i] = "`" + c.Name + "`"
+	}
+	return strings.Join(names, ", ")
+}
+
+// Row is one attempt-log row as the attempts stream holds it: column name →
+// text.
+type Row map[string]string
+
+// values converts a row to the column types, in column order.
+func (r Row) values() ([]any, error) {
+	out := make([]any, len(Columns))
+	for i, c := range Columns {
+		s := r[c.Name]
+		switch c.Type {
+		case "DateTime('UTC')":
+			sec, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %q is not unix seconds", c.Name, s)
+			}
+			out[i] = time.Unix(sec, 0).UTC()
+		case "UInt16":
+			n, err := strconv.ParseUint(orZero(s), 10, 16)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %q is not a UInt16", c.Name, s)
+			}
+			out[i] = uint16(n)
+		case "UInt32":
+			n, err := strconv.ParseUint(orZero(s), 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %q is not a UInt32", c.Name, s)
+			}
+			out[i] = uint32(n)
+		case "Int64":
+			n, err := strconv.ParseInt(orZero(s), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %q is not an Int64", c.Name, s)
+			}
+			out[i] = n
+		default:
+			out[i] = s
+		}
+	}
+	if r["row_id"] == "" {
+		return nil, fmt.Errorf("row_id is empty")
+	}
+	return out, nil
+}
+
+func orZero(s string) string {
+	if s == "" {
+		return "0"
+	}
+	return s
+}

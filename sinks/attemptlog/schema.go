@@ -1,0 +1,111 @@
+package attemptlog
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Table is the attempt log's table name within the database.
+const Table = "attempts"
+
+// EnsureSchema creates the database and the attempts table when missing,
+// and adds the columns an older table lacks. It works on ClickHouse 18.16
+// (no TTL, codecs, DateTime64, ADD COLUMN IF NOT EXISTS) and on current
+// releases, where the error text is stored with a ZSTD codec.
+//
+// Duplicates of a row (an export retried after a crash) have the same
+// row_id and collapse: ReplacingMergeTree with row_id last in the sort key.
+// Queries that must be exact count distinct row_id or use FINAL.
+func EnsureSchema(ctx context.Context, conn driver.Conn, database string) error {
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+database+"`"); err != nil {
+		return fmt.Errorf("create database %s: %w", database, err)
+	}
+	modern, err := modernServer(conn)
+	if err != nil {
+		return err
+	}
+	cols := make([]string, len(Columns))
+	for i, c := range Columns {
+		cols[i] = columnDDL(c, modern)
+	}
+	ddl := fmt.Sprintf("CREATE TABLE IF NOT EXISTS `%s`.`%s` (\n  %s\n) ENGINE = ReplacingMergeTree\nPARTITION BY toYYYYMMDD(ts)\nORDER BY (account, chain_id, row_id)",
+		database, Table, strings.Join(cols, ",\n  "))
+	if err := conn.Exec(ctx, ddl); err != nil {
+		return fmt.Errorf("create table %s.%s: %w", database, Table, err)
+	}
+	have, err := existingColumns(ctx, conn, database)
+	if err != nil {
+		return err
+	}
+	for _, c := range Columns {
+		if have[c.Name] {
+			continue
+		}
+		alter := fmt.Sprintf("ALTER TABLE `%s`.`%s` ADD COLUMN %s", database, Table, columnDDL(c, modern))
+		if err := conn.Exec(ctx, alter); err != nil {
+			return fmt.Errorf("add column %s to %s.%s: %w", c.Name, database, Table, err)
+		}
+	}
+	return nil
+}
+
+func columnDDL(c Column, modern bool) string {
+	d := "`" + c.Name + "` " + c.Type
+	if modern && c.Name == "error" {
+		d += " CODEC(ZSTD(1))"
+	}
+	return d
+}
+
+// modernServer reports whether the server knows codecs (19.11 and later).
+func modernServer(conn driver.Conn) (bool, error) {
+	v, err := conn.ServerVersion()
+	if err != nil {
+		return false, fmt.Errorf("clickhouse version: %w", err)
+	}
+	return v.Version.Major > 19 || v.Version.Major == 19 && v.Version.Minor >= 11, nil
+}
+
+func existingColumns(ctx context.Context, conn driver.Conn, database string) (map[string]bool, error) {
+	rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", database, Table)
+	if err != nil {
+		return nil, fmt.Errorf("read %s.%s columns: %w", database, Table, err)
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		have[name] = true
+	}
+	return have, rows.Err()
+}
+
+// Options says how to reach ClickHouse.
+type Options struct {
+	Addr     string
+	Database string
+	Username string
+	Password string
+}
+
+// Open connects (lazily: the first query dials).
+func Open(o Options) (driver.Conn, error) {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr: []string{o.Addr},
+		Auth: clickhouse.Auth{Database: "default", Username: o.Username, Password: o.Password},
+		DialTimeout: 2 * time.Second, ReadTimeout: time.Minute,
+		MaxOpenConns: 4,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse.addr %s: %w", o.Addr, err)
+	}
+	return conn, nil
+}
