@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
 
 // Operations are what the admin API does; pipeline.DeadOps implements them.
@@ -19,8 +21,14 @@ type Operations interface {
 	Drop(ctx context.Context, f pipeline.DeadFilter) ([]string, error)
 }
 
-// NewAPI serves /api/v1/status and the dead-letter endpoints of contract §4.
-func NewAPI(ops Operations, logger *slog.Logger) http.Handler {
+// ChainLister finds failed and stuck chains in the attempt log.
+type ChainLister interface {
+	Chains(ctx context.Context, f attemptlog.ChainFilter) ([]attemptlog.Chain, error)
+}
+
+// NewAPI serves /api/v1/status, the dead-letter endpoints and the chains of
+// contract §4; chains may be nil when the attempt log is off.
+func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -84,6 +92,39 @@ func NewAPI(ops Operations, logger *slog.Logger) http.Handler {
 			writeJSON(w, http.StatusOK, map[string]any{name: ids, "count": len(ids)})
 		}
 	}
+	mux.HandleFunc("GET /api/v1/chains", func(w http.ResponseWriter, r *http.Request) {
+		if chains == nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the attempt log is off (clickhouse.addr is empty)"})
+			return
+		}
+		q := r.URL.Query()
+		f := attemptlog.ChainFilter{Account: q.Get("account"), Since: time.Now().Add(-time.Hour), Stuck: 5 * time.Minute}
+		for name, d := range map[string]*time.Duration{"since": nil, "stuck": &f.Stuck} {
+			v := q.Get(name)
+			if v == "" {
+				continue
+			}
+			p, err := time.ParseDuration(v)
+			if err != nil || p <= 0 {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": name + ": want a duration such as 1h"})
+				return
+			}
+			if d == nil {
+				f.Since = time.Now().Add(-p)
+			} else {
+				*d = p
+			}
+		}
+		list, err := chains.Chains(r.Context(), f)
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+			return
+		}
+		if list == nil {
+			list = []attemptlog.Chain{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"chains": list})
+	})
 	mux.HandleFunc("POST /api/v1/dead/replay", act("replayed", ops.Replay))
 	mux.HandleFunc("POST /api/v1/dead/drop", act("dropped", ops.Drop))
 	return mux

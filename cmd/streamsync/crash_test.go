@@ -6,11 +6,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/internal/testenv"
@@ -69,7 +71,9 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("story has %d entries, want at least 20,000", len(story))
 	}
 	keys := pipeline.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
+	conn, db := testenv.ClickHouse(t)
 	env := []string{
+		"STREAMSYNC_CLICKHOUSE__DATABASE=" + db, "STREAMSYNC_CLICKHOUSE__SPOOL_DIR=" + t.TempDir(),
 		"STREAMSYNC_REDIS__ADDR=" + testenv.RedisAddr(t),
 		"STREAMSYNC_STREAM__EVENTS=" + keys.Events, "STREAMSYNC_STREAM__GROUP=g", "STREAMSYNC_STREAM__CONSUMER=crash",
 		"STREAMSYNC_STREAM__DEAD=" + keys.Dead, "STREAMSYNC_STREAM__DELAYED=" + keys.Delayed, "STREAMSYNC_STREAM__RETRY=" + keys.Retry,
@@ -91,12 +95,12 @@ func TestCrashRecovery(t *testing.T) {
 	add(story[:half])
 
 	terminalRows := func() int64 {
-		n, _ := rdb.XLen(ctx, keys.Attempts).Result()
+		n, _ := rdb.HGet(ctx, keys.Steps, "delivered").Int64()
 		return n
 	}
 	p := startProcess(t, env)
 	t.Cleanup(func() { p.kill() })
-	for i, at := range []int64{3000, 9000, 15000} {
+	for i, at := range []int64{2000, 5000, 8000} {
 		testenv.WaitFor(t, 2*time.Minute, fmt.Sprintf("%d rows before kill %d", at, i+1), func() bool { return terminalRows() >= at })
 		p.kill()
 		if i == 0 {
@@ -109,7 +113,8 @@ func TestCrashRecovery(t *testing.T) {
 	for i, e := range story {
 		ids[i] = e.Get("id")
 	}
-	steps := waitAllTerminal(t, rdb, keys, ids, 4*time.Minute, p)
+	steps := waitAllTerminal(t, conn, db, ids, 4*time.Minute, p)
+	assertNoRowMissing(t, rdb, keys, conn, db)
 	p.kill()
 
 	// Every event has exactly one terminal step, with the reason it should have.
@@ -178,43 +183,82 @@ func isWaiting(step string) bool {
 	return false
 }
 
-// waitAllTerminal waits until every id has a terminal step and returns all
-// steps by event id.
-func waitAllTerminal(t *testing.T, rdb *redis.Client, keys pipeline.Keys, ids []string, d time.Duration, p *process) map[string][]string {
+// waitAllTerminal waits until the attempt log in ClickHouse has a terminal
+// step for every id, and returns all steps by event id.
+func waitAllTerminal(t *testing.T, conn driver.Conn, db string, ids []string, d time.Duration, p *process) map[string][]string {
 	t.Helper()
-	ctx := context.Background()
 	deadline := time.Now().Add(d)
-	steps := map[string][]string{}
-	last := "-"
 	for {
-		rows, err := rdb.XRangeN(ctx, keys.Attempts, last, "+", 10000).Result()
-		if err != nil {
+		steps := chSteps(t, conn, db)
+		missing := 0
+		for _, id := range ids {
+			if !hasTerminal(steps[id]) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return steps
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events without a terminal step in the attempt log; process output:\n%s", missing, tail(p.out.String(), 3000))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// chSteps reads every event's steps from the attempt log, in time order.
+func chSteps(t *testing.T, conn driver.Conn, db string) map[string][]string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), "SELECT event_id, arrayMap(x -> x.4, arraySort(groupArray((ts, ts_ms, row_id, step)))) FROM "+db+".attempts FINAL GROUP BY event_id")
+	if err != nil {
+		if strings.Contains(err.Error(), "doesn't exist") {
+			return nil
+		}
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var id string
+		var steps []string
+		if err := rows.Scan(&id, &steps); err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range rows {
-			if r.ID == last {
-				continue
-			}
-			id := fmt.Sprint(r.Values["event_id"])
-			steps[id] = append(steps[id], fmt.Sprint(r.Values["step"]))
-			last = r.ID
+		out[id] = steps
+	}
+	return out
+}
+
+func hasTerminal(steps []string) bool {
+	for _, s := range steps {
+		if !isWaiting(s) {
+			return true
 		}
-		if len(rows) < 10000 {
-			missing := 0
-			for _, id := range ids {
-				s := steps[id]
-				if len(s) == 0 || isWaiting(s[len(s)-1]) {
-					missing++
-				}
-			}
-			if missing == 0 {
-				return steps
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d events without a terminal step; process output:\n%s", missing, tail(p.out.String(), 3000))
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+	}
+	return false
+}
+
+// assertNoRowMissing: every step the pipeline counted has its row in
+// ClickHouse, once the exporter has emptied the attempts stream.
+func assertNoRowMissing(t *testing.T, rdb *redis.Client, keys pipeline.Keys, conn driver.Conn, db string) {
+	t.Helper()
+	ctx := context.Background()
+	testenv.WaitFor(t, time.Minute, "the attempts stream exported", func() bool {
+		n, _ := rdb.XLen(ctx, keys.Attempts).Result()
+		return n == 0
+	})
+	counts, _ := rdb.HGetAll(ctx, keys.Steps).Result()
+	var want uint64
+	for _, v := range counts {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		want += n
+	}
+	var got uint64
+	if err := conn.QueryRow(ctx, "SELECT uniqExact(row_id) FROM "+db+".attempts").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != want || want == 0 {
+		t.Fatalf("%d distinct rows in ClickHouse, %d steps counted", got, want)
 	}
 }
 

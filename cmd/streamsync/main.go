@@ -53,6 +53,7 @@ var commands = map[string]struct {
 	"status":  {run: runStatus, sections: operatorSections},
 	"dead":    {run: runDead, sections: operatorSections, flags: deadFlags},
 	"produce": {run: runProduce, sections: operatorSections, flags: produceFlags},
+	"chains":  {run: runChains, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: chainsFlags},
 }
 
 var operatorSections = []string{config.SectionRedis, config.SectionStream, config.SectionLog}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
@@ -12,6 +13,7 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/sinks/attemptlog"
 	"github.com/streamsync/streamsync/sinks/partner"
 )
 
@@ -50,8 +52,22 @@ func runPipeline(ctx context.Context, e *env) error {
 		return err
 	}
 	ops := pipeline.DeadOps{RDB: rdb, Keys: keys, Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}
+	var chains admin.ChainLister
+	if ch := cfg.ClickHouse; ch.Addr != "" {
+		conn, err := attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password})
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		stop, err := startExporter(e, rdb, conn, keys, consumer, reg)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		chains = attemptlog.ChainSource{Conn: conn, Database: ch.Database}
+	}
 	if cfg.Admin.Addr != "" {
-		srv, err := admin.New(admin.Config{Addr: cfg.Admin.Addr, Token: cfg.Admin.Token}, p.Ready, reg, admin.NewAPI(ops, e.log), e.log)
+		srv, err := admin.New(admin.Config{Addr: cfg.Admin.Addr, Token: cfg.Admin.Token}, p.Ready, reg, admin.NewAPI(ops, chains, e.log), e.log)
 		if err != nil {
 			return err
 		}
@@ -99,4 +115,24 @@ func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, keys pipe
 			"parked", s.Steps["parked"], "retries", s.Steps["retry_scheduled"], "dead", s.Dead, "lag", s.Lag, "pending", s.Pending,
 			"delayed", s.Delayed, "retrying", s.Retrying)
 	}
+}
+
+// startExporter runs the attempt-log exporter beside the pipeline; the
+// pipeline never waits on it.
+func startExporter(e *env, rdb redis.UniversalClient, conn driver.Conn, keys pipeline.Keys, consumer string, reg prometheus.Registerer) (func(), error) {
+	ch := e.cfg.ClickHouse
+	x, err := attemptlog.NewExporter(attemptlog.ExporterConfig{Stream: keys.Attempts, Consumer: consumer, Database: ch.Database,
+		BacklogMax: ch.BacklogMax, SpoolDir: ch.SpoolDir, Logger: e.log, Registerer: reg}, rdb, conn)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := x.Run(ctx); err != nil {
+			e.log.Error("attempt-log exporter stopped", "err", err)
+		}
+	}()
+	return func() { cancel(); <-done }, nil
 }

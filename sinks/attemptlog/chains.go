@@ -73,3 +73,14 @@ func Chains(ctx context.Context, conn driver.Conn, database string, f ChainFilte
 	}
 	return out, rows.Err()
 }
+
+// ChainSource runs Chains on one connection and database.
+type ChainSource struct {
+	Conn     driver.Conn
+	Database string
+}
+
+// Chains runs sql/failed_chains.sql.
+func (c ChainSource) Chains(ctx context.Context, f ChainFilter) ([]Chain, error) {
+	return Chains(ctx, c.Conn, c.Database, f)
+}

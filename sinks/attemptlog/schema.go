@@ -99,8 +99,8 @@ type Options struct {
 // Open connects (lazily: the first query dials).
 func Open(o Options) (driver.Conn, error) {
 	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr: []string{o.Addr},
-		Auth: clickhouse.Auth{Database: "default", Username: o.Username, Password: o.Password},
+		Addr:        []string{o.Addr},
+		Auth:        clickhouse.Auth{Database: "default", Username: o.Username, Password: o.Password},
 		DialTimeout: 2 * time.Second, ReadTimeout: time.Minute,
 		MaxOpenConns: 4,
 	})

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/streamsync/streamsync/sinks/attemptlog"
+)
+
+func chainsFlags(fs *pflag.FlagSet) {
+	fs.String("account", "", "only this account's chains")
+	fs.Duration("since", time.Hour, "chains with a step in this past window")
+	fs.Duration("stuck", 5*time.Minute, "a chain waiting (parked, retrying) longer than this is stuck")
+}
+
+// runChains is `streamsync chains`: failed and stuck chains with every step.
+func runChains(ctx context.Context, e *env) error {
+	ch := e.cfg.ClickHouse
+	if ch.Addr == "" {
+		return fmt.Errorf("clickhouse.addr: required for chains (the attempt log is off)")
+	}
+	account, _ := e.fs.GetString("account")
+	since, _ := e.fs.GetDuration("since")
+	stuck, _ := e.fs.GetDuration("stuck")
+	conn, err := attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := attemptlog.EnsureSchema(ctx, conn, ch.Database); err != nil {
+		return fmt.Errorf("clickhouse.addr %s: %w", ch.Addr, err)
+	}
+	chains, err := attemptlog.Chains(ctx, conn, ch.Database, attemptlog.ChainFilter{Account: account, Since: time.Now().Add(-since), Stuck: stuck})
+	if err != nil {
+		return fmt.Errorf("clickhouse.addr %s: %w", ch.Addr, err)
+	}
+	if e.format == "json" {
+		if chains == nil {
+			chains = []attemptlog.Chain{}
+		}
+		return json.NewEncoder(e.out).Encode(map[string]any{"chains": chains})
+	}
+	tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+	if len(chains) == 0 {
+		fmt.Fprintf(tw, "no failed or stuck chains in the last %s\n", since)
+	}
+	for _, c := range chains {
+		fmt.Fprintf(tw, "%s\taccount %s\t%s/%s\tlast %s at %s\n", c.ChainID, c.Account, c.Entity, c.Key, c.LastStep, c.LastTS.UTC().Format(time.DateTime))
+		for _, s := range c.Steps {
+			status := ""
+			if s.HTTPStatus > 0 {
+				status = fmt.Sprint(s.HTTPStatus)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\tattempt %d\t%s\t%s\n", s.TS.UTC().Format("15:04:05.000"), s.Step, s.Attempt, status, s.Error)
+		}
+	}
+	return tw.Flush()
+}
