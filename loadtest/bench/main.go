@@ -35,7 +35,9 @@ func main() {
 	accounts := flag.Int("accounts", 2000, "accounts the entries spread over")
 	e2eEvents := flag.Int("e2e-events", 50000, "events of the end-to-end run (0 skips it)")
 	e2eRate := flag.Int("e2e-rate", 3000, "paced XADD rate of the latency run, events/s")
-	attemptLog := flag.Bool("attempt-log", true, "end to end: write the per-step rows")
+	exportRows := flag.Int("export-rows", 200000, "rows through the attempt-log exporter (0 skips it)")
+	chAddr := flag.String("clickhouse", os.Getenv("STREAMSYNC_TEST_CLICKHOUSE_ADDR"), "ClickHouse host:port for the exporter run")
+	only := flag.String("only", "", "run one part: drain, e2e or export")
 	flag.Parse()
 	if *addr == "" {
 		fmt.Fprintln(os.Stderr, "bench: --redis or STREAMSYNC_TEST_REDIS_ADDR required")
@@ -47,6 +49,20 @@ func main() {
 	stream := "bench:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":events"
 	defer cleanup(rdb, stream)
 
+	if *only == "" || *only == "export" {
+		if *exportRows > 0 && *chAddr != "" {
+			exportBench(ctx, rdb, *chAddr, *exportRows)
+		}
+		if *only == "export" {
+			return
+		}
+	}
+	if *only == "e2e" {
+		endToEnd(ctx, rdb, *e2eEvents, *accounts, 0, true)
+		endToEnd(ctx, rdb, *e2eEvents, *accounts, 0, false)
+		endToEnd(ctx, rdb, *e2eEvents/2, *accounts, *e2eRate, true)
+		return
+	}
 	fmt.Printf("filling %s with %d entries over %d accounts\n", stream, *events, *accounts)
 	fill(ctx, rdb, stream, *events, *accounts, 0)
 	// Each reader gets a client of its own: the stock subscriber leaves
@@ -62,10 +78,11 @@ func main() {
 	fmt.Printf("| (c) streamsync ordered subscriber + router, no-op handler | %.0f |\n", c)
 	fmt.Printf("\nc/a = %.2f (goal ≥ 0.5)   c/b = %.2f (goal ≥ 3)\n", c/a, c/b)
 
-	if *e2eEvents > 0 {
+	if *e2eEvents > 0 && *only == "" {
 		fmt.Println()
-		endToEnd(ctx, rdb, *e2eEvents, *accounts, 0, *attemptLog)
-		endToEnd(ctx, rdb, *e2eEvents/2, *accounts, *e2eRate, *attemptLog)
+		endToEnd(ctx, rdb, *e2eEvents, *accounts, 0, true)
+		endToEnd(ctx, rdb, *e2eEvents, *accounts, 0, false)
+		endToEnd(ctx, rdb, *e2eEvents/2, *accounts, *e2eRate, true)
 	}
 }
 
