@@ -82,7 +82,8 @@ type AdminConfig struct {
 
 // IngestConfig is the HTTP ingest endpoint; an empty Addr turns it off.
 type IngestConfig struct {
-	Addr string `koanf:"addr"`
+	Addr         string `koanf:"addr"`
+	MaxBodyBytes int    `koanf:"max_body_bytes"`
 }
 
 // LogConfig sets the process log.

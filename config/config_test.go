@@ -47,6 +47,7 @@ func TestDefaultsMatchContract(t *testing.T) {
 		Dependency: DependencyConfig{MaxWait: 10 * time.Minute},
 		ClickHouse: ClickHouseConfig{Addr: "127.0.0.1:9000", Database: "streamsync", Username: "default", BacklogMax: 1000000, SpoolDir: "./data/spool"},
 		Admin:      AdminConfig{Addr: "127.0.0.1:8090"},
+		Ingest:     IngestConfig{MaxBodyBytes: 16 << 20},
 		Log:        LogConfig{Level: "info", Format: "text"},
 	}
 	if c != want {
@@ -172,6 +173,7 @@ func TestValidate(t *testing.T) {
 		{"spool dir empty", func(c *Config) { c.ClickHouse.SpoolDir = "" }, "clickhouse.spool_dir"},
 		{"admin addr bad", func(c *Config) { c.Admin.Addr = "8090" }, "admin.addr"},
 		{"ingest addr bad", func(c *Config) { c.Ingest.Addr = "x" }, "ingest.addr"},
+		{"ingest body below an event", func(c *Config) { c.Ingest.MaxBodyBytes = 10 }, "ingest.max_body_bytes"},
 		{"log level bad", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"log format bad", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
 	}

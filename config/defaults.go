@@ -46,7 +46,8 @@ var defaults = map[string]any{
 	"admin.addr":  "127.0.0.1:8090",
 	"admin.token": "",
 
-	"ingest.addr": "",
+	"ingest.addr":           "",
+	"ingest.max_body_bytes": 16 << 20,
 
 	"log.level":  "info",
 	"log.format": "text",

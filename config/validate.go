@@ -91,6 +91,7 @@ func (c Config) Validate(sections ...string) error {
 	}
 	if want(SectionIngest) {
 		v.hostPort("ingest.addr", c.Ingest.Addr, false)
+		v.check(c.Ingest.MaxBodyBytes >= c.Event.MaxBytes, "ingest.max_body_bytes", fmt.Sprintf("must be at least event.max_bytes (%d)", c.Event.MaxBytes))
 	}
 	if want(SectionLog) {
 		l := c.Log

@@ -12,6 +12,7 @@ import (
 	"github.com/streamsync/streamsync/admin"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/ingest"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 	"github.com/streamsync/streamsync/sinks/partner"
@@ -78,6 +79,21 @@ func runPipeline(ctx context.Context, e *env) error {
 			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_ = srv.Close(c)
+		}()
+	}
+	if cfg.Ingest.Addr != "" {
+		in, err := ingest.New(ingest.Config{Addr: cfg.Ingest.Addr, Stream: keys.Events, MaxBodyBytes: int64(cfg.Ingest.MaxBodyBytes),
+			Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes}, Logger: e.log}, rdb)
+		if err != nil {
+			return err
+		}
+		if err := in.Start(); err != nil {
+			return err
+		}
+		defer func() {
+			c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = in.Close(c) // accepted requests finish
 		}()
 	}
 	summaryCtx, stopSummary := context.WithCancel(ctx)

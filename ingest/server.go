@@ -1,0 +1,155 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/event"
+)
+
+// Config configures the Server.
+type Config struct {
+	Addr   string // host:port
+	Stream string // the events stream
+	// MaxBodyBytes bounds a request body (16 MiB); more is answered 413.
+	MaxBodyBytes int64
+	Limits       event.Limits
+	// Now stamps ts on events that come without one (time.Now).
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 16 << 20
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Server is the ingest HTTP server.
+type Server struct {
+	cfg  Config
+	rdb  redis.UniversalClient
+	srv  *http.Server
+	ln   net.Listener
+	once sync.Once
+	mux  *http.ServeMux
+}
+
+// New builds a Server; it does not close rdb.
+func New(cfg Config, rdb redis.UniversalClient) (*Server, error) {
+	cfg.setDefaults()
+	if cfg.Stream == "" {
+		return nil, errors.New("ingest: stream required")
+	}
+	s := &Server{cfg: cfg, rdb: rdb, mux: http.NewServeMux()}
+	s.mux.HandleFunc("POST /v1/events", s.handleEvents)
+	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	return s, nil
+}
+
+// Handler is the server's routes.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Start listens and serves in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ingest.addr %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.cfg.Logger.Error("ingest server stopped", "err", err)
+		}
+	}()
+	s.cfg.Logger.Info("ingest listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// Addr is where the server listens, once started.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Close stops taking requests and lets the accepted ones finish, until ctx
+// ends. Safe to call more than once.
+func (s *Server) Close(ctx context.Context) error {
+	var err error
+	s.once.Do(func() { err = s.srv.Shutdown(ctx) })
+	return err
+}
+
+// Rejected is one event a request could not take.
+type Rejected struct {
+	Index  int    `json:"index"`
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []Rejected{{Index: -1, Reason: fmt.Sprintf("body over %d bytes (ingest.max_body_bytes)", s.cfg.MaxBodyBytes)}}})
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []Rejected{{Index: -1, Reason: "reading the body: " + err.Error()}}})
+		return
+	}
+	items, err := event.SplitJSON(body)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []Rejected{{Index: -1, Reason: err.Error()}}})
+		return
+	}
+	if len(items) == 0 {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []Rejected{{Index: -1, Reason: "no events in the body"}}})
+		return
+	}
+	events := make([]event.Event, 0, len(items))
+	var rejected []Rejected
+	now := s.cfg.Now().UnixMilli()
+	for i, it := range items {
+		e, err := event.FromJSON(it, s.cfg.Limits)
+		if err != nil {
+			rejected = append(rejected, Rejected{Index: i, ID: e.ID, Reason: err.Error()})
+			continue
+		}
+		if e.TS == 0 {
+			e.TS = now // for end-to-end latency: when the event reached us
+		}
+		events = append(events, e)
+	}
+	if len(rejected) > 0 {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": rejected})
+		return
+	}
+	// One atomic pipelined call: all of the batch or none of it.
+	pipe := s.rdb.TxPipeline()
+	for _, e := range events {
+		pipe.XAdd(r.Context(), &redis.XAddArgs{Stream: s.cfg.Stream, Values: e.Fields()})
+	}
+	if _, err := pipe.Exec(r.Context()); err != nil {
+		s.cfg.Logger.Error("ingest: append failed", "count", len(events), "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []Rejected{{Index: -1, Reason: "events not appended: " + err.Error()}}})
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]int{"accepted": len(events)})
+}
