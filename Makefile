@@ -5,7 +5,7 @@ FUZZTIME ?= 10s
 INFRA := scripts/infra.sh
 TEST_ENV = eval "$$($(INFRA) env)"
 
-.PHONY: run test test-short fuzz up down status build lint bench clean
+.PHONY: run test test-short fuzz up down status build lint bench loadtest loadtest-backlog loadtest-k6 clean
 
 run: build ## Redis, ClickHouse, partnersim and the pipeline in the foreground; Ctrl-C stops all
 	scripts/run.sh
@@ -35,6 +35,23 @@ build: ## bin/streamsync and bin/partnersim
 
 bench: up ## drain 200,000 entries three ways, then the pipeline end to end against partnersim
 	$(TEST_ENV) && $(GO) run ./loadtest/bench $(BENCH_FLAGS)
+
+LEVELS ?= 10,100,1000,3000
+DURATION ?= 20s
+LOADTEST_FLAGS ?=
+K6 := .bin/k6
+
+loadtest: build up ## load levels 10 → 3,000 events/s; report in loadtest/results/<timestamp>/
+	$(TEST_ENV) && $(GO) run ./loadtest/run --levels $(LEVELS) --duration $(DURATION) $(LOADTEST_FLAGS)
+
+loadtest-backlog: build up ## drain a pre-filled backlog of 1,000,000 events, watching RSS
+	$(TEST_ENV) && $(GO) run ./loadtest/run --backlog $${BACKLOG:-1000000} $(LOADTEST_FLAGS)
+
+$(K6):
+	GOBIN=$(CURDIR)/.bin $(GO) install go.k6.io/k6@v1.8.1
+
+loadtest-k6: build up $(K6) ## the same levels offered by k6 (loadtest/k6/ingest.js)
+	$(TEST_ENV) && $(GO) run ./loadtest/run --k6 $(K6) --levels $(LEVELS) --duration $(DURATION) $(LOADTEST_FLAGS)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi

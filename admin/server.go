@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,9 @@ func New(cfg Config, ready ReadyFunc, gatherer prometheus.Gatherer, api http.Han
 	if api != nil {
 		s.mux.Handle("/api/", s.requireToken(api))
 	}
+	// Profiles for load runs (`go tool pprof`), behind the token like the API.
+	s.mux.Handle("/debug/pprof/", s.requireToken(http.HandlerFunc(pprof.Index)))
+	s.mux.Handle("/debug/pprof/profile", s.requireToken(http.HandlerFunc(pprof.Profile)))
 	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
 }

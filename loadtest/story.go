@@ -106,7 +106,7 @@ func Story(c StoryConfig) []Entry {
 	}
 	for m := 0; m < mains; m++ {
 		account := m % c.Accounts
-		mkey := fmt.Sprintf("m-%d", m)
+		mkey := fmt.Sprintf("m-%d-%d", c.Seed, m)
 		var recs [][]Entry
 		var mainUpdates []Entry
 		for u := 0; u < 1+rng.IntN(perRecord); u++ {
@@ -115,7 +115,7 @@ func Story(c StoryConfig) []Entry {
 		}
 		recs = append(recs, mainUpdates)
 		for s := 0; s < c.SubsPerMain; s++ {
-			skey := fmt.Sprintf("s-%d-%d", m, s)
+			skey := fmt.Sprintf("s-%d-%d-%d", c.Seed, m, s)
 			var subs []Entry
 			for u := 0; u < 1+rng.IntN(perRecord); u++ {
 				subs = append(subs, mk(account, "sub_registration", skey,

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/loadtest"
+)
+
+// k6Attack offers the story with loadtest/k6/ingest.js: the events go to k6
+// as a JSON file (one generator for both tools); what ingest accepted is what
+// reached the events stream.
+func k6Attack(ctx context.Context, o options, sys *system, rdb *redis.Client, story []loadtest.Entry, rate int, d time.Duration) ([]loadtest.Sent, error) {
+	file := filepath.Join(sys.dir, fmt.Sprintf("events-%d.json", rate))
+	objs := make([]json.RawMessage, len(story))
+	for i, e := range story {
+		objs[i] = e.JSON()
+	}
+	b, _ := json.Marshal(objs)
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		return nil, err
+	}
+	abs, _ := filepath.Abs(file)
+	before, _ := rdb.XLen(ctx, sys.keys.Events).Result()
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, o.k6, "run", "--quiet", "--summary-export", filepath.Join(sys.dir, fmt.Sprintf("k6-summary-%d.json", rate)),
+		"-e", "INGEST_URL="+sys.ingestURL, "-e", "EVENTS_FILE="+abs, "-e", "RATE="+strconv.Itoa(rate), "-e", "DURATION="+d.String(),
+		"loadtest/k6/ingest.js")
+	out, err := cmd.CombinedOutput()
+	_ = os.WriteFile(filepath.Join(sys.dir, fmt.Sprintf("k6-%d.log", rate)), out, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("k6: %w (see %s)", err, sys.dir)
+	}
+	// The entries k6 got accepted, with the ts k6 stamped at sending.
+	sentByID := map[string]loadtest.Sent{}
+	page, _ := rdb.XRangeN(ctx, sys.keys.Events, "-", "+", before+int64(len(story))+10).Result()
+	for _, m := range page {
+		id, _ := m.Values["id"].(string)
+		ts, _ := strconv.ParseInt(fmt.Sprint(m.Values["ts"]), 10, 64)
+		if ts < start.UnixMilli()-1000 {
+			continue
+		}
+		sentByID[id] = loadtest.Sent{ID: id, At: time.UnixMilli(ts), Accepted: true}
+	}
+	sent := make([]loadtest.Sent, 0, len(story))
+	for _, e := range story {
+		id := e.Get("id")
+		if s, ok := sentByID[id]; ok {
+			s.Kind = e.Kind
+			sent = append(sent, s)
+		} else if e.Kind == "malformed" {
+			sent = append(sent, loadtest.Sent{ID: id, Kind: e.Kind, Reason: "400 refused by ingest (malformed)"})
+		}
+	}
+	return sent, nil
+}

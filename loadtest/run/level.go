@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/loadtest"
+	"github.com/streamsync/streamsync/sinks/attemptlog"
+)
+
+// offerLevel offers one rate for the level's duration, waits until every
+// accepted event settled, and measures.
+func offerLevel(ctx context.Context, o options, sys *system, rdb *redis.Client, i, rate int, collect func(), all *[]loadtest.Sample) (loadtest.LevelResult, error) {
+	// A whole story of about rate × duration events: cutting one short would
+	// leave children whose parents never come (they would wait max_wait).
+	n := int(float64(rate) * o.duration.Seconds())
+	story := loadtest.Story(loadtest.StoryConfig{Seed: o.seed*1000 + uint64(i), Accounts: min(o.accounts, max(1, n/10)), Events: n * 3 / 2})
+	duration := time.Duration(float64(len(story)) / float64(rate) * float64(time.Second))
+	fromSample := len(*all)
+	logFrom := simLogNext(sys)
+	if i == len(o.levels)-1 {
+		sys.captureProfile(min(o.duration, 15*time.Second))
+	}
+	start := time.Now()
+	var sent []loadtest.Sent
+	var err error
+	mode := o.mode
+	switch {
+	case o.k6 != "":
+		mode = "k6"
+		sent, err = k6Attack(ctx, o, sys, rdb, story, rate, duration)
+		if err != nil {
+			return loadtest.LevelResult{}, err
+		}
+	default:
+		sent = loadtest.Attack(ctx, o.mode, sys.ingestURL, rdb, sys.keys.Events, story, rate, duration)
+	}
+	sendTime := time.Since(start)
+	l := loadtest.LevelResult{Name: fmt.Sprintf("%d/s", rate), Mode: mode, OfferedRate: rate, Duration: duration, Sent: sent}
+	settle(ctx, o, sys, &l)
+	collect()
+	l.Samples = append(l.Samples, (*all)[fromSample:]...)
+	measure(&l, sys, logFrom, sendTime, start)
+	return l, nil
+}
+
+// drainLevel pre-fills a backlog with the pipeline's reading paused behind
+// it, then measures the drain.
+func drainLevel(ctx context.Context, o options, sys *system, rdb *redis.Client, collect func(), all *[]loadtest.Sample) (loadtest.LevelResult, error) {
+	story := loadtest.Story(loadtest.StoryConfig{Seed: o.seed, Accounts: o.accounts, Events: o.backlog * 3 / 2})
+	log.Printf("appending a backlog of %d events", len(story))
+	start := time.Now()
+	sent := make([]loadtest.Sent, 0, len(story))
+	for i := 0; i < len(story); i += 1000 {
+		pipe := rdb.Pipeline()
+		now := time.Now()
+		for _, e := range story[i:min(i+1000, len(story))] {
+			e = loadtest.WithTS(e, now)
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: sys.keys.Events, Values: e.Values()})
+			sent = append(sent, loadtest.Sent{ID: e.Get("id"), Kind: e.Kind, At: now, Accepted: true})
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return loadtest.LevelResult{}, err
+		}
+	}
+	logFrom := simLogNext(sys)
+	l := loadtest.LevelResult{Name: fmt.Sprintf("backlog %d", o.backlog), Mode: "xadd backlog", Duration: time.Since(start), Sent: sent}
+	o.drainTimeout = max(o.drainTimeout, 30*time.Minute)
+	settle(ctx, o, sys, &l)
+	collect()
+	l.Samples = *all
+	measure(&l, sys, logFrom, time.Since(start), start)
+	return l, nil
+}
+
+// settle waits until every accepted event of the level has a terminal step
+// in the attempt log (or the drain timeout), and makes the verdict.
+func settle(ctx context.Context, o options, sys *system, l *loadtest.LevelResult) {
+	conn, err := attemptlog.Open(attemptlog.Options{Addr: o.chAddr, Username: "default"})
+	if err != nil {
+		log.Printf("clickhouse: %v", err)
+		return
+	}
+	defer conn.Close()
+	steps := map[string][]string{}
+	deadline := time.Now().Add(o.drainTimeout)
+	for {
+		var missing []string
+		for _, s := range l.Sent {
+			if s.Accepted && !settled(steps[s.ID]) {
+				missing = append(missing, s.ID)
+			}
+		}
+		for i := 0; i < len(missing); i += 5000 { // a query stays under max_query_size
+			chunk := missing[i:min(i+5000, len(missing))]
+			rows, err := conn.Query(ctx, "SELECT event_id, groupArray(step) FROM `"+sys.db+"`.attempts WHERE has(@ids, event_id) GROUP BY event_id",
+				clickhouse.Named("ids", chunk))
+			if err != nil {
+				log.Printf("reading the attempt log: %v", err)
+				break // the table may not exist yet
+			}
+			for rows.Next() {
+				var id string
+				var st []string
+				if rows.Scan(&id, &st) == nil {
+					steps[id] = st
+				}
+			}
+			rows.Close()
+		}
+		l.Verdict = loadtest.Account(l.Sent, steps)
+		if l.Verdict.OK() || time.Now().After(deadline) || ctx.Err() != nil {
+			l.Waited = map[string]bool{}
+			for id, st := range steps {
+				for _, s := range st {
+					if s == "parked" || s == "retry_scheduled" {
+						l.Waited[id] = true
+					}
+				}
+			}
+			return
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func settled(steps []string) bool {
+	for _, s := range steps {
+		if s == "delivered" || s == "dead" || s == "invalid" || strings.HasPrefix(s, "skipped_") {
+			return true
+		}
+	}
+	return false
+}
+
+type simEntry struct {
+	Seq            int64  `json:"seq"`
+	AtUS           int64  `json:"at_us"`
+	Method         string `json:"method"`
+	IdempotencyKey string `json:"idempotency_key"`
+	Status         int    `json:"status"`
+}
+
+func simLog(sys *system, since int64) ([]simEntry, int64) {
+	var all []simEntry
+	for {
+		resp, err := http.Get(fmt.Sprintf("%s/_sim/log?since=%d&limit=50000", sys.simURL, since))
+		if err != nil {
+			return all, since
+		}
+		var page struct {
+			Entries []simEntry `json:"entries"`
+			Next    int64      `json:"next"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil || len(page.Entries) == 0 {
+			return all, since
+		}
+		all = append(all, page.Entries...)
+		since = page.Next
+	}
+}
+
+func simLogNext(sys *system) int64 {
+	_, next := simLog(sys, 0)
+	return next
+}
+
+// measure fills in the rates and latencies of a settled level.
+func measure(l *loadtest.LevelResult, sys *system, logFrom int64, sendTime time.Duration, start time.Time) {
+	entries, _ := simLog(sys, logFrom)
+	l.PartnerCalls = len(entries)
+	sentAt := make(map[string]time.Time, len(l.Sent))
+	var ingest []time.Duration
+	accepted := 0
+	for _, s := range l.Sent {
+		if s.Accepted {
+			accepted++
+			sentAt[s.ID] = s.At
+			ingest = append(ingest, s.Latency)
+		}
+	}
+	l.Ingest = loadtest.Percentile(ingest)
+	l.AchievedRate = float64(accepted) / sendTime.Seconds()
+	seen := map[string]bool{}
+	var e2e, e2eAll []time.Duration
+	var last time.Time
+	for _, e := range entries {
+		ok := e.Status >= 200 && e.Status < 300 || e.Method == http.MethodDelete && e.Status == 404
+		if !ok || seen[e.IdempotencyKey] {
+			continue
+		}
+		seen[e.IdempotencyKey] = true
+		at := time.UnixMicro(e.AtUS)
+		l.Arrivals = append(l.Arrivals, loadtest.Arrival{ID: e.IdempotencyKey, At: at})
+		if t, ok := sentAt[e.IdempotencyKey]; ok {
+			e2eAll = append(e2eAll, at.Sub(t))
+			if !l.Waited[e.IdempotencyKey] {
+				e2e = append(e2e, at.Sub(t))
+			}
+		}
+		if at.After(last) {
+			last = at
+		}
+	}
+	l.EndToEnd = loadtest.Percentile(e2e)
+	l.EndToEndAll = loadtest.Percentile(e2eAll)
+	if len(l.Arrivals) > 0 {
+		l.DeliveredRate = float64(len(l.Arrivals)) / last.Sub(start).Seconds()
+	}
+}

@@ -1,0 +1,162 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// JSON is the entry as the ingest endpoint takes it: version and ts as
+// numbers, data as an object when it is one.
+func (e Entry) JSON() []byte {
+	m := make(map[string]any, len(e.Fields)/2)
+	for i := 0; i+1 < len(e.Fields); i += 2 {
+		k, v := e.Fields[i], e.Fields[i+1]
+		switch {
+		case (k == "version" || k == "ts") && isDigits(v):
+			n, _ := strconv.ParseInt(v, 10, 64)
+			m[k] = n
+		case k == "data" && json.Valid([]byte(v)) && len(v) > 0 && v[0] == '{':
+			m[k] = json.RawMessage(v)
+		default:
+			m[k] = v
+		}
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// WithTS returns the entry with ts set to at (unix ms), for end-to-end
+// latency; malformed entries are sent as they are.
+func WithTS(e Entry, at time.Time) Entry {
+	if e.Kind == "malformed" {
+		return e
+	}
+	f := make([]string, 0, len(e.Fields)+2)
+	for i := 0; i+1 < len(e.Fields); i += 2 {
+		if e.Fields[i] != "ts" {
+			f = append(f, e.Fields[i], e.Fields[i+1])
+		}
+	}
+	return Entry{Kind: e.Kind, Fields: append(f, "ts", strconv.FormatInt(at.UnixMilli(), 10))}
+}
+
+// Sent is one event the driver sent.
+type Sent struct {
+	ID       string
+	Kind     string
+	At       time.Time
+	Latency  time.Duration
+	Accepted bool   // 202 from ingest, or XADD done
+	Reason   string // why it was not accepted
+}
+
+// Attack sends entries at rate for at most duration, through the ingest
+// endpoint (vegeta) or with XADD at the same pace; it returns what was sent.
+func Attack(ctx context.Context, mode, ingestURL string, rdb *redis.Client, stream string, entries []Entry, rate int, duration time.Duration) []Sent {
+	n := min(len(entries), int(float64(rate)*duration.Seconds()+0.5))
+	entries = entries[:n]
+	pacer := vegeta.ConstantPacer{Freq: rate, Per: time.Second}
+	if mode == "xadd" {
+		return xaddAttack(ctx, rdb, stream, entries, pacer, duration)
+	}
+	var mu sync.Mutex
+	next := 0
+	sent := make([]Sent, n)
+	targeter := func(t *vegeta.Target) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if next >= n {
+			return vegeta.ErrNoTargets
+		}
+		e := WithTS(entries[next], time.Now())
+		sent[next] = Sent{ID: e.Get("id"), Kind: e.Kind}
+		// The index rides in the URL, which the result carries back.
+		t.Method, t.URL, t.Body = http.MethodPost, ingestURL+"?n="+strconv.Itoa(next), e.JSON()
+		t.Header = http.Header{"Content-Type": {"application/json"}}
+		next++
+		return nil
+	}
+	atk := vegeta.NewAttacker(vegeta.Timeout(30*time.Second), vegeta.MaxWorkers(512), vegeta.KeepAlive(true))
+	for r := range atk.Attack(targeter, pacer, duration, "ingest") {
+		u, err := url.Parse(r.URL)
+		if err != nil {
+			continue
+		}
+		i, err := strconv.Atoi(u.Query().Get("n"))
+		if err != nil || i < 0 || i >= n {
+			continue
+		}
+		s := &sent[i]
+		s.At, s.Latency, s.Accepted = r.Timestamp, r.Latency, r.Code == http.StatusAccepted
+		if !s.Accepted {
+			s.Reason = fmt.Sprintf("%d %s %s", r.Code, r.Error, clip(string(r.Body), 300))
+		}
+		if ctx.Err() != nil {
+			atk.Stop()
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return sent[:next]
+}
+
+func xaddAttack(ctx context.Context, rdb *redis.Client, stream string, entries []Entry, pacer vegeta.Pacer, duration time.Duration) []Sent {
+	sent := make([]Sent, 0, len(entries))
+	start := time.Now()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for i := range entries {
+		wait, stop := pacer.Pace(time.Since(start), uint64(i))
+		if stop || time.Since(start) > duration || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(wait)
+		e := WithTS(entries[i], time.Now())
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			at := time.Now()
+			err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: e.Values()}).Err()
+			s := Sent{ID: e.Get("id"), Kind: e.Kind, At: at, Latency: time.Since(at), Accepted: err == nil}
+			if err != nil {
+				s.Reason = err.Error()
+			}
+			mu.Lock()
+			sent = append(sent, s)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return sent
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
