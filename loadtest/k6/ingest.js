@@ -14,6 +14,7 @@ const events = new SharedArray('events', () => JSON.parse(open(__ENV.EVENTS_FILE
 const rate = parseInt(__ENV.RATE || '100', 10);
 
 export const options = {
+  summaryTrendStats: ['med', 'p(90)', 'p(99)', 'max'],
   scenarios: {
     ingest: {
       executor: 'constant-arrival-rate',

@@ -17,7 +17,7 @@ import (
 // k6Attack offers the story with loadtest/k6/ingest.js: the events go to k6
 // as a JSON file (one generator for both tools); what ingest accepted is what
 // reached the events stream.
-func k6Attack(ctx context.Context, o options, sys *system, rdb *redis.Client, story []loadtest.Entry, rate int, d time.Duration) ([]loadtest.Sent, error) {
+func k6Attack(ctx context.Context, o options, sys *system, rdb *redis.Client, story []loadtest.Entry, rate int, d time.Duration) ([]loadtest.Sent, k6Summary, error) {
 	file := filepath.Join(sys.dir, fmt.Sprintf("events-%d.json", rate))
 	objs := make([]json.RawMessage, len(story))
 	for i, e := range story {
@@ -25,19 +25,21 @@ func k6Attack(ctx context.Context, o options, sys *system, rdb *redis.Client, st
 	}
 	b, _ := json.Marshal(objs)
 	if err := os.WriteFile(file, b, 0o644); err != nil {
-		return nil, err
+		return nil, k6Summary{}, err
 	}
 	abs, _ := filepath.Abs(file)
 	before, _ := rdb.XLen(ctx, sys.keys.Events).Result()
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, o.k6, "run", "--quiet", "--summary-export", filepath.Join(sys.dir, fmt.Sprintf("k6-summary-%d.json", rate)),
+	summaryPath := filepath.Join(sys.dir, fmt.Sprintf("k6-summary-%d.json", rate))
+	cmd := exec.CommandContext(ctx, o.k6, "run", "--quiet", "--summary-export", summaryPath,
 		"-e", "INGEST_URL="+sys.ingestURL, "-e", "EVENTS_FILE="+abs, "-e", "RATE="+strconv.Itoa(rate), "-e", "DURATION="+d.String(),
 		"loadtest/k6/ingest.js")
 	out, err := cmd.CombinedOutput()
 	_ = os.WriteFile(filepath.Join(sys.dir, fmt.Sprintf("k6-%d.log", rate)), out, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("k6: %w (see %s)", err, sys.dir)
+		return nil, k6Summary{}, fmt.Errorf("k6: %w (see %s)", err, sys.dir)
 	}
+	sum := readK6Summary(summaryPath)
 	// The entries k6 got accepted, with the ts k6 stamped at sending.
 	sentByID := map[string]loadtest.Sent{}
 	page, _ := rdb.XRangeN(ctx, sys.keys.Events, "-", "+", before+int64(len(story))+10).Result()
@@ -59,5 +61,29 @@ func k6Attack(ctx context.Context, o options, sys *system, rdb *redis.Client, st
 			sent = append(sent, loadtest.Sent{ID: id, Kind: e.Kind, Reason: "400 refused by ingest (malformed)"})
 		}
 	}
-	return sent, nil
+	return sent, sum, nil
+}
+
+// k6Summary is what k6 measured of the requests.
+type k6Summary struct {
+	Ingest loadtest.Percentiles
+	Rate   float64
+}
+
+func readK6Summary(path string) k6Summary {
+	var s struct {
+		Metrics map[string]map[string]any `json:"metrics"` // values are numbers, or objects for thresholds
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(b, &s) != nil {
+		return k6Summary{}
+	}
+	num := func(metric, stat string) float64 { v, _ := s.Metrics[metric][stat].(float64); return v }
+	ms := func(stat string) time.Duration {
+		return time.Duration(num("http_req_duration", stat) * float64(time.Millisecond))
+	}
+	return k6Summary{
+		Ingest: loadtest.Percentiles{N: int(num("http_reqs", "count")), P50: ms("med"), P90: ms("p(90)"), P99: ms("p(99)"), Max: ms("max")},
+		Rate:   num("http_reqs", "rate"),
+	}
 }

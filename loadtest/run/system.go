@@ -19,12 +19,12 @@ import (
 
 // system is partnersim and streamsync, run as processes of their own.
 type system struct {
-	dir                        string
-	keys                       pipeline.Keys
-	db                         string
+	dir                         string
+	keys                        pipeline.Keys
+	db                          string
 	simURL, ingestURL, adminURL string
-	sim, pipe                  *exec.Cmd
-	profPath                   string
+	sim, pipe                   *exec.Cmd
+	profPath                    string
 }
 
 func freePort() (string, error) {
