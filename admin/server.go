@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	_ "embed"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
+
+//go:embed ui.html
+var uiPage []byte
 
 // Config is the admin server's section of the settings.
 type Config struct {
@@ -61,6 +65,11 @@ func New(cfg Config, ready ReadyFunc, gatherer prometheus.Gatherer, api http.Han
 	}
 	if api != nil {
 		s.mux.Handle("/api/", s.requireToken(api))
+		// The operators' page: it calls /api/ with the token the operator types in.
+		s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write(uiPage)
+		})
 	}
 	// Profiles for load runs (`go tool pprof`), behind the token like the API.
 	s.mux.Handle("/debug/pprof/", s.requireToken(http.HandlerFunc(pprof.Index)))

@@ -62,6 +62,7 @@ func TestServer(t *testing.T) {
 		{"api without token", "/api/v1/status", "", nil, 401, "admin token required"},
 		{"api wrong token", "/api/v1/status", "nope", nil, 401, "admin token required"},
 		{"api with token", "/api/v1/status", "tok", nil, 200, `"yes"`},
+		{"operators' page", "/", "", nil, 200, "Dead letters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
