@@ -98,23 +98,17 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 			return
 		}
 		q := r.URL.Query()
-		f := attemptlog.ChainFilter{Account: q.Get("account"), Since: time.Now().Add(-time.Hour), Stuck: 5 * time.Minute}
-		for name, d := range map[string]*time.Duration{"since": nil, "stuck": &f.Stuck} {
-			v := q.Get(name)
-			if v == "" {
-				continue
-			}
-			p, err := time.ParseDuration(v)
-			if err != nil || p <= 0 {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": name + ": want a duration such as 1h"})
-				return
-			}
-			if d == nil {
-				f.Since = time.Now().Add(-p)
-			} else {
-				*d = p
-			}
+		since, err := durationParam(q.Get("since"), time.Hour)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "since: " + err.Error()})
+			return
 		}
+		stuck, err := durationParam(q.Get("stuck"), 5*time.Minute)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "stuck: " + err.Error()})
+			return
+		}
+		f := attemptlog.ChainFilter{Account: q.Get("account"), Since: time.Now().Add(-since), Stuck: stuck}
 		list, err := chains.Chains(r.Context(), f)
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
@@ -128,4 +122,16 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 	mux.HandleFunc("POST /api/v1/dead/replay", act("replayed", ops.Replay))
 	mux.HandleFunc("POST /api/v1/dead/drop", act("dropped", ops.Drop))
 	return mux
+}
+
+// durationParam reads a query parameter such as "1h"; empty gives def.
+func durationParam(v string, def time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, errors.New("want a duration such as 1h")
+	}
+	return d, nil
 }

@@ -141,8 +141,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": rejected})
 		return
 	}
-	// One atomic pipelined call: all of the batch or none of it.
+	// One atomic pipelined call: all of the batch or none of it (a single
+	// event needs no MULTI).
 	pipe := s.rdb.TxPipeline()
+	if len(events) == 1 {
+		pipe = s.rdb.Pipeline()
+	}
 	for _, e := range events {
 		pipe.XAdd(r.Context(), &redis.XAddArgs{Stream: s.cfg.Stream, Values: e.Fields()})
 	}

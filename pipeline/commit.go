@@ -64,7 +64,14 @@ func (c *committer) commit(ctx context.Context, en entry, e event.Event, o handl
 		}
 		payload = p
 		if o.Step == handlers.StepParked && e.HasParent() {
+			// Parked by the gate (no partner call): if the parent reached the
+			// partner since the lookup, come back at once. Parked on the
+			// partner's 409 parent_missing: the ledger already says the parent
+			// is there, so wait for its next delivery or the due time.
 			waitOnParent = "1"
+			if o.HTTPStatus == 0 {
+				waitOnParent = "2"
+			}
 		}
 	case handlers.StepDead:
 		stateMode, stateVal, release = "set", string(handlers.NewState(handlers.StateDead, e.ID)), "1"

@@ -44,7 +44,8 @@ end
 // ARGV[7] ledger: none|set|bump    ARGV[8] ledger value (set) or version (bump)
 // ARGV[9] state: keep|clear|clear_any|set          ARGV[10] state value (set)
 // ARGV[11] "1": release the children waiting for this record
-// ARGV[12] park due ms ("" = no park)   ARGV[13] payload to park   ARGV[14] "1": wait on the parent
+// ARGV[12] park due ms ("" = no park)   ARGV[13] payload to park
+// ARGV[14] "1": wait on the parent; "2": wait on it, and be due at once if the ledger has it by now
 // ARGV[15] n = dead-letter field values   ARGV[16] m = row field values
 // ARGV[17] this run's id: the account's lease is released if this run holds it
 // ARGV[18] the parent's key: a child parked to wait for a parent that the
@@ -92,8 +93,10 @@ end
 
 if ARGV[12] ~= '' then
   local due = ARGV[12]
-  if ARGV[14] == '1' then
+  if ARGV[14] ~= '0' then
     redis.call('SADD', KEYS[11], id)
+  end
+  if ARGV[14] == '2' then
     local pl = redis.call('HGET', KEYS[13], ARGV[18])
     if pl and string.match(pl, '^%d+|[^|]*|0|') then due = now end
   end

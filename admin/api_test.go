@@ -1,0 +1,88 @@
+package admin
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/sinks/attemptlog"
+)
+
+type fakeOps struct{ replayed []string }
+
+func (f *fakeOps) Status(context.Context) (pipeline.Status, error) {
+	return pipeline.Status{StreamLength: 3, Dead: 1}, nil
+}
+
+func (f *fakeOps) List(_ context.Context, flt pipeline.DeadFilter, _ string, limit int) ([]pipeline.DeadLetter, string, error) {
+	if flt.Reason == "rejected" {
+		return []pipeline.DeadLetter{{EventID: "e1", Reason: "rejected"}}, "", nil
+	}
+	return nil, "", nil
+}
+
+func (f *fakeOps) Replay(_ context.Context, flt pipeline.DeadFilter) ([]string, error) {
+	if flt.Empty() {
+		return nil, pipeline.ErrNoFilter
+	}
+	f.replayed = append(f.replayed, flt.IDs...)
+	return flt.IDs, nil
+}
+
+func (f *fakeOps) Drop(ctx context.Context, flt pipeline.DeadFilter) ([]string, error) { return f.Replay(ctx, flt) }
+
+type fakeChains struct{ got attemptlog.ChainFilter }
+
+func (f *fakeChains) Chains(_ context.Context, flt attemptlog.ChainFilter) ([]attemptlog.Chain, error) {
+	f.got = flt
+	return []attemptlog.Chain{{ChainID: "c1", LastStep: "dead"}}, nil
+}
+
+func TestAPI(t *testing.T) {
+	ops, ch := &fakeOps{}, &fakeChains{}
+	srv := httptest.NewServer(NewAPI(ops, ch, nil))
+	defer srv.Close()
+	off := httptest.NewServer(NewAPI(ops, nil, nil))
+	defer off.Close()
+	tests := []struct {
+		name, base, method, path, body string
+		status                         int
+		contains                       string
+	}{
+		{"status", srv.URL, "GET", "/api/v1/status", "", 200, `"stream_length":3`},
+		{"dead by reason", srv.URL, "GET", "/api/v1/dead?reason=rejected", "", 200, `"id":"e1"`},
+		{"dead none", srv.URL, "GET", "/api/v1/dead?reason=invalid", "", 200, `"items":[]`},
+		{"dead bad limit", srv.URL, "GET", "/api/v1/dead?limit=0", "", 400, "limit"},
+		{"replay ids", srv.URL, "POST", "/api/v1/dead/replay", `{"ids":["e1","e2"]}`, 200, `"count":2`},
+		{"replay nothing named", srv.URL, "POST", "/api/v1/dead/replay", `{}`, 400, "name dead letters"},
+		{"drop unknown field", srv.URL, "POST", "/api/v1/dead/drop", `{"idz":["x"]}`, 400, "unknown field"},
+		{"chains", srv.URL, "GET", "/api/v1/chains?account=a&since=2h&stuck=1m", "", 200, `"chain_id":"c1"`},
+		{"chains bad since", srv.URL, "GET", "/api/v1/chains?since=yesterday", "", 400, "since"},
+		{"chains with the attempt log off", off.URL, "GET", "/api/v1/chains", "", 503, "attempt log is off"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, tt.base+tt.path, strings.NewReader(tt.body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.contains) {
+				t.Fatalf("%d %s, want %d containing %s", resp.StatusCode, b, tt.status, tt.contains)
+			}
+		})
+	}
+	if ch.got.Account != "a" || ch.got.Stuck != time.Minute || time.Since(ch.got.Since) < 119*time.Minute {
+		t.Fatalf("chain filter %+v", ch.got)
+	}
+	if strings.Join(ops.replayed, ",") != "e1,e2" {
+		t.Fatalf("replayed %v", ops.replayed)
+	}
+}
