@@ -165,6 +165,7 @@ func Story(c StoryConfig) []Entry {
 	}
 	// A few malformed entries, anywhere.
 	bad := int(float64(len(out)) * c.MalformedShare)
+	at := map[int][]Entry{}
 	for i := 0; i < bad; i++ {
 		seq++
 		id := fmt.Sprintf("evt-%d-%d", c.Seed, seq)
@@ -175,9 +176,18 @@ func Story(c StoryConfig) []Entry {
 			{"id", id, "account", "acc-0", "entity", "sub_registration", "key", "s-x", "op", "upsert", "version", "1", "data", "{}", "parent_key", "m-0"},
 			{"id", id, "op", "merge"},
 		}
-		e := Entry{Kind: "malformed", Fields: variants[rng.IntN(len(variants))]}
-		at := rng.IntN(len(out) + 1)
-		out = append(out[:at], append([]Entry{e}, out[at:]...)...)
+		p := rng.IntN(len(out) + 1)
+		at[p] = append(at[p], Entry{Kind: "malformed", Fields: variants[rng.IntN(len(variants))]})
+	}
+	if bad > 0 {
+		withBad := make([]Entry, 0, len(out)+bad)
+		for i := 0; i <= len(out); i++ {
+			withBad = append(withBad, at[i]...)
+			if i < len(out) {
+				withBad = append(withBad, out[i])
+			}
+		}
+		out = withBad
 	}
 	return out
 }

@@ -35,6 +35,7 @@ type options struct {
 	backlog        int
 	k6             string
 	drainTimeout   time.Duration
+	keep           bool
 	redisAddr      string
 	chAddr         string
 }
@@ -53,6 +54,7 @@ func main() {
 	flag.IntVar(&o.backlog, "backlog", 0, "instead of levels: pre-fill this many events and measure the drain")
 	flag.StringVar(&o.k6, "k6", "", "path of a k6 binary: offer the levels with loadtest/k6/ingest.js instead of vegeta")
 	flag.DurationVar(&o.drainTimeout, "drain-timeout", 3*time.Minute, "how long a level may take to settle after sending")
+	flag.BoolVar(&o.keep, "keep", false, "keep the run's Redis keys and ClickHouse database afterwards")
 	flag.StringVar(&o.redisAddr, "redis", os.Getenv("STREAMSYNC_TEST_REDIS_ADDR"), "Redis host:port")
 	flag.StringVar(&o.chAddr, "clickhouse", os.Getenv("STREAMSYNC_TEST_CLICKHOUSE_ADDR"), "ClickHouse host:port")
 	flag.Parse()
@@ -90,6 +92,9 @@ func run(ctx context.Context, o options) (bool, error) {
 	defer sys.stop()
 	rdb := redis.NewClient(&redis.Options{Addr: o.redisAddr, PoolSize: 128})
 	defer rdb.Close()
+	if !o.keep {
+		defer sys.cleanup(rdb, o)
+	}
 
 	samples := make(chan loadtest.Sample, 1024)
 	octx, stopObserve := context.WithCancel(ctx)

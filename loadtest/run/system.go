@@ -14,7 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
 
 // system is partnersim and streamsync, run as processes of their own.
@@ -48,6 +50,7 @@ func startSystem(ctx context.Context, o options, dir string) (*system, error) {
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
 	s := &system{dir: dir, db: "loadtest_" + tag, simURL: "http://" + simAddr, ingestURL: "http://" + ingestAddr + "/v1/events", adminURL: "http://" + adminAddr}
 	prefix := "loadtest:" + tag + ":"
+	s.prefix = prefix
 	s.keys = pipeline.NewKeys(prefix+"events", "streamsync", prefix+"dead", prefix+"delayed", prefix+"retry")
 
 	simLog, _ := os.Create(filepath.Join(dir, "partnersim.log"))
@@ -95,7 +98,7 @@ func (s *system) pipelinePID() int { return s.pipe.Process.Pid }
 
 func (s *system) stop() {
 	for _, c := range []*exec.Cmd{s.pipe, s.sim} {
-		if c != nil && c.Process != nil {
+		if c != nil && c.Process != nil && c.ProcessState == nil {
 			_ = c.Process.Signal(syscall.SIGTERM)
 			done := make(chan struct{})
 			go func() { _ = c.Wait(); close(done) }()
@@ -158,4 +161,25 @@ func (s *system) profile() string {
 	}
 	lines := strings.Split(string(out), "\n")
 	return "## Where the pipeline's time goes (CPU profile of the highest level, `go tool pprof -top`)\n\n```\n" + strings.Join(lines, "\n") + "```\n"
+}
+
+// cleanup deletes the run's Redis keys and ClickHouse database, once the
+// processes are stopped.
+func (s *system) cleanup(rdb *redis.Client, o options) {
+	s.stop()
+	ctx := context.Background()
+	iter := rdb.Scan(ctx, 0, s.prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 500)
+		rdb.Del(ctx, keys[:n]...)
+		keys = keys[n:]
+	}
+	if conn, err := attemptlog.Open(attemptlog.Options{Addr: o.chAddr, Username: "default"}); err == nil {
+		_ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+s.db)
+		conn.Close()
+	}
 }
