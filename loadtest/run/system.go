@@ -27,6 +27,7 @@ type system struct {
 	simURL, ingestURL, adminURL string
 	sim, pipe                   *exec.Cmd
 	profPath                    string
+	prefix                      string
 }
 
 func freePort() (string, error) {
