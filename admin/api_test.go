@@ -34,7 +34,9 @@ func (f *fakeOps) Replay(_ context.Context, flt pipeline.DeadFilter) ([]string, 
 	return flt.IDs, nil
 }
 
-func (f *fakeOps) Drop(ctx context.Context, flt pipeline.DeadFilter) ([]string, error) { return f.Replay(ctx, flt) }
+func (f *fakeOps) Drop(ctx context.Context, flt pipeline.DeadFilter) ([]string, error) {
+	return f.Replay(ctx, flt)
+}
 
 type fakeChains struct{ got attemptlog.ChainFilter }
 

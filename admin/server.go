@@ -4,19 +4,16 @@ import (
 	"context"
 	"crypto/subtle"
 	_ "embed"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/streamsync/streamsync/internal/httpserve"
 )
 
 //go:embed ui.html
@@ -35,13 +32,11 @@ type ReadyFunc func(ctx context.Context) error
 
 // Server is the admin HTTP server.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	srv    *http.Server
-	ln     net.Listener
-	mux    *http.ServeMux
-	ready  ReadyFunc
-	closed sync.Once
+	cfg   Config
+	log   *slog.Logger
+	http  *httpserve.Server
+	mux   *http.ServeMux
+	ready ReadyFunc
 }
 
 // New builds the server; API, when not nil, is served under /api/ behind the token.
@@ -74,7 +69,7 @@ func New(cfg Config, ready ReadyFunc, gatherer prometheus.Gatherer, api http.Han
 	// Profiles for load runs (`go tool pprof`), behind the token like the API.
 	s.mux.Handle("/debug/pprof/", s.requireToken(http.HandlerFunc(pprof.Index)))
 	s.mux.Handle("/debug/pprof/profile", s.requireToken(http.HandlerFunc(pprof.Profile)))
-	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	s.http = httpserve.New("admin.addr", cfg.Addr, s.mux, logger)
 	return s, nil
 }
 
@@ -82,36 +77,14 @@ func New(cfg Config, ready ReadyFunc, gatherer prometheus.Gatherer, api http.Han
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // Start listens and serves in the background; Addr then tells where.
-func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("admin.addr %s: %w", s.cfg.Addr, err)
-	}
-	s.ln = ln
-	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("admin server stopped", "err", err)
-		}
-	}()
-	s.log.Info("admin listening", "addr", ln.Addr().String())
-	return nil
-}
+func (s *Server) Start() error { return s.http.Start() }
 
 // Addr is the address the server listens on, once started.
-func (s *Server) Addr() string {
-	if s.ln == nil {
-		return ""
-	}
-	return s.ln.Addr().String()
-}
+func (s *Server) Addr() string { return s.http.Addr() }
 
 // Close stops the server, waiting for open requests until ctx ends. It is
 // safe to call more than once.
-func (s *Server) Close(ctx context.Context) error {
-	var err error
-	s.closed.Do(func() { err = s.srv.Shutdown(ctx) })
-	return err
-}
+func (s *Server) Close(ctx context.Context) error { return s.http.Close(ctx) }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -139,11 +112,4 @@ func (s *Server) requireToken(h http.Handler) http.Handler {
 	})
 }
 
-// WriteJSON writes v as a JSON answer; the API handlers use it too.
-func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+var writeJSON = httpserve.WriteJSON

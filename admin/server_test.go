@@ -24,7 +24,7 @@ func TestServer(t *testing.T) {
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "streamsync_test_total", Help: "t"})
 	reg.MustRegister(c)
 	c.Add(3)
-	api := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { WriteJSON(w, 200, map[string]string{"ok": "yes"}) })
+	api := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"ok": "yes"}) })
 	s, err := New(Config{Addr: "127.0.0.1:0", Token: "tok"}, ready, reg, api, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/httpserve"
 )
 
 // Config configures the Server.
@@ -43,9 +42,7 @@ func (c *Config) setDefaults() {
 type Server struct {
 	cfg  Config
 	rdb  redis.UniversalClient
-	srv  *http.Server
-	ln   net.Listener
-	once sync.Once
+	http *httpserve.Server
 	mux  *http.ServeMux
 }
 
@@ -57,7 +54,7 @@ func New(cfg Config, rdb redis.UniversalClient) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, rdb: rdb, mux: http.NewServeMux()}
 	s.mux.HandleFunc("POST /v1/events", s.handleEvents)
-	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	s.http = httpserve.New("ingest.addr", cfg.Addr, s.mux, cfg.Logger)
 	return s, nil
 }
 
@@ -65,36 +62,14 @@ func New(cfg Config, rdb redis.UniversalClient) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // Start listens and serves in the background.
-func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("ingest.addr %s: %w", s.cfg.Addr, err)
-	}
-	s.ln = ln
-	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.cfg.Logger.Error("ingest server stopped", "err", err)
-		}
-	}()
-	s.cfg.Logger.Info("ingest listening", "addr", ln.Addr().String())
-	return nil
-}
+func (s *Server) Start() error { return s.http.Start() }
 
 // Addr is where the server listens, once started.
-func (s *Server) Addr() string {
-	if s.ln == nil {
-		return ""
-	}
-	return s.ln.Addr().String()
-}
+func (s *Server) Addr() string { return s.http.Addr() }
 
 // Close stops taking requests and lets the accepted ones finish, until ctx
 // ends. Safe to call more than once.
-func (s *Server) Close(ctx context.Context) error {
-	var err error
-	s.once.Do(func() { err = s.srv.Shutdown(ctx) })
-	return err
-}
+func (s *Server) Close(ctx context.Context) error { return s.http.Close(ctx) }
 
 // Rejected is one event a request could not take.
 type Rejected struct {
@@ -157,3 +132,5 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusAccepted, map[string]int{"accepted": len(events)})
 }
+
+var writeJSON = httpserve.WriteJSON

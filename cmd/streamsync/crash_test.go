@@ -50,14 +50,7 @@ func (p *process) kill() {
 // one terminal step, and no account ever had two requests at the partner at
 // once.
 func TestCrashRecovery(t *testing.T) {
-	rdb := testenv.Redis(t)
-	prefix := testenv.Prefix(t)
-	t.Cleanup(func() {
-		keys, _ := rdb.Keys(context.Background(), prefix+"*").Result()
-		if len(keys) > 0 {
-			rdb.Del(context.Background(), keys...)
-		}
-	})
+	rdb, keys, env := streams(t, "crash")
 	sim, err := partnersim.New(partnersim.Options{ClientID: "id", ClientSecret: "sec", TokenTTL: 3 * time.Second,
 		Faults: partnersim.Faults{ErrorRate: 0.05, Latency: partnersim.Duration(time.Millisecond)}, Seed: 42})
 	if err != nil {
@@ -70,17 +63,11 @@ func TestCrashRecovery(t *testing.T) {
 	if len(story) < 20000 {
 		t.Fatalf("story has %d entries, want at least 20,000", len(story))
 	}
-	keys := pipeline.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
 	conn, db := testenv.ClickHouse(t)
-	env := []string{
-		"STREAMSYNC_CLICKHOUSE__DATABASE=" + db, "STREAMSYNC_CLICKHOUSE__SPOOL_DIR=" + t.TempDir(),
-		"STREAMSYNC_REDIS__ADDR=" + testenv.RedisAddr(t),
-		"STREAMSYNC_STREAM__EVENTS=" + keys.Events, "STREAMSYNC_STREAM__GROUP=g", "STREAMSYNC_STREAM__CONSUMER=crash",
-		"STREAMSYNC_STREAM__DEAD=" + keys.Dead, "STREAMSYNC_STREAM__DELAYED=" + keys.Delayed, "STREAMSYNC_STREAM__RETRY=" + keys.Retry,
-		"STREAMSYNC_SINK__BASE_URL=" + hs.URL, "STREAMSYNC_SINK__CLIENT_ID=id", "STREAMSYNC_SINK__CLIENT_SECRET=sec",
-		"STREAMSYNC_RETRY__INITIAL=20ms", "STREAMSYNC_RETRY__MAX=500ms", "STREAMSYNC_SINK__TIMEOUT=1s",
-		"STREAMSYNC_CLICKHOUSE__ADDR=" + testenv.ClickHouseAddr(t), "STREAMSYNC_ADMIN__ADDR=", "STREAMSYNC_LOG__LEVEL=warn",
-	}
+	env = append(env,
+		"STREAMSYNC_CLICKHOUSE__ADDR="+testenv.ClickHouseAddr(t), "STREAMSYNC_CLICKHOUSE__DATABASE="+db, "STREAMSYNC_CLICKHOUSE__SPOOL_DIR="+t.TempDir(),
+		"STREAMSYNC_SINK__BASE_URL="+hs.URL, "STREAMSYNC_SINK__CLIENT_ID=id", "STREAMSYNC_SINK__CLIENT_SECRET=sec",
+		"STREAMSYNC_RETRY__INITIAL=20ms", "STREAMSYNC_RETRY__MAX=500ms", "STREAMSYNC_SINK__TIMEOUT=1s")
 	ctx := context.Background()
 	add := func(entries []loadtest.Entry) {
 		pipe := rdb.Pipeline()

@@ -10,20 +10,14 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
-	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
 
 // ClickHouse stopped for 15 s in the middle of 2,000 events: delivery goes
 // on meanwhile, and afterwards every step's row is in ClickHouse.
 func TestClickHouseOutage(t *testing.T) {
-	rdb := testenv.Redis(t)
-	prefix := testenv.Prefix(t)
+	rdb, keys, env := streams(t, "outage")
 	ctx := context.Background()
-	t.Cleanup(func() {
-		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
-		rdb.Del(ctx, keys...)
-	})
 	server := testenv.NewClickHouseServer(t, 19120)
 	server.Start()
 	conn, err := attemptlog.Open(attemptlog.Options{Addr: server.Addr, Username: "default"})
@@ -37,13 +31,8 @@ func TestClickHouseOutage(t *testing.T) {
 	sim, _ := partnersim.New(partnersim.Options{Faults: partnersim.Faults{Latency: partnersim.Duration(time.Millisecond)}})
 	hs := httptest.NewServer(sim)
 	defer hs.Close()
-	keys := pipeline.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
-	env := []string{
-		"STREAMSYNC_REDIS__ADDR=" + testenv.RedisAddr(t), "STREAMSYNC_STREAM__EVENTS=" + keys.Events, "STREAMSYNC_STREAM__GROUP=g",
-		"STREAMSYNC_STREAM__DEAD=" + keys.Dead, "STREAMSYNC_STREAM__DELAYED=" + keys.Delayed, "STREAMSYNC_STREAM__RETRY=" + keys.Retry,
-		"STREAMSYNC_STREAM__CONSUMER=outage", "STREAMSYNC_SINK__BASE_URL=" + hs.URL, "STREAMSYNC_ADMIN__ADDR=", "STREAMSYNC_LOG__LEVEL=warn",
-		"STREAMSYNC_CLICKHOUSE__ADDR=" + server.Addr, "STREAMSYNC_CLICKHOUSE__DATABASE=" + db, "STREAMSYNC_CLICKHOUSE__SPOOL_DIR=" + t.TempDir(),
-	}
+	env = append(env, "STREAMSYNC_SINK__BASE_URL="+hs.URL,
+		"STREAMSYNC_CLICKHOUSE__ADDR="+server.Addr, "STREAMSYNC_CLICKHOUSE__DATABASE="+db, "STREAMSYNC_CLICKHOUSE__SPOOL_DIR="+t.TempDir())
 	p := startProcess(t, env)
 	t.Cleanup(p.kill)
 

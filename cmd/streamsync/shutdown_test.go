@@ -13,7 +13,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 func freeAddr(t *testing.T) string {
@@ -38,24 +37,13 @@ func httpStatus(url string) int {
 // SIGTERM stops reading, lets the deliveries in flight finish, and exits
 // 0; /readyz answers 200 only while events are read.
 func TestGracefulShutdown(t *testing.T) {
-	rdb := testenv.Redis(t)
-	prefix := testenv.Prefix(t)
+	rdb, keys, env := streams(t, "graceful")
 	ctx := context.Background()
-	t.Cleanup(func() {
-		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
-		rdb.Del(ctx, keys...)
-	})
 	sim, _ := partnersim.New(partnersim.Options{Faults: partnersim.Faults{Latency: partnersim.Duration(300 * time.Millisecond)}})
 	hs := httptest.NewServer(sim)
 	defer hs.Close()
-	keys := pipeline.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
 	admin := freeAddr(t)
-	env := []string{
-		"STREAMSYNC_REDIS__ADDR=" + testenv.RedisAddr(t), "STREAMSYNC_STREAM__EVENTS=" + keys.Events, "STREAMSYNC_STREAM__GROUP=g",
-		"STREAMSYNC_STREAM__DEAD=" + keys.Dead, "STREAMSYNC_STREAM__DELAYED=" + keys.Delayed, "STREAMSYNC_STREAM__RETRY=" + keys.Retry,
-		"STREAMSYNC_STREAM__CONSUMER=graceful", "STREAMSYNC_SINK__BASE_URL=" + hs.URL, "STREAMSYNC_CLICKHOUSE__ADDR=",
-		"STREAMSYNC_ADMIN__ADDR=" + admin, "STREAMSYNC_LOG__LEVEL=warn",
-	}
+	env = append(env, "STREAMSYNC_SINK__BASE_URL="+hs.URL, "STREAMSYNC_CLICKHOUSE__ADDR=", "STREAMSYNC_ADMIN__ADDR="+admin)
 	p := startProcess(t, env)
 	t.Cleanup(p.kill)
 	testenv.WaitFor(t, 20*time.Second, "/readyz 200", func() bool { return httpStatus("http://"+admin+"/readyz") == 200 })

@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/loadtest"
+	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
 
@@ -95,6 +96,12 @@ func settle(ctx context.Context, o options, sys *system, l *loadtest.LevelResult
 	defer conn.Close()
 	steps := map[string][]string{}
 	deadline := time.Now().Add(o.drainTimeout)
+	// First wait, cheaply, for the pipeline to go quiet: nothing to read,
+	// pending, parked, retrying or waiting for export. Only then ask
+	// ClickHouse (asking it all along would load the machine being measured).
+	for !quiet(ctx, sys) && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(500 * time.Millisecond)
+	}
 	for {
 		var missing []string
 		for _, s := range l.Sent {
@@ -131,8 +138,14 @@ func settle(ctx context.Context, o options, sys *system, l *loadtest.LevelResult
 			}
 			return
 		}
-		time.Sleep(time.Second)
+		time.Sleep(2 * time.Second)
 	}
+}
+
+// quiet reports whether the pipeline has nothing left to do.
+func quiet(ctx context.Context, sys *system) bool {
+	st, err := pipeline.ReadStatus(ctx, sys.rdb, sys.keys)
+	return err == nil && st.Lag == 0 && st.Pending == 0 && st.Delayed == 0 && st.Retrying == 0 && st.Attempts == 0
 }
 
 func settled(steps []string) bool {

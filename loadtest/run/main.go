@@ -92,6 +92,7 @@ func run(ctx context.Context, o options) (bool, error) {
 	defer sys.stop()
 	rdb := redis.NewClient(&redis.Options{Addr: o.redisAddr, PoolSize: 128})
 	defer rdb.Close()
+	sys.rdb = rdb
 	if !o.keep {
 		defer sys.cleanup(rdb, o)
 	}

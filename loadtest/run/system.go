@@ -28,6 +28,7 @@ type system struct {
 	sim, pipe                   *exec.Cmd
 	profPath                    string
 	prefix                      string
+	rdb                         *redis.Client
 }
 
 func freePort() (string, error) {
