@@ -71,14 +71,13 @@ type Sent struct {
 	Reason   string // why it was not accepted
 }
 
-// Attack sends entries at rate for at most duration, through the ingest
-// endpoint (vegeta) or with XADD at the same pace; it returns what was sent.
-func Attack(ctx context.Context, mode, ingestURL string, rdb *redis.Client, stream string, entries []Entry, rate int, duration time.Duration) []Sent {
-	n := min(len(entries), int(float64(rate)*duration.Seconds()+0.5))
-	entries = entries[:n]
+// Attack sends every entry at rate, through the ingest endpoint (vegeta)
+// or with XADD at the same pace; it returns what was sent.
+func Attack(ctx context.Context, mode, ingestURL string, rdb *redis.Client, stream string, entries []Entry, rate int) []Sent {
+	n := len(entries)
 	pacer := vegeta.ConstantPacer{Freq: rate, Per: time.Second}
 	if mode == "xadd" {
-		return xaddAttack(ctx, rdb, stream, entries, pacer, duration)
+		return xaddAttack(ctx, rdb, stream, entries, pacer)
 	}
 	var mu sync.Mutex
 	next := 0
@@ -98,7 +97,9 @@ func Attack(ctx context.Context, mode, ingestURL string, rdb *redis.Client, stre
 		return nil
 	}
 	atk := vegeta.NewAttacker(vegeta.Timeout(30*time.Second), vegeta.MaxWorkers(512), vegeta.KeepAlive(true))
-	for r := range atk.Attack(targeter, pacer, duration, "ingest") {
+	// No time limit: every entry goes out, even when the machine cannot keep
+	// the pace (a story cut short would leave children without parents).
+	for r := range atk.Attack(targeter, pacer, 0, "ingest") {
 		u, err := url.Parse(r.URL)
 		if err != nil {
 			continue
@@ -121,7 +122,7 @@ func Attack(ctx context.Context, mode, ingestURL string, rdb *redis.Client, stre
 	return sent[:next]
 }
 
-func xaddAttack(ctx context.Context, rdb *redis.Client, stream string, entries []Entry, pacer vegeta.Pacer, duration time.Duration) []Sent {
+func xaddAttack(ctx context.Context, rdb *redis.Client, stream string, entries []Entry, pacer vegeta.Pacer) []Sent {
 	sent := make([]Sent, 0, len(entries))
 	start := time.Now()
 	var mu sync.Mutex
@@ -129,7 +130,7 @@ func xaddAttack(ctx context.Context, rdb *redis.Client, stream string, entries [
 	sem := make(chan struct{}, 64)
 	for i := range entries {
 		wait, stop := pacer.Pace(time.Since(start), uint64(i))
-		if stop || time.Since(start) > duration || ctx.Err() != nil {
+		if stop || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(wait)

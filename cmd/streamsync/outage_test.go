@@ -34,7 +34,7 @@ func TestClickHouseOutage(t *testing.T) {
 	env = append(env, "STREAMSYNC_SINK__BASE_URL="+hs.URL,
 		"STREAMSYNC_CLICKHOUSE__ADDR="+server.Addr, "STREAMSYNC_CLICKHOUSE__DATABASE="+db, "STREAMSYNC_CLICKHOUSE__SPOOL_DIR="+t.TempDir())
 	p := startProcess(t, env)
-	t.Cleanup(p.kill)
+	t.Cleanup(func() { p.kill() }) // the p of the moment: a restart replaces it
 
 	const n = 2000
 	ids := make([]string, n)

@@ -45,7 +45,7 @@ func TestGracefulShutdown(t *testing.T) {
 	admin := freeAddr(t)
 	env = append(env, "STREAMSYNC_SINK__BASE_URL="+hs.URL, "STREAMSYNC_CLICKHOUSE__ADDR=", "STREAMSYNC_ADMIN__ADDR="+admin)
 	p := startProcess(t, env)
-	t.Cleanup(p.kill)
+	t.Cleanup(func() { p.kill() }) // the p of the moment: a restart replaces it
 	testenv.WaitFor(t, 20*time.Second, "/readyz 200", func() bool { return httpStatus("http://"+admin+"/readyz") == 200 })
 	if httpStatus("http://"+admin+"/healthz") != 200 {
 		t.Fatal("/healthz")

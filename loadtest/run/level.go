@@ -42,7 +42,7 @@ func offerLevel(ctx context.Context, o options, sys *system, rdb *redis.Client, 
 			return loadtest.LevelResult{}, err
 		}
 	default:
-		sent = loadtest.Attack(ctx, o.mode, sys.ingestURL, rdb, sys.keys.Events, story, rate, duration)
+		sent = loadtest.Attack(ctx, o.mode, sys.ingestURL, rdb, sys.keys.Events, story, rate)
 	}
 	sendTime := time.Since(start)
 	l := loadtest.LevelResult{Name: fmt.Sprintf("%d/s", rate), Mode: mode, OfferedRate: rate, Duration: duration, Sent: sent}
