@@ -24,6 +24,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/loadtest"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/partner"
@@ -46,8 +47,9 @@ func main() {
 	rdb := redis.NewClient(&redis.Options{Addr: *addr, PoolSize: 256})
 	defer rdb.Close()
 	ctx := context.Background()
-	stream := "bench:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":events"
-	defer cleanup(rdb, stream)
+	run := "bench:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	stream := run + "events"
+	defer cleanup(rdb, run)
 
 	if *only == "" || *only == "export" {
 		if *exportRows > 0 && *chAddr != "" {
@@ -87,17 +89,7 @@ func main() {
 }
 
 func cleanup(rdb *redis.Client, prefix string) {
-	ctx := context.Background()
-	iter := rdb.Scan(ctx, 0, "bench:*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	for len(keys) > 0 {
-		n := min(len(keys), 500)
-		rdb.Del(ctx, keys[:n]...)
-		keys = keys[n:]
-	}
+	loadtest.DeleteKeys(context.Background(), rdb, prefix)
 }
 
 // fill appends n events in pipelined batches; with rate > 0 it paces them

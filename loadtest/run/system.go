@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/loadtest"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
@@ -170,16 +171,7 @@ func (s *system) profile() string {
 func (s *system) cleanup(rdb *redis.Client, o options) {
 	s.stop()
 	ctx := context.Background()
-	iter := rdb.Scan(ctx, 0, s.prefix+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	for len(keys) > 0 {
-		n := min(len(keys), 500)
-		rdb.Del(ctx, keys[:n]...)
-		keys = keys[n:]
-	}
+	loadtest.DeleteKeys(ctx, rdb, s.prefix)
 	if conn, err := attemptlog.Open(attemptlog.Options{Addr: o.chAddr, Username: "default"}); err == nil {
 		_ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+s.db)
 		conn.Close()
