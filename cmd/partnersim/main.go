@@ -1,5 +1,3 @@
-// Command partnersim serves a simulated partner API (contract §2) for tests,
-// the demo and load runs.
 package main
 
 import (

@@ -1,6 +1,3 @@
-// Command streamsync keeps a partner's copy of our records in line with ours:
-// it consumes change events from a Redis stream and delivers them to the
-// partner's HTTP API. Subcommands: run, status, dead, chains, produce.
 package main
 
 import (
