@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/loadtest"
 	"github.com/streamsync/streamsync/pipeline"
@@ -109,22 +110,8 @@ func settle(ctx context.Context, o options, sys *system, l *loadtest.LevelResult
 				missing = append(missing, s.ID)
 			}
 		}
-		for i := 0; i < len(missing); i += 5000 { // a query stays under max_query_size
-			chunk := missing[i:min(i+5000, len(missing))]
-			rows, err := conn.Query(ctx, "SELECT event_id, groupArray(step) FROM `"+sys.db+"`.attempts WHERE has(@ids, event_id) GROUP BY event_id",
-				clickhouse.Named("ids", chunk))
-			if err != nil {
-				log.Printf("reading the attempt log: %v", err)
-				break // the table may not exist yet
-			}
-			for rows.Next() {
-				var id string
-				var st []string
-				if rows.Scan(&id, &st) == nil {
-					steps[id] = st
-				}
-			}
-			rows.Close()
+		if err := readSteps(ctx, conn, sys.db, missing, steps); err != nil {
+			log.Printf("reading the attempt log: %v", err)
 		}
 		l.Verdict = loadtest.Account(l.Sent, steps)
 		if l.Verdict.OK() || time.Now().After(deadline) || ctx.Err() != nil {
@@ -140,6 +127,40 @@ func settle(ctx context.Context, o options, sys *system, l *loadtest.LevelResult
 		}
 		time.Sleep(2 * time.Second)
 	}
+}
+
+// readSteps adds the steps of the missing events to steps: all rows in one
+// pass when many are missing, else only theirs (has() over a list is linear,
+// and a query must stay under max_query_size).
+func readSteps(ctx context.Context, conn driver.Conn, db string, missing []string, steps map[string][]string) error {
+	if len(missing) == 0 {
+		return nil
+	}
+	q := "SELECT event_id, groupArray(step) FROM `" + db + "`.attempts GROUP BY event_id"
+	var chunks [][]string
+	if len(missing) <= 20000 {
+		q = "SELECT event_id, groupArray(step) FROM `" + db + "`.attempts WHERE has(@ids, event_id) GROUP BY event_id"
+		for i := 0; i < len(missing); i += 5000 {
+			chunks = append(chunks, missing[i:min(i+5000, len(missing))])
+		}
+	} else {
+		chunks = [][]string{nil}
+	}
+	for _, chunk := range chunks {
+		rows, err := conn.Query(ctx, q, clickhouse.Named("ids", chunk))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			var st []string
+			if rows.Scan(&id, &st) == nil {
+				steps[id] = st
+			}
+		}
+		rows.Close()
+	}
+	return nil
 }
 
 // quiet reports whether the pipeline has nothing left to do.
