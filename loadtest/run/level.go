@@ -147,7 +147,11 @@ func readSteps(ctx context.Context, conn driver.Conn, db string, missing []strin
 		chunks = [][]string{nil}
 	}
 	for _, chunk := range chunks {
-		rows, err := conn.Query(ctx, q, clickhouse.Named("ids", chunk))
+		var args []any
+		if chunk != nil {
+			args = append(args, clickhouse.Named("ids", chunk))
+		}
+		rows, err := conn.Query(ctx, q, args...)
 		if err != nil {
 			return err
 		}
