@@ -86,6 +86,7 @@ func (sc *scheduler) run(ctx context.Context) {
 	var drainDeadline <-chan time.Time
 
 	for {
+		sc.s.full.Store(len(sc.held) >= cfg.MaxInFlight)
 		if !sc.draining && !reading && len(sc.held) < cfg.MaxInFlight {
 			sc.reqs <- readReq{n: min(cfg.Batch, cfg.MaxInFlight-len(sc.held)), claim: claimDue}
 			reading, claimDue = true, false

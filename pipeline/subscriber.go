@@ -125,6 +125,7 @@ type Subscriber struct {
 	acks       *acker
 
 	lastRead atomic.Int64 // unix ms of the last successful read
+	full     atomic.Bool  // as many entries held as allowed: not reading on purpose
 }
 
 // NewSubscriber builds a Subscriber.
@@ -138,9 +139,11 @@ func NewSubscriber(cfg SubscriberConfig, rdb redis.UniversalClient) (*Subscriber
 	return s, nil
 }
 
-// Reading reports whether the last read from the stream succeeded within d.
+// Reading reports whether the last read from the stream succeeded within d,
+// or reading waits only because as many entries as allowed are in hand (a
+// slow or absent partner is backpressure, not a fault).
 func (s *Subscriber) Reading(d time.Duration) bool {
-	return time.Since(time.UnixMilli(s.lastRead.Load())) < d
+	return s.full.Load() || time.Since(time.UnixMilli(s.lastRead.Load())) < d
 }
 
 // Subscribe starts reading; the channel closes when ctx ends or on Close.
