@@ -73,9 +73,6 @@ func New(cfg Config, ready ReadyFunc, gatherer prometheus.Gatherer, api http.Han
 	return s, nil
 }
 
-// Handler is the server's routes, for tests and embedding.
-func (s *Server) Handler() http.Handler { return s.mux }
-
 // Start listens and serves in the background; Addr then tells where.
 func (s *Server) Start() error { return s.http.Start() }
 

@@ -68,9 +68,3 @@ func IsKey(key string) bool {
 	_, ok := defaults[key]
 	return ok
 }
-
-// Default returns the default of key, and false when key is unknown.
-func Default(key string) (any, bool) {
-	v, ok := defaults[key]
-	return v, ok
-}

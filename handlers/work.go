@@ -74,15 +74,6 @@ type Outcome struct {
 	Meta Meta
 }
 
-// Terminal reports whether the step ends the event's chain.
-func (o Outcome) Terminal() bool {
-	switch o.Step {
-	case StepParked, StepRetryScheduled, StepReleased, StepReplayed:
-		return false
-	}
-	return true
-}
-
 // StepFunc is one step: an Outcome ends the event there; nil passes it on.
 type StepFunc func(ctx context.Context, w *Work) (*Outcome, error)
 

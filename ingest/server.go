@@ -58,9 +58,6 @@ func New(cfg Config, rdb redis.UniversalClient) (*Server, error) {
 	return s, nil
 }
 
-// Handler is the server's routes.
-func (s *Server) Handler() http.Handler { return s.mux }
-
 // Start listens and serves in the background.
 func (s *Server) Start() error { return s.http.Start() }
 
