@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,19 +38,28 @@ func newRunID(consumer string) string {
 	return consumer + ":" + hex.EncodeToString(b)
 }
 
-// keepLease renews a held lease until stop is closed, so that a long
-// delivery (waiting out a partner outage) keeps its account.
-func keepLease(rdb redis.UniversalClient, key, runID string, ttl time.Duration, stop <-chan struct{}) {
-	t := time.NewTicker(ttl / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
-			_ = acquireScript.Run(ctx, rdb, []string{key}, runID, ttl.Milliseconds()).Err()
-			cancel()
+// keepLease renews a held lease every ttl/3 until the returned stop is
+// called, so that a long delivery (waiting out a partner outage) keeps its
+// account. A timer, not a goroutine, waits between renewals: most
+// deliveries end long before the first one.
+func keepLease(rdb redis.UniversalClient, key, runID string, ttl time.Duration) (stop func()) {
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	t = time.AfterFunc(ttl/3, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
+		_ = acquireScript.Run(ctx, rdb, []string{key}, runID, ttl.Milliseconds()).Err()
+		cancel()
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			t.Reset(ttl / 3)
 		}
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
 	}
 }

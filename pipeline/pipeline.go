@@ -191,9 +191,7 @@ func (p *Pipeline) handle(msg *message.Message) error {
 			}
 			return err
 		}
-		stop := make(chan struct{})
-		defer close(stop)
-		go keepLease(p.rdb, p.cfg.Keys.Lease(e.Account), p.runID, p.cfg.LeaseTTL, stop)
+		defer keepLease(p.rdb, p.cfg.Keys.Lease(e.Account), p.runID, p.cfg.LeaseTTL)()
 		if o, err = p.steps(ctx, w); err != nil {
 			p.metrics.failures.Inc()
 			return err

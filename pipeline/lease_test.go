@@ -1,0 +1,35 @@
+package pipeline
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/streamsync/streamsync/internal/testenv"
+)
+
+// A lease held by a long delivery outlives its TTL while kept, and lapses
+// once the keeping stops; another run cannot take it meanwhile.
+func TestLeaseKeptWhileDelivering(t *testing.T) {
+	rdb := testenv.Redis(t)
+	key := testenv.Prefix(t) + "lease"
+	ctx := context.Background()
+	t.Cleanup(func() { rdb.Del(ctx, key) })
+	const ttl = 150 * time.Millisecond
+	if n, _ := acquireScript.Run(ctx, rdb, []string{key}, "run-a", ttl.Milliseconds()).Int(); n != 1 {
+		t.Fatal("first acquire failed")
+	}
+	stop := keepLease(rdb, key, "run-a", ttl)
+	end := time.Now().Add(4 * ttl)
+	for time.Now().Before(end) {
+		if v, _ := rdb.Get(ctx, key).Result(); v != "run-a" {
+			t.Fatalf("lease lost while kept (value %q)", v)
+		}
+		if n, _ := acquireScript.Run(ctx, rdb, []string{key}, "run-b", ttl.Milliseconds()).Int(); n != 0 {
+			t.Fatal("another run took a kept lease")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	testenv.WaitFor(t, 5*time.Second, "the lease to lapse", func() bool { return rdb.Exists(ctx, key).Val() == 0 })
+}
