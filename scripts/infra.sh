@@ -72,7 +72,13 @@ redis_up() {
     return 0
   fi
   ensure redis-server redis-server
-  port_busy "$redis_port" && die "port $redis_port is taken by another process; set STREAMSYNC_DEV_REDIS_PORT"
+  if port_busy "$redis_port"; then
+    # Another checkout's private Redis (tests keep to keys of their own): use it.
+    redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG ||
+      die "port $redis_port is taken by something that is not Redis; set STREAMSYNC_DEV_REDIS_PORT"
+    say "reusing the Redis already answering on 127.0.0.1:$redis_port"
+    return 0
+  fi
   rm -f "$dir/redis.pid"
   redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --save "" \
     --appendonly yes --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" ||
@@ -94,7 +100,13 @@ clickhouse_up() {
   fi
   ensure clickhouse-server clickhouse-server clickhouse-client
   ensure clickhouse-client clickhouse-client
-  port_busy "$ch_port" && die "port $ch_port is taken by another process; set STREAMSYNC_DEV_CLICKHOUSE_PORT"
+  if port_busy "$ch_port"; then
+    # Another checkout's private ClickHouse (tests keep to databases of their own): use it.
+    clickhouse-client --port "$ch_port" --query "SELECT 1" >/dev/null 2>&1 ||
+      die "port $ch_port is taken by something that is not ClickHouse; set STREAMSYNC_DEV_CLICKHOUSE_PORT"
+    say "reusing the ClickHouse already answering on 127.0.0.1:$ch_port"
+    return 0
+  fi
   cat >"$dir/config.xml" <<XML
 <yandex>
     <logger><console>0</console><level>warning</level><log>$dir/clickhouse.log</log><errorlog>$dir/clickhouse.err.log</errorlog></logger>
