@@ -306,17 +306,20 @@ func (sc *scheduler) reader(ctx context.Context) {
 }
 
 func (s *Subscriber) readGroup(ctx context.Context, id string, n int, block time.Duration) ([]redis.XMessage, error) {
-	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: s.cfg.Group, Consumer: s.cfg.Consumer, Streams: []string{s.cfg.Stream, id}, Count: int64(n), Block: block,
+	return ReadGroup(ctx, s.rdb, s.cfg.Stream, s.cfg.Group, s.cfg.Consumer, id, n, block)
+}
+
+// ReadGroup is one XREADGROUP of up to n entries of one stream after id (">"
+// for new ones); block < 0 does not block. No entries is not an error.
+func ReadGroup(ctx context.Context, rdb redis.UniversalClient, stream, group, consumer, id string, n int, block time.Duration) ([]redis.XMessage, error) {
+	res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: group, Consumer: consumer, Streams: []string{stream, id}, Count: int64(n), Block: block,
 	}).Result()
-	if errors.Is(err, redis.Nil) {
+	if errors.Is(err, redis.Nil) || err == nil && len(res) == 0 {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
-	}
-	if len(res) == 0 {
-		return nil, nil
 	}
 	return res[0].Messages, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/pipeline"
 )
 
 // Defaults of ExporterConfig.
@@ -241,15 +242,7 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 }
 
 func (x *Exporter) readGroup(ctx context.Context, id string, n int, block time.Duration) ([]redis.XMessage, error) {
-	res, err := x.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: x.cfg.Group, Consumer: x.cfg.Consumer,
-		Streams: []string{x.cfg.Stream, id}, Count: int64(n), Block: block}).Result()
-	if errors.Is(err, redis.Nil) || err == nil && len(res) == 0 {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return res[0].Messages, nil
+	return pipeline.ReadGroup(ctx, x.rdb, x.cfg.Stream, x.cfg.Group, x.cfg.Consumer, id, n, block)
 }
 
 // insert writes rows in one batch.
