@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/sinks/partner"
 )
@@ -112,9 +113,9 @@ func TestChildWaitsWhileParentRetries(t *testing.T) {
 	h.waitSteps("p1", "retry_scheduled")
 	h.upsert("c1", "acc2", "sub", "s1", 1, `{}`, "parent_entity", "main", "parent_key", "m1")
 	h.waitSteps("c1", "parked")
-	for range 12 { // two minutes, twice max_wait: the child keeps waiting, its parent is known
+	for i := range 12 { // two minutes, twice max_wait: each recheck parks the child again, its parent is known
 		h.clock.Add(10 * time.Second)
-		time.Sleep(10 * time.Millisecond)
+		h.waitStepCount("c1", 1+2*(i+1))
 	}
 	if d := h.dead(); len(d) != 0 {
 		t.Fatalf("child gave up while its parent retried: %+v", d)
@@ -132,12 +133,13 @@ func TestParentNeverSeen(t *testing.T) {
 	h := newHarness(t, options{})
 	h.upsert("c1", "acc", "sub", "s1", 1, `{}`, "parent_entity", "main", "parent_key", "nobody")
 	h.waitSteps("c1", "parked")
-	for range 6 { // rechecks every 10s; max_wait is a minute
+	for i := range 5 { // rechecks every 10s park it again; max_wait is a minute
 		h.clock.Add(10 * time.Second)
-		time.Sleep(20 * time.Millisecond)
+		h.waitStepCount("c1", 1+2*(i+1))
 	}
-	h.clock.Add(time.Second)
-	h.waitTerminal([]string{"c1"}, 10*time.Second)
+	h.clock.Add(10 * time.Second)
+	h.waitSteps("c1", "parked", "released", "parked", "released", "parked", "released", "parked", "released", "parked",
+		"released", "parked", "released", "dead")
 	d := h.dead()
 	if len(d) != 1 || d[0].Reason != "parent_missing" || !strings.Contains(d[0].Error, "not seen within 1m0s") {
 		t.Fatalf("dead %+v", d)
@@ -222,23 +224,14 @@ func TestPartnerOutageDeadLettersNothing(t *testing.T) {
 		ids = append(ids, id)
 		h.upsert(id, "acc"+strconv.Itoa(i%8), "main", "k"+strconv.Itoa(i), 1, `{}`)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for h.sim.Snapshot("").Stats.ByStatus["503"] < 30 {
-		if time.Now().After(deadline) {
-			t.Fatal("no outage traffic")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	for range 5 { // let retries come due during the outage
-		h.clock.Add(time.Minute)
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 10*time.Second, "outage traffic", func() bool { return h.sim.Snapshot("").Stats.ByStatus["503"] >= 30 })
+	// The retries come due during the outage and wait for the breaker, in flight.
+	h.clock.Add(time.Hour)
+	testenv.WaitFor(t, 10*time.Second, "the retries taken back from the ZSET", func() bool {
+		return h.rdb.ZCard(context.Background(), h.keys.Retry).Val() == 0
+	})
 	h.faults(partnersim.Faults{})
-	for range 20 {
-		h.clock.Add(time.Minute)
-		time.Sleep(10 * time.Millisecond)
-	}
-	by := h.waitTerminal(ids, 20*time.Second)
+	by := h.advanceUntilTerminal(ids, time.Minute, 20*time.Second)
 	for _, id := range ids {
 		if s := by[id]; s[len(s)-1] != "delivered" {
 			t.Fatalf("%s: %v", id, s)

@@ -148,63 +148,65 @@ func (h *harness) upsert(id, account, entity, key string, version int, data stri
 // steps is every step the attempt log has for an event, in order.
 func (h *harness) steps(eventID string) []string {
 	h.t.Helper()
-	rows, err := h.rdb.XRange(context.Background(), h.keys.Attempts, "-", "+").Result()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var out []string
-	for _, r := range rows {
-		if r.Values["event_id"] == eventID {
-			out = append(out, r.Values["step"].(string))
-		}
-	}
-	return out
+	return h.stepsByEvent()[eventID]
 }
 
 // waitSteps waits until the event's steps are want.
 func (h *harness) waitSteps(eventID string, want ...string) {
 	h.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		got := h.steps(eventID)
-		if strings.Join(got, ",") == strings.Join(want, ",") {
-			return
-		}
-		if time.Now().After(deadline) {
+	var got []string
+	end := time.Now().Add(15 * time.Second)
+	for got = h.steps(eventID); strings.Join(got, ",") != strings.Join(want, ","); got = h.steps(eventID) {
+		if time.Now().After(end) {
 			h.t.Fatalf("event %s: steps %v, want %v", eventID, got, want)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // poll interval
 	}
 }
 
 // waitTerminal waits until every id has a terminal step and returns the steps by id.
 func (h *harness) waitTerminal(ids []string, deadline time.Duration) map[string][]string {
 	h.t.Helper()
-	end := time.Now().Add(deadline)
-	for {
-		rows, err := h.rdb.XRange(context.Background(), h.keys.Attempts, "-", "+").Result()
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		by := map[string][]string{}
-		for _, r := range rows {
-			by[r.Values["event_id"].(string)] = append(by[r.Values["event_id"].(string)], r.Values["step"].(string))
-		}
-		missing := 0
+	return h.advanceUntilTerminal(ids, 0, deadline)
+}
+
+// advanceUntilTerminal moves the clock by step between looks (0: not at all)
+// until every id has a terminal step, and returns the steps by id.
+func (h *harness) advanceUntilTerminal(ids []string, step, deadline time.Duration) map[string][]string {
+	h.t.Helper()
+	var by map[string][]string
+	testenv.WaitFor(h.t, deadline, "a terminal step for every event", func() bool {
+		by = h.stepsByEvent()
 		for _, id := range ids {
 			s := by[id]
 			if len(s) == 0 || !terminal(s[len(s)-1]) {
-				missing++
+				h.clock.Add(step)
+				return false
 			}
 		}
-		if missing == 0 {
-			return by
-		}
-		if time.Now().After(end) {
-			h.t.Fatalf("%d of %d events have no terminal step", missing, len(ids))
-		}
-		time.Sleep(10 * time.Millisecond)
+		return true
+	})
+	return by
+}
+
+// waitStepCount waits until the event has n steps.
+func (h *harness) waitStepCount(eventID string, n int) {
+	h.t.Helper()
+	testenv.WaitFor(h.t, 10*time.Second, fmt.Sprintf("%d steps of %s", n, eventID), func() bool { return len(h.steps(eventID)) >= n })
+}
+
+func (h *harness) stepsByEvent() map[string][]string {
+	h.t.Helper()
+	rows, err := h.rdb.XRange(context.Background(), h.keys.Attempts, "-", "+").Result()
+	if err != nil {
+		h.t.Fatal(err)
 	}
+	by := map[string][]string{}
+	for _, r := range rows {
+		id := r.Values["event_id"].(string)
+		by[id] = append(by[id], r.Values["step"].(string))
+	}
+	return by
 }
 
 func terminal(step string) bool {
