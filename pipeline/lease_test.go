@@ -15,12 +15,13 @@ func TestLeaseKeptWhileDelivering(t *testing.T) {
 	key := testenv.Prefix(t) + "lease"
 	ctx := context.Background()
 	t.Cleanup(func() { rdb.Del(ctx, key) })
-	const ttl = 150 * time.Millisecond
+	// Long enough that a renewal every ttl/3 lands in time on a loaded machine.
+	const ttl = 1500 * time.Millisecond
 	if n, _ := acquireScript.Run(ctx, rdb, []string{key}, "run-a", ttl.Milliseconds()).Int(); n != 1 {
 		t.Fatal("first acquire failed")
 	}
 	stop := keepLease(rdb, key, "run-a", ttl)
-	end := time.Now().Add(4 * ttl)
+	end := time.Now().Add(2 * ttl)
 	for time.Now().Before(end) {
 		if v, _ := rdb.Get(ctx, key).Result(); v != "run-a" {
 			t.Fatalf("lease lost while kept (value %q)", v)
@@ -28,7 +29,7 @@ func TestLeaseKeptWhileDelivering(t *testing.T) {
 		if n, _ := acquireScript.Run(ctx, rdb, []string{key}, "run-b", ttl.Milliseconds()).Int(); n != 0 {
 			t.Fatal("another run took a kept lease")
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
 	testenv.WaitFor(t, 5*time.Second, "the lease to lapse", func() bool { return rdb.Exists(ctx, key).Val() == 0 })
