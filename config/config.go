@@ -14,6 +14,8 @@ type Config struct {
 	Admin      AdminConfig      `koanf:"admin"`
 	Ingest     IngestConfig     `koanf:"ingest"`
 	Log        LogConfig        `koanf:"log"`
+	Source     SourceConfig     `koanf:"source"`
+	Reconcile  ReconcileConfig  `koanf:"reconcile"`
 }
 
 // RedisConfig says where the streams live.
@@ -90,4 +92,22 @@ type IngestConfig struct {
 type LogConfig struct {
 	Level  string `koanf:"level"`
 	Format string `koanf:"format"`
+}
+
+// SourceConfig is our side of the records (contract §5).
+type SourceConfig struct {
+	Kind         string        `koanf:"kind"` // none, http or file
+	BaseURL      string        `koanf:"base_url"`
+	TokenURL     string        `koanf:"token_url"`
+	ClientID     string        `koanf:"client_id"`
+	ClientSecret string        `koanf:"client_secret"`
+	Timeout      time.Duration `koanf:"timeout"`
+	File         string        `koanf:"file"`
+	Entities     []string      `koanf:"entities"`
+}
+
+// ReconcileConfig schedules reconciliation inside `streamsync run` (contract §6).
+type ReconcileConfig struct {
+	Every  time.Duration `koanf:"every"` // 0: off
+	Repair bool          `koanf:"repair"`
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -49,8 +50,9 @@ func TestDefaultsMatchContract(t *testing.T) {
 		Admin:      AdminConfig{Addr: "127.0.0.1:8090"},
 		Ingest:     IngestConfig{MaxBodyBytes: 16 << 20},
 		Log:        LogConfig{Level: "info", Format: "text"},
+		Source:     SourceConfig{Kind: "none", Timeout: 10 * time.Second, Entities: []string{}},
 	}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
 	}
 	// The only default that does not validate is the required partner URL.

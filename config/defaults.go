@@ -49,6 +49,18 @@ var defaults = map[string]any{
 	"ingest.addr":           "",
 	"ingest.max_body_bytes": 16 << 20,
 
+	"source.kind":          "none",
+	"source.base_url":      "",
+	"source.token_url":     "",
+	"source.client_id":     "",
+	"source.client_secret": "",
+	"source.timeout":       10 * time.Second,
+	"source.file":          "",
+	"source.entities":      []string{},
+
+	"reconcile.every":  time.Duration(0),
+	"reconcile.repair": false,
+
 	"log.level":  "info",
 	"log.format": "text",
 }

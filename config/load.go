@@ -49,6 +49,10 @@ func AddFlags(fs *pflag.FlagSet) {
 			fs.Float64(k, v, "")
 		case time.Duration:
 			fs.Duration(k, v, "")
+		case bool:
+			fs.Bool(k, v, "")
+		case []string:
+			fs.StringSlice(k, v, "")
 		}
 	}
 }
@@ -79,6 +83,9 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 			key, _ := EnvKey(name)
 			switch {
 			case IsKey(key):
+				if _, list := defaults[key].([]string); list {
+					return key, splitList(value) // STREAMSYNC_SOURCE__ENTITIES=a,b
+				}
 				return key, value
 			case strings.Contains(key, "."):
 				unknown = append(unknown, fmt.Errorf("%s: unknown setting (from %s)", key, name))
@@ -178,6 +185,22 @@ func checkType(def, raw any) error {
 			}
 		}
 		return fmt.Errorf("want a duration with a unit such as \"10s\" or \"5m\", got %q", fmt.Sprint(raw))
+	case bool:
+		switch v := raw.(type) {
+		case bool:
+			return nil
+		case string:
+			if _, err := strconv.ParseBool(v); err == nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("want true or false, got %q", fmt.Sprint(raw))
+	case []string:
+		switch raw.(type) {
+		case []string, []any, string:
+			return nil
+		}
+		return fmt.Errorf("want a list, got %q", fmt.Sprint(raw))
 	}
 	return nil
 }
@@ -192,4 +215,16 @@ func startsWithSection(name string) bool {
 		}
 	}
 	return false
+}
+
+// splitList reads a comma-separated list from the environment; empty items
+// are dropped.
+func splitList(v string) []string {
+	out := []string{}
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -31,6 +31,8 @@ const (
 	SectionAdmin      = "admin"
 	SectionIngest     = "ingest"
 	SectionLog        = "log"
+	SectionSource     = "source"
+	SectionReconcile  = "reconcile"
 )
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -98,8 +100,28 @@ func (c Config) Validate(sections ...string) error {
 		v.check(slices.Contains([]string{"debug", "info", "warn", "error"}, l.Level), "log.level", fmt.Sprintf("must be debug, info, warn or error, is %q", l.Level))
 		v.check(slices.Contains([]string{"text", "json"}, l.Format), "log.format", fmt.Sprintf("must be text or json, is %q", l.Format))
 	}
+	if want(SectionSource) {
+		src := c.Source
+		v.check(slices.Contains([]string{"none", "http", "file"}, src.Kind), "source.kind", fmt.Sprintf("must be none, http or file, is %q", src.Kind))
+		v.httpURL("source.base_url", src.BaseURL, src.Kind == "http")
+		v.httpURL("source.token_url", src.TokenURL, false)
+		v.check(src.ClientID != "" || src.ClientSecret == "", "source.client_id", "required when source.client_secret is set")
+		v.check(src.Timeout > 0, "source.timeout", "must be more than 0")
+		v.check(src.Kind != "file" || src.File != "", "source.file", "required when source.kind is file")
+		for _, e := range src.Entities {
+			v.check(entityRe.MatchString(e), "source.entities", fmt.Sprintf("%q is not an entity name ([a-z0-9_-]{1,64})", e))
+		}
+	}
+	if want(SectionReconcile) {
+		r := c.Reconcile
+		v.check(r.Every == 0 || r.Every >= time.Second, "reconcile.every", fmt.Sprintf("must be 0 (off) or at least 1s, is %s", r.Every))
+		v.check(r.Every == 0 || c.ClickHouse.Addr != "", "reconcile.every", "needs clickhouse.addr (reconciliation compares in ClickHouse)")
+		v.check(!r.Repair || c.Source.Kind != "none", "reconcile.repair", "needs a source (source.kind http or file): repairs send our records")
+	}
 	return errors.Join(v.errs...)
 }
+
+var entityRe = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 
 // EffectiveTokenURL is sink.token_url, or {base_url}/oauth/token when it is empty.
 func (s SinkConfig) EffectiveTokenURL() string {

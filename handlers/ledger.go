@@ -1,10 +1,6 @@
 package handlers
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -51,21 +47,12 @@ func LedgerOf(e event.Event) Ledger {
 	return Ledger{Found: true, Version: e.Version, Hash: ContentHash(e), Deleted: e.Op == event.OpDelete, EventID: e.ID}
 }
 
-// ContentHash identifies a record's content: JSON with its object keys
-// sorted, so that key order and spacing do not count. A delete hashes to "-".
+// ContentHash identifies a record's content: event.ContentHash of its data
+// (SHA-256 hex of canonical JSON, contract §6), the hash reconciliation
+// compares with the partner's. A delete hashes to "-".
 func ContentHash(e event.Event) string {
 	if e.Op == event.OpDelete {
 		return "-"
 	}
-	canon := e.Data
-	dec := json.NewDecoder(bytes.NewReader(e.Data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err == nil {
-		if b, err := json.Marshal(v); err == nil { // maps marshal with sorted keys
-			canon = b
-		}
-	}
-	sum := sha256.Sum256(canon)
-	return hex.EncodeToString(sum[:16])
+	return event.ContentHash(e.Data)
 }

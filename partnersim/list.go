@@ -18,6 +18,7 @@ type listItem struct {
 	Account string          `json:"account"`
 	Version int64           `json:"version"`
 	Data    json.RawMessage `json:"data"`
+	Parent  *Ref            `json:"parent,omitempty"` // beyond contract §2, ignored by clients that do not know it
 }
 
 // handleList is GET /v1/{entity}?account=A&cursor=C&limit=N: live records of
@@ -66,7 +67,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	items := make([]listItem, 0, len(keys))
 	for _, k := range keys {
 		rec := s.records[recordID{entity, k}]
-		items = append(items, listItem{Key: k, Account: rec.Account, Version: rec.Version, Data: rec.Data})
+		items = append(items, listItem{Key: k, Account: rec.Account, Version: rec.Version, Data: rec.Data, Parent: rec.Parent})
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})

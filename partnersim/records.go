@@ -32,7 +32,11 @@ type record struct {
 }
 
 func (r *record) view() map[string]any {
-	return map[string]any{"account": r.Account, "version": r.Version, "data": r.Data, "updated_at": r.UpdatedAt.UTC().Format(time.RFC3339Nano)}
+	v := map[string]any{"account": r.Account, "version": r.Version, "data": r.Data, "updated_at": r.UpdatedAt.UTC().Format(time.RFC3339Nano)}
+	if r.Parent != nil {
+		v["parent"] = r.Parent // beyond contract §2: lets the simulator play a source with parents
+	}
+	return v
 }
 
 type putBody struct {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -17,14 +16,14 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 	"github.com/streamsync/streamsync/event"
-	"golang.org/x/oauth2/clientcredentials"
+	"github.com/streamsync/streamsync/internal/apiclient"
 	"golang.org/x/time/rate"
 )
 
 // Defaults of Config.
 const (
 	DefaultTimeout          = 10 * time.Second
-	DefaultTokenEarlyExpiry = 2 * time.Second
+	DefaultTokenEarlyExpiry = apiclient.DefaultTokenEarlyExpiry
 	DefaultMaxConns         = 512
 )
 
@@ -98,7 +97,7 @@ type Sink struct {
 	cfg     Config
 	base    string
 	client  *http.Client
-	tokens  *tokens
+	tokens  *apiclient.Tokens
 	limiter *rate.Limiter
 	breaker *gobreaker.CircuitBreaker[Result]
 	log     *slog.Logger
@@ -110,23 +109,14 @@ func New(cfg Config) (*Sink, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns = cfg.MaxConns
-	tr.MaxIdleConnsPerHost = cfg.MaxConns
-	tr.MaxConnsPerHost = cfg.MaxConns
-	tr.DialContext = (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext
 	s := &Sink{
 		cfg:    cfg,
 		base:   strings.TrimRight(cfg.BaseURL, "/"),
-		client: &http.Client{Transport: tr},
+		client: apiclient.NewHTTPClient(cfg.Timeout, cfg.MaxConns),
 		log:    cfg.Logger,
 	}
 	if cfg.ClientID != "" {
-		s.tokens = &tokens{
-			cc:    clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: cfg.TokenURL},
-			early: cfg.TokenEarlyExpiry,
-			now:   cfg.Now,
-		}
+		s.tokens = apiclient.NewTokens(cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, cfg.TokenEarlyExpiry, cfg.Now)
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit/10)))
@@ -259,7 +249,7 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 	}
 	tok := ""
 	if s.tokens != nil {
-		if tok, err = s.tokens.get(ctx); err != nil {
+		if tok, err = s.tokens.Get(ctx); err != nil {
 			return Result{Verdict: Classify(method, 0, nil, nil, err, s.cfg.Now())}
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
@@ -278,7 +268,7 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 	_ = resp.Body.Close()
 	v := Classify(method, resp.StatusCode, resp.Header, head, nil, s.cfg.Now())
 	if v.Class == Unauthorized && s.tokens != nil {
-		s.tokens.invalidate(tok)
+		s.tokens.Invalidate(tok)
 	}
 	return Result{Verdict: v, Status: resp.StatusCode, Latency: latency, Calls: 1}
 }

@@ -1,0 +1,42 @@
+package source
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+
+	"github.com/streamsync/streamsync/event"
+)
+
+var entityRe = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+
+func validEntity(s string) bool { return entityRe.MatchString(s) }
+
+func absURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("must be an absolute http(s) URL, is %q", s)
+	}
+	return nil
+}
+
+// check applies contract §1's rules for account, entity, key, version, data
+// and parent to a record (the same rules as an upsert event's).
+func check(r Record) error {
+	if r.Entity == "" || r.Key == "" || r.Account == "" {
+		return errors.New("entity, key and account are required")
+	}
+	if r.Version <= 0 {
+		return fmt.Errorf("version must be a whole number greater than 0, is %d", r.Version)
+	}
+	e := event.Event{ID: "source-record", Op: event.OpUpsert, Account: r.Account, Entity: r.Entity, Key: r.Key,
+		Version: r.Version, Data: r.Data}
+	if r.Parent != nil {
+		e.ParentEntity, e.ParentKey = r.Parent.Entity, r.Parent.Key
+		if r.Parent.Entity == "" || r.Parent.Key == "" {
+			return errors.New("parent needs both entity and key")
+		}
+	}
+	return event.Validate(e)
+}

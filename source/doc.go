@@ -1,0 +1,6 @@
+// Package source reads our side of the records (contract §5): an HTTP read
+// API speaking contract §2's two read requests, a JSON Lines file (gzip when
+// it ends in .gz), or none. Records are streamed page by page through an
+// Iterator, never loaded whole, and one record can be read on its own (Get)
+// for reconciliation's --recent checks and op=sync events.
+package source
