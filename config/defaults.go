@@ -49,6 +49,14 @@ var defaults = map[string]any{
 	"ingest.addr":           "",
 	"ingest.max_body_bytes": 16 << 20,
 
+	"ingest.prepare_timeout":    30 * time.Second,
+	"ingest.check_url":          "",
+	"ingest.check_max_attempts": 10,
+
+	"outbox.dsn":   "",
+	"outbox.table": "streamsync_outbox",
+	"outbox.batch": 500,
+
 	"log.level":  "info",
 	"log.format": "text",
 }
