@@ -21,7 +21,7 @@ fuzz: ## the event parsers under go test -fuzz, FUZZTIME each
 	$(GO) test -run='^$$' -fuzz='^FuzzFromStream$$' -fuzztime=$(FUZZTIME) ./event
 	$(GO) test -run='^$$' -fuzz='^FuzzFromJSON$$' -fuzztime=$(FUZZTIME) ./event
 
-up: ## start the private Redis and ClickHouse (installs them when missing)
+up: ## start the private Redis, ClickHouse and PostgreSQL (installs them when missing)
 	$(INFRA) up
 
 down: ## stop them

@@ -13,6 +13,7 @@ type Config struct {
 	ClickHouse ClickHouseConfig `koanf:"clickhouse"`
 	Admin      AdminConfig      `koanf:"admin"`
 	Ingest     IngestConfig     `koanf:"ingest"`
+	Outbox     OutboxConfig     `koanf:"outbox"`
 	Log        LogConfig        `koanf:"log"`
 	Source     SourceConfig     `koanf:"source"`
 	Reconcile  ReconcileConfig  `koanf:"reconcile"`
@@ -86,6 +87,20 @@ type AdminConfig struct {
 type IngestConfig struct {
 	Addr         string `koanf:"addr"`
 	MaxBodyBytes int    `koanf:"max_body_bytes"`
+	// Prepared events (contract §8): how long one may wait unconfirmed before
+	// it is checked back, where, and how many check-backs before it is
+	// dead-lettered unconfirmed.
+	PrepareTimeout   time.Duration `koanf:"prepare_timeout"`
+	CheckURL         string        `koanf:"check_url"`
+	CheckMaxAttempts int           `koanf:"check_max_attempts"`
+}
+
+// OutboxConfig is the PostgreSQL transactional-outbox relay (contract §8);
+// an empty DSN turns it off.
+type OutboxConfig struct {
+	DSN   string `koanf:"dsn"`
+	Table string `koanf:"table"`
+	Batch int    `koanf:"batch"`
 }
 
 // LogConfig sets the process log.

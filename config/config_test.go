@@ -48,7 +48,8 @@ func TestDefaultsMatchContract(t *testing.T) {
 		Dependency: DependencyConfig{MaxWait: 10 * time.Minute},
 		ClickHouse: ClickHouseConfig{Addr: "127.0.0.1:9000", Database: "streamsync", Username: "default", BacklogMax: 1000000, SpoolDir: "./data/spool"},
 		Admin:      AdminConfig{Addr: "127.0.0.1:8090"},
-		Ingest:     IngestConfig{MaxBodyBytes: 16 << 20},
+		Ingest:     IngestConfig{MaxBodyBytes: 16 << 20, PrepareTimeout: 30 * time.Second, CheckMaxAttempts: 10},
+		Outbox:     OutboxConfig{Table: "streamsync_outbox", Batch: 500},
 		Log:        LogConfig{Level: "info", Format: "text"},
 		Source:     SourceConfig{Kind: "none", Timeout: 10 * time.Second, Entities: []string{}},
 	}
@@ -176,6 +177,12 @@ func TestValidate(t *testing.T) {
 		{"admin addr bad", func(c *Config) { c.Admin.Addr = "8090" }, "admin.addr"},
 		{"ingest addr bad", func(c *Config) { c.Ingest.Addr = "x" }, "ingest.addr"},
 		{"ingest body below an event", func(c *Config) { c.Ingest.MaxBodyBytes = 10 }, "ingest.max_body_bytes"},
+		{"prepare timeout too short", func(c *Config) { c.Ingest.PrepareTimeout = 10 * time.Millisecond }, "ingest.prepare_timeout"},
+		{"check url not http", func(c *Config) { c.Ingest.CheckURL = "ftp://x/check" }, "ingest.check_url"},
+		{"check attempts 0", func(c *Config) { c.Ingest.CheckMaxAttempts = 0 }, "ingest.check_max_attempts"},
+		{"outbox dsn not postgres", func(c *Config) { c.Outbox.DSN = "mysql://h/db" }, "outbox.dsn"},
+		{"outbox table quoted", func(c *Config) { c.Outbox.DSN = "postgres://h/db"; c.Outbox.Table = `x"; drop` }, "outbox.table"},
+		{"outbox batch 0", func(c *Config) { c.Outbox.DSN = "postgres://h/db"; c.Outbox.Batch = 0 }, "outbox.batch"},
 		{"log level bad", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"log format bad", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
 	}

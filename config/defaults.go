@@ -60,6 +60,13 @@ var defaults = map[string]any{
 
 	"reconcile.every":  time.Duration(0),
 	"reconcile.repair": false,
+	"ingest.prepare_timeout":    30 * time.Second,
+	"ingest.check_url":          "",
+	"ingest.check_max_attempts": 10,
+
+	"outbox.dsn":   "",
+	"outbox.table": "streamsync_outbox",
+	"outbox.batch": 500,
 
 	"log.level":  "info",
 	"log.format": "text",

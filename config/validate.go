@@ -33,9 +33,13 @@ const (
 	SectionLog        = "log"
 	SectionSource     = "source"
 	SectionReconcile  = "reconcile"
+	SectionOutbox     = "outbox"
 )
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// tableRe is a PostgreSQL table name, optionally schema-qualified, unquoted.
+var tableRe = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // Validate checks the named sections, every section when none is named, and
 // returns all problems joined, each a *FieldError naming its key.
@@ -94,6 +98,18 @@ func (c Config) Validate(sections ...string) error {
 	if want(SectionIngest) {
 		v.hostPort("ingest.addr", c.Ingest.Addr, false)
 		v.check(c.Ingest.MaxBodyBytes >= c.Event.MaxBytes, "ingest.max_body_bytes", fmt.Sprintf("must be at least event.max_bytes (%d)", c.Event.MaxBytes))
+		v.check(c.Ingest.PrepareTimeout >= time.Second, "ingest.prepare_timeout", fmt.Sprintf("must be at least 1s, is %s", c.Ingest.PrepareTimeout))
+		v.httpURL("ingest.check_url", c.Ingest.CheckURL, false)
+		v.check(c.Ingest.CheckMaxAttempts >= 1 && c.Ingest.CheckMaxAttempts <= 1000, "ingest.check_max_attempts",
+			fmt.Sprintf("must be 1 to 1000, is %d", c.Ingest.CheckMaxAttempts))
+	}
+	if want(SectionOutbox) && c.Outbox.DSN != "" {
+		o := c.Outbox
+		u, err := url.Parse(o.DSN)
+		v.check(err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.Host != "", "outbox.dsn",
+			"must be a PostgreSQL connection URL (postgres://user:password@host:port/database?sslmode=…)")
+		v.check(tableRe.MatchString(o.Table), "outbox.table", fmt.Sprintf("must be a table name ([schema.]name, [A-Za-z_][A-Za-z0-9_]*), is %q", o.Table))
+		v.check(o.Batch >= 1 && o.Batch <= 10000, "outbox.batch", fmt.Sprintf("must be 1 to 10000, is %d", o.Batch))
 	}
 	if want(SectionLog) {
 		l := c.Log

@@ -95,34 +95,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []Rejected{{Index: -1, Reason: "no events in the body"}}})
 		return
 	}
-	events := make([]event.Event, 0, len(items))
-	var rejected []Rejected
-	now := s.cfg.Now().UnixMilli()
-	for i, it := range items {
-		e, err := event.FromJSON(it, s.cfg.Limits)
-		if err != nil {
-			rejected = append(rejected, Rejected{Index: i, ID: e.ID, Reason: err.Error()})
-			continue
-		}
-		if e.TS == 0 {
-			e.TS = now // for end-to-end latency: when the event reached us
-		}
-		events = append(events, e)
-	}
+	events, rejected := Parse(items, s.cfg.Limits, s.cfg.Now())
 	if len(rejected) > 0 {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": rejected})
 		return
 	}
-	// One atomic pipelined call: all of the batch or none of it (a single
-	// event needs no MULTI).
-	pipe := s.rdb.TxPipeline()
-	if len(events) == 1 {
-		pipe = s.rdb.Pipeline()
-	}
-	for _, e := range events {
-		pipe.XAdd(r.Context(), &redis.XAddArgs{Stream: s.cfg.Stream, Values: e.Fields()})
-	}
-	if _, err := pipe.Exec(r.Context()); err != nil {
+	if err := Append(r.Context(), s.rdb, s.cfg.Stream, events); err != nil {
 		s.cfg.Logger.Error("ingest: append failed", "count", len(events), "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []Rejected{{Index: -1, Reason: "events not appended: " + err.Error()}}})
 		return

@@ -2,13 +2,13 @@
 # Starts and stops the project's own Redis and ClickHouse on private loopback
 # ports, with their data under .run/ at the project root.
 #
-#   scripts/infra.sh up [redis|clickhouse]     start (installs Debian packages when missing); idempotent
-#   scripts/infra.sh down [redis|clickhouse]   stop exactly the processes this script started
+#   scripts/infra.sh up [redis|clickhouse|postgres]     start (installs Debian packages when missing); idempotent
+#   scripts/infra.sh down [redis|clickhouse|postgres]   stop exactly the processes this script started
 #   scripts/infra.sh status                    say what runs
 #   scripts/infra.sh env                       print the export lines tests and the demo read
 #
 # Ports: STREAMSYNC_DEV_REDIS_PORT (16379), STREAMSYNC_DEV_CLICKHOUSE_PORT (19000),
-# STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT (18123). Readiness deadline: STREAMSYNC_DEV_WAIT (60 s).
+# STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT (18123), STREAMSYNC_DEV_POSTGRES_PORT (15432). Readiness deadline: STREAMSYNC_DEV_WAIT (60 s).
 # A ClickHouse on another port is a second instance with its data in .run/clickhouse-PORT (tests that
 # stop and start ClickHouse use one of their own).
 set -euo pipefail
@@ -19,6 +19,7 @@ redis_port=${STREAMSYNC_DEV_REDIS_PORT:-16379}
 ch_port=${STREAMSYNC_DEV_CLICKHOUSE_PORT:-19000}
 ch_http_port=${STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT:-18123}
 wait_s=${STREAMSYNC_DEV_WAIT:-60}
+pg_port=${STREAMSYNC_DEV_POSTGRES_PORT:-15432}
 export PATH="$PATH:/usr/sbin:/sbin"
 
 say() { printf 'infra: %s\n' "$*" >&2; }
@@ -136,9 +137,73 @@ XML
   say "clickhouse ready on 127.0.0.1:$ch_port (pid $(cat "$dir/clickhouse.pid"))"
 }
 
-# stop PIDFILE NAME: SIGTERM the process we started, SIGKILL it after the deadline.
+# PostgreSQL (the outbox relay's tests and demo): Debian's postgresql package, a private cluster in
+# .run/postgres (or .run/postgres-PORT) on 127.0.0.1:$pg_port, trust auth for user postgres on loopback.
+# PostgreSQL refuses to run as root, so as root the cluster belongs to, and runs as, the postgres OS user.
+pg_dir="$run/postgres"
+[ "$pg_port" = 15432 ] || pg_dir="$run/postgres-$pg_port"
+
+# pg_bin: the directory of initdb/pg_ctl (Debian keeps them off PATH, in /usr/lib/postgresql/N/bin).
+pg_bin() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  if [ -n "$d" ] && [ -x "$d/pg_ctl" ]; then echo "$d"; return 0; fi
+  command -v pg_ctl >/dev/null 2>&1 && { dirname "$(command -v pg_ctl)"; return 0; }
+  return 1
+}
+
+# as_pg CMD...: run CMD as the cluster's owner (postgres when we are root, else ourselves).
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_ready() { as_pg "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$pg_port" -U postgres; }
+
+postgres_up() {
+  mkdir -p "$pg_dir"
+  if alive "$pg_dir/postgres.pid" postgres; then
+    say "postgres already running on 127.0.0.1:$pg_port (pid $(cat "$pg_dir/postgres.pid"))"
+    return 0
+  fi
+  if ! pg_bin >/dev/null; then
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    command -v apt-get >/dev/null 2>&1 || die "PostgreSQL is missing and apt-get is not here; install it yourself, or point STREAMSYNC_TEST_POSTGRES_DSN at your own server"
+    say "installing postgresql (apt-get)"
+    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >"$run/apt.log" 2>&1; then
+      $sudo apt-get update -q >>"$run/apt.log" 2>&1 || true
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >>"$run/apt.log" 2>&1 ||
+        die "apt-get install postgresql failed; see $run/apt.log"
+    fi
+    # The package starts a cluster of its own on 5432; ours is separate and needs nothing of it.
+  fi
+  local bin
+  bin=$(pg_bin) || die "pg_ctl still missing after installing postgresql"
+  if port_busy "$pg_port"; then
+    pg_ready || die "port $pg_port is taken by something that is not PostgreSQL; set STREAMSYNC_DEV_POSTGRES_PORT"
+    say "reusing the PostgreSQL already answering on 127.0.0.1:$pg_port"
+    return 0
+  fi
+  if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || die "no postgres OS user to run PostgreSQL as (it refuses root)"
+    chown postgres: "$pg_dir"
+  fi
+  if [ ! -s "$pg_dir/data/PG_VERSION" ]; then
+    as_pg "$bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 --no-locale >"$pg_dir/initdb.log" 2>&1 ||
+      die "initdb failed; see $pg_dir/initdb.log"
+  fi
+  rm -f "$pg_dir/postgres.pid"
+  as_pg "$bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/postgres.log" -s -w -t "$wait_s" \
+    -o "-p $pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$pg_dir -c fsync=off -c max_connections=200" start ||
+    die "postgres did not start; see $pg_dir/postgres.log"
+  wait_for postgres "$pg_dir/postgres.log" pg_ready || die "postgres did not answer pg_isready"
+  head -n 1 "$pg_dir/data/postmaster.pid" >"$pg_dir/postgres.pid"
+  say "postgres ready on 127.0.0.1:$pg_port (pid $(cat "$pg_dir/postgres.pid"))"
+}
+
+# stop PIDFILE NAME [SIGNAL]: SIGTERM (or SIGNAL) the process we started, SIGKILL it after the deadline.
 stop() {
-  local pidfile=$1 name=$2
+  local pidfile=$1 name=$2 sig=${3:-TERM}
   if ! alive "$pidfile" "$name"; then
     rm -f "$pidfile"
     say "$name not running"
@@ -146,7 +211,7 @@ stop() {
   fi
   local pid
   pid=$(cat "$pidfile")
-  kill -TERM "$pid" 2>/dev/null || true
+  kill -"$sig" "$pid" 2>/dev/null || true
   local deadline=$((SECONDS + 30))
   while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then
@@ -160,24 +225,28 @@ stop() {
 status() {
   alive "$run/redis/redis.pid" redis-server && say "redis running on 127.0.0.1:$redis_port" || say "redis not running"
   alive "$ch_dir/clickhouse.pid" clickhouse && say "clickhouse running on 127.0.0.1:$ch_port" || say "clickhouse not running"
+  alive "$pg_dir/postgres.pid" postgres && say "postgres running on 127.0.0.1:$pg_port" || say "postgres not running"
 }
 
 env_lines() {
   echo "export STREAMSYNC_TEST_REDIS_ADDR=127.0.0.1:$redis_port"
   echo "export STREAMSYNC_TEST_CLICKHOUSE_ADDR=127.0.0.1:$ch_port"
+  echo "export STREAMSYNC_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable"
 }
 
 mkdir -p "$run"
 cmd=${1:-}
 what=${2:-all}
 case "$cmd:$what" in
-  up:all) redis_up; clickhouse_up ;;
+  up:all) redis_up; clickhouse_up; postgres_up ;;
   up:redis) redis_up ;;
   up:clickhouse) clickhouse_up ;;
-  down:all) stop "$ch_dir/clickhouse.pid" clickhouse; stop "$run/redis/redis.pid" redis-server ;;
+  up:postgres) postgres_up ;;
+  down:all) stop "$pg_dir/postgres.pid" postgres INT; stop "$ch_dir/clickhouse.pid" clickhouse; stop "$run/redis/redis.pid" redis-server ;;
   down:redis) stop "$run/redis/redis.pid" redis-server ;;
   down:clickhouse) stop "$ch_dir/clickhouse.pid" clickhouse ;;
+  down:postgres) stop "$pg_dir/postgres.pid" postgres INT ;;  # SIGINT: fast shutdown, clients disconnected
   status:*) status ;;
   env:*) env_lines ;;
-  *) die "usage: $0 up|down [redis|clickhouse] | status | env" ;;
+  *) die "usage: $0 up|down [redis|clickhouse|postgres] | status | env" ;;
 esac
