@@ -58,8 +58,8 @@ var defaults = map[string]any{
 	"source.file":          "",
 	"source.entities":      []string{},
 
-	"reconcile.every":  time.Duration(0),
-	"reconcile.repair": false,
+	"reconcile.every":           time.Duration(0),
+	"reconcile.repair":          false,
 	"ingest.prepare_timeout":    30 * time.Second,
 	"ingest.check_url":          "",
 	"ingest.check_max_attempts": 10,
