@@ -28,6 +28,12 @@ func runPipeline(ctx context.Context, e *env) error {
 	keys := keysOf(cfg.Stream)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// lag, pending, delayed, retrying, dead, step counts: read from Redis on scrape.
+	gauges, err := pipeline.NewGauges(pipeline.GaugesConfig{Keys: keys, Logger: e.log}, rdb)
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(gauges)
 
 	sink, err := partner.New(partner.Config{
 		BaseURL: cfg.Sink.BaseURL, TokenURL: cfg.Sink.EffectiveTokenURL(), ClientID: cfg.Sink.ClientID, ClientSecret: cfg.Sink.ClientSecret,
