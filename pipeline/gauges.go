@@ -43,7 +43,8 @@ func (c GaugesConfig) Validate() error {
 // Gauges is a prometheus.Collector that reads the pipeline's state from
 // Redis when /metrics is scraped — one pipelined round trip a scrape, never
 // per event: what `streamsync status` shows (contract §4), as gauges, and the
-// step counts as streamsync_steps_total.
+// step counts as streamsync_steps_total. (The attempt-log backlog is the
+// exporter's streamsync_attempts_backlog.)
 //
 // The values are the stream's, not this process': every process of a
 // consumer group reports the same numbers, so aggregate them with max(), not
@@ -52,7 +53,7 @@ type Gauges struct {
 	cfg GaugesConfig
 	rdb redis.UniversalClient
 
-	up, length, lag, pending, delayed, retrying, dead, backlog, consumers, prepared, steps *prometheus.Desc
+	up, length, lag, pending, delayed, retrying, dead, consumers, prepared, steps *prometheus.Desc
 }
 
 // NewGauges builds the collector; register it on the admin server's registry.
@@ -72,7 +73,6 @@ func NewGauges(cfg GaugesConfig, rdb redis.UniversalClient) (*Gauges, error) {
 		delayed:   d("streamsync_delayed", "Events parked in the delayed ZSET, waiting for their parent."),
 		retrying:  d("streamsync_retrying", "Events waiting in the retry ZSET for their next attempt."),
 		dead:      d("streamsync_dead", "Entries in the dead-letter stream (waiting to be replayed or dropped)."),
-		backlog:   d("streamsync_attempts_backlog", "Attempt-log rows in Redis not yet written to ClickHouse."),
 		consumers: d("streamsync_consumers", "Consumers in the consumer group."),
 		prepared:  d("streamsync_prepared", "Prepared events not yet confirmed or cancelled (contract §8); 0 while there are none."),
 		steps:     d("streamsync_steps_total", "Steps recorded by every process of the stream, by step: the counts `streamsync status` shows.", "step"),
@@ -81,7 +81,7 @@ func NewGauges(cfg GaugesConfig, rdb redis.UniversalClient) (*Gauges, error) {
 
 // Describe sends every metric's description.
 func (g *Gauges) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{g.up, g.length, g.lag, g.pending, g.delayed, g.retrying, g.dead, g.backlog, g.consumers, g.prepared, g.steps} {
+	for _, d := range []*prometheus.Desc{g.up, g.length, g.lag, g.pending, g.delayed, g.retrying, g.dead, g.consumers, g.prepared, g.steps} {
 		ch <- d
 	}
 }
@@ -101,7 +101,7 @@ func (g *Gauges) Collect(ch chan<- prometheus.Metric) {
 		d *prometheus.Desc
 		n int64
 	}{{g.length, s.StreamLength}, {g.lag, s.Lag}, {g.pending, s.Pending}, {g.delayed, s.Delayed}, {g.retrying, s.Retrying},
-		{g.dead, s.Dead}, {g.backlog, s.Attempts}, {g.consumers, s.Consumers}} {
+		{g.dead, s.Dead}, {g.consumers, s.Consumers}} {
 		ch <- prometheus.MustNewConstMetric(v.d, prometheus.GaugeValue, float64(v.n))
 	}
 	var prepared int64
