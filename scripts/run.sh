@@ -47,7 +47,8 @@ take_lock() {
 }
 if ! take_lock; then
   other=$(cat "$lock" 2>/dev/null || true)
-  if [ -n "$other" ] && [ -r "/proc/$other/cmdline" ] && tr '\0' ' ' <"/proc/$other/cmdline" | grep -q 'run.sh'; then
+  if [ -n "$other" ] && [ "$(readlink "/proc/$other/cwd" 2>/dev/null)" = "$root" ] &&
+    tr '\0' ' ' <"/proc/$other/cmdline" 2>/dev/null | grep -q 'run.sh'; then
     die "make run is already running in this checkout (pid $other, logs in $run/); stop it with Ctrl-C there first"
   fi
   rm -f "$lock" # left by a run that was killed

@@ -173,6 +173,35 @@ func (s *sandbox) killLeftovers(tb testing.TB) {
 	}
 }
 
+// cliFindsTheRun: the CLI, run in the project root with no settings of its
+// own, reads the streamsync.yaml the run wrote and talks to the run's Redis;
+// `scripts/infra.sh env` exports the same address for shells elsewhere.
+func (s *sandbox) cliFindsTheRun(tb testing.TB) {
+	tb.Helper()
+	var env []string
+	for _, kv := range s.env {
+		if !strings.HasPrefix(kv, "STREAMSYNC_REDIS__") && !strings.HasPrefix(kv, "STREAMSYNC_CONFIG=") {
+			env = append(env, kv)
+		}
+	}
+	yml, err := os.ReadFile(filepath.Join(s.root, "streamsync.yaml"))
+	if err != nil || !strings.Contains(string(yml), "addr: 127.0.0.1:"+s.port["redis"]) {
+		tb.Fatalf("streamsync.yaml (%v) does not name the run's Redis 127.0.0.1:%s:\n%s", err, s.port["redis"], yml)
+	}
+	status := exec.Command("bin/streamsync", "status", "--format", "json")
+	status.Dir, status.Env = s.root, env
+	out, err := status.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"stream_length"`) {
+		tb.Errorf("bin/streamsync status next to the run: %v\n%s", err, out)
+	}
+	infraEnv := exec.Command("scripts/infra.sh", "env")
+	infraEnv.Dir, infraEnv.Env = s.root, s.env
+	out, err = infraEnv.Output()
+	if err != nil || !strings.Contains(string(out), "export STREAMSYNC_REDIS__ADDR=127.0.0.1:"+s.port["redis"]+"\n") {
+		tb.Errorf("scripts/infra.sh env: %v\n%s", err, out)
+	}
+}
+
 func buildBinaries(tb testing.TB) string {
 	tb.Helper()
 	if testing.Short() {
@@ -201,6 +230,7 @@ func TestRunStopsWhenOutputCloses(t *testing.T) {
 	s := newSandbox(t, buildBinaries(t))
 	cmd, out := s.start(t)
 	logBefore, _ := os.ReadFile(filepath.Join(s.root, ".run", "streamsync.log"))
+	s.cliFindsTheRun(t)
 
 	second := exec.Command("scripts/run.sh")
 	second.Dir, second.Env = s.root, s.env
