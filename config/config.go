@@ -36,6 +36,9 @@ type StreamConfig struct {
 	Dead        string `koanf:"dead"`
 	Delayed     string `koanf:"delayed"`
 	Retry       string `koanf:"retry"`
+	// KeepAcked is how long entries every consumer group has acked stay in
+	// the events stream before it is trimmed.
+	KeepAcked time.Duration `koanf:"keep_acked"`
 }
 
 // SinkConfig describes the partner API.

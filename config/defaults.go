@@ -19,6 +19,7 @@ var defaults = map[string]any{
 	"stream.dead":          "streamsync:dead",
 	"stream.delayed":       "streamsync:delayed",
 	"stream.retry":         "streamsync:retry",
+	"stream.keep_acked":    time.Minute,
 
 	"sink.partner_name":  "partner",
 	"sink.base_url":      "",

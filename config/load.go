@@ -38,7 +38,7 @@ func EnvKey(name string) (key string, ok bool) {
 // AddFlags adds --config and one flag per configuration key (--sink.base_url …)
 // to fs.
 func AddFlags(fs *pflag.FlagSet) {
-	fs.String(ConfigFlag, "", "YAML configuration file")
+	fs.String(ConfigFlag, "", "YAML configuration file (default: $STREAMSYNC_CONFIG, else ./streamsync.yaml when it exists)")
 	for _, k := range Keys() {
 		switch v := defaults[k].(type) {
 		case string:
@@ -57,22 +57,21 @@ func AddFlags(fs *pflag.FlagSet) {
 	}
 }
 
-// Load reads defaults < YAML file (--config) < environment < flags into a
-// Config. fs must have been built with AddFlags and parsed; a nil fs means
+// Load reads defaults < YAML file (--config, $STREAMSYNC_CONFIG or
+// ./streamsync.yaml: see ConfigFile) < environment < flags into a Config.
+// fs must have been built with AddFlags and parsed; a nil fs means
 // no flags. environ is os.Environ() in production. Load does not validate.
 func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 	ko := koanf.New(".")
 	if err := ko.Load(confmap.Provider(defaults, "."), nil); err != nil {
 		return Config{}, fmt.Errorf("config: defaults: %w", err)
 	}
-	if fs != nil {
-		if path, _ := fs.GetString(ConfigFlag); path != "" {
-			if _, err := os.Stat(path); err != nil {
-				return Config{}, fmt.Errorf("config: --config %s: %w", path, err)
-			}
-			if err := ko.Load(file.Provider(path), yaml.Parser()); err != nil {
-				return Config{}, fmt.Errorf("config: --config %s: %w", path, err)
-			}
+	if path, from := ConfigFile(fs, environ); path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return Config{}, fmt.Errorf("config: %s %s: %w", from, path, err)
+		}
+		if err := ko.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("config: %s %s: %w", from, path, err)
 		}
 	}
 	var unknown []error
@@ -92,7 +91,8 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 			case startsWithSection(key):
 				unknown = append(unknown, fmt.Errorf("%s: unknown setting (from %s; nesting takes a double underscore, as in STREAMSYNC_SINK__BASE_URL)", key, name))
 			}
-			// Anything else, such as STREAMSYNC_TEST_REDIS_ADDR, is not for us.
+			// Anything else, such as STREAMSYNC_TEST_REDIS_ADDR or
+			// STREAMSYNC_CONFIG (read by ConfigFile), is not for us.
 			return "", nil
 		},
 	})

@@ -62,6 +62,7 @@ func (c Config) Validate(sections ...string) error {
 		v.check(s.Delayed == "" || s.Delayed != s.Retry, "stream.delayed", "must differ from stream.retry")
 		v.check(s.Batch >= 1 && s.Batch <= 10000, "stream.batch", fmt.Sprintf("must be 1 to 10000, is %d", s.Batch))
 		v.check(s.MaxInFlight >= 1, "stream.max_in_flight", fmt.Sprintf("must be 1 or more, is %d", s.MaxInFlight))
+		v.check(s.KeepAcked >= 0, "stream.keep_acked", fmt.Sprintf("must be 0 or more, is %s", s.KeepAcked))
 	}
 	if want(SectionSink) {
 		s := c.Sink

@@ -3,28 +3,31 @@ package pipeline
 import "github.com/prometheus/client_golang/prometheus"
 
 // metrics of the pipeline, registered on the Registerer the caller gives.
+// Step counts (streamsync_steps_total) are not here: Gauges reports them
+// from Redis, where every step of every process is counted, moves and
+// replays included.
 type metrics struct {
-	steps    *prometheus.CounterVec
 	dead     *prometheus.CounterVec
 	latency  prometheus.Histogram
 	handled  prometheus.Histogram
 	moved    *prometheus.CounterVec
 	failures prometheus.Counter
+	endToEnd *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		steps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamsync_steps_total", Help: "Steps recorded, by step."}, []string{"step"}),
-		dead:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamsync_dead_total", Help: "Events dead-lettered, by reason."}, []string{"reason"}),
+		dead: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamsync_dead_total", Help: "Events dead-lettered, by reason."}, []string{"reason"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "streamsync_partner_call_seconds", Help: "Duration of the last partner call of a delivery.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		handled: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "streamsync_event_handle_seconds", Help: "Time from reading an entry to committing its outcome.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		moved:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamsync_moved_total", Help: "Events moved from a ZSET back into the stream, by ZSET."}, []string{"zset"}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamsync_handler_failures_total", Help: "Entries whose handling failed and will be handed out again."}),
+		endToEnd: newEndToEnd(),
 	}
 	if reg != nil {
-		reg.MustRegister(m.steps, m.dead, m.latency, m.handled, m.moved, m.failures)
+		reg.MustRegister(m.dead, m.latency, m.handled, m.moved, m.failures, m.endToEnd)
 	}
 	return m
 }

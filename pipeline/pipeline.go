@@ -212,7 +212,7 @@ func (p *Pipeline) handle(msg *message.Message) error {
 		p.log.Debug("outcome committed before; not again", "stream_id", en.streamID, "event_id", e.ID)
 		return nil
 	}
-	p.metrics.steps.WithLabelValues(string(o.Step)).Inc()
+	p.metrics.observeEndToEnd(e, o.Step, p.cfg.Clock.Now())
 	if o.DeadReason != "" {
 		p.metrics.dead.WithLabelValues(o.DeadReason).Inc()
 	}

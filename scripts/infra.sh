@@ -5,7 +5,7 @@
 #   scripts/infra.sh up [redis|clickhouse|postgres]     start (installs Debian packages when missing); idempotent
 #   scripts/infra.sh down [redis|clickhouse|postgres]   stop exactly the processes this script started
 #   scripts/infra.sh status                    say what runs
-#   scripts/infra.sh env                       print the export lines tests and the demo read
+#   scripts/infra.sh env                       print the export lines tests, the demo and the CLI read
 #
 # Ports: STREAMSYNC_DEV_REDIS_PORT (16379), STREAMSYNC_DEV_CLICKHOUSE_PORT (19000),
 # STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT (18123), STREAMSYNC_DEV_POSTGRES_PORT (15432). Readiness deadline: STREAMSYNC_DEV_WAIT (60 s).
@@ -232,6 +232,9 @@ env_lines() {
   echo "export STREAMSYNC_TEST_REDIS_ADDR=127.0.0.1:$redis_port"
   echo "export STREAMSYNC_TEST_CLICKHOUSE_ADDR=127.0.0.1:$ch_port"
   echo "export STREAMSYNC_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable"
+  # What the CLI (streamsync status|dead|chains) reads, so that it talks to these servers too.
+  echo "export STREAMSYNC_REDIS__ADDR=127.0.0.1:$redis_port"
+  echo "export STREAMSYNC_CLICKHOUSE__ADDR=127.0.0.1:$ch_port"
 }
 
 mkdir -p "$run"

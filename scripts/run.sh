@@ -1,48 +1,156 @@
 #!/usr/bin/env bash
 # Runs everything locally in the foreground: the project's Redis and
-# ClickHouse, partnersim, and the pipeline. Ctrl-C stops all of it (Redis and
-# ClickHouse only if this script started them).
+# ClickHouse, partnersim, the pipeline and a demo producer. Ctrl-C stops all
+# of it (Redis and ClickHouse only if this script started them), also when
+# the output is piped (`make run | tee log`): the script ignores SIGPIPE, every
+# process writes to a log file under .run/, and what you see is a `tail` of
+# those files. When the reader of the output goes away (`make run | head -1`),
+# everything stops as on Ctrl-C.
+#
+# Ports: PARTNER_ADDR (127.0.0.1:8081), ADMIN_ADDR (127.0.0.1:8090),
+# INGEST_ADDR (127.0.0.1:8092), and Redis and ClickHouse as in scripts/infra.sh
+# (STREAMSYNC_DEV_REDIS_PORT, STREAMSYNC_DEV_CLICKHOUSE_PORT,
+# STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT). A port already taken stops start-up
+# naming it; so does a second `make run` in the same checkout.
+#
+# The settings the pipeline uses are written to streamsync.yaml at the project
+# root, where the CLI (`bin/streamsync status|dead|chains`) finds them.
 set -euo pipefail
+trap '' PIPE # a closed stdout must not kill the clean-up; writes then just fail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 infra=scripts/infra.sh
+run=.run
 partner_addr=${PARTNER_ADDR:-127.0.0.1:8081}
 admin_addr=${ADMIN_ADDR:-127.0.0.1:8090}
+ingest_addr=${INGEST_ADDR:-127.0.0.1:8092}
+redis_port=${STREAMSYNC_DEV_REDIS_PORT:-16379}
+ch_port=${STREAMSYNC_DEV_CLICKHOUSE_PORT:-19000}
+config_file=streamsync.yaml
+config_marker='# Written by `make run`'
+mkdir -p "$run"
 
-started_infra=0
-before=$($infra status 2>&1)
-case "$before" in
-  *"redis running"*"clickhouse running"*) ;;
-  *) started_infra=1 ;;
-esac
-$infra up
-eval "$($infra env)"
-
-pids=()
-cleanup() {
-  trap - INT TERM EXIT
-  echo "run: stopping" >&2
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  [ "$started_infra" = 1 ] && $infra down
-  exit 0
+# say MSG: to stdout and to .run/run.log; a closed stdout is not an error.
+say() {
+  printf 'run: %s\n' "$*" >>"$run/run.log" 2>/dev/null || true
+  printf 'run: %s\n' "$*" 2>/dev/null || true
 }
-trap cleanup INT TERM EXIT
+die() {
+  printf 'run: error: %s\n' "$*" >&2 2>/dev/null || true
+  exit 1
+}
 
-mkdir -p .run
-bin/partnersim --addr "$partner_addr" --latency 2ms --jitter 3ms --error-rate 0.02 >.run/partnersim.log 2>&1 &
-pids+=($!)
+# The lock: one `make run` per checkout. noclobber makes the create atomic.
+lock=$run/run.pid
+take_lock() {
+  (set -o noclobber; echo $$ >"$lock") 2>/dev/null
+}
+if ! take_lock; then
+  other=$(cat "$lock" 2>/dev/null || true)
+  if [ -n "$other" ] && [ "$(readlink "/proc/$other/cwd" 2>/dev/null)" = "$root" ] &&
+    tr '\0' ' ' <"/proc/$other/cmdline" 2>/dev/null | grep -q 'run.sh'; then
+    die "make run is already running in this checkout (pid $other, logs in $run/); stop it with Ctrl-C there first"
+  fi
+  rm -f "$lock" # left by a run that was killed
+  take_lock || die "could not take $lock"
+fi
 
-export STREAMSYNC_REDIS__ADDR=$STREAMSYNC_TEST_REDIS_ADDR
-export STREAMSYNC_CLICKHOUSE__ADDR=$STREAMSYNC_TEST_CLICKHOUSE_ADDR
-export STREAMSYNC_ADMIN__ADDR=$admin_addr
-export STREAMSYNC_INGEST__ADDR=${INGEST_ADDR:-127.0.0.1:8092}
-export STREAMSYNC_CLICKHOUSE__SPOOL_DIR=$root/.run/spool
-bin/streamsync run --config config/streamsync.example.yaml --sink.base_url "http://$partner_addr" &
-pids+=($!)
+# port_busy HOST:PORT: something accepts connections there.
+port_busy() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
+for p in "partnersim:PARTNER_ADDR:$partner_addr" "streamsync admin:ADMIN_ADDR:$admin_addr" "streamsync ingest:INGEST_ADDR:$ingest_addr"; do
+  what=${p%%:*}; rest=${p#*:}; var=${rest%%:*}; addr=${rest#*:}
+  if port_busy "$addr"; then
+    rm -f "$lock"
+    die "port $addr ($what) is already taken by another process; stop it, or choose another port with $var=127.0.0.1:PORT"
+  fi
+done
+if [ -e "$config_file" ] && ! head -n 1 "$config_file" | grep -qF "$config_marker"; then
+  rm -f "$lock"
+  die "$config_file exists and was not written by make run, which would overwrite it; move it away (use your own settings with --config FILE)"
+fi
 
-# Report health once everything answers, within a deadline.
-deadline=$((SECONDS + 30))
+# From here on this run owns the lock; the clean-up stops what it started.
+pids=()
+redis_before=0 ch_before=0
+status=$($infra status 2>&1 || true)
+case "$status" in *"redis running"*) redis_before=1 ;; esac
+case "$status" in *"clickhouse running"*) ch_before=1 ;; esac
+
+stopping=0
+cleanup() {
+  local rc=$?
+  [ "$stopping" = 1 ] && return
+  stopping=1
+  trap '' INT TERM HUP
+  say "stopping"
+  local p
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  local deadline=$((SECONDS + 30))
+  for p in "${pids[@]}"; do
+    while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+    if kill -0 "$p" 2>/dev/null; then
+      say "pid $p ignored SIGTERM for 30s; killing it"
+      kill -KILL "$p" 2>/dev/null || true
+    fi
+    wait "$p" 2>/dev/null || true
+  done
+  [ "$ch_before" = 1 ] || $infra down clickhouse >>"$run/run.log" 2>&1 || true
+  [ "$redis_before" = 1 ] || $infra down redis >>"$run/run.log" 2>&1 || true
+  rm -f "$lock"
+  say "stopped (logs in $run/)"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+: >"$run/run.log"
+say "starting Redis (127.0.0.1:$redis_port) and ClickHouse (127.0.0.1:$ch_port); the first time this installs them"
+$infra up >>"$run/run.log" 2>&1 || die "scripts/infra.sh up failed; see $run/run.log"
+grep -F 'reusing' "$run/run.log" | sed 's/^infra: /run: /' || true
+redis_addr=127.0.0.1:$redis_port
+ch_addr=127.0.0.1:$ch_port
+
+# The settings of this run, for the pipeline and for the CLI next to it.
+cat >"$config_file" <<YAML
+$config_marker (scripts/run.sh) on $(date -u '+%Y-%m-%d %H:%M:%S UTC'): the settings that run uses.
+# streamsync commands started in this directory read this file by themselves;
+# from elsewhere: STREAMSYNC_CONFIG=$root/$config_file. make run rewrites it
+# every time: keep your own settings in another file and pass --config FILE.
+redis:
+  addr: $redis_addr
+clickhouse:
+  addr: $ch_addr
+  spool_dir: $root/$run/spool
+sink:
+  base_url: http://$partner_addr
+  client_id: streamsync
+  client_secret: streamsync-secret
+admin:
+  addr: $admin_addr
+ingest:
+  addr: $ingest_addr
+YAML
+# The file is the truth for this run: addresses from the caller's environment
+# would disagree with it.
+unset STREAMSYNC_CONFIG STREAMSYNC_REDIS__ADDR STREAMSYNC_CLICKHOUSE__ADDR STREAMSYNC_CLICKHOUSE__SPOOL_DIR \
+  STREAMSYNC_SINK__BASE_URL STREAMSYNC_SINK__CLIENT_ID STREAMSYNC_SINK__CLIENT_SECRET STREAMSYNC_ADMIN__ADDR STREAMSYNC_INGEST__ADDR
+
+: >"$run/partnersim.log"
+: >"$run/streamsync.log"
+: >"$run/produce.log"
+# What you see: the pipeline's and the producer's logs. If the reader of our
+# output goes away, tail exits, and so does everything else.
+tail -q -n +1 -F "$run/streamsync.log" "$run/produce.log" 2>>"$run/run.log" &
+tail_pid=$!
+pids+=("$tail_pid")
+bin/partnersim --addr "$partner_addr" --latency 2ms --jitter 3ms --error-rate 0.02 >"$run/partnersim.log" 2>&1 &
+partner_pid=$!
+pids+=("$partner_pid")
+bin/streamsync run --config "$config_file" >"$run/streamsync.log" 2>&1 &
+streamsync_pid=$!
+pids+=("$streamsync_pid")
+
 # http_ok HOST:PORT PATH: a GET answered 200 (bash only; no curl needed).
 http_ok() {
   local hp=$1 path=$2
@@ -50,16 +158,23 @@ http_ok() {
     printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$hp" >&3 &&
     head -n 1 <&3 | grep -q ' 200 ') 2>/dev/null
 }
-check() { http_ok "$partner_addr" /healthz && http_ok "$admin_addr" /readyz; }
-until check; do
-  if [ $SECONDS -ge $deadline ]; then
-    echo "run: not healthy after 30s: partnersim http://$partner_addr/healthz, streamsync http://$admin_addr/readyz" >&2
-    exit 1
-  fi
+# Healthy once our own processes answer (the port checks above make sure the
+# answers are theirs), within a deadline.
+deadline=$((SECONDS + 30))
+until http_ok "$partner_addr" /healthz && http_ok "$admin_addr" /readyz; do
+  kill -0 "$partner_pid" 2>/dev/null || die "partnersim stopped; last lines of $run/partnersim.log: $(tail -n 3 "$run/partnersim.log")"
+  kill -0 "$streamsync_pid" 2>/dev/null || die "streamsync stopped; see $run/streamsync.log"
+  kill -0 "$tail_pid" 2>/dev/null || exit 0 # nobody reads our output any more
+  [ $SECONDS -lt $deadline ] || die "not healthy after 30s: partnersim http://$partner_addr/healthz, streamsync http://$admin_addr/readyz; see $run/"
   sleep 0.2
 done
-echo "run: healthy — redis $STREAMSYNC_TEST_REDIS_ADDR, clickhouse $STREAMSYNC_TEST_CLICKHOUSE_ADDR, partnersim http://$partner_addr, streamsync admin http://$admin_addr (Ctrl-C stops all)" >&2
+say "healthy — redis $redis_addr, clickhouse $ch_addr, partnersim http://$partner_addr, streamsync admin http://$admin_addr (web page /), ingest http://$ingest_addr/v1/events; settings in $config_file, logs in $run/ (Ctrl-C stops all)"
 # The demo producer: a conference-registration story, out of order, with echoes and a few malformed entries.
-bin/streamsync produce --rate "${DEMO_RATE:-50}" --events "${DEMO_EVENTS:-5000}" &
+bin/streamsync produce --config "$config_file" --rate "${DEMO_RATE:-50}" --events "${DEMO_EVENTS:-5000}" >"$run/produce.log" 2>&1 &
 pids+=($!)
-wait -n "${pids[@]:0:2}"
+# Until the pipeline, partnersim or the reader of our output stops.
+set +e
+wait -n "$tail_pid" "$partner_pid" "$streamsync_pid"
+kill -0 "$streamsync_pid" 2>/dev/null || say "streamsync stopped; see $run/streamsync.log"
+kill -0 "$partner_pid" 2>/dev/null || say "partnersim stopped; see $run/partnersim.log"
+exit 0

@@ -28,6 +28,12 @@ func runPipeline(ctx context.Context, e *env) error {
 	keys := keysOf(cfg.Stream)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// lag, pending, delayed, retrying, dead, step counts: read from Redis on scrape.
+	gauges, err := pipeline.NewGauges(pipeline.GaugesConfig{Keys: keys, Logger: e.log}, rdb)
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(gauges)
 
 	sink, err := partner.New(partner.Config{
 		BaseURL: cfg.Sink.BaseURL, TokenURL: cfg.Sink.EffectiveTokenURL(), ClientID: cfg.Sink.ClientID, ClientSecret: cfg.Sink.ClientSecret,
@@ -99,6 +105,11 @@ func runPipeline(ctx context.Context, e *env) error {
 	summaryCtx, stopSummary := context.WithCancel(ctx)
 	defer stopSummary()
 	go summarize(summaryCtx, e, rdb, keys)
+	trimmer, err := pipeline.NewTrimmer(pipeline.TrimConfig{Stream: keys.Events, KeepAcked: cfg.Stream.KeepAcked, Logger: e.log}, rdb)
+	if err != nil {
+		return err
+	}
+	go trimmer.Run(summaryCtx) // acked entries older than stream.keep_acked leave the events stream
 	e.log.Info("streamsync running", "events", keys.Events, "group", keys.Group, "consumer", consumer, "partner", cfg.Sink.BaseURL,
 		"attempt_log", cfg.ClickHouse.Addr != "")
 	if err := p.Run(ctx); err != nil {
