@@ -132,7 +132,7 @@ func (sc *scheduler) add(msgs []redis.XMessage) {
 		msg, err := sc.s.cfg.Unmarshaller.Unmarshal(xm.Values)
 		if err != nil || msg == nil {
 			sc.s.log.Error("entry could not be read; it is handed on as invalid", "stream_id", xm.ID, "err", err)
-			msg = message.NewMessage("", []byte(`{}`))
+			msg = message.NewMessage("", nil) // no fields: invalid
 		}
 		msg.UUID = xm.ID
 		msg.Metadata.Set(MetaStreamID, xm.ID)
