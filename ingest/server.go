@@ -107,6 +107,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		if e.TS == 0 {
 			e.TS = now // for end-to-end latency: when the event reached us
 		}
+		// What is appended is what the pipeline will read: validate exactly
+		// those fields, as the pipeline does (a stamped ts adds bytes).
+		if err := appendable(e, s.cfg.Limits); err != nil {
+			rejected = append(rejected, Rejected{Index: i, ID: e.ID, Reason: err.Error()})
+			continue
+		}
 		events = append(events, e)
 	}
 	if len(rejected) > 0 {
@@ -128,6 +134,18 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]int{"accepted": len(events)})
+}
+
+// appendable validates the stream fields e is appended as, the way the
+// pipeline validates an entry it reads.
+func appendable(e event.Event, lim event.Limits) error {
+	f := e.Fields()
+	values := make(map[string]any, len(f)/2)
+	for i := 0; i < len(f); i += 2 {
+		values[f[i].(string)] = f[i+1]
+	}
+	_, err := event.FromStream(values, lim)
+	return err
 }
 
 var writeJSON = httpserve.WriteJSON
