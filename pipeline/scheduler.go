@@ -285,11 +285,13 @@ func (sc *scheduler) reader(ctx context.Context) {
 		default:
 			msgs, err = s.readGroup(ctx, ">", req.n, cfg.Block)
 		}
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && RecreateGroup(ctx, s.rdb, cfg.Stream, cfg.Group, err) {
+			// The stream or its group vanished (DEL, FLUSHALL, eviction):
+			// made again, and read again at once.
+			s.log.Warn("the stream or its consumer group was gone; created again", "stream", cfg.Stream, "group", cfg.Group)
+			own, after, err = false, "0", nil
+		} else if err != nil && ctx.Err() == nil {
 			s.log.Error("reading the stream failed; trying again", "stream", cfg.Stream, "err", err)
-			if strings.HasPrefix(err.Error(), "NOGROUP") {
-				_ = ensureGroup(ctx, s.rdb, cfg.Stream, cfg.Group)
-			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(500 * time.Millisecond):
@@ -303,6 +305,17 @@ func (sc *scheduler) reader(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// RecreateGroup makes the stream and its consumer group again when err says
+// that the group is missing (NOGROUP: the stream was deleted, flushed or
+// evicted, or the group destroyed). It reports whether it did; every
+// XREADGROUP and XAUTOCLAIM loop calls it, so that none stops for good.
+func RecreateGroup(ctx context.Context, rdb redis.UniversalClient, stream, group string, err error) bool {
+	if err == nil || !strings.HasPrefix(err.Error(), "NOGROUP") {
+		return false
+	}
+	return ensureGroup(ctx, rdb, stream, group) == nil
 }
 
 func (s *Subscriber) readGroup(ctx context.Context, id string, n int, block time.Duration) ([]redis.XMessage, error) {
