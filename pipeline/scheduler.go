@@ -10,9 +10,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// drainTimeout bounds how long Close waits for messages in flight; then
-// their contexts are cancelled and they stay pending in Redis.
-const drainTimeout = 10 * time.Second
+// DefaultDrainTimeout bounds how long Close waits for messages in flight;
+// then their contexts are cancelled and they stay pending in Redis.
+const DefaultDrainTimeout = 10 * time.Second
 
 type readReq struct {
 	n     int
@@ -99,7 +99,7 @@ func (sc *scheduler) run(ctx context.Context) {
 			if !sc.draining {
 				sc.draining = true
 				stopReader()
-				drainDeadline = time.After(drainTimeout)
+				drainDeadline = time.After(cfg.DrainTimeout)
 			}
 			ctx = context.Background() // keep draining results
 		case <-drainDeadline:
