@@ -11,14 +11,16 @@ import (
 
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
+	"github.com/streamsync/streamsync/sinks/partner"
 )
 
 // A graceful stop that cuts a delivery short releases the account's lease
 // (a restart does not wait out its TTL) and leaves the entry pending.
 func TestGracefulStopReleasesLeases(t *testing.T) {
 	h := newHarness(t, options{
-		cfg: func(c *Config) { c.Subscriber.DrainTimeout = 50 * time.Millisecond },
-		sim: func(o *partnersim.Options) { o.Faults.Latency = partnersim.Duration(5 * time.Second) },
+		cfg:  func(c *Config) { c.Subscriber.DrainTimeout = 50 * time.Millisecond },
+		sink: func(c *partner.Config) { c.Timeout = 30 * time.Second },
+		sim:  func(o *partnersim.Options) { o.Faults.Latency = partnersim.Duration(15 * time.Second) }, // longer than the default drain
 	})
 	ctx := context.Background()
 	h.upsert("slow-1", "acc-a", "main", "k1", 1, `{}`)
