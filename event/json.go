@@ -58,6 +58,10 @@ func FromJSON(obj json.RawMessage, lim Limits) (Event, error) {
 			p.add(name, "not a JSON string")
 			continue
 		}
+		if err := checkJSONText(v); err != nil {
+			p.add(name, err.Error()) // decoding would have rewritten it
+			continue
+		}
 		str[name] = s
 	}
 	for _, name := range []string{FieldVersion, FieldTS} {
@@ -115,6 +119,9 @@ func jsonData(v json.RawMessage) (string, error) {
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
 			return "", errors.New("not a JSON object")
+		}
+		if err := checkJSONText(v); err != nil {
+			return "", err
 		}
 		v = json.RawMessage(s)
 	}

@@ -109,7 +109,7 @@ func Validate(e Event) error {
 }
 
 func validate(e *Event, p *problems) {
-	text(p, FieldID, e.ID, MaxIDBytes, true)
+	header(p, FieldID, e.ID, MaxIDBytes, true)
 	text(p, FieldAccount, e.Account, maxAccountBytes, true)
 	entity(p, FieldEntity, e.Entity, true)
 	text(p, FieldKey, e.Key, MaxKeyBytes, true)
@@ -131,17 +131,24 @@ func validate(e *Event, p *problems) {
 		text(p, FieldParentKey, e.ParentKey, MaxKeyBytes, true)
 	}
 	text(p, FieldOrigin, e.Origin, maxOriginBytes, false)
-	text(p, FieldTraceParent, e.TraceParent, maxTraceParentSz, false)
+	header(p, FieldTraceParent, e.TraceParent, maxTraceParentSz, false)
 	switch {
 	case len(e.Data) == 0 && e.Op == OpUpsert:
 		p.add(FieldData, "required for an upsert (a JSON object)")
 	case len(e.Data) > 0 && !isJSONObject(e.Data):
 		p.add(FieldData, "not a JSON object")
+	case len(e.Data) > 0:
+		// JSON is UTF-8 text; the ledger's content hash decodes it, and a
+		// rewrite there would make two different records look unchanged.
+		if err := checkJSONText(e.Data); err != nil {
+			p.add(FieldData, err.Error())
+		}
 	}
 }
 
-// text checks a required or optional string: UTF-8, no control characters
-// (ids and keys travel in HTTP headers and paths), at most max bytes.
+// text checks a required or optional string that travels path-escaped or
+// in a JSON body (key, account, origin): any valid UTF-8, tabs and other
+// control characters included (contract §1), at most max bytes.
 func text(p *problems, field, s string, max int, required bool) {
 	switch {
 	case s == "":
@@ -152,7 +159,15 @@ func text(p *problems, field, s string, max int, required bool) {
 		p.add(field, fmt.Sprintf("%d bytes, more than %d", len(s), max))
 	case !utf8.ValidString(s):
 		p.add(field, "not valid UTF-8")
-	case hasControl(s):
+	}
+}
+
+// header checks a string that travels as an HTTP header value (id as the
+// Idempotency-Key, traceparent): text without control characters.
+func header(p *problems, field, s string, max int, required bool) {
+	n := len(*p)
+	text(p, field, s, max, required)
+	if len(*p) == n && hasControl(s) {
 		p.add(field, "contains a control character")
 	}
 }

@@ -27,6 +27,12 @@ func Parse(items []json.RawMessage, lim event.Limits, now time.Time) ([]event.Ev
 		if e.TS == 0 {
 			e.TS = ms // for end-to-end latency: when the event reached us
 		}
+		// What is appended is what the pipeline will read: validate exactly
+		// those fields, as the pipeline does (a stamped ts adds bytes).
+		if err := appendable(e, lim); err != nil {
+			rejected = append(rejected, Rejected{Index: i, ID: e.ID, Reason: err.Error()})
+			continue
+		}
 		events = append(events, e)
 	}
 	return events, rejected
@@ -51,4 +57,16 @@ func Append(ctx context.Context, rdb redis.UniversalClient, stream string, event
 		return fmt.Errorf("append %d events to %s: %w", len(events), stream, err)
 	}
 	return nil
+}
+
+// appendable validates the stream fields e is appended as, the way the
+// pipeline validates an entry it reads.
+func appendable(e event.Event, lim event.Limits) error {
+	f := e.Fields()
+	values := make(map[string]any, len(f)/2)
+	for i := 0; i < len(f); i += 2 {
+		values[f[i].(string)] = f[i+1]
+	}
+	_, err := event.FromStream(values, lim)
+	return err
 }

@@ -2,20 +2,15 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 )
-
-// maxDeadFields bounds the fields a dead letter keeps (Lua's unpack has a
-// limit, and no real event has that many).
-const maxDeadFields = 500
 
 // entry is one stream entry on its way through the pipeline.
 type entry struct {
@@ -58,11 +53,7 @@ func (c *committer) commit(ctx context.Context, en entry, e event.Event, o handl
 		}
 		stateMode, stateVal = "set", string(handlers.NewState(kind, e.ID))
 		parkDue = strconv.FormatInt(o.Due.UnixMilli(), 10)
-		p, err := reentryPayload(en.fields, o.Meta)
-		if err != nil {
-			return false, err
-		}
-		payload = p
+		payload = reentryPayload(en.fields, o.Meta)
 		if o.Step == handlers.StepParked && e.HasParent() {
 			// Parked by the gate (no partner call): if the parent reached the
 			// partner since the lookup, come back at once. Parked on the
@@ -103,56 +94,30 @@ func (c *committer) commit(ctx context.Context, en entry, e event.Event, o handl
 	return n == 1, nil
 }
 
-// reentryPayload is the field list a parked or retrying event comes back
-// with: its own fields as read, with streamsync's meta fields renewed.
-func reentryPayload(fields map[string]string, m handlers.Meta) (string, error) {
-	f := make([]string, 0, 2*len(fields)+6)
-	for _, k := range sortedKeys(fields) {
-		if !handlers.IsMeta(k) {
-			f = append(f, k, fields[k])
-		}
-	}
-	f = append(f, m.Fields()...)
-	b, err := json.Marshal(f)
-	if err != nil {
-		return "", fmt.Errorf("encode payload: %w", err)
-	}
-	return string(b), nil
+// reentryPayload is the entry a parked or retrying event comes back with,
+// in the packed form (PackFields): its own fields as read, byte for byte,
+// with streamsync's meta fields renewed. It holds at most maxFlatFields
+// fields plus MoreField and the meta fields, so that moveDueScript can
+// re-enter it with one XADD.
+func reentryPayload(fields map[string]string, m handlers.Meta) string {
+	f := flatFields(fields, func(k string) bool { return !handlers.IsMeta(k) })
+	return PackFields(append(f, m.Fields()...))
 }
 
 // deadFields are the entry's own fields verbatim plus dead_reason,
-// dead_error, dead_attempts and dead_at (contract §1).
+// dead_error, dead_attempts and dead_at (contract §1). Fields past
+// maxFlatFields are kept packed in MoreField (ExpandFields unfolds them).
 func deadFields(fields map[string]string, o handlers.Outcome, now time.Time) []any {
-	names := sortedKeys(fields)
-	f := make([]any, 0, 2*min(len(names), maxDeadFields)+8)
-	kept, dropped := 0, 0
-	for _, k := range names {
-		if handlers.IsMeta(k) || len(k) > 5 && k[:5] == "dead_" {
-			continue
-		}
-		if kept == maxDeadFields {
-			dropped++
-			continue
-		}
-		f = append(f, k, fields[k])
-		kept++
-	}
-	errText := o.Error
-	if dropped > 0 {
-		errText += fmt.Sprintf(" (%d more fields not kept)", dropped)
+	kv := flatFields(fields, func(k string) bool {
+		return !handlers.IsMeta(k) && !strings.HasPrefix(k, "dead_")
+	})
+	f := make([]any, 0, len(kv)+8)
+	for _, s := range kv {
+		f = append(f, s)
 	}
 	if len(f) == 0 {
 		f = append(f, "id", "") // a stream entry needs a field; an unreadable one keeps what it can
 	}
-	return append(f, "dead_reason", o.DeadReason, "dead_error", errText,
+	return append(f, "dead_reason", o.DeadReason, "dead_error", o.Error,
 		"dead_attempts", strconv.Itoa(o.Attempt), "dead_at", strconv.FormatInt(now.UnixMilli(), 10))
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

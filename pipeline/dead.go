@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/handlers"
 )
 
 // DeadLetter is one entry of the dead-letter stream.
@@ -46,11 +48,14 @@ func (f DeadFilter) match(d DeadLetter) bool {
 	return (f.Reason == "" || f.Reason == d.Reason) && (f.Account == "" || f.Account == d.Account)
 }
 
+// deadLetter reads one entry of the dead-letter stream, with the fields
+// packed in MoreField unfolded.
 func deadLetter(xm redis.XMessage) DeadLetter {
 	f := make(map[string]string, len(xm.Values))
 	for k, v := range xm.Values {
 		f[k] = fmt.Sprint(v)
 	}
+	_ = ExpandFields(f) // one that cannot be unfolded is shown as it is
 	n, _ := strconv.Atoi(f["dead_attempts"])
 	at, _ := strconv.ParseInt(f["dead_at"], 10, 64)
 	return DeadLetter{DeadID: xm.ID, EventID: f["id"], Account: f["account"], Reason: f["dead_reason"], Error: f["dead_error"], Attempts: n, At: at, Fields: f}
@@ -119,12 +124,26 @@ func (o DeadOps) Replay(ctx context.Context, f DeadFilter) ([]string, error) {
 	}
 	return o.each(ctx, f, func(d DeadLetter) error {
 		keys := []string{o.Keys.Dead, o.Keys.Events, o.Keys.Attempts, o.Keys.Steps, o.Keys.State(d.Fields["entity"])}
-		err := replayScript.Run(ctx, o.RDB, keys, d.DeadID, clock.Now().UnixMilli(), o.Instance, rows).Err()
+		args := []any{d.DeadID, clock.Now().UnixMilli(), o.Instance, rows}
+		for _, s := range replayFields(d.Fields) {
+			args = append(args, s)
+		}
+		err := replayScript.Run(ctx, o.RDB, keys, args...).Err()
 		if errors.Is(err, redis.Nil) {
 			return errGone
 		}
 		return err
 	})
+}
+
+// replayFields is the entry a dead letter re-enters as: its own fields
+// byte for byte (without the dead_* ones and streamsync's own), at most
+// maxFlatFields of them as fields and the rest packed, and _ss_replay=1.
+func replayFields(fields map[string]string) []string {
+	f := flatFields(fields, func(k string) bool {
+		return !handlers.IsMeta(k) && !strings.HasPrefix(k, "dead_")
+	})
+	return append(f, handlers.MetaReplay, "1")
 }
 
 // Drop deletes every dead letter that matches f and returns their ids.

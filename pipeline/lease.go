@@ -29,6 +29,15 @@ end
 return 0
 `)
 
+// releaseScript gives up a lease if this run holds it.
+//
+// KEYS[1] the lease   ARGV[1] this run's id
+// Returns 1 when released, 0 when another run holds it (or nobody).
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
 // newRunID names one life of a process: a restarted process under the same
 // consumer name does not inherit the leases of the one that crashed, whose
 // requests may still be at the partner.
@@ -38,23 +47,38 @@ func newRunID(consumer string) string {
 	return consumer + ":" + hex.EncodeToString(b)
 }
 
+// renewScript extends a lease this run still holds; unlike acquireScript
+// it never takes one back that was released or lapsed.
+//
+// KEYS[1] the lease   ARGV[1] this run's id   ARGV[2] time to live, ms
+// Returns 1 when extended, 0 otherwise.
+var renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`)
+
 // keepLease renews a held lease every ttl/3 until the returned stop is
 // called, so that a long delivery (waiting out a partner outage) keeps its
 // account. A timer, not a goroutine, waits between renewals: most
-// deliveries end long before the first one.
+// deliveries end long before the first one. Once stop has returned, no
+// renewal runs any more, so a release right after it holds.
 func keepLease(rdb redis.UniversalClient, key, runID string, ttl time.Duration) (stop func()) {
 	var mu sync.Mutex
 	stopped := false
 	var t *time.Timer
 	t = time.AfterFunc(ttl/3, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
-		_ = acquireScript.Run(ctx, rdb, []string{key}, runID, ttl.Milliseconds()).Err()
-		cancel()
 		mu.Lock()
 		defer mu.Unlock()
-		if !stopped {
-			t.Reset(ttl / 3)
+		if stopped {
+			return
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
+		_ = renewScript.Run(ctx, rdb, []string{key}, runID, ttl.Milliseconds()).Err()
+		cancel()
+		t.Reset(ttl / 3)
 	})
 	return func() {
 		mu.Lock()

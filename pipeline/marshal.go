@@ -1,8 +1,8 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -17,8 +17,10 @@ const (
 )
 
 // EntryMarshaller maps flat producer entries (contract §1: no envelope) to
-// Watermill messages and back: the payload is the JSON object of the entry's
-// fields, and the account is in the metadata.
+// Watermill messages and back: the payload is the entry's fields in the
+// packed form (PackFields: byte for byte, so values that are not UTF-8 reach
+// validation as the producer wrote them), and the account is in the metadata.
+// A MoreField is unfolded: the message carries every field of the entry.
 type EntryMarshaller struct{}
 
 var _ redisstream.MarshallerUnmarshaller = EntryMarshaller{}
@@ -35,17 +37,16 @@ func (EntryMarshaller) Unmarshal(values map[string]any) (*message.Message, error
 			fields[k] = fmt.Sprint(v)
 		}
 	}
-	payload, err := json.Marshal(fields)
-	if err != nil {
-		return nil, fmt.Errorf("encode entry: %w", err)
-	}
-	msg := message.NewMessage("", payload)
+	// An unreadable MoreField stays a field; validation ignores streamsync's
+	// own fields, so it cannot make a valid event of an invalid one.
+	_ = ExpandFields(fields)
+	msg := message.NewMessage("", []byte(PackFields(sortedPairs(fields))))
 	msg.Metadata.Set(MetaAccount, fields["account"])
 	return msg, nil
 }
 
 // Marshal turns a message made by Unmarshal (or any message whose payload is
-// a JSON object of strings) into flat stream fields.
+// packed fields) into flat stream fields.
 func (EntryMarshaller) Marshal(_ string, msg *message.Message) (map[string]any, error) {
 	fields, err := Fields(msg)
 	if err != nil {
@@ -60,9 +61,27 @@ func (EntryMarshaller) Marshal(_ string, msg *message.Message) (map[string]any, 
 
 // Fields are the entry fields a message carries.
 func Fields(msg *message.Message) (map[string]string, error) {
-	var fields map[string]string
-	if err := json.Unmarshal(msg.Payload, &fields); err != nil {
+	kv, err := UnpackFields(string(msg.Payload))
+	if err != nil {
 		return nil, fmt.Errorf("message %s: payload is not an entry: %w", msg.UUID, err)
 	}
+	fields := make(map[string]string, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		fields[kv[i]] = kv[i+1]
+	}
 	return fields, nil
+}
+
+// sortedPairs lists fields as name/value pairs, by name.
+func sortedPairs(fields map[string]string) []string {
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	kv := make([]string, 0, 2*len(names))
+	for _, k := range names {
+		kv = append(kv, k, fields[k])
+	}
+	return kv
 }

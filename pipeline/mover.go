@@ -50,7 +50,7 @@ func (m *mover) moveDue(ctx context.Context) (int, error) {
 	}
 	total := 0
 	for {
-		n, err := moveDueScript.Run(ctx, m.rdb, []string{m.zset, m.keys.Payloads, m.keys.Events, m.keys.Attempts, m.keys.Steps},
+		n, err := moveDueScript.Run(ctx, m.rdb, []string{m.zset, m.keys.Payloads, m.keys.Events, m.keys.Attempts, m.keys.Steps, m.keys.Dead},
 			m.clock.Now().UnixMilli(), moveLimit, string(m.step), m.instance, rows).Int()
 		if err != nil {
 			return total, err

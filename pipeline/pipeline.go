@@ -62,6 +62,9 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Subscriber.DrainTimeout <= 0 {
+		c.Subscriber.DrainTimeout = DefaultDrainTimeout
+	}
 	c.Subscriber.Stream, c.Subscriber.Group, c.Subscriber.Consumer = c.Keys.Events, c.Keys.Group, c.Consumer
 	c.Subscriber.Logger = c.Logger
 }
@@ -109,7 +112,7 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 	if err != nil {
 		return nil, err
 	}
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: drainTimeout + 5*time.Second}, watermill.NewSlogLoggerWithLevelMapping(cfg.Logger,
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.Subscriber.DrainTimeout + 5*time.Second}, watermill.NewSlogLoggerWithLevelMapping(cfg.Logger,
 		map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug}))
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: router: %w", err)
@@ -182,21 +185,41 @@ func (p *Pipeline) handle(msg *message.Message) error {
 	}
 	en.fields = fields
 	e, meta, o := handlers.Validate(fields, p.cfg.Limits)
+	stopKeeping := func() {}
+	defer func() { stopKeeping() }()
 	if o == nil {
 		ctx := msg.Context()
 		w := &handlers.Work{Event: e, Meta: meta, Now: p.cfg.Clock.Now()}
 		if err := lookup(ctx, p.rdb, p.cfg.Keys, w, p.runID, p.cfg.LeaseTTL); err != nil {
-			if !errors.Is(err, ErrAccountBusy) {
-				p.metrics.failures.Inc()
+			if errors.Is(err, ErrAccountBusy) {
+				// Another process delivers this account: wait for it, which
+				// is normal work, not a fault.
+				p.log.Debug("account busy in another process; the event waits", "event_id", e.ID, "account", e.Account)
+				msg.Nack()
+				return nil
 			}
+			p.releaseLease(e.Account) // taken, perhaps, before the lookup failed
+			p.metrics.failures.Inc()
 			return err
 		}
-		defer keepLease(p.rdb, p.cfg.Keys.Lease(e.Account), p.runID, p.cfg.LeaseTTL)()
+		stopKeeping = keepLease(p.rdb, p.cfg.Keys.Lease(e.Account), p.runID, p.cfg.LeaseTTL)
 		if o, err = p.steps(ctx, w); err != nil {
+			// No outcome: the entry stays pending and comes back; the lease
+			// goes now, so that a restart (or another process) does not wait
+			// out its TTL.
+			stopKeeping()
+			p.releaseLease(e.Account)
+			if errors.Is(err, handlers.ErrAborted) {
+				p.log.Info("delivery cut short by a stop; the event stays pending", "event_id", e.ID, "account", e.Account)
+				msg.Nack()
+				return nil
+			}
 			p.metrics.failures.Inc()
 			return err
 		}
 		if o == nil {
+			stopKeeping()
+			p.releaseLease(e.Account)
 			return fmt.Errorf("event %s: no step gave an outcome", e.ID)
 		}
 	}
@@ -204,6 +227,8 @@ func (p *Pipeline) handle(msg *message.Message) error {
 	defer cancel()
 	committed, err := p.commit.commit(ctx, en, e, *o, p.cfg.Clock.Now())
 	if err != nil {
+		stopKeeping()
+		p.releaseLease(e.Account)
 		p.metrics.failures.Inc()
 		return err
 	}
@@ -227,4 +252,16 @@ func (p *Pipeline) handle(msg *message.Message) error {
 	p.log.Log(context.Background(), level, "step", "event_id", e.ID, "account", e.Account, "stream_id", en.streamID,
 		"step", string(o.Step), "attempt", o.Attempt, "http_status", o.HTTPStatus, "reason", o.DeadReason, "error", o.Error)
 	return nil
+}
+
+// releaseLease gives up the account's lease if this run holds it.
+func (p *Pipeline) releaseLease(account string) {
+	if account == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := releaseScript.Run(ctx, p.rdb, []string{p.cfg.Keys.Lease(account)}, p.runID).Err(); err != nil {
+		p.log.Warn("account lease not released; it lapses by itself", "account", account, "err", err)
+	}
 }

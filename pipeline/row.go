@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"math"
 	"strconv"
 	"time"
 
@@ -27,6 +28,8 @@ func RowID(streamID string, step handlers.Step, attempt int) string {
 }
 
 // row is the attempts-stream entry of one step, as flat field/value pairs.
+// Every value converts to its column (contract §3): attempt and latency are
+// capped at what UInt16 and UInt32 hold.
 func row(streamID string, e event.Event, o handlers.Outcome, at time.Time, instance string) []any {
 	ms := at.UnixMilli()
 	errText := o.Error
@@ -47,10 +50,10 @@ func row(streamID string, e event.Event, o handlers.Outcome, at time.Time, insta
 		"chain_id", e.ID,
 		"op", string(e.Op),
 		"version", strconv.FormatInt(e.Version, 10),
-		"attempt", strconv.Itoa(o.Attempt),
+		"attempt", strconv.Itoa(min(max(o.Attempt, 0), math.MaxUint16)),
 		"step", string(o.Step),
 		"http_status", strconv.Itoa(o.HTTPStatus),
-		"latency_us", strconv.FormatInt(o.Latency.Microseconds(), 10),
+		"latency_us", strconv.FormatInt(min(max(o.Latency.Microseconds(), 0), math.MaxUint32), 10),
 		"error", errText,
 		"instance", instance,
 	}

@@ -10,9 +10,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// drainTimeout bounds how long Close waits for messages in flight; then
-// their contexts are cancelled and they stay pending in Redis.
-const drainTimeout = 10 * time.Second
+// DefaultDrainTimeout bounds how long Close waits for messages in flight;
+// then their contexts are cancelled and they stay pending in Redis.
+const DefaultDrainTimeout = 10 * time.Second
 
 type readReq struct {
 	n     int
@@ -99,7 +99,7 @@ func (sc *scheduler) run(ctx context.Context) {
 			if !sc.draining {
 				sc.draining = true
 				stopReader()
-				drainDeadline = time.After(drainTimeout)
+				drainDeadline = time.After(cfg.DrainTimeout)
 			}
 			ctx = context.Background() // keep draining results
 		case <-drainDeadline:
@@ -132,7 +132,7 @@ func (sc *scheduler) add(msgs []redis.XMessage) {
 		msg, err := sc.s.cfg.Unmarshaller.Unmarshal(xm.Values)
 		if err != nil || msg == nil {
 			sc.s.log.Error("entry could not be read; it is handed on as invalid", "stream_id", xm.ID, "err", err)
-			msg = message.NewMessage("", []byte(`{}`))
+			msg = message.NewMessage("", nil) // no fields: invalid
 		}
 		msg.UUID = xm.ID
 		msg.Metadata.Set(MetaStreamID, xm.ID)
@@ -285,11 +285,13 @@ func (sc *scheduler) reader(ctx context.Context) {
 		default:
 			msgs, err = s.readGroup(ctx, ">", req.n, cfg.Block)
 		}
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && RecreateGroup(ctx, s.rdb, cfg.Stream, cfg.Group, err) {
+			// The stream or its group vanished (DEL, FLUSHALL, eviction):
+			// made again, and read again at once.
+			s.log.Warn("the stream or its consumer group was gone; created again", "stream", cfg.Stream, "group", cfg.Group)
+			own, after, err = false, "0", nil
+		} else if err != nil && ctx.Err() == nil {
 			s.log.Error("reading the stream failed; trying again", "stream", cfg.Stream, "err", err)
-			if strings.HasPrefix(err.Error(), "NOGROUP") {
-				_ = ensureGroup(ctx, s.rdb, cfg.Stream, cfg.Group)
-			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(500 * time.Millisecond):
@@ -303,6 +305,17 @@ func (sc *scheduler) reader(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// RecreateGroup makes the stream and its consumer group again when err says
+// that the group is missing (NOGROUP: the stream was deleted, flushed or
+// evicted, or the group destroyed). It reports whether it did; every
+// XREADGROUP and XAUTOCLAIM loop calls it, so that none stops for good.
+func RecreateGroup(ctx context.Context, rdb redis.UniversalClient, stream, group string, err error) bool {
+	if err == nil || !strings.HasPrefix(err.Error(), "NOGROUP") {
+		return false
+	}
+	return ensureGroup(ctx, rdb, stream, group) == nil
 }
 
 func (s *Subscriber) readGroup(ctx context.Context, id string, n int, block time.Duration) ([]redis.XMessage, error) {

@@ -3,7 +3,55 @@ package pipeline
 import "github.com/redis/go-redis/v9"
 
 // luaLib is shared by the scripts below.
+//
+// Every script does all that can fail (decoding, checking its arguments,
+// unpacking lists) before its first write, and never unpacks a list longer
+// than it checked: Redis does not roll a script back, so an error after a
+// write leaves a half-done move. A Lua call takes at most about 8,000
+// values; entries written here hold at most maxFlatFields fields (the rest
+// packed in MoreField, see packed.go), so they fit.
 const luaLib = `
+-- the most values one call may take (Lua's limit is about 8,000)
+local MAXV = 7000
+
+-- unpack_fields: the packed form of PackFields ("<len>:<bytes>" each) as a
+-- list, or nil when it is not one, is empty, or is too long for one call.
+local function unpack_fields(s)
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local c = string.find(s, ':', i, true)
+    if not c or c == i or c - i > 10 then return nil end
+    local lt = string.sub(s, i, c - 1)
+    if not string.match(lt, '^%d+$') then return nil end
+    local len = tonumber(lt)
+    if c + len > n then return nil end
+    out[#out + 1] = string.sub(s, c + 1, c + len)
+    if #out > MAXV then return nil end
+    i = c + len + 1
+  end
+  if #out == 0 or #out % 2 ~= 0 then return nil end
+  return out
+end
+
+-- decode_entry: a parked entry's field list (packed, or the JSON array of
+-- strings older versions stored), or nil when it cannot be re-entered.
+local function decode_entry(p)
+  if string.sub(p, 1, 1) ~= '[' then return unpack_fields(p) end
+  local ok, f = pcall(cjson.decode, p)
+  if not ok or type(f) ~= 'table' or #f == 0 or #f % 2 ~= 0 or #f > MAXV then return nil end
+  for i = 1, #f do
+    if type(f[i]) ~= 'string' then return nil end
+  end
+  return f
+end
+
+-- int64_text: v when it is a decimal Int64 ClickHouse can take, else nil.
+local function int64_text(v)
+  if type(v) ~= 'string' or not string.match(v, '^%d+$') then return nil end
+  if #v < 19 or (#v == 19 and v <= '9223372036854775807') then return v end
+  return nil
+end
+
 -- vgt: decimal string a > decimal string b (int64 versions exceed Lua's exact numbers)
 local function vgt(a, b)
   if #a ~= #b then return #a > #b end
@@ -16,13 +64,20 @@ local function row_from_fields(f, sid, step, now, instance)
   local m = {}
   for i = 1, #f, 2 do m[f[i]] = f[i + 1] end
   local id = m['id'] or ''
+  -- every row must convert (contract §3): a version that is not an Int64 is
+  -- 0, its text in error
+  local version, err = int64_text(m['version']), ''
+  if not version then
+    version = '0'
+    if m['version'] then err = 'version ' .. string.format('%q', string.sub(m['version'], 1, 100)) .. ' is not a whole number; recorded as 0' end
+  end
   return {
     'ts', tostring(math.floor(now / 1000)), 'ts_ms', tostring(now % 1000),
     'event_id', id, 'row_id', sid .. ':' .. step .. ':0', 'stream_id', sid,
     'account', m['account'] or '', 'entity', m['entity'] or '', 'key', m['key'] or '',
     'parent_entity', m['parent_entity'] or '', 'parent_key', m['parent_key'] or '',
-    'chain_id', id, 'op', m['op'] or '', 'version', m['version'] or '0',
-    'attempt', '0', 'step', step, 'http_status', '0', 'latency_us', '0', 'error', '',
+    'chain_id', id, 'op', m['op'] or '', 'version', version,
+    'attempt', '0', 'step', step, 'http_status', '0', 'latency_us', '0', 'error', err,
     'instance', instance }
 end
 `
@@ -54,8 +109,20 @@ end
 //
 // ARGV[19 .. 18+n] dead-letter fields, then m row fields
 //
-// Returns 1 when committed, 0 when the entry had been acked already.
+// Returns 1 when committed, 0 when the entry had been acked already; an
+// error (before anything was written) when the arguments do not add up.
 var commitScript = redis.NewScript(luaLib + `
+-- everything that can fail is checked before the first write (the XACK)
+local n, m = tonumber(ARGV[15]), tonumber(ARGV[16])
+if not n or not m or n < 0 or m < 0 or n + m > MAXV or #ARGV ~= 18 + n + m then
+  return redis.error_reply('commit: ' .. #ARGV .. ' arguments for ' .. tostring(ARGV[15]) .. ' dead-letter and ' .. tostring(ARGV[16]) .. ' row values')
+end
+if not tonumber(ARGV[5]) or (ARGV[12] ~= '' and not tonumber(ARGV[12])) then
+  return redis.error_reply('commit: now and the due time must be numbers')
+end
+if (ARGV[7] == 'set' and not string.match(ARGV[8], '^%d+|')) or (ARGV[7] == 'bump' and not string.match(ARGV[8], '^%d+$')) then
+  return redis.error_reply('commit: ledger value ' .. ARGV[8] .. ' does not fit mode ' .. ARGV[7])
+end
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then
   if redis.call('GET', KEYS[12]) == ARGV[17] then redis.call('DEL', KEYS[12]) end
   return 0
@@ -104,7 +171,6 @@ if ARGV[12] ~= '' then
   redis.call('HSET', KEYS[9], id, ARGV[13])
 end
 
-local n, m = tonumber(ARGV[15]), tonumber(ARGV[16])
 if n > 0 then
   redis.call('XADD', KEYS[10], '*', unpack(ARGV, 19, 18 + n))
 end
@@ -119,58 +185,76 @@ return 1
 // moveDueScript moves up to ARGV[2] events whose due time has come from a
 // ZSET back into the events stream, as new entries, with a row for the step
 // ARGV[3] when rows are on. A member without a payload is dropped from the
-// ZSET (its event was already re-entered).
+// ZSET (its event was already re-entered). A payload that cannot be read
+// back is dead-lettered (invalid) with its bytes in the field `raw`: the
+// script never fails halfway, and one bad member never holds up the rest.
 //
 // KEYS[1] the ZSET (delayed or retry)   KEYS[2] payloads hash   KEYS[3] events stream
-// KEYS[4] attempts stream               KEYS[5] steps hash
+// KEYS[4] attempts stream               KEYS[5] steps hash      KEYS[6] dead stream
 // ARGV[1] now, unix ms   ARGV[2] limit   ARGV[3] step for the row ("" = none)
 // ARGV[4] instance       ARGV[5] "1": write rows
 //
 // Returns the number of members taken from the ZSET.
 var moveDueScript = redis.NewScript(luaLib + `
+local now = tonumber(ARGV[1])
+if not now or not tonumber(ARGV[2]) then return redis.error_reply('move: now and limit must be numbers') end
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, id in ipairs(ids) do
   local p = redis.call('HGET', KEYS[2], id)
+  local f = p and decode_entry(p)
+  -- nothing below can fail: f is a checked list of at most MAXV strings
   redis.call('ZREM', KEYS[1], id)
-  if p then
-    local f = cjson.decode(p)
+  if f then
     local sid = redis.call('XADD', KEYS[3], '*', unpack(f))
     redis.call('HDEL', KEYS[2], id)
     if ARGV[3] ~= '' then
       if ARGV[5] == '1' then
-        redis.call('XADD', KEYS[4], '*', unpack(row_from_fields(f, sid, ARGV[3], tonumber(ARGV[1]), ARGV[4])))
+        redis.call('XADD', KEYS[4], '*', unpack(row_from_fields(f, sid, ARGV[3], now, ARGV[4])))
       end
       redis.call('HINCRBY', KEYS[5], ARGV[3], 1)
     end
+  elseif p then
+    local did = redis.call('XADD', KEYS[6], '*', 'id', id, 'raw', p, 'dead_reason', 'invalid',
+      'dead_error', 'its parked entry could not be read back', 'dead_attempts', '0', 'dead_at', ARGV[1])
+    redis.call('HDEL', KEYS[2], id)
+    if ARGV[5] == '1' then
+      local row = row_from_fields({'id', id}, did, 'invalid', now, ARGV[4])
+      row[36] = 'its parked entry could not be read back'
+      redis.call('XADD', KEYS[4], '*', unpack(row))
+    end
+    redis.call('HINCRBY', KEYS[5], 'invalid', 1)
   end
 end
 return #ids
 `)
 
-// replayScript re-enters one dead letter: the entry's fields without the
-// dead_* and _ss_* ones, plus _ss_replay=1, as a new entry of the events
-// stream; the dead letter is deleted, the record's dead state cleared, and a
-// `replayed` row written.
+// replayScript re-enters one dead letter as a new entry of the events
+// stream with the fields the caller built from it (its own fields without
+// the dead_* ones, MoreField kept packed, plus _ss_replay=1); the dead
+// letter is deleted, the record's dead state cleared, and a `replayed` row
+// written. The dead letter is looked up first: a stream entry never
+// changes, so the fields read before still hold if it is there.
 //
 // KEYS[1] dead stream   KEYS[2] events stream   KEYS[3] attempts stream
 // KEYS[4] steps hash    KEYS[5] state hash of the entry's entity
 // ARGV[1] dead entry id   ARGV[2] now, unix ms   ARGV[3] instance   ARGV[4] "1": write rows
+// ARGV[5 ..] the new entry's name/value pairs (at most MAXV values)
 //
 // Returns the new entry's id, or false when the dead letter is gone.
 var replayScript = redis.NewScript(luaLib + `
+local nv = #ARGV - 4
+if nv < 2 or nv % 2 ~= 0 or nv > MAXV or not tonumber(ARGV[2]) then
+  return redis.error_reply('replay: ' .. nv .. ' field values; want an even number from 2 to ' .. MAXV)
+end
 local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
 if #e == 0 then return false end
-local src, f, id, key = e[1][2], {}, '', ''
-for i = 1, #src, 2 do
-  local k = src[i]
-  if string.sub(k, 1, 5) ~= 'dead_' and string.sub(k, 1, 4) ~= '_ss_' then
-    table.insert(f, k); table.insert(f, src[i + 1])
-    if k == 'id' then id = src[i + 1] end
-    if k == 'key' then key = src[i + 1] end
-  end
+local f, id, key = {}, '', ''
+for i = 5, #ARGV, 2 do
+  f[#f + 1] = ARGV[i]; f[#f + 1] = ARGV[i + 1]
+  if ARGV[i] == 'id' then id = ARGV[i + 1] end
+  if ARGV[i] == 'key' then key = ARGV[i + 1] end
 end
-table.insert(f, '_ss_replay'); table.insert(f, '1')
-local sid = redis.call('XADD', KEYS[2], '*', unpack(f))
+local sid = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 5, #ARGV))
 redis.call('XDEL', KEYS[1], ARGV[1])
 local s = redis.call('HGET', KEYS[5], key)
 if s and s == 'dead:' .. id then redis.call('HDEL', KEYS[5], key) end

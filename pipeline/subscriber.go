@@ -49,6 +49,9 @@ type SubscriberConfig struct {
 	AckInterval time.Duration
 	// NackDelay is the wait before a nacked message is handed out again.
 	NackDelay time.Duration
+	// DrainTimeout is how long a stop waits for messages in flight before
+	// their contexts are cancelled (DefaultDrainTimeout).
+	DrainTimeout time.Duration
 	// Unmarshaller turns entries into messages; EntryMarshaller by default.
 	Unmarshaller redisstream.Unmarshaller
 	// OrderKey is the key whose messages are handed out one at a time, in
@@ -81,6 +84,9 @@ func (c *SubscriberConfig) setDefaults() {
 	}
 	if c.NackDelay <= 0 {
 		c.NackDelay = DefaultNackDelay
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = DefaultDrainTimeout
 	}
 	if c.Unmarshaller == nil {
 		c.Unmarshaller = EntryMarshaller{}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -54,14 +53,11 @@ func runProduce(ctx context.Context, e *env) error {
 			case <-tick:
 			}
 		}
-		fields := map[string]string{}
-		for j := 0; j+1 < len(en.Fields); j += 2 {
-			fields[en.Fields[j]] = en.Fields[j+1]
-		}
+		kv := append([]string(nil), en.Fields...)
 		if en.Kind != "malformed" {
-			fields["ts"] = strconv.FormatInt(time.Now().UnixMilli(), 10)
+			kv = append(kv, "ts", strconv.FormatInt(time.Now().UnixMilli(), 10))
 		}
-		payload, _ := json.Marshal(fields)
+		payload := []byte(pipeline.PackFields(kv)) // the fields byte for byte, as EntryMarshaller carries them
 		if err := pub.Publish(e.cfg.Stream.Events, message.NewMessage(strconv.Itoa(i), payload)); err != nil {
 			return fmt.Errorf("append entry %d: %w", i, err)
 		}

@@ -209,6 +209,13 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 	default:
 		msgs, err = x.readGroup(ctx, ">", n, block)
 	}
+	if err != nil && ctx.Err() == nil && pipeline.RecreateGroup(ctx, x.rdb, x.cfg.Stream, x.cfg.Group, err) {
+		// The attempts stream or its group vanished (DEL, FLUSHALL,
+		// eviction): made again; rows appended from now on are exported.
+		x.log.Warn("the attempts stream or its consumer group was gone; created again", "stream", x.cfg.Stream, "group", x.cfg.Group)
+		x.own, x.after = false, "0"
+		return
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			x.log.Error("reading attempt-log rows failed", "err", err)
