@@ -113,16 +113,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": rejected})
 		return
 	}
-	// One atomic pipelined call: all of the batch or none of it (a single
-	// event needs no MULTI).
-	pipe := s.rdb.TxPipeline()
-	if len(events) == 1 {
-		pipe = s.rdb.Pipeline()
-	}
-	for _, e := range events {
-		pipe.XAdd(r.Context(), &redis.XAddArgs{Stream: s.cfg.Stream, Values: e.Fields()})
-	}
-	if _, err := pipe.Exec(r.Context()); err != nil {
+	if err := Append(r.Context(), s.rdb, s.cfg.Stream, events); err != nil {
 		s.cfg.Logger.Error("ingest: append failed", "count", len(events), "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []Rejected{{Index: -1, Reason: "events not appended: " + err.Error()}}})
 		return
@@ -131,3 +122,24 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 var writeJSON = httpserve.WriteJSON
+
+// Append appends valid events to the events stream in one atomic pipelined
+// call — all of them or none (a single event needs no MULTI). It is the one
+// append path of every producer streamsync has (HTTP ingest, reconciliation
+// repairs, …); it does not validate.
+func Append(ctx context.Context, rdb redis.UniversalClient, stream string, events []event.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	pipe := rdb.TxPipeline()
+	if len(events) == 1 {
+		pipe = rdb.Pipeline()
+	}
+	for _, e := range events {
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: e.Fields()})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("append %d events to %s: %w", len(events), stream, err)
+	}
+	return nil
+}
