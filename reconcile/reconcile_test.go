@@ -177,4 +177,3 @@ func TestRepairThenZero(t *testing.T) {
 		t.Fatalf("second run after the repairs were delivered: %+v", second)
 	}
 }
-

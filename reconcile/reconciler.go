@@ -330,4 +330,3 @@ func (r *Reconciler) record(ctx context.Context, rep Report) error {
 	}
 	return nil
 }
-

@@ -132,4 +132,3 @@ func newSource(c config.SourceConfig, e *env) (source.Source, error) {
 	return source.New(source.Config{Kind: c.Kind, BaseURL: c.BaseURL, TokenURL: c.TokenURL, ClientID: c.ClientID,
 		ClientSecret: c.ClientSecret, Timeout: c.Timeout, File: c.File, Entities: c.Entities, Logger: e.log})
 }
-
