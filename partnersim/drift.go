@@ -24,6 +24,8 @@ type DriftSpec struct {
 	Age     int    `json:"age,omitempty"`
 	Bump    int    `json:"bump,omitempty"`
 	Add     int    `json:"add,omitempty"`
+	// Keys, when set, are picked first, in order, before random records.
+	Keys []string `json:"keys,omitempty"`
 }
 
 // Drifted is what a drift did, record by record.
@@ -52,7 +54,16 @@ func (s *Server) Drift(spec DriftSpec) (Drifted, error) {
 	picked := map[string]bool{}
 	// pick returns a random live record not picked before, or "" after
 	// enough misses (few live records left).
+	next := 0
 	pick := func() string {
+		for next < len(spec.Keys) {
+			k := spec.Keys[next]
+			next++
+			if rec := s.records[recordID{spec.Entity, k}]; rec != nil && !rec.Deleted && !picked[k] {
+				picked[k] = true
+				return k
+			}
+		}
 		if x == nil || x.len() == 0 {
 			return ""
 		}

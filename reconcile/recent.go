@@ -69,12 +69,12 @@ func (r *Reconciler) recent(ctx context.Context, runID string) ([]string, error)
 				entities = append(entities, ref.entity)
 			}
 			if oFound {
-				if err := ours.add(gctx, o); err != nil {
+				if err := ours.add(ctx, o); err != nil { // batches keep ctx, not the group's
 					return err
 				}
 			}
 			if tFound && (len(cfg.Accounts) == 0 || slices.Contains(cfg.Accounts, t.Account)) {
-				if err := theirs.add(gctx, itemOf(t, false)); err != nil {
+				if err := theirs.add(ctx, itemOf(t, false)); err != nil {
 					return err
 				}
 			}
