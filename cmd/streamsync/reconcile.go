@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
@@ -131,4 +134,48 @@ func appender(rdb redis.UniversalClient, keys pipeline.Keys) reconcile.AppendFun
 func newSource(c config.SourceConfig, e *env) (source.Source, error) {
 	return source.New(source.Config{Kind: c.Kind, BaseURL: c.BaseURL, TokenURL: c.TokenURL, ClientID: c.ClientID,
 		ClientSecret: c.ClientSecret, Timeout: c.Timeout, File: c.File, Entities: c.Entities, Logger: e.log})
+}
+
+// withReconcileRuns adds GET /api/v1/reconcile/runs to the admin API when the
+// attempt log's ClickHouse is there (runs is nil otherwise).
+func withReconcileRuns(api, runs http.Handler) http.Handler {
+	if runs == nil {
+		return api
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/v1/reconcile/runs", runs)
+	mux.Handle("/", api)
+	return mux
+}
+
+// startReconcile runs scheduled reconciliations (reconcile.every,
+// reconcile.repair) beside the pipeline; the returned func stops them and
+// waits for a run in progress to end.
+func startReconcile(e *env, keys pipeline.Keys, reg prometheus.Registerer) (func(), error) {
+	cfg := e.cfg
+	r, cleanup, err := newReconciler(e, reconcile.Config{Repair: cfg.Reconcile.Repair})
+	if err != nil {
+		return nil, fmt.Errorf("reconcile.every: %w", err)
+	}
+	rdb := newRedis(cfg.Redis)
+	s, err := reconcile.NewScheduler(reconcile.ScheduleConfig{Every: cfg.Reconcile.Every, LockKey: keys.ReconcileLock(),
+		LastKey: keys.ReconcileLast(), Logger: e.log, Registerer: reg}, rdb, r)
+	if err != nil {
+		cleanup()
+		_ = rdb.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(ctx)
+	}()
+	e.log.Info("scheduled reconciliation on", "every", cfg.Reconcile.Every, "repair", cfg.Reconcile.Repair)
+	return func() {
+		cancel()
+		<-done
+		cleanup()
+		_ = rdb.Close()
+	}, nil
 }
