@@ -30,8 +30,17 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 mkdir -p .run
-bin/partnersim --addr "$partner_addr" --latency 2ms --jitter 3ms --error-rate 0.02 >.run/partnersim.log 2>&1 &
+bin/partnersim --addr "$partner_addr" --latency 2ms --jitter 3ms --error-rate 0.02 \
+  --seed-entity contact --seed-count 2000 --drift-every 45s --drift drop=2,alter=1,age=1 >.run/partnersim.log 2>&1 &
 pids+=($!)
+# Reconciliation demo: a second partnersim plays our system (the source) with the same 2,000 contacts; the
+# partner above drifts now and then, and the scheduled reconciliation finds and repairs it (docs/reconcile.md).
+source_addr=${SOURCE_ADDR:-127.0.0.1:8083}
+bin/partnersim --addr "$source_addr" --seed-entity contact --seed-count 2000 >.run/source.log 2>&1 &
+pids+=($!)
+export STREAMSYNC_SOURCE__KIND=http STREAMSYNC_SOURCE__BASE_URL=http://$source_addr STREAMSYNC_SOURCE__ENTITIES=contact
+export STREAMSYNC_SOURCE__CLIENT_ID=streamsync STREAMSYNC_SOURCE__CLIENT_SECRET=streamsync-secret
+export STREAMSYNC_RECONCILE__EVERY=${RECONCILE_EVERY:-30s} STREAMSYNC_RECONCILE__REPAIR=true
 
 export STREAMSYNC_REDIS__ADDR=$STREAMSYNC_TEST_REDIS_ADDR
 export STREAMSYNC_CLICKHOUSE__ADDR=$STREAMSYNC_TEST_CLICKHOUSE_ADDR
@@ -62,4 +71,4 @@ echo "run: healthy — redis $STREAMSYNC_TEST_REDIS_ADDR, clickhouse $STREAMSYNC
 # The demo producer: a conference-registration story, out of order, with echoes and a few malformed entries.
 bin/streamsync produce --rate "${DEMO_RATE:-50}" --events "${DEMO_EVENTS:-5000}" &
 pids+=($!)
-wait -n "${pids[@]:0:2}"
+wait -n "${pids[@]:0:3}"
