@@ -215,7 +215,7 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 		if err != nil {
 			return err
 		}
-		r.log.Debug("reconcile: entity classified", "run_id", rep.RunID, "entity", e, "took", time.Since(start))
+		r.log.Info("reconcile: entity classified", "run_id", rep.RunID, "entity", e, "took", time.Since(start).Round(time.Millisecond))
 		if skipMissing {
 			c.Ours = c.Equal + c.Behind + c.Ahead + c.Differs
 		}
