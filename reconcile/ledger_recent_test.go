@@ -59,6 +59,10 @@ func TestAgainstLedger(t *testing.T) {
 		Ledger: reconcile.RedisLedger{RDB: w.rdb, Key: w.keys.Ledger}}); err == nil || !strings.Contains(err.Error(), "--repair") {
 		t.Fatalf("repair without a source: %v", err)
 	}
+	if _, err := reconcile.New(reconcile.Config{Database: w.db, Repair: true, Against: reconcile.AgainstLedger}, reconcile.Deps{CH: w.conn,
+		Theirs: w.partner, Ours: w.oursSrc, Ledger: reconcile.RedisLedger{RDB: w.rdb, Key: w.keys.Ledger}}); err == nil || !strings.Contains(err.Error(), "--repair") {
+		t.Fatalf("repair against the ledger: %v", err)
+	}
 }
 
 // lose makes the partner lose one record, as a lost write would.

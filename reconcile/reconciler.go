@@ -82,6 +82,8 @@ func (c Config) Validate(d Deps) error {
 		return errors.New("--against source: source.kind is none (set source.kind to http or file, or compare --against ledger)")
 	case c.Repair && d.Ours == nil:
 		return errors.New("--repair: needs a source (source.kind http or file): a repair sends our record")
+	case c.Repair && c.Against == AgainstLedger:
+		return errors.New("--repair: not against the ledger, which keeps no data; repair sends our records from the source (--against source)")
 	case c.RepairExtra && !c.Repair:
 		return errors.New("--repair-extra: only with --repair")
 	case c.Repair && d.Append == nil:
