@@ -5,7 +5,7 @@ FUZZTIME ?= 10s
 INFRA := scripts/infra.sh
 TEST_ENV = eval "$$($(INFRA) env)"
 
-.PHONY: run test test-short fuzz up down status build lint bench loadtest loadtest-backlog loadtest-k6 clean
+.PHONY: run test test-short fuzz up down status build lint bench loadtest loadtest-backlog loadtest-k6 clean bench-reconcile
 
 run: build ## Redis, ClickHouse, partnersim and the pipeline in the foreground; Ctrl-C stops all
 	scripts/run.sh
@@ -52,6 +52,9 @@ $(K6):
 
 loadtest-k6: build up $(K6) ## the same levels offered by k6 (loadtest/k6/ingest.js)
 	$(TEST_ENV) && $(GO) run ./loadtest/run --k6 $(K6) --levels $(LEVELS) --duration $(DURATION) $(LOADTEST_FLAGS)
+
+bench-reconcile: build up ## reconcile 1,000,000 records a side (N=…), then --recent 1h; time and peak RSS
+	scripts/bench-reconcile.sh
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi

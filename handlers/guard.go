@@ -10,11 +10,13 @@ import (
 // LedgerGuard skips what the partner needs not get: a version not newer than
 // the ledger's (stale; a repeated event id is one), and content identical to
 // what the partner last got (unchanged; the ledger's version moves up). A
-// replayed event passes once without the check.
+// replayed event passes once without the check; a reconciliation repair
+// (origin reconcile) always passes, since the ledger may be what drifted
+// (contract §6).
 func LedgerGuard() StepFunc {
 	return func(_ context.Context, w *Work) (*Outcome, error) {
 		r, e := w.Record, w.Event
-		if w.Meta.Replay || !r.Found {
+		if w.Meta.Replay || e.Origin == OriginReconcile || !r.Found {
 			return nil, nil
 		}
 		if e.Version <= r.Version {
@@ -28,3 +30,6 @@ func LedgerGuard() StepFunc {
 		return nil, nil
 	}
 }
+
+// OriginReconcile is the origin of reconciliation repairs (contract §6).
+const OriginReconcile = "reconcile"

@@ -71,6 +71,11 @@ func TestLedgerGuard(t *testing.T) {
 		{"newer, same content in another key order", upsert("e2", 11, `{ "b":[1,2], "a":1 }`), have, Meta{}, StepSkippedUnchanged, LedgerBump},
 		{"newer, changed", upsert("e2", 11, `{"a":1,"b":[2,1]}`), have, Meta{}, "", LedgerNone},
 		{"replayed passes once", upsert("e1", 9, `{"a":2}`), have, Meta{Replay: true}, "", LedgerNone},
+		{"a reconciliation repair is never stale", func() event.Event {
+			e := upsert("rc-1-1", 10, `{"a":1,"b":[1,2]}`)
+			e.Origin = OriginReconcile
+			return e
+		}(), have, Meta{}, "", LedgerNone},
 		{"delete of a deleted record", event.Event{ID: "e3", Op: event.OpDelete, Version: 12}, gone, Meta{}, StepSkippedUnchanged, LedgerBump},
 		{"upsert of a deleted record with its old content", upsert("e3", 12, `{"a":1,"b":[1,2]}`), gone, Meta{}, "", LedgerNone},
 	}

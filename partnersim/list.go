@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strconv"
 )
 
@@ -52,22 +51,21 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	account := q.Get("account")
 
 	s.mu.Lock()
-	var keys []string
-	for id, rec := range s.records {
-		if id.entity == entity && !rec.Deleted && (account == "" || rec.Account == account) && (after == "" || id.key > after) {
-			keys = append(keys, id.key)
-		}
-	}
-	slices.Sort(keys)
+	items := make([]listItem, 0, min(limit, 128))
 	next := ""
-	if len(keys) > limit {
-		keys = keys[:limit]
-		next = base64.RawURLEncoding.EncodeToString([]byte(keys[limit-1]))
-	}
-	items := make([]listItem, 0, len(keys))
-	for _, k := range keys {
-		rec := s.records[recordID{entity, k}]
-		items = append(items, listItem{Key: k, Account: rec.Account, Version: rec.Version, Data: rec.Data, Parent: rec.Parent})
+	if x := s.keys[entity]; x != nil {
+		x.walk(after, func(k string) bool {
+			rec := s.records[recordID{entity, k}]
+			if rec == nil || rec.Deleted || account != "" && rec.Account != account {
+				return true
+			}
+			if len(items) == limit {
+				next = base64.RawURLEncoding.EncodeToString([]byte(items[limit-1].Key))
+				return false
+			}
+			items = append(items, listItem{Key: k, Account: rec.Account, Version: rec.Version, Data: rec.Data, Parent: rec.Parent})
+			return true
+		})
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})

@@ -90,7 +90,7 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusCreated
 		}
 		rec := &record{Account: b.Account, Version: b.Version, Data: b.Data, Parent: b.Parent, UpdatedAt: now}
-		s.records[id] = rec
+		s.setRecord(id, rec)
 		return status, rec.view()
 	})
 }

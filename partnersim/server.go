@@ -71,6 +71,8 @@ type Server struct {
 	rng      *rand.Rand
 	tokens   map[string]time.Time
 	records  map[recordID]*record
+	keys     map[string]*keyIndex // entity → its keys in order, for listing
+	driftSeq int64
 	idem     map[string]idemAnswer
 	idemFIFO []string
 	log      []LogEntry
@@ -116,12 +118,15 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /_sim/state", s.handleState)
 	s.mux.HandleFunc("GET /_sim/log", s.handleLog)
 	s.mux.HandleFunc("POST /_sim/reset", s.handleReset)
+	s.mux.HandleFunc("POST /_sim/seed", s.handleSeed)
+	s.mux.HandleFunc("POST /_sim/drift", s.handleDrift)
 	return s, nil
 }
 
 func (s *Server) resetLocked() {
 	s.tokens = map[string]time.Time{}
 	s.records = map[recordID]*record{}
+	s.keys = map[string]*keyIndex{}
 	s.idem = map[string]idemAnswer{}
 	s.idemFIFO = nil
 	s.log = nil

@@ -47,3 +47,10 @@ func (k Keys) Waiting(entity, key string) string {
 // Lease is the per-account lease that keeps one account's deliveries serial
 // across processes.
 func (k Keys) Lease(account string) string { return k.base + ":lease:" + account }
+
+// ReconcileLock is the lock that lets one process at a time run a scheduled
+// reconciliation (value: the holder's token, with a TTL).
+func (k Keys) ReconcileLock() string { return k.base + ":reconcile:lock" }
+
+// ReconcileLast holds when the last scheduled reconciliation started (unix ms).
+func (k Keys) ReconcileLast() string { return k.base + ":reconcile:last" }

@@ -24,6 +24,7 @@ run=.run
 partner_addr=${PARTNER_ADDR:-127.0.0.1:8081}
 admin_addr=${ADMIN_ADDR:-127.0.0.1:8090}
 ingest_addr=${INGEST_ADDR:-127.0.0.1:8092}
+source_addr=${SOURCE_ADDR:-127.0.0.1:8083}
 redis_port=${STREAMSYNC_DEV_REDIS_PORT:-16379}
 ch_port=${STREAMSYNC_DEV_CLICKHOUSE_PORT:-19000}
 config_file=streamsync.yaml
@@ -57,7 +58,7 @@ fi
 
 # port_busy HOST:PORT: something accepts connections there.
 port_busy() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
-for p in "partnersim:PARTNER_ADDR:$partner_addr" "streamsync admin:ADMIN_ADDR:$admin_addr" "streamsync ingest:INGEST_ADDR:$ingest_addr"; do
+for p in "partnersim:PARTNER_ADDR:$partner_addr" "streamsync admin:ADMIN_ADDR:$admin_addr" "streamsync ingest:INGEST_ADDR:$ingest_addr" "source partnersim:SOURCE_ADDR:$source_addr"; do
   what=${p%%:*}; rest=${p#*:}; var=${rest%%:*}; addr=${rest#*:}
   if port_busy "$addr"; then
     rm -f "$lock"
@@ -130,6 +131,17 @@ admin:
   addr: $admin_addr
 ingest:
   addr: $ingest_addr
+# Reconciliation demo: a second partnersim plays our system (the source) with the same 2,000 contacts; the
+# partner drifts now and then, and the scheduled reconciliation finds and repairs it (docs/reconcile.md).
+source:
+  kind: http
+  base_url: http://$source_addr
+  entities: [contact]
+  client_id: streamsync
+  client_secret: streamsync-secret
+reconcile:
+  every: ${RECONCILE_EVERY:-30s}
+  repair: true
 YAML
 # The file is the truth for this run: addresses from the caller's environment
 # would disagree with it.
@@ -137,6 +149,7 @@ unset STREAMSYNC_CONFIG STREAMSYNC_REDIS__ADDR STREAMSYNC_CLICKHOUSE__ADDR STREA
   STREAMSYNC_SINK__BASE_URL STREAMSYNC_SINK__CLIENT_ID STREAMSYNC_SINK__CLIENT_SECRET STREAMSYNC_ADMIN__ADDR STREAMSYNC_INGEST__ADDR
 
 : >"$run/partnersim.log"
+: >"$run/source.log"
 : >"$run/streamsync.log"
 : >"$run/produce.log"
 # What you see: the pipeline's and the producer's logs. If the reader of our
@@ -144,9 +157,12 @@ unset STREAMSYNC_CONFIG STREAMSYNC_REDIS__ADDR STREAMSYNC_CLICKHOUSE__ADDR STREA
 tail -q -n +1 -F "$run/streamsync.log" "$run/produce.log" 2>>"$run/run.log" &
 tail_pid=$!
 pids+=("$tail_pid")
-bin/partnersim --addr "$partner_addr" --latency 2ms --jitter 3ms --error-rate 0.02 >"$run/partnersim.log" 2>&1 &
+bin/partnersim --addr "$partner_addr" --latency 2ms --jitter 3ms --error-rate 0.02 \
+  --seed-entity contact --seed-count 2000 --drift-every 45s --drift drop=2,alter=1,age=1 >"$run/partnersim.log" 2>&1 &
 partner_pid=$!
 pids+=("$partner_pid")
+bin/partnersim --addr "$source_addr" --seed-entity contact --seed-count 2000 >"$run/source.log" 2>&1 &
+pids+=($!)
 bin/streamsync run --config "$config_file" >"$run/streamsync.log" 2>&1 &
 streamsync_pid=$!
 pids+=("$streamsync_pid")

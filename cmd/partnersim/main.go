@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,6 +41,11 @@ func run(args []string) error {
 	logMax := fs.Int("log-max", partnersim.DefaultLogMax, "request log entries kept")
 	seed := fs.Uint64("seed", 1, "seed of the injected faults")
 	verbose := fs.Bool("v", false, "log every request")
+	seedEntity := fs.String("seed-entity", "", "at start, seed --seed-count generated records of this entity (see /_sim/seed)")
+	seedCount := fs.Int("seed-count", 0, "records to seed at start")
+	seedAccounts := fs.Int("seed-accounts", 10, "accounts the seeded records spread over")
+	driftEvery := fs.Duration("drift-every", 0, "drift the --seed-entity records this often (0: never), for reconciliation demos")
+	driftSpec := fs.String("drift", "drop=2,alter=1,age=1", "what each drift does: drop, alter, age, bump, add counts")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,6 +64,17 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *seedCount > 0 {
+		if _, err := sim.Seed(partnersim.SeedSpec{Entity: *seedEntity, Count: *seedCount, Accounts: *seedAccounts, Version: 2}); err != nil {
+			return fmt.Errorf("--seed-entity/--seed-count: %w", err)
+		}
+	}
+	var drift partnersim.DriftSpec
+	if *driftEvery > 0 {
+		if drift, err = parseDrift(*seedEntity, *driftSpec); err != nil {
+			return fmt.Errorf("--drift: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", *addr, err)
@@ -70,9 +88,53 @@ func run(args []string) error {
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
+	if *driftEvery > 0 {
+		go func() {
+			t := time.NewTicker(*driftEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				if d, err := sim.Drift(drift); err == nil {
+					logger.Info("drift", "entity", drift.Entity, "dropped", len(d.Dropped), "altered", len(d.Altered), "aged", len(d.Aged),
+						"bumped", len(d.Bumped), "added", len(d.Added))
+				}
+			}
+		}()
+	}
 	logger.Info("partnersim listening", "addr", ln.Addr().String(), "auth", *clientID != "", "token_ttl", tokenTTL.String())
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// parseDrift reads "drop=2,alter=1,age=1" into a DriftSpec of entity.
+func parseDrift(entity, spec string) (partnersim.DriftSpec, error) {
+	d := partnersim.DriftSpec{Entity: entity}
+	for _, part := range strings.Split(spec, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+		n, err := strconv.Atoi(val)
+		if !ok || err != nil || n < 0 {
+			return d, fmt.Errorf("%q is not name=count", part)
+		}
+		switch name {
+		case "drop":
+			d.Drop = n
+		case "alter":
+			d.Alter = n
+		case "age":
+			d.Age = n
+		case "bump":
+			d.Bump = n
+		case "add":
+			d.Add = n
+		default:
+			return d, fmt.Errorf("%q: want drop, alter, age, bump or add", name)
+		}
+	}
+	return d, nil
 }

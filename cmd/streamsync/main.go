@@ -22,6 +22,9 @@ commands:
   dead      list, replay or drop dead letters: dead list|replay|drop [--id ID]... [--reason R] [--all]
   chains    failed or stuck chains from the attempt log
   produce   append a demo conference-registration story to the events stream
+  reconcile compare our records (source or ledger) with the partner's, and repair:
+            reconcile [--entity E]... [--account A]... [--against source|ledger] [--repair]
+            [--repair-extra] [--recent DURATION]; exit 0 equal, 1 differences, 2 failed
 
 Every command takes --config FILE, --format table|json, and a flag per setting
 (--sink.base_url=…); see config/streamsync.example.yaml.
@@ -35,6 +38,10 @@ func main() {
 		if !errors.Is(err, pflag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "streamsync:", err)
 		}
+		var ec interface{ ExitCode() int }
+		if errors.As(err, &ec) {
+			os.Exit(ec.ExitCode()) // reconcile: 1 when differences were found
+		}
 		os.Exit(2)
 	}
 }
@@ -46,14 +53,18 @@ var commands = map[string]struct {
 	sections []string // config sections the command needs valid; nil means all
 	flags    func(fs *pflag.FlagSet)
 }{
-	"run":     {run: runPipeline},
-	"status":  {run: runStatus, sections: operatorSections},
-	"dead":    {run: runDead, sections: operatorSections, flags: deadFlags},
-	"produce": {run: runProduce, sections: operatorSections, flags: produceFlags},
-	"chains":  {run: runChains, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: chainsFlags},
+	"run":       {run: runPipeline},
+	"status":    {run: runStatus, sections: operatorSections},
+	"dead":      {run: runDead, sections: operatorSections, flags: deadFlags},
+	"produce":   {run: runProduce, sections: operatorSections, flags: produceFlags},
+	"chains":    {run: runChains, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: chainsFlags},
+	"reconcile": {run: runReconcile, sections: reconcileSections, flags: reconcileFlags},
 }
 
 var operatorSections = []string{config.SectionRedis, config.SectionStream, config.SectionLog}
+
+var reconcileSections = []string{config.SectionRedis, config.SectionStream, config.SectionSink, config.SectionClickHouse,
+	config.SectionSource, config.SectionLog}
 
 // env is what a command gets: its settings, flags, output and logger.
 type env struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -14,6 +15,7 @@ import (
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/ingest"
 	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/reconcile"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 	"github.com/streamsync/streamsync/sinks/partner"
 )
@@ -60,6 +62,7 @@ func runPipeline(ctx context.Context, e *env) error {
 	}
 	ops := pipeline.DeadOps{RDB: rdb, Keys: keys, Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}
 	var chains admin.ChainLister
+	var reconcileRuns http.Handler
 	if ch := cfg.ClickHouse; ch.Addr != "" {
 		conn, err := attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password})
 		if err != nil {
@@ -72,9 +75,10 @@ func runPipeline(ctx context.Context, e *env) error {
 		}
 		defer stop()
 		chains = attemptlog.ChainSource{Conn: conn, Database: ch.Database}
+		reconcileRuns = reconcile.RunsHandler(conn, ch.Database)
 	}
 	if cfg.Admin.Addr != "" {
-		srv, err := admin.New(admin.Config{Addr: cfg.Admin.Addr, Token: cfg.Admin.Token}, p.Ready, reg, admin.NewAPI(ops, chains, e.log), e.log)
+		srv, err := admin.New(admin.Config{Addr: cfg.Admin.Addr, Token: cfg.Admin.Token}, p.Ready, reg, withReconcileRuns(admin.NewAPI(ops, chains, e.log), reconcileRuns), e.log)
 		if err != nil {
 			return err
 		}
@@ -101,6 +105,13 @@ func runPipeline(ctx context.Context, e *env) error {
 			defer cancel()
 			_ = in.Close(c) // accepted requests finish
 		}()
+	}
+	if cfg.Reconcile.Every > 0 {
+		stop, err := startReconcile(e, keys, reg)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	summaryCtx, stopSummary := context.WithCancel(ctx)
 	defer stopSummary()

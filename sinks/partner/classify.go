@@ -76,6 +76,10 @@ func Classify(method string, status int, hdr http.Header, body []byte, err error
 	} else if s := strings.TrimSpace(string(body)); s != "" && status >= 300 {
 		detail += ": " + clip(s, 200)
 	}
+	if status >= 300 && status < 400 {
+		// Never followed (the client is apiclient's): the answer is the redirect itself.
+		detail += " to " + hdr.Get("Location") + " (redirects are not followed)"
+	}
 	switch {
 	case status >= 200 && status < 300:
 		return Verdict{Class: Delivered, Detail: detail}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/pflag"
+	"github.com/streamsync/streamsync/config"
+	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/ingest"
+	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/reconcile"
+	"github.com/streamsync/streamsync/sinks/attemptlog"
+	"github.com/streamsync/streamsync/source"
+)
+
+func reconcileFlags(fs *pflag.FlagSet) {
+	fs.StringArray("entity", nil, "compare this entity (repeatable); default: source.entities, the file's, or the ledger's")
+	fs.StringArray("account", nil, "compare this account's records only (repeatable)")
+	fs.String("against", "", "our side: source or ledger (default: source, or ledger when source.kind is none)")
+	fs.Bool("repair", false, "append repair events for missing, behind and differs records (needs a source)")
+	fs.Bool("repair-extra", false, "with --repair: also delete the partner's extra records")
+	fs.Duration("recent", 0, "only records delivered in this past window (attempt log), by point reads")
+	fs.Int("limit", reconcile.DefaultFirstDiffs, "differences listed in the output")
+	fs.Bool("keep-items", false, "keep the run's rows in reconcile_items (for digging in by hand)")
+}
+
+// exitError ends the process with its code; differences found exit 1.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+func (e *exitError) ExitCode() int { return e.code }
+
+// runReconcile is `streamsync reconcile` (contract §6).
+func runReconcile(ctx context.Context, e *env) error {
+	cfg := e.cfg
+	if cfg.ClickHouse.Addr == "" {
+		return fmt.Errorf("clickhouse.addr: required for reconcile (both sides are compared in ClickHouse)")
+	}
+	rc, cleanup, err := newReconciler(e, reconcileConfigFromFlags(e))
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	rep, err := rc.Run(ctx)
+	if e.format == "json" {
+		_ = rep.WriteJSON(e.out)
+	} else {
+		_ = rep.WriteTable(e.out)
+	}
+	if err != nil {
+		return &exitError{code: 2, msg: "reconcile failed: " + err.Error()}
+	}
+	if rep.ExitCode() != 0 {
+		return &exitError{code: rep.ExitCode(), msg: fmt.Sprintf("reconcile: %d differences found", rep.Found())}
+	}
+	return nil
+}
+
+func reconcileConfigFromFlags(e *env) reconcile.Config {
+	entities, _ := e.fs.GetStringArray("entity")
+	accounts, _ := e.fs.GetStringArray("account")
+	against, _ := e.fs.GetString("against")
+	repair, _ := e.fs.GetBool("repair")
+	extra, _ := e.fs.GetBool("repair-extra")
+	recent, _ := e.fs.GetDuration("recent")
+	limit, _ := e.fs.GetInt("limit")
+	keep, _ := e.fs.GetBool("keep-items")
+	return reconcile.Config{Against: against, Entities: entities, Accounts: accounts, Repair: repair, RepairExtra: extra,
+		Recent: recent, FirstDiffs: limit, KeepItems: keep}
+}
+
+// newReconciler wires a Reconciler from the settings: ClickHouse, Redis (the
+// ledger and the events stream), our source and the partner's read API.
+func newReconciler(e *env, rc reconcile.Config) (*reconcile.Reconciler, func(), error) {
+	cfg := e.cfg
+	rdb := newRedis(cfg.Redis)
+	ch := cfg.ClickHouse
+	conn, err := attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, nil, err
+	}
+	ours, err := newSource(cfg.Source, e)
+	if err != nil {
+		_ = rdb.Close()
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	theirs, err := source.New(source.Config{Kind: source.KindHTTP, BaseURL: cfg.Sink.BaseURL, TokenURL: cfg.Sink.EffectiveTokenURL(),
+		ClientID: cfg.Sink.ClientID, ClientSecret: cfg.Sink.ClientSecret, Timeout: cfg.Sink.Timeout, Logger: e.log})
+	if err != nil {
+		_ = rdb.Close()
+		_ = conn.Close()
+		return nil, nil, fmt.Errorf("sink.base_url: %w", err)
+	}
+	cleanup := func() {
+		_ = theirs.Close()
+		_ = ours.Close()
+		_ = conn.Close()
+		_ = rdb.Close()
+	}
+	keys := keysOf(cfg.Stream)
+	rc.Database = ch.Database
+	rc.Logger = e.log
+	deps := reconcile.Deps{CH: conn, Theirs: theirs, Ledger: reconcile.RedisLedger{RDB: rdb, Key: keys.Ledger},
+		Append: appender(rdb, keys)}
+	if ours.Kind() != source.KindNone {
+		deps.Ours = ours
+	}
+	r, err := reconcile.New(rc, deps)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return r, cleanup, nil
+}
+
+// appender appends events through the ingest's append path.
+func appender(rdb redis.UniversalClient, keys pipeline.Keys) reconcile.AppendFunc {
+	return func(ctx context.Context, events []event.Event) error {
+		return ingest.Append(ctx, rdb, keys.Events, events)
+	}
+}
+
+// newSource builds our source from source.*.
+func newSource(c config.SourceConfig, e *env) (source.Source, error) {
+	return source.New(source.Config{Kind: c.Kind, BaseURL: c.BaseURL, TokenURL: c.TokenURL, ClientID: c.ClientID,
+		ClientSecret: c.ClientSecret, Timeout: c.Timeout, File: c.File, Entities: c.Entities, Logger: e.log})
+}
+
+// withReconcileRuns adds GET /api/v1/reconcile/runs to the admin API when the
+// attempt log's ClickHouse is there (runs is nil otherwise).
+func withReconcileRuns(api, runs http.Handler) http.Handler {
+	if runs == nil {
+		return api
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/v1/reconcile/runs", runs)
+	mux.Handle("/", api)
+	return mux
+}
+
+// startReconcile runs scheduled reconciliations (reconcile.every,
+// reconcile.repair) beside the pipeline; the returned func stops them and
+// waits for a run in progress to end.
+func startReconcile(e *env, keys pipeline.Keys, reg prometheus.Registerer) (func(), error) {
+	cfg := e.cfg
+	r, cleanup, err := newReconciler(e, reconcile.Config{Repair: cfg.Reconcile.Repair})
+	if err != nil {
+		return nil, fmt.Errorf("reconcile.every: %w", err)
+	}
+	rdb := newRedis(cfg.Redis)
+	s, err := reconcile.NewScheduler(reconcile.ScheduleConfig{Every: cfg.Reconcile.Every, LockKey: keys.ReconcileLock(),
+		LastKey: keys.ReconcileLast(), Logger: e.log, Registerer: reg}, rdb, r)
+	if err != nil {
+		cleanup()
+		_ = rdb.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(ctx)
+	}()
+	e.log.Info("scheduled reconciliation on", "every", cfg.Reconcile.Every, "repair", cfg.Reconcile.Repair)
+	return func() {
+		cancel()
+		<-done
+		cleanup()
+		_ = rdb.Close()
+	}, nil
+}

@@ -1,0 +1,165 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Classes of contract §6. Equal records are counted, not listed.
+const (
+	ClassMissing = "missing" // ours only
+	ClassExtra   = "extra"   // theirs only
+	ClassBehind  = "behind"  // their version lower, data differ
+	ClassAhead   = "ahead"   // their version higher, data differ
+	ClassDiffers = "differs" // same version, data differ
+	ClassEqual   = "equal"
+)
+
+// DiffClasses are the classes listed in reconcile_diffs, in report order.
+var DiffClasses = []string{ClassMissing, ClassExtra, ClassBehind, ClassAhead, ClassDiffers}
+
+// sideQuery is one side of an entity, one row per key (the highest version
+// wins when a side lists a key twice); p is the column prefix (o_ or t_).
+func sideQuery(db, p string) string {
+	return fmt.Sprintf("SELECT key, toUInt8(count() > 0) AS %[2]spresent, argMax(account, version) AS %[2]sacc, "+
+		"max(version) AS %[2]sver, argMax(hash, version) AS %[2]shash, argMax(deleted, version) AS %[2]sdel "+
+		"FROM `%[1]s`.`%[3]s` WHERE run_id = ? AND entity = ? AND side = ? GROUP BY key", db, p, ItemsTable)
+}
+
+// classExpr classifies one joined row. Absent sides read as defaults (0,
+// ”), so presence is a column of its own. Our tombstone against an absent
+// record is agreement ("gone", neither listed nor counted); our tombstone
+// against a present record is behind, ahead or differs by version, repaired
+// with a delete.
+const classExpr = `multiIf(
+  t_present = 0 AND (o_present = 0 OR o_del = 1), 'gone',
+  t_present = 0, 'missing',
+  o_present = 0, 'extra',
+  o_del = 0 AND o_hash = t_hash, 'equal',
+  t_ver < o_ver, 'behind',
+  t_ver > o_ver, 'ahead',
+  'differs')`
+
+// classify compares the two sides of one entity with one FULL OUTER JOIN
+// (USING: 18.16 cannot select the right key of a FULL JOIN ON) and writes
+// every difference to reconcile_diffs. skipMissing leaves out ours-only
+// records (the ledger against some accounts: the ledger keeps no account).
+func classify(ctx context.Context, conn driver.Conn, db, runID, entity string, ts time.Time, skipMissing bool) error {
+	filter := "class NOT IN ('equal', 'gone')"
+	if skipMissing {
+		filter += " AND class != 'missing'"
+	}
+	q := fmt.Sprintf("INSERT INTO `%s`.`%s` (%s) SELECT ?, class, ?, key, if(o_acc != '', o_acc, t_acc), o_ver, t_ver, o_hash, t_hash, ? FROM ("+
+		"SELECT key, o_acc, o_ver, o_hash, t_acc, t_ver, t_hash, %s AS class FROM (%s) ALL FULL OUTER JOIN (%s) USING key"+
+		") WHERE %s", db, DiffsTable, cols(diffColumns), classExpr, sideQuery(db, "o_"), sideQuery(db, "t_"), filter)
+	if err := conn.Exec(ctx, q, runID, entity, ts, runID, entity, SideOurs, runID, entity, SideTheirs); err != nil {
+		return fmt.Errorf("classify %s: %w", entity, err)
+	}
+	return nil
+}
+
+// counts are one entity's numbers of a run.
+type counts struct {
+	Ours, Theirs, Equal                    int64
+	Missing, Extra, Behind, Ahead, Differs int64
+}
+
+func (c *counts) add(o counts) {
+	c.Ours += o.Ours
+	c.Theirs += o.Theirs
+	c.Equal += o.Equal
+	c.Missing += o.Missing
+	c.Extra += o.Extra
+	c.Behind += o.Behind
+	c.Ahead += o.Ahead
+	c.Differs += o.Differs
+}
+
+// count reads one entity's numbers: the sides' distinct live keys and the
+// differences per class; equal is every partner record that is no
+// difference (the partner's side lists no tombstones).
+func count(ctx context.Context, conn driver.Conn, db, runID, entity string) (counts, error) {
+	var c counts
+	q := fmt.Sprintf("SELECT side, toInt64(countIf(d = 0)) FROM (SELECT side, key, argMax(deleted, version) AS d FROM `%s`.`%s` "+
+		"WHERE run_id = ? AND entity = ? GROUP BY side, key) GROUP BY side", db, ItemsTable)
+	rows, err := conn.Query(ctx, q, runID, entity)
+	if err != nil {
+		return c, fmt.Errorf("count %s: %w", entity, err)
+	}
+	for rows.Next() {
+		var side string
+		var n int64
+		if err := rows.Scan(&side, &n); err != nil {
+			rows.Close()
+			return c, err
+		}
+		if side == SideOurs {
+			c.Ours = n
+		} else {
+			c.Theirs = n
+		}
+	}
+	rows.Close()
+	q = fmt.Sprintf("SELECT class, toInt64(count()) FROM `%s`.`%s` WHERE run_id = ? AND entity = ? GROUP BY class", db, DiffsTable)
+	rows, err = conn.Query(ctx, q, runID, entity)
+	if err != nil {
+		return c, fmt.Errorf("count %s differences: %w", entity, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var class string
+		var n int64
+		if err := rows.Scan(&class, &n); err != nil {
+			return c, err
+		}
+		switch class {
+		case ClassMissing:
+			c.Missing = n
+		case ClassExtra:
+			c.Extra = n
+		case ClassBehind:
+			c.Behind = n
+		case ClassAhead:
+			c.Ahead = n
+		case ClassDiffers:
+			c.Differs = n
+		}
+	}
+	c.Equal = max(0, c.Theirs-c.Extra-c.Behind-c.Ahead-c.Differs)
+	return c, rows.Err()
+}
+
+// Diff is one listed difference (a row of reconcile_diffs).
+type Diff struct {
+	Class        string `json:"class"`
+	Entity       string `json:"entity"`
+	Key          string `json:"key"`
+	Account      string `json:"account"`
+	OurVersion   int64  `json:"our_version"`
+	TheirVersion int64  `json:"their_version"`
+	OurHash      string `json:"our_hash"`
+	TheirHash    string `json:"their_hash"`
+}
+
+// firstDiffs reads up to limit differences of a run, by class then entity and key.
+func firstDiffs(ctx context.Context, conn driver.Conn, db, runID string, limit int) ([]Diff, error) {
+	q := fmt.Sprintf("SELECT class, entity, key, account, our_version, their_version, our_hash, their_hash FROM `%s`.`%s` "+
+		"WHERE run_id = ? ORDER BY class, entity, key LIMIT %d", db, DiffsTable, limit)
+	rows, err := conn.Query(ctx, q, runID)
+	if err != nil {
+		return nil, fmt.Errorf("read differences: %w", err)
+	}
+	defer rows.Close()
+	out := []Diff{}
+	for rows.Next() {
+		var d Diff
+		if err := rows.Scan(&d.Class, &d.Entity, &d.Key, &d.Account, &d.OurVersion, &d.TheirVersion, &d.OurHash, &d.TheirHash); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,131 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/streamsync/streamsync/event"
+)
+
+// OriginReconcile is the origin of repair events (contract §6); the ledger
+// never skips them as stale or unchanged.
+const OriginReconcile = "reconcile"
+
+// AppendFunc appends events to the events stream through the project's one
+// append path (ingest.Append): all of them or none.
+type AppendFunc func(ctx context.Context, events []event.Event) error
+
+// repairBatch is the events appended per call.
+const repairBatch = 500
+
+// repairer turns differences into events, numbering them rc-<run_id>-<n>.
+type repairer struct {
+	conn   driver.Conn
+	db     string
+	runID  string
+	append AppendFunc
+	nowMS  int64
+
+	n     int64
+	batch []event.Event
+}
+
+func (r *repairer) add(ctx context.Context, e event.Event) error {
+	r.n++
+	e.ID = "rc-" + r.runID + "-" + strconv.FormatInt(r.n, 10)
+	e.Origin = OriginReconcile
+	e.TS = r.nowMS
+	if err := event.Validate(e); err != nil {
+		return fmt.Errorf("repair of %s/%s: %w", e.Entity, e.Key, err)
+	}
+	r.batch = append(r.batch, e)
+	if len(r.batch) >= repairBatch {
+		return r.flush(ctx)
+	}
+	return nil
+}
+
+func (r *repairer) flush(ctx context.Context) error {
+	if len(r.batch) == 0 {
+		return nil
+	}
+	if err := r.append(ctx, r.batch); err != nil {
+		return fmt.Errorf("append repairs: %w", err)
+	}
+	r.batch = r.batch[:0]
+	return nil
+}
+
+// repairEntity appends one event per missing, behind and differs record of
+// entity — our record, at our version, or at the partner's version + 1 when
+// theirs is not lower (differs); a delete for our tombstone — and, with
+// extra, a delete at the partner's version + 1 per extra record. Ahead
+// records are never touched.
+func (r *repairer) repairEntity(ctx context.Context, entity string, extra bool) error {
+	q := fmt.Sprintf("SELECT key, class, their_version, o_acc, o_ver, o_data, o_pe, o_pk, o_del FROM ("+
+		"SELECT key, argMax(account, version) AS o_acc, max(version) AS o_ver, argMax(data, version) AS o_data, "+
+		"argMax(parent_entity, version) AS o_pe, argMax(parent_key, version) AS o_pk, argMax(deleted, version) AS o_del "+
+		"FROM `%[1]s`.`%[2]s` WHERE run_id = ? AND entity = ? AND side = 'ours' AND key IN ("+
+		"SELECT key FROM `%[1]s`.`%[3]s` WHERE run_id = ? AND entity = ? AND class IN ('missing', 'behind', 'differs')) GROUP BY key"+
+		") ALL INNER JOIN (SELECT key, class, their_version FROM `%[1]s`.`%[3]s` "+
+		"WHERE run_id = ? AND entity = ? AND class IN ('missing', 'behind', 'differs')) USING key ORDER BY key",
+		r.db, ItemsTable, DiffsTable)
+	rows, err := r.conn.Query(ctx, q, r.runID, entity, r.runID, entity, r.runID, entity)
+	if err != nil {
+		return fmt.Errorf("read repairs of %s: %w", entity, err)
+	}
+	for rows.Next() {
+		var key, class, account, data, pe, pk string
+		var theirs, ours int64
+		var deleted uint8
+		if err := rows.Scan(&key, &class, &theirs, &account, &ours, &data, &pe, &pk, &deleted); err != nil {
+			rows.Close()
+			return fmt.Errorf("read repairs of %s: %w", entity, err)
+		}
+		version := ours
+		if class == ClassDiffers || theirs >= ours {
+			version = theirs + 1
+		}
+		e := event.Event{Account: account, Entity: entity, Key: key, Version: version, ParentEntity: pe, ParentKey: pk}
+		if deleted == 1 {
+			e.Op = event.OpDelete
+			e.ParentEntity, e.ParentKey = "", ""
+		} else {
+			e.Op, e.Data = event.OpUpsert, json.RawMessage(data)
+		}
+		if err := r.add(ctx, e); err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return fmt.Errorf("read repairs of %s: %w", entity, err)
+	}
+	if extra {
+		q := fmt.Sprintf("SELECT key, account, their_version FROM `%s`.`%s` WHERE run_id = ? AND entity = ? AND class = 'extra' ORDER BY key", r.db, DiffsTable)
+		rows, err := r.conn.Query(ctx, q, r.runID, entity)
+		if err != nil {
+			return fmt.Errorf("read extra records of %s: %w", entity, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var key, account string
+			var theirs int64
+			if err := rows.Scan(&key, &account, &theirs); err != nil {
+				return fmt.Errorf("read extra records of %s: %w", entity, err)
+			}
+			if err := r.add(ctx, event.Event{Account: account, Entity: entity, Key: key, Op: event.OpDelete, Version: theirs + 1}); err != nil {
+				return err
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read extra records of %s: %w", entity, err)
+		}
+	}
+	return r.flush(ctx)
+}

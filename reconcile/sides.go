@@ -1,0 +1,103 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/source"
+)
+
+// Reader reads one side's records: source.Source implements it, for our
+// source and for the partner's list and get endpoints alike.
+type Reader interface {
+	List(entity string, opt source.ListOptions) source.Iterator
+	Get(ctx context.Context, entity, key string) (source.Record, bool, error)
+}
+
+// itemOf is a record as reconcile_items keeps it; withData keeps what a
+// repair needs (our side only).
+func itemOf(r source.Record, withData bool) item {
+	it := item{Entity: r.Entity, Key: r.Key, Account: r.Account, Version: r.Version, Hash: event.ContentHash(r.Data)}
+	if withData {
+		it.Data = string(r.Data)
+		if r.Parent != nil {
+			it.ParentEntity, it.ParentKey = r.Parent.Entity, r.Parent.Key
+		}
+	}
+	return it
+}
+
+// streamList writes every record of entity (of each account, or all when
+// accounts is empty) into w. Pages are fetched one ahead of the hashing and
+// writing, so the network and ClickHouse overlap; at most three pages are in
+// memory.
+func streamList(ctx context.Context, rd Reader, w *itemWriter, entity string, accounts []string, withData bool) error {
+	if len(accounts) == 0 {
+		accounts = []string{""}
+	}
+	for _, acc := range accounts {
+		lctx, cancel := context.WithCancel(ctx) // the listing's; batches keep ctx
+		pages := make(chan []source.Record, 1)
+		errc := make(chan error, 1)
+		go func() {
+			defer close(pages)
+			it := rd.List(entity, source.ListOptions{Account: acc})
+			for {
+				page, err := it.Next(lctx)
+				if errors.Is(err, io.EOF) {
+					errc <- nil
+					return
+				}
+				if err != nil {
+					errc <- err
+					return
+				}
+				select {
+				case pages <- page:
+				case <-lctx.Done():
+					errc <- lctx.Err()
+					return
+				}
+			}
+		}()
+		var werr error
+		for page := range pages {
+			if werr != nil {
+				continue
+			}
+			for _, r := range page {
+				if werr = w.add(ctx, itemOf(r, withData)); werr != nil {
+					cancel()
+					break
+				}
+			}
+		}
+		err := <-errc
+		cancel()
+		if werr != nil {
+			return werr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return w.flush()
+}
+
+// streamLedger writes the ledger's entries of entity into w (no account:
+// the ledger keeps none).
+func streamLedger(ctx context.Context, l RedisLedger, w *itemWriter, entity string) error {
+	err := l.Scan(ctx, entity, func(key string, e LedgerEntry) error {
+		it := item{Entity: entity, Key: key, Version: e.Version, Hash: e.Hash, Deleted: e.Deleted}
+		if e.Deleted {
+			it.Hash = ""
+		}
+		return w.add(ctx, it)
+	})
+	if err != nil {
+		return err
+	}
+	return w.flush()
+}
