@@ -12,7 +12,7 @@ admin_addr=${ADMIN_ADDR:-127.0.0.1:8090}
 started_infra=0
 before=$($infra status 2>&1)
 case "$before" in
-  *"redis running"*"clickhouse running"*) ;;
+  *"redis running"*"clickhouse running"*"postgres running"*) ;;
   *) started_infra=1 ;;
 esac
 $infra up
@@ -38,6 +38,7 @@ export STREAMSYNC_CLICKHOUSE__ADDR=$STREAMSYNC_TEST_CLICKHOUSE_ADDR
 export STREAMSYNC_ADMIN__ADDR=$admin_addr
 export STREAMSYNC_INGEST__ADDR=${INGEST_ADDR:-127.0.0.1:8092}
 export STREAMSYNC_CLICKHOUSE__SPOOL_DIR=$root/.run/spool
+export STREAMSYNC_OUTBOX__DSN=${STREAMSYNC_OUTBOX__DSN:-$STREAMSYNC_TEST_POSTGRES_DSN}
 bin/streamsync run --config config/streamsync.example.yaml --sink.base_url "http://$partner_addr" &
 pids+=($!)
 

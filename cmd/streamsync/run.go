@@ -96,6 +96,11 @@ func runPipeline(ctx context.Context, e *env) error {
 			_ = in.Close(c) // accepted requests finish
 		}()
 	}
+	stopOutbox, err := startOutbox(e, rdb, keys, consumer, reg)
+	if err != nil {
+		return err
+	}
+	defer stopOutbox()
 	summaryCtx, stopSummary := context.WithCancel(ctx)
 	defer stopSummary()
 	go summarize(summaryCtx, e, rdb, keys)
