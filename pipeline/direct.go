@@ -25,6 +25,12 @@ func RowFields(source string, e event.Event, o handlers.Outcome, at time.Time, i
 	return row(source, e, o, at, instance)
 }
 
+// ScriptLib is the Lua shared by the pipeline's scripts, for scripts of
+// other packages that write attempt-log rows: vgt(a, b) compares decimal
+// versions; row_from_fields(f, sid, step, now, instance) builds a row
+// (RowColumns) from an entry's flat field list.
+const ScriptLib = luaLib
+
 // DeadLetterDirect dead-letters an event that never was an entry of the
 // events stream (an invalid outbox row): the dead letter, the step's row
 // (when rows is true) and the step's count in one MULTI/EXEC, so all of them
