@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-var measureRate = flag.Int("rate", 1000, "prepare+confirm pairs a second")
+var measureRate = flag.Int("rate", 1000, "prepare+confirm pairs a second; 0: one after another (closed loop), 1,000 pairs")
 
 // go test -tags measure -run MeasurePrepare -v ./ingest
 //
@@ -43,8 +43,16 @@ func TestMeasurePrepareConfirm(t *testing.T) {
 	var lat []float64
 	var wg sync.WaitGroup
 	begin := time.Now()
+	closed := rate == 0
+	if closed {
+		rate, secs = 1000, 1
+	}
 	for i := range rate * secs {
-		time.Sleep(time.Until(begin.Add(time.Duration(i) * time.Second / time.Duration(rate))))
+		if closed {
+			wg.Wait()
+		} else {
+			time.Sleep(time.Until(begin.Add(time.Duration(i) * time.Second / time.Duration(rate))))
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
