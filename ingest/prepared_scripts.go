@@ -13,8 +13,9 @@ const maxPreparedValues = 64
 // releaseScript ends one prepared event: confirm appends its entry to the
 // events stream (step confirmed), cancel drops it (step cancelled, terminal),
 // dead dead-letters it with dead_reason=unconfirmed (step dead). It checks
-// everything that can fail (the payload decodes, its size) before its first
-// write, and unpacks at most maxPreparedValues values.
+// everything that can fail (the payload decodes, its size, the type of
+// every key it writes, the step counter) before its first write, and
+// unpacks at most maxPreparedValues values.
 //
 // KEYS[1] prepared hash   KEYS[2] prepared_due ZSET   KEYS[3] prepared_checks hash
 // KEYS[4] events stream   KEYS[5] attempts stream     KEYS[6] steps hash
@@ -36,14 +37,23 @@ end
 if action ~= 'confirm' and action ~= 'cancel' and action ~= 'dead' then
   return redis.error_reply('unknown action ' .. action)
 end
+local step = ({confirm = 'confirmed', cancel = 'cancelled', dead = 'dead'})[action]
+local types = {'hash', 'zset', 'hash', 'stream', 'stream', 'hash', 'stream'}
+for i = 2, 7 do
+  local t, want = redis.call('TYPE', KEYS[i])['ok'], types[i]
+  if t ~= 'none' and t ~= want then
+    return redis.error_reply(KEYS[i] .. ' is a ' .. t .. ', not a ' .. want)
+  end
+end
+local count = redis.call('HGET', KEYS[6], step)
+if count and not tonumber(count) then return redis.error_reply(KEYS[6] .. ' ' .. step .. ' is not a number') end
 -- writes from here on
 redis.call('HDEL', KEYS[1], id)
 redis.call('ZREM', KEYS[2], id)
 redis.call('HDEL', KEYS[3], id)
-local sid, step = 'prepared:' .. id, 'cancelled'
+local sid = 'prepared:' .. id
 if action == 'confirm' then
   sid = redis.call('XADD', KEYS[4], '*', unpack(f))
-  step = 'confirmed'
 elseif action == 'dead' then
   local d = {}
   for i = 1, #f do d[i] = f[i] end
@@ -51,7 +61,6 @@ elseif action == 'dead' then
     d[#d + 1] = v
   end
   redis.call('XADD', KEYS[7], '*', unpack(d))
-  step = 'dead'
 end
 if ARGV[5] == '1' then
   redis.call('XADD', KEYS[5], '*', unpack(row_from_fields(f, sid, step, now, ARGV[4])))
@@ -86,6 +95,8 @@ return ids
 // prepared.
 var recheckScript = redis.NewScript(`
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return -1 end
+local c = redis.call('HGET', KEYS[2], ARGV[1])
+if c and not tonumber(c) then return redis.error_reply(KEYS[2] .. ' ' .. ARGV[1] .. ' is not a number') end
 local n = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 local wait = tonumber(ARGV[4])
 if n <= 40 then wait = math.min(wait, tonumber(ARGV[3]) * 2 ^ (n - 1)) end

@@ -292,10 +292,20 @@ func TestReleaseChecksBeforeWriting(t *testing.T) {
 			t.Fatalf("%s: the failed release deleted the event", id)
 		}
 	}
+	// A key of the wrong type (the attempts stream is a string here) fails
+	// the release before it writes anything.
+	post(t, p.url+"?prepare=1", pev("typed"))
+	p.rdb.Set(ctx, keys.Attempts, "not a stream", 0)
+	if _, err := p.srv.prepared.Release(ctx, "typed", ActionConfirm, "", time.UnixMilli(t0)); err == nil || !strings.Contains(err.Error(), "not a stream") {
+		t.Fatalf("release with a string for the attempts stream: %v", err)
+	}
+	if ok, _ := p.rdb.HExists(ctx, keys.Prepared, "typed").Result(); !ok {
+		t.Fatal("the failed release deleted the event")
+	}
 	if n, _ := p.rdb.XLen(ctx, keys.Events).Result(); n != 0 {
 		t.Fatalf("a failed release appended %d entries", n)
 	}
-	if n, _ := p.rdb.ZCard(ctx, keys.PreparedDue).Result(); n != 1 {
+	if n, _ := p.rdb.ZCard(ctx, keys.PreparedDue).Result(); n != 2 {
 		t.Fatalf("a failed release touched the due set")
 	}
 }
