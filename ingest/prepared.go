@@ -85,6 +85,52 @@ func (p *Prepared) Release(ctx context.Context, id, action, deadError string, no
 	return n == 1, nil
 }
 
+// releaseChunk is how many releases go in one pipelined round trip.
+const releaseChunk = 100
+
+// ReleaseMany is Release for many ids, pipelined a chunk at a time; it
+// returns how many were released and the ids that were not prepared.
+func (p *Prepared) ReleaseMany(ctx context.Context, ids []string, action string, now time.Time) (int, []string, error) {
+	rows := "0"
+	if p.rows {
+		rows = "1"
+	}
+	k := p.keys
+	keys := []string{k.Prepared, k.PreparedDue, k.PreparedChecks, k.Events, k.Attempts, k.Steps, k.Dead}
+	if err := releaseScript.Load(ctx, p.rdb).Err(); err != nil {
+		return 0, nil, fmt.Errorf("%s prepared events: %w", action, err)
+	}
+	released, unknown := 0, []string{}
+	for start := 0; start < len(ids); start += releaseChunk {
+		chunk := ids[start:min(start+releaseChunk, len(ids))]
+		pipe := p.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(chunk))
+		for i, id := range chunk {
+			cmds[i] = releaseScript.EvalSha(ctx, pipe, keys, id, action, now.UnixMilli(), p.instance, rows, "", maxPreparedValues)
+		}
+		_, _ = pipe.Exec(ctx) // errors are read per command below
+		for i, c := range cmds {
+			n, err := c.Int()
+			if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				ok, rerr := p.Release(ctx, chunk[i], action, "", now) // the script was flushed meanwhile
+				n, err = 0, rerr
+				if ok {
+					n = 1
+				}
+			}
+			if err != nil {
+				return released, unknown, fmt.Errorf("%s prepared event %s: %w", action, chunk[i], err)
+			}
+			if n == 1 {
+				released++
+			} else {
+				unknown = append(unknown, chunk[i])
+			}
+		}
+	}
+	return released, unknown, nil
+}
+
 // claimDue takes up to limit events whose check-back is due at now, for
 // hold (after which another instance may take them).
 func (p *Prepared) claimDue(ctx context.Context, now time.Time, limit int, hold time.Duration) ([]string, error) {

@@ -309,3 +309,32 @@ func TestReleaseChecksBeforeWriting(t *testing.T) {
 		t.Fatalf("a failed release touched the due set")
 	}
 }
+
+// A confirm naming many ids is pipelined a chunk at a time: every prepared
+// one is appended once, in the order named, and the rest are unknown.
+func TestConfirmManyIDs(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(t0)
+	keys := preparedKeys(t)
+	p := startPrepared(t, keys, &clock, "")
+	var evs, ids []string
+	for i := range 250 {
+		id := fmt.Sprintf("m%03d", i)
+		ids = append(ids, id)
+		if i%50 != 7 {
+			evs = append(evs, pev(id))
+		}
+	}
+	if st, body := post(t, p.url+"?prepare=1", "["+strings.Join(evs, ",")+"]"); st != 202 || body["prepared"] != float64(245) {
+		t.Fatalf("prepare: %d %v", st, body)
+	}
+	b, _ := json.Marshal(map[string][]string{"ids": ids})
+	st, body := post(t, p.url+"/confirm", string(b))
+	if st != 200 || body["confirmed"] != float64(245) || fmt.Sprint(body["unknown"]) != "[m007 m057 m107 m157 m207]" {
+		t.Fatalf("confirm: %d %v", st, body)
+	}
+	got := p.ids(t, keys.Events)
+	if len(got) != 245 || got[0] != "m000" || got[244] != "m249" || got[7] != "m008" {
+		t.Fatalf("appended %d: %v…", len(got), got[:min(10, len(got))])
+	}
+}

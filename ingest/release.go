@@ -33,19 +33,11 @@ func (s *Server) handleRelease(action, done string) http.HandlerFunc {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []Rejected{{Index: -1, Reason: err.Error()}}})
 			return
 		}
-		n, unknown := 0, []string{}
-		for _, id := range req.IDs {
-			ok, err := s.prepared.Release(r.Context(), id, action, "", s.cfg.Now())
-			if err != nil {
-				s.cfg.Logger.Error("ingest: release failed", "action", action, "event_id", id, "err", err)
-				writeJSON(w, http.StatusServiceUnavailable, map[string]any{done: n, "errors": []Rejected{{Index: -1, ID: id, Reason: err.Error()}}})
-				return
-			}
-			if ok {
-				n++
-			} else {
-				unknown = append(unknown, id)
-			}
+		n, unknown, err := s.prepared.ReleaseMany(r.Context(), req.IDs, action, s.cfg.Now())
+		if err != nil {
+			s.cfg.Logger.Error("ingest: release failed", "action", action, "released", n, "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{done: n, "errors": []Rejected{{Index: -1, Reason: err.Error()}}})
+			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{done: n, "unknown": unknown})
 	}
