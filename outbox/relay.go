@@ -70,7 +70,9 @@ func (r *Relay) Run(ctx context.Context) error {
 			r.log.Error("outbox: relay pass failed; its rows will be relayed again", "err", err)
 		}
 		r.updateLag(ctx)
-		if err != nil || n < r.cfg.Batch {
+		// Rows that came during a pass are taken at once; only an empty
+		// pass waits for the next poll.
+		if err != nil || n == 0 {
 			if !r.wait(ctx, r.cfg.Poll) {
 				return nil
 			}
