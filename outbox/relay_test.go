@@ -322,3 +322,48 @@ func TestTwoRelaysNeverRelayARowTwice(t *testing.T) {
 		}
 	}
 }
+
+// A relay whose database user may not create tables runs on a table that
+// exists.
+func TestRelayWithoutCreateRight(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	role := f.table + "_relay"
+	for _, q := range []string{
+		`CREATE ROLE ` + role + ` LOGIN`,
+		`GRANT SELECT, UPDATE, DELETE ON ` + f.table + ` TO ` + role, // UPDATE: FOR UPDATE locks rows
+		`REVOKE CREATE ON SCHEMA public FROM PUBLIC`,
+	} {
+		if _, err := f.pool.Exec(ctx, q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	t.Cleanup(func() {
+		_, _ = f.pool.Exec(context.Background(), `DROP OWNED BY `+role)
+		_, _ = f.pool.Exec(context.Background(), `DROP ROLE IF EXISTS `+role)
+	})
+	cfg, err := pgxpool.ParseConfig(testenv.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.User = role
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := EnsureTable(ctx, pool, f.table); err != nil {
+		t.Fatalf("existing table: %v", err)
+	}
+	if err := EnsureTable(ctx, pool, f.table+"_new"); err == nil {
+		t.Fatal("creating a table without the right: want an error")
+	}
+	f.insert(t, evt("g1", 1), true)
+	r, err := NewRelay(Config{Table: f.table, Keys: f.keys, Limits: event.Limits{MaxBytes: 4096}}, pool, f.rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.RelayOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("relay as %s: %d %v", role, n, err)
+	}
+}

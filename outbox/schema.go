@@ -28,7 +28,18 @@ func lockKey(table string) int64 {
 // NULL DEFAULT now(). Producers write it with one plain INSERT:
 //
 //	INSERT INTO streamsync_outbox (event) VALUES ($1)
+//
+// An existing table is left as it is (the relay's database user then needs
+// no right to create tables: SELECT, UPDATE (for FOR UPDATE) and DELETE on
+// it are enough).
 func EnsureTable(ctx context.Context, pool *pgxpool.Pool, table string) error {
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, quoteTable(table)).Scan(&exists); err != nil {
+		return fmt.Errorf("look for outbox table %s: %w", table, err)
+	}
+	if exists {
+		return nil
+	}
 	q := `CREATE TABLE IF NOT EXISTS ` + quoteTable(table) + ` (
 		id BIGSERIAL PRIMARY KEY,
 		event JSONB NOT NULL,
