@@ -22,6 +22,10 @@ const (
 	StepDead             Step = "dead"
 	StepInvalid          Step = "invalid"
 	StepReplayed         Step = "replayed"
+	// Prepared events (contract §8); cancelled is terminal.
+	StepPrepared  Step = "prepared"
+	StepConfirmed Step = "confirmed"
+	StepCancelled Step = "cancelled"
 )
 
 // Dead-letter reasons (contract §1).
@@ -30,6 +34,7 @@ const (
 	ReasonParentMissing = "parent_missing"
 	ReasonRejected      = "rejected"
 	ReasonExhausted     = "exhausted"
+	ReasonUnconfirmed   = "unconfirmed" // a prepared event never confirmed (§8)
 )
 
 // Work is one event on its way through the steps, with what the pipeline

@@ -1,5 +1,10 @@
 // Package ingest is the HTTP ingest endpoint of contract §1: POST /v1/events
 // takes one event or an array of them, validates them with the event
 // package, and appends a valid batch to the events stream in one atomic
-// pipelined call before it answers 202.
+// pipelined call before it answers 202. Parse and Append are that
+// validation and append path, shared by every producer streamsync runs.
+//
+// It also keeps prepared events (contract §8): POST /v1/events?prepare=1,
+// /v1/events/confirm and /v1/events/cancel, and the check-back that asks
+// the producer about events nobody settled in time.
 package ingest

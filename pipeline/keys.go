@@ -16,7 +16,13 @@ type Keys struct {
 	Attempts string // stream of attempt-log rows, exported to ClickHouse
 	Payloads string // hash: event id → the entry of an event waiting in Delayed or Retry
 	Steps    string // hash: step → count, for status
-	base     string
+	// Prepared events (contract §8): event id → the event's fields (a JSON
+	// list); when each is checked back next (ZSET, score = due ms); how
+	// many check-backs each has had (hash: event id → count).
+	Prepared       string
+	PreparedDue    string
+	PreparedChecks string
+	base           string
 }
 
 // NewKeys derives the key set from the configured stream names.
@@ -28,6 +34,10 @@ func NewKeys(events, group, dead, delayed, retry string) Keys {
 		Payloads: base + ":payloads",
 		Steps:    base + ":steps",
 		base:     base,
+
+		Prepared:       base + ":prepared",
+		PreparedDue:    base + ":prepared_due",
+		PreparedChecks: base + ":prepared_checks",
 	}
 }
 

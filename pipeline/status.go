@@ -20,6 +20,7 @@ type Status struct {
 	Dead         int64            `json:"dead"`
 	Attempts     int64            `json:"attempts_backlog"`
 	Consumers    int64            `json:"consumers"`
+	Prepared     int64            `json:"prepared"` // prepared events neither confirmed nor cancelled yet (§8)
 	Steps        map[string]int64 `json:"steps"`
 }
 
@@ -33,10 +34,11 @@ func ReadStatus(ctx context.Context, rdb redis.UniversalClient, k Keys) (Status,
 	dead := pipe.XLen(ctx, k.Dead)
 	attempts := pipe.XLen(ctx, k.Attempts)
 	steps := pipe.HGetAll(ctx, k.Steps)
+	prepared := pipe.ZCard(ctx, k.PreparedDue)
 	if _, err := pipe.Exec(ctx); err != nil && !isNoStream(err) {
 		return Status{}, fmt.Errorf("status: %w", err)
 	}
-	s := Status{StreamLength: xlen.Val(), Delayed: delayed.Val(), Retrying: retry.Val(), Dead: dead.Val(), Attempts: attempts.Val(), Steps: map[string]int64{}}
+	s := Status{StreamLength: xlen.Val(), Delayed: delayed.Val(), Retrying: retry.Val(), Dead: dead.Val(), Attempts: attempts.Val(), Prepared: prepared.Val(), Steps: map[string]int64{}}
 	for _, g := range groups.Val() {
 		if g.Name == k.Group {
 			s.Pending, s.Lag, s.Consumers = g.Pending, g.Lag, g.Consumers

@@ -142,6 +142,12 @@ XML
 # PostgreSQL refuses to run as root, so as root the cluster belongs to, and runs as, the postgres OS user.
 pg_dir="$run/postgres"
 [ "$pg_port" = 15432 ] || pg_dir="$run/postgres-$pg_port"
+# As root the cluster runs as the postgres user, which must reach its directory; a checkout it cannot reach
+# (under a 0700 home, say) keeps the cluster in a directory of its own under /tmp instead, named after the
+# checkout and the port so that down finds it again.
+if [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$run" 2>/dev/null; then
+  pg_dir="/tmp/streamsync-postgres-$(printf '%s' "$root" | cksum | cut -d' ' -f1)-$pg_port"
+fi
 
 # pg_bin: the directory of initdb/pg_ctl (Debian keeps them off PATH, in /usr/lib/postgresql/N/bin).
 pg_bin() {

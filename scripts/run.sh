@@ -72,10 +72,11 @@ fi
 
 # From here on this run owns the lock; the clean-up stops what it started.
 pids=()
-redis_before=0 ch_before=0
+redis_before=0 ch_before=0 pg_before=0
 status=$($infra status 2>&1 || true)
 case "$status" in *"redis running"*) redis_before=1 ;; esac
 case "$status" in *"clickhouse running"*) ch_before=1 ;; esac
+case "$status" in *"postgres running"*) pg_before=1 ;; esac
 
 stopping=0
 cleanup() {
@@ -97,6 +98,7 @@ cleanup() {
   done
   [ "$ch_before" = 1 ] || $infra down clickhouse >>"$run/run.log" 2>&1 || true
   [ "$redis_before" = 1 ] || $infra down redis >>"$run/run.log" 2>&1 || true
+  [ "$pg_before" = 1 ] || $infra down postgres >>"$run/run.log" 2>&1 || true
   rm -f "$lock"
   say "stopped (logs in $run/)"
   exit "$rc"
@@ -106,11 +108,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 : >"$run/run.log"
-say "starting Redis (127.0.0.1:$redis_port) and ClickHouse (127.0.0.1:$ch_port); the first time this installs them"
+say "starting Redis (127.0.0.1:$redis_port), ClickHouse (127.0.0.1:$ch_port) and PostgreSQL; the first time this installs them"
 $infra up >>"$run/run.log" 2>&1 || die "scripts/infra.sh up failed; see $run/run.log"
 grep -F 'reusing' "$run/run.log" | sed 's/^infra: /run: /' || true
 redis_addr=127.0.0.1:$redis_port
 ch_addr=127.0.0.1:$ch_port
+pg_dsn=$($infra env | sed -n 's/^export STREAMSYNC_TEST_POSTGRES_DSN=//p')
 
 # The settings of this run, for the pipeline and for the CLI next to it.
 cat >"$config_file" <<YAML
@@ -142,6 +145,9 @@ source:
 reconcile:
   every: ${RECONCILE_EVERY:-30s}
   repair: true
+# The transactional outbox relay (docs/producers.md): rows inserted into streamsync_outbox are relayed.
+outbox:
+  dsn: $pg_dsn
 YAML
 # The file is the truth for this run: addresses from the caller's environment
 # would disagree with it.

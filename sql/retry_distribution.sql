@@ -11,6 +11,6 @@ FROM
     WHERE ts >= @since
     GROUP BY chain_id
 )
-WHERE last_step NOT IN ('parked', 'released', 'retry_scheduled', 'replayed')
+WHERE last_step NOT IN ('parked', 'released', 'retry_scheduled', 'replayed', 'prepared', 'confirmed')
 GROUP BY attempts
 ORDER BY attempts

@@ -93,7 +93,9 @@ func runPipeline(ctx context.Context, e *env) error {
 	}
 	if cfg.Ingest.Addr != "" {
 		in, err := ingest.New(ingest.Config{Addr: cfg.Ingest.Addr, Stream: keys.Events, MaxBodyBytes: int64(cfg.Ingest.MaxBodyBytes),
-			Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes}, Logger: e.log}, rdb)
+			Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes}, Logger: e.log,
+			Keys: keys, PrepareTimeout: cfg.Ingest.PrepareTimeout, CheckURL: cfg.Ingest.CheckURL, CheckMaxAttempts: cfg.Ingest.CheckMaxAttempts,
+			Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}, rdb)
 		if err != nil {
 			return err
 		}
@@ -113,6 +115,11 @@ func runPipeline(ctx context.Context, e *env) error {
 		}
 		defer stop()
 	}
+	stopOutbox, err := startOutbox(e, rdb, keys, consumer, reg)
+	if err != nil {
+		return err
+	}
+	defer stopOutbox()
 	summaryCtx, stopSummary := context.WithCancel(ctx)
 	defer stopSummary()
 	go summarize(summaryCtx, e, rdb, keys)

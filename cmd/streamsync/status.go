@@ -30,6 +30,7 @@ func runStatus(ctx context.Context, e *env) error {
 	fmt.Fprintf(tw, "stream\t%s\n", e.cfg.Stream.Events)
 	fmt.Fprintf(tw, "stream_length\t%d\npending\t%d\nlag\t%d\ndelayed\t%d\nretrying\t%d\ndead\t%d\nattempts_backlog\t%d\nconsumers\t%d\n",
 		s.StreamLength, s.Pending, s.Lag, s.Delayed, s.Retrying, s.Dead, s.Attempts, s.Consumers)
+	fmt.Fprintf(tw, "prepared\t%d\n", s.Prepared)
 	for _, step := range slices.Sorted(maps.Keys(s.Steps)) {
 		fmt.Fprintf(tw, "step %s\t%d\n", step, s.Steps[step])
 	}

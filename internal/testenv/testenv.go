@@ -22,7 +22,15 @@ import (
 const (
 	RedisAddrEnv      = "STREAMSYNC_TEST_REDIS_ADDR"
 	ClickHouseAddrEnv = "STREAMSYNC_TEST_CLICKHOUSE_ADDR"
+	PostgresDSNEnv    = "STREAMSYNC_TEST_POSTGRES_DSN"
 )
+
+// PostgresDSN is the test PostgreSQL's connection URL (scripts/infra.sh up
+// postgres); skipped with -short, a failure when unset otherwise.
+func PostgresDSN(tb testing.TB) string {
+	tb.Helper()
+	return addr(tb, PostgresDSNEnv)
+}
 
 // addr returns the address in env. With -short the test is skipped; without
 // it a missing address fails the test, so that a run meant to be complete

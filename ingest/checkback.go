@@ -1,0 +1,142 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Check-back answers (contract §8).
+const (
+	CheckCommit   = "commit"
+	CheckRollback = "rollback"
+	CheckUnknown  = "unknown"
+)
+
+// checker asks producers about prepared events nobody confirmed or
+// cancelled in time: GET {url}?id=<event id> → {"status":"commit"|
+// "rollback"|"unknown"}. Commit releases the event, rollback drops it,
+// unknown or a failed call asks again after a backoff, and after
+// maxAttempts check-backs the event is dead-lettered unconfirmed.
+type checker struct {
+	store       *Prepared
+	url         string // empty: no check-back; a due event is dead-lettered at once
+	maxAttempts int
+	// The wait after the n-th unsettled check-back: initial·2^(n-1), at most max.
+	initial, max time.Duration
+	client       *http.Client
+	now          func() time.Time
+	log          *slog.Logger
+}
+
+// checkBatch is how many due events one pass takes at most.
+const checkBatch = 100
+
+// checkDue checks back every prepared event due now, a batch at a time, and
+// returns how many it looked at.
+func (c *checker) checkDue(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		now := c.now()
+		ids, err := c.store.claimDue(ctx, now, checkBatch, c.client.Timeout+30*time.Second)
+		if err != nil {
+			return total, err
+		}
+		for _, id := range ids {
+			if err := c.checkOne(ctx, id); err != nil {
+				return total, err
+			}
+		}
+		total += len(ids)
+		if len(ids) < checkBatch {
+			return total, nil
+		}
+	}
+}
+
+func (c *checker) checkOne(ctx context.Context, id string) error {
+	status, detail := CheckUnknown, "no ingest.check_url to ask"
+	if c.url != "" {
+		status, detail = c.ask(ctx, id)
+	}
+	now := c.now()
+	switch status {
+	case CheckCommit:
+		_, err := c.store.Release(ctx, id, ActionConfirm, "", now)
+		return err
+	case CheckRollback:
+		_, err := c.store.Release(ctx, id, ActionCancel, "", now)
+		return err
+	}
+	n := 0
+	if c.url != "" {
+		var err error
+		if n, err = c.store.recheck(ctx, id, now, c.initial, c.max); err != nil || n < 0 {
+			return err // n < 0: confirmed or cancelled meanwhile
+		}
+		if n < c.maxAttempts {
+			return nil // asked again after the backoff
+		}
+	}
+	_, err := c.store.Release(ctx, id, ActionDead, fmt.Sprintf("not confirmed; %d check-backs unsettled, last: %s", n, detail), now)
+	if err == nil {
+		c.log.Warn("prepared event dead-lettered unconfirmed", "event_id", id, "checks", n, "last", detail)
+	}
+	return err
+}
+
+// ask makes one check-back call; a failed call counts as unknown.
+func (c *checker) ask(ctx context.Context, id string) (string, string) {
+	u, err := url.Parse(c.url)
+	if err != nil {
+		return CheckUnknown, err.Error()
+	}
+	q := u.Query()
+	q.Set("id", id)
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return CheckUnknown, err.Error()
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return CheckUnknown, "check-back failed: " + err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return CheckUnknown, fmt.Sprintf("check-back answered %d", resp.StatusCode)
+	}
+	var a struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(body, &a); err != nil {
+		return CheckUnknown, "check-back answer not JSON: " + err.Error()
+	}
+	switch a.Status {
+	case CheckCommit, CheckRollback, CheckUnknown:
+		return a.Status, "check-back answered " + a.Status
+	}
+	return CheckUnknown, fmt.Sprintf("check-back answered status %q", a.Status)
+}
+
+// run checks back every interval until ctx ends.
+func (c *checker) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := c.checkDue(ctx); err != nil && ctx.Err() == nil {
+			c.log.Error("checking back prepared events failed; trying again", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,151 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/pipeline"
+)
+
+// Prepared keeps prepared events (contract §8) in Redis: Prepare stores
+// them, Release confirms, cancels or dead-letters one of them in one atomic
+// script, so that a crash at any point loses none and a release of an event
+// released already does nothing.
+type Prepared struct {
+	rdb      redis.UniversalClient
+	keys     pipeline.Keys
+	timeout  time.Duration
+	instance string
+	rows     bool
+}
+
+// Release actions.
+const (
+	ActionConfirm = "confirm"
+	ActionCancel  = "cancel"
+	ActionDead    = "dead"
+)
+
+// preparedSource names a prepared event in the attempt log's stream_id.
+func preparedSource(id string) string { return "prepared:" + id }
+
+// Prepare keeps events as prepared, due for a check-back timeout after now,
+// with a `prepared` row each; all of them or none (one MULTI). Preparing an
+// id again replaces the event and restarts its clock.
+func (p *Prepared) Prepare(ctx context.Context, events []event.Event, now time.Time) error {
+	pipe := p.rdb.TxPipeline()
+	due := float64(now.Add(p.timeout).UnixMilli())
+	for _, e := range events {
+		f := e.Fields()
+		s := make([]string, len(f))
+		for i, v := range f {
+			s[i] = v.(string)
+		}
+		b, err := json.Marshal(s)
+		if err != nil {
+			return fmt.Errorf("prepare %s: %w", e.ID, err)
+		}
+		pipe.HSet(ctx, p.keys.Prepared, e.ID, b)
+		pipe.ZAdd(ctx, p.keys.PreparedDue, redis.Z{Score: due, Member: e.ID})
+		pipe.HDel(ctx, p.keys.PreparedChecks, e.ID)
+		if p.rows {
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: p.keys.Attempts,
+				Values: pipeline.RowFields(preparedSource(e.ID), e, handlers.Outcome{Step: handlers.StepPrepared}, now, p.instance)})
+		}
+		pipe.HIncrBy(ctx, p.keys.Steps, string(handlers.StepPrepared), 1)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("prepare %d events: %w", len(events), err)
+	}
+	return nil
+}
+
+// Release confirms (ActionConfirm: appended to the events stream), cancels
+// (ActionCancel: dropped) or dead-letters (ActionDead: dead_reason
+// unconfirmed, deadError as dead_error) the prepared event id. It reports
+// false when id is not prepared (never was, or was released already).
+func (p *Prepared) Release(ctx context.Context, id, action, deadError string, now time.Time) (bool, error) {
+	rows := "0"
+	if p.rows {
+		rows = "1"
+	}
+	k := p.keys
+	n, err := releaseScript.Run(ctx, p.rdb,
+		[]string{k.Prepared, k.PreparedDue, k.PreparedChecks, k.Events, k.Attempts, k.Steps, k.Dead},
+		id, action, now.UnixMilli(), p.instance, rows, deadError, maxPreparedValues).Int()
+	if err != nil {
+		return false, fmt.Errorf("%s prepared event %s: %w", action, id, err)
+	}
+	return n == 1, nil
+}
+
+// releaseChunk is how many releases go in one pipelined round trip.
+const releaseChunk = 100
+
+// ReleaseMany is Release for many ids, pipelined a chunk at a time; it
+// returns how many were released and the ids that were not prepared.
+func (p *Prepared) ReleaseMany(ctx context.Context, ids []string, action string, now time.Time) (int, []string, error) {
+	rows := "0"
+	if p.rows {
+		rows = "1"
+	}
+	k := p.keys
+	keys := []string{k.Prepared, k.PreparedDue, k.PreparedChecks, k.Events, k.Attempts, k.Steps, k.Dead}
+	if err := releaseScript.Load(ctx, p.rdb).Err(); err != nil {
+		return 0, nil, fmt.Errorf("%s prepared events: %w", action, err)
+	}
+	released, unknown := 0, []string{}
+	for start := 0; start < len(ids); start += releaseChunk {
+		chunk := ids[start:min(start+releaseChunk, len(ids))]
+		pipe := p.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(chunk))
+		for i, id := range chunk {
+			cmds[i] = releaseScript.EvalSha(ctx, pipe, keys, id, action, now.UnixMilli(), p.instance, rows, "", maxPreparedValues)
+		}
+		_, _ = pipe.Exec(ctx) // errors are read per command below
+		for i, c := range cmds {
+			n, err := c.Int()
+			if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				ok, rerr := p.Release(ctx, chunk[i], action, "", now) // the script was flushed meanwhile
+				n, err = 0, rerr
+				if ok {
+					n = 1
+				}
+			}
+			if err != nil {
+				return released, unknown, fmt.Errorf("%s prepared event %s: %w", action, chunk[i], err)
+			}
+			if n == 1 {
+				released++
+			} else {
+				unknown = append(unknown, chunk[i])
+			}
+		}
+	}
+	return released, unknown, nil
+}
+
+// claimDue takes up to limit events whose check-back is due at now, for
+// hold (after which another instance may take them).
+func (p *Prepared) claimDue(ctx context.Context, now time.Time, limit int, hold time.Duration) ([]string, error) {
+	return claimDueScript.Run(ctx, p.rdb, []string{p.keys.PreparedDue},
+		now.UnixMilli(), limit, now.Add(hold).UnixMilli()).StringSlice()
+}
+
+// recheck counts a check-back that did not settle id and sets its next due
+// time (backoff from initial doubling to max); it returns the check-backs so
+// far, -1 when id is no longer prepared.
+func (p *Prepared) recheck(ctx context.Context, id string, now time.Time, initial, max time.Duration) (int, error) {
+	n, err := recheckScript.Run(ctx, p.rdb, []string{p.keys.PreparedDue, p.keys.PreparedChecks}, id,
+		strconv.FormatInt(now.UnixMilli(), 10), initial.Milliseconds(), max.Milliseconds()).Int()
+	if err != nil {
+		return 0, fmt.Errorf("recheck prepared event %s: %w", id, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,79 @@
+package outbox
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/pipeline"
+)
+
+// Defaults of contract §4.
+const (
+	DefaultTable = "streamsync_outbox"
+	DefaultBatch = 500
+	DefaultPoll  = 100 * time.Millisecond
+)
+
+// Config configures a Relay.
+type Config struct {
+	// Table is the outbox table, [schema.]name (streamsync_outbox); created
+	// when missing.
+	Table string
+	// Batch is how many rows one transaction relays: one pipelined XADD,
+	// one DELETE (500).
+	Batch int
+	// Poll is how long an idle relay waits before it looks for rows again
+	// (100ms); a full batch is followed by the next at once.
+	Poll time.Duration
+	// Keys names the events stream, the dead-letter stream and the attempts
+	// stream an invalid row's row goes to.
+	Keys pipeline.Keys
+	// Limits are the event limits of contract §1 (event.max_bytes).
+	Limits event.Limits
+	// Instance fills the attempt log's instance column; AttemptLog turns
+	// rows on.
+	Instance   string
+	AttemptLog bool
+	// Now stamps ts on events without one and dead_at (time.Now).
+	Now        func() time.Time
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+var tableRe = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+func (c *Config) setDefaults() {
+	if c.Table == "" {
+		c.Table = DefaultTable
+	}
+	if c.Batch <= 0 {
+		c.Batch = DefaultBatch
+	}
+	if c.Poll <= 0 {
+		c.Poll = DefaultPoll
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports settings the relay cannot run with.
+func (c Config) Validate() error {
+	switch {
+	case !tableRe.MatchString(c.Table):
+		return fmt.Errorf("outbox: table %q is not [schema.]name", c.Table)
+	case c.Batch > 10000:
+		return fmt.Errorf("outbox: batch %d over 10000", c.Batch)
+	case c.Keys.Events == "" || c.Keys.Dead == "":
+		return errors.New("outbox: events and dead-letter streams required")
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+// Package outbox is the transactional-outbox relay of contract §8: it moves
+// the rows producers commit to a PostgreSQL table, in id order and in
+// batches, into the events stream through the ingest's append path, and
+// deletes them only after Redis has them.
+package outbox

@@ -1,0 +1,204 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/ingest"
+	"github.com/streamsync/streamsync/pipeline"
+)
+
+// Relay moves committed outbox rows into the events stream.
+type Relay struct {
+	cfg     Config
+	pool    *pgxpool.Pool
+	rdb     redis.UniversalClient
+	table   string // quoted
+	lock    int64
+	metrics *metrics
+	log     *slog.Logger
+	// afterAppend, when set (tests), runs after the batch is in Redis and
+	// before its rows are deleted; an error there is a crash at that point.
+	afterAppend func() error
+}
+
+// NewRelay builds a Relay over pool and rdb; it closes neither.
+func NewRelay(cfg Config, pool *pgxpool.Pool, rdb redis.UniversalClient) (*Relay, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Relay{cfg: cfg, pool: pool, rdb: rdb, table: quoteTable(cfg.Table), lock: lockKey(cfg.Table),
+		metrics: newMetrics(cfg.Registerer), log: cfg.Logger}, nil
+}
+
+// Run creates the table when missing, then relays until ctx ends. A failed
+// pass (PostgreSQL or Redis away) is logged and tried again after the poll
+// interval; its rows stay in the table.
+func (r *Relay) Run(ctx context.Context) error {
+	for {
+		err := EnsureTable(ctx, r.pool, r.cfg.Table)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.log.Error("outbox: cannot reach the table; trying again", "table", r.cfg.Table, "err", err)
+		if !r.wait(ctx, time.Second) {
+			return nil
+		}
+	}
+	r.log.Info("outbox relay running", "table", r.cfg.Table, "batch", r.cfg.Batch)
+	for {
+		n, err := r.RelayOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			r.metrics.failures.Inc()
+			r.log.Error("outbox: relay pass failed; its rows will be relayed again", "err", err)
+		}
+		r.updateLag(ctx)
+		// Rows that came during a pass are taken at once; only an empty
+		// pass waits for the next poll.
+		if err != nil || n == 0 {
+			if !r.wait(ctx, r.cfg.Poll) {
+				return nil
+			}
+		}
+	}
+}
+
+func (r *Relay) wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// RelayOnce relays one batch of the oldest committed rows, in id order, in
+// one transaction: the rows are locked (FOR UPDATE SKIP LOCKED, and the
+// table's advisory lock so that one instance relays at a time), the valid
+// events appended with one pipelined XADD, the invalid ones dead-lettered
+// `invalid` with the row's JSON in `raw`, and then every row of the batch
+// deleted with one DELETE. A crash before the commit leaves the rows to be
+// relayed again (their duplicates are skipped as stale); nothing is lost.
+// It returns how many rows it relayed: 0 when the table is empty or another
+// instance holds the lock.
+func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
+	tx, err := r.pool.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("outbox: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	var mine bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, r.lock).Scan(&mine); err != nil {
+		return 0, fmt.Errorf("outbox: advisory lock: %w", err)
+	}
+	if !mine {
+		return 0, nil // another instance is relaying
+	}
+	rows, err := tx.Query(ctx, `SELECT id, event::text FROM `+r.table+` ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: read %s: %w", r.cfg.Table, err)
+	}
+	var ids []int64
+	var items []json.RawMessage
+	for rows.Next() {
+		var id int64
+		var text string
+		if err := rows.Scan(&id, &text); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("outbox: read %s: %w", r.cfg.Table, err)
+		}
+		ids = append(ids, id)
+		items = append(items, json.RawMessage(text))
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("outbox: read %s: %w", r.cfg.Table, err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+
+	now := r.cfg.Now()
+	events, rejected := ingest.Parse(items, r.cfg.Limits, now)
+	// Redis first: the rows go only once Redis has their events.
+	if err := ingest.Append(ctx, r.rdb, r.cfg.Keys.Events, events); err != nil {
+		return 0, fmt.Errorf("outbox: rows %d..%d: %w", ids[0], ids[len(ids)-1], err)
+	}
+	for _, rj := range rejected {
+		if err := r.deadLetter(ctx, ids[rj.Index], items[rj.Index], rj.Reason, now); err != nil {
+			return 0, err
+		}
+	}
+	if r.afterAppend != nil {
+		if err := r.afterAppend(); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM `+r.table+` WHERE id = ANY($1)`, ids); err != nil {
+		return 0, fmt.Errorf("outbox: delete relayed rows %d..%d: %w", ids[0], ids[len(ids)-1], err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("outbox: commit: %w", err)
+	}
+	r.metrics.relayed.WithLabelValues("appended").Add(float64(len(events)))
+	r.metrics.relayed.WithLabelValues("invalid").Add(float64(len(rejected)))
+	if len(rejected) > 0 {
+		r.log.Warn("outbox: invalid rows dead-lettered", "count", len(rejected))
+	}
+	return len(ids), nil
+}
+
+// deadLetter writes one invalid row to the dead-letter stream with its
+// JSON in `raw`, the id, account, entity, key and op it could read, and
+// outbox_id; its attempt-log row is `invalid`, keyed by the row's id so a
+// row dead-lettered again after a crash collapses in the attempt log.
+func (r *Relay) deadLetter(ctx context.Context, id int64, raw json.RawMessage, reason string, now time.Time) error {
+	fields := map[string]string{"raw": string(raw), "outbox_id": strconv.FormatInt(id, 10)}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) == nil {
+		for _, name := range []string{event.FieldID, event.FieldAccount, event.FieldEntity, event.FieldKey, event.FieldOp} {
+			var s string
+			if v, ok := obj[name]; ok && json.Unmarshal(v, &s) == nil {
+				fields[name] = s
+			}
+		}
+	}
+	e := event.Event{ID: fields[event.FieldID], Account: fields[event.FieldAccount], Entity: fields[event.FieldEntity],
+		Key: fields[event.FieldKey], Op: event.Op(fields[event.FieldOp])}
+	o := handlers.Outcome{Step: handlers.StepInvalid, DeadReason: handlers.ReasonInvalid, Error: "outbox row " + fields["outbox_id"] + ": " + reason}
+	source := "outbox:" + r.cfg.Table + ":" + fields["outbox_id"]
+	if err := pipeline.DeadLetterDirect(ctx, r.rdb, r.cfg.Keys, source, e, fields, o, now, r.cfg.Instance, r.cfg.AttemptLog); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}
+
+// updateLag sets the lag gauge to the age of the oldest row (by id).
+func (r *Relay) updateLag(ctx context.Context) {
+	var age float64
+	err := r.pool.QueryRow(ctx, `SELECT EXTRACT(EPOCH FROM now() - created_at)::float8 FROM `+r.table+` ORDER BY id LIMIT 1`).Scan(&age)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		r.metrics.lag.Set(0)
+	case err == nil:
+		r.metrics.lag.Set(max(age, 0))
+	}
+}
