@@ -10,6 +10,8 @@ type metrics struct {
 	handled  prometheus.Histogram
 	moved    *prometheus.CounterVec
 	failures prometheus.Counter
+	// sourceFailures counts failed source reads of sync events (contract §7).
+	sourceFailures prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -22,9 +24,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		moved:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamsync_moved_total", Help: "Events moved from a ZSET back into the stream, by ZSET."}, []string{"zset"}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamsync_handler_failures_total", Help: "Entries whose handling failed and will be handed out again."}),
+		sourceFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamsync_source_failures_total",
+			Help: "Failed source reads of op=sync events; each is retried like a partner failure."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.steps, m.dead, m.latency, m.handled, m.moved, m.failures)
+		reg.MustRegister(m.steps, m.dead, m.latency, m.handled, m.moved, m.failures, m.sourceFailures)
 	}
 	return m
 }
