@@ -47,3 +47,13 @@ func (k Keys) Waiting(entity, key string) string {
 // Lease is the per-account lease that keeps one account's deliveries serial
 // across processes.
 func (k Keys) Lease(account string) string { return k.base + ":lease:" + account }
+
+// Backfill is the hash that keeps one backfill run's position (contract §7).
+func (k Keys) Backfill(runID string) string { return k.base + ":backfill:" + runID }
+
+// LedgerPattern matches every entity's ledger hash; the entity follows the
+// prefix LedgerPrefix.
+func (k Keys) LedgerPattern() string { return k.base + ":ledger:*" }
+
+// LedgerPrefix is what a ledger hash's name starts with, before the entity.
+func (k Keys) LedgerPrefix() string { return k.base + ":ledger:" }

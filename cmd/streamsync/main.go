@@ -22,6 +22,8 @@ commands:
   dead      list, replay or drop dead letters: dead list|replay|drop [--id ID]... [--reason R] [--all]
   chains    failed or stuck chains from the attempt log
   produce   append a demo conference-registration story to the events stream
+  backfill  full sync: append every record of the source as an upsert, paced and resumable
+            [--entity E]... [--account A]... [--rate N] [--resume RUN_ID] [--replay-dead]
 
 Every command takes --config FILE, --format table|json, and a flag per setting
 (--sink.base_url=…); see config/streamsync.example.yaml.
@@ -51,6 +53,8 @@ var commands = map[string]struct {
 	"dead":    {run: runDead, sections: operatorSections, flags: deadFlags},
 	"produce": {run: runProduce, sections: operatorSections, flags: produceFlags},
 	"chains":  {run: runChains, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: chainsFlags},
+	"backfill": {run: runBackfill, sections: []string{config.SectionRedis, config.SectionStream, config.SectionEvent, config.SectionSource, config.SectionLog},
+		flags: backfillFlags},
 }
 
 var operatorSections = []string{config.SectionRedis, config.SectionStream, config.SectionLog}
