@@ -164,13 +164,13 @@ func NewRunID(now time.Time) string {
 // Redis after every batch. When ctx ends it stops after the batch in hand,
 // saves where it was and returns the summary with Complete false and the
 // context's error.
-func (b *Backfill) Run(ctx context.Context) (Summary, error) {
+func (b *Backfill) Run(ctx context.Context) (sum Summary, err error) {
 	start := b.cfg.Now()
 	st, err := b.loadState(ctx)
 	if err != nil {
 		return Summary{RunID: b.runID}, err
 	}
-	sum := Summary{RunID: b.runID, Resumed: b.cfg.Resume != "", Entities: st.Entities}
+	sum = Summary{RunID: b.runID, Resumed: b.cfg.Resume != "", Entities: st.Entities}
 	defer func() {
 		sum.RunAppended = st.N
 		sum.DurationMS = b.cfg.Now().Sub(start).Milliseconds()
