@@ -62,4 +62,11 @@ echo "run: healthy — redis $STREAMSYNC_TEST_REDIS_ADDR, clickhouse $STREAMSYNC
 # The demo producer: a conference-registration story, out of order, with echoes and a few malformed entries.
 bin/streamsync produce --rate "${DEMO_RATE:-50}" --events "${DEMO_EVENTS:-5000}" &
 pids+=($!)
+# Go-live order, in small (docs/backfill.md): the pipeline runs, then a full sync of a dump of our records.
+demo_src=.run/demo-source.jsonl
+for i in $(seq 1 200); do
+  printf '{"entity":"attendee","key":"at-%d","account":"acc-%d","version":%d,"data":{"name":"guest %d"}}\n' "$i" $((i % 20)) "$i" "$i"
+done >"$demo_src"
+bin/streamsync backfill --config config/streamsync.example.yaml --source.kind file --source.file "$demo_src" --rate 50 --replay-dead >.run/backfill.log 2>&1 &
+pids+=($!)
 wait -n "${pids[@]:0:2}"
