@@ -20,7 +20,10 @@ import (
 // Defaults of Config.
 const (
 	DefaultRate     = 1000 // records a second (contract §7)
-	DefaultMaxBatch = 100  // records per append
+	DefaultMaxBatch = 100  // records per append under a rate limit
+	// UnlimitedBatch is the records per append without a limit: fewer,
+	// larger round trips.
+	UnlimitedBatch = 500
 	// Origin marks a backfill event (contract §7).
 	Origin = "backfill"
 )
@@ -208,7 +211,7 @@ func (b *Backfill) Run(ctx context.Context) (sum Summary, err error) {
 // a second's records.
 func limiter(perSecond float64) (*rate.Limiter, int) {
 	if perSecond < 0 {
-		return rate.NewLimiter(rate.Inf, DefaultMaxBatch), DefaultMaxBatch
+		return rate.NewLimiter(rate.Inf, UnlimitedBatch), UnlimitedBatch
 	}
 	batch := max(1, min(DefaultMaxBatch, int(perSecond/10)))
 	return rate.NewLimiter(rate.Limit(perSecond), batch), batch

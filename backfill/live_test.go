@@ -13,10 +13,20 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/ingest"
+	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/partner"
 )
+
+// pipelineRedis is the pipeline's own client, sized as `streamsync run`
+// sizes it: the pipeline is a process of its own beside the backfill.
+func pipelineRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t), PoolSize: 256})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
 
 // runPipeline runs the pipeline on the env's keys against a fresh partnersim.
 func runPipeline(t *testing.T, e env) *partnersim.Server {
@@ -37,7 +47,7 @@ func runPipeline(t *testing.T, e env) *partnersim.Server {
 		Retry:   handlers.RetryPolicy{Initial: 50 * time.Millisecond, Max: time.Second, MaxAttempts: 15},
 		MaxWait: time.Minute, MoveEvery: 10 * time.Millisecond,
 		Subscriber: pipeline.SubscriberConfig{Block: 50 * time.Millisecond, Batch: 512, MaxInFlight: 1024},
-	}, e.rdb, pipeline.PartnerSender(sink))
+	}, pipelineRedis(t), pipeline.PartnerSender(sink))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +63,11 @@ func runPipeline(t *testing.T, e env) *partnersim.Server {
 	return sim
 }
 
+// liveRecords is the backfill's size beside live events: 20,000 records;
+// race_test.go lowers it under the race detector, which slows the pipeline about
+// tenfold (`go test ./backfill` runs the full size).
+var liveRecords = 20000
+
 // A backfill of 20,000 records into an empty partner while live events for
 // the same records (higher versions) flow: the partner ends with, for each
 // record, the highest version of either.
@@ -62,7 +77,7 @@ func TestBackfillWithLiveEvents(t *testing.T) {
 	}
 	e := newEnv(t)
 	sim := runPipeline(t, e)
-	const n = 20000
+	n := liveRecords
 	src := fileSource(t, n)
 
 	want := make(map[string]int64, n) // key → highest version
@@ -104,7 +119,7 @@ func TestBackfillWithLiveEvents(t *testing.T) {
 	}
 	began := time.Now()
 	sum, err := b.Run(context.Background())
-	if err != nil || sum.Appended != n {
+	if err != nil || sum.Appended != int64(n) {
 		t.Fatalf("%+v %v", sum, err)
 	}
 	t.Logf("backfill: %d records in %d ms (%.0f records/s)", sum.Appended, sum.DurationMS, sum.PerSecond)
