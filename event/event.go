@@ -9,6 +9,10 @@ type Op string
 const (
 	OpUpsert Op = "upsert"
 	OpDelete Op = "delete"
+	// OpSync is a trigger-query event: it names a record and carries no
+	// version or data; the record's current state is read from the source
+	// when the event is delivered (contract §7).
+	OpSync Op = "sync"
 )
 
 // Stream field names, as producers XADD them.
@@ -52,6 +56,19 @@ type Event struct {
 	Data         json.RawMessage // a JSON object for an upsert; nil for a delete without data
 	TS           int64           // producer time in unix ms; 0 when absent
 	TraceParent  string
+	// IdempotencyKey is sent as the Idempotency-Key header when set; empty
+	// means ID. It is never a stream field: a sync delivery sets it to
+	// "<id>:<version sent>" (contract §7).
+	IdempotencyKey string
+}
+
+// IdemKey is the Idempotency-Key the partner sees for the event: its
+// IdempotencyKey when set, else its ID (contract §2).
+func (e Event) IdemKey() string {
+	if e.IdempotencyKey != "" {
+		return e.IdempotencyKey
+	}
+	return e.ID
 }
 
 // HasParent reports whether the event names a parent record.
@@ -62,7 +79,10 @@ func (e Event) HasParent() bool { return e.ParentEntity != "" }
 func (e Event) Fields() []any {
 	f := make([]any, 0, 24)
 	f = append(f, FieldID, e.ID, FieldAccount, e.Account, FieldEntity, e.Entity, FieldKey, e.Key,
-		FieldOp, string(e.Op), FieldVersion, itoa(e.Version))
+		FieldOp, string(e.Op))
+	if e.Version != 0 || e.Op != OpSync { // a sync event needs no version
+		f = append(f, FieldVersion, itoa(e.Version))
+	}
 	if e.HasParent() {
 		f = append(f, FieldParentEntity, e.ParentEntity, FieldParentKey, e.ParentKey)
 	}

@@ -68,7 +68,7 @@ func fromStrings(f map[string]string, p *problems) Event {
 	}
 	if v, ok := f[FieldVersion]; ok {
 		e.Version = parseInt(FieldVersion, v, p)
-	} else {
+	} else if e.Op != OpSync {
 		p.add(FieldVersion, "required")
 	}
 	if v, ok := f[FieldTS]; ok {
@@ -114,11 +114,11 @@ func validate(e *Event, p *problems) {
 	entity(p, FieldEntity, e.Entity, true)
 	text(p, FieldKey, e.Key, MaxKeyBytes, true)
 	switch e.Op {
-	case OpUpsert, OpDelete:
+	case OpUpsert, OpDelete, OpSync:
 	case "":
-		p.add(FieldOp, "required (upsert or delete)")
+		p.add(FieldOp, "required (upsert, delete or sync)")
 	default:
-		p.add(FieldOp, fmt.Sprintf("%q is not upsert or delete", clip(string(e.Op))))
+		p.add(FieldOp, fmt.Sprintf("%q is not upsert, delete or sync", clip(string(e.Op))))
 	}
 	switch {
 	case e.ParentEntity == "" && e.ParentKey == "":

@@ -61,8 +61,8 @@ func TestFromStreamInvalid(t *testing.T) {
 		{"missing key", func(m map[string]any) { delete(m, "key") }, "key", "required"},
 		{"key too long", func(m map[string]any) { m["key"] = strings.Repeat("k", 257) }, "key", "257 bytes, more than 256"},
 		{"key not utf8", func(m map[string]any) { m["key"] = "\xff\xfe" }, "key", "not valid UTF-8"},
-		{"missing op", func(m map[string]any) { delete(m, "op") }, "op", "required (upsert or delete)"},
-		{"unknown op", func(m map[string]any) { m["op"] = "merge" }, "op", `"merge" is not upsert or delete`},
+		{"missing op", func(m map[string]any) { delete(m, "op") }, "op", "required (upsert, delete or sync)"},
+		{"unknown op", func(m map[string]any) { m["op"] = "merge" }, "op", `"merge" is not upsert, delete or sync`},
 		{"missing version", func(m map[string]any) { delete(m, "version") }, "version", "required"},
 		{"version text", func(m map[string]any) { m["version"] = "v2" }, "version", `"v2" is not a whole number greater than 0`},
 		{"version negative", func(m map[string]any) { m["version"] = "-3" }, "version", `"-3" is not a whole number greater than 0`},
@@ -139,4 +139,43 @@ func assertProblem(tb testing.TB, err error, field, reason string) {
 		}
 	}
 	tb.Fatalf("problems %v lack %s: %s", ie.Problems, field, reason)
+}
+
+// A sync event (contract §7) names a record without version or data; its
+// stream fields round-trip without a version.
+func TestFromStreamSyncWithoutVersion(t *testing.T) {
+	m := map[string]any{"id": "s1", "account": "a", "entity": "x", "key": "k", "op": "sync"}
+	e, err := FromStream(m, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Op != OpSync || e.Version != 0 || e.Data != nil {
+		t.Fatalf("got %+v", e)
+	}
+	f := e.Fields()
+	back := make(map[string]any, len(f)/2)
+	for i := 0; i < len(f); i += 2 {
+		back[f[i].(string)] = f[i+1]
+	}
+	if !reflect.DeepEqual(back, m) {
+		t.Fatalf("Fields() = %v, want %v", back, m)
+	}
+	if _, err := FromJSON([]byte(`{"id":"s2","account":"a","entity":"x","key":"k","op":"sync"}`), Limits{}); err != nil {
+		t.Fatalf("FromJSON sync: %v", err)
+	}
+	delete(m, "op")
+	if _, err := FromStream(m, Limits{}); err == nil {
+		t.Fatal("an event without op and version is valid")
+	}
+}
+
+func TestIdemKey(t *testing.T) {
+	e := Event{ID: "e1"}
+	if e.IdemKey() != "e1" {
+		t.Fatalf("IdemKey = %q", e.IdemKey())
+	}
+	e.IdempotencyKey = "e1:7"
+	if e.IdemKey() != "e1:7" {
+		t.Fatalf("IdemKey = %q", e.IdemKey())
+	}
 }

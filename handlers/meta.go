@@ -12,6 +12,7 @@ const (
 	MetaAttempts    = "_ss_attempts"
 	MetaUnseenSince = "_ss_unseen"
 	MetaReplay      = "_ss_replay"
+	MetaSourceFails = "_ss_source_fails"
 )
 
 // Meta is what an event carries from one entry to the next.
@@ -19,6 +20,9 @@ type Meta struct {
 	Attempts    int   // partner calls made so far
 	UnseenSince int64 // unix ms since when the parent has not been seen; 0: not counting
 	Replay      bool  // re-entered by an operator: the ledger check is skipped once
+	// SourceFails counts failed source reads of a sync event (contract §7),
+	// apart from partner calls.
+	SourceFails int
 }
 
 // MetaOf reads the meta fields of an entry.
@@ -27,6 +31,7 @@ func MetaOf(fields map[string]string) Meta {
 	m.Attempts, _ = strconv.Atoi(fields[MetaAttempts])
 	m.UnseenSince, _ = strconv.ParseInt(fields[MetaUnseenSince], 10, 64)
 	m.Replay = fields[MetaReplay] == "1"
+	m.SourceFails, _ = strconv.Atoi(fields[MetaSourceFails])
 	return m
 }
 
@@ -41,6 +46,9 @@ func (m Meta) Fields() []string {
 	}
 	if m.Replay {
 		f = append(f, MetaReplay, "1")
+	}
+	if m.SourceFails > 0 {
+		f = append(f, MetaSourceFails, strconv.Itoa(m.SourceFails))
 	}
 	return f
 }

@@ -19,7 +19,7 @@ func TestValidate(t *testing.T) {
 		{"valid with meta", map[string]string{"id": "e", "account": "a", "entity": "x", "key": "k", "op": "delete", "version": "2",
 			MetaAttempts: "3", MetaUnseenSince: "1700000000000", MetaReplay: "1"}, Meta{Attempts: 3, UnseenSince: 1700000000000, Replay: true}, ""},
 		{"valid", map[string]string{"id": "e", "account": "a", "entity": "x", "key": "k", "op": "upsert", "version": "2", "data": `{}`}, Meta{}, ""},
-		{"invalid", map[string]string{"id": "e", "op": "merge"}, Meta{}, `op: "merge" is not upsert or delete`},
+		{"invalid", map[string]string{"id": "e", "op": "merge"}, Meta{}, `op: "merge" is not upsert, delete or sync`},
 		{"meta does not count as data", map[string]string{"id": "e", "account": "a", "entity": "x", "key": "k", "op": "upsert", "version": "2", MetaAttempts: "1"}, Meta{}, "data: required"},
 	}
 	for _, tt := range tests {

@@ -31,6 +31,9 @@ type DeadFilter struct {
 	Reason  string
 	Account string
 	All     bool
+	// Since keeps only dead letters whose dead_at is at or after it (unix
+	// ms); 0: any time. It narrows the others and names nothing by itself.
+	Since int64
 }
 
 // ErrNoFilter is returned when a replay or drop names nothing.
@@ -45,7 +48,7 @@ func (f DeadFilter) match(d DeadLetter) bool {
 	if len(f.IDs) > 0 && !slices.Contains(f.IDs, d.EventID) && !slices.Contains(f.IDs, d.DeadID) {
 		return false
 	}
-	return (f.Reason == "" || f.Reason == d.Reason) && (f.Account == "" || f.Account == d.Account)
+	return (f.Reason == "" || f.Reason == d.Reason) && (f.Account == "" || f.Account == d.Account) && d.At >= f.Since
 }
 
 // deadLetter reads one entry of the dead-letter stream, with the fields

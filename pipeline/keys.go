@@ -64,3 +64,13 @@ func (k Keys) ReconcileLock() string { return k.base + ":reconcile:lock" }
 
 // ReconcileLast holds when the last scheduled reconciliation started (unix ms).
 func (k Keys) ReconcileLast() string { return k.base + ":reconcile:last" }
+
+// Backfill is the hash that keeps one backfill run's position (contract §7).
+func (k Keys) Backfill(runID string) string { return k.base + ":backfill:" + runID }
+
+// LedgerPattern matches every entity's ledger hash; the entity follows the
+// prefix LedgerPrefix.
+func (k Keys) LedgerPattern() string { return k.base + ":ledger:*" }
+
+// LedgerPrefix is what a ledger hash's name starts with, before the entity.
+func (k Keys) LedgerPrefix() string { return k.base + ":ledger:" }

@@ -13,6 +13,8 @@ type metrics struct {
 	moved    *prometheus.CounterVec
 	failures prometheus.Counter
 	endToEnd *prometheus.HistogramVec
+	// sourceFailures counts failed source reads of sync events (contract §7).
+	sourceFailures prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -25,9 +27,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		moved:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "streamsync_moved_total", Help: "Events moved from a ZSET back into the stream, by ZSET."}, []string{"zset"}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamsync_handler_failures_total", Help: "Entries whose handling failed and will be handed out again."}),
 		endToEnd: newEndToEnd(),
+		sourceFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamsync_source_failures_total",
+			Help: "Failed source reads of op=sync events; each is retried like a partner failure."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.dead, m.latency, m.handled, m.moved, m.failures, m.endToEnd)
+		reg.MustRegister(m.dead, m.latency, m.handled, m.moved, m.failures, m.endToEnd, m.sourceFailures)
 	}
 	return m
 }

@@ -38,6 +38,9 @@ type Config struct {
 	LeaseTTL time.Duration
 	// AttemptLog turns the per-step rows on.
 	AttemptLog bool
+	// Records reads our source for op=sync events (contract §7); nil
+	// (source.kind none) dead-letters them invalid.
+	Records    handlers.RecordReader
 	Clock      Clock
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -122,13 +125,14 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 		cfg: cfg, rdb: rdb, sub: sub, router: router, log: cfg.Logger, runID: runID,
 		commit:  &committer{rdb: rdb, keys: cfg.Keys, instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog},
 		metrics: newMetrics(cfg.Registerer),
-		steps: handlers.Chain(
-			handlers.LoopFilter(cfg.PartnerName),
-			handlers.LedgerGuard(),
-			handlers.DependencyGate(cfg.MaxWait, cfg.Recheck),
-			handlers.Deliver(sender, cfg.Retry, cfg.Recheck),
-		),
 	}
+	p.steps = handlers.Chain(
+		handlers.SyncRead(cfg.Records, cfg.Retry, p.metrics.sourceFailures.Inc),
+		handlers.LoopFilter(cfg.PartnerName),
+		handlers.LedgerGuard(),
+		handlers.DependencyGate(cfg.MaxWait, cfg.Recheck),
+		handlers.Deliver(sender, cfg.Retry, cfg.Recheck),
+	)
 	router.AddMiddleware(middleware.Recoverer)
 	router.AddConsumerHandler("streamsync", cfg.Keys.Events, sub, p.handle)
 	for _, m := range []struct {
@@ -222,6 +226,7 @@ func (p *Pipeline) handle(msg *message.Message) error {
 			p.releaseLease(e.Account)
 			return fmt.Errorf("event %s: no step gave an outcome", e.ID)
 		}
+		e = w.Event // as sent: a sync event resolved to an upsert or delete
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

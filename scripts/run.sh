@@ -194,6 +194,13 @@ say "healthy — redis $redis_addr, clickhouse $ch_addr, partnersim http://$part
 # The demo producer: a conference-registration story, out of order, with echoes and a few malformed entries.
 bin/streamsync produce --config "$config_file" --rate "${DEMO_RATE:-50}" --events "${DEMO_EVENTS:-5000}" >"$run/produce.log" 2>&1 &
 pids+=($!)
+# Go-live order, in small (docs/backfill.md): the pipeline runs, then a full sync of a dump of our records.
+demo_src=$run/demo-source.jsonl
+for i in $(seq 1 200); do
+  printf '{"entity":"attendee","key":"at-%d","account":"acc-%d","version":%d,"data":{"name":"guest %d"}}\n' "$i" $((i % 20)) "$i" "$i"
+done >"$demo_src"
+bin/streamsync backfill --config "$config_file" --source.kind file --source.file "$demo_src" --rate 50 --replay-dead >"$run/backfill.log" 2>&1 &
+pids+=($!)
 # Until the pipeline, partnersim or the reader of our output stops.
 set +e
 wait -n "$tail_pid" "$partner_pid" "$streamsync_pid"

@@ -25,6 +25,8 @@ commands:
   reconcile compare our records (source or ledger) with the partner's, and repair:
             reconcile [--entity E]... [--account A]... [--against source|ledger] [--repair]
             [--repair-extra] [--recent DURATION]; exit 0 equal, 1 differences, 2 failed
+  backfill  full sync: append every record of the source as an upsert, paced and resumable
+            [--entity E]... [--account A]... [--rate N] [--resume RUN_ID] [--replay-dead]
 
 Every command takes --config FILE, --format table|json, and a flag per setting
 (--sink.base_url=…); see config/streamsync.example.yaml.
@@ -59,6 +61,8 @@ var commands = map[string]struct {
 	"produce":   {run: runProduce, sections: operatorSections, flags: produceFlags},
 	"chains":    {run: runChains, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: chainsFlags},
 	"reconcile": {run: runReconcile, sections: reconcileSections, flags: reconcileFlags},
+	"backfill": {run: runBackfill, sections: []string{config.SectionRedis, config.SectionStream, config.SectionEvent, config.SectionSource, config.SectionLog},
+		flags: backfillFlags},
 }
 
 var operatorSections = []string{config.SectionRedis, config.SectionStream, config.SectionLog}

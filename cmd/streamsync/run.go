@@ -45,6 +45,11 @@ func runPipeline(ctx context.Context, e *env) error {
 		return err
 	}
 	defer sink.Close()
+	src, err := openSource(cfg.Source, e.log)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
 	consumer := consumerName(cfg.Stream)
 	p, err := pipeline.New(pipeline.Config{
 		Keys: keys, Consumer: consumer, Instance: consumer,
@@ -55,6 +60,7 @@ func runPipeline(ctx context.Context, e *env) error {
 		MaxWait:     cfg.Dependency.MaxWait,
 		LeaseTTL:    2 * cfg.Sink.Timeout,
 		AttemptLog:  cfg.ClickHouse.Addr != "",
+		Records:     recordReader(src),
 		Logger:      e.log, Registerer: reg,
 	}, rdb, pipeline.PartnerSender(sink))
 	if err != nil {

@@ -243,7 +243,7 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Idempotency-Key", e.ID)
+	req.Header.Set("Idempotency-Key", e.IdemKey())
 	if e.TraceParent != "" {
 		req.Header.Set("traceparent", e.TraceParent)
 	}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/pflag"
+	"github.com/streamsync/streamsync/backfill"
+	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/pipeline"
+	"golang.org/x/term"
+)
+
+func backfillFlags(fs *pflag.FlagSet) {
+	fs.StringArray("entity", nil, "entity to read; repeatable (default: source.entities, the file's, or the ledger's)")
+	fs.StringArray("account", nil, "only this account's records; repeatable (default: every account)")
+	fs.Float64("rate", backfill.DefaultRate, "records appended a second at most; 0 for no limit")
+	fs.String("resume", "", "continue the interrupted run RUN_ID")
+	fs.Bool("replay-dead", false, "at the end, replay the dead letters with reason parent_missing or exhausted that died since the run began")
+}
+
+// runBackfill is `streamsync backfill` (contract §7).
+func runBackfill(ctx context.Context, e *env) error {
+	cfg := e.cfg
+	entities, _ := e.fs.GetStringArray("entity")
+	accounts, _ := e.fs.GetStringArray("account")
+	perSecond, _ := e.fs.GetFloat64("rate")
+	resume, _ := e.fs.GetString("resume")
+	replay, _ := e.fs.GetBool("replay-dead")
+	if perSecond < 0 {
+		return fmt.Errorf("--rate: must be 0 (no limit) or more, is %g", perSecond)
+	}
+	if perSecond == 0 {
+		perSecond = -1 // backfill.Config: negative is no limit
+	}
+	rdb := newRedis(cfg.Redis)
+	defer rdb.Close()
+	if err := pingRedis(ctx, rdb, cfg.Redis); err != nil {
+		return err
+	}
+	src, err := openSource(cfg.Source, e.log)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	keys := keysOf(cfg.Stream)
+	runID := resume
+	if runID == "" {
+		runID = backfill.NewRunID(time.Now())
+	}
+	fmt.Fprintf(os.Stderr, "backfill %s started\n", runID)
+	var progress backfill.Progress
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		progress = backfill.NewBar(os.Stderr, runID)
+	} else {
+		progress = backfill.NewLines(os.Stderr, runID, 5*time.Second, nil)
+	}
+	b, err := backfill.New(backfill.Config{
+		Stream: keys.Events, StateKey: keys.Backfill, Entities: entities, Accounts: accounts, Rate: perSecond,
+		Resume: resume, RunID: runID, ReplayDead: replay, Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes},
+		Progress: progress, Logger: e.log,
+		LedgerEntities: func(ctx context.Context) ([]string, error) { return ledgerEntities(ctx, rdb, keys) },
+		Replayer:       deadReplayer{pipeline.DeadOps{RDB: rdb, Keys: keys, Instance: "backfill", AttemptLog: cfg.ClickHouse.Addr != ""}},
+	}, rdb, src)
+	if err != nil {
+		return err
+	}
+	sum, runErr := b.Run(ctx)
+	if e.format == "json" {
+		if sum.Entities == nil {
+			sum.Entities = []string{}
+		}
+		if err := json.NewEncoder(e.out).Encode(sum); err != nil {
+			return err
+		}
+	} else {
+		state := "complete"
+		if !sum.Complete {
+			state = "interrupted: continue with --resume " + sum.RunID
+		}
+		fmt.Fprintf(e.out, "backfill %s %s\nentities: %s\nrecords read: %d\nappended: %d (run total %d)\nskipped: %d\nrecords/s: %.0f\nduration: %s\n",
+			sum.RunID, state, strings.Join(sum.Entities, ", "), sum.Records, sum.Appended, sum.RunAppended, sum.Skipped, sum.PerSecond,
+			(time.Duration(sum.DurationMS) * time.Millisecond).String())
+		if replay {
+			fmt.Fprintf(e.out, "dead letters replayed: %d\n", sum.ReplayedDead)
+		}
+	}
+	return runErr
+}
+
+// ledgerEntities are the entities the ledger has seen: its hashes' names.
+func ledgerEntities(ctx context.Context, rdb redis.UniversalClient, keys pipeline.Keys) ([]string, error) {
+	var out []string
+	iter := rdb.Scan(ctx, 0, keys.LedgerPattern(), 500).Iterator()
+	for iter.Next(ctx) {
+		out = append(out, strings.TrimPrefix(iter.Val(), keys.LedgerPrefix()))
+	}
+	if err := iter.Err(); err != nil {
+		return nil, fmt.Errorf("ledger entities: %w", err)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// deadReplayer replays dead letters by reason and age with the pipeline's
+// dead-letter replay (the same as `streamsync dead replay`).
+type deadReplayer struct{ ops pipeline.DeadOps }
+
+func (d deadReplayer) ReplayDead(ctx context.Context, reasons []string, since time.Time) (int, error) {
+	n := 0
+	for _, r := range reasons {
+		done, err := d.ops.Replay(ctx, pipeline.DeadFilter{Reason: r, Since: since.UnixMilli()})
+		n += len(done)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
