@@ -14,6 +14,13 @@ type Config struct {
 	Admin      AdminConfig      `koanf:"admin"`
 	Ingest     IngestConfig     `koanf:"ingest"`
 	Log        LogConfig        `koanf:"log"`
+	Otel       OtelConfig       `koanf:"otel"`
+}
+
+// OtelConfig is OpenTelemetry tracing; an empty Endpoint turns it off.
+type OtelConfig struct {
+	// Endpoint is the OTLP/HTTP collector base URL, e.g. http://127.0.0.1:4318.
+	Endpoint string `koanf:"endpoint"`
 }
 
 // RedisConfig says where the streams live.

@@ -49,6 +49,8 @@ var defaults = map[string]any{
 	"ingest.addr":           "",
 	"ingest.max_body_bytes": 16 << 20,
 
+	"otel.endpoint": "",
+
 	"log.level":  "info",
 	"log.format": "text",
 }

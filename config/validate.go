@@ -31,6 +31,7 @@ const (
 	SectionAdmin      = "admin"
 	SectionIngest     = "ingest"
 	SectionLog        = "log"
+	SectionOtel       = "otel"
 )
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -97,6 +98,9 @@ func (c Config) Validate(sections ...string) error {
 		l := c.Log
 		v.check(slices.Contains([]string{"debug", "info", "warn", "error"}, l.Level), "log.level", fmt.Sprintf("must be debug, info, warn or error, is %q", l.Level))
 		v.check(slices.Contains([]string{"text", "json"}, l.Format), "log.format", fmt.Sprintf("must be text or json, is %q", l.Format))
+	}
+	if want(SectionOtel) {
+		v.httpURL("otel.endpoint", c.Otel.Endpoint, false)
 	}
 	return errors.Join(v.errs...)
 }

@@ -12,13 +12,17 @@ const (
 	MetaAttempts    = "_ss_attempts"
 	MetaUnseenSince = "_ss_unseen"
 	MetaReplay      = "_ss_replay"
+	// MetaTrace is the W3C traceparent of the span that parked the event or
+	// scheduled its retry (package tracing); empty when tracing is off.
+	MetaTrace = "_ss_trace"
 )
 
 // Meta is what an event carries from one entry to the next.
 type Meta struct {
-	Attempts    int   // partner calls made so far
-	UnseenSince int64 // unix ms since when the parent has not been seen; 0: not counting
-	Replay      bool  // re-entered by an operator: the ledger check is skipped once
+	Attempts    int    // partner calls made so far
+	UnseenSince int64  // unix ms since when the parent has not been seen; 0: not counting
+	Replay      bool   // re-entered by an operator: the ledger check is skipped once
+	Trace       string // traceparent of the span that parked the event, for the next pass
 }
 
 // MetaOf reads the meta fields of an entry.
@@ -27,6 +31,7 @@ func MetaOf(fields map[string]string) Meta {
 	m.Attempts, _ = strconv.Atoi(fields[MetaAttempts])
 	m.UnseenSince, _ = strconv.ParseInt(fields[MetaUnseenSince], 10, 64)
 	m.Replay = fields[MetaReplay] == "1"
+	m.Trace = fields[MetaTrace]
 	return m
 }
 
@@ -41,6 +46,9 @@ func (m Meta) Fields() []string {
 	}
 	if m.Replay {
 		f = append(f, MetaReplay, "1")
+	}
+	if m.Trace != "" {
+		f = append(f, MetaTrace, m.Trace)
 	}
 	return f
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 	"github.com/streamsync/streamsync/sinks/partner"
+	"github.com/streamsync/streamsync/tracing"
 )
 
 func runPipeline(ctx context.Context, e *env) error {
@@ -29,15 +30,25 @@ func runPipeline(ctx context.Context, e *env) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	consumer := consumerName(cfg.Stream)
+	tp, err := tracing.NewProvider(tracing.Config{Endpoint: cfg.Otel.Endpoint, Instance: consumer})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tp.Shutdown(c) // the spans still batched go out
+	}()
 	sink, err := partner.New(partner.Config{
 		BaseURL: cfg.Sink.BaseURL, TokenURL: cfg.Sink.EffectiveTokenURL(), ClientID: cfg.Sink.ClientID, ClientSecret: cfg.Sink.ClientSecret,
 		Timeout: cfg.Sink.Timeout, RateLimit: cfg.Sink.RateLimit, MaxConns: cfg.Stream.MaxInFlight, Logger: e.log,
+		WrapTransport: tracing.New(tp).Transport,
 	})
 	if err != nil {
 		return err
 	}
 	defer sink.Close()
-	consumer := consumerName(cfg.Stream)
 	p, err := pipeline.New(pipeline.Config{
 		Keys: keys, Consumer: consumer, Instance: consumer,
 		Subscriber:  pipeline.SubscriberConfig{Batch: cfg.Stream.Batch, MaxInFlight: cfg.Stream.MaxInFlight},
@@ -47,6 +58,7 @@ func runPipeline(ctx context.Context, e *env) error {
 		MaxWait:     cfg.Dependency.MaxWait,
 		LeaseTTL:    2 * cfg.Sink.Timeout,
 		AttemptLog:  cfg.ClickHouse.Addr != "",
+		Tracing:     tp,
 		Logger:      e.log, Registerer: reg,
 	}, rdb, pipeline.PartnerSender(sink))
 	if err != nil {

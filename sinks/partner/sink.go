@@ -45,6 +45,9 @@ type Config struct {
 	Logger           *slog.Logger
 	// OnBreakerChange, when set, is told every change of the breaker's state.
 	OnBreakerChange func(from, to gobreaker.State)
+	// WrapTransport, when set, wraps the HTTP transport of partner calls
+	// (tracing.Tracer.Transport makes each call a client span).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 func (c *Config) setDefaults() {
@@ -115,10 +118,14 @@ func New(cfg Config) (*Sink, error) {
 	tr.MaxIdleConnsPerHost = cfg.MaxConns
 	tr.MaxConnsPerHost = cfg.MaxConns
 	tr.DialContext = (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext
+	var rt http.RoundTripper = tr
+	if cfg.WrapTransport != nil {
+		rt = cfg.WrapTransport(tr)
+	}
 	s := &Sink{
 		cfg:    cfg,
 		base:   strings.TrimRight(cfg.BaseURL, "/"),
-		client: &http.Client{Transport: tr},
+		client: &http.Client{Transport: rt},
 		log:    cfg.Logger,
 	}
 	if cfg.ClientID != "" {
