@@ -80,7 +80,11 @@ func runPipeline(ctx context.Context, e *env) error {
 		chains = attemptlog.ChainSource{Conn: conn, Database: ch.Database}
 	}
 	if cfg.Admin.Addr != "" {
-		srv, err := admin.New(admin.Config{Addr: cfg.Admin.Addr, Token: cfg.Admin.Token}, p.Ready, reg, admin.NewAPI(ops, chains, e.log), e.log)
+		api, err := consoleAPI(ctx, e, rdb, keys, ops, chains, admin.NewAPI(ops, chains, e.log))
+		if err != nil {
+			return err
+		}
+		srv, err := admin.New(admin.Config{Addr: cfg.Admin.Addr, Token: cfg.Admin.Token}, p.Ready, reg, api, e.log)
 		if err != nil {
 			return err
 		}
