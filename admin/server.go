@@ -78,6 +78,10 @@ func New(cfg Config, ready ReadyFunc, gatherer prometheus.Gatherer, api http.Han
 			w.Header().Set("Cache-Control", "no-cache")
 			_, _ = w.Write(index)
 		})
+		// Whether the console must ask for the token before its first call.
+		s.mux.HandleFunc("GET /console/auth", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]bool{"token_required": cfg.Token != ""})
+		})
 		s.mux.HandleFunc("GET /console/", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Security-Policy", consoleCSP)
 			w.Header().Set("Cache-Control", "no-cache")

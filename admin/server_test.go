@@ -64,6 +64,7 @@ func TestServer(t *testing.T) {
 		{"api with token", "/api/v1/status", "tok", nil, 200, `"yes"`},
 		{"operators' console", "/", "", nil, 200, "Dead letters"},
 		{"console script", "/console/app.js", "", nil, 200, "/api/v1/dead/replay"},
+		{"console asks for the token", "/console/auth", "", nil, 200, `"token_required":true`},
 		{"console file missing", "/console/nope.js", "", nil, 404, ""},
 	}
 	for _, tt := range tests {

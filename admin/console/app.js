@@ -350,4 +350,9 @@ async function loadReconcile() {
 
 // ---- start ----------------------------------------------------------------
 
-route();
+// Ask for the token first when the server wants one and none is kept, so the
+// first page load makes no refused call.
+fetch('/console/auth').then((r) => r.json()).then((a) => {
+  if (a.token_required && !token()) showLogin('');
+  else route();
+}).catch(() => route());
