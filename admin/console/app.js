@@ -6,6 +6,7 @@ const $ = (sel) => document.querySelector(sel);
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 const num = (n) => (typeof n === 'number' ? n.toLocaleString('en') : '—');
 const when = (ms) => (ms ? new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—');
+const record = (entity, key) => (entity || key ? `${esc(entity)}/${esc(key)}` : '—');
 const badge = (step) => `<span class="badge ${esc(step)}">${esc(step)}</span>`;
 
 // ---- API ------------------------------------------------------------------
@@ -190,7 +191,7 @@ async function loadDead(params) {
       <td>${when(x.dead_at)}</td>
       <td class="mono"><a href="#chains?event_id=${encodeURIComponent(x.id)}" title="timeline">${esc(x.id)}</a></td>
       <td>${esc(x.account)}</td>
-      <td class="mono">${esc(x.fields.entity)}/${esc(x.fields.key)}</td>
+      <td class="mono">${record(x.fields.entity, x.fields.key)}</td>
       <td>${badge(x.dead_reason)}</td>
       <td class="num">${x.dead_attempts}</td>
       <td class="err">${esc(x.dead_error)}</td>
@@ -254,7 +255,7 @@ function timeline(c) {
       <td class="err">${esc(s.error)}</td><td class="mono">${esc(s.stream_id || '')}</td></tr>`).join('');
   return `<div class="chain" data-chain="${esc(c.chain_id)}">
     <div class="head"><strong class="mono">${esc(c.chain_id)}</strong><span>account ${esc(c.account)}</span>
-      <span class="mono">${esc(c.entity)}/${esc(c.key)}</span>${badge(c.last_step)}<span class="spacer"></span>
+      <span class="mono">${record(c.entity, c.key)}</span>${badge(c.last_step)}<span class="spacer"></span>
       ${canReplay ? `<button type="button" class="primary replay-chain" data-id="${esc(c.chain_id)}">Replay dead letter</button>` : ''}
     </div>
     <table class="grid"><thead><tr><th>time (UTC)</th><th>step</th><th class="num">attempt</th><th class="num">HTTP</th><th class="num">latency</th><th>error</th><th>stream entry</th></tr></thead>
@@ -281,7 +282,7 @@ async function failedChains() {
   const rows = d.chains.map((c) => {
     const last = c.steps[c.steps.length - 1] || {};
     return `<tr data-id="${esc(c.chain_id)}"><td class="mono"><a href="#chains?event_id=${encodeURIComponent(c.chain_id)}">${esc(c.chain_id)}</a></td>
-      <td>${esc(c.account)}</td><td class="mono">${esc(c.entity)}/${esc(c.key)}</td><td>${badge(c.last_step)}</td>
+      <td>${esc(c.account)}</td><td class="mono">${record(c.entity, c.key)}</td><td>${badge(c.last_step)}</td>
       <td>${esc((c.last_ts || '').replace('T', ' ').replace('Z', ''))}</td><td class="num">${c.steps.length}</td><td class="err">${esc(last.error)}</td>
       <td>${c.last_step === 'dead' || c.last_step === 'invalid' ? `<button type="button" class="replay-chain" data-id="${esc(c.chain_id)}">Replay</button>` : ''}</td></tr>`;
   }).join('');
