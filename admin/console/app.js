@@ -339,12 +339,17 @@ async function loadReconcile() {
   const last = runs[0];
   const most = Math.max(1, ...classes.map((c) => last[c] || 0));
   const bars = classes.map((c) => `<span>${c}</span><div><div class="bar-fill" data-w="${((last[c] || 0) / most) * 100}"></div></div><span class="num">${num(last[c] || 0)}</span>`).join('');
-  const fmt = (v) => (typeof v === 'number' ? when(v > 1e12 ? v : v * 1000) : esc(v || '—'));
-  const rows = runs.map((r) => `<tr><td class="mono">${esc(r.run_id)}</td><td>${fmt(r.started)}</td><td>${esc(r.against)}</td><td>${esc(r.status)}</td>
+  const fmt = (v) => (typeof v === 'number' ? when(v > 1e12 ? v : v * 1000) : v ? esc(String(v).replace('T', ' ').replace(/\.\d+/, '')) : '—');
+  const rows = runs.map((r) => `<tr data-run="${esc(r.run_id)}"><td class="mono">${esc(r.run_id)}</td><td>${fmt(r.started)}</td><td>${esc(r.against)}</td>
+    <td>${badge(r.status)}${r.error ? ` <span class="err">${esc(r.error)}</span>` : ''}</td>
     <td class="num">${num(r.ours)}</td><td class="num">${num(r.theirs)}</td><td class="num">${num(r.equal)}</td>
     ${classes.map((c) => `<td class="num">${num(r[c])}</td>`).join('')}<td class="num">${num(r.repaired)}</td></tr>`).join('');
+  const diffs = (last.differences || []).map((d) => `<tr><td>${badge(d.class)}</td><td class="mono">${record(d.entity, d.key)}</td>
+    <td>${esc(d.account)}</td><td class="num">${d.our_version ?? ''}</td><td class="num">${d.their_version ?? ''}</td></tr>`).join('');
   el.innerHTML = `<h2>Last run ${esc(last.run_id)}: differences by class</h2><div class="classes">${bars}</div>
-    <h2>Runs</h2><table class="grid"><thead><tr><th>run</th><th>started</th><th>against</th><th>status</th><th class="num">ours</th><th class="num">theirs</th>
+    ${diffs ? `<h2>First differences of the last run</h2><table class="grid" id="reconcile-diffs"><thead><tr><th>class</th><th>record</th><th>account</th>
+      <th class="num">our version</th><th class="num">their version</th></tr></thead><tbody>${diffs}</tbody></table>` : ''}
+    <h2>Runs</h2><table class="grid" id="reconcile-runs"><thead><tr><th>run</th><th>started</th><th>against</th><th>status</th><th class="num">ours</th><th class="num">theirs</th>
     <th class="num">equal</th>${classes.map((c) => `<th class="num">${c}</th>`).join('')}<th class="num">repaired</th></tr></thead><tbody>${rows}</tbody></table>`;
   el.querySelectorAll('.bar-fill').forEach((b) => { b.style.width = b.dataset.w + '%'; });
 }
