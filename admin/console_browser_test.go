@@ -58,7 +58,14 @@ func TestConsoleRendersOtherPartsFields(t *testing.T) {
 		t.Cleanup(func() { _ = s.Close(context.Background()) })
 		return "http://" + s.Addr()
 	}
-	richURL, plainURL := start(rich), start(api)
+	perProcess := http.NewServeMux()
+	perProcess.Handle("/", api)
+	perProcess.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"stream_length":1,"steps":{},"partner":[{"instance":"a","breaker":"closed","auth_ok":true},
+			{"instance":"b","breaker":"half-open","auth_ok":false,"auth_error":"401 invalid_client"}]}`))
+	})
+	richURL, plainURL, perProcessURL := start(rich), start(api), start(perProcess)
 
 	b := browsertest.New(t)
 	shots := browsertest.ScreenshotDir(t)
@@ -85,6 +92,13 @@ func TestConsoleRendersOtherPartsFields(t *testing.T) {
 	}
 	b.Screenshot(t, shots, "reconciliation-runs")
 	b.NoErrors(t, "reconciliation")
+
+	b.Do(t, "per-process partner state", chromedp.Navigate(perProcessURL+"/"), chromedp.WaitVisible(chromedp.CSS(`#cards .card[data-key="prepared"]`)),
+		chromedp.Sleep(100*time.Millisecond))
+	if got := [2]string{card("breaker"), card("partner auth")}; got != [2]string{"half-open", "refused"} {
+		t.Fatalf("from the partner list: %v", got)
+	}
+	b.NoErrors(t, "per-process partner state")
 
 	b.Do(t, "plain overview", chromedp.Navigate(plainURL+"/"), chromedp.WaitVisible(chromedp.CSS(`#cards .card[data-key="prepared"]`)),
 		chromedp.Sleep(100*time.Millisecond))

@@ -116,10 +116,22 @@ function stateOf(v) {
   return { text: esc(s), cls: bad ? 'bad' : warn ? 'warn' : 'good' };
 }
 
+// partnerState reads the breaker and auth state from breaker_state and
+// partner_auth, or from a per-process "partner" list ({breaker, auth_ok,
+// auth_error}); the worst process wins.
+function partnerState(s) {
+  if (!Array.isArray(s.partner) || !s.partner.length) return [s.breaker_state, s.partner_auth];
+  const rank = { open: 2, 'half-open': 1, closed: 0 };
+  const breaker = s.partner.map((p) => p.breaker).reduce((a, b) => ((rank[b] ?? 0) > (rank[a] ?? 0) ? b : a));
+  const refused = s.partner.find((p) => p.auth_ok === false);
+  return [s.breaker_state ?? breaker, s.partner_auth ?? (refused ? 'refused' : 'ok')];
+}
+
 async function loadOverview() {
   const [s, series] = await Promise.all([api('/api/v1/status'), api('/api/v1/series')]);
-  const breaker = stateOf(s.breaker_state);
-  const auth = stateOf(s.partner_auth);
+  const [breakerState, authState] = partnerState(s);
+  const breaker = stateOf(breakerState);
+  const auth = stateOf(authState);
   const exp = series.export;
   $('#cards').innerHTML = [
     card('stream length', num(s.stream_length)),
