@@ -189,7 +189,14 @@ func (p *Pipeline) handle(msg *message.Message) (err error) {
 	}
 	en.fields = fields
 	ctx, span := p.tracer.Begin(msg.Context(), fields, en.streamID)
-	defer func() { tracing.End(span, o, err) }()
+	defer func() {
+		if errors.Is(err, ErrAccountBusy) {
+			span.SetAttributes(tracing.AttrStep.String("account_busy")) // handed out again later; not a failure
+			tracing.End(span, nil, nil)
+			return
+		}
+		tracing.End(span, o, err)
+	}()
 	e, meta, o := p.tracer.Validate(ctx, fields, p.cfg.Limits)
 	if o == nil {
 		w := &handlers.Work{Event: e, Meta: meta, Now: p.cfg.Clock.Now()}
