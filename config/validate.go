@@ -29,9 +29,9 @@ const (
 	SectionDependency = "dependency"
 	SectionClickHouse = "clickhouse"
 	SectionAdmin      = "admin"
+	SectionOtel       = "otel"
 	SectionIngest     = "ingest"
 	SectionLog        = "log"
-	SectionOtel       = "otel"
 )
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -90,6 +90,9 @@ func (c Config) Validate(sections ...string) error {
 	if want(SectionAdmin) {
 		v.hostPort("admin.addr", c.Admin.Addr, false)
 	}
+	if want(SectionOtel) {
+		v.httpURL("otel.endpoint", c.Otel.Endpoint, false)
+	}
 	if want(SectionIngest) {
 		v.hostPort("ingest.addr", c.Ingest.Addr, false)
 		v.check(c.Ingest.MaxBodyBytes >= c.Event.MaxBytes, "ingest.max_body_bytes", fmt.Sprintf("must be at least event.max_bytes (%d)", c.Event.MaxBytes))
@@ -98,9 +101,6 @@ func (c Config) Validate(sections ...string) error {
 		l := c.Log
 		v.check(slices.Contains([]string{"debug", "info", "warn", "error"}, l.Level), "log.level", fmt.Sprintf("must be debug, info, warn or error, is %q", l.Level))
 		v.check(slices.Contains([]string{"text", "json"}, l.Format), "log.format", fmt.Sprintf("must be text or json, is %q", l.Format))
-	}
-	if want(SectionOtel) {
-		v.httpURL("otel.endpoint", c.Otel.Endpoint, false)
 	}
 	return errors.Join(v.errs...)
 }

@@ -6,7 +6,6 @@
 #   scripts/infra.sh down [redis|clickhouse]   stop exactly the processes this script started
 #   scripts/infra.sh status                    say what runs
 #   scripts/infra.sh env                       print the export lines tests and the demo read
-#   scripts/infra.sh up chromium               install Debian's chromium for the console's browser tests
 #
 # Ports: STREAMSYNC_DEV_REDIS_PORT (16379), STREAMSYNC_DEV_CLICKHOUSE_PORT (19000),
 # STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT (18123). Readiness deadline: STREAMSYNC_DEV_WAIT (60 s).
@@ -174,12 +173,12 @@ what=${2:-all}
 case "$cmd:$what" in
   up:all) redis_up; clickhouse_up ;;
   up:redis) redis_up ;;
+  up:chromium) ensure chromium chromium; say "chromium ready: $(command -v chromium)" ;;  # for the console's browser tests
   up:clickhouse) clickhouse_up ;;
-  up:chromium) ensure chromium chromium; say "chromium ready: $(command -v chromium)" ;;
   down:all) stop "$ch_dir/clickhouse.pid" clickhouse; stop "$run/redis/redis.pid" redis-server ;;
   down:redis) stop "$run/redis/redis.pid" redis-server ;;
   down:clickhouse) stop "$ch_dir/clickhouse.pid" clickhouse ;;
   status:*) status ;;
   env:*) env_lines ;;
-  *) die "usage: $0 up|down [redis|clickhouse] | up chromium | status | env" ;;
+  *) die "usage: $0 up|down [redis|clickhouse] | status | env" ;;
 esac

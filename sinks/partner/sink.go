@@ -118,14 +118,10 @@ func New(cfg Config) (*Sink, error) {
 	tr.MaxIdleConnsPerHost = cfg.MaxConns
 	tr.MaxConnsPerHost = cfg.MaxConns
 	tr.DialContext = (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext
-	var rt http.RoundTripper = tr
-	if cfg.WrapTransport != nil {
-		rt = cfg.WrapTransport(tr)
-	}
 	s := &Sink{
 		cfg:    cfg,
 		base:   strings.TrimRight(cfg.BaseURL, "/"),
-		client: &http.Client{Transport: rt},
+		client: &http.Client{Transport: tr},
 		log:    cfg.Logger,
 	}
 	if cfg.ClientID != "" {
@@ -144,6 +140,9 @@ func New(cfg Config) (*Sink, error) {
 			cfg.OnBreakerChange(from, to)
 		}
 	})
+	if cfg.WrapTransport != nil {
+		s.client.Transport = cfg.WrapTransport(s.client.Transport)
+	}
 	return s, nil
 }
 
