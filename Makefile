@@ -11,6 +11,7 @@ run: build ## Redis, ClickHouse, partnersim and the pipeline in the foreground; 
 	scripts/run.sh
 
 test: up ## every test, against the project's own Redis and ClickHouse, race detector on, fuzzing briefly
+	$(INFRA) up chromium
 	$(TEST_ENV) && $(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
 

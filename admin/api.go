@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -52,7 +53,12 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 			}
 			limit = n
 		}
-		items, next, err := ops.List(r.Context(), pipeline.DeadFilter{Reason: q.Get("reason"), Account: q.Get("account"), IDs: q["id"]}, q.Get("cursor"), limit)
+		cursor, err := deadCursor(q.Get("cursor"), q.Get("since"), time.Now())
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "since: " + err.Error()})
+			return
+		}
+		items, next, err := ops.List(r.Context(), pipeline.DeadFilter{Reason: q.Get("reason"), Account: q.Get("account"), IDs: q["id"]}, cursor, limit)
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 			return
@@ -122,6 +128,20 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 	mux.HandleFunc("POST /api/v1/dead/replay", act("replayed", ops.Replay))
 	mux.HandleFunc("POST /api/v1/dead/drop", act("dropped", ops.Drop))
 	return mux
+}
+
+// deadCursor is where a dead-letter page starts: the cursor when there is
+// one, else just before the dead letters of the last `since` (a duration;
+// a dead-letter entry's id starts with the unix ms it was written).
+func deadCursor(cursor, since string, now time.Time) (string, error) {
+	if cursor != "" || since == "" {
+		return cursor, nil
+	}
+	d, err := durationParam(since, 0)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d-18446744073709551615", now.Add(-d).UnixMilli()-1), nil
 }
 
 // durationParam reads a query parameter such as "1h"; empty gives def.

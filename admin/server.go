@@ -3,8 +3,9 @@ package admin
 import (
 	"context"
 	"crypto/subtle"
-	_ "embed"
+	"embed"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -16,8 +17,14 @@ import (
 	"github.com/streamsync/streamsync/internal/httpserve"
 )
 
-//go:embed ui.html
-var uiPage []byte
+// consoleFiles holds the operators' console: index.html, app.js, app.css; no
+// file is fetched from anywhere else (no CDN).
+//
+//go:embed console
+var consoleFiles embed.FS
+
+// consoleCSP keeps the console to its own files.
+const consoleCSP = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 // Config is the admin server's section of the settings.
 type Config struct {
@@ -60,10 +67,25 @@ func New(cfg Config, ready ReadyFunc, gatherer prometheus.Gatherer, api http.Han
 	}
 	if api != nil {
 		s.mux.Handle("/api/", s.requireToken(api))
-		// The operators' page: it calls /api/ with the token the operator types in.
+		// The operators' console: static files that call /api/ with the token
+		// the operator types in (contract §4's web page).
+		files, _ := fs.Sub(consoleFiles, "console")
+		index, _ := fs.ReadFile(files, "index.html")
+		static := http.StripPrefix("/console/", http.FileServerFS(files))
 		s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			_, _ = w.Write(uiPage)
+			w.Header().Set("Content-Security-Policy", consoleCSP)
+			w.Header().Set("Cache-Control", "no-cache")
+			_, _ = w.Write(index)
+		})
+		// Whether the console must ask for the token before its first call.
+		s.mux.HandleFunc("GET /console/auth", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]bool{"token_required": cfg.Token != ""})
+		})
+		s.mux.HandleFunc("GET /console/", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Security-Policy", consoleCSP)
+			w.Header().Set("Cache-Control", "no-cache")
+			static.ServeHTTP(w, r)
 		})
 	}
 	// Profiles for load runs (`go tool pprof`), behind the token like the API.

@@ -62,7 +62,10 @@ func TestServer(t *testing.T) {
 		{"api without token", "/api/v1/status", "", nil, 401, "admin token required"},
 		{"api wrong token", "/api/v1/status", "nope", nil, 401, "admin token required"},
 		{"api with token", "/api/v1/status", "tok", nil, 200, `"yes"`},
-		{"operators' page", "/", "", nil, 200, "Dead letters"},
+		{"operators' console", "/", "", nil, 200, "Dead letters"},
+		{"console script", "/console/app.js", "", nil, 200, "/api/v1/dead/replay"},
+		{"console asks for the token", "/console/auth", "", nil, 200, `"token_required":true`},
+		{"console file missing", "/console/nope.js", "", nil, 404, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ type Config struct {
 	Dependency DependencyConfig `koanf:"dependency"`
 	ClickHouse ClickHouseConfig `koanf:"clickhouse"`
 	Admin      AdminConfig      `koanf:"admin"`
+	Otel       OtelConfig       `koanf:"otel"`
 	Ingest     IngestConfig     `koanf:"ingest"`
 	Outbox     OutboxConfig     `koanf:"outbox"`
 	Log        LogConfig        `koanf:"log"`
@@ -84,6 +85,12 @@ type ClickHouseConfig struct {
 type AdminConfig struct {
 	Addr  string `koanf:"addr"`
 	Token string `koanf:"token"`
+}
+
+// OtelConfig is OpenTelemetry tracing; an empty Endpoint turns it off.
+type OtelConfig struct {
+	// Endpoint is the OTLP/HTTP collector base URL, e.g. http://127.0.0.1:4318.
+	Endpoint string `koanf:"endpoint"`
 }
 
 // IngestConfig is the HTTP ingest endpoint; an empty Addr turns it off.

@@ -47,6 +47,8 @@ var defaults = map[string]any{
 	"admin.addr":  "127.0.0.1:8090",
 	"admin.token": "",
 
+	"otel.endpoint": "",
+
 	"ingest.addr":           "",
 	"ingest.max_body_bytes": 16 << 20,
 

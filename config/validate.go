@@ -29,6 +29,7 @@ const (
 	SectionDependency = "dependency"
 	SectionClickHouse = "clickhouse"
 	SectionAdmin      = "admin"
+	SectionOtel       = "otel"
 	SectionIngest     = "ingest"
 	SectionLog        = "log"
 	SectionSource     = "source"
@@ -95,6 +96,9 @@ func (c Config) Validate(sections ...string) error {
 	}
 	if want(SectionAdmin) {
 		v.hostPort("admin.addr", c.Admin.Addr, false)
+	}
+	if want(SectionOtel) {
+		v.httpURL("otel.endpoint", c.Otel.Endpoint, false)
 	}
 	if want(SectionIngest) {
 		v.hostPort("ingest.addr", c.Ingest.Addr, false)

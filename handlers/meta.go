@@ -13,6 +13,9 @@ const (
 	MetaUnseenSince = "_ss_unseen"
 	MetaReplay      = "_ss_replay"
 	MetaSourceFails = "_ss_source_fails"
+	// MetaTrace is the W3C traceparent of the span that parked the event or
+	// scheduled its retry (package tracing); empty when tracing is off.
+	MetaTrace = "_ss_trace"
 )
 
 // Meta is what an event carries from one entry to the next.
@@ -23,6 +26,7 @@ type Meta struct {
 	// SourceFails counts failed source reads of a sync event (contract §7),
 	// apart from partner calls.
 	SourceFails int
+	Trace       string // traceparent of the span that parked the event, for the next pass
 }
 
 // MetaOf reads the meta fields of an entry.
@@ -32,6 +36,7 @@ func MetaOf(fields map[string]string) Meta {
 	m.UnseenSince, _ = strconv.ParseInt(fields[MetaUnseenSince], 10, 64)
 	m.Replay = fields[MetaReplay] == "1"
 	m.SourceFails, _ = strconv.Atoi(fields[MetaSourceFails])
+	m.Trace = fields[MetaTrace]
 	return m
 }
 
@@ -49,6 +54,9 @@ func (m Meta) Fields() []string {
 	}
 	if m.SourceFails > 0 {
 		f = append(f, MetaSourceFails, strconv.Itoa(m.SourceFails))
+	}
+	if m.Trace != "" {
+		f = append(f, MetaTrace, m.Trace)
 	}
 	return f
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/tracing"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config configures a Pipeline.
@@ -40,7 +42,9 @@ type Config struct {
 	AttemptLog bool
 	// Records reads our source for op=sync events (contract §7); nil
 	// (source.kind none) dead-letters them invalid.
-	Records    handlers.RecordReader
+	Records handlers.RecordReader
+	// Tracing makes a span per step of every event (package tracing); nil is off.
+	Tracing    trace.TracerProvider
 	Clock      Clock
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -102,6 +106,7 @@ type Pipeline struct {
 	movers  []*mover
 	metrics *metrics
 	runID   string
+	tracer  *tracing.Tracer
 	log     *slog.Logger
 }
 
@@ -121,17 +126,18 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 		return nil, fmt.Errorf("pipeline: router: %w", err)
 	}
 	runID := newRunID(cfg.Consumer)
+	tr := tracing.New(cfg.Tracing)
 	p := &Pipeline{
-		cfg: cfg, rdb: rdb, sub: sub, router: router, log: cfg.Logger, runID: runID,
+		cfg: cfg, rdb: rdb, sub: sub, router: router, log: cfg.Logger, runID: runID, tracer: tr,
 		commit:  &committer{rdb: rdb, keys: cfg.Keys, instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog},
 		metrics: newMetrics(cfg.Registerer),
 	}
 	p.steps = handlers.Chain(
-		handlers.SyncRead(cfg.Records, cfg.Retry, p.metrics.sourceFailures.Inc),
-		handlers.LoopFilter(cfg.PartnerName),
-		handlers.LedgerGuard(),
-		handlers.DependencyGate(cfg.MaxWait, cfg.Recheck),
-		handlers.Deliver(sender, cfg.Retry, cfg.Recheck),
+		tr.Step(tracing.SpanSync, handlers.SyncRead(cfg.Records, cfg.Retry, p.metrics.sourceFailures.Inc)),
+		tr.Step(tracing.SpanLoop, handlers.LoopFilter(cfg.PartnerName)),
+		tr.Step(tracing.SpanLedger, handlers.LedgerGuard()),
+		tr.Step(tracing.SpanGate, handlers.DependencyGate(cfg.MaxWait, cfg.Recheck)),
+		tr.Deliver(handlers.Deliver(sender, cfg.Retry, cfg.Recheck)),
 	)
 	router.AddMiddleware(middleware.Recoverer)
 	router.AddConsumerHandler("streamsync", cfg.Keys.Events, sub, p.handle)
@@ -180,19 +186,28 @@ func (p *Pipeline) Ready(ctx context.Context) error {
 
 // handle runs one entry through the steps and commits the outcome. An
 // error leaves the entry pending: it is handed out again.
-func (p *Pipeline) handle(msg *message.Message) error {
+func (p *Pipeline) handle(msg *message.Message) (err error) {
 	start := time.Now()
+	var o *handlers.Outcome
 	en := entry{streamID: msg.Metadata.Get(MetaStreamID)}
 	fields, err := Fields(msg)
 	if err != nil {
 		fields = map[string]string{}
 	}
 	en.fields = fields
-	e, meta, o := handlers.Validate(fields, p.cfg.Limits)
 	stopKeeping := func() {}
 	defer func() { stopKeeping() }()
+	ctx, span := p.tracer.Begin(msg.Context(), fields, en.streamID)
+	defer func() {
+		if errors.Is(err, ErrAccountBusy) {
+			span.SetAttributes(tracing.AttrStep.String("account_busy")) // handed out again later; not a failure
+			tracing.End(span, nil, nil)
+			return
+		}
+		tracing.End(span, o, err)
+	}()
+	e, meta, o := p.tracer.Validate(ctx, fields, p.cfg.Limits)
 	if o == nil {
-		ctx := msg.Context()
 		w := &handlers.Work{Event: e, Meta: meta, Now: p.cfg.Clock.Now()}
 		if err := lookup(ctx, p.rdb, p.cfg.Keys, w, p.runID, p.cfg.LeaseTTL); err != nil {
 			if errors.Is(err, ErrAccountBusy) {

@@ -249,6 +249,7 @@ what=${2:-all}
 case "$cmd:$what" in
   up:all) redis_up; clickhouse_up; postgres_up ;;
   up:redis) redis_up ;;
+  up:chromium) ensure chromium chromium; say "chromium ready: $(command -v chromium)" ;;  # for the console's browser tests
   up:clickhouse) clickhouse_up ;;
   up:postgres) postgres_up ;;
   down:all) stop "$pg_dir/postgres.pid" postgres INT; stop "$ch_dir/clickhouse.pid" clickhouse; stop "$run/redis/redis.pid" redis-server ;;

@@ -18,6 +18,7 @@ import (
 	"github.com/streamsync/streamsync/reconcile"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 	"github.com/streamsync/streamsync/sinks/partner"
+	"github.com/streamsync/streamsync/tracing"
 )
 
 func runPipeline(ctx context.Context, e *env) error {
@@ -37,9 +38,20 @@ func runPipeline(ctx context.Context, e *env) error {
 	}
 	reg.MustRegister(gauges)
 
+	consumer := consumerName(cfg.Stream)
+	tp, err := tracing.NewProvider(tracing.Config{Endpoint: cfg.Otel.Endpoint, Instance: consumer})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tp.Shutdown(c) // the spans still batched go out
+	}()
 	sink, err := partner.New(partner.Config{
 		BaseURL: cfg.Sink.BaseURL, TokenURL: cfg.Sink.EffectiveTokenURL(), ClientID: cfg.Sink.ClientID, ClientSecret: cfg.Sink.ClientSecret,
 		Timeout: cfg.Sink.Timeout, RateLimit: cfg.Sink.RateLimit, MaxConns: cfg.Stream.MaxInFlight, Logger: e.log,
+		WrapTransport: tracing.New(tp).Transport,
 	})
 	if err != nil {
 		return err
@@ -50,7 +62,6 @@ func runPipeline(ctx context.Context, e *env) error {
 		return err
 	}
 	defer src.Close()
-	consumer := consumerName(cfg.Stream)
 	p, err := pipeline.New(pipeline.Config{
 		Keys: keys, Consumer: consumer, Instance: consumer,
 		Subscriber:  pipeline.SubscriberConfig{Batch: cfg.Stream.Batch, MaxInFlight: cfg.Stream.MaxInFlight},
@@ -61,6 +72,7 @@ func runPipeline(ctx context.Context, e *env) error {
 		LeaseTTL:    2 * cfg.Sink.Timeout,
 		AttemptLog:  cfg.ClickHouse.Addr != "",
 		Records:     recordReader(src),
+		Tracing:     tp,
 		Logger:      e.log, Registerer: reg,
 	}, rdb, pipeline.PartnerSender(sink))
 	if err != nil {
@@ -84,7 +96,11 @@ func runPipeline(ctx context.Context, e *env) error {
 		reconcileRuns = reconcile.RunsHandler(conn, ch.Database)
 	}
 	if cfg.Admin.Addr != "" {
-		srv, err := admin.New(admin.Config{Addr: cfg.Admin.Addr, Token: cfg.Admin.Token}, p.Ready, reg, withReconcileRuns(admin.NewAPI(ops, chains, e.log), reconcileRuns), e.log)
+		api, err := consoleAPI(ctx, e, rdb, keys, ops, chains, withReconcileRuns(admin.NewAPI(ops, chains, e.log), reconcileRuns))
+		if err != nil {
+			return err
+		}
+		srv, err := admin.New(admin.Config{Addr: cfg.Admin.Addr, Token: cfg.Admin.Token}, p.Ready, reg, api, e.log)
 		if err != nil {
 			return err
 		}

@@ -61,6 +61,7 @@ func main() {
 	}
 	if *only == "e2e" {
 		endToEnd(ctx, rdb, *e2eEvents, *accounts, 0, true)
+		endToEnd(ctx, rdb, *e2eEvents, *accounts, 0, true, true)
 		endToEnd(ctx, rdb, *e2eEvents, *accounts, 0, false)
 		endToEnd(ctx, rdb, *e2eEvents/2, *accounts, *e2eRate, true)
 		return
@@ -83,6 +84,7 @@ func main() {
 	if *e2eEvents > 0 && *only == "" {
 		fmt.Println()
 		endToEnd(ctx, rdb, *e2eEvents, *accounts, 0, true)
+		endToEnd(ctx, rdb, *e2eEvents, *accounts, 0, true, true)
 		endToEnd(ctx, rdb, *e2eEvents, *accounts, 0, false)
 		endToEnd(ctx, rdb, *e2eEvents/2, *accounts, *e2eRate, true)
 	}
@@ -227,16 +229,20 @@ func report(name string, n int, d time.Duration) float64 {
 // endToEnd runs the pipeline against partnersim at 1 ms latency. rate 0
 // pre-fills the stream and measures throughput; a rate paces the XADDs and
 // measures latency from XADD to arrival at the partner.
-func endToEnd(ctx context.Context, rdb *redis.Client, n, accounts, rate int, attemptLog bool) {
+func endToEnd(ctx context.Context, rdb *redis.Client, n, accounts, rate int, attemptLog bool, traced ...bool) {
 	prefix := "bench:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
 	sim, _ := partnersim.New(partnersim.Options{ClientID: "id", ClientSecret: "sec", Faults: partnersim.Faults{Latency: partnersim.Duration(time.Millisecond)}, LogMax: n + 1000})
 	hs := httptest.NewServer(sim)
 	defer hs.Close()
-	sink, _ := partner.New(partner.Config{BaseURL: hs.URL, ClientID: "id", ClientSecret: "sec", MaxConns: 1024})
+	// Tracing on: every span exported over OTLP/HTTP to a collector that
+	// reads and discards the requests (the cost is streamsync's side only).
+	tp, tr := otelBench(len(traced) > 0 && traced[0])
+	defer tp.Shutdown(context.Background())
+	sink, _ := partner.New(partner.Config{BaseURL: hs.URL, ClientID: "id", ClientSecret: "sec", MaxConns: 1024, WrapTransport: tr.Transport})
 	keys := pipeline.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
 	p, err := pipeline.New(pipeline.Config{Keys: keys, Consumer: "bench", PartnerName: "partner",
 		Retry: handlers.RetryPolicy{Initial: time.Second, Max: time.Minute, MaxAttempts: 15}, MaxWait: time.Minute,
-		AttemptLog: attemptLog, Logger: slog.New(slog.DiscardHandler)}, rdb, pipeline.PartnerSender(sink))
+		AttemptLog: attemptLog, Tracing: tp, Logger: slog.New(slog.DiscardHandler)}, rdb, pipeline.PartnerSender(sink))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
@@ -292,6 +298,9 @@ func endToEnd(ctx context.Context, rdb *redis.Client, n, accounts, rate int, att
 	mode := "pre-filled"
 	if rate > 0 {
 		mode = fmt.Sprintf("paced at %d/s", rate)
+	}
+	if tr.On() {
+		mode += ", tracing on"
 	}
 	fmt.Printf("end to end (%s, %d events, %d accounts, partner 1ms, attempt log %v): %.0f events/s; XADD→partner p50 %s p99 %s max %s\n",
 		mode, n, accounts, attemptLog, float64(n)/d.Seconds(), pct(0.5), pct(0.99), lats[len(lats)-1].Round(100*time.Microsecond))

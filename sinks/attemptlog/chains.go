@@ -24,6 +24,10 @@ type Step struct {
 	Attempt    uint16    `json:"attempt"`
 	HTTPStatus uint16    `json:"http_status"`
 	Error      string    `json:"error"`
+	// Filled in by Timeline only.
+	LatencyUS uint32 `json:"latency_us"`
+	StreamID  string `json:"stream_id,omitempty"`
+	Instance  string `json:"instance,omitempty"`
 }
 
 // Chain is a failed or stuck chain with every step.

@@ -44,6 +44,9 @@ type Config struct {
 	Logger           *slog.Logger
 	// OnBreakerChange, when set, is told every change of the breaker's state.
 	OnBreakerChange func(from, to gobreaker.State)
+	// WrapTransport, when set, wraps the HTTP transport of partner calls
+	// (tracing.Tracer.Transport makes each call a client span).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 func (c *Config) setDefaults() {
@@ -127,6 +130,9 @@ func New(cfg Config) (*Sink, error) {
 			cfg.OnBreakerChange(from, to)
 		}
 	})
+	if cfg.WrapTransport != nil {
+		s.client.Transport = cfg.WrapTransport(s.client.Transport)
+	}
 	return s, nil
 }
 
