@@ -3,6 +3,7 @@ package partner
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -13,9 +14,10 @@ import (
 // tokens caches one client-credentials token, fetches a new one shortly
 // before it expires, and drops it when the partner answers 401.
 type tokens struct {
-	cc    clientcredentials.Config
-	early time.Duration
-	now   func() time.Time
+	cc     clientcredentials.Config
+	client *http.Client // never follows a redirect
+	early  time.Duration
+	now    func() time.Time
 
 	mu  sync.Mutex
 	tok *oauth2.Token
@@ -23,23 +25,25 @@ type tokens struct {
 }
 
 // get returns a valid access token, fetching one when needed (one fetch at a
-// time; callers that wait get the fresh token).
-func (t *tokens) get(ctx context.Context) (string, error) {
+// time; callers that wait get the fresh token). fetched tells whether this
+// call asked the token endpoint. The error of a fetch wraps the oauth2
+// error; ClassifyToken judges it.
+func (t *tokens) get(ctx context.Context) (tok string, fetched bool, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.tok != nil && (t.exp.IsZero() || t.now().Add(t.early).Before(t.exp)) {
-		return t.tok.AccessToken, nil
+		return t.tok.AccessToken, false, nil
 	}
-	tok, err := t.cc.Token(ctx)
+	nt, err := t.cc.Token(context.WithValue(ctx, oauth2.HTTPClient, t.client))
 	if err != nil {
-		return "", fmt.Errorf("token from %s: %w", t.cc.TokenURL, err)
+		return "", true, fmt.Errorf("token from %s: %w", t.cc.TokenURL, err)
 	}
-	t.tok, t.exp = tok, time.Time{}
-	if !tok.Expiry.IsZero() {
+	t.tok, t.exp = nt, time.Time{}
+	if !nt.Expiry.IsZero() {
 		// The library dates expiry by the wall clock; keep it on ours.
-		t.exp = t.now().Add(time.Until(tok.Expiry))
+		t.exp = t.now().Add(time.Until(nt.Expiry))
 	}
-	return tok.AccessToken, nil
+	return nt.AccessToken, true, nil
 }
 
 // invalidate drops the token if it is still the one that was refused.
