@@ -16,6 +16,7 @@ type Keys struct {
 	Attempts string // stream of attempt-log rows, exported to ClickHouse
 	Payloads string // hash: event id → the entry of an event waiting in Delayed or Retry
 	Steps    string // hash: step → count, for status
+	Partner  string // hash: instance → what that process knows of the partner (PartnerState JSON), for status
 	base     string
 }
 
@@ -27,6 +28,7 @@ func NewKeys(events, group, dead, delayed, retry string) Keys {
 		Attempts: base + ":attempts",
 		Payloads: base + ":payloads",
 		Steps:    base + ":steps",
+		Partner:  base + ":partner",
 		base:     base,
 	}
 }

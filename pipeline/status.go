@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -21,6 +22,9 @@ type Status struct {
 	Attempts     int64            `json:"attempts_backlog"`
 	Consumers    int64            `json:"consumers"`
 	Steps        map[string]int64 `json:"steps"`
+	// Partner is what each running process knows of the partner: its
+	// circuit breaker and whether the token endpoint accepts the credentials.
+	Partner []PartnerState `json:"partner"`
 }
 
 // ReadStatus reads the counters in one pipelined round trip.
@@ -33,6 +37,7 @@ func ReadStatus(ctx context.Context, rdb redis.UniversalClient, k Keys) (Status,
 	dead := pipe.XLen(ctx, k.Dead)
 	attempts := pipe.XLen(ctx, k.Attempts)
 	steps := pipe.HGetAll(ctx, k.Steps)
+	partner := pipe.HGetAll(ctx, k.Partner)
 	if _, err := pipe.Exec(ctx); err != nil && !isNoStream(err) {
 		return Status{}, fmt.Errorf("status: %w", err)
 	}
@@ -46,6 +51,7 @@ func ReadStatus(ctx context.Context, rdb redis.UniversalClient, k Keys) (Status,
 		n, _ := strconv.ParseInt(v, 10, 64)
 		s.Steps[step] = n
 	}
+	s.Partner = partnerStates(partner.Val(), time.Now())
 	return s, nil
 }
 

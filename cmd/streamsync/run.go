@@ -32,6 +32,7 @@ func runPipeline(ctx context.Context, e *env) error {
 	sink, err := partner.New(partner.Config{
 		BaseURL: cfg.Sink.BaseURL, TokenURL: cfg.Sink.EffectiveTokenURL(), ClientID: cfg.Sink.ClientID, ClientSecret: cfg.Sink.ClientSecret,
 		Timeout: cfg.Sink.Timeout, RateLimit: cfg.Sink.RateLimit, MaxConns: cfg.Stream.MaxInFlight, Logger: e.log,
+		Registerer: reg,
 	})
 	if err != nil {
 		return err
@@ -99,6 +100,12 @@ func runPipeline(ctx context.Context, e *env) error {
 	summaryCtx, stopSummary := context.WithCancel(ctx)
 	defer stopSummary()
 	go summarize(summaryCtx, e, rdb, keys)
+	reporterDone := make(chan struct{})
+	go func() {
+		defer close(reporterDone)
+		pipeline.PartnerReporter{RDB: rdb, Keys: keys, Instance: consumer, Sink: sink, Logger: e.log}.Run(summaryCtx)
+	}()
+	defer func() { stopSummary(); <-reporterDone }()
 	e.log.Info("streamsync running", "events", keys.Events, "group", keys.Group, "consumer", consumer, "partner", cfg.Sink.BaseURL,
 		"attempt_log", cfg.ClickHouse.Addr != "")
 	if err := p.Run(ctx); err != nil {
@@ -123,6 +130,7 @@ func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, keys pipe
 		if err != nil {
 			continue
 		}
+		s.Partner = nil // logged by the sink when it changes
 		if fmt.Sprint(s) == fmt.Sprint(last) {
 			continue
 		}
