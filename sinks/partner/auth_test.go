@@ -70,10 +70,11 @@ func TestRefusedCredentialsWaitLoudly(t *testing.T) {
 	refusals := func() int64 { return f.sim.Snapshot("").Stats.ByStatus["401"] }
 	ctx := context.Background()
 	results := make(chan Result, 3)
-	for i := range 3 {
-		go func() { results <- f.sink.Send(ctx, ev(fmt.Sprint("e", i), "x", fmt.Sprint("k", i), 1, `{}`)) }()
-	}
+	send := func(i int) { results <- f.sink.Send(ctx, ev(fmt.Sprint("e", i), "x", fmt.Sprint("k", i), 1, `{}`)) }
+	go send(0)
 	waitUntil(t, "the refusal to be noticed", func() bool { return !f.sink.Health().AuthOK })
+	go send(1)
+	go send(2)
 	errorsLogged := func() int { return len(logs.lines("level=ERROR", "sink.client_id=id", "401 Unauthorized", "invalid_client")) }
 	if n := errorsLogged(); n != 1 {
 		t.Fatalf("%d ERROR lines naming sink.client_id and the answer, want 1:\n%s", n, strings.Join(logs.lines(""), "\n"))

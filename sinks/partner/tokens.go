@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -19,25 +20,35 @@ type tokens struct {
 	early  time.Duration
 	now    func() time.Time
 
-	mu  sync.Mutex
-	tok *oauth2.Token
-	exp time.Time // expiry on t.now's clock; zero when the token does not expire
+	fetches atomic.Uint64 // fetches done, for callers that waited on one
+
+	mu      sync.Mutex
+	tok     *oauth2.Token
+	exp     time.Time // expiry on t.now's clock; zero when the token does not expire
+	lastErr error     // of the last fetch; nil when it succeeded
 }
 
 // get returns a valid access token, fetching one when needed (one fetch at a
-// time; callers that wait get the fresh token). fetched tells whether this
-// call asked the token endpoint. The error of a fetch wraps the oauth2
-// error; ClassifyToken judges it.
+// time; callers that waited for a fetch get its token, or its error, without
+// asking again). fetched tells whether this call asked the token endpoint.
+// The error of a fetch wraps the oauth2 error; ClassifyToken judges it.
 func (t *tokens) get(ctx context.Context) (tok string, fetched bool, err error) {
+	seen := t.fetches.Load()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.fetches.Load() != seen && t.lastErr != nil {
+		return "", false, t.lastErr
+	}
 	if t.tok != nil && (t.exp.IsZero() || t.now().Add(t.early).Before(t.exp)) {
 		return t.tok.AccessToken, false, nil
 	}
 	nt, err := t.cc.Token(context.WithValue(ctx, oauth2.HTTPClient, t.client))
+	t.fetches.Add(1)
 	if err != nil {
-		return "", true, fmt.Errorf("token from %s: %w", t.cc.TokenURL, err)
+		t.lastErr = fmt.Errorf("token from %s: %w", t.cc.TokenURL, err)
+		return "", true, t.lastErr
 	}
+	t.lastErr = nil
 	t.tok, t.exp = nt, time.Time{}
 	if !nt.Expiry.IsZero() {
 		// The library dates expiry by the wall clock; keep it on ours.
