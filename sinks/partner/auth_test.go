@@ -19,7 +19,11 @@ type logBuf struct {
 	buf bytes.Buffer
 }
 
-func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.Write(p) }
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
 
 // lines are the logged lines that hold every one of subs.
 func (l *logBuf) lines(subs ...string) []string {
@@ -75,7 +79,9 @@ func TestRefusedCredentialsWaitLoudly(t *testing.T) {
 	waitUntil(t, "the refusal to be noticed", func() bool { return !f.sink.Health().AuthOK })
 	go send(1)
 	go send(2)
-	errorsLogged := func() int { return len(logs.lines("level=ERROR", "sink.client_id=id", "401 Unauthorized", "invalid_client")) }
+	errorsLogged := func() int {
+		return len(logs.lines("level=ERROR", "sink.client_id=id", "401 Unauthorized", "invalid_client"))
+	}
 	if n := errorsLogged(); n != 1 {
 		t.Fatalf("%d ERROR lines naming sink.client_id and the answer, want 1:\n%s", n, strings.Join(logs.lines(""), "\n"))
 	}
