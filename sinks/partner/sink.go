@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -102,6 +103,8 @@ type Result struct {
 	// failure finds the breaker open, do not count, so an outage costs no
 	// event its attempts.
 	Calls int
+	// shared: the token fetch that failed was another caller's.
+	shared bool
 }
 
 // Sink delivers events to the partner API.
@@ -115,6 +118,9 @@ type Sink struct {
 	auth    *auth
 	m       *metrics
 	log     *slog.Logger
+	// lastFailure is the detail of the last transient failure, for the log
+	// line that says the breaker opened.
+	lastFailure atomic.Pointer[string]
 }
 
 // noRedirect makes a client hand back a 3xx as the answer: a redirect is
@@ -160,7 +166,11 @@ func New(cfg Config) (*Sink, error) {
 		m.breaker.Set(float64(to))
 		switch {
 		case from == BreakerClosed:
-			s.log.Warn("partner looks down: circuit breaker open, delivery paused; probing", "breaker", to.String())
+			last := ""
+			if p := s.lastFailure.Load(); p != nil {
+				last = *p
+			}
+			s.log.Warn("partner looks down: circuit breaker open, delivery paused; probing", "breaker", to.String(), "last_error", last)
 		case to == BreakerClosed:
 			s.log.Info("partner answers again: circuit breaker closed, delivery resumes")
 		default:
@@ -221,8 +231,17 @@ func (s *Sink) Send(ctx context.Context, e event.Event) Result {
 			return Result{Verdict: Verdict{Class: Aborted, Detail: err.Error()}, Calls: counted}
 		}
 		r := s.call(ctx, e)
-		s.breaker.done(probe, outcomeOf(r.Class), r.RetryAfter)
+		o := outcomeOf(r.Class)
+		if r.shared && o == failed {
+			o = cut // counted once, by the caller that made the fetch
+		}
+		if o == failed || o == refused {
+			s.lastFailure.Store(&r.Detail)
+		}
+		s.breaker.done(probe, o, r.RetryAfter)
 		switch {
+		case r.Class == Transient && r.shared:
+			continue // one failed token fetch is one failure: the callers that waited for it try again
 		case r.Class == AuthRefused:
 			continue // events wait while the credentials are refused
 		case r.Class == Transient && (probe || s.breaker.State() != BreakerClosed):
@@ -329,7 +348,7 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 			if v.Class == AuthRefused {
 				s.auth.refusedWith(v.Detail)
 			}
-			return Result{Verdict: v}
+			return Result{Verdict: v, shared: errors.Is(err, errShared)}
 		}
 		if fetched {
 			s.auth.accepted()

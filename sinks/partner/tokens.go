@@ -2,6 +2,7 @@ package partner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -29,15 +30,16 @@ type tokens struct {
 }
 
 // get returns a valid access token, fetching one when needed (one fetch at a
-// time; callers that waited for a fetch get its token, or its error, without
-// asking again). fetched tells whether this call asked the token endpoint.
-// The error of a fetch wraps the oauth2 error; ClassifyToken judges it.
+// time; callers that waited for a fetch get its token, or its error without
+// asking again: shared). fetched tells whether this call asked the token
+// endpoint. The error of a fetch wraps the oauth2 error; ClassifyToken
+// judges it.
 func (t *tokens) get(ctx context.Context) (tok string, fetched bool, err error) {
 	seen := t.fetches.Load()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.fetches.Load() != seen && t.lastErr != nil {
-		return "", false, t.lastErr
+		return "", false, fmt.Errorf("%w (%w)", errShared, t.lastErr)
 	}
 	if t.tok != nil && (t.exp.IsZero() || t.now().Add(t.early).Before(t.exp)) {
 		return t.tok.AccessToken, false, nil
@@ -56,6 +58,9 @@ func (t *tokens) get(ctx context.Context) (tok string, fetched bool, err error) 
 	}
 	return nt.AccessToken, true, nil
 }
+
+// errShared marks the error of a fetch another caller made.
+var errShared = errors.New("shared token fetch failed")
 
 // invalidate drops the token if it is still the one that was refused.
 func (t *tokens) invalidate(refused string) {
