@@ -74,19 +74,21 @@ const (
 // breaker is a circuit breaker on an injected clock: closed until TripAfter
 // consecutive failures; then open, letting one probe through at a time, at
 // most one per OpenFor and none before a Retry-After has passed; a probe
-// that gets an answer closes it. (sony/gobreaker reads the wall clock and
+// that gets an answer closes it, with a slow start (see rampMax). (sony/gobreaker reads the wall clock and
 // cannot hold a probe for a Retry-After, hence this small one.)
 type breaker struct {
 	cfg      BreakerConfig
 	now      func() time.Time
 	onChange func(from, to BreakerState)
 
-	mu      sync.Mutex
-	state   BreakerState
-	fails   uint32    // consecutive failures while closed
-	next    time.Time // while open: no probe before this
-	hold    time.Time // no probe before this either: the latest Retry-After
-	probing bool
+	mu       sync.Mutex
+	state    BreakerState
+	inflight int       // admitted calls not yet done
+	ramp     int       // after an outage: calls allowed at once, growing by one per answer; 0: no limit
+	fails    uint32    // consecutive failures while closed
+	next     time.Time // while open: no probe before this
+	hold     time.Time // no probe before this either: the latest Retry-After
+	probing  bool
 }
 
 func newBreaker(cfg BreakerConfig, now func() time.Time, onChange func(from, to BreakerState)) *breaker {
@@ -107,12 +109,17 @@ func (b *breaker) admit() (probe, ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.state == BreakerClosed {
+		if b.ramp > 0 && b.inflight >= b.ramp {
+			return false, false
+		}
+		b.inflight++
 		return false, true
 	}
 	now := b.now()
 	if b.probing || now.Before(b.next) || now.Before(b.hold) {
 		return false, false
 	}
+	b.inflight++
 	b.probing = true
 	b.next = now.Add(b.cfg.OpenFor) // probes start at least OpenFor apart
 	b.set(BreakerHalfOpen)
@@ -123,6 +130,7 @@ func (b *breaker) admit() (probe, ok bool) {
 func (b *breaker) done(probe bool, o outcome, retryAfter time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.inflight--
 	now := b.now()
 	if retryAfter > 0 {
 		if until := now.Add(retryAfter); until.After(b.hold) {
@@ -133,7 +141,7 @@ func (b *breaker) done(probe bool, o outcome, retryAfter time.Duration) {
 		b.probing = false
 		switch o {
 		case answered:
-			b.fails = 0
+			b.fails, b.ramp = 0, 2
 			b.set(BreakerClosed)
 		case failed, refused:
 			b.open(now)
@@ -148,6 +156,11 @@ func (b *breaker) done(probe bool, o outcome, retryAfter time.Duration) {
 	switch o {
 	case answered:
 		b.fails = 0
+		if b.ramp > 0 {
+			if b.ramp++; b.ramp > rampMax {
+				b.ramp = 0
+			}
+		}
 	case failed:
 		if b.fails++; b.fails >= b.cfg.TripAfter {
 			b.open(now)
@@ -156,6 +169,12 @@ func (b *breaker) done(probe bool, o outcome, retryAfter time.Duration) {
 		b.open(now)
 	}
 }
+
+// rampMax: past this many calls at once after an outage, no limit. The
+// ramp keeps the deliveries that waited out an outage from all reaching the
+// partner at the same instant and tripping the breaker again (slow start:
+// the limit grows by one per answer, so it doubles per round trip).
+const rampMax = 1024
 
 func (b *breaker) open(now time.Time) {
 	if n := now.Add(b.cfg.OpenFor); n.After(b.next) {

@@ -199,3 +199,44 @@ func TestRetryAfterHoldsTheProbes(t *testing.T) {
 		t.Fatal("no probe once the Retry-After had passed")
 	}
 }
+
+// After an outage the waiting deliveries do not all reach the partner at
+// once: two calls at a time, one more per answer, then no limit.
+func TestBreakerSlowStart(t *testing.T) {
+	c := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	b := newBreaker(BreakerConfig{TripAfter: 1, OpenFor: time.Second}, c.Now, nil)
+	b.admit()
+	b.done(false, failed, 0)
+	c.Add(time.Second)
+	if probe, ok := b.admit(); !probe || !ok {
+		t.Fatal("no probe")
+	}
+	b.done(true, answered, 0)
+	admitted := 0
+	for range 3 {
+		if _, ok := b.admit(); ok {
+			admitted++
+		}
+	}
+	if admitted != 2 {
+		t.Fatalf("%d calls at once right after the outage, want 2", admitted)
+	}
+	b.done(false, answered, 0)
+	for range 2 {
+		if _, ok := b.admit(); !ok {
+			t.Fatal("the limit did not grow with an answer")
+		}
+	}
+	if _, ok := b.admit(); ok {
+		t.Fatal("more than 3 at once after one answer")
+	}
+	for range rampMax {
+		b.done(false, answered, 0)
+		b.admit()
+	}
+	for range 5000 {
+		if _, ok := b.admit(); !ok {
+			t.Fatal("still limited after the ramp")
+		}
+	}
+}
