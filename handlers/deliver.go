@@ -65,7 +65,7 @@ func Deliver(s Sender, retry RetryPolicy, recheck time.Duration) StepFunc {
 				o.Step, o.DeadReason, o.Error = StepDead, ReasonParentMissing, fmt.Sprintf("%s after %d attempts", r.Detail, n)
 				break
 			}
-			o.Step, o.Error, o.Due = StepParked, r.Detail, w.Now.Add(max(recheck, retry.Backoff(n)))
+			o.Step, o.Error, o.Due = StepParked, r.Detail, w.Now.Add(max(recheck, retry.Backoff(n), r.RetryAfter))
 		default: // Transient
 			if n >= retry.MaxAttempts {
 				o.Step, o.DeadReason, o.Error = StepDead, ReasonExhausted, fmt.Sprintf("%s (attempt %d of %d)", r.Detail, n, retry.MaxAttempts)

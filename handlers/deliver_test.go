@@ -37,6 +37,7 @@ func TestDeliver(t *testing.T) {
 		{"retry-after wins when longer", SendResult{Verdict: Transient, Status: 429, Calls: 1, RetryAfter: time.Minute}, 0, StepRetryScheduled, "", 1, time.Minute, LedgerNone, false},
 		{"exhausted", SendResult{Verdict: Transient, Status: 503, Calls: 1}, 14, StepDead, ReasonExhausted, 15, 0, LedgerNone, false},
 		{"parent missing at the partner", SendResult{Verdict: ParentMissing, Status: 409, Calls: 1}, 0, StepParked, "", 1, recheck, LedgerNone, false},
+		{"parent missing with a longer retry-after", SendResult{Verdict: ParentMissing, Status: 409, Calls: 1, RetryAfter: time.Hour}, 0, StepParked, "", 1, time.Hour, LedgerNone, false},
 		{"parent missing, attempts used up", SendResult{Verdict: ParentMissing, Status: 409, Calls: 1}, 14, StepDead, ReasonParentMissing, 15, 0, LedgerNone, false},
 		{"outage waited out: failed probes not counted", SendResult{Verdict: Accepted, Status: 200, Calls: 1}, 0, StepDelivered, "", 1, 0, LedgerSet, false},
 		{"aborted", SendResult{Verdict: Aborted}, 0, "", "", 0, 0, LedgerNone, true},

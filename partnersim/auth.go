@@ -24,7 +24,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if u, p, ok := r.BasicAuth(); ok {
 		id, secret = formDecode(u), formDecode(p)
 	}
-	if s.opts.ClientID != "" && (id != s.opts.ClientID || secret != s.opts.ClientSecret) {
+	if s.opts.ClientID != "" && (id != s.opts.ClientID || secret != s.opts.ClientSecret || s.Faults().RefuseTokens) {
 		writeJSON(w, http.StatusUnauthorized, errBody("invalid_client", "unknown client_id or wrong client_secret"))
 		return
 	}

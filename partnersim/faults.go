@@ -42,6 +42,9 @@ type Faults struct {
 	RetryAfter Duration `json:"retry_after"`
 	// RejectPrefix makes every PUT or DELETE of a key with this prefix a 422.
 	RejectPrefix string `json:"reject_prefix"`
+	// RefuseTokens answers every token request 401 invalid_client, as for a
+	// wrong client secret.
+	RefuseTokens bool `json:"refuse_tokens"`
 }
 
 // Validate reports a fault setting out of range.

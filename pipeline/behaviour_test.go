@@ -215,7 +215,7 @@ func TestExhausted(t *testing.T) {
 
 func TestPartnerOutageDeadLettersNothing(t *testing.T) {
 	h := newHarness(t, options{sink: func(c *partner.Config) {
-		c.Breaker.MinRequests = 5
+		c.Breaker.TripAfter = 5
 	}})
 	h.faults(partnersim.Faults{Outage: true})
 	var ids []string

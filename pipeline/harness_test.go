@@ -63,7 +63,7 @@ func newHarness(t *testing.T, o options) *harness {
 	hs := httptest.NewServer(sim)
 	t.Cleanup(hs.Close)
 	sc := partner.Config{BaseURL: hs.URL, ClientID: "id", ClientSecret: "sec", Timeout: 2 * time.Second,
-		Breaker: partner.BreakerConfig{MinRequests: 1000, OpenFor: 30 * time.Millisecond, PollInterval: 5 * time.Millisecond}}
+		Breaker: partner.BreakerConfig{TripAfter: 1000, OpenFor: 30 * time.Millisecond, PollInterval: 5 * time.Millisecond}}
 	if o.sink != nil {
 		o.sink(&sc)
 	}

@@ -22,6 +22,7 @@ type Keys struct {
 	Prepared       string
 	PreparedDue    string
 	PreparedChecks string
+	Partner        string // hash: instance → what that process knows of the partner (PartnerState JSON), for status
 	base           string
 }
 
@@ -33,6 +34,7 @@ func NewKeys(events, group, dead, delayed, retry string) Keys {
 		Attempts: base + ":attempts",
 		Payloads: base + ":payloads",
 		Steps:    base + ":steps",
+		Partner:  base + ":partner",
 		base:     base,
 
 		Prepared:       base + ":prepared",

@@ -21,6 +21,7 @@ var verdicts = map[partner.Class]handlers.Verdict{
 	partner.Unauthorized:  handlers.Transient,
 	partner.Permanent:     handlers.Rejected,
 	partner.Aborted:       handlers.Aborted,
+	partner.AuthRefused:   handlers.Transient, // Send waits instead; never returned
 }
 
 func (p partnerSender) Send(ctx context.Context, e event.Event) handlers.SendResult {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -22,6 +23,9 @@ type Status struct {
 	Consumers    int64            `json:"consumers"`
 	Prepared     int64            `json:"prepared"` // prepared events neither confirmed nor cancelled yet (§8)
 	Steps        map[string]int64 `json:"steps"`
+	// Partner is what each running process knows of the partner: its
+	// circuit breaker and whether the token endpoint accepts the credentials.
+	Partner []PartnerState `json:"partner"`
 }
 
 // ReadStatus reads the counters in one pipelined round trip.
@@ -35,6 +39,7 @@ func ReadStatus(ctx context.Context, rdb redis.UniversalClient, k Keys) (Status,
 	attempts := pipe.XLen(ctx, k.Attempts)
 	steps := pipe.HGetAll(ctx, k.Steps)
 	prepared := pipe.ZCard(ctx, k.PreparedDue)
+	partner := pipe.HGetAll(ctx, k.Partner)
 	if _, err := pipe.Exec(ctx); err != nil && !isNoStream(err) {
 		return Status{}, fmt.Errorf("status: %w", err)
 	}
@@ -48,6 +53,7 @@ func ReadStatus(ctx context.Context, rdb redis.UniversalClient, k Keys) (Status,
 		n, _ := strconv.ParseInt(v, 10, 64)
 		s.Steps[step] = n
 	}
+	s.Partner = partnerStates(partner.Val(), time.Now())
 	return s, nil
 }
 

@@ -73,7 +73,7 @@ func newHTTP(cfg Config) *httpSource {
 		if tokenURL == "" {
 			tokenURL = s.base + "/oauth/token"
 		}
-		s.tokens = apiclient.NewTokens(tokenURL, cfg.ClientID, cfg.ClientSecret, 0, cfg.Now)
+		s.tokens = apiclient.NewTokens(tokenURL, cfg.ClientID, cfg.ClientSecret, s.client, 0, cfg.Now)
 	}
 	return s
 }
@@ -143,7 +143,7 @@ func (s *httpSource) once(ctx context.Context, target string, ok []int) ([]byte,
 	req.Header.Set("Accept", "application/json")
 	tok := ""
 	if s.tokens != nil {
-		if tok, err = s.tokens.Get(ctx); err != nil {
+		if tok, _, err = s.tokens.Get(ctx); err != nil {
 			return nil, 0, "", fmt.Errorf("source (source.client_id %s): %w", s.cfg.ClientID, err)
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)

@@ -52,6 +52,7 @@ func runPipeline(ctx context.Context, e *env) error {
 		BaseURL: cfg.Sink.BaseURL, TokenURL: cfg.Sink.EffectiveTokenURL(), ClientID: cfg.Sink.ClientID, ClientSecret: cfg.Sink.ClientSecret,
 		Timeout: cfg.Sink.Timeout, RateLimit: cfg.Sink.RateLimit, MaxConns: cfg.Stream.MaxInFlight, Logger: e.log,
 		WrapTransport: tracing.New(tp).Transport,
+		Registerer:    reg,
 	})
 	if err != nil {
 		return err
@@ -150,6 +151,12 @@ func runPipeline(ctx context.Context, e *env) error {
 		return err
 	}
 	go trimmer.Run(summaryCtx) // acked entries older than stream.keep_acked leave the events stream
+	reporterDone := make(chan struct{})
+	go func() {
+		defer close(reporterDone)
+		pipeline.PartnerReporter{RDB: rdb, Keys: keys, Instance: consumer, Sink: sink, Logger: e.log}.Run(summaryCtx)
+	}()
+	defer func() { stopSummary(); <-reporterDone }()
 	e.log.Info("streamsync running", "events", keys.Events, "group", keys.Group, "consumer", consumer, "partner", cfg.Sink.BaseURL,
 		"attempt_log", cfg.ClickHouse.Addr != "")
 	if err := p.Run(ctx); err != nil {
@@ -174,6 +181,7 @@ func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, keys pipe
 		if err != nil {
 			continue
 		}
+		s.Partner = nil // logged by the sink when it changes
 		if fmt.Sprint(s) == fmt.Sprint(last) {
 			continue
 		}

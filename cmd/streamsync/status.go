@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"text/tabwriter"
+	"time"
 
 	"github.com/streamsync/streamsync/pipeline"
 )
@@ -34,5 +35,22 @@ func runStatus(ctx context.Context, e *env) error {
 	for _, step := range slices.Sorted(maps.Keys(s.Steps)) {
 		fmt.Fprintf(tw, "step %s\t%d\n", step, s.Steps[step])
 	}
+	for _, p := range s.Partner {
+		fmt.Fprintf(tw, "partner %s\t%s\n", p.Instance, partnerLine(p))
+	}
 	return tw.Flush()
+}
+
+// partnerLine says what one process knows of the partner, loudly when the
+// credentials are refused (contract §1).
+func partnerLine(p pipeline.PartnerState) string {
+	line := "breaker " + p.Breaker
+	if p.Breaker != "closed" {
+		line += " (partner down: delivery paused, probing)"
+	}
+	if !p.AuthOK {
+		line += fmt.Sprintf("; CREDENTIALS REFUSED by %s for sink.client_id %q since %s: %s",
+			p.TokenURL, p.ClientID, time.UnixMilli(p.AuthRefusedSince).UTC().Format(time.RFC3339), p.AuthError)
+	}
+	return line
 }

@@ -2,8 +2,11 @@ package apiclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -13,54 +16,79 @@ import (
 // DefaultTokenEarlyExpiry: a token is replaced this long before it expires.
 const DefaultTokenEarlyExpiry = 2 * time.Second
 
+// ErrSharedFetch marks the error of a token fetch another caller made and
+// this one waited for: the token endpoint was not asked again.
+var ErrSharedFetch = errors.New("shared token fetch failed")
+
 // Tokens caches one client-credentials token (contract §2's POST
 // /oauth/token), fetches a new one shortly before it expires, and drops it
-// when the API answers 401. Safe for concurrent use.
+// when the API answers 401. Safe for concurrent use. The token endpoint is
+// asked with a client that never follows a redirect.
 type Tokens struct {
-	cc    clientcredentials.Config
-	early time.Duration
-	now   func() time.Time
+	cc     clientcredentials.Config
+	client *http.Client
+	early  time.Duration
+	now    func() time.Time
 
-	mu  sync.Mutex
-	tok *oauth2.Token
-	exp time.Time // expiry on t.now's clock; zero when the token does not expire
+	fetches atomic.Uint64 // fetches done, for callers that waited on one
+
+	mu      sync.Mutex
+	tok     *oauth2.Token
+	exp     time.Time // expiry on t.now's clock; zero when the token does not expire
+	lastErr error     // of the last fetch; nil when it succeeded
 }
 
 // NewTokens builds a token cache for clientID/clientSecret at tokenURL. The
 // credentials go as form fields (golang.org/x/oauth2 detects the style).
-// early <= 0 means DefaultTokenEarlyExpiry; a nil now means time.Now.
-func NewTokens(tokenURL, clientID, clientSecret string, early time.Duration, now func() time.Time) *Tokens {
+// client asks the token endpoint (nil: a NewHTTPClient with a 10 s dial
+// timeout); early <= 0 means DefaultTokenEarlyExpiry; a nil now means
+// time.Now.
+func NewTokens(tokenURL, clientID, clientSecret string, client *http.Client, early time.Duration, now func() time.Time) *Tokens {
 	if early <= 0 {
 		early = DefaultTokenEarlyExpiry
 	}
 	if now == nil {
 		now = time.Now
 	}
+	if client == nil {
+		client = NewHTTPClient(10*time.Second, 4)
+	}
 	return &Tokens{
-		cc:    clientcredentials.Config{ClientID: clientID, ClientSecret: clientSecret, TokenURL: tokenURL},
-		early: early,
-		now:   now,
+		cc:     clientcredentials.Config{ClientID: clientID, ClientSecret: clientSecret, TokenURL: tokenURL},
+		client: client,
+		early:  early,
+		now:    now,
 	}
 }
 
-// Get returns a valid access token, fetching one when needed (one fetch at a
-// time; callers that wait get the fresh token).
-func (t *Tokens) Get(ctx context.Context) (string, error) {
+// Get returns a valid access token, fetching one when needed (one fetch at
+// a time). Callers that waited for a fetch get its token, or its error
+// wrapped with ErrSharedFetch without asking again. fetched tells whether
+// this call asked the token endpoint. A fetch's error wraps the oauth2
+// error (*oauth2.RetrieveError carries the endpoint's answer).
+func (t *Tokens) Get(ctx context.Context) (tok string, fetched bool, err error) {
+	seen := t.fetches.Load()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.fetches.Load() != seen && t.lastErr != nil {
+		return "", false, fmt.Errorf("%w (%w)", ErrSharedFetch, t.lastErr)
+	}
 	if t.tok != nil && (t.exp.IsZero() || t.now().Add(t.early).Before(t.exp)) {
-		return t.tok.AccessToken, nil
+		return t.tok.AccessToken, false, nil
 	}
-	tok, err := t.cc.Token(ctx)
+	nt, err := t.cc.Token(context.WithValue(ctx, oauth2.HTTPClient, t.client))
+	t.fetches.Add(1)
 	if err != nil {
-		return "", fmt.Errorf("token from %s: %w", t.cc.TokenURL, err)
+		t.lastErr = fmt.Errorf("token from %s: %w", t.cc.TokenURL, err)
+		return "", true, t.lastErr
 	}
-	t.tok, t.exp = tok, time.Time{}
-	if !tok.Expiry.IsZero() {
+	t.lastErr = nil
+	t.tok, t.exp = nt, time.Time{}
+	if !nt.Expiry.IsZero() {
 		// The library dates expiry by the wall clock; keep it on ours.
-		t.exp = t.now().Add(time.Until(tok.Expiry))
+		t.exp = t.now().Add(time.Until(nt.Expiry))
 	}
-	return tok.AccessToken, nil
+	return nt.AccessToken, true, nil
 }
 
 // Invalidate drops the token if it is still the one that was refused.

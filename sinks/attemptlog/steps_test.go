@@ -39,7 +39,7 @@ func TestExporterTakesEveryStepKind(t *testing.T) {
 	hs := httptest.NewServer(sim)
 	t.Cleanup(hs.Close)
 	sink, err := partner.New(partner.Config{BaseURL: hs.URL, Timeout: 2 * time.Second,
-		Breaker: partner.BreakerConfig{MinRequests: 1000, OpenFor: 30 * time.Millisecond, PollInterval: 5 * time.Millisecond}})
+		Breaker: partner.BreakerConfig{TripAfter: 1000, OpenFor: 30 * time.Millisecond, PollInterval: 5 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // Class is what a partner answer means for the event.
@@ -24,12 +27,18 @@ const (
 	ParentMissing
 	// Unauthorized: 401; the sink refreshes its token once and retries at once.
 	Unauthorized
-	// Transient: timeouts, connection errors, 5xx, 408 and 429; retried with backoff.
+	// Transient: timeouts, connection errors, an answer cut short, 5xx, 408,
+	// 425, 429, and answers that are not the partner's verdict on the
+	// request (1xx, 407, 421, a status outside 100–599); retried with backoff.
 	Transient
-	// Permanent: every other 4xx; the event is dead-lettered as rejected.
+	// Permanent: 3xx (a redirect is never followed) and every other 4xx; the
+	// event is dead-lettered as rejected.
 	Permanent
 	// Aborted: the caller's context ended (shutdown); the event stays pending.
 	Aborted
+	// AuthRefused: the token endpoint refused the client credentials (or
+	// answered with something that is not a token); events wait, contract §1.
+	AuthRefused
 )
 
 func (c Class) String() string {
@@ -48,54 +57,127 @@ func (c Class) String() string {
 		return "permanent"
 	case Aborted:
 		return "aborted"
+	case AuthRefused:
+		return "auth_refused"
 	}
 	return "unknown"
 }
 
 // Verdict is a classified answer.
 type Verdict struct {
-	Class      Class
-	RetryAfter time.Duration // from Retry-After on 429 and 5xx; 0 when absent
-	Detail     string        // readable: status and the partner's error, or the transport error
+	Class Class
+	// RetryAfter is the answer's Retry-After (seconds or an HTTP date),
+	// whatever its status; 0 when absent or unreadable.
+	RetryAfter time.Duration
+	Detail     string // readable: status and the partner's error, or the transport error
 }
 
+// maxRetryAfter bounds a Retry-After so that a absurd value cannot overflow.
+const maxRetryAfter = 24 * time.Hour
+
 // Classify turns one partner call's outcome into a Verdict: every answer of
-// contract §2 in one place. err is the transport error (status is then 0);
+// contract §2 in one place. Only the answer to the request streamsync sent
+// counts (contract §1, "what counts as the partner's answer"): the client
+// never follows a redirect, so status is the partner's status for our
+// request.
+//
+// err is the transport error (status is then 0), or, with a status, the
+// error that cut the answer's body short: an answer not read to its end is
+// not trusted (Transient; the Idempotency-Key makes sending again harmless).
 // body is the start of the answer's body.
 func Classify(method string, status int, hdr http.Header, body []byte, err error, now time.Time) Verdict {
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return Verdict{Class: Aborted, Detail: err.Error()}
 		}
+		if status != 0 {
+			return Verdict{Class: Transient, Detail: fmt.Sprintf("%d %s, answer cut short: %v", status, http.StatusText(status), err)}
+		}
 		return Verdict{Class: Transient, Detail: err.Error()}
 	}
+	if hdr == nil {
+		hdr = http.Header{}
+	}
+	ra := retryAfter(hdr.Get("Retry-After"), now)
 	code := errorCode(body)
 	detail := fmt.Sprintf("%d %s", status, http.StatusText(status))
+	if status >= 300 && status < 400 {
+		detail += ": redirect not followed, " + location(hdr)
+	}
 	if code != "" {
 		detail += ": " + code
 	} else if s := strings.TrimSpace(string(body)); s != "" && status >= 300 {
 		detail += ": " + clip(s, 200)
 	}
-	if status >= 300 && status < 400 {
-		// Never followed (the client is apiclient's): the answer is the redirect itself.
-		detail += " to " + hdr.Get("Location") + " (redirects are not followed)"
-	}
+	v := Verdict{RetryAfter: ra, Detail: detail}
 	switch {
-	case status >= 200 && status < 300:
-		return Verdict{Class: Delivered, Detail: detail}
+	case status < 100 || status > 599:
+		v.Class, v.Detail = Transient, fmt.Sprintf("status %d is not an HTTP answer: %s", status, clip(strings.TrimSpace(string(body)), 200))
+	case status < 200:
+		v.Class, v.Detail = Transient, detail+": not a final answer"
+	case status < 300:
+		v.Class = Delivered
+	case status < 400:
+		v.Class = Permanent
 	case status == http.StatusNotFound && method == http.MethodDelete:
-		return Verdict{Class: Delivered, Detail: detail}
+		v.Class = Delivered
 	case status == http.StatusConflict && code == "stale_version":
-		return Verdict{Class: Stale, Detail: detail}
+		v.Class = Stale
 	case status == http.StatusConflict && code == "parent_missing":
-		return Verdict{Class: ParentMissing, Detail: detail}
+		v.Class = ParentMissing
 	case status == http.StatusUnauthorized:
-		return Verdict{Class: Unauthorized, Detail: detail}
-	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:
-		return Verdict{Class: Transient, RetryAfter: retryAfter(hdr.Get("Retry-After"), now), Detail: detail}
+		v.Class = Unauthorized
+	case status == http.StatusProxyAuthRequired || status == http.StatusMisdirectedRequest:
+		v.Class, v.Detail = Transient, detail+" (from a proxy or another server, not the partner's answer)"
+	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status == http.StatusTooEarly || status >= 500:
+		v.Class = Transient
 	default:
-		return Verdict{Class: Permanent, Detail: detail}
+		v.Class = Permanent
 	}
+	return v
+}
+
+// ClassifyToken judges a failed token request (the token path of contract
+// §1 "partner down"): the caller's context ending is Aborted; a transport
+// error, an answer cut short, or a 5xx, 408, 425 or 429 from the token
+// endpoint is Transient; any other answer — 4xx (bad credentials), a
+// redirect (never followed), a 2xx without a token — is AuthRefused, whose
+// Detail names the endpoint's status and the start of its body.
+func ClassifyToken(err error, now time.Time) Verdict {
+	if errors.Is(err, context.Canceled) {
+		return Verdict{Class: Aborted, Detail: err.Error()}
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		status := re.Response.StatusCode
+		detail := fmt.Sprintf("token endpoint answered %d %s", status, http.StatusText(status))
+		if status >= 300 && status < 400 {
+			detail += " (redirect not followed, " + location(re.Response.Header) + ")"
+		}
+		if s := strings.TrimSpace(string(re.Body)); s != "" {
+			detail += ": " + clip(s, 200)
+		}
+		v := Verdict{Class: AuthRefused, RetryAfter: retryAfter(re.Response.Header.Get("Retry-After"), now), Detail: detail}
+		switch {
+		case status >= 500, status < 200, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout, status == http.StatusTooEarly:
+			v.Class = Transient
+		}
+		return v
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "cannot fetch token") {
+		return Verdict{Class: Transient, Detail: err.Error()} // no answer, or one cut short
+	}
+	// The endpoint answered 2xx with something that is not a token.
+	return Verdict{Class: AuthRefused, Detail: "token endpoint answered without a token: " + err.Error()}
+}
+
+// location names the Location header of a redirect.
+func location(h http.Header) string {
+	if l := h.Get("Location"); l != "" {
+		return "Location: " + clip(l, 200)
+	}
+	return "no Location"
 }
 
 // errorCode is the "error" field of a JSON error body.
@@ -109,16 +191,20 @@ func errorCode(body []byte) string {
 	return e.Error
 }
 
-// retryAfter reads Retry-After as seconds or an HTTP date.
+// retryAfter reads Retry-After as seconds or an HTTP date, at most a day.
 func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return min(time.Duration(min(s, int64(maxRetryAfter/time.Second)))*time.Second, maxRetryAfter)
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
 }

@@ -3,9 +3,13 @@ package partner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 func TestClassify(t *testing.T) {
@@ -43,6 +47,30 @@ func TestClassify(t *testing.T) {
 		{"connection refused", "PUT", 0, nil, ``, errors.New("dial tcp: connection refused"), Transient, 0, "dial tcp: connection refused"},
 		{"timeout", "PUT", 0, nil, ``, context.DeadlineExceeded, Transient, 0, "context deadline exceeded"},
 		{"shutdown", "PUT", 0, nil, ``, context.Canceled, Aborted, 0, "context canceled"},
+		// Only the partner's own answer to our request counts (contract §1).
+		{"301 is never delivered", "PUT", 301, hdr("Location", "https://elsewhere/v1/x/k"), ``, nil, Permanent, 0, "301 Moved Permanently: redirect not followed, Location: https://elsewhere/v1/x/k"},
+		{"302 on delete", "DELETE", 302, hdr("Location", "/login"), `<html>`, nil, Permanent, 0, "302 Found: redirect not followed, Location: /login: <html>"},
+		{"304 without location", "PUT", 304, nil, ``, nil, Permanent, 0, "304 Not Modified: redirect not followed, no Location"},
+		{"307 keeps its retry-after", "PUT", 307, hdr("Retry-After", "4"), ``, nil, Permanent, 4 * time.Second, "307 Temporary Redirect: redirect not followed, no Location"},
+		{"101 is not a final answer", "PUT", 101, nil, ``, nil, Transient, 0, "101 Switching Protocols: not a final answer"},
+		{"2xx cut short", "PUT", 200, nil, `{"ok"`, errors.New("unexpected EOF"), Transient, 0, "200 OK, answer cut short: unexpected EOF"},
+		{"2xx cut short by shutdown", "PUT", 200, nil, ``, context.Canceled, Aborted, 0, "context canceled"},
+		{"404 delete cut short", "DELETE", 404, nil, ``, errors.New("unexpected EOF"), Transient, 0, "404 Not Found, answer cut short: unexpected EOF"},
+		{"407 is a proxy's", "PUT", 407, nil, ``, nil, Transient, 0, "407 Proxy Authentication Required (from a proxy or another server, not the partner's answer)"},
+		{"421 is another server's", "PUT", 421, nil, ``, nil, Transient, 0, "421 Misdirected Request (from a proxy or another server, not the partner's answer)"},
+		{"425", "PUT", 425, hdr("Retry-After", "1"), ``, nil, Transient, time.Second, "425 Too Early"},
+		{"999", "PUT", 999, nil, `?`, nil, Transient, 0, "status 999 is not an HTTP answer: ?"},
+		{"99", "PUT", 99, nil, ``, nil, Transient, 0, "status 99 is not an HTTP answer: "},
+		{"403", "PUT", 403, nil, `{"error":"forbidden"}`, nil, Permanent, 0, "403 Forbidden: forbidden"},
+		{"405 delete", "DELETE", 405, nil, ``, nil, Permanent, 0, "405 Method Not Allowed"},
+		{"409 stale on delete", "DELETE", 409, nil, `{"error":"stale_version"}`, nil, Stale, 0, "409 Conflict: stale_version"},
+		{"409 without a body", "PUT", 409, nil, ``, nil, Permanent, 0, "409 Conflict"},
+		{"retry-after on a 409 parent_missing", "PUT", 409, hdr("Retry-After", "3"), `{"error":"parent_missing"}`, nil, ParentMissing, 3 * time.Second, "409 Conflict: parent_missing"},
+		{"retry-after on a 200", "PUT", 200, hdr("Retry-After", "3"), ``, nil, Delivered, 3 * time.Second, "200 OK"},
+		{"retry-after capped", "PUT", 503, hdr("Retry-After", "999999999999999"), ``, nil, Transient, 24 * time.Hour, "503 Service Unavailable"},
+		{"retry-after negative", "PUT", 503, hdr("Retry-After", "-5"), ``, nil, Transient, 0, "503 Service Unavailable"},
+		{"retry-after in the past", "PUT", 503, hdr("Retry-After", now.Add(-time.Minute).Format(http.TimeFormat)), ``, nil, Transient, 0, "503 Service Unavailable"},
+		{"599", "PUT", 599, nil, ``, nil, Transient, 0, "599 "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,6 +79,45 @@ func TestClassify(t *testing.T) {
 				h = http.Header{}
 			}
 			v := Classify(tt.method, tt.status, h, []byte(tt.body), tt.err, now)
+			if v.Class != tt.class || v.RetryAfter != tt.retryAfter || v.Detail != tt.detail {
+				t.Fatalf("got %v %s %q, want %v %s %q", v.Class, v.RetryAfter, v.Detail, tt.class, tt.retryAfter, tt.detail)
+			}
+		})
+	}
+}
+
+func TestClassifyToken(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	answer := func(status int, body string, kv ...string) error {
+		h := http.Header{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			h.Set(kv[i], kv[i+1])
+		}
+		return fmt.Errorf("token from x: %w", &oauth2.RetrieveError{Response: &http.Response{StatusCode: status, Header: h}, Body: []byte(body)})
+	}
+	tests := []struct {
+		name       string
+		err        error
+		class      Class
+		retryAfter time.Duration
+		detail     string
+	}{
+		{"401 wrong secret", answer(401, `{"error":"invalid_client"}`), AuthRefused, 0, `token endpoint answered 401 Unauthorized: {"error":"invalid_client"}`},
+		{"400 invalid_client", answer(400, `{"error":"invalid_client"}`), AuthRefused, 0, `token endpoint answered 400 Bad Request: {"error":"invalid_client"}`},
+		{"403", answer(403, ``), AuthRefused, 0, `token endpoint answered 403 Forbidden`},
+		{"redirect not followed", answer(307, ``, "Location", "https://evil/token"), AuthRefused, 0, `token endpoint answered 307 Temporary Redirect (redirect not followed, Location: https://evil/token)`},
+		{"200 with an error code", answer(200, `{"error":"invalid_client"}`), AuthRefused, 0, `token endpoint answered 200 OK: {"error":"invalid_client"}`},
+		{"503 is the endpoint down", answer(503, `down`, "Retry-After", "9"), Transient, 9 * time.Second, `token endpoint answered 503 Service Unavailable: down`},
+		{"429", answer(429, ``, "Retry-After", "2"), Transient, 2 * time.Second, `token endpoint answered 429 Too Many Requests`},
+		{"no token in a 200", errors.New("token from x: oauth2: server response missing access_token"), AuthRefused, 0, "token endpoint answered without a token: token from x: oauth2: server response missing access_token"},
+		{"200 cut short", errors.New("token from x: oauth2: cannot fetch token: unexpected EOF"), Transient, 0, "token from x: oauth2: cannot fetch token: unexpected EOF"},
+		{"connection refused", fmt.Errorf("token from x: %w", &url.Error{Op: "Post", URL: "x", Err: errors.New("connection refused")}), Transient, 0, `token from x: Post "x": connection refused`},
+		{"timeout", fmt.Errorf("token from x: %w", context.DeadlineExceeded), Transient, 0, "token from x: context deadline exceeded"},
+		{"shutdown", fmt.Errorf("token from x: %w", context.Canceled), Aborted, 0, "token from x: context canceled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := ClassifyToken(tt.err, now)
 			if v.Class != tt.class || v.RetryAfter != tt.retryAfter || v.Detail != tt.detail {
 				t.Fatalf("got %v %s %q, want %v %s %q", v.Class, v.RetryAfter, v.Detail, tt.class, tt.retryAfter, tt.detail)
 			}

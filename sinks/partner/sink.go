@@ -12,9 +12,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/internal/apiclient"
 	"golang.org/x/time/rate"
@@ -40,10 +41,17 @@ type Config struct {
 	// TokenEarlyExpiry: a token is replaced this long before it expires.
 	TokenEarlyExpiry time.Duration
 	Breaker          BreakerConfig
-	Now              func() time.Time
-	Logger           *slog.Logger
-	// OnBreakerChange, when set, is told every change of the breaker's state.
-	OnBreakerChange func(from, to gobreaker.State)
+	// AuthLogEvery: refused credentials are logged as an ERROR at most this
+	// often (DefaultAuthLogEvery, a minute).
+	AuthLogEvery time.Duration
+	// Now is the clock of the breaker, Retry-After and token expiry (time.Now).
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Registerer gets the sink's gauges; nil registers nothing.
+	Registerer prometheus.Registerer
+	// OnBreakerChange, when set, is told every change of the breaker's state
+	// (called with the breaker's lock held: it must not call the Sink).
+	OnBreakerChange func(from, to BreakerState)
 	// WrapTransport, when set, wraps the HTTP transport of partner calls
 	// (tracing.Tracer.Transport makes each call a client span).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
@@ -68,6 +76,9 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.AuthLogEvery <= 0 {
+		c.AuthLogEvery = DefaultAuthLogEvery
+	}
 	c.Breaker.setDefaults()
 }
 
@@ -90,9 +101,12 @@ type Result struct {
 	Status  int           // HTTP status of the last call; 0 when none
 	Latency time.Duration // of the last call
 	// Calls is the number of partner calls that count as attempts: calls
-	// made while the breaker was closed. Probes of a half-open breaker that
-	// fail do not count, so an outage costs no event its attempts.
+	// made while the breaker was closed. Probes that fail, and calls whose
+	// failure finds the breaker open, do not count, so an outage costs no
+	// event its attempts.
 	Calls int
+	// shared: the token fetch that failed was another caller's.
+	shared bool
 }
 
 // Sink delivers events to the partner API.
@@ -102,9 +116,19 @@ type Sink struct {
 	client  *http.Client
 	tokens  *apiclient.Tokens
 	limiter *rate.Limiter
-	breaker *gobreaker.CircuitBreaker[Result]
+	breaker *breaker
+	auth    *auth
+	m       *metrics
 	log     *slog.Logger
+	// lastFailure is the detail of the last transient failure, for the log
+	// line that says the breaker opened.
+	lastFailure atomic.Pointer[string]
 }
+
+// noRedirect makes a client hand back a 3xx as the answer: a redirect is
+// never followed (contract §1, "what counts as the partner's answer"), on
+// the record requests and on the token request alike.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // New builds a Sink.
 func New(cfg Config) (*Sink, error) {
@@ -112,20 +136,38 @@ func New(cfg Config) (*Sink, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("partner sink metrics: %w", err)
+	}
 	s := &Sink{
 		cfg:    cfg,
 		base:   strings.TrimRight(cfg.BaseURL, "/"),
 		client: apiclient.NewHTTPClient(cfg.Timeout, cfg.MaxConns),
+		m:      m,
 		log:    cfg.Logger,
 	}
+	s.auth = &auth{clientID: cfg.ClientID, tokenURL: cfg.TokenURL, every: cfg.AuthLogEvery, now: cfg.Now, log: cfg.Logger, m: m}
 	if cfg.ClientID != "" {
-		s.tokens = apiclient.NewTokens(cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, cfg.TokenEarlyExpiry, cfg.Now)
+		s.tokens = apiclient.NewTokens(cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, apiclient.NewHTTPClient(cfg.Timeout, 4), cfg.TokenEarlyExpiry, cfg.Now)
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit/10)))
 	}
-	s.breaker = newBreaker(cfg.Breaker, func(from, to gobreaker.State) {
-		s.log.Warn("partner circuit breaker", "from", from.String(), "to", to.String())
+	s.breaker = newBreaker(cfg.Breaker, cfg.Now, func(from, to BreakerState) {
+		m.breaker.Set(float64(to))
+		switch {
+		case from == BreakerClosed:
+			last := ""
+			if p := s.lastFailure.Load(); p != nil {
+				last = *p
+			}
+			s.log.Warn("partner looks down: circuit breaker open, delivery paused; probing", "breaker", to.String(), "last_error", last)
+		case to == BreakerClosed:
+			s.log.Info("partner answers again: circuit breaker closed, delivery resumes")
+		default:
+			s.log.Debug("partner circuit breaker", "from", from.String(), "to", to.String())
+		}
 		if cfg.OnBreakerChange != nil {
 			cfg.OnBreakerChange(from, to)
 		}
@@ -142,36 +184,63 @@ func (s *Sink) Close() error {
 	return nil
 }
 
-// Send delivers one event. While the partner is down it waits for the
-// breaker instead of failing; it returns when the partner answered with
-// something other than a failed probe, or when ctx ends (Aborted).
+// Health is what the sink knows of the partner, for `streamsync status`.
+type Health struct {
+	Breaker BreakerState
+	// AuthOK is false while the token endpoint refuses the credentials;
+	// AuthError is then its answer and AuthRefusedSince the first refusal.
+	AuthOK           bool
+	AuthError        string
+	AuthRefusedSince time.Time
+	ClientID         string
+	TokenURL         string
+}
+
+// Health reports the breaker and the credentials now.
+func (s *Sink) Health() Health {
+	ok, detail, since := s.auth.state()
+	h := Health{Breaker: s.breaker.State(), AuthOK: ok, AuthError: detail, ClientID: s.cfg.ClientID}
+	if s.tokens != nil {
+		h.TokenURL = s.cfg.TokenURL
+	}
+	if !ok {
+		h.AuthRefusedSince = since
+	}
+	return h
+}
+
+// Send delivers one event. While the partner is down (contract §1) it waits
+// for the breaker instead of failing, and so it does while the token
+// endpoint refuses the credentials; it returns when the partner answered
+// with something other than a failed probe, or when ctx ends (Aborted).
 func (s *Sink) Send(ctx context.Context, e event.Event) Result {
 	counted := 0
 	for {
-		if err := s.awaitBreaker(ctx); err != nil {
-			return Result{Verdict: Verdict{Class: Aborted, Detail: err.Error()}, Calls: counted}
-		}
 		if s.limiter != nil {
 			if err := s.limiter.Wait(ctx); err != nil {
 				return Result{Verdict: Verdict{Class: Aborted, Detail: err.Error()}, Calls: counted}
 			}
 		}
-		probing := s.breaker.State() != gobreaker.StateClosed
-		r, err := s.breaker.Execute(func() (Result, error) {
-			r := s.call(ctx, e)
-			switch r.Class {
-			case Transient:
-				return r, errTransient
-			case Aborted:
-				return r, errAborted
-			}
-			return r, nil
-		})
-		if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-			continue
+		probe, err := s.awaitBreaker(ctx)
+		if err != nil {
+			return Result{Verdict: Verdict{Class: Aborted, Detail: err.Error()}, Calls: counted}
 		}
-		if r.Class == Transient && probing {
-			continue // a failed probe: the partner is still down, and this event keeps its attempts
+		r := s.call(ctx, e)
+		o := outcomeOf(r.Class)
+		if r.shared && o == failed {
+			o = cut // counted once, by the caller that made the fetch
+		}
+		if o == failed || o == refused {
+			s.lastFailure.Store(&r.Detail)
+		}
+		s.breaker.done(probe, o, r.RetryAfter)
+		switch {
+		case r.Class == Transient && r.shared:
+			continue // one failed token fetch is one failure: the callers that waited for it try again
+		case r.Class == AuthRefused:
+			continue // events wait while the credentials are refused
+		case r.Class == Transient && (probe || s.breaker.State() != BreakerClosed):
+			continue // the partner is down: this event waits and keeps its attempts
 		}
 		if r.Class != Aborted {
 			counted += r.Calls
@@ -181,23 +250,36 @@ func (s *Sink) Send(ctx context.Context, e event.Event) Result {
 	}
 }
 
-var (
-	errTransient = errors.New("transient partner failure")
-	errAborted   = errors.New("delivery aborted")
-)
+func outcomeOf(c Class) outcome {
+	switch c {
+	case Transient:
+		return failed
+	case AuthRefused:
+		return refused
+	case Aborted:
+		return cut
+	}
+	return answered
+}
 
-// awaitBreaker returns once the breaker lets calls through, or ctx ends.
-func (s *Sink) awaitBreaker(ctx context.Context) error {
-	for s.breaker.State() == gobreaker.StateOpen || s.breaker.Counts().Requests >= s.cfg.Breaker.maxProbes() && s.breaker.State() == gobreaker.StateHalfOpen {
+// awaitBreaker returns once the breaker lets a call through (probe: as its
+// one probe), or ctx ends.
+func (s *Sink) awaitBreaker(ctx context.Context) (probe bool, err error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		if probe, ok := s.breaker.admit(); ok {
+			return probe, nil
+		}
 		t := time.NewTimer(s.cfg.Breaker.PollInterval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return false, ctx.Err()
 		case <-t.C:
 		}
 	}
-	return ctx.Err()
 }
 
 // call makes one request, and once more at once with a fresh token after a 401.
@@ -255,8 +337,16 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 	}
 	tok := ""
 	if s.tokens != nil {
-		if tok, err = s.tokens.Get(ctx); err != nil {
-			return Result{Verdict: Classify(method, 0, nil, nil, err, s.cfg.Now())}
+		var fetched bool
+		if tok, fetched, err = s.tokens.Get(ctx); err != nil {
+			v := ClassifyToken(err, s.cfg.Now())
+			if v.Class == AuthRefused {
+				s.auth.refusedWith(v.Detail)
+			}
+			return Result{Verdict: v, shared: errors.Is(err, apiclient.ErrSharedFetch)}
+		}
+		if fetched {
+			s.auth.accepted()
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
@@ -269,10 +359,19 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 		}
 		return Result{Verdict: Classify(method, 0, nil, nil, err, s.cfg.Now()), Latency: latency, Calls: 1}
 	}
-	head, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	// The answer is trusted only when read to its end (up to 1 MiB).
+	head, rerr := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if rerr == nil {
+		_, rerr = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	}
 	_ = resp.Body.Close()
-	v := Classify(method, resp.StatusCode, resp.Header, head, nil, s.cfg.Now())
+	if rerr != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		rerr = fmt.Errorf("timeout after %s: %w", s.cfg.Timeout, rerr)
+	}
+	if rerr == nil && (resp.Request == nil || resp.Request.Method != method || resp.Request.URL.String() != req.URL.String()) {
+		rerr = errors.New("the answer is not to the request sent")
+	}
+	v := Classify(method, resp.StatusCode, resp.Header, head, rerr, s.cfg.Now())
 	if v.Class == Unauthorized && s.tokens != nil {
 		s.tokens.Invalidate(tok)
 	}

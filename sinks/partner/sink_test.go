@@ -45,7 +45,7 @@ func newFixture(tb testing.TB, mutate func(*Config)) *fixture {
 	hs := httptest.NewServer(sim)
 	tb.Cleanup(hs.Close)
 	cfg := Config{BaseURL: hs.URL, ClientID: "id", ClientSecret: "sec", Timeout: 2 * time.Second, Now: c.Now,
-		Breaker: BreakerConfig{MinRequests: 5, OpenFor: 30 * time.Millisecond, PollInterval: 5 * time.Millisecond}}
+		Breaker: BreakerConfig{TripAfter: 5, OpenFor: 30 * time.Millisecond, PollInterval: 5 * time.Millisecond}}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -208,19 +208,23 @@ func TestAbortedOnCancel(t *testing.T) {
 func TestBreakerWaitsOutAnOutage(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
+	if r := f.sink.Send(ctx, ev("first", "x", "k0", 1, `{}`)); r.Class != Delivered {
+		t.Fatal(r)
+	}
 	f.faults(t, partnersim.Faults{Outage: true})
-	for i := range 5 {
-		if r := f.sink.Send(ctx, ev("e", "x", "k", int64(i+1), `{}`)); r.Class != Transient {
+	for i := range 4 {
+		if r := f.sink.Send(ctx, ev("e", "x", "k", int64(i+1), `{}`)); r.Class != Transient || r.Calls != 1 {
 			t.Fatalf("call %d while closed: %+v", i, r)
 		}
 	}
 	done := make(chan Result, 1)
-	go func() { done <- f.sink.Send(ctx, ev("waiter", "x", "k", 9, `{}`)) }()
+	go func() { done <- f.sink.Send(ctx, ev("waiter", "x", "k", 9, `{}`)) }() // the fifth failure trips the breaker
 	deadline := time.Now().Add(10 * time.Second)
 	for f.sim.Snapshot("").Stats.ByStatus["503"] < 8 { // at least three probes failed
 		if time.Now().After(deadline) {
 			t.Fatal("no probes while open")
 		}
+		f.clock.Add(30 * time.Millisecond)
 		time.Sleep(time.Millisecond)
 	}
 	select {
@@ -229,12 +233,18 @@ func TestBreakerWaitsOutAnOutage(t *testing.T) {
 	default:
 	}
 	f.faults(t, partnersim.Faults{})
-	select {
-	case r := <-done:
-		if r.Class != Delivered || r.Calls != 1 {
-			t.Fatalf("after the outage: %+v (failed probes must not count)", r)
+	for {
+		select {
+		case r := <-done:
+			if r.Class != Delivered || r.Calls != 1 {
+				t.Fatalf("after the outage: %+v (failed probes must not count)", r)
+			}
+			return
+		case <-time.After(time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("delivery did not resume after the outage")
+			}
+			f.clock.Add(30 * time.Millisecond)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("delivery did not resume after the outage")
 	}
 }
