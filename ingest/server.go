@@ -18,6 +18,9 @@ import (
 type Config struct {
 	Addr   string // host:port
 	Stream string // the events stream
+	// Route names the events stream of an account's shard (contract §9;
+	// pipeline.Shards.Stream); nil appends every event to Stream.
+	Route func(account string) string
 	// MaxBodyBytes bounds a request body (16 MiB); more is answered 413.
 	MaxBodyBytes int64
 	Limits       event.Limits
@@ -49,8 +52,8 @@ type Server struct {
 // New builds a Server; it does not close rdb.
 func New(cfg Config, rdb redis.UniversalClient) (*Server, error) {
 	cfg.setDefaults()
-	if cfg.Stream == "" {
-		return nil, errors.New("ingest: stream required")
+	if cfg.Stream == "" && cfg.Route == nil {
+		return nil, errors.New("ingest: stream or route required")
 	}
 	s := &Server{cfg: cfg, rdb: rdb, mux: http.NewServeMux()}
 	s.mux.HandleFunc("POST /v1/events", s.handleEvents)
@@ -114,13 +117,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// One atomic pipelined call: all of the batch or none of it (a single
-	// event needs no MULTI).
+	// event needs no MULTI). On a Redis Cluster a batch spread over shards
+	// is one MULTI per shard; should one fail, the client resends the batch
+	// and the copies already appended are skipped as duplicates.
 	pipe := s.rdb.TxPipeline()
 	if len(events) == 1 {
 		pipe = s.rdb.Pipeline()
 	}
 	for _, e := range events {
-		pipe.XAdd(r.Context(), &redis.XAddArgs{Stream: s.cfg.Stream, Values: e.Fields()})
+		pipe.XAdd(r.Context(), &redis.XAddArgs{Stream: s.stream(e.Account), Values: e.Fields()})
 	}
 	if _, err := pipe.Exec(r.Context()); err != nil {
 		s.cfg.Logger.Error("ingest: append failed", "count", len(events), "err", err)
@@ -131,3 +136,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 var writeJSON = httpserve.WriteJSON
+
+// stream is where an account's events go.
+func (s *Server) stream(account string) string {
+	if s.cfg.Route != nil {
+		return s.cfg.Route(account)
+	}
+	return s.cfg.Stream
+}

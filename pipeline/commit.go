@@ -26,17 +26,15 @@ type entry struct {
 // committer writes outcomes with commitScript.
 type committer struct {
 	rdb      redis.UniversalClient
-	keys     Keys
 	instance string
 	runID    string // holder of the account leases this process takes
 	rows     bool   // attempt log on
 }
 
-// commit records o for the event read from en. It reports false when the
+// commit records o for the event read from en, in the keys of its shard k. It reports false when the
 // entry had been committed before (by this process before a crash, or by
 // another one that claimed it).
-func (c *committer) commit(ctx context.Context, en entry, e event.Event, o handlers.Outcome, now time.Time) (bool, error) {
-	k := c.keys
+func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event, o handlers.Outcome, now time.Time) (bool, error) {
 	rkey := e.Key
 	ledgerMode, ledgerVal := "none", ""
 	switch o.Ledger {

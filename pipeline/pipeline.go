@@ -18,7 +18,10 @@ import (
 
 // Config configures a Pipeline.
 type Config struct {
+	// Keys names the keys of a single-shard pipeline; Shards, when set, the
+	// keys of every shard (contract §9), and Keys is ignored.
 	Keys     Keys
+	Shards   Shards
 	Consumer string // consumer name in the group; stable across restarts
 	Instance string // the attempt log's instance column
 	// Subscriber tuning; Stream, Group and Consumer are filled in from Keys and Consumer.
@@ -44,6 +47,10 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
+	if len(c.Shards) == 0 {
+		c.Shards = Shards{c.Keys}
+	}
+	c.Keys = c.Shards[0]
 	if c.Instance == "" {
 		c.Instance = c.Consumer
 	}
@@ -62,7 +69,7 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	c.Subscriber.Stream, c.Subscriber.Group, c.Subscriber.Consumer = c.Keys.Events, c.Keys.Group, c.Consumer
+	c.Subscriber.Group, c.Subscriber.Consumer = c.Keys.Group, c.Consumer
 	c.Subscriber.Logger = c.Logger
 }
 
@@ -71,6 +78,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Keys.Events == "" || c.Keys.Group == "":
 		return errors.New("pipeline: stream and group required")
+	case !sameGroup(c.Shards):
+		return errors.New("pipeline: every shard needs the same consumer group")
 	case c.Consumer == "":
 		return errors.New("pipeline: consumer name required")
 	case c.PartnerName == "":
@@ -89,7 +98,7 @@ func (c Config) Validate() error {
 type Pipeline struct {
 	cfg     Config
 	rdb     redis.UniversalClient
-	sub     *Subscriber
+	subs    []*Subscriber // one per shard
 	router  *message.Router
 	steps   handlers.StepFunc
 	commit  *committer
@@ -105,10 +114,6 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	sub, err := NewSubscriber(cfg.Subscriber, rdb)
-	if err != nil {
-		return nil, err
-	}
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: drainTimeout + 5*time.Second}, watermill.NewSlogLoggerWithLevelMapping(cfg.Logger,
 		map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug}))
 	if err != nil {
@@ -116,8 +121,8 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 	}
 	runID := newRunID(cfg.Consumer)
 	p := &Pipeline{
-		cfg: cfg, rdb: rdb, sub: sub, router: router, log: cfg.Logger, runID: runID,
-		commit:  &committer{rdb: rdb, keys: cfg.Keys, instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog},
+		cfg: cfg, rdb: rdb, router: router, log: cfg.Logger, runID: runID,
+		commit:  &committer{rdb: rdb, instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog},
 		metrics: newMetrics(cfg.Registerer),
 		steps: handlers.Chain(
 			handlers.LoopFilter(cfg.PartnerName),
@@ -127,15 +132,28 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 		),
 	}
 	router.AddMiddleware(middleware.Recoverer)
-	router.AddConsumerHandler("streamsync", cfg.Keys.Events, sub, p.handle)
-	for _, m := range []struct {
-		zset string
-		step handlers.Step
-	}{{cfg.Keys.Delayed, handlers.StepReleased}, {cfg.Keys.Retry, ""}} {
-		zset := m.zset
-		p.movers = append(p.movers, &mover{rdb: rdb, keys: cfg.Keys, zset: zset, step: m.step, rows: cfg.AttemptLog,
-			instance: cfg.Instance, clock: cfg.Clock, every: cfg.MoveEvery, log: cfg.Logger,
-			moved: func(n int) { p.metrics.moved.WithLabelValues(zset).Add(float64(n)) }})
+	for i, keys := range cfg.Shards {
+		sc := cfg.Subscriber
+		sc.Stream = keys.Events
+		sub, err := NewSubscriber(sc, rdb)
+		if err != nil {
+			return nil, err
+		}
+		p.subs = append(p.subs, sub)
+		name := "streamsync"
+		if len(cfg.Shards) > 1 {
+			name = fmt.Sprintf("streamsync-shard-%d", i)
+		}
+		router.AddConsumerHandler(name, keys.Events, sub, func(msg *message.Message) error { return p.handle(keys, msg) })
+		for _, m := range []struct {
+			zset string
+			step handlers.Step
+		}{{keys.Delayed, handlers.StepReleased}, {keys.Retry, ""}} {
+			zset := m.zset
+			p.movers = append(p.movers, &mover{rdb: rdb, keys: keys, zset: zset, step: m.step, rows: cfg.AttemptLog,
+				instance: cfg.Instance, clock: cfg.Clock, every: cfg.MoveEvery, log: cfg.Logger,
+				moved: func(n int) { p.metrics.moved.WithLabelValues(zset).Add(float64(n)) }})
+		}
 	}
 	return p, nil
 }
@@ -165,15 +183,17 @@ func (p *Pipeline) Ready(ctx context.Context) error {
 	if err := p.rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
-	if !p.sub.Reading(p.cfg.Subscriber.Block + 5*time.Second) {
-		return errors.New("not reading the events stream")
+	for i, sub := range p.subs {
+		if !sub.Reading(p.cfg.Subscriber.Block + 5*time.Second) {
+			return fmt.Errorf("not reading the events stream %s", p.cfg.Shards[i].Events)
+		}
 	}
 	return nil
 }
 
 // handle runs one entry through the steps and commits the outcome. An
 // error leaves the entry pending: it is handed out again.
-func (p *Pipeline) handle(msg *message.Message) error {
+func (p *Pipeline) handle(keys Keys, msg *message.Message) error {
 	start := time.Now()
 	en := entry{streamID: msg.Metadata.Get(MetaStreamID)}
 	fields, err := Fields(msg)
@@ -185,13 +205,13 @@ func (p *Pipeline) handle(msg *message.Message) error {
 	if o == nil {
 		ctx := msg.Context()
 		w := &handlers.Work{Event: e, Meta: meta, Now: p.cfg.Clock.Now()}
-		if err := lookup(ctx, p.rdb, p.cfg.Keys, w, p.runID, p.cfg.LeaseTTL); err != nil {
+		if err := lookup(ctx, p.rdb, keys, p.cfg.Shards, w, p.runID, p.cfg.LeaseTTL); err != nil {
 			if !errors.Is(err, ErrAccountBusy) {
 				p.metrics.failures.Inc()
 			}
 			return err
 		}
-		defer keepLease(p.rdb, p.cfg.Keys.Lease(e.Account), p.runID, p.cfg.LeaseTTL)()
+		defer keepLease(p.rdb, keys.Lease(e.Account), p.runID, p.cfg.LeaseTTL)()
 		if o, err = p.steps(ctx, w); err != nil {
 			p.metrics.failures.Inc()
 			return err
@@ -202,7 +222,7 @@ func (p *Pipeline) handle(msg *message.Message) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	committed, err := p.commit.commit(ctx, en, e, *o, p.cfg.Clock.Now())
+	committed, err := p.commit.commit(ctx, keys, en, e, *o, p.cfg.Clock.Now())
 	if err != nil {
 		p.metrics.failures.Inc()
 		return err
@@ -227,4 +247,13 @@ func (p *Pipeline) handle(msg *message.Message) error {
 	p.log.Log(context.Background(), level, "step", "event_id", e.ID, "account", e.Account, "stream_id", en.streamID,
 		"step", string(o.Step), "attempt", o.Attempt, "http_status", o.HTTPStatus, "reason", o.DeadReason, "error", o.Error)
 	return nil
+}
+
+func sameGroup(s Shards) bool {
+	for _, k := range s {
+		if k.Group != s[0].Group {
+			return false
+		}
+	}
+	return true
 }
