@@ -49,6 +49,10 @@ func AddFlags(fs *pflag.FlagSet) {
 			fs.Float64(k, v, "")
 		case time.Duration:
 			fs.Duration(k, v, "")
+		case bool:
+			fs.Bool(k, v, "")
+		case []string:
+			fs.StringSlice(k, v, "comma-separated")
 		}
 	}
 }
@@ -114,6 +118,7 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 	if len(unknown) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(unknown...))
 	}
+	splitLists(ko)
 	var c Config
 	if err := ko.UnmarshalWithConf("", &c, koanf.UnmarshalConf{}); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
@@ -168,6 +173,29 @@ func checkType(def, raw any) error {
 			}
 		}
 		return fmt.Errorf("want a number, got %q", fmt.Sprint(raw))
+	case bool:
+		switch v := raw.(type) {
+		case bool:
+			return nil
+		case string:
+			if _, err := strconv.ParseBool(v); err == nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("want true or false, got %q", fmt.Sprint(raw))
+	case []string:
+		switch v := raw.(type) {
+		case string, []string:
+			return nil
+		case []any:
+			for _, x := range v {
+				if _, ok := x.(string); !ok {
+					return fmt.Errorf("want a list of strings, got %q", fmt.Sprint(raw))
+				}
+			}
+			return nil
+		}
+		return fmt.Errorf("want a list (comma-separated in the environment), got %q", fmt.Sprint(raw))
 	case time.Duration:
 		switch v := raw.(type) {
 		case time.Duration:
@@ -192,4 +220,26 @@ func startsWithSection(name string) bool {
 		}
 	}
 	return false
+}
+
+// splitLists turns a list setting given as one string (the environment:
+// STREAMSYNC_REDIS__ADDRS=h1:p1,h2:p2) into its items, spaces trimmed and
+// empty items dropped.
+func splitLists(ko *koanf.Koanf) {
+	for k, def := range defaults {
+		if _, isList := def.([]string); !isList {
+			continue
+		}
+		s, ok := ko.Get(k).(string)
+		if !ok {
+			continue
+		}
+		items := []string{}
+		for _, it := range strings.Split(s, ",") {
+			if it = strings.TrimSpace(it); it != "" {
+				items = append(items, it)
+			}
+		}
+		_ = ko.Set(k, items)
+	}
 }

@@ -41,8 +41,8 @@ type harness struct {
 type options struct {
 	shards int // more than 1: keys of that many shards, tagged
 	cfg    func(*Config)
-	sink func(*partner.Config)
-	sim  func(*partnersim.Options)
+	sink   func(*partner.Config)
+	sim    func(*partnersim.Options)
 }
 
 // newHarness runs a pipeline against the test Redis (keys of its own) and

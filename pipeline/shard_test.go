@@ -121,7 +121,7 @@ func TestOnCluster(t *testing.T) {
 		"ReplayAndDrop": TestReplayAndDrop, "PerAccountOrderAndParallelAccounts": TestPerAccountOrderAndParallelAccounts,
 		"CommitOnlyOnce": TestCommitOnlyOnce, "TwoProcessesKeepAccountsSerial": TestTwoProcessesKeepAccountsSerial,
 		"PendingEntriesAreResumedAndClaimed": TestPendingEntriesAreResumedAndClaimed,
-		"ShardsDeliverEveryAccount": TestShardsDeliverEveryAccount, "ParentInAnotherShard": TestParentInAnotherShard,
+		"ShardsDeliverEveryAccount":          TestShardsDeliverEveryAccount, "ParentInAnotherShard": TestParentInAnotherShard,
 	} {
 		t.Run(name, func(t *testing.T) {
 			clusterTests.Store(t, true)

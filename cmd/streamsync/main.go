@@ -22,6 +22,7 @@ commands:
   dead      list, replay or drop dead letters: dead list|replay|drop [--id ID]... [--reason R] [--all]
   chains    failed or stuck chains from the attempt log
   produce   append a demo conference-registration story to the events stream
+  shard     shard ACCOUNT: the events stream a producer appends the account's events to
 
 Every command takes --config FILE, --format table|json, and a flag per setting
 (--sink.base_url=…); see config/streamsync.example.yaml.
@@ -50,6 +51,7 @@ var commands = map[string]struct {
 	"status":  {run: runStatus, sections: operatorSections},
 	"dead":    {run: runDead, sections: operatorSections, flags: deadFlags},
 	"produce": {run: runProduce, sections: operatorSections, flags: produceFlags},
+	"shard":   {run: runShard, sections: []string{config.SectionRedis, config.SectionStream}},
 	"chains":  {run: runChains, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: chainsFlags},
 }
 

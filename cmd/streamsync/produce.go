@@ -38,6 +38,7 @@ func runProduce(ctx context.Context, e *env) error {
 	if err != nil {
 		return fmt.Errorf("publisher: %w", err)
 	}
+	shards := shardsOf(e.cfg)
 	story := loadtest.Story(loadtest.StoryConfig{Seed: seed, Accounts: accounts, Events: events, PartnerName: e.cfg.Sink.PartnerName})
 	var tick <-chan time.Time
 	if rate > 0 {
@@ -62,7 +63,7 @@ func runProduce(ctx context.Context, e *env) error {
 			fields["ts"] = strconv.FormatInt(time.Now().UnixMilli(), 10)
 		}
 		payload, _ := json.Marshal(fields)
-		if err := pub.Publish(e.cfg.Stream.Events, message.NewMessage(strconv.Itoa(i), payload)); err != nil {
+		if err := pub.Publish(shards.Stream(fields["account"]), message.NewMessage(strconv.Itoa(i), payload)); err != nil {
 			return fmt.Errorf("append entry %d: %w", i, err)
 		}
 		kinds[en.Kind]++

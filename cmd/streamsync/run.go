@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -25,7 +28,8 @@ func runPipeline(ctx context.Context, e *env) error {
 	if err := pingRedis(ctx, rdb, cfg.Redis); err != nil {
 		return err
 	}
-	keys := keysOf(cfg.Stream)
+	shards := shardsOf(cfg)
+	keys := shards[0]
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -39,7 +43,7 @@ func runPipeline(ctx context.Context, e *env) error {
 	defer sink.Close()
 	consumer := consumerName(cfg.Stream)
 	p, err := pipeline.New(pipeline.Config{
-		Keys: keys, Consumer: consumer, Instance: consumer,
+		Shards: shards, Consumer: consumer, Instance: consumer,
 		Subscriber:  pipeline.SubscriberConfig{Batch: cfg.Stream.Batch, MaxInFlight: cfg.Stream.MaxInFlight},
 		PartnerName: cfg.Sink.PartnerName,
 		Limits:      event.Limits{MaxBytes: cfg.Event.MaxBytes},
@@ -52,7 +56,7 @@ func runPipeline(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	ops := pipeline.DeadOps{RDB: rdb, Keys: keys, Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}
+	ops := pipeline.DeadOps{RDB: rdb, Shards: shards, Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}
 	var chains admin.ChainLister
 	if ch := cfg.ClickHouse; ch.Addr != "" {
 		conn, err := attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password})
@@ -60,7 +64,7 @@ func runPipeline(ctx context.Context, e *env) error {
 			return err
 		}
 		defer conn.Close()
-		stop, err := startExporter(e, rdb, conn, keys, consumer, reg)
+		stop, err := startExporters(e, rdb, conn, shards, consumer, reg)
 		if err != nil {
 			return err
 		}
@@ -82,7 +86,7 @@ func runPipeline(ctx context.Context, e *env) error {
 		}()
 	}
 	if cfg.Ingest.Addr != "" {
-		in, err := ingest.New(ingest.Config{Addr: cfg.Ingest.Addr, Stream: keys.Events, MaxBodyBytes: int64(cfg.Ingest.MaxBodyBytes),
+		in, err := ingest.New(ingest.Config{Addr: cfg.Ingest.Addr, Route: shards.Stream, MaxBodyBytes: int64(cfg.Ingest.MaxBodyBytes),
 			Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes}, Logger: e.log}, rdb)
 		if err != nil {
 			return err
@@ -98,8 +102,8 @@ func runPipeline(ctx context.Context, e *env) error {
 	}
 	summaryCtx, stopSummary := context.WithCancel(ctx)
 	defer stopSummary()
-	go summarize(summaryCtx, e, rdb, keys)
-	e.log.Info("streamsync running", "events", keys.Events, "group", keys.Group, "consumer", consumer, "partner", cfg.Sink.BaseURL,
+	go summarize(summaryCtx, e, rdb, shards)
+	e.log.Info("streamsync running", "events", keys.Events, "shards", len(shards), "redis_cluster", cfg.Redis.IsCluster(), "group", keys.Group, "consumer", consumer, "partner", cfg.Sink.BaseURL,
 		"attempt_log", cfg.ClickHouse.Addr != "")
 	if err := p.Run(ctx); err != nil {
 		return fmt.Errorf("pipeline: %w", err)
@@ -109,7 +113,7 @@ func runPipeline(ctx context.Context, e *env) error {
 }
 
 // summarize logs one line of counters every few seconds while anything moves.
-func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, keys pipeline.Keys) {
+func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, shards pipeline.Shards) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	var last pipeline.Status
@@ -119,7 +123,7 @@ func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, keys pipe
 			return
 		case <-t.C:
 		}
-		s, err := pipeline.ReadStatus(ctx, rdb, keys)
+		s, err := pipeline.ReadShardsStatus(ctx, rdb, shards)
 		if err != nil {
 			continue
 		}
@@ -133,22 +137,34 @@ func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, keys pipe
 	}
 }
 
-// startExporter runs the attempt-log exporter beside the pipeline; the
-// pipeline never waits on it.
-func startExporter(e *env, rdb redis.UniversalClient, conn driver.Conn, keys pipeline.Keys, consumer string, reg prometheus.Registerer) (func(), error) {
+// startExporters runs the attempt-log exporter of every shard beside the
+// pipeline; the pipeline never waits on them. With more than one shard each
+// has its own spool directory (spool_dir/shard-N) and its metrics carry a
+// shard label.
+func startExporters(e *env, rdb redis.UniversalClient, conn driver.Conn, shards pipeline.Shards, consumer string, reg prometheus.Registerer) (func(), error) {
 	ch := e.cfg.ClickHouse
-	x, err := attemptlog.NewExporter(attemptlog.ExporterConfig{Stream: keys.Attempts, Consumer: consumer, Database: ch.Database,
-		BacklogMax: ch.BacklogMax, SpoolDir: ch.SpoolDir, Logger: e.log, Registerer: reg}, rdb, conn)
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := x.Run(ctx); err != nil {
-			e.log.Error("attempt-log exporter stopped", "err", err)
+	var wg sync.WaitGroup
+	stop := func() { cancel(); wg.Wait() }
+	for i, keys := range shards {
+		spool, r := ch.SpoolDir, reg
+		if len(shards) > 1 {
+			spool = filepath.Join(ch.SpoolDir, fmt.Sprintf("shard-%d", i))
+			r = prometheus.WrapRegistererWith(prometheus.Labels{"shard": strconv.Itoa(i)}, reg)
 		}
-	}()
-	return func() { cancel(); <-done }, nil
+		x, err := attemptlog.NewExporter(attemptlog.ExporterConfig{Stream: keys.Attempts, Consumer: consumer, Database: ch.Database,
+			BacklogMax: ch.BacklogMax, SpoolDir: spool, Logger: e.log, Registerer: r}, rdb, conn)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := x.Run(ctx); err != nil {
+				e.log.Error("attempt-log exporter stopped", "stream", keys.Attempts, "err", err)
+			}
+		}()
+	}
+	return stop, nil
 }
