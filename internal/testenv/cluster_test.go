@@ -1,6 +1,12 @@
 package testenv
 
-import "testing"
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
 
 func TestScriptSlotError(t *testing.T) {
 	for _, tc := range []struct {
@@ -18,5 +24,36 @@ func TestScriptSlotError(t *testing.T) {
 		if got := ScriptSlotError(tc.args) != nil; got != tc.bad {
 			t.Errorf("%s: error %v, want %v", tc.name, got, tc.bad)
 		}
+	}
+}
+
+type recordTB struct {
+	testing.TB
+	errs []string
+}
+
+func (r *recordTB) Errorf(format string, args ...any) { r.errs = append(r.errs, fmt.Sprintf(format, args...)) }
+
+// The hook sees scripts run directly and in pipelines, and only flags those
+// whose keys span two slots.
+func TestCheckScriptSlotsHook(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: RedisAddr(t)})
+	t.Cleanup(func() { _ = rdb.Close() })
+	rec := &recordTB{TB: t}
+	CheckScriptSlots(rec, rdb)
+	ctx := context.Background()
+	script := redis.NewScript("return 1")
+	if err := script.Run(ctx, rdb, []string{"{a}:x", "{a}:y"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.errs) != 0 {
+		t.Fatalf("one slot flagged: %v", rec.errs)
+	}
+	_ = script.Run(ctx, rdb, []string{"{a}:x", "{b}:y"}).Err()
+	pipe := rdb.Pipeline()
+	script.Eval(ctx, pipe, []string{"{a}:x", "{c}:y"})
+	_, _ = pipe.Exec(ctx)
+	if len(rec.errs) != 2 {
+		t.Fatalf("two-slot calls flagged %d times: %v", len(rec.errs), rec.errs)
 	}
 }
