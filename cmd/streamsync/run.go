@@ -147,12 +147,13 @@ func startExporters(e *env, rdb redis.UniversalClient, conn driver.Conn, shards 
 	var wg sync.WaitGroup
 	stop := func() { cancel(); wg.Wait() }
 	for i, keys := range shards {
-		spool, r := ch.SpoolDir, reg
+		spool, r, rowPrefix := ch.SpoolDir, reg, ""
 		if len(shards) > 1 {
+			rowPrefix = fmt.Sprintf("%d/", i)
 			spool = filepath.Join(ch.SpoolDir, fmt.Sprintf("shard-%d", i))
 			r = prometheus.WrapRegistererWith(prometheus.Labels{"shard": strconv.Itoa(i)}, reg)
 		}
-		x, err := attemptlog.NewExporter(attemptlog.ExporterConfig{Stream: keys.Attempts, Consumer: consumer, Database: ch.Database,
+		x, err := attemptlog.NewExporter(attemptlog.ExporterConfig{Stream: keys.Attempts, RowIDPrefix: rowPrefix, Consumer: consumer, Database: ch.Database,
 			BacklogMax: ch.BacklogMax, SpoolDir: spool, Logger: e.log, Registerer: r}, rdb, conn)
 		if err != nil {
 			stop()
