@@ -54,7 +54,9 @@ func TestManyProcessesOnCluster(t *testing.T) {
 		"STREAMSYNC_ADMIN__ADDR=", "STREAMSYNC_LOG__LEVEL=warn",
 		"STREAMSYNC_CLICKHOUSE__ADDR=" + testenv.ClickHouseAddr(t), "STREAMSYNC_CLICKHOUSE__DATABASE=" + db,
 		"STREAMSYNC_SINK__BASE_URL=" + hs.URL, "STREAMSYNC_SINK__CLIENT_ID=id", "STREAMSYNC_SINK__CLIENT_SECRET=sec",
-		"STREAMSYNC_RETRY__INITIAL=20ms", "STREAMSYNC_RETRY__MAX=500ms", "STREAMSYNC_SINK__TIMEOUT=1s",
+		// A partner timeout ends the call on our side only: the partner may still be working on it when
+		// the account's next event goes. 5s (and a lease of 10s) keeps that out of a loaded test machine.
+		"STREAMSYNC_RETRY__INITIAL=20ms", "STREAMSYNC_RETRY__MAX=500ms", "STREAMSYNC_SINK__TIMEOUT=5s",
 	}
 	ctx := context.Background()
 	add := func(entries []loadtest.Entry) {
