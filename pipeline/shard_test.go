@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/internal/testenv"
+	"github.com/streamsync/streamsync/partnersim"
 )
 
 // With four shards every account's events go through its own shard's
@@ -128,5 +129,61 @@ func TestOnCluster(t *testing.T) {
 			defer clusterTests.Delete(t)
 			test(t)
 		})
+	}
+}
+
+// Dead letters of every shard are listed page by page (cursor SHARD/ID),
+// and replayed into their own shard's stream.
+func TestDeadLettersOverShards(t *testing.T) {
+	h := newHarness(t, options{shards: 3})
+	h.faults(partnersim.Faults{RejectPrefix: "bad"})
+	var ids []string
+	for i := range 9 {
+		id := fmt.Sprintf("e%d", i)
+		ids = append(ids, id)
+		h.upsert(id, fmt.Sprintf("acc-%d", i), "main", fmt.Sprintf("bad-%d", i), 1, `{}`)
+	}
+	h.waitTerminal(ids, 15*time.Second)
+	ops := DeadOps{RDB: h.rdb, Shards: h.shards, Instance: "op", AttemptLog: true, Clock: h.clock}
+	ctx := context.Background()
+	var got []string
+	cursor, pages := "", 0
+	for {
+		page, next, err := ops.List(ctx, DeadFilter{Reason: "rejected"}, cursor, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, d := range page {
+			if ShardOf(d.Account, 3) != d.Shard {
+				t.Errorf("%s of %s listed in shard %d", d.EventID, d.Account, d.Shard)
+			}
+			got = append(got, d.EventID)
+		}
+		if next == "" {
+			break
+		}
+		if !strings.Contains(next, "/") || pages > 20 {
+			t.Fatalf("cursor %q after %d pages", next, pages)
+		}
+		cursor = next
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, ids) {
+		t.Fatalf("listed %v, want %v", got, ids)
+	}
+	if _, _, err := ops.List(ctx, DeadFilter{All: true}, "7/0-0", 2); err == nil {
+		t.Fatal("a cursor of shard 7 of 3 was taken")
+	}
+	h.faults(partnersim.Faults{})
+	replayed, err := ops.Replay(ctx, DeadFilter{All: true})
+	if err != nil || len(replayed) != 9 {
+		t.Fatalf("replayed %v: %v", replayed, err)
+	}
+	for _, id := range ids {
+		h.waitSteps(id, "dead", "replayed", "delivered")
+	}
+	if st, _ := ops.Status(ctx); st.Dead != 0 || len(st.Shards) != 3 {
+		t.Fatalf("status after replay: %+v", st)
 	}
 }
