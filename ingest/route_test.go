@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/pipeline"
@@ -14,8 +15,13 @@ import (
 
 // With shards, every event lands in its account's shard stream
 // (crc32(account) mod N, contract §9), a batch spread over shards included.
-func TestIngestRoutesByShard(t *testing.T) {
-	rdb := testenv.Redis(t)
+func TestIngestRoutesByShard(t *testing.T) { ingestRoutes(t, testenv.Redis(t)) }
+
+// The same on the test Redis Cluster, where a batch's shards live in
+// different slots.
+func TestIngestRoutesByShardOnCluster(t *testing.T) { ingestRoutes(t, testenv.RedisCluster(t)) }
+
+func ingestRoutes(t *testing.T, rdb redis.UniversalClient) {
 	prefix := testenv.Prefix(t)
 	shards := pipeline.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 4, true)
 	t.Cleanup(func() {

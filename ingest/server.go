@@ -116,18 +116,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": rejected})
 		return
 	}
-	// One atomic pipelined call: all of the batch or none of it (a single
-	// event needs no MULTI). On a Redis Cluster a batch spread over shards
-	// is one MULTI per shard; should one fail, the client resends the batch
-	// and the copies already appended are skipped as duplicates.
-	pipe := s.rdb.TxPipeline()
-	if len(events) == 1 {
-		pipe = s.rdb.Pipeline()
-	}
-	for _, e := range events {
-		pipe.XAdd(r.Context(), &redis.XAddArgs{Stream: s.stream(e.Account), Values: e.Fields()})
-	}
-	if _, err := pipe.Exec(r.Context()); err != nil {
+	if err := s.appendEvents(r.Context(), events); err != nil {
 		s.cfg.Logger.Error("ingest: append failed", "count", len(events), "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []Rejected{{Index: -1, Reason: "events not appended: " + err.Error()}}})
 		return
@@ -143,4 +132,37 @@ func (s *Server) stream(account string) string {
 		return s.cfg.Route(account)
 	}
 	return s.cfg.Stream
+}
+
+// appendEvents appends the events to their streams: per stream one atomic
+// pipelined call, all of that stream's events or none of them (a single
+// event needs no MULTI). With shards a batch may span several streams,
+// which on a Redis Cluster live in different slots and cannot share one
+// MULTI: should one stream's call fail, the client resends the batch and
+// the copies already appended are skipped as duplicates (contract §1: a
+// repeated id is stale).
+func (s *Server) appendEvents(ctx context.Context, events []event.Event) error {
+	var order []string
+	byStream := map[string][]event.Event{}
+	for _, e := range events {
+		st := s.stream(e.Account)
+		if _, seen := byStream[st]; !seen {
+			order = append(order, st)
+		}
+		byStream[st] = append(byStream[st], e)
+	}
+	for _, st := range order {
+		batch := byStream[st]
+		pipe := s.rdb.TxPipeline()
+		if len(batch) == 1 {
+			pipe = s.rdb.Pipeline()
+		}
+		for _, e := range batch {
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: st, Values: e.Fields()})
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("append to %s: %w", st, err)
+		}
+	}
+	return nil
 }
