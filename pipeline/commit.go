@@ -29,6 +29,7 @@ type committer struct {
 	instance string
 	runID    string // holder of the account leases this process takes
 	rows     bool   // attempt log on
+	batch    *commitBatcher
 }
 
 // commit records o for the event read from en, in the keys of its shard k. It reports false when the
@@ -94,7 +95,13 @@ func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event,
 		len(dead), len(rowFields), c.runID, e.ParentKey)
 	args = append(args, dead...)
 	args = append(args, rowFields...)
-	n, err := commitScript.Run(ctx, c.rdb, keys, args...).Int()
+	var n int64
+	var err error
+	if c.batch != nil {
+		n, err = c.batch.run(ctx, keys, args)
+	} else {
+		n, err = commitScript.Run(ctx, c.rdb, keys, args...).Int64()
+	}
 	if err != nil {
 		return false, fmt.Errorf("commit %s of %s (%s): %w", o.Step, e.ID, en.streamID, err)
 	}

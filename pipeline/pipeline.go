@@ -122,7 +122,7 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 	runID := newRunID(cfg.Consumer)
 	p := &Pipeline{
 		cfg: cfg, rdb: rdb, router: router, log: cfg.Logger, runID: runID,
-		commit:  &committer{rdb: rdb, instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog},
+		commit:  &committer{rdb: rdb, instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog, batch: &commitBatcher{rdb: rdb}},
 		metrics: newMetrics(cfg.Registerer),
 		steps: handlers.Chain(
 			handlers.LoopFilter(cfg.PartnerName),
