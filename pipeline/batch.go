@@ -8,34 +8,36 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// maxCommitBatch bounds the commit scripts sent in one pipelined round trip.
-const maxCommitBatch = 128
+// maxRoundTripBatch bounds the callers whose commands share one pipelined
+// round trip.
+const maxRoundTripBatch = 128
 
-// commitBatcher sends the commit scripts of outcomes that are ready at the
-// same time in one pipelined round trip instead of one each. Every outcome
-// is still its own script call, atomic and acked first; only the network
-// round trips are shared. Nothing waits for a batch to fill: the first
-// caller sends at once, and whoever queues meanwhile goes in the next
-// round trip (natural batching), so a lone commit costs no extra latency.
-// No goroutine runs between commits.
-type commitBatcher struct {
+// roundTrips lets the Redis calls of events in flight at the same time
+// share pipelined round trips instead of one each: the lookups of many
+// events in one, the commit scripts of many outcomes in one. Every caller's
+// commands are its own (each commit still one atomic, acked-first script);
+// only the network round trip is shared. Nothing waits for a batch to fill:
+// the first caller sends at once, and whoever queues meanwhile goes in the
+// next round trip (natural batching), so a lone call costs no extra
+// latency. No goroutine runs while nothing is queued.
+type roundTrips struct {
 	rdb     redis.UniversalClient
 	mu      sync.Mutex
-	queue   []*commitReq
+	queue   []*roundTrip
 	sending bool
 }
 
-type commitReq struct {
-	keys []string
-	args []any
-	n    int64
-	err  error
-	done chan struct{}
+type roundTrip struct {
+	add   func(ctx context.Context, pipe redis.Pipeliner) // queue the caller's commands
+	after func(ctx context.Context)                       // read their answers (and retry what needs it)
+	done  chan struct{}
 }
 
-// run commits one outcome; the answer is commitScript's.
-func (b *commitBatcher) run(ctx context.Context, keys []string, args []any) (int64, error) {
-	r := &commitReq{keys: keys, args: args, done: make(chan struct{})}
+// do queues the caller's commands with add, sends them with the others
+// queued, and calls after once their answers are in. It returns early with
+// ctx's error when ctx ends first; the commands may still run.
+func (b *roundTrips) do(ctx context.Context, add func(context.Context, redis.Pipeliner), after func(context.Context)) error {
+	r := &roundTrip{add: add, after: after, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, r)
 	lead := !b.sending
@@ -46,18 +48,16 @@ func (b *commitBatcher) run(ctx context.Context, keys []string, args []any) (int
 	}
 	select {
 	case <-r.done:
-		return r.n, r.err
+		return nil
 	case <-ctx.Done():
-		// The script may still run: a later commit of the entry finds it
-		// acked and writes nothing, so the outcome counts once.
-		return 0, ctx.Err()
+		return ctx.Err()
 	}
 }
 
 // send sends queued batches until own is answered, then hands the rest of
 // the queue to a goroutine of its own, so that no caller waits on others'
-// commits for long; with own nil it sends until the queue is empty.
-func (b *commitBatcher) send(own *commitReq) {
+// calls for long; with own nil it sends until the queue is empty.
+func (b *roundTrips) send(own *roundTrip) {
 	for {
 		b.mu.Lock()
 		if len(b.queue) == 0 {
@@ -70,7 +70,7 @@ func (b *commitBatcher) send(own *commitReq) {
 			go b.send(nil)
 			return
 		}
-		n := min(len(b.queue), maxCommitBatch)
+		n := min(len(b.queue), maxRoundTripBatch)
 		batch := b.queue[:n:n]
 		b.queue = b.queue[n:]
 		b.mu.Unlock()
@@ -87,28 +87,37 @@ func isClosed(c chan struct{}) bool {
 	}
 }
 
-// exec runs one batch: EVALSHA of every outcome in one pipeline; a script
-// Redis does not know (after a restart) is sent again in full.
-func (b *commitBatcher) exec(batch []*commitReq) {
+// exec sends one batch in one pipeline; each command carries its own answer.
+func (b *roundTrips) exec(batch []*roundTrip) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if len(batch) == 1 {
-		r := batch[0]
-		r.n, r.err = commitScript.Run(ctx, b.rdb, r.keys, r.args...).Int64()
-		close(r.done)
-		return
-	}
 	pipe := b.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(batch))
-	for i, r := range batch {
-		cmds[i] = commitScript.EvalSha(ctx, pipe, r.keys, r.args...)
+	for _, r := range batch {
+		r.add(ctx, pipe)
 	}
-	_, _ = pipe.Exec(ctx) // each command carries its own answer
-	for i, r := range batch {
-		r.n, r.err = cmds[i].Int64()
-		if r.err != nil && redis.HasErrorPrefix(r.err, "NOSCRIPT") {
-			r.n, r.err = commitScript.Run(ctx, b.rdb, r.keys, r.args...).Int64()
-		}
+	_, _ = pipe.Exec(ctx)
+	for _, r := range batch {
+		r.after(ctx)
 		close(r.done)
 	}
+}
+
+// runScript sends script by its SHA in the shared round trip; a script
+// Redis does not know yet (first use, or after a restart) is sent again in
+// full on its own.
+func (b *roundTrips) runScript(ctx context.Context, script *redis.Script, keys []string, args []any) *redis.Cmd {
+	var cmd *redis.Cmd
+	err := b.do(ctx, func(ctx context.Context, pipe redis.Pipeliner) {
+		cmd = script.EvalSha(ctx, pipe, keys, args...)
+	}, func(ctx context.Context) {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			cmd = script.Run(ctx, b.rdb, keys, args...)
+		}
+	})
+	if err != nil {
+		c := redis.NewCmd(ctx)
+		c.SetErr(err)
+		return c
+	}
+	return cmd
 }

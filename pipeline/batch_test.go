@@ -51,7 +51,7 @@ func TestCommitsShareRoundTrips(t *testing.T) {
 	}
 	count := &countPipelines{}
 	rdb.AddHook(count)
-	b := &commitBatcher{rdb: rdb}
+	b := &roundTrips{rdb: rdb}
 	var wg sync.WaitGroup
 	got := make([]int64, 200)
 	for i := range 200 {
@@ -64,7 +64,7 @@ func TestCommitsShareRoundTrips(t *testing.T) {
 			}
 			keys := []string{k.Events, k.Attempts, k.Steps, k.Ledger("x"), k.State("x"), k.Waiting("x", "k"), k.Delayed, k.Delayed,
 				k.Payloads, k.Dead, k.Waiting("", ""), k.Lease("a"), k.Ledger("")}
-			n, err := b.run(ctx, keys, []any{"g", sid, "k", fmt.Sprint("e", i), 1, "delivered", "none", "", "keep", "", "0", "", "", "0", 0, 0, "run", ""})
+			n, err := b.runScript(ctx, commitScript, keys, []any{"g", sid, "k", fmt.Sprint("e", i), 1, "delivered", "none", "", "keep", "", "0", "", "", "0", 0, 0, "run", ""}).Int64()
 			if err != nil {
 				t.Error(err)
 			}

@@ -27,9 +27,9 @@ type entry struct {
 type committer struct {
 	rdb      redis.UniversalClient
 	instance string
-	runID    string // holder of the account leases this process takes
-	rows     bool   // attempt log on
-	batch    *commitBatcher
+	runID    string      // holder of the account leases this process takes
+	rows     bool        // attempt log on
+	trips    *roundTrips // nil: one round trip per commit
 }
 
 // commit records o for the event read from en, in the keys of its shard k. It reports false when the
@@ -97,8 +97,8 @@ func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event,
 	args = append(args, rowFields...)
 	var n int64
 	var err error
-	if c.batch != nil {
-		n, err = c.batch.run(ctx, keys, args)
+	if c.trips != nil {
+		n, err = c.trips.runScript(ctx, commitScript, keys, args).Int64()
 	} else {
 		n, err = commitScript.Run(ctx, c.rdb, keys, args...).Int64()
 	}

@@ -102,6 +102,7 @@ type Pipeline struct {
 	router  *message.Router
 	steps   handlers.StepFunc
 	commit  *committer
+	trips   *roundTrips // shared by the lookups and commits of every shard
 	movers  []*mover
 	metrics *metrics
 	runID   string
@@ -120,9 +121,10 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 		return nil, fmt.Errorf("pipeline: router: %w", err)
 	}
 	runID := newRunID(cfg.Consumer)
-	p := &Pipeline{
+	trips := &roundTrips{rdb: rdb}
+	p := &Pipeline{trips: trips,
 		cfg: cfg, rdb: rdb, router: router, log: cfg.Logger, runID: runID,
-		commit:  &committer{rdb: rdb, instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog, batch: &commitBatcher{rdb: rdb}},
+		commit:  &committer{rdb: rdb, instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog, trips: trips},
 		metrics: newMetrics(cfg.Registerer),
 		steps: handlers.Chain(
 			handlers.LoopFilter(cfg.PartnerName),
@@ -205,7 +207,7 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) error {
 	if o == nil {
 		ctx := msg.Context()
 		w := &handlers.Work{Event: e, Meta: meta, Now: p.cfg.Clock.Now()}
-		if err := lookup(ctx, p.rdb, keys, p.cfg.Shards, w, p.runID, p.cfg.LeaseTTL); err != nil {
+		if err := lookup(ctx, p.trips, keys, p.cfg.Shards, w, p.runID, p.cfg.LeaseTTL); err != nil {
 			if !errors.Is(err, ErrAccountBusy) {
 				p.metrics.failures.Inc()
 			}
