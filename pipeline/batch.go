@@ -9,22 +9,27 @@ import (
 )
 
 // maxRoundTripBatch bounds the callers whose commands share one pipelined
-// round trip.
-const maxRoundTripBatch = 128
+// round trip; maxSenders the round trips under way at once (so that one
+// slow round trip does not hold up every event in flight).
+const (
+	maxRoundTripBatch = 128
+	maxSenders        = 4
+)
 
 // roundTrips lets the Redis calls of events in flight at the same time
 // share pipelined round trips instead of one each: the lookups of many
 // events in one, the commit scripts of many outcomes in one. Every caller's
 // commands are its own (each commit still one atomic, acked-first script);
 // only the network round trip is shared. Nothing waits for a batch to fill:
-// the first caller sends at once, and whoever queues meanwhile goes in the
-// next round trip (natural batching), so a lone call costs no extra
-// latency. No goroutine runs while nothing is queued.
+// a caller sends at once when fewer than maxSenders round trips are under
+// way, and whoever queues meanwhile goes in the next one (natural batching),
+// so a lone call costs no extra latency. No goroutine runs while nothing is
+// queued.
 type roundTrips struct {
 	rdb     redis.UniversalClient
 	mu      sync.Mutex
 	queue   []*roundTrip
-	sending bool
+	senders int // round trips being sent
 }
 
 type roundTrip struct {
@@ -40,8 +45,10 @@ func (b *roundTrips) do(ctx context.Context, add func(context.Context, redis.Pip
 	r := &roundTrip{add: add, after: after, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, r)
-	lead := !b.sending
-	b.sending = true
+	lead := b.senders < maxSenders
+	if lead {
+		b.senders++
+	}
 	b.mu.Unlock()
 	if lead {
 		b.send(r)
@@ -61,7 +68,7 @@ func (b *roundTrips) send(own *roundTrip) {
 	for {
 		b.mu.Lock()
 		if len(b.queue) == 0 {
-			b.sending = false
+			b.senders--
 			b.mu.Unlock()
 			return
 		}
