@@ -167,6 +167,11 @@ cluster_up() {
   IFS=, read -r -a ports <<<"$cluster_ports"
   ensure redis-server redis-server
   ensure redis-cli redis-tools
+  if ! cluster_running && cluster_answers; then
+    # Another checkout's private Cluster (tests keep to keys of their own): use it.
+    say "reusing the redis cluster already answering on ${cluster_ports}"
+    return 0
+  fi
   for port in "${ports[@]}"; do
     mkdir -p "$dir/$port"
     addrs+=("127.0.0.1:$port")
@@ -201,6 +206,12 @@ cluster_down() {
   done
 }
 
+# cluster_answers: the first node answers as a Cluster whose every slot is served.
+cluster_answers() {
+  local first=${cluster_ports%%,*}
+  redis-cli -p "$first" cluster info 2>/dev/null | grep -q 'cluster_state:ok'
+}
+
 # cluster_running: every node of the cluster this script started is alive.
 cluster_running() {
   local port ports
@@ -219,7 +230,7 @@ status() {
 env_lines() {
   echo "export STREAMSYNC_TEST_REDIS_ADDR=127.0.0.1:$redis_port"
   echo "export STREAMSYNC_TEST_CLICKHOUSE_ADDR=127.0.0.1:$ch_port"
-  if cluster_running; then
+  if cluster_running || cluster_answers; then
     echo "export STREAMSYNC_TEST_REDIS_CLUSTER_ADDRS=127.0.0.1:${cluster_ports//,/,127.0.0.1:}"
   fi
 }
