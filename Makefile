@@ -5,12 +5,12 @@ FUZZTIME ?= 10s
 INFRA := scripts/infra.sh
 TEST_ENV = eval "$$($(INFRA) env)"
 
-.PHONY: run test test-short fuzz up down status build lint bench loadtest loadtest-backlog loadtest-k6 clean bench-reconcile
+.PHONY: run test test-short fuzz up down status build lint bench loadtest loadtest-backlog loadtest-k6 clean bench-reconcile up-cluster down-cluster
 
 run: build ## Redis, ClickHouse, partnersim and the pipeline in the foreground; Ctrl-C stops all
 	scripts/run.sh
 
-test: up ## every test, against the project's own Redis and ClickHouse, race detector on, fuzzing briefly
+test: up up-cluster ## every test, against the project's own Redis and ClickHouse, race detector on, fuzzing briefly
 	$(INFRA) up chromium
 	$(TEST_ENV) && $(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
@@ -27,6 +27,12 @@ up: ## start the private Redis, ClickHouse and PostgreSQL (installs them when mi
 
 down: ## stop them
 	$(INFRA) down
+
+up-cluster: ## start the private three-master Redis Cluster on 17001-17003 (scale-out tests)
+	$(INFRA) up cluster
+
+down-cluster: ## stop it
+	$(INFRA) down cluster
 
 status:
 	$(INFRA) status

@@ -47,7 +47,7 @@ func (b *Backfill) append(ctx context.Context, st *state, recs []source.Record, 
 		}
 		events = append(events, e)
 	}
-	if err := ingest.Append(ctx, b.rdb, b.cfg.Stream, events); err != nil {
+	if err := ingest.AppendRouted(ctx, b.rdb, b.route, events); err != nil {
 		return 0, fmt.Errorf("backfill %s: %w", b.runID, err)
 	}
 	st.N = n
@@ -69,4 +69,12 @@ func entrySize(e event.Event) int {
 		size += len(fmt.Sprint(f))
 	}
 	return size
+}
+
+// route is where an account's upserts go.
+func (b *Backfill) route(account string) string {
+	if b.cfg.Route != nil {
+		return b.cfg.Route(account)
+	}
+	return b.cfg.Stream
 }

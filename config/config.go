@@ -25,6 +25,21 @@ type RedisConfig struct {
 	Addr     string `koanf:"addr"`
 	Password string `koanf:"password"`
 	DB       int    `koanf:"db"`
+	// Addrs lists Redis Cluster nodes (contract §9); more than one, or
+	// Cluster, means a Redis Cluster, and Addr is then not used.
+	Addrs   []string `koanf:"addrs"`
+	Cluster bool     `koanf:"cluster"`
+}
+
+// IsCluster reports whether the settings name a Redis Cluster.
+func (r RedisConfig) IsCluster() bool { return r.Cluster || len(r.Addrs) > 1 }
+
+// Nodes are the addresses to connect to: Addrs when set, else Addr.
+func (r RedisConfig) Nodes() []string {
+	if len(r.Addrs) > 0 {
+		return r.Addrs
+	}
+	return []string{r.Addr}
 }
 
 // StreamConfig names the Redis keys and sizes the reading.
@@ -40,6 +55,8 @@ type StreamConfig struct {
 	// KeepAcked is how long entries every consumer group has acked stay in
 	// the events stream before it is trimmed.
 	KeepAcked time.Duration `koanf:"keep_acked"`
+	// Shards is how many shards the accounts are spread over (contract §9).
+	Shards int `koanf:"shards"`
 }
 
 // SinkConfig describes the partner API.

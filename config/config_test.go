@@ -40,8 +40,8 @@ func TestDefaultsMatchContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Redis:      RedisConfig{Addr: "127.0.0.1:6379"},
-		Stream:     StreamConfig{Events: "streamsync:events", Group: "streamsync", Batch: 256, MaxInFlight: 1024, Dead: "streamsync:dead", Delayed: "streamsync:delayed", Retry: "streamsync:retry", KeepAcked: time.Minute},
+		Redis:      RedisConfig{Addr: "127.0.0.1:6379", Addrs: []string{}},
+		Stream:     StreamConfig{Events: "streamsync:events", Group: "streamsync", Batch: 256, MaxInFlight: 1024, Dead: "streamsync:dead", Delayed: "streamsync:delayed", Retry: "streamsync:retry", KeepAcked: time.Minute, Shards: 1},
 		Sink:       SinkConfig{PartnerName: "partner", Timeout: 10 * time.Second},
 		Retry:      RetryConfig{Initial: time.Second, Max: 5 * time.Minute, MaxAttempts: 15},
 		Event:      EventConfig{MaxBytes: 1048576},
@@ -261,5 +261,43 @@ func TestExampleFile(t *testing.T) {
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("example config invalid: %v", err)
+	}
+}
+
+// redis.addrs is a list: comma-separated in the environment, a YAML list,
+// or a flag; more than one address, or redis.cluster, is a Cluster.
+func TestRedisClusterSettings(t *testing.T) {
+	c, err := load(t, nil, []string{"STREAMSYNC_REDIS__ADDRS=h1:7001, h2:7002", "STREAMSYNC_STREAM__SHARDS=6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Redis.Addrs, []string{"h1:7001", "h2:7002"}) || !c.Redis.IsCluster() || c.Stream.Shards != 6 {
+		t.Fatalf("redis %+v, shards %d", c.Redis, c.Stream.Shards)
+	}
+	if err := c.Validate(SectionRedis, SectionStream); err != nil {
+		t.Fatal(err)
+	}
+	c, err = load(t, []string{"--redis.addrs=h1:7001", "--redis.cluster"}, nil)
+	if err != nil || !c.Redis.IsCluster() || !reflect.DeepEqual(c.Redis.Nodes(), []string{"h1:7001"}) {
+		t.Fatalf("flags: %+v %v", c.Redis, err)
+	}
+	for _, tc := range []struct {
+		env []string
+		key string
+	}{
+		{[]string{"STREAMSYNC_REDIS__ADDRS=h1"}, "redis.addrs"},
+		{[]string{"STREAMSYNC_STREAM__SHARDS=0"}, "stream.shards"},
+		{[]string{"STREAMSYNC_REDIS__CLUSTER=true", "STREAMSYNC_REDIS__DB=2"}, "redis.db"},
+	} {
+		c, err := load(t, nil, tc.env)
+		if err == nil {
+			err = c.Validate(SectionRedis, SectionStream)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("%v: %v, want an error naming %s", tc.env, err, tc.key)
+		}
+	}
+	if _, err := load(t, nil, []string{"STREAMSYNC_REDIS__CLUSTER=maybe"}); err == nil || !strings.Contains(err.Error(), "redis.cluster") {
+		t.Errorf("redis.cluster=maybe: %v", err)
 	}
 }

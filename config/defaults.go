@@ -10,6 +10,8 @@ var defaults = map[string]any{
 	"redis.addr":     "127.0.0.1:6379",
 	"redis.password": "",
 	"redis.db":       0,
+	"redis.addrs":    []string{},
+	"redis.cluster":  false,
 
 	"stream.events":        "streamsync:events",
 	"stream.group":         "streamsync",
@@ -20,6 +22,7 @@ var defaults = map[string]any{
 	"stream.delayed":       "streamsync:delayed",
 	"stream.retry":         "streamsync:retry",
 	"stream.keep_acked":    time.Minute,
+	"stream.shards":        1,
 
 	"sink.partner_name":  "partner",
 	"sink.base_url":      "",

@@ -52,7 +52,7 @@ func AddFlags(fs *pflag.FlagSet) {
 		case bool:
 			fs.Bool(k, v, "")
 		case []string:
-			fs.StringSlice(k, v, "")
+			fs.StringSlice(k, v, "comma-separated")
 		}
 	}
 }
@@ -82,10 +82,7 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 			key, _ := EnvKey(name)
 			switch {
 			case IsKey(key):
-				if _, list := defaults[key].([]string); list {
-					return key, splitList(value) // STREAMSYNC_SOURCE__ENTITIES=a,b
-				}
-				return key, value
+				return key, value // lists (STREAMSYNC_REDIS__ADDRS=h1:p1,h2:p2) are split by splitLists
 			case strings.Contains(key, "."):
 				unknown = append(unknown, fmt.Errorf("%s: unknown setting (from %s)", key, name))
 			case startsWithSection(key):
@@ -121,6 +118,7 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 	if len(unknown) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(unknown...))
 	}
+	splitLists(ko)
 	var c Config
 	if err := ko.UnmarshalWithConf("", &c, koanf.UnmarshalConf{}); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
@@ -175,16 +173,6 @@ func checkType(def, raw any) error {
 			}
 		}
 		return fmt.Errorf("want a number, got %q", fmt.Sprint(raw))
-	case time.Duration:
-		switch v := raw.(type) {
-		case time.Duration:
-			return nil
-		case string:
-			if _, err := time.ParseDuration(v); err == nil {
-				return nil
-			}
-		}
-		return fmt.Errorf("want a duration with a unit such as \"10s\" or \"5m\", got %q", fmt.Sprint(raw))
 	case bool:
 		switch v := raw.(type) {
 		case bool:
@@ -196,11 +184,28 @@ func checkType(def, raw any) error {
 		}
 		return fmt.Errorf("want true or false, got %q", fmt.Sprint(raw))
 	case []string:
-		switch raw.(type) {
-		case []string, []any, string:
+		switch v := raw.(type) {
+		case string, []string:
+			return nil
+		case []any:
+			for _, x := range v {
+				if _, ok := x.(string); !ok {
+					return fmt.Errorf("want a list of strings, got %q", fmt.Sprint(raw))
+				}
+			}
 			return nil
 		}
-		return fmt.Errorf("want a list, got %q", fmt.Sprint(raw))
+		return fmt.Errorf("want a list (comma-separated in the environment), got %q", fmt.Sprint(raw))
+	case time.Duration:
+		switch v := raw.(type) {
+		case time.Duration:
+			return nil
+		case string:
+			if _, err := time.ParseDuration(v); err == nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("want a duration with a unit such as \"10s\" or \"5m\", got %q", fmt.Sprint(raw))
 	}
 	return nil
 }
@@ -217,14 +222,24 @@ func startsWithSection(name string) bool {
 	return false
 }
 
-// splitList reads a comma-separated list from the environment; empty items
-// are dropped.
-func splitList(v string) []string {
-	out := []string{}
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
+// splitLists turns a list setting given as one string (the environment:
+// STREAMSYNC_REDIS__ADDRS=h1:p1,h2:p2) into its items, spaces trimmed and
+// empty items dropped.
+func splitLists(ko *koanf.Koanf) {
+	for k, def := range defaults {
+		if _, isList := def.([]string); !isList {
+			continue
 		}
+		s, ok := ko.Get(k).(string)
+		if !ok {
+			continue
+		}
+		items := []string{}
+		for _, it := range strings.Split(s, ",") {
+			if it = strings.TrimSpace(it); it != "" {
+				items = append(items, it)
+			}
+		}
+		_ = ko.Set(k, items)
 	}
-	return out
 }

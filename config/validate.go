@@ -48,8 +48,12 @@ func (c Config) Validate(sections ...string) error {
 	v := &validator{}
 	want := func(s string) bool { return len(sections) == 0 || slices.Contains(sections, s) }
 	if want(SectionRedis) {
-		v.hostPort("redis.addr", c.Redis.Addr, true)
+		v.hostPort("redis.addr", c.Redis.Addr, len(c.Redis.Addrs) == 0)
 		v.check(c.Redis.DB >= 0, "redis.db", "must be 0 or more")
+		for _, a := range c.Redis.Addrs {
+			v.hostPort("redis.addrs", a, true)
+		}
+		v.check(!c.Redis.IsCluster() || c.Redis.DB == 0, "redis.db", "must be 0 on a Redis Cluster (redis.addrs, redis.cluster)")
 	}
 	if want(SectionStream) {
 		s := c.Stream
@@ -64,6 +68,7 @@ func (c Config) Validate(sections ...string) error {
 		v.check(s.Batch >= 1 && s.Batch <= 10000, "stream.batch", fmt.Sprintf("must be 1 to 10000, is %d", s.Batch))
 		v.check(s.MaxInFlight >= 1, "stream.max_in_flight", fmt.Sprintf("must be 1 or more, is %d", s.MaxInFlight))
 		v.check(s.KeepAcked >= 0, "stream.keep_acked", fmt.Sprintf("must be 0 or more, is %s", s.KeepAcked))
+		v.check(s.Shards >= 1 && s.Shards <= 1024, "stream.shards", fmt.Sprintf("must be 1 to 1024, is %d", s.Shards))
 	}
 	if want(SectionSink) {
 		s := c.Sink

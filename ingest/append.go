@@ -38,23 +38,45 @@ func Parse(items []json.RawMessage, lim event.Limits, now time.Time) ([]event.Ev
 	return events, rejected
 }
 
-// Append appends validated events to the events stream in one round trip:
-// the one append path of every producer streamsync runs (HTTP ingest, the
-// outbox relay, confirmed prepared events). More than one event go in one
-// MULTI/EXEC, so Redis has all of them or none; nil means Redis has them.
+// Append appends validated events to one events stream: the one append
+// path of every producer streamsync runs (HTTP ingest, the outbox relay,
+// confirmed prepared events, backfill, reconciliation repairs). More than one
+// event go in one MULTI/EXEC, so Redis has all of them or none; nil means
+// Redis has them.
 func Append(ctx context.Context, rdb redis.UniversalClient, stream string, events []event.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	pipe := rdb.TxPipeline()
-	if len(events) == 1 {
-		pipe = rdb.Pipeline() // a single XADD is atomic by itself
-	}
+	return AppendRouted(ctx, rdb, func(string) string { return stream }, events)
+}
+
+// AppendRouted appends validated events to the events stream of each one's
+// account (route: pipeline.Shards.Stream, contract §9): per stream one
+// atomic pipelined call, all of that stream's events or none of them (a
+// single event needs no MULTI). With shards a batch may span several
+// streams, which on a Redis Cluster live in different slots and cannot share
+// one MULTI: should one stream's call fail, the caller resends the batch and
+// the copies already appended are skipped as duplicates (contract §1: a
+// repeated id is stale).
+func AppendRouted(ctx context.Context, rdb redis.UniversalClient, route func(account string) string, events []event.Event) error {
+	var order []string
+	byStream := map[string][]event.Event{}
 	for _, e := range events {
-		pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: e.Fields()})
+		st := route(e.Account)
+		if _, seen := byStream[st]; !seen {
+			order = append(order, st)
+		}
+		byStream[st] = append(byStream[st], e)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("append %d events to %s: %w", len(events), stream, err)
+	for _, st := range order {
+		batch := byStream[st]
+		pipe := rdb.TxPipeline()
+		if len(batch) == 1 {
+			pipe = rdb.Pipeline() // a single XADD is atomic by itself
+		}
+		for _, e := range batch {
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: st, Values: e.Fields()})
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("append %d events to %s: %w", len(batch), st, err)
+		}
 	}
 	return nil
 }

@@ -19,6 +19,9 @@ import (
 type Config struct {
 	Addr   string // host:port
 	Stream string // the events stream
+	// Route names the events stream of an account's shard (contract §9;
+	// pipeline.Shards.Stream); nil appends every event to Stream.
+	Route func(account string) string
 	// MaxBodyBytes bounds a request body (16 MiB); more is answered 413.
 	MaxBodyBytes int64
 	Limits       event.Limits
@@ -96,8 +99,8 @@ type Server struct {
 // New builds a Server; it does not close rdb.
 func New(cfg Config, rdb redis.UniversalClient) (*Server, error) {
 	cfg.setDefaults()
-	if cfg.Stream == "" {
-		return nil, errors.New("ingest: stream required")
+	if cfg.Stream == "" && cfg.Route == nil {
+		return nil, errors.New("ingest: stream or route required")
 	}
 	s := &Server{cfg: cfg, rdb: rdb, mux: http.NewServeMux()}
 	s.mux.HandleFunc("POST /v1/events", s.handleEvents)
@@ -189,7 +192,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusAccepted, map[string]int{"prepared": len(events)})
 		return
 	}
-	if err := Append(r.Context(), s.rdb, s.cfg.Stream, events); err != nil {
+	if err := AppendRouted(r.Context(), s.rdb, s.stream, events); err != nil {
 		s.cfg.Logger.Error("ingest: append failed", "count", len(events), "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []Rejected{{Index: -1, Reason: "events not appended: " + err.Error()}}})
 		return
@@ -198,3 +201,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 var writeJSON = httpserve.WriteJSON
+
+// stream is where an account's events go.
+func (s *Server) stream(account string) string {
+	if s.cfg.Route != nil {
+		return s.cfg.Route(account)
+	}
+	return s.cfg.Stream
+}

@@ -33,6 +33,10 @@ type Config struct {
 	// Keys names the events stream, the dead-letter stream and the attempts
 	// stream an invalid row's row goes to.
 	Keys pipeline.Keys
+	// Route, when set, names the events stream of an account's shard
+	// (contract §9, pipeline.Shards.Stream); relayed events go there instead
+	// of Keys.Events.
+	Route func(account string) string
 	// Limits are the event limits of contract §1 (event.max_bytes).
 	Limits event.Limits
 	// Instance fills the attempt log's instance column; AttemptLog turns

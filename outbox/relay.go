@@ -139,7 +139,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	now := r.cfg.Now()
 	events, rejected := ingest.Parse(items, r.cfg.Limits, now)
 	// Redis first: the rows go only once Redis has their events.
-	if err := ingest.Append(ctx, r.rdb, r.cfg.Keys.Events, events); err != nil {
+	if err := ingest.AppendRouted(ctx, r.rdb, r.route, events); err != nil {
 		return 0, fmt.Errorf("outbox: rows %d..%d: %w", ids[0], ids[len(ids)-1], err)
 	}
 	for _, rj := range rejected {
@@ -201,4 +201,13 @@ func (r *Relay) updateLag(ctx context.Context) {
 	case err == nil:
 		r.metrics.lag.Set(max(age, 0))
 	}
+}
+
+// route is where an account's events go: its shard's events stream
+// (contract §9) when Config.Route is set, else Keys.Events.
+func (r *Relay) route(account string) string {
+	if r.cfg.Route != nil {
+		return r.cfg.Route(account)
+	}
+	return r.cfg.Keys.Events
 }

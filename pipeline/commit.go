@@ -21,17 +21,16 @@ type entry struct {
 // committer writes outcomes with commitScript.
 type committer struct {
 	rdb      redis.UniversalClient
-	keys     Keys
 	instance string
-	runID    string // holder of the account leases this process takes
-	rows     bool   // attempt log on
+	runID    string      // holder of the account leases this process takes
+	rows     bool        // attempt log on
+	trips    *roundTrips // nil: one round trip per commit
 }
 
-// commit records o for the event read from en. It reports false when the
+// commit records o for the event read from en, in the keys of its shard k. It reports false when the
 // entry had been committed before (by this process before a crash, or by
 // another one that claimed it).
-func (c *committer) commit(ctx context.Context, en entry, e event.Event, o handlers.Outcome, now time.Time) (bool, error) {
-	k := c.keys
+func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event, o handlers.Outcome, now time.Time) (bool, error) {
 	rkey := e.Key
 	ledgerMode, ledgerVal := "none", ""
 	switch o.Ledger {
@@ -87,7 +86,13 @@ func (c *committer) commit(ctx context.Context, en entry, e event.Event, o handl
 		len(dead), len(rowFields), c.runID, e.ParentKey)
 	args = append(args, dead...)
 	args = append(args, rowFields...)
-	n, err := commitScript.Run(ctx, c.rdb, keys, args...).Int()
+	var n int64
+	var err error
+	if c.trips != nil {
+		n, err = c.trips.runScript(ctx, commitScript, keys, args).Int64()
+	} else {
+		n, err = commitScript.Run(ctx, c.rdb, keys, args...).Int64()
+	}
 	if err != nil {
 		return false, fmt.Errorf("commit %s of %s (%s): %w", o.Step, e.ID, en.streamID, err)
 	}

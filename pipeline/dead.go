@@ -22,6 +22,8 @@ type DeadLetter struct {
 	Attempts int               `json:"dead_attempts"`
 	At       int64             `json:"dead_at"`
 	Fields   map[string]string `json:"fields"`
+	// Shard is the shard whose dead-letter stream holds the entry.
+	Shard int `json:"shard"`
 }
 
 // DeadFilter picks dead letters: by event id (or dead-letter entry id), by
@@ -103,8 +105,11 @@ func ListDead(ctx context.Context, rdb redis.UniversalClient, k Keys, f DeadFilt
 
 // Dead-letter operations need these of the pipeline's settings.
 type DeadOps struct {
-	RDB        redis.UniversalClient
+	RDB redis.UniversalClient
+	// Keys of a single shard; Shards, when set, of every shard (Keys is
+	// then ignored).
 	Keys       Keys
+	Shards     Shards
 	Instance   string
 	AttemptLog bool
 	Clock      Clock
@@ -126,7 +131,8 @@ func (o DeadOps) Replay(ctx context.Context, f DeadFilter) ([]string, error) {
 		rows = "1"
 	}
 	return o.each(ctx, f, func(d DeadLetter) error {
-		keys := []string{o.Keys.Dead, o.Keys.Events, o.Keys.Attempts, o.Keys.Steps, o.Keys.State(d.Fields["entity"])}
+		k := o.shards()[d.Shard]
+		keys := []string{k.Dead, k.Events, k.Attempts, k.Steps, k.State(d.Fields["entity"])}
 		args := []any{d.DeadID, clock.Now().UnixMilli(), o.Instance, rows}
 		for _, s := range replayFields(d.Fields) {
 			args = append(args, s)
@@ -155,7 +161,7 @@ func (o DeadOps) Drop(ctx context.Context, f DeadFilter) ([]string, error) {
 		return nil, ErrNoFilter
 	}
 	return o.each(ctx, f, func(d DeadLetter) error {
-		n, err := o.RDB.XDel(ctx, o.Keys.Dead, d.DeadID).Result()
+		n, err := o.RDB.XDel(ctx, o.shards()[d.Shard].Dead, d.DeadID).Result()
 		if err == nil && n == 0 {
 			return errGone
 		}
@@ -165,33 +171,84 @@ func (o DeadOps) Drop(ctx context.Context, f DeadFilter) ([]string, error) {
 
 var errGone = errors.New("gone")
 
+func (o DeadOps) shards() Shards {
+	if len(o.Shards) > 0 {
+		return o.Shards
+	}
+	return Shards{o.Keys}
+}
+
 func (o DeadOps) each(ctx context.Context, f DeadFilter, do func(DeadLetter) error) ([]string, error) {
 	var done []string
-	cursor := ""
-	for {
-		page, next, err := ListDead(ctx, o.RDB, o.Keys, f, cursor, 500)
-		if err != nil {
-			return done, err
-		}
-		for _, d := range page {
-			if err := do(d); errors.Is(err, errGone) {
-				continue // someone else took it meanwhile
-			} else if err != nil {
-				return done, fmt.Errorf("dead letter %s (%s): %w", d.DeadID, d.EventID, err)
+	for i, k := range o.shards() {
+		cursor := ""
+		for {
+			page, next, err := ListDead(ctx, o.RDB, k, f, cursor, 500)
+			if err != nil {
+				return done, err
 			}
-			done = append(done, d.EventID)
+			for _, d := range page {
+				d.Shard = i
+				if err := do(d); errors.Is(err, errGone) {
+					continue // someone else took it meanwhile
+				} else if err != nil {
+					return done, fmt.Errorf("dead letter %s (%s): %w", d.DeadID, d.EventID, err)
+				}
+				done = append(done, d.EventID)
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
 		}
-		if next == "" {
-			return done, nil
-		}
-		cursor = next
 	}
+	return done, nil
 }
 
-// List is ListDead with the operations' Redis and keys.
+// List is ListDead over every shard, shard by shard. With more than one
+// shard a cursor is "SHARD/ENTRY_ID"; with one it is the entry id alone.
 func (o DeadOps) List(ctx context.Context, f DeadFilter, cursor string, limit int) ([]DeadLetter, string, error) {
-	return ListDead(ctx, o.RDB, o.Keys, f, cursor, limit)
+	shards := o.shards()
+	if len(shards) == 1 {
+		return ListDead(ctx, o.RDB, shards[0], f, cursor, limit)
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	from, after := 0, ""
+	if cursor != "" {
+		s, id, ok := strings.Cut(cursor, "/")
+		n, err := strconv.Atoi(s)
+		if !ok || err != nil || n < 0 || n >= len(shards) {
+			return nil, "", fmt.Errorf("cursor %q: want SHARD/ENTRY_ID with a shard below %d", cursor, len(shards))
+		}
+		from, after = n, id
+	}
+	var out []DeadLetter
+	for i := from; i < len(shards); i++ {
+		page, next, err := ListDead(ctx, o.RDB, shards[i], f, after, limit-len(out))
+		if err != nil {
+			return nil, "", err
+		}
+		after = ""
+		for j := range page {
+			page[j].Shard = i
+		}
+		out = append(out, page...)
+		if next != "" {
+			return out, fmt.Sprintf("%d/%s", i, next), nil
+		}
+		if len(out) == limit {
+			if i+1 < len(shards) {
+				return out, fmt.Sprintf("%d/", i+1), nil
+			}
+			return out, "", nil
+		}
+	}
+	return out, "", nil
 }
 
-// Status is ReadStatus with the operations' Redis and keys.
-func (o DeadOps) Status(ctx context.Context) (Status, error) { return ReadStatus(ctx, o.RDB, o.Keys) }
+// Status is ReadShardsStatus with the operations' Redis and keys.
+func (o DeadOps) Status(ctx context.Context) (Status, error) {
+	return ReadShardsStatus(ctx, o.RDB, o.shards())
+}

@@ -52,7 +52,7 @@ func gather(tb testing.TB, reg *prometheus.Registry) map[string]float64 {
 func TestGaugesReadRedisOnScrape(t *testing.T) {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
-	t.Cleanup(func() { cleanKeys(rdb, prefix) })
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
 	keys := NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
 	ctx := context.Background()
 	for i := range 5 {

@@ -28,8 +28,9 @@ func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.
 
 type harness struct {
 	t      *testing.T
-	rdb    *redis.Client
-	keys   Keys
+	rdb    redis.UniversalClient
+	keys   Keys   // shard 0
+	shards Shards // every shard
 	sim    *partnersim.Server
 	clock  *fakeClock
 	p      *Pipeline
@@ -38,19 +39,31 @@ type harness struct {
 }
 
 type options struct {
-	cfg  func(*Config)
-	sink func(*partner.Config)
-	sim  func(*partnersim.Options)
+	shards int // more than 1: keys of that many shards, tagged
+	cfg    func(*Config)
+	sink   func(*partner.Config)
+	sim    func(*partnersim.Options)
 }
 
 // newHarness runs a pipeline against the test Redis (keys of its own) and
 // partnersim over real HTTP, with a fake clock for due times.
 func newHarness(t *testing.T, o options) *harness {
 	t.Helper()
-	rdb := testenv.Redis(t)
+	var rdb redis.UniversalClient
+	_, onCluster := clusterTests.Load(t)
+	if onCluster {
+		rdb = testenv.RedisCluster(t)
+	} else {
+		rdb = testenv.Redis(t)
+	}
 	prefix := testenv.Prefix(t)
-	keys := NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
-	t.Cleanup(func() { cleanKeys(rdb, prefix) })
+	n := max(o.shards, 1)
+	shards := NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", n, onCluster || n > 1)
+	if n > 1 && !onCluster {
+		testenv.CheckScriptSlots(t, rdb)
+	}
+	keys := shards[0]
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
 	clock := &fakeClock{now: time.Now()}
 	simOpts := partnersim.Options{ClientID: "id", ClientSecret: "sec"}
 	if o.sim != nil {
@@ -72,7 +85,7 @@ func newHarness(t *testing.T, o options) *harness {
 		t.Fatal(err)
 	}
 	cfg := Config{
-		Keys: keys, Consumer: "c1", PartnerName: "partner",
+		Shards: shards, Consumer: "c1", PartnerName: "partner",
 		Retry:   handlers.RetryPolicy{Initial: time.Second, Max: 10 * time.Second, MaxAttempts: 5, Jitter: func() float64 { return 0.5 }},
 		MaxWait: time.Minute, Recheck: 10 * time.Second, MoveEvery: 5 * time.Millisecond,
 		AttemptLog: true, Clock: clock,
@@ -81,7 +94,7 @@ func newHarness(t *testing.T, o options) *harness {
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
-	h := &harness{t: t, rdb: rdb, keys: keys, sim: sim, clock: clock, sender: PartnerSender(sink)}
+	h := &harness{t: t, rdb: rdb, keys: keys, shards: shards, sim: sim, clock: clock, sender: PartnerSender(sink)}
 	h.p, err = New(cfg, rdb, h.sender)
 	if err != nil {
 		t.Fatal(err)
@@ -116,22 +129,22 @@ func (h *harness) run() {
 	h.t.Cleanup(h.stop)
 }
 
-func cleanKeys(rdb *redis.Client, prefix string) {
-	ctx := context.Background()
-	keys, _ := rdb.Keys(ctx, prefix+"*").Result()
-	if len(keys) > 0 {
-		rdb.Del(ctx, keys...)
-	}
-}
+// clusterTests holds the tests whose harness runs on the test Redis
+// Cluster (see TestOnCluster).
+var clusterTests sync.Map
 
-// xadd appends an entry made of name/value pairs.
+// xadd appends an entry made of name/value pairs to its account's shard.
 func (h *harness) xadd(kv ...string) string {
 	h.t.Helper()
 	vals := make([]any, len(kv))
+	account := ""
 	for i, v := range kv {
 		vals[i] = v
+		if i%2 == 1 && kv[i-1] == "account" {
+			account = v
+		}
 	}
-	id, err := h.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: h.keys.Events, Values: vals}).Result()
+	id, err := h.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: h.shards.Stream(account), Values: vals}).Result()
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -197,14 +210,16 @@ func (h *harness) waitStepCount(eventID string, n int) {
 
 func (h *harness) stepsByEvent() map[string][]string {
 	h.t.Helper()
-	rows, err := h.rdb.XRange(context.Background(), h.keys.Attempts, "-", "+").Result()
-	if err != nil {
-		h.t.Fatal(err)
-	}
 	by := map[string][]string{}
-	for _, r := range rows {
-		id := r.Values["event_id"].(string)
-		by[id] = append(by[id], r.Values["step"].(string))
+	for _, k := range h.shards {
+		rows, err := h.rdb.XRange(context.Background(), k.Attempts, "-", "+").Result()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		for _, r := range rows {
+			id := r.Values["event_id"].(string)
+			by[id] = append(by[id], r.Values["step"].(string))
+		}
 	}
 	return by
 }
@@ -220,7 +235,7 @@ func terminal(step string) bool {
 // dead returns the dead letters of the run.
 func (h *harness) dead() []DeadLetter {
 	h.t.Helper()
-	d, _, err := ListDead(context.Background(), h.rdb, h.keys, DeadFilter{All: true}, "", 1000)
+	d, _, err := DeadOps{RDB: h.rdb, Shards: h.shards}.List(context.Background(), DeadFilter{All: true}, "", 1000)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -1,12 +1,20 @@
 package pipeline
 
-import "strings"
+import (
+	"fmt"
+	"hash/crc32"
+	"strconv"
+	"strings"
 
-// Keys names every Redis key streamsync uses; nothing else builds a key.
+	"github.com/streamsync/streamsync/internal/keyslot"
+)
+
+// Keys names every Redis key of one shard; nothing else builds a key.
 //
 // Keys derived from the events stream share its prefix, so a hash tag in
 // the stream names ("{ss}:events", "{ss}:dead", …) puts every key a script
-// touches in one Redis Cluster slot.
+// touches in one Redis Cluster slot; NewShards puts such a tag in every key
+// of a shard.
 type Keys struct {
 	Events   string // the ingest stream
 	Group    string // its consumer group
@@ -76,3 +84,83 @@ func (k Keys) LedgerPattern() string { return k.base + ":ledger:*" }
 
 // LedgerPrefix is what a ledger hash's name starts with, before the entity.
 func (k Keys) LedgerPrefix() string { return k.base + ":ledger:" }
+
+// Shards are the key sets of every shard, index = shard number (contract §9).
+type Shards []Keys
+
+// NewShards builds the key sets of n shards from the configured names.
+//
+// Untagged (one shard on one Redis) it is exactly NewKeys: the names as
+// configured. Tagged (more than one shard, or a Redis Cluster) every key of
+// shard i carries the shard's hash tag right after the events stream's
+// prefix: "streamsync:events" becomes "streamsync:{0}:events" and
+// "streamsync:dead" "streamsync:{0}:dead"; a prefix that has a tag of its
+// own ("{ss}:events") gets the shard number inside it ("{ss:0}:events"); a
+// name that does not start with the prefix gets the shard's prefix in front.
+// The tag of shard i is chosen (a ".k" suffix when needed) so that its slot
+// lies in the i-th of n equal slot ranges: shards spread evenly over the
+// masters of a Cluster whose slots are split evenly.
+func NewShards(events, group, dead, delayed, retry string, n int, tagged bool) Shards {
+	if n < 1 {
+		n = 1
+	}
+	if !tagged && n == 1 {
+		return Shards{NewKeys(events, group, dead, delayed, retry)}
+	}
+	base := strings.TrimSuffix(events, ":events")
+	out := make(Shards, n)
+	for i := range n {
+		sb := shardBase(base, i, n)
+		name := func(s string) string {
+			if rest, ok := strings.CutPrefix(s, base); ok {
+				return sb + rest
+			}
+			return sb + ":" + s
+		}
+		out[i] = NewKeys(name(events), group, name(dead), name(delayed), name(retry))
+	}
+	return out
+}
+
+// shardBase is the events prefix of shard i with the shard's hash tag.
+func shardBase(base string, i, n int) string {
+	tag := keyslot.Tag(base)
+	if tag != base {
+		pos := strings.Index(base, "{"+tag+"}")
+		return base[:pos] + "{" + balancedTag(tag+":", i, n) + "}" + base[pos+len(tag)+2:]
+	}
+	return base + ":{" + balancedTag("", i, n) + "}"
+}
+
+// balancedTag is prefix+i, or prefix+i+".k" with the smallest k that puts
+// the tag's slot in the i-th of n equal slot ranges.
+func balancedTag(prefix string, i, n int) string {
+	lo, hi := i*keyslot.Slots/n, (i+1)*keyslot.Slots/n
+	tag := prefix + strconv.Itoa(i)
+	for k := 0; k < 1_000_000; k++ {
+		t := tag
+		if k > 0 {
+			t = fmt.Sprintf("%s.%d", tag, k)
+		}
+		if s := keyslot.Of("{" + t + "}"); s >= lo && s < hi {
+			return t
+		}
+	}
+	return tag
+}
+
+// ShardOf is the shard of an account: CRC-32 (IEEE) of the account's bytes
+// mod n (contract §9); 0 when n ≤ 1.
+func ShardOf(account string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return int(crc32.ChecksumIEEE([]byte(account)) % uint32(n))
+}
+
+// For is the key set of the account's shard.
+func (s Shards) For(account string) Keys { return s[ShardOf(account, len(s))] }
+
+// Stream is the events stream a producer appends the account's events to.
+// Ingest, the outbox relay and every other producer route with it.
+func (s Shards) Stream(account string) string { return s.For(account).Events }

@@ -69,6 +69,8 @@ func keepLease(rdb redis.UniversalClient, key, runID string, ttl time.Duration) 
 	var mu sync.Mutex
 	stopped := false
 	var t *time.Timer
+	mu.Lock() // the timer may fire before t is set (a slow machine): it reads t under mu
+	defer mu.Unlock()
 	t = time.AfterFunc(ttl/3, func() {
 		mu.Lock()
 		defer mu.Unlock()

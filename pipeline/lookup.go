@@ -11,18 +11,35 @@ import (
 )
 
 // lookup takes the account's lease and fills in what the steps need to know
-// of the ledger and the state of the parent, in one round trip.
-func lookup(ctx context.Context, rdb redis.UniversalClient, k Keys, w *handlers.Work, runID string, leaseTTL time.Duration) error {
+// of the ledger and the state of the parent, in one round trip shared with
+// the other events in flight. k is the event's shard; a parent that shard
+// knows nothing of is looked for in the other shards in a second round trip
+// (contract §9: a parent in another shard still gates its child).
+func lookup(ctx context.Context, trips *roundTrips, k Keys, all Shards, w *handlers.Work, runID string, leaseTTL time.Duration) error {
 	e := w.Event
-	pipe := rdb.Pipeline()
-	lease := acquireScript.Eval(ctx, pipe, []string{k.Lease(e.Account)}, runID, leaseTTL.Milliseconds())
-	rec := pipe.HGet(ctx, k.Ledger(e.Entity), e.Key)
-	var parent, state *redis.StringCmd
-	if e.HasParent() {
-		parent = pipe.HGet(ctx, k.Ledger(e.ParentEntity), e.ParentKey)
-		state = pipe.HGet(ctx, k.State(e.ParentEntity), e.ParentKey)
+	leaseKeys, leaseArgs := []string{k.Lease(e.Account)}, []any{runID, leaseTTL.Milliseconds()}
+	var lease *redis.Cmd
+	var rec, parent, state *redis.StringCmd
+	err := trips.do(ctx, func(ctx context.Context, pipe redis.Pipeliner) {
+		lease = acquireScript.EvalSha(ctx, pipe, leaseKeys, leaseArgs...)
+		rec = pipe.HGet(ctx, k.Ledger(e.Entity), e.Key)
+		if e.HasParent() {
+			parent = pipe.HGet(ctx, k.Ledger(e.ParentEntity), e.ParentKey)
+			state = pipe.HGet(ctx, k.State(e.ParentEntity), e.ParentKey)
+		}
+	}, func(ctx context.Context) {
+		if redis.HasErrorPrefix(lease.Err(), "NOSCRIPT") {
+			lease = acquireScript.Run(ctx, trips.rdb, leaseKeys, leaseArgs...)
+		}
+	})
+	if err == nil {
+		cmds := []redis.Cmder{lease, rec}
+		if parent != nil {
+			cmds = append(cmds, parent, state)
+		}
+		err = firstErr(cmds)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if err != nil {
 		return fmt.Errorf("lookup ledger of %s: %w", e.ID, err)
 	}
 	if n, _ := lease.Int(); n != 1 {
@@ -32,6 +49,53 @@ func lookup(ctx context.Context, rdb redis.UniversalClient, k Keys, w *handlers.
 	if parent != nil {
 		w.Parent = handlers.ParseLedger(parent.Val())
 		w.ParentState = handlers.State(state.Val())
+		if parent.Val() == "" && state.Val() == "" && len(all) > 1 {
+			return lookupParentElsewhere(ctx, trips.rdb, k, all, w)
+		}
+	}
+	return nil
+}
+
+// firstErr is the first error of cmds other than redis.Nil (a missing
+// field).
+func firstErr(cmds []redis.Cmder) error {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+	}
+	return nil
+}
+
+// lookupParentElsewhere reads the parent's ledger and state in every shard
+// but k: the first shard whose ledger has it wins, else the first that
+// knows its state.
+func lookupParentElsewhere(ctx context.Context, rdb redis.UniversalClient, k Keys, all Shards, w *handlers.Work) error {
+	e := w.Event
+	pipe := rdb.Pipeline()
+	type pair struct{ ledger, state *redis.StringCmd }
+	var cmds []pair
+	for _, o := range all {
+		if o.Events == k.Events {
+			continue
+		}
+		cmds = append(cmds, pair{pipe.HGet(ctx, o.Ledger(e.ParentEntity), e.ParentKey), pipe.HGet(ctx, o.State(e.ParentEntity), e.ParentKey)})
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("lookup parent of %s in other shards: %w", e.ID, err)
+	}
+	for _, c := range cmds {
+		if v := c.ledger.Val(); v != "" {
+			w.Parent = handlers.ParseLedger(v)
+			w.ParentState = handlers.State(c.state.Val())
+			return nil
+		}
+	}
+	for _, c := range cmds {
+		if v := c.state.Val(); v != "" {
+			w.ParentState = handlers.State(v)
+			return nil
+		}
 	}
 	return nil
 }

@@ -20,7 +20,10 @@ import (
 
 // Config configures a Pipeline.
 type Config struct {
+	// Keys names the keys of a single-shard pipeline; Shards, when set, the
+	// keys of every shard (contract §9), and Keys is ignored.
 	Keys     Keys
+	Shards   Shards
 	Consumer string // consumer name in the group; stable across restarts
 	Instance string // the attempt log's instance column
 	// Subscriber tuning; Stream, Group and Consumer are filled in from Keys and Consumer.
@@ -72,7 +75,11 @@ func (c *Config) setDefaults() {
 	if c.Subscriber.DrainTimeout <= 0 {
 		c.Subscriber.DrainTimeout = DefaultDrainTimeout
 	}
-	c.Subscriber.Stream, c.Subscriber.Group, c.Subscriber.Consumer = c.Keys.Events, c.Keys.Group, c.Consumer
+	if len(c.Shards) == 0 {
+		c.Shards = Shards{c.Keys}
+	}
+	c.Keys = c.Shards[0]
+	c.Subscriber.Group, c.Subscriber.Consumer = c.Keys.Group, c.Consumer
 	c.Subscriber.Logger = c.Logger
 }
 
@@ -87,6 +94,8 @@ func (c Config) Validate() error {
 		return errors.New("pipeline: partner name required")
 	case c.Retry.Initial <= 0 || c.Retry.Max < c.Retry.Initial || c.Retry.MaxAttempts < 1:
 		return errors.New("pipeline: retry policy needs initial > 0, max ≥ initial, max attempts ≥ 1")
+	case !sameGroup(c.Shards):
+		return errors.New("pipeline: every shard needs the same consumer group")
 	case c.MaxWait <= 0:
 		return errors.New("pipeline: max wait must be more than 0")
 	}
@@ -99,7 +108,8 @@ func (c Config) Validate() error {
 type Pipeline struct {
 	cfg     Config
 	rdb     redis.UniversalClient
-	sub     *Subscriber
+	subs    []*Subscriber // one per shard
+	trips   *roundTrips   // shared by the lookups and commits of every shard
 	router  *message.Router
 	steps   handlers.StepFunc
 	commit  *committer
@@ -116,10 +126,6 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	sub, err := NewSubscriber(cfg.Subscriber, rdb)
-	if err != nil {
-		return nil, err
-	}
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.Subscriber.DrainTimeout + 5*time.Second}, watermill.NewSlogLoggerWithLevelMapping(cfg.Logger,
 		map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug}))
 	if err != nil {
@@ -127,9 +133,10 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 	}
 	runID := newRunID(cfg.Consumer)
 	tr := tracing.New(cfg.Tracing)
-	p := &Pipeline{
-		cfg: cfg, rdb: rdb, sub: sub, router: router, log: cfg.Logger, runID: runID, tracer: tr,
-		commit:  &committer{rdb: rdb, keys: cfg.Keys, instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog},
+	trips := &roundTrips{rdb: rdb}
+	p := &Pipeline{trips: trips,
+		cfg: cfg, rdb: rdb, router: router, log: cfg.Logger, runID: runID, tracer: tr,
+		commit:  &committer{rdb: rdb, instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog, trips: trips},
 		metrics: newMetrics(cfg.Registerer),
 	}
 	p.steps = handlers.Chain(
@@ -140,15 +147,28 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 		tr.Deliver(handlers.Deliver(sender, cfg.Retry, cfg.Recheck)),
 	)
 	router.AddMiddleware(middleware.Recoverer)
-	router.AddConsumerHandler("streamsync", cfg.Keys.Events, sub, p.handle)
-	for _, m := range []struct {
-		zset string
-		step handlers.Step
-	}{{cfg.Keys.Delayed, handlers.StepReleased}, {cfg.Keys.Retry, ""}} {
-		zset := m.zset
-		p.movers = append(p.movers, &mover{rdb: rdb, keys: cfg.Keys, zset: zset, step: m.step, rows: cfg.AttemptLog,
-			instance: cfg.Instance, clock: cfg.Clock, every: cfg.MoveEvery, log: cfg.Logger,
-			moved: func(n int) { p.metrics.moved.WithLabelValues(zset).Add(float64(n)) }})
+	for i, keys := range cfg.Shards {
+		sc := cfg.Subscriber
+		sc.Stream = keys.Events
+		sub, err := NewSubscriber(sc, rdb)
+		if err != nil {
+			return nil, err
+		}
+		p.subs = append(p.subs, sub)
+		name := "streamsync"
+		if len(cfg.Shards) > 1 {
+			name = fmt.Sprintf("streamsync-shard-%d", i)
+		}
+		router.AddConsumerHandler(name, keys.Events, sub, func(msg *message.Message) error { return p.handle(keys, msg) })
+		for _, m := range []struct {
+			zset string
+			step handlers.Step
+		}{{keys.Delayed, handlers.StepReleased}, {keys.Retry, ""}} {
+			zset := m.zset
+			p.movers = append(p.movers, &mover{rdb: rdb, keys: keys, zset: zset, step: m.step, rows: cfg.AttemptLog,
+				instance: cfg.Instance, clock: cfg.Clock, every: cfg.MoveEvery, log: cfg.Logger,
+				moved: func(n int) { p.metrics.moved.WithLabelValues(zset).Add(float64(n)) }})
+		}
 	}
 	return p, nil
 }
@@ -178,15 +198,17 @@ func (p *Pipeline) Ready(ctx context.Context) error {
 	if err := p.rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
-	if !p.sub.Reading(p.cfg.Subscriber.Block + 5*time.Second) {
-		return errors.New("not reading the events stream")
+	for i, sub := range p.subs {
+		if !sub.Reading(p.cfg.Subscriber.Block + 5*time.Second) {
+			return fmt.Errorf("not reading the events stream %s", p.cfg.Shards[i].Events)
+		}
 	}
 	return nil
 }
 
 // handle runs one entry through the steps and commits the outcome. An
 // error leaves the entry pending: it is handed out again.
-func (p *Pipeline) handle(msg *message.Message) (err error) {
+func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 	start := time.Now()
 	var o *handlers.Outcome
 	en := entry{streamID: msg.Metadata.Get(MetaStreamID)}
@@ -209,7 +231,7 @@ func (p *Pipeline) handle(msg *message.Message) (err error) {
 	e, meta, o := p.tracer.Validate(ctx, fields, p.cfg.Limits)
 	if o == nil {
 		w := &handlers.Work{Event: e, Meta: meta, Now: p.cfg.Clock.Now()}
-		if err := lookup(ctx, p.rdb, p.cfg.Keys, w, p.runID, p.cfg.LeaseTTL); err != nil {
+		if err := lookup(ctx, p.trips, keys, p.cfg.Shards, w, p.runID, p.cfg.LeaseTTL); err != nil {
 			if errors.Is(err, ErrAccountBusy) {
 				// Another process delivers this account: wait for it, which
 				// is normal work, not a fault.
@@ -217,17 +239,17 @@ func (p *Pipeline) handle(msg *message.Message) (err error) {
 				msg.Nack()
 				return nil
 			}
-			p.releaseLease(e.Account) // taken, perhaps, before the lookup failed
+			p.releaseLease(keys, e.Account) // taken, perhaps, before the lookup failed
 			p.metrics.failures.Inc()
 			return err
 		}
-		stopKeeping = keepLease(p.rdb, p.cfg.Keys.Lease(e.Account), p.runID, p.cfg.LeaseTTL)
+		stopKeeping = keepLease(p.rdb, keys.Lease(e.Account), p.runID, p.cfg.LeaseTTL)
 		if o, err = p.steps(ctx, w); err != nil {
 			// No outcome: the entry stays pending and comes back; the lease
 			// goes now, so that a restart (or another process) does not wait
 			// out its TTL.
 			stopKeeping()
-			p.releaseLease(e.Account)
+			p.releaseLease(keys, e.Account)
 			if errors.Is(err, handlers.ErrAborted) {
 				p.log.Info("delivery cut short by a stop; the event stays pending", "event_id", e.ID, "account", e.Account)
 				msg.Nack()
@@ -238,17 +260,17 @@ func (p *Pipeline) handle(msg *message.Message) (err error) {
 		}
 		if o == nil {
 			stopKeeping()
-			p.releaseLease(e.Account)
+			p.releaseLease(keys, e.Account)
 			return fmt.Errorf("event %s: no step gave an outcome", e.ID)
 		}
 		e = w.Event // as sent: a sync event resolved to an upsert or delete
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	committed, err := p.commit.commit(ctx, en, e, *o, p.cfg.Clock.Now())
+	committed, err := p.commit.commit(ctx, keys, en, e, *o, p.cfg.Clock.Now())
 	if err != nil {
 		stopKeeping()
-		p.releaseLease(e.Account)
+		p.releaseLease(keys, e.Account)
 		p.metrics.failures.Inc()
 		return err
 	}
@@ -275,13 +297,22 @@ func (p *Pipeline) handle(msg *message.Message) (err error) {
 }
 
 // releaseLease gives up the account's lease if this run holds it.
-func (p *Pipeline) releaseLease(account string) {
+func (p *Pipeline) releaseLease(keys Keys, account string) {
 	if account == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := releaseScript.Run(ctx, p.rdb, []string{p.cfg.Keys.Lease(account)}, p.runID).Err(); err != nil {
+	if err := releaseScript.Run(ctx, p.rdb, []string{keys.Lease(account)}, p.runID).Err(); err != nil {
 		p.log.Warn("account lease not released; it lapses by itself", "account", account, "err", err)
 	}
+}
+
+func sameGroup(s Shards) bool {
+	for _, k := range s {
+		if k.Group != s[0].Group {
+			return false
+		}
+	}
+	return true
 }

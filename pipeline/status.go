@@ -21,16 +21,71 @@ type Status struct {
 	Dead         int64            `json:"dead"`
 	Attempts     int64            `json:"attempts_backlog"`
 	Consumers    int64            `json:"consumers"`
-	Prepared     int64            `json:"prepared"` // prepared events neither confirmed nor cancelled yet (§8)
 	Steps        map[string]int64 `json:"steps"`
+	Prepared     int64            `json:"prepared"` // prepared events neither confirmed nor cancelled yet (§8)
 	// Partner is what each running process knows of the partner: its
 	// circuit breaker and whether the token endpoint accepts the credentials.
 	Partner []PartnerState `json:"partner"`
+	// Stream is the shard's events stream (in Shards' items).
+	Stream string `json:"stream,omitempty"`
+	// Shards are the counters of each shard, in shard order, when there is
+	// more than one (contract §9); the fields above are their sums.
+	Shards []Status `json:"shards,omitempty"`
+}
+
+// ReadShardsStatus reads the counters of every shard in one pipelined round
+// trip (one per Cluster node) and adds them up. With one shard it is
+// ReadStatus.
+func ReadShardsStatus(ctx context.Context, rdb redis.UniversalClient, shards Shards) (Status, error) {
+	if len(shards) == 1 {
+		return ReadStatus(ctx, rdb, shards[0])
+	}
+	pipe := rdb.Pipeline()
+	reads := make([]func() Status, len(shards))
+	for i, k := range shards {
+		reads[i] = queueStatus(ctx, pipe, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !isNoStream(err) {
+		return Status{}, fmt.Errorf("status: %w", err)
+	}
+	total := Status{Steps: map[string]int64{}}
+	for _, read := range reads {
+		s := read()
+		total.StreamLength += s.StreamLength
+		total.Pending += s.Pending
+		total.Lag += s.Lag
+		total.Delayed += s.Delayed
+		total.Retrying += s.Retrying
+		total.Dead += s.Dead
+		total.Attempts += s.Attempts
+		total.Prepared += s.Prepared
+		if total.Partner == nil {
+			total.Partner = s.Partner // the processes report in the first shard
+		}
+		total.Consumers = max(total.Consumers, s.Consumers)
+		for step, n := range s.Steps {
+			total.Steps[step] += n
+		}
+		total.Shards = append(total.Shards, s)
+	}
+	return total, nil
 }
 
 // ReadStatus reads the counters in one pipelined round trip.
 func ReadStatus(ctx context.Context, rdb redis.UniversalClient, k Keys) (Status, error) {
 	pipe := rdb.Pipeline()
+	read := queueStatus(ctx, pipe, k)
+	if _, err := pipe.Exec(ctx); err != nil && !isNoStream(err) {
+		return Status{}, fmt.Errorf("status: %w", err)
+	}
+	s := read()
+	s.Stream = ""
+	return s, nil
+}
+
+// queueStatus queues the reads of one shard's counters on pipe; the
+// function returned reads their answers once pipe has run.
+func queueStatus(ctx context.Context, pipe redis.Pipeliner, k Keys) func() Status {
 	xlen := pipe.XLen(ctx, k.Events)
 	groups := pipe.XInfoGroups(ctx, k.Events)
 	delayed := pipe.ZCard(ctx, k.Delayed)
@@ -40,21 +95,21 @@ func ReadStatus(ctx context.Context, rdb redis.UniversalClient, k Keys) (Status,
 	steps := pipe.HGetAll(ctx, k.Steps)
 	prepared := pipe.ZCard(ctx, k.PreparedDue)
 	partner := pipe.HGetAll(ctx, k.Partner)
-	if _, err := pipe.Exec(ctx); err != nil && !isNoStream(err) {
-		return Status{}, fmt.Errorf("status: %w", err)
-	}
-	s := Status{StreamLength: xlen.Val(), Delayed: delayed.Val(), Retrying: retry.Val(), Dead: dead.Val(), Attempts: attempts.Val(), Prepared: prepared.Val(), Steps: map[string]int64{}}
-	for _, g := range groups.Val() {
-		if g.Name == k.Group {
-			s.Pending, s.Lag, s.Consumers = g.Pending, g.Lag, g.Consumers
+	return func() Status {
+		s := Status{Stream: k.Events, StreamLength: xlen.Val(), Delayed: delayed.Val(), Retrying: retry.Val(), Dead: dead.Val(), Attempts: attempts.Val(),
+			Prepared: prepared.Val(), Steps: map[string]int64{}}
+		s.Partner = partnerStates(partner.Val(), time.Now())
+		for _, g := range groups.Val() {
+			if g.Name == k.Group {
+				s.Pending, s.Lag, s.Consumers = g.Pending, g.Lag, g.Consumers
+			}
 		}
+		for step, v := range steps.Val() {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			s.Steps[step] = n
+		}
+		return s
 	}
-	for step, v := range steps.Val() {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		s.Steps[step] = n
-	}
-	s.Partner = partnerStates(partner.Val(), time.Now())
-	return s, nil
 }
 
 // isNoStream is the error of XINFO on a stream that does not exist yet.

@@ -16,7 +16,7 @@ func trimFixture(t *testing.T, keep time.Duration) (*redis.Client, string, *Trim
 	t.Helper()
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
-	t.Cleanup(func() { cleanKeys(rdb, prefix) })
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
 	stream := prefix + "events"
 	ctx := context.Background()
 	var ids []string

@@ -2,13 +2,15 @@
 # Starts and stops the project's own Redis and ClickHouse on private loopback
 # ports, with their data under .run/ at the project root.
 #
-#   scripts/infra.sh up [redis|clickhouse|postgres]     start (installs Debian packages when missing); idempotent
-#   scripts/infra.sh down [redis|clickhouse|postgres]   stop exactly the processes this script started
+#   scripts/infra.sh up [redis|clickhouse|postgres|cluster]     start (installs Debian packages when missing); idempotent
+#   scripts/infra.sh down [redis|clickhouse|postgres|cluster]   stop exactly the processes this script started
 #   scripts/infra.sh status                    say what runs
 #   scripts/infra.sh env                       print the export lines tests, the demo and the CLI read
 #
 # Ports: STREAMSYNC_DEV_REDIS_PORT (16379), STREAMSYNC_DEV_CLICKHOUSE_PORT (19000),
 # STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT (18123), STREAMSYNC_DEV_POSTGRES_PORT (15432). Readiness deadline: STREAMSYNC_DEV_WAIT (60 s).
+# The Redis Cluster (`up cluster`, not part of `up`): three masters on STREAMSYNC_DEV_CLUSTER_PORTS
+# (17001,17002,17003), data in .run/cluster/PORT.
 # A ClickHouse on another port is a second instance with its data in .run/clickhouse-PORT (tests that
 # stop and start ClickHouse use one of their own).
 set -euo pipefail
@@ -228,10 +230,72 @@ stop() {
   say "$name stopped (pid $pid)"
 }
 
+# cluster_up: three redis-server masters in cluster mode, joined with
+# `redis-cli --cluster create` once every slot is unassigned.
+cluster_up() {
+  local dir="$run/cluster" port ports addrs=()
+  IFS=, read -r -a ports <<<"$cluster_ports"
+  ensure redis-server redis-server
+  ensure redis-cli redis-tools
+  if ! cluster_running && cluster_answers; then
+    # Another checkout's private Cluster (tests keep to keys of their own): use it.
+    say "reusing the redis cluster already answering on ${cluster_ports}"
+    return 0
+  fi
+  for port in "${ports[@]}"; do
+    mkdir -p "$dir/$port"
+    addrs+=("127.0.0.1:$port")
+    if alive "$dir/$port/redis.pid" redis-server; then
+      continue
+    fi
+    port_busy "$port" && die "port $port is taken; set STREAMSYNC_DEV_CLUSTER_PORTS"
+    rm -f "$dir/$port/redis.pid"
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/$port" --save "" --appendonly no \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
+      --daemonize yes --pidfile "$dir/$port/redis.pid" --logfile "$dir/$port/redis.log" ||
+      die "redis-server on $port did not start; see $dir/$port/redis.log"
+    wait_for "cluster node $port" "$dir/$port/redis.log" sh -c "redis-cli -p $port ping | grep -q PONG" ||
+      die "cluster node $port did not answer PING"
+  done
+  if ! redis-cli -p "${ports[0]}" cluster info | grep -q 'cluster_state:ok'; then
+    if redis-cli -p "${ports[0]}" cluster info | grep -q 'cluster_slots_assigned:0'; then
+      redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >"$dir/create.log" 2>&1 ||
+        die "redis-cli --cluster create failed; see $dir/create.log"
+    fi
+    wait_for "redis cluster" "$dir/create.log" sh -c "redis-cli -p ${ports[0]} cluster info | grep -q cluster_state:ok" ||
+      die "the cluster on ${cluster_ports} is not ok; try scripts/infra.sh down cluster and rm -rf $dir"
+  fi
+  say "redis cluster ready on ${addrs[*]}"
+}
+
+cluster_down() {
+  local port ports
+  IFS=, read -r -a ports <<<"$cluster_ports"
+  for port in "${ports[@]}"; do
+    stop "$run/cluster/$port/redis.pid" redis-server
+  done
+}
+
+# cluster_answers: the first node answers as a Cluster whose every slot is served.
+cluster_answers() {
+  local first=${cluster_ports%%,*}
+  redis-cli -p "$first" cluster info 2>/dev/null | grep -q 'cluster_state:ok'
+}
+
+# cluster_running: every node of the cluster this script started is alive.
+cluster_running() {
+  local port ports
+  IFS=, read -r -a ports <<<"$cluster_ports"
+  for port in "${ports[@]}"; do
+    alive "$run/cluster/$port/redis.pid" redis-server || return 1
+  done
+}
+
 status() {
   alive "$run/redis/redis.pid" redis-server && say "redis running on 127.0.0.1:$redis_port" || say "redis not running"
   alive "$ch_dir/clickhouse.pid" clickhouse && say "clickhouse running on 127.0.0.1:$ch_port" || say "clickhouse not running"
   alive "$pg_dir/postgres.pid" postgres && say "postgres running on 127.0.0.1:$pg_port" || say "postgres not running"
+  cluster_running && say "redis cluster running on $cluster_ports" || say "redis cluster not running"
 }
 
 env_lines() {
@@ -241,6 +305,9 @@ env_lines() {
   # What the CLI (streamsync status|dead|chains) reads, so that it talks to these servers too.
   echo "export STREAMSYNC_REDIS__ADDR=127.0.0.1:$redis_port"
   echo "export STREAMSYNC_CLICKHOUSE__ADDR=127.0.0.1:$ch_port"
+  if cluster_running || cluster_answers; then
+    echo "export STREAMSYNC_TEST_REDIS_CLUSTER_ADDRS=127.0.0.1:${cluster_ports//,/,127.0.0.1:}"
+  fi
 }
 
 mkdir -p "$run"
@@ -252,11 +319,13 @@ case "$cmd:$what" in
   up:chromium) ensure chromium chromium; say "chromium ready: $(command -v chromium)" ;;  # for the console's browser tests
   up:clickhouse) clickhouse_up ;;
   up:postgres) postgres_up ;;
+  up:cluster) cluster_up ;;
   down:all) stop "$pg_dir/postgres.pid" postgres INT; stop "$ch_dir/clickhouse.pid" clickhouse; stop "$run/redis/redis.pid" redis-server ;;
   down:redis) stop "$run/redis/redis.pid" redis-server ;;
   down:clickhouse) stop "$ch_dir/clickhouse.pid" clickhouse ;;
   down:postgres) stop "$pg_dir/postgres.pid" postgres INT ;;  # SIGINT: fast shutdown, clients disconnected
+  down:cluster) cluster_down ;;
   status:*) status ;;
   env:*) env_lines ;;
-  *) die "usage: $0 up|down [redis|clickhouse|postgres] | status | env" ;;
+  *) die "usage: $0 up|down [redis|clickhouse|postgres|cluster] | status | env" ;;
 esac

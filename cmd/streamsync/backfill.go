@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 	"github.com/streamsync/streamsync/backfill"
 	"github.com/streamsync/streamsync/event"
@@ -49,7 +47,8 @@ func runBackfill(ctx context.Context, e *env) error {
 		return err
 	}
 	defer src.Close()
-	keys := keysOf(cfg.Stream)
+	shards := shardsOf(cfg)
+	keys := shards[0]
 	runID := resume
 	if runID == "" {
 		runID = backfill.NewRunID(time.Now())
@@ -62,10 +61,10 @@ func runBackfill(ctx context.Context, e *env) error {
 		progress = backfill.NewLines(os.Stderr, runID, 5*time.Second, nil)
 	}
 	b, err := backfill.New(backfill.Config{
-		Stream: keys.Events, StateKey: keys.Backfill, Entities: entities, Accounts: accounts, Rate: perSecond,
+		Stream: keys.Events, Route: shards.Stream, StateKey: keys.Backfill, Entities: entities, Accounts: accounts, Rate: perSecond,
 		Resume: resume, RunID: runID, ReplayDead: replay, Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes},
 		Progress: progress, Logger: e.log,
-		LedgerEntities: func(ctx context.Context) ([]string, error) { return ledgerEntities(ctx, rdb, keys) },
+		LedgerEntities: func(ctx context.Context) ([]string, error) { return ledgerOf(rdb, shards).Entities(ctx) },
 		Replayer:       deadReplayer{pipeline.DeadOps{RDB: rdb, Keys: keys, Instance: "backfill", AttemptLog: cfg.ClickHouse.Addr != ""}},
 	}, rdb, src)
 	if err != nil {
@@ -94,19 +93,6 @@ func runBackfill(ctx context.Context, e *env) error {
 	return runErr
 }
 
-// ledgerEntities are the entities the ledger has seen: its hashes' names.
-func ledgerEntities(ctx context.Context, rdb redis.UniversalClient, keys pipeline.Keys) ([]string, error) {
-	var out []string
-	iter := rdb.Scan(ctx, 0, keys.LedgerPattern(), 500).Iterator()
-	for iter.Next(ctx) {
-		out = append(out, strings.TrimPrefix(iter.Val(), keys.LedgerPrefix()))
-	}
-	if err := iter.Err(); err != nil {
-		return nil, fmt.Errorf("ledger entities: %w", err)
-	}
-	slices.Sort(out)
-	return out, nil
-}
 
 // deadReplayer replays dead letters by reason and age with the pipeline's
 // dead-letter replay (the same as `streamsync dead replay`).

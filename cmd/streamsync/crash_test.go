@@ -101,9 +101,18 @@ func TestCrashRecovery(t *testing.T) {
 		ids[i] = e.Get("id")
 	}
 	steps := waitAllTerminal(t, conn, db, ids, 4*time.Minute, p)
-	assertNoRowMissing(t, rdb, keys, conn, db)
+	assertNoRowMissing(t, rdb, pipeline.Shards{keys}, conn, db)
 	p.kill()
+	checkOutcome(t, story, steps, pipeline.DeadOps{RDB: rdb, Keys: keys}, sim)
+}
 
+// checkOutcome: every event has exactly one terminal step with the reason
+// it should have, only invalid entries are dead letters, the partner holds
+// exactly the newest version of every record, and no account ever had two
+// requests at the partner at once.
+func checkOutcome(t *testing.T, story []loadtest.Entry, steps map[string][]string, ops pipeline.DeadOps, sim *partnersim.Server) {
+	t.Helper()
+	ctx := context.Background()
 	// Every event has exactly one terminal step, with the reason it should have.
 	for _, e := range story {
 		id := e.Get("id")
@@ -126,7 +135,7 @@ func TestCrashRecovery(t *testing.T) {
 			t.Errorf("event %s ended %s: %v", id, term[0], steps[id])
 		}
 	}
-	dead, _, _ := pipeline.ListDead(ctx, rdb, keys, pipeline.DeadFilter{All: true}, "", 100000)
+	dead, _, _ := ops.List(ctx, pipeline.DeadFilter{All: true}, "", 100000)
 	for _, d := range dead {
 		if d.Reason != "invalid" {
 			t.Errorf("dead letter %s: %s %s", d.EventID, d.Reason, d.Error)
@@ -227,18 +236,24 @@ func hasTerminal(steps []string) bool {
 
 // assertNoRowMissing: every step the pipeline counted has its row in
 // ClickHouse, once the exporter has emptied the attempts stream.
-func assertNoRowMissing(t *testing.T, rdb *redis.Client, keys pipeline.Keys, conn driver.Conn, db string) {
+func assertNoRowMissing(t *testing.T, rdb redis.UniversalClient, shards pipeline.Shards, conn driver.Conn, db string) {
 	t.Helper()
 	ctx := context.Background()
-	testenv.WaitFor(t, time.Minute, "the attempts stream exported", func() bool {
-		n, _ := rdb.XLen(ctx, keys.Attempts).Result()
-		return n == 0
+	testenv.WaitFor(t, time.Minute, "the attempts streams exported", func() bool {
+		for _, k := range shards {
+			if n, _ := rdb.XLen(ctx, k.Attempts).Result(); n != 0 {
+				return false
+			}
+		}
+		return true
 	})
-	counts, _ := rdb.HGetAll(ctx, keys.Steps).Result()
 	var want uint64
-	for _, v := range counts {
-		n, _ := strconv.ParseUint(v, 10, 64)
-		want += n
+	for _, k := range shards {
+		counts, _ := rdb.HGetAll(ctx, k.Steps).Result()
+		for _, v := range counts {
+			n, _ := strconv.ParseUint(v, 10, 64)
+			want += n
+		}
 	}
 	var got uint64
 	if err := conn.QueryRow(ctx, "SELECT uniqExact(row_id) FROM "+db+".attempts").Scan(&got); err != nil {

@@ -35,7 +35,7 @@ func runDead(ctx context.Context, e *env) error {
 	if err := pingRedis(ctx, rdb, e.cfg.Redis); err != nil {
 		return err
 	}
-	ops := pipeline.DeadOps{RDB: rdb, Keys: keysOf(e.cfg.Stream), Instance: "cli", AttemptLog: e.cfg.ClickHouse.Addr != ""}
+	ops := pipeline.DeadOps{RDB: rdb, Shards: shardsOf(e.cfg), Instance: "cli", AttemptLog: e.cfg.ClickHouse.Addr != ""}
 	switch action {
 	case "list":
 		items, next, err := ops.List(ctx, f, cursor, limit)

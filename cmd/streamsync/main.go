@@ -27,6 +27,7 @@ commands:
             [--repair-extra] [--recent DURATION]; exit 0 equal, 1 differences, 2 failed
   backfill  full sync: append every record of the source as an upsert, paced and resumable
             [--entity E]... [--account A]... [--rate N] [--resume RUN_ID] [--replay-dead]
+  shard     shard ACCOUNT: the events stream a producer appends the account's events to
 
 Every command takes --config FILE, --format table|json, and a flag per setting
 (--sink.base_url=…); see config/streamsync.example.yaml.
@@ -63,6 +64,7 @@ var commands = map[string]struct {
 	"reconcile": {run: runReconcile, sections: reconcileSections, flags: reconcileFlags},
 	"backfill": {run: runBackfill, sections: []string{config.SectionRedis, config.SectionStream, config.SectionEvent, config.SectionSource, config.SectionLog},
 		flags: backfillFlags},
+	"shard":     {run: runShard, sections: []string{config.SectionRedis, config.SectionStream}},
 }
 
 var operatorSections = []string{config.SectionRedis, config.SectionStream, config.SectionLog}

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
+	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
 
@@ -72,5 +73,5 @@ func TestClickHouseOutage(t *testing.T) {
 			t.Fatalf("%s: %v", id, s)
 		}
 	}
-	assertNoRowMissing(t, rdb, keys, conn, db)
+	assertNoRowMissing(t, rdb, pipeline.Shards{keys}, conn, db)
 }

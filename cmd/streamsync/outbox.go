@@ -23,7 +23,7 @@ func startOutbox(e *env, rdb redis.UniversalClient, keys pipeline.Keys, consumer
 	if err != nil {
 		return nil, fmt.Errorf("outbox.dsn: %w", err)
 	}
-	r, err := outbox.NewRelay(outbox.Config{Table: cfg.Outbox.Table, Batch: cfg.Outbox.Batch, Keys: keys,
+	r, err := outbox.NewRelay(outbox.Config{Table: cfg.Outbox.Table, Batch: cfg.Outbox.Batch, Keys: keys, Route: shardsOf(cfg).Stream,
 		Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes}, Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != "",
 		Logger: e.log, Registerer: reg}, pool, rdb)
 	if err != nil {

@@ -37,6 +37,7 @@ func runProduce(ctx context.Context, e *env) error {
 	if err != nil {
 		return fmt.Errorf("publisher: %w", err)
 	}
+	shards := shardsOf(e.cfg)
 	story := loadtest.Story(loadtest.StoryConfig{Seed: seed, Accounts: accounts, Events: events, PartnerName: e.cfg.Sink.PartnerName})
 	var tick <-chan time.Time
 	if rate > 0 {
@@ -54,11 +55,17 @@ func runProduce(ctx context.Context, e *env) error {
 			}
 		}
 		kv := append([]string(nil), en.Fields...)
+		account := ""
+		for j := 0; j+1 < len(kv); j += 2 {
+			if kv[j] == "account" {
+				account = kv[j+1]
+			}
+		}
 		if en.Kind != "malformed" {
 			kv = append(kv, "ts", strconv.FormatInt(time.Now().UnixMilli(), 10))
 		}
 		payload := []byte(pipeline.PackFields(kv)) // the fields byte for byte, as EntryMarshaller carries them
-		if err := pub.Publish(e.cfg.Stream.Events, message.NewMessage(strconv.Itoa(i), payload)); err != nil {
+		if err := pub.Publish(shards.Stream(account), message.NewMessage(strconv.Itoa(i), payload)); err != nil {
 			return fmt.Errorf("append entry %d: %w", i, err)
 		}
 		kinds[en.Kind]++

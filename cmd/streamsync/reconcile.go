@@ -107,11 +107,11 @@ func newReconciler(e *env, rc reconcile.Config) (*reconcile.Reconciler, func(), 
 		_ = conn.Close()
 		_ = rdb.Close()
 	}
-	keys := keysOf(cfg.Stream)
+	shards := shardsOf(cfg)
 	rc.Database = ch.Database
 	rc.Logger = e.log
-	deps := reconcile.Deps{CH: conn, Theirs: theirs, Ledger: reconcile.RedisLedger{RDB: rdb, Key: keys.Ledger},
-		Append: appender(rdb, keys)}
+	deps := reconcile.Deps{CH: conn, Theirs: theirs, Ledger: ledgerOf(rdb, shards),
+		Append: appender(rdb, shards)}
 	if ours.Kind() != source.KindNone {
 		deps.Ours = ours
 	}
@@ -124,10 +124,21 @@ func newReconciler(e *env, rc reconcile.Config) (*reconcile.Reconciler, func(), 
 }
 
 // appender appends events through the ingest's append path.
-func appender(rdb redis.UniversalClient, keys pipeline.Keys) reconcile.AppendFunc {
+func appender(rdb redis.UniversalClient, shards pipeline.Shards) reconcile.AppendFunc {
 	return func(ctx context.Context, events []event.Event) error {
-		return ingest.Append(ctx, rdb, keys.Events, events)
+		return ingest.AppendRouted(ctx, rdb, shards.Stream, events)
 	}
+}
+
+// ledgerOf reads the ledger of every shard.
+func ledgerOf(rdb redis.UniversalClient, shards pipeline.Shards) reconcile.RedisLedger {
+	l := reconcile.RedisLedger{RDB: rdb, Key: shards[0].Ledger}
+	if len(shards) > 1 {
+		for _, k := range shards {
+			l.Shards = append(l.Shards, k.Ledger)
+		}
+	}
+	return l
 }
 
 // newSource builds our source from source.*.

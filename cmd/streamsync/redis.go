@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,12 +18,20 @@ type quietRedis struct{}
 
 func (quietRedis) Printf(context.Context, string, ...any) {}
 
-func newRedis(c config.RedisConfig) *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: c.Addr, Password: c.Password, DB: c.DB, PoolSize: 256})
+// newRedis is a client of one Redis, or of a Redis Cluster when the
+// settings name one (redis.addrs, redis.cluster; contract §9).
+func newRedis(c config.RedisConfig) redis.UniversalClient {
+	if c.IsCluster() {
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Nodes(), Password: c.Password, PoolSize: 256})
+	}
+	return redis.NewClient(&redis.Options{Addr: c.Nodes()[0], Password: c.Password, DB: c.DB, PoolSize: 256})
 }
 
-func keysOf(c config.StreamConfig) pipeline.Keys {
-	return pipeline.NewKeys(c.Events, c.Group, c.Dead, c.Delayed, c.Retry)
+// shardsOf are the key sets of every shard: exactly the configured names
+// with one shard on one Redis, a hash tag per shard otherwise.
+func shardsOf(c config.Config) pipeline.Shards {
+	s := c.Stream
+	return pipeline.NewShards(s.Events, s.Group, s.Dead, s.Delayed, s.Retry, s.Shards, s.Shards > 1 || c.Redis.IsCluster())
 }
 
 // consumerName is stream.consumer, or the host name.
@@ -36,11 +45,21 @@ func consumerName(c config.StreamConfig) string {
 	return "streamsync"
 }
 
-// pingRedis fails with a message naming redis.addr when Redis does not answer.
-func pingRedis(ctx context.Context, rdb *redis.Client, c config.RedisConfig) error {
+// pingRedis fails with a message naming redis.addr (or redis.addrs) when
+// Redis does not answer; on a Cluster every master must answer.
+func pingRedis(ctx context.Context, rdb redis.UniversalClient, c config.RedisConfig) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
+	var err error
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return n.Ping(ctx).Err() })
+	} else {
+		err = rdb.Ping(ctx).Err()
+	}
+	if err != nil {
+		if len(c.Addrs) > 0 {
+			return fmt.Errorf("redis.addrs %s: %w", strings.Join(c.Addrs, ","), err)
+		}
 		return fmt.Errorf("redis.addr %s: %w", c.Addr, err)
 	}
 	return nil

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -28,7 +31,8 @@ func runPipeline(ctx context.Context, e *env) error {
 	if err := pingRedis(ctx, rdb, cfg.Redis); err != nil {
 		return err
 	}
-	keys := keysOf(cfg.Stream)
+	shards := shardsOf(cfg)
+	keys := shards[0]
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// lag, pending, delayed, retrying, dead, step counts: read from Redis on scrape.
@@ -64,7 +68,7 @@ func runPipeline(ctx context.Context, e *env) error {
 	}
 	defer src.Close()
 	p, err := pipeline.New(pipeline.Config{
-		Keys: keys, Consumer: consumer, Instance: consumer,
+		Shards: shards, Consumer: consumer, Instance: consumer,
 		Subscriber:  pipeline.SubscriberConfig{Batch: cfg.Stream.Batch, MaxInFlight: cfg.Stream.MaxInFlight},
 		PartnerName: cfg.Sink.PartnerName,
 		Limits:      event.Limits{MaxBytes: cfg.Event.MaxBytes},
@@ -79,7 +83,7 @@ func runPipeline(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	ops := pipeline.DeadOps{RDB: rdb, Keys: keys, Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}
+	ops := pipeline.DeadOps{RDB: rdb, Shards: shards, Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}
 	var chains admin.ChainLister
 	var reconcileRuns http.Handler
 	if ch := cfg.ClickHouse; ch.Addr != "" {
@@ -88,7 +92,7 @@ func runPipeline(ctx context.Context, e *env) error {
 			return err
 		}
 		defer conn.Close()
-		stop, err := startExporter(e, rdb, conn, keys, consumer, reg)
+		stop, err := startExporters(e, rdb, conn, shards, consumer, reg)
 		if err != nil {
 			return err
 		}
@@ -115,10 +119,16 @@ func runPipeline(ctx context.Context, e *env) error {
 		}()
 	}
 	if cfg.Ingest.Addr != "" {
-		in, err := ingest.New(ingest.Config{Addr: cfg.Ingest.Addr, Stream: keys.Events, MaxBodyBytes: int64(cfg.Ingest.MaxBodyBytes),
+		ic := ingest.Config{Addr: cfg.Ingest.Addr, Stream: keys.Events, MaxBodyBytes: int64(cfg.Ingest.MaxBodyBytes),
 			Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes}, Logger: e.log,
 			Keys: keys, PrepareTimeout: cfg.Ingest.PrepareTimeout, CheckURL: cfg.Ingest.CheckURL, CheckMaxAttempts: cfg.Ingest.CheckMaxAttempts,
-			Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}, rdb)
+			Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}
+		if len(shards) > 1 {
+			// Events are routed to their account's shard; prepared events
+			// keep to one shard's keys, so they are off with several shards.
+			ic.Stream, ic.Route, ic.Keys = "", shards.Stream, pipeline.Keys{}
+		}
+		in, err := ingest.New(ic, rdb)
 		if err != nil {
 			return err
 		}
@@ -145,19 +155,21 @@ func runPipeline(ctx context.Context, e *env) error {
 	defer stopOutbox()
 	summaryCtx, stopSummary := context.WithCancel(ctx)
 	defer stopSummary()
-	go summarize(summaryCtx, e, rdb, keys)
-	trimmer, err := pipeline.NewTrimmer(pipeline.TrimConfig{Stream: keys.Events, KeepAcked: cfg.Stream.KeepAcked, Logger: e.log}, rdb)
-	if err != nil {
-		return err
+	go summarize(summaryCtx, e, rdb, shards)
+	for _, k := range shards {
+		trimmer, err := pipeline.NewTrimmer(pipeline.TrimConfig{Stream: k.Events, KeepAcked: cfg.Stream.KeepAcked, Logger: e.log}, rdb)
+		if err != nil {
+			return err
+		}
+		go trimmer.Run(summaryCtx) // acked entries older than stream.keep_acked leave the events stream
 	}
-	go trimmer.Run(summaryCtx) // acked entries older than stream.keep_acked leave the events stream
 	reporterDone := make(chan struct{})
 	go func() {
 		defer close(reporterDone)
 		pipeline.PartnerReporter{RDB: rdb, Keys: keys, Instance: consumer, Sink: sink, Logger: e.log}.Run(summaryCtx)
 	}()
 	defer func() { stopSummary(); <-reporterDone }()
-	e.log.Info("streamsync running", "events", keys.Events, "group", keys.Group, "consumer", consumer, "partner", cfg.Sink.BaseURL,
+	e.log.Info("streamsync running", "events", keys.Events, "shards", len(shards), "redis_cluster", cfg.Redis.IsCluster(), "group", keys.Group, "consumer", consumer, "partner", cfg.Sink.BaseURL,
 		"attempt_log", cfg.ClickHouse.Addr != "")
 	if err := p.Run(ctx); err != nil {
 		return fmt.Errorf("pipeline: %w", err)
@@ -167,7 +179,7 @@ func runPipeline(ctx context.Context, e *env) error {
 }
 
 // summarize logs one line of counters every few seconds while anything moves.
-func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, keys pipeline.Keys) {
+func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, shards pipeline.Shards) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	var last pipeline.Status
@@ -177,7 +189,7 @@ func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, keys pipe
 			return
 		case <-t.C:
 		}
-		s, err := pipeline.ReadStatus(ctx, rdb, keys)
+		s, err := pipeline.ReadShardsStatus(ctx, rdb, shards)
 		if err != nil {
 			continue
 		}
@@ -192,22 +204,35 @@ func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, keys pipe
 	}
 }
 
-// startExporter runs the attempt-log exporter beside the pipeline; the
-// pipeline never waits on it.
-func startExporter(e *env, rdb redis.UniversalClient, conn driver.Conn, keys pipeline.Keys, consumer string, reg prometheus.Registerer) (func(), error) {
+// startExporters runs the attempt-log exporter of every shard beside the
+// pipeline; the pipeline never waits on them. With more than one shard each
+// has its own spool directory (spool_dir/shard-N) and its metrics carry a
+// shard label.
+func startExporters(e *env, rdb redis.UniversalClient, conn driver.Conn, shards pipeline.Shards, consumer string, reg prometheus.Registerer) (func(), error) {
 	ch := e.cfg.ClickHouse
-	x, err := attemptlog.NewExporter(attemptlog.ExporterConfig{Stream: keys.Attempts, Consumer: consumer, Database: ch.Database,
-		BacklogMax: ch.BacklogMax, SpoolDir: ch.SpoolDir, Logger: e.log, Registerer: reg}, rdb, conn)
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := x.Run(ctx); err != nil {
-			e.log.Error("attempt-log exporter stopped", "err", err)
+	var wg sync.WaitGroup
+	stop := func() { cancel(); wg.Wait() }
+	for i, keys := range shards {
+		spool, r, rowPrefix := ch.SpoolDir, reg, ""
+		if len(shards) > 1 {
+			rowPrefix = fmt.Sprintf("%d/", i)
+			spool = filepath.Join(ch.SpoolDir, fmt.Sprintf("shard-%d", i))
+			r = prometheus.WrapRegistererWith(prometheus.Labels{"shard": strconv.Itoa(i)}, reg)
 		}
-	}()
-	return func() { cancel(); <-done }, nil
+		x, err := attemptlog.NewExporter(attemptlog.ExporterConfig{Stream: keys.Attempts, RowIDPrefix: rowPrefix, Consumer: consumer, Database: ch.Database,
+			BacklogMax: ch.BacklogMax, SpoolDir: spool, Logger: e.log, Registerer: r}, rdb, conn)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := x.Run(ctx); err != nil {
+				e.log.Error("attempt-log exporter stopped", "stream", keys.Attempts, "err", err)
+			}
+		}()
+	}
+	return stop, nil
 }

@@ -18,7 +18,7 @@ func runStatus(ctx context.Context, e *env) error {
 	if err := pingRedis(ctx, rdb, e.cfg.Redis); err != nil {
 		return err
 	}
-	s, err := pipeline.ReadStatus(ctx, rdb, keysOf(e.cfg.Stream))
+	s, err := pipeline.ReadShardsStatus(ctx, rdb, shardsOf(e.cfg))
 	if err != nil {
 		return err
 	}
@@ -37,6 +37,15 @@ func runStatus(ctx context.Context, e *env) error {
 	}
 	for _, p := range s.Partner {
 		fmt.Fprintf(tw, "partner %s\t%s\n", p.Instance, partnerLine(p))
+	}
+	if err := tw.Flush(); err != nil || len(s.Shards) == 0 {
+		return err
+	}
+	fmt.Fprintln(e.out)
+	tw = tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SHARD\tSTREAM\tLENGTH\tPENDING\tLAG\tDELAYED\tRETRYING\tDEAD\tDELIVERED")
+	for i, sh := range s.Shards {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", i, sh.Stream, sh.StreamLength, sh.Pending, sh.Lag, sh.Delayed, sh.Retrying, sh.Dead, sh.Steps["delivered"])
 	}
 	return tw.Flush()
 }

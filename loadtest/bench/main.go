@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -39,7 +40,20 @@ func main() {
 	exportRows := flag.Int("export-rows", 200000, "rows through the attempt-log exporter (0 skips it)")
 	chAddr := flag.String("clickhouse", os.Getenv("STREAMSYNC_TEST_CLICKHOUSE_ADDR"), "ClickHouse host:port for the exporter run")
 	only := flag.String("only", "", "run one part: drain, e2e or export")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
 	if *addr == "" {
 		fmt.Fprintln(os.Stderr, "bench: --redis or STREAMSYNC_TEST_REDIS_ADDR required")
 		os.Exit(2)

@@ -25,10 +25,15 @@ const (
 
 // ExporterConfig configures the Exporter.
 type ExporterConfig struct {
-	Stream   string // the attempts stream the pipeline appends rows to
-	Group    string // consumer group shared by every process' exporter
-	Consumer string
-	Database string
+	Stream string // the attempts stream the pipeline appends rows to
+	// RowIDPrefix is put in front of every row_id read from Stream: the
+	// shard's number ("3/") when there are several shards, whose stream
+	// entry ids (part of a row_id) may coincide (contract §3: row_id is
+	// unique per step). Empty with one shard.
+	RowIDPrefix string
+	Group       string // consumer group shared by every process' exporter
+	Consumer    string
+	Database    string
 	// BatchSize rows or FlushInterval, whichever comes first, make one insert.
 	BatchSize     int
 	FlushInterval time.Duration
@@ -230,6 +235,9 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 			if s, ok := v.(string); ok {
 				r[k] = s
 			}
+		}
+		if x.cfg.RowIDPrefix != "" && r["row_id"] != "" {
+			r["row_id"] = x.cfg.RowIDPrefix + r["row_id"]
 		}
 		if _, err := r.values(); err != nil || len(m.Values) == 0 {
 			x.log.Error("ATTEMPT-LOG ROW DROPPED: not a row", "stream_id", m.ID, "err", err)

@@ -127,3 +127,23 @@ func TestSpillToSpoolAndBack(t *testing.T) {
 	_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
 	_ = os.RemoveAll(spoolDir)
 }
+
+// With several shards the shard's prefix goes in front of every row_id, so
+// that equal entry ids of two shards' streams stay two rows.
+func TestExportRowIDPrefix(t *testing.T) {
+	rdb := testenv.Redis(t)
+	conn, db := testenv.ClickHouse(t)
+	prefix := testenv.Prefix(t)
+	t.Cleanup(func() { rdb.Del(context.Background(), prefix+"a0", prefix+"a1") })
+	for i := range 2 {
+		stream := fmt.Sprintf("%sa%d", prefix, i)
+		addRows(t, rdb, stream, 0, 10) // the same row ids r0 … r9 in both
+		runExporter(t, ExporterConfig{Stream: stream, RowIDPrefix: fmt.Sprintf("%d/", i), Consumer: "c", Database: db,
+			SpoolDir: t.TempDir(), FlushInterval: 10 * time.Millisecond}, rdb, conn)
+	}
+	testenv.WaitFor(t, 30*time.Second, "20 distinct rows", func() bool { return distinctRows(conn, db) == 20 })
+	var n uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count() FROM "+db+".attempts WHERE row_id IN ('0/r3', '1/r3')").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("prefixed rows: %d %v", n, err)
+	}
+}
