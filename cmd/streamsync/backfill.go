@@ -93,7 +93,6 @@ func runBackfill(ctx context.Context, e *env) error {
 	return runErr
 }
 
-
 // deadReplayer replays dead letters by reason and age with the pipeline's
 // dead-letter replay (the same as `streamsync dead replay`).
 type deadReplayer struct{ ops pipeline.DeadOps }

@@ -64,7 +64,7 @@ var commands = map[string]struct {
 	"reconcile": {run: runReconcile, sections: reconcileSections, flags: reconcileFlags},
 	"backfill": {run: runBackfill, sections: []string{config.SectionRedis, config.SectionStream, config.SectionEvent, config.SectionSource, config.SectionLog},
 		flags: backfillFlags},
-	"shard":     {run: runShard, sections: []string{config.SectionRedis, config.SectionStream}},
+	"shard": {run: runShard, sections: []string{config.SectionRedis, config.SectionStream}},
 }
 
 var operatorSections = []string{config.SectionRedis, config.SectionStream, config.SectionLog}
