@@ -67,7 +67,7 @@ func TestCrashRecovery(t *testing.T) {
 	env = append(env,
 		"STREAMSYNC_CLICKHOUSE__ADDR="+testenv.ClickHouseAddr(t), "STREAMSYNC_CLICKHOUSE__DATABASE="+db, "STREAMSYNC_CLICKHOUSE__SPOOL_DIR="+t.TempDir(),
 		"STREAMSYNC_SINK__BASE_URL="+hs.URL, "STREAMSYNC_SINK__CLIENT_ID=id", "STREAMSYNC_SINK__CLIENT_SECRET=sec",
-		"STREAMSYNC_RETRY__INITIAL=20ms", "STREAMSYNC_RETRY__MAX=500ms", "STREAMSYNC_SINK__TIMEOUT=1s")
+		"STREAMSYNC_RETRY__INITIAL=20ms", "STREAMSYNC_RETRY__MAX=500ms", "STREAMSYNC_SINK__TIMEOUT=3s")
 	ctx := context.Background()
 	add := func(entries []loadtest.Entry) {
 		pipe := rdb.Pipeline()
