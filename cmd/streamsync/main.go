@@ -21,6 +21,7 @@ commands:
   status    stream length, pending, lag, delayed, retrying, dead
   dead      list, replay or drop dead letters: dead list|replay|drop [--id ID]... [--reason R] [--all]
   chains    failed or stuck chains from the attempt log
+  sql       the analysts' queries of sql/: sql lists them, sql NAME [--since 6h] runs one
   produce   append a demo conference-registration story to the events stream
 
 Every command takes --config FILE, --format table|json, and a flag per setting
@@ -51,6 +52,7 @@ var commands = map[string]struct {
 	"dead":    {run: runDead, sections: operatorSections, flags: deadFlags},
 	"produce": {run: runProduce, sections: operatorSections, flags: produceFlags},
 	"chains":  {run: runChains, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: chainsFlags},
+	"sql":     {run: runSQL, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: sqlFlags},
 }
 
 var operatorSections = []string{config.SectionRedis, config.SectionStream, config.SectionLog}
