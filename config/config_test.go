@@ -254,3 +254,16 @@ func TestExampleFile(t *testing.T) {
 		t.Fatalf("example config invalid: %v", err)
 	}
 }
+
+// Every setting's flag says in --help what it is for, from the comment
+// beside it in streamsync.example.yaml.
+func TestEveryKeyDescribed(t *testing.T) {
+	for _, k := range Keys() {
+		if Describe(k) == "" {
+			t.Errorf("%s: no comment in streamsync.example.yaml, so its flag has no description", k)
+		}
+	}
+	if got := Describe("stream.consumer"); !strings.Contains(got, "empty means the host name") || !strings.Contains(got, "resumes its own pending entries first") {
+		t.Errorf("stream.consumer: %q; want both comment lines", got)
+	}
+}

@@ -47,7 +47,10 @@ func runChains(ctx context.Context, e *env) error {
 	tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
 	if len(chains) == 0 {
 		fmt.Fprintf(tw, "no failed or stuck chains in the last %s\n", since)
+		return tw.Flush()
 	}
+	fmt.Fprintln(tw, "CHAIN\tACCOUNT\tENTITY/KEY\tLAST STEP")
+	fmt.Fprintln(tw, "  TIME (UTC)\tSTEP\tATTEMPT\tHTTP\tERROR")
 	for _, c := range chains {
 		fmt.Fprintf(tw, "%s\taccount %s\t%s/%s\tlast %s at %s\n", c.ChainID, c.Account, c.Entity, c.Key, c.LastStep, c.LastTS.UTC().Format(time.DateTime))
 		for _, s := range c.Steps {

@@ -76,17 +76,13 @@ func dispatch(ctx context.Context, args []string, out io.Writer, environ []strin
 	if !ok {
 		return fmt.Errorf("unknown command %q\n\n%s", name, usage)
 	}
-	fs := pflag.NewFlagSet("streamsync "+name, pflag.ContinueOnError)
-	config.AddFlags(fs)
-	format := fs.String("format", "table", "output: table or json")
-	if c.flags != nil {
-		c.flags(fs)
-	}
+	fs := newFlagSet(name)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if *format != "table" && *format != "json" {
-		return fmt.Errorf("--format: must be table or json, is %q", *format)
+	format, _ := fs.GetString("format")
+	if format != "table" && format != "json" {
+		return fmt.Errorf("--format: must be table or json, is %q", format)
 	}
 	cfg, err := config.Load(fs, environ)
 	if err != nil {
@@ -95,7 +91,19 @@ func dispatch(ctx context.Context, args []string, out io.Writer, environ []strin
 	if err := cfg.Validate(c.sections...); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	return c.run(ctx, &env{cfg: cfg, fs: fs, out: out, format: *format, log: newLogger(cfg.Log)})
+	return c.run(ctx, &env{cfg: cfg, fs: fs, out: out, format: format, log: newLogger(cfg.Log)})
+}
+
+// newFlagSet is a command's flags: --config, one per setting, --format and
+// the command's own.
+func newFlagSet(name string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("streamsync "+name, pflag.ContinueOnError)
+	config.AddFlags(fs)
+	fs.String("format", "table", "output: table or json")
+	if f := commands[name].flags; f != nil {
+		f(fs)
+	}
+	return fs
 }
 
 func newLogger(c config.LogConfig) *slog.Logger {
