@@ -131,8 +131,9 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.RateLimit > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit/10)))
 	}
+	blog := &breakerLog{log: s.log, now: cfg.Now, summaryEvery: defaultBreakerSummary}
 	s.breaker = newBreaker(cfg.Breaker, func(from, to gobreaker.State) {
-		s.log.Warn("partner circuit breaker", "from", from.String(), "to", to.String())
+		blog.change(from, to) // the change once, then a summary a minute
 		if cfg.OnBreakerChange != nil {
 			cfg.OnBreakerChange(from, to)
 		}
