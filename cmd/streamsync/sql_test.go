@@ -66,4 +66,9 @@ func TestSQLCommand(t *testing.T) {
 	if err != nil || !strings.Contains(out, "recent") || !strings.Contains(out, "old") {
 		t.Fatalf("sql failed_chains --since 6h --account acc: %v\n%s", err, out)
 	}
+	out, err = cli(t, env, "chains", "--since", "6h")
+	lines := strings.Split(out, "\n")
+	if err != nil || len(lines) < 4 || !strings.HasPrefix(lines[0], "CHAIN") || !strings.Contains(lines[1], "STEP") || !strings.HasPrefix(lines[2], "recent") {
+		t.Fatalf("chains table without its header: %v\n%s", err, out)
+	}
 }
