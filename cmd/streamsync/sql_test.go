@@ -30,7 +30,7 @@ func TestSQLCommand(t *testing.T) {
 	if err := attemptlog.Insert(ctx, conn, db, []attemptlog.Row{
 		row("recent", "dead", "422 recent", 10*time.Minute),
 		row("old", "dead", "422 old", 3*time.Hour),
-		row("waiting", "parked", "parent main/x not at the partner yet", 5*time.Minute),
+		row("waiting", "parked", "parent main/x not at the partner yet", time.Minute),
 	}); err != nil {
 		t.Fatal(err)
 	}
