@@ -12,8 +12,11 @@ run: build ## Redis, ClickHouse, partnersim and the pipeline in the foreground; 
 
 test: up up-cluster ## every test, against the project's own Redis and ClickHouse, race detector on, fuzzing briefly
 	$(INFRA) up chromium
+	@echo "make test: building every package with the race detector, then testing them; a line per package as it ends (several minutes on a cold cache)"
 	$(TEST_ENV) && $(GO) test -race -count=1 ./...
+	@echo "make test: fuzzing the event parsers, $(FUZZTIME) each"
 	$(MAKE) --no-print-directory fuzz
+	@echo "make test: passed. Redis and ClickHouse are left running for the next run:"; $(INFRA) status; echo "make down stops what this checkout started"
 
 test-short: ## the tests that need no servers
 	$(GO) test -short -count=1 ./...
@@ -38,6 +41,7 @@ status:
 	$(INFRA) status
 
 build: ## bin/streamsync and bin/partnersim
+	@echo "build: compiling bin/streamsync and bin/partnersim (a minute or more on a first build, seconds after)"
 	$(GO) build -o bin/ ./cmd/...
 
 bench: up ## drain 200,000 entries three ways, then the pipeline end to end against partnersim
@@ -69,3 +73,13 @@ lint: ## gofmt and go vet
 
 clean:
 	rm -rf bin
+
+.PHONY: clean-data
+clean-data: ## stop a make run and the servers this checkout started, then remove .run/ (their data and logs)
+	@if [ -s .run/run.pid ] && kill -0 "$$(cat .run/run.pid)" 2>/dev/null; then \
+		echo "clean-data: stopping make run (pid $$(cat .run/run.pid))"; kill -TERM "$$(cat .run/run.pid)"; \
+		for i in $$(seq 300); do kill -0 "$$(cat .run/run.pid 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done; \
+	fi
+	$(INFRA) down
+	rm -rf .run
+	@echo "clean-data: .run/ removed"

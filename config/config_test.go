@@ -299,5 +299,15 @@ func TestRedisClusterSettings(t *testing.T) {
 	}
 	if _, err := load(t, nil, []string{"STREAMSYNC_REDIS__CLUSTER=maybe"}); err == nil || !strings.Contains(err.Error(), "redis.cluster") {
 		t.Errorf("redis.cluster=maybe: %v", err)
+// Every setting's flag says in --help what it is for, from the comment
+// beside it in streamsync.example.yaml.
+func TestEveryKeyDescribed(t *testing.T) {
+	for _, k := range Keys() {
+		if Describe(k) == "" {
+			t.Errorf("%s: no comment in streamsync.example.yaml, so its flag has no description", k)
+		}
+	}
+	if got := Describe("stream.consumer"); !strings.Contains(got, "empty means the host name") || !strings.Contains(got, "resumes its own pending entries first") {
+		t.Errorf("stream.consumer: %q; want both comment lines", got)
 	}
 }

@@ -42,17 +42,17 @@ func AddFlags(fs *pflag.FlagSet) {
 	for _, k := range Keys() {
 		switch v := defaults[k].(type) {
 		case string:
-			fs.String(k, v, "")
+			fs.String(k, v, Describe(k))
 		case int:
-			fs.Int(k, v, "")
+			fs.Int(k, v, Describe(k))
 		case float64:
-			fs.Float64(k, v, "")
+			fs.Float64(k, v, Describe(k))
 		case time.Duration:
-			fs.Duration(k, v, "")
+			fs.Duration(k, v, Describe(k))
 		case bool:
-			fs.Bool(k, v, "")
+			fs.Bool(k, v, Describe(k))
 		case []string:
-			fs.StringSlice(k, v, "comma-separated")
+			fs.StringSlice(k, v, Describe(k)+" (comma-separated)")
 		}
 	}
 }

@@ -1,5 +1,5 @@
 -- Which children are dead because their parent is, and why did the parent die?
--- Children dead-lettered parent_missing since @since, with the last error of the parent record's dead chain.
+-- Children dead-lettered parent_missing in the last hour (@since), with the last error of the parent record's dead chain.
 SELECT
     child_chain,
     child_account,
@@ -13,7 +13,7 @@ FROM
 (
     SELECT chain_id AS child_chain, account AS child_account, entity AS child_entity, key AS child_key, parent_entity AS pe, parent_key AS pk
     FROM streamsync.attempts FINAL
-    WHERE ts >= @since AND step = 'dead' AND parent_entity != '' AND error LIKE 'parent %'
+    WHERE ts >= (now() - 3600)/*@since*/ AND step = 'dead' AND parent_entity != '' AND error LIKE 'parent %'
 )
 ALL LEFT JOIN
 (

@@ -1,4 +1,4 @@
--- How many chains failed per account since @since, and how many of those were dead letters of each reason?
+-- How many chains failed per account in the last hour (@since), and how many of those were dead letters of each reason?
 SELECT
     account,
     count() AS failed_chains,
@@ -15,7 +15,7 @@ FROM
         argMax(error, (ts, ts_ms, row_id)) AS last_error,
         argMax(http_status, (ts, ts_ms, row_id)) AS last_http_status
     FROM streamsync.attempts FINAL
-    WHERE ts >= @since
+    WHERE ts >= (now() - 3600)/*@since*/
     GROUP BY chain_id
 )
 WHERE last_step IN ('dead', 'invalid')

@@ -22,11 +22,12 @@ func Names() []string {
 	return out
 }
 
-// Query returns a query's text with streamsync.attempts pointing at database.
+// Query returns a query's text as shipped, parameters at their inline
+// defaults (see params.go), with streamsync.attempts pointing at database.
 func Query(name, database string) (string, error) {
 	b, err := files.ReadFile(name + ".sql")
 	if err != nil {
-		return "", fmt.Errorf("no query %q", name)
+		return "", fmt.Errorf("no query %q (queries: %s)", name, strings.Join(Names(), ", "))
 	}
 	return strings.ReplaceAll(string(b), "streamsync.attempts", "`"+database+"`.attempts"), nil
 }

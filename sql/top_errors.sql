@@ -1,4 +1,5 @@
--- Which errors come up most since @since, on which steps, in how many chains and accounts?
+-- Which errors come up most in the last hour (@since), on which steps, in how many chains and accounts?
+-- Errors are failures (a failed partner call, a dead letter, an invalid event), not a child parked waiting for its parent.
 SELECT
     error,
     step,
@@ -7,7 +8,7 @@ SELECT
     uniqExact(account) AS accounts,
     max(ts) AS last_seen
 FROM streamsync.attempts FINAL
-WHERE ts >= @since AND error != ''
+WHERE ts >= (now() - 3600)/*@since*/ AND error != '' AND step IN ('retry_scheduled', 'dead', 'invalid')
 GROUP BY error, step
 ORDER BY rows DESC
 LIMIT 20

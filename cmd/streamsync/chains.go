@@ -47,15 +47,18 @@ func runChains(ctx context.Context, e *env) error {
 	tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
 	if len(chains) == 0 {
 		fmt.Fprintf(tw, "no failed or stuck chains in the last %s\n", since)
+		return tw.Flush()
 	}
+	fmt.Fprintln(tw, "CHAIN\tACCOUNT\tENTITY/KEY\tLAST STEP AT (UTC)")
+	fmt.Fprintln(tw, "  TIME (UTC)\tSTEP\tATTEMPT\tHTTP\tERROR")
 	for _, c := range chains {
-		fmt.Fprintf(tw, "%s\taccount %s\t%s/%s\tlast %s at %s\n", c.ChainID, c.Account, c.Entity, c.Key, c.LastStep, c.LastTS.UTC().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s at %s\n", c.ChainID, c.Account, c.Entity, c.Key, c.LastStep, c.LastTS.UTC().Format(time.DateTime))
 		for _, s := range c.Steps {
 			status := ""
 			if s.HTTPStatus > 0 {
 				status = fmt.Sprint(s.HTTPStatus)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\tattempt %d\t%s\t%s\n", s.TS.UTC().Format("15:04:05.000"), s.Step, s.Attempt, status, s.Error)
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\n", s.TS.UTC().Format("15:04:05.000"), s.Step, s.Attempt, status, s.Error)
 		}
 	}
 	return tw.Flush()

@@ -95,6 +95,13 @@ func TestStatusAndDeadCommands(t *testing.T) {
 	if n, _ := rdb.XLen(ctx, prefix+"dead").Result(); n != 0 {
 		t.Fatalf("%d dead letters left", n)
 	}
+	for _, action := range []string{"replay", "drop"} {
+		rdb.XAdd(ctx, &redis.XAddArgs{Stream: prefix + "dead", Values: []any{"id", "e4", "account", "a", "dead_reason", "rejected"}})
+		out, err := cli(t, env, "dead", action, "--id", "nosuch", "--id", "e4", "--id", "gone")
+		if err == nil || !strings.Contains(err.Error(), "no dead letter with id nosuch, gone") || !strings.Contains(out, action+": 1") {
+			t.Fatalf("dead %s of unknown ids: %v\n%s", action, err, out)
+		}
+	}
 	if _, err := cli(t, env, "dead", "undo"); err == nil || !strings.Contains(err.Error(), "want list, replay or drop") {
 		t.Fatalf("dead undo: %v", err)
 	}

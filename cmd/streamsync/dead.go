@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -18,6 +19,38 @@ func deadFlags(fs *pflag.FlagSet) {
 	fs.Bool("all", false, "every dead letter")
 	fs.Int("limit", 100, "list: at most this many")
 	fs.String("cursor", "", "list: continue after this dead-letter entry id")
+}
+
+var pastTense = map[string]string{"replay": "replayed", "drop": "dropped"}
+
+// missingIDs returns the ids (event ids or dead-letter entry ids) that name
+// no dead letter, in the order given.
+func missingIDs(ctx context.Context, ops pipeline.DeadOps, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return []string{}, nil
+	}
+	found := map[string]bool{}
+	cursor := ""
+	for {
+		page, next, err := ops.List(ctx, pipeline.DeadFilter{IDs: ids}, cursor, 500)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range page {
+			found[d.EventID], found[d.DeadID] = true, true
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	missing := []string{}
+	for _, id := range ids {
+		if !found[id] {
+			missing = append(missing, id)
+		}
+	}
+	return missing, nil
 }
 
 // runDead is `streamsync dead list|replay|drop`.
@@ -62,14 +95,27 @@ func runDead(ctx context.Context, e *env) error {
 		if action == "drop" {
 			do = ops.Drop
 		}
+		missing, err := missingIDs(ctx, ops, ids)
+		if err != nil {
+			return err
+		}
 		done, err := do(ctx, f)
 		if e.format == "json" {
-			_ = json.NewEncoder(e.out).Encode(map[string]any{action: done, "count": len(done)})
+			if done == nil {
+				done = []string{}
+			}
+			_ = json.NewEncoder(e.out).Encode(map[string]any{action: done, "count": len(done), "not_found": missing})
 		} else {
 			fmt.Fprintf(e.out, "%s: %d\n", action, len(done))
 		}
+		if len(done) > 0 {
+			e.log.Info("dead letters "+pastTense[action], "count", len(done), "ids", done, "reason", reason, "account", account, "all", all)
+		}
 		if err != nil {
 			return fmt.Errorf("dead %s: %w (use --id, --reason, --account or --all)", action, err)
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("dead %s: no dead letter with id %s", action, strings.Join(missing, ", "))
 		}
 		return nil
 	}

@@ -21,6 +21,7 @@ commands:
   status    stream length, pending, lag, delayed, retrying, dead
   dead      list, replay or drop dead letters: dead list|replay|drop [--id ID]... [--reason R] [--all]
   chains    failed or stuck chains from the attempt log
+  sql       the analysts' queries of sql/: sql lists them, sql NAME [--since 6h] runs one
   produce   append a demo conference-registration story to the events stream
   reconcile compare our records (source or ledger) with the partner's, and repair:
             reconcile [--entity E]... [--account A]... [--against source|ledger] [--repair]
@@ -65,6 +66,7 @@ var commands = map[string]struct {
 	"backfill": {run: runBackfill, sections: []string{config.SectionRedis, config.SectionStream, config.SectionEvent, config.SectionSource, config.SectionLog},
 		flags: backfillFlags},
 	"shard": {run: runShard, sections: []string{config.SectionRedis, config.SectionStream}},
+	"sql":       {run: runSQL, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: sqlFlags},
 }
 
 var operatorSections = []string{config.SectionRedis, config.SectionStream, config.SectionLog}
@@ -91,17 +93,13 @@ func dispatch(ctx context.Context, args []string, out io.Writer, environ []strin
 	if !ok {
 		return fmt.Errorf("unknown command %q\n\n%s", name, usage)
 	}
-	fs := pflag.NewFlagSet("streamsync "+name, pflag.ContinueOnError)
-	config.AddFlags(fs)
-	format := fs.String("format", "table", "output: table or json")
-	if c.flags != nil {
-		c.flags(fs)
-	}
+	fs := newFlagSet(name)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if *format != "table" && *format != "json" {
-		return fmt.Errorf("--format: must be table or json, is %q", *format)
+	format, _ := fs.GetString("format")
+	if format != "table" && format != "json" {
+		return fmt.Errorf("--format: must be table or json, is %q", format)
 	}
 	cfg, err := config.Load(fs, environ)
 	if err != nil {
@@ -110,7 +108,19 @@ func dispatch(ctx context.Context, args []string, out io.Writer, environ []strin
 	if err := cfg.Validate(c.sections...); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	return c.run(ctx, &env{cfg: cfg, fs: fs, out: out, format: *format, log: newLogger(cfg.Log)})
+	return c.run(ctx, &env{cfg: cfg, fs: fs, out: out, format: format, log: newLogger(cfg.Log)})
+}
+
+// newFlagSet is a command's flags: --config, one per setting, --format and
+// the command's own.
+func newFlagSet(name string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("streamsync "+name, pflag.ContinueOnError)
+	config.AddFlags(fs)
+	fs.String("format", "table", "output: table or json")
+	if f := commands[name].flags; f != nil {
+		f(fs)
+	}
+	return fs
 }
 
 func newLogger(c config.LogConfig) *slog.Logger {

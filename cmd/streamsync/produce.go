@@ -46,14 +46,7 @@ func runProduce(ctx context.Context, e *env) error {
 		tick = t.C
 	}
 	kinds := map[string]int{}
-	for i, en := range story {
-		if tick != nil {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-tick:
-			}
-		}
+	publish := func(i int, en loadtest.Entry) error {
 		kv := append([]string(nil), en.Fields...)
 		account := ""
 		for j := 0; j+1 < len(kv); j += 2 {
@@ -69,8 +62,62 @@ func runProduce(ctx context.Context, e *env) error {
 			return fmt.Errorf("append entry %d: %w", i, err)
 		}
 		kinds[en.Kind]++
+		return nil
+	}
+	for i, en := range story {
+		if tick != nil {
+			select {
+			case <-ctx.Done():
+				// Interrupted: children already appended get their parents, so
+				// that the next run does not dead-letter them parent_missing.
+				owed := owedParents(story[:i], story[i:])
+				for j, p := range owed {
+					if err := publish(i+j, p); err != nil {
+						return err
+					}
+				}
+				e.log.Info("story interrupted; the parents of the children already appended were appended too",
+					"entries", i+len(owed), "parents", len(owed))
+				return nil
+			case <-tick:
+			}
+		}
+		if err := publish(i, en); err != nil {
+			return err
+		}
 	}
 	e.log.Info("story appended", "stream", e.cfg.Stream.Events, "entries", len(story), "events", kinds["event"], "echoes", kinds["echo"],
 		"malformed", kinds["malformed"], "accounts", accounts, "seed", seed)
 	return nil
+}
+
+// owedParents returns, in story order, the entries of rest that create or
+// update a record some entry of done names as its parent and that done does
+// not hold: what an interrupted story still owes its children.
+func owedParents(done, rest []loadtest.Entry) []loadtest.Entry {
+	field := func(en loadtest.Entry, name string) string {
+		for j := 0; j+1 < len(en.Fields); j += 2 {
+			if en.Fields[j] == name {
+				return en.Fields[j+1]
+			}
+		}
+		return ""
+	}
+	needed, have := map[string]bool{}, map[string]bool{}
+	for _, en := range done {
+		if pk := field(en, "parent_key"); pk != "" {
+			needed[field(en, "parent_entity")+"/"+pk] = true
+		}
+		if en.Kind == "event" {
+			have[field(en, "entity")+"/"+field(en, "key")] = true
+		}
+	}
+	var owed []loadtest.Entry
+	for _, en := range rest {
+		rec := field(en, "entity") + "/" + field(en, "key")
+		if en.Kind == "event" && needed[rec] && !have[rec] {
+			owed = append(owed, en)
+		}
+	}
+	return owed
 }

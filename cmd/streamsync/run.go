@@ -198,9 +198,11 @@ func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, shards pi
 			continue
 		}
 		last = s
-		e.log.Info("summary", "delivered", s.Steps["delivered"], "skipped", s.Steps["skipped_stale"]+s.Steps["skipped_unchanged"]+s.Steps["skipped_loop"],
-			"parked", s.Steps["parked"], "retries", s.Steps["retry_scheduled"], "dead", s.Dead, "lag", s.Lag, "pending", s.Pending,
-			"delayed", s.Delayed, "retrying", s.Retrying)
+		// Counts since the step counters began (_total) beside what waits right now (_now).
+		e.log.Info("summary", "delivered_total", s.Steps["delivered"],
+			"skipped_total", s.Steps["skipped_stale"]+s.Steps["skipped_unchanged"]+s.Steps["skipped_loop"],
+			"parked_total", s.Steps["parked"], "retries_total", s.Steps["retry_scheduled"], "replayed_total", s.Steps["replayed"],
+			"dead_now", s.Dead, "lag_now", s.Lag, "pending_now", s.Pending, "delayed_now", s.Delayed, "retrying_now", s.Retrying)
 	}
 }
 

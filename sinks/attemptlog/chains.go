@@ -43,7 +43,7 @@ type Chain struct {
 
 // Chains runs sql/failed_chains.sql.
 func Chains(ctx context.Context, conn driver.Conn, database string, f ChainFilter) ([]Chain, error) {
-	q, err := sql.Query("failed_chains", database)
+	q, _, err := sql.Parameterized("failed_chains", database, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -155,7 +155,7 @@ func (x *Exporter) Run(ctx context.Context) error {
 		}
 		if len(h.rows) > 0 && (len(h.rows) >= x.cfg.BatchSize || time.Since(h.from) >= x.cfg.FlushInterval) {
 			if err := x.insert(ctx, h.rows); err != nil {
-				x.wentAway(err)
+				x.wentAway(ctx, err)
 				continue
 			}
 			x.m.exported.Add(float64(len(h.rows)))
@@ -177,7 +177,7 @@ func (x *Exporter) probe(ctx context.Context) {
 		}
 	}
 	if err != nil {
-		x.wentAway(err)
+		x.wentAway(ctx, err)
 		return
 	}
 	if x.down {
@@ -186,7 +186,10 @@ func (x *Exporter) probe(ctx context.Context) {
 	x.down = false
 }
 
-func (x *Exporter) wentAway(err error) {
+func (x *Exporter) wentAway(ctx context.Context, err error) {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return // a stop, not an outage: nothing to warn about
+	}
 	if !x.down {
 		x.log.Warn("clickhouse unreachable; attempt-log rows wait in Redis (then in the spool)", "err", err,
 			"backlog_max", x.cfg.BacklogMax, "spool_dir", x.cfg.SpoolDir)
@@ -354,7 +357,7 @@ func (x *Exporter) replaySpool(ctx context.Context) bool {
 	}
 	for i := 0; i < len(rows); i += x.cfg.BatchSize {
 		if err := x.insert(ctx, rows[i:min(i+x.cfg.BatchSize, len(rows))]); err != nil {
-			x.wentAway(err)
+			x.wentAway(ctx, err)
 			return true // the whole segment again later: duplicates collapse on row_id
 		}
 	}

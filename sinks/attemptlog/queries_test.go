@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/sql"
@@ -59,31 +58,28 @@ func seed(t *testing.T) (driver.Conn, string) {
 	return conn, db
 }
 
-func query(t *testing.T, conn driver.Conn, db, name string, args ...any) [][]string {
+// query runs a query through RunQuery with since bound to an hour ago, as
+// `streamsync sql NAME --since 1h` does, and renders each value with fmt.
+func query(t *testing.T, conn driver.Conn, db, name string) [][]string {
 	t.Helper()
-	q, err := sql.Query(name, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	args = append(args, clickhouse.Named("since", time.Now().Add(-time.Hour).UTC()))
-	rows, err := conn.Query(context.Background(), q, args...)
+	return queryWith(t, conn, db, name, map[string]any{"since": time.Now().Add(-time.Hour).UTC()})
+}
+
+func queryWith(t *testing.T, conn driver.Conn, db, name string, values map[string]any) [][]string {
+	t.Helper()
+	ans, err := RunQuery(context.Background(), conn, db, name, values)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	defer rows.Close()
+	return render(ans.Rows)
+}
+
+func render(rows [][]any) [][]string {
 	var out [][]string
-	cols := rows.ColumnTypes()
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		for i, c := range cols {
-			vals[i] = newScanDest(c.ScanType())
-		}
-		if err := rows.Scan(vals...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		line := make([]string, len(vals))
-		for i, v := range vals {
-			line[i] = fmt.Sprint(deref(v))
+	for _, r := range rows {
+		line := make([]string, len(r))
+		for i, v := range r {
+			line[i] = fmt.Sprint(v)
 		}
 		out = append(out, line)
 	}

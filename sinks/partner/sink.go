@@ -154,20 +154,14 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.RateLimit > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit/10)))
 	}
+	blog := &breakerLog{log: s.log, now: cfg.Now, summaryEvery: defaultBreakerSummary}
 	s.breaker = newBreaker(cfg.Breaker, cfg.Now, func(from, to BreakerState) {
 		m.breaker.Set(float64(to))
-		switch {
-		case from == BreakerClosed:
-			last := ""
-			if p := s.lastFailure.Load(); p != nil {
-				last = *p
-			}
-			s.log.Warn("partner looks down: circuit breaker open, delivery paused; probing", "breaker", to.String(), "last_error", last)
-		case to == BreakerClosed:
-			s.log.Info("partner answers again: circuit breaker closed, delivery resumes")
-		default:
-			s.log.Debug("partner circuit breaker", "from", from.String(), "to", to.String())
+		last := ""
+		if p := s.lastFailure.Load(); p != nil {
+			last = *p
 		}
+		blog.change(from, to, last) // the change once, then a summary a minute
 		if cfg.OnBreakerChange != nil {
 			cfg.OnBreakerChange(from, to)
 		}
