@@ -299,6 +299,9 @@ func TestRedisClusterSettings(t *testing.T) {
 	}
 	if _, err := load(t, nil, []string{"STREAMSYNC_REDIS__CLUSTER=maybe"}); err == nil || !strings.Contains(err.Error(), "redis.cluster") {
 		t.Errorf("redis.cluster=maybe: %v", err)
+	}
+}
+
 // Every setting's flag says in --help what it is for, from the comment
 // beside it in streamsync.example.yaml.
 func TestEveryKeyDescribed(t *testing.T) {

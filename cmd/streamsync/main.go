@@ -66,7 +66,7 @@ var commands = map[string]struct {
 	"backfill": {run: runBackfill, sections: []string{config.SectionRedis, config.SectionStream, config.SectionEvent, config.SectionSource, config.SectionLog},
 		flags: backfillFlags},
 	"shard": {run: runShard, sections: []string{config.SectionRedis, config.SectionStream}},
-	"sql":       {run: runSQL, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: sqlFlags},
+	"sql":   {run: runSQL, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: sqlFlags},
 }
 
 var operatorSections = []string{config.SectionRedis, config.SectionStream, config.SectionLog}
