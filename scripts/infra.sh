@@ -22,6 +22,7 @@ ch_port=${STREAMSYNC_DEV_CLICKHOUSE_PORT:-19000}
 ch_http_port=${STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT:-18123}
 wait_s=${STREAMSYNC_DEV_WAIT:-60}
 pg_port=${STREAMSYNC_DEV_POSTGRES_PORT:-15432}
+cluster_ports=${STREAMSYNC_DEV_CLUSTER_PORTS:-17001,17002,17003}
 export PATH="$PATH:/usr/sbin:/sbin"
 
 say() { printf 'infra: %s\n' "$*" >&2; }
