@@ -13,7 +13,7 @@ run: build ## Redis, ClickHouse, partnersim and the pipeline in the foreground; 
 test: up up-cluster ## every test, against the project's own Redis and ClickHouse, race detector on, fuzzing briefly
 	$(INFRA) up chromium
 	@echo "make test: building every package with the race detector, then testing them; a line per package as it ends (several minutes on a cold cache)"
-	$(TEST_ENV) && $(GO) test -race -count=1 ./...
+	$(TEST_ENV) && $(GO) test -race -count=1 -timeout 25m ./...
 	@echo "make test: fuzzing the event parsers, $(FUZZTIME) each"
 	$(MAKE) --no-print-directory fuzz
 	@echo "make test: passed. Redis and ClickHouse are left running for the next run:"; $(INFRA) status; echo "make down stops what this checkout started"
