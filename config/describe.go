@@ -24,8 +24,8 @@ func descriptions() map[string]string {
 		switch {
 		case trimmed == "" || (strings.HasPrefix(line, "#")):
 			last = ""
-		case !strings.HasPrefix(line, " ") && strings.HasSuffix(trimmed, ":"):
-			section, last = strings.TrimSuffix(trimmed, ":"), ""
+		case !strings.HasPrefix(line, " ") && strings.HasSuffix(sectionOf(trimmed), ":"):
+			section, last = strings.TrimSuffix(sectionOf(trimmed), ":"), ""
 		case strings.HasPrefix(trimmed, "#"):
 			if last != "" { // a comment continuing the key above
 				out[last] += " " + strings.TrimSpace(strings.TrimPrefix(trimmed, "#"))
@@ -42,4 +42,11 @@ func descriptions() map[string]string {
 		}
 	}
 	return out
+}
+
+// sectionOf is a line without its trailing comment ("source:   # …" is the
+// section "source:").
+func sectionOf(trimmed string) string {
+	code, _, _ := strings.Cut(trimmed, " #")
+	return strings.TrimSpace(code)
 }
