@@ -347,7 +347,7 @@ async function loadReconcile() {
     return;
   }
   const runs = Array.isArray(d) ? d : (d.runs || d.items || []);
-  const controls = `<div class="bar" id="reconcile-start"><input id="reconcile-entities" placeholder="entities, comma-separated (empty: all)">
+  const controls = `<div class="bar" id="reconcile-start"><input id="reconcile-entities" size="40" placeholder="entities, comma-separated (empty: all)">
     <button type="button" id="reconcile-run">Start a run</button><button type="button" id="reconcile-repair">Run and repair</button></div>`;
   if (!runs.length) { el.innerHTML = '<h2>Reconciliation</h2>' + controls + '<p class="empty">No runs yet.</p>'; return; }
   const last = runs[0];
