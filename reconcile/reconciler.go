@@ -108,6 +108,8 @@ type Reconciler struct {
 	cfg  Config
 	deps Deps
 	log  *slog.Logger
+	// runID, when set (a run started by a Starter), is the next run's id.
+	runID string
 }
 
 // New builds a Reconciler.
@@ -135,7 +137,11 @@ func NewRunID(now time.Time) string {
 // (Status failed).
 func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	cfg := r.cfg
-	rep := Report{RunID: NewRunID(cfg.Now()), Against: cfg.Against, Started: cfg.Now(), Accounts: cfg.Accounts, Notes: []string{}}
+	id := r.runID
+	if id == "" {
+		id = NewRunID(cfg.Now())
+	}
+	rep := Report{RunID: id, Against: cfg.Against, Started: cfg.Now(), Accounts: cfg.Accounts, Notes: []string{}}
 	if rep.Accounts == nil {
 		rep.Accounts = []string{}
 	}

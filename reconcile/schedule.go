@@ -2,8 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -97,37 +95,17 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 }
 
-// Lock scripts. acquire: KEYS[1] lock, ARGV[1] token, ARGV[2] TTL ms →
-// 1 when taken. renew/release only touch a lock still holding ARGV[1].
-var (
-	renewScript = redis.NewScript(`
--- KEYS[1]: lock; ARGV[1]: token; ARGV[2]: TTL ms. Returns 1 when renewed.
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0`)
-	releaseScript = redis.NewScript(`
--- KEYS[1]: lock; ARGV[1]: token. Returns 1 when released.
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0`)
-)
-
 // TryRun runs a reconciliation when one is due (none started within Every,
 // by any process) and this process gets the lock; ran says whether it did.
 func (s *Scheduler) TryRun(ctx context.Context) (ran bool, rep Report, err error) {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	token := hex.EncodeToString(b)
-	ok, err := s.rdb.SetNX(ctx, s.cfg.LockKey, token, s.cfg.LockTTL).Result()
+	token, ok, err := acquire(ctx, s.rdb, s.cfg.LockKey, s.cfg.LockTTL)
 	if err != nil {
-		return false, rep, fmt.Errorf("reconcile lock: %w", err)
+		return false, rep, err
 	}
 	if !ok {
 		return false, rep, nil // another process is reconciling
 	}
-	defer func() { _ = releaseScript.Run(context.WithoutCancel(ctx), s.rdb, []string{s.cfg.LockKey}, token).Err() }()
+	defer release(ctx, s.rdb, s.cfg.LockKey, token)
 	now := s.cfg.Now()
 	last, err := s.rdb.Get(ctx, s.cfg.LastKey).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -139,25 +117,8 @@ func (s *Scheduler) TryRun(ctx context.Context) (ran bool, rep Report, err error
 	if err := s.rdb.Set(ctx, s.cfg.LastKey, now.UnixMilli(), 0).Err(); err != nil {
 		return false, rep, fmt.Errorf("reconcile last run: %w", err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := hold(ctx, s.rdb, s.cfg.LockKey, token, s.cfg.LockTTL, s.log)
 	defer cancel()
-	go func() { // renew the lock while the run goes on; stop the run if it is lost
-		t := time.NewTicker(s.cfg.LockTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-t.C:
-			}
-			n, err := renewScript.Run(runCtx, s.rdb, []string{s.cfg.LockKey}, token, s.cfg.LockTTL.Milliseconds()).Int()
-			if err == nil && n == 0 {
-				s.log.Error("reconcile lock lost; stopping the run")
-				cancel()
-				return
-			}
-		}
-	}()
 	rep, err = s.r.Run(runCtx)
 	s.m.observe(rep)
 	return true, rep, err

@@ -347,7 +347,9 @@ async function loadReconcile() {
     return;
   }
   const runs = Array.isArray(d) ? d : (d.runs || d.items || []);
-  if (!runs.length) { el.innerHTML = '<h2>Reconciliation</h2><p class="empty">No runs yet.</p>'; return; }
+  const controls = `<div class="bar" id="reconcile-start"><input id="reconcile-entities" size="40" placeholder="entities, comma-separated (empty: all)">
+    <button type="button" id="reconcile-run">Start a run</button><button type="button" id="reconcile-repair">Run and repair</button></div>`;
+  if (!runs.length) { el.innerHTML = '<h2>Reconciliation</h2>' + controls + '<p class="empty">No runs yet.</p>'; return; }
   const last = runs[0];
   const most = Math.max(1, ...classes.map((c) => last[c] || 0));
   const bars = classes.map((c) => `<span>${c}</span><div><div class="bar-fill" data-w="${((last[c] || 0) / most) * 100}"></div></div><span class="num">${num(last[c] || 0)}</span>`).join('');
@@ -359,12 +361,38 @@ async function loadReconcile() {
   const diffs = (last.differences || []).map((d) => `<tr><td>${badge(d.class)}</td><td class="mono">${record(d.entity, d.key)}</td>
     <td>${esc(d.account)}</td><td class="num">${d.our_version ?? ''}</td><td class="num">${d.their_version ?? ''}</td></tr>`).join('');
   el.innerHTML = `<h2>Last run ${esc(last.run_id)}: differences by class</h2><div class="classes">${bars}</div>
+    ${controls}
     ${diffs ? `<h2>First differences of the last run</h2><table class="grid" id="reconcile-diffs"><thead><tr><th>class</th><th>record</th><th>account</th>
       <th class="num">our version</th><th class="num">their version</th></tr></thead><tbody>${diffs}</tbody></table>` : ''}
     <h2>Runs</h2><table class="grid" id="reconcile-runs"><thead><tr><th>run</th><th>started</th><th>against</th><th>status</th><th class="num">ours</th><th class="num">theirs</th>
     <th class="num">equal</th>${classes.map((c) => `<th class="num">${c}</th>`).join('')}<th class="num">repaired</th></tr></thead><tbody>${rows}</tbody></table>`;
   el.querySelectorAll('.bar-fill').forEach((b) => { b.style.width = b.dataset.w + '%'; });
 }
+
+// Start a run (or a run and repair) in the background; the page polls the
+// runs until it appears (it is listed once finished).
+async function startReconcile(repair) {
+  const entities = ($('#reconcile-entities').value || '').split(',').map((x) => x.trim()).filter(Boolean);
+  const what = entities.length ? entities.join(', ') : 'every entity';
+  const text = repair
+    ? `Reconcile ${what} and repair: append repair events for every missing, behind and differing record?`
+    : `Start a reconciliation of ${what}? It compares, and changes nothing.`;
+  if (!(await confirmAction(text, repair ? 'Run and repair' : 'Start'))) return;
+  try {
+    const r = await api('/api/v1/reconcile/run', { repair, entities });
+    say(`reconciliation ${r.run_id} started; it is listed here when it has finished`);
+    for (let i = 0; i < 120 && location.hash === '#reconcile'; i++) {
+      await new Promise((ok) => setTimeout(ok, 1000));
+      const d = await api('/api/v1/reconcile/runs', undefined, { allow404: true });
+      if (d && (d.runs || []).some((x) => x.run_id === r.run_id)) { await loadReconcile(); say(`reconciliation ${r.run_id} finished`); return; }
+    }
+  } catch (e) { fail(e); }
+}
+
+$('#reconcile').addEventListener('click', (ev) => {
+  if (ev.target.id === 'reconcile-run') startReconcile(false);
+  if (ev.target.id === 'reconcile-repair') startReconcile(true);
+});
 
 // ---- start ----------------------------------------------------------------
 

@@ -143,6 +143,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	if rec := b.Text(t, "#reconcile h2"); rec != want {
 		t.Fatalf("reconciliation page says %q, want %q (runs endpoint answered %d)", rec, want, resp.StatusCode)
 	}
+	if resp.StatusCode != http.StatusNotFound {
+		// Start a run from the page, confirm it, and see it listed with its id.
+		b.Do(t, "start a reconciliation", chromedp.Click(chromedp.CSS("#reconcile-run")),
+			chromedp.WaitVisible(chromedp.CSS("#modal-ok")), chromedp.Click(chromedp.CSS("#modal-ok")),
+			chromedp.WaitVisible(chromedp.CSS("#reconcile-runs tr[data-run]")))
+		msg := b.Text(t, "#msg")
+		row := b.Text(t, "#reconcile-runs tbody")
+		id := strings.Fields(strings.TrimPrefix(msg, "reconciliation "))
+		if len(id) == 0 || !strings.Contains(row, id[0]) || !strings.Contains(row, "ledger") {
+			t.Fatalf("after starting a run: message %q, runs %q", msg, row)
+		}
+	}
 	b.Screenshot(t, shots, "reconciliation")
 	b.NoErrors(t, "reconciliation")
 }

@@ -85,7 +85,7 @@ func runPipeline(ctx context.Context, e *env) error {
 	}
 	ops := pipeline.DeadOps{RDB: rdb, Shards: shards, Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}
 	var chains admin.ChainLister
-	var reconcileRuns http.Handler
+	var reconcileRuns, reconcileStart http.Handler
 	if ch := cfg.ClickHouse; ch.Addr != "" {
 		conn, err := attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password})
 		if err != nil {
@@ -99,9 +99,14 @@ func runPipeline(ctx context.Context, e *env) error {
 		defer stop()
 		chains = attemptlog.ChainSource{Conn: conn, Database: ch.Database}
 		reconcileRuns = reconcile.RunsHandler(conn, ch.Database)
+		var stopStart func()
+		if reconcileStart, stopStart, err = reconcileStarter(e, keys); err != nil {
+			return err
+		}
+		defer stopStart()
 	}
 	if cfg.Admin.Addr != "" {
-		api, err := consoleAPI(ctx, e, rdb, keys, ops, chains, withReconcileRuns(admin.NewAPI(ops, chains, e.log), reconcileRuns))
+		api, err := consoleAPI(ctx, e, rdb, keys, ops, chains, withReconcileRuns(admin.NewAPI(ops, chains, e.log), reconcileRuns, reconcileStart))
 		if err != nil {
 			return err
 		}
