@@ -80,7 +80,10 @@ func TestCommitsShareRoundTrips(t *testing.T) {
 	if p, _ := rdb.XPending(ctx, k.Events, "g").Result(); p.Count != 0 {
 		t.Fatalf("%d entries still pending", p.Count)
 	}
-	if trips := count.trips.Load(); trips == 0 || count.cmds.Load() < 2*trips {
+	// Unbatched, each of the 200 commits is a round trip of its own; how
+	// many share one depends on the scheduler (nothing waits for a batch
+	// to fill), so only "fewer round trips than commits" is certain.
+	if trips := count.trips.Load(); trips == 0 || trips >= 200 || count.cmds.Load() <= trips {
 		t.Fatalf("%d pipelined round trips carried %d commands: commits were not batched", trips, count.cmds.Load())
 	}
 	t.Logf("200 commits in %d pipelined round trips (%d commands)", count.trips.Load(), count.cmds.Load())
