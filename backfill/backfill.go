@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -125,7 +126,30 @@ type Summary struct {
 	DurationMS   int64   `json:"duration_ms"`
 	PerSecond    float64 `json:"records_per_second"`
 	ReplayedDead int     `json:"replayed_dead"`
+	// BadLines are a file source's lines that are not records, skipped
+	// (each counted once, however many entities were read); the caller
+	// that counts them (source.Config.OnBadLine) sets it.
+	BadLines int64 `json:"bad_lines"`
+	// Notes say what the user should look at: a run that read no record.
+	Notes []string `json:"notes"`
 }
+
+// ErrNoSource is a backfill without a source (source.kind none).
+var ErrNoSource = errors.New("backfill needs a source: set source.kind to http (with source.base_url) or file (with source.file)")
+
+// InterruptedError is a run stopped before its end (ctx ended): its position
+// is saved and --resume RunID continues it. It unwraps to the context's
+// error.
+type InterruptedError struct {
+	RunID string
+	Cause error
+}
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("backfill %s interrupted; continue with --resume %s", e.RunID, e.RunID)
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Cause }
 
 // Backfill is one run of a full sync.
 type Backfill struct {
@@ -143,7 +167,7 @@ func New(cfg Config, rdb redis.UniversalClient, src source.Source) (*Backfill, e
 		return nil, err
 	}
 	if src == nil || src.Kind() == source.KindNone {
-		return nil, errors.New("backfill needs a source: set source.kind to http (with source.base_url) or file (with source.file)")
+		return nil, ErrNoSource
 	}
 	id := cfg.Resume
 	if id == "" {
@@ -190,13 +214,24 @@ func (b *Backfill) Run(ctx context.Context) (sum Summary, err error) {
 		if err := b.unit(ctx, st, u, lim, batch, &sum); err != nil {
 			b.cfg.Progress.Finish()
 			if ctx.Err() != nil {
-				return sum, fmt.Errorf("backfill %s interrupted (continue with --resume %s): %w", b.runID, b.runID, ctx.Err())
+				return sum, &InterruptedError{RunID: b.runID, Cause: ctx.Err()}
 			}
 			return sum, err
 		}
 	}
 	b.cfg.Progress.Finish()
 	sum.Complete = true
+	if sum.Records == 0 && st.N == 0 {
+		// Complete, but nothing was read: most likely the entities are not
+		// the source's (source.entities, --entity) or --account matched none.
+		note := fmt.Sprintf("the source yielded no records for entities [%s]: check source.entities or --entity (and --account) against what the source holds",
+			strings.Join(st.Entities, ", "))
+		if len(st.Entities) == 0 {
+			note = "no entities to read: give --entity E or set source.entities (the ledger has seen no entity yet)"
+		}
+		sum.Notes = append(sum.Notes, note)
+		b.cfg.Logger.Warn("backfill: "+note, "run_id", b.runID)
+	}
 	if err := b.finish(ctx, st); err != nil {
 		return sum, err
 	}

@@ -68,7 +68,7 @@ func TestBackfillResumeEveryRecordOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, err := b.Run(ctx)
-	if !errors.Is(err, context.Canceled) || first.Complete || !strings.Contains(err.Error(), "--resume "+b.RunID()) {
+	if !errors.Is(err, context.Canceled) || first.Complete || err.Error() != "backfill "+b.RunID()+" interrupted; continue with --resume "+b.RunID() {
 		t.Fatalf("interrupted run: %+v, %v", first, err)
 	}
 	if first.Appended == 0 || first.Appended >= n {

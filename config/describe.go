@@ -24,8 +24,8 @@ func descriptions() map[string]string {
 		switch {
 		case trimmed == "" || (strings.HasPrefix(line, "#")):
 			last = ""
-		case !strings.HasPrefix(line, " ") && strings.HasSuffix(sectionOf(trimmed), ":"):
-			section, last = strings.TrimSuffix(sectionOf(trimmed), ":"), ""
+		case isSection(line):
+			section, last = sectionName(line), ""
 		case strings.HasPrefix(trimmed, "#"):
 			if last != "" { // a comment continuing the key above
 				out[last] += " " + strings.TrimSpace(strings.TrimPrefix(trimmed, "#"))
@@ -37,16 +37,60 @@ func descriptions() map[string]string {
 			}
 			last = section + "." + name
 			if _, comment, ok := strings.Cut(rest, " # "); ok {
-				out[last] = strings.TrimSpace(comment)
+				out[last] = strings.TrimSpace(stripExampleMark(comment))
 			}
 		}
 	}
 	return out
 }
 
-// sectionOf is a line without its trailing comment ("source:   # …" is the
-// section "source:").
-func sectionOf(trimmed string) string {
-	code, _, _ := strings.Cut(trimmed, " #")
-	return strings.TrimSpace(code)
+// exampleMark starts the comment of a line in streamsync.example.yaml whose
+// value is an example, not the default: "# [example; default: empty] …".
+const exampleMark = "[example"
+
+func stripExampleMark(comment string) string {
+	c := strings.TrimSpace(comment)
+	if !strings.HasPrefix(c, exampleMark) {
+		return comment
+	}
+	if _, rest, ok := strings.Cut(c, "]"); ok {
+		return rest
+	}
+	return comment
 }
+
+// exampleKeys are the keys whose line in streamsync.example.yaml is marked
+// as an example value (exampleMark); every other line gives the default.
+func exampleKeys() []string {
+	var keys []string
+	section := ""
+	for _, line := range strings.Split(exampleYAML, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if isSection(line) {
+			section = sectionName(line)
+			continue
+		}
+		name, rest, ok := strings.Cut(trimmed, ":")
+		if !ok || section == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		if _, comment, ok := strings.Cut(rest, " # "); ok && strings.HasPrefix(strings.TrimSpace(comment), exampleMark) {
+			keys = append(keys, section+"."+name)
+		}
+	}
+	return keys
+}
+
+// isSection reports a section's line ("sink:"), a comment beside it allowed
+// ("source:   # our side …").
+func isSection(line string) bool {
+	return line != "" && !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "#") && strings.HasSuffix(sectionHead(line), ":")
+}
+
+func sectionHead(line string) string {
+	head, _, _ := strings.Cut(line, " #")
+	return strings.TrimSpace(head)
+}
+
+// sectionName is the section a section's line opens.
+func sectionName(line string) string { return strings.TrimSuffix(sectionHead(line), ":") }

@@ -103,6 +103,10 @@ type Deps struct {
 	Append AppendFunc  // the events stream; for repairs
 }
 
+// ErrNoEntities is a run that had no entity to compare: it fails (exit 2)
+// rather than report equal, since nothing was compared.
+var ErrNoEntities = errors.New("no entity to compare")
+
 // Reconciler runs reconciliations.
 type Reconciler struct {
 	cfg  Config
@@ -141,7 +145,8 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	if id == "" {
 		id = NewRunID(cfg.Now())
 	}
-	rep := Report{RunID: id, Against: cfg.Against, Started: cfg.Now(), Accounts: cfg.Accounts, Notes: []string{}}
+	rep := Report{RunID: id, Against: cfg.Against, Started: cfg.Now(), Accounts: cfg.Accounts, Notes: []string{},
+		Database: cfg.Database}
 	if rep.Accounts == nil {
 		rep.Accounts = []string{}
 	}
@@ -211,7 +216,12 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 	}
 	rep.Entities = entities
 	if len(entities) == 0 {
-		rep.Notes = append(rep.Notes, "no entities to compare (none given with --entity or source.entities, and the ledger has none)")
+		// Nothing compared is not "equal": the partner may hold records we
+		// never looked at.
+		if cfg.Recent > 0 {
+			return fmt.Errorf("%w: no record was delivered in the past %s (attempt log); give --entity E, or a longer --recent", ErrNoEntities, cfg.Recent)
+		}
+		return fmt.Errorf("%w: give --entity E (repeatable) or set source.entities; the ledger has seen no entity yet", ErrNoEntities)
 	}
 	var total counts
 	for _, e := range entities {

@@ -44,6 +44,9 @@ type Report struct {
 	Recent      string    `json:"recent,omitempty"`
 	Notes       []string  `json:"notes"`
 	Differences []Diff    `json:"differences"`
+	// Database is clickhouse.database, where reconcile_diffs keeps every
+	// difference; the table output names it in its hint.
+	Database string `json:"-"`
 }
 
 // Found is the number of differences of every class.
@@ -126,10 +129,18 @@ func (r Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\n", d.Class, d.Entity, d.Key, d.Account, ver(d.OurVersion), ver(d.TheirVersion))
 		}
 		if n := r.Found(); n > int64(len(r.Differences)) {
-			fmt.Fprintf(tw, "… and %d more (SELECT * FROM reconcile_diffs WHERE run_id = '%s')\n", n-int64(len(r.Differences)), r.RunID)
+			fmt.Fprintf(tw, "… and %d more (SELECT * FROM %s WHERE run_id = '%s')\n", n-int64(len(r.Differences)), r.diffsTable(), r.RunID)
 		}
 	}
 	return tw.Flush()
+}
+
+// diffsTable is reconcile_diffs, qualified by the database when known.
+func (r Report) diffsTable() string {
+	if r.Database == "" {
+		return DiffsTable
+	}
+	return r.Database + "." + DiffsTable
 }
 
 func ver(v int64) string {

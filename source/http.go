@@ -17,6 +17,9 @@ import (
 
 // StatusError is an answer of the source API other than the one expected.
 type StatusError struct {
+	// Label names the API in the message: "source", or what Config.Label
+	// says (e.g. "partner").
+	Label       string
 	Method, URL string
 	Status      int
 	Body        string        // the first bytes of the answer
@@ -25,7 +28,11 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	s := fmt.Sprintf("source %s %s: status %d", e.Method, e.URL, e.Status)
+	label := e.Label
+	if label == "" {
+		label = DefaultLabel
+	}
+	s := fmt.Sprintf("%s %s %s: status %d", label, e.Method, e.URL, e.Status)
 	if e.Location != "" {
 		s += " to " + e.Location + " (redirects are not followed)"
 	}
@@ -108,11 +115,11 @@ func (s *httpSource) Get(ctx context.Context, entity, key string) (Record, bool,
 	}
 	var a getAnswer
 	if err := json.Unmarshal(body, &a); err != nil {
-		return Record{}, false, fmt.Errorf("source GET %s: answer is not a record: %w", target, err)
+		return Record{}, false, fmt.Errorf("%s GET %s: answer is not a record: %w", s.cfg.Label, target, err)
 	}
 	r := Record{Entity: entity, Key: key, Account: a.Account, Version: a.Version, Data: a.Data, Parent: a.Parent}
 	if err := check(r); err != nil {
-		return Record{}, false, fmt.Errorf("source GET %s: answer is not a valid record: %w", target, err)
+		return Record{}, false, fmt.Errorf("%s GET %s: answer is not a valid record: %w", s.cfg.Label, target, err)
 	}
 	return r, true, nil
 }
@@ -138,33 +145,33 @@ func (s *httpSource) once(ctx context.Context, target string, ok []int) ([]byte,
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return nil, 0, "", fmt.Errorf("source GET %s: %w", target, err)
+		return nil, 0, "", fmt.Errorf("%s GET %s: %w", s.cfg.Label, target, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	tok := ""
 	if s.tokens != nil {
 		if tok, _, err = s.tokens.Get(ctx); err != nil {
-			return nil, 0, "", fmt.Errorf("source (source.client_id %s): %w", s.cfg.ClientID, err)
+			return nil, 0, "", fmt.Errorf("%s (%s.client_id %s): %w", s.cfg.Label, s.cfg.Setting, s.cfg.ClientID, err)
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, 0, tok, fmt.Errorf("source GET %s: %w", target, err)
+		return nil, 0, tok, fmt.Errorf("%s GET %s: %w", s.cfg.Label, target, err)
 	}
 	defer resp.Body.Close()
 	for _, st := range ok {
 		if resp.StatusCode == st {
 			body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 			if err != nil {
-				return nil, 0, tok, fmt.Errorf("source GET %s: reading the answer: %w", target, err)
+				return nil, 0, tok, fmt.Errorf("%s GET %s: reading the answer: %w", s.cfg.Label, target, err)
 			}
 			return body, resp.StatusCode, tok, nil
 		}
 	}
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	se := &StatusError{Method: http.MethodGet, URL: target, Status: resp.StatusCode, Body: strings.TrimSpace(string(head))}
+	se := &StatusError{Label: s.cfg.Label, Method: http.MethodGet, URL: target, Status: resp.StatusCode, Body: strings.TrimSpace(string(head))}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		se.Location = resp.Header.Get("Location")
 	}

@@ -56,19 +56,19 @@ func (it *httpIterator) Next(ctx context.Context) ([]Record, error) {
 		}
 		var a listAnswer
 		if err := json.Unmarshal(body, &a); err != nil {
-			return nil, fmt.Errorf("source GET %s: answer is not a list page: %w", target, err)
+			return nil, fmt.Errorf("%s GET %s: answer is not a list page: %w", it.s.cfg.Label, target, err)
 		}
 		if a.NextCursor == "" {
 			it.done = true
 		} else if a.NextCursor == it.cursor {
-			return nil, fmt.Errorf("source GET %s: next_cursor did not move", target)
+			return nil, fmt.Errorf("%s GET %s: next_cursor did not move", it.s.cfg.Label, target)
 		}
 		it.cursor = a.NextCursor
 		page := make([]Record, 0, len(a.Items))
 		for _, x := range a.Items {
 			r := Record{Entity: it.entity, Key: x.Key, Account: x.Account, Version: x.Version, Data: x.Data, Parent: x.Parent}
 			if err := check(r); err != nil {
-				return nil, fmt.Errorf("source GET %s: item %q is not a valid record: %w", target, x.Key, err)
+				return nil, fmt.Errorf("%s GET %s: item %q is not a valid record: %w", it.s.cfg.Label, target, x.Key, err)
 			}
 			page = append(page, r)
 		}
@@ -90,7 +90,7 @@ func (it *httpIterator) fetch(ctx context.Context, target string) ([]byte, error
 		if se, ok := err.(*StatusError); ok && se.RetryAfter > 0 {
 			d = min(se.RetryAfter, time.Minute)
 		}
-		it.s.cfg.Logger.Warn("source: list page failed, asking again", "url", target, "in", d, "err", err)
+		it.s.cfg.Logger.Warn(it.s.cfg.Label+": list page failed, asking again", "url", target, "in", d, "err", err)
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():

@@ -100,9 +100,27 @@ type Config struct {
 	OnBadLine func(line int, err error)
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Label names this reader in errors and logs ("source" by default);
+	// Setting is the prefix of the settings it was built from, named in
+	// errors ("source" by default). The partner's read API, read with the
+	// same code, is Label "partner", Setting "sink".
+	Label, Setting string
 }
 
+// DefaultLabel and DefaultSetting are Config.Label and Config.Setting
+// when empty.
+const (
+	DefaultLabel   = "source"
+	DefaultSetting = "source"
+)
+
 func (c *Config) setDefaults() {
+	if c.Label == "" {
+		c.Label = DefaultLabel
+	}
+	if c.Setting == "" {
+		c.Setting = DefaultSetting
+	}
 	if c.Kind == "" {
 		c.Kind = KindNone
 	}
@@ -136,15 +154,15 @@ func (c Config) Validate() error {
 	case KindNone:
 	case KindHTTP:
 		if err := absURL(c.BaseURL); err != nil {
-			return fmt.Errorf("source.base_url: %w", err)
+			return fmt.Errorf("%s.base_url: %w", c.Setting, err)
 		}
 		if c.TokenURL != "" {
 			if err := absURL(c.TokenURL); err != nil {
-				return fmt.Errorf("source.token_url: %w", err)
+				return fmt.Errorf("%s.token_url: %w", c.Setting, err)
 			}
 		}
 		if c.ClientID == "" && c.ClientSecret != "" {
-			return errors.New("source.client_id: required when source.client_secret is set")
+			return fmt.Errorf("%[1]s.client_id: required when %[1]s.client_secret is set", c.Setting)
 		}
 	case KindFile:
 		if c.File == "" {

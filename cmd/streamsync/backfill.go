@@ -4,14 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/streamsync/streamsync/backfill"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/source"
 	"golang.org/x/term"
 )
 
@@ -42,11 +45,17 @@ func runBackfill(ctx context.Context, e *env) error {
 	if err := pingRedis(ctx, rdb, cfg.Redis); err != nil {
 		return err
 	}
-	src, err := openSource(cfg.Source, e.log)
+	bad := &badLines{log: e.log, file: cfg.Source.File}
+	c := cfg.Source
+	src, err := source.New(source.Config{Kind: c.Kind, BaseURL: c.BaseURL, TokenURL: c.TokenURL, ClientID: c.ClientID,
+		ClientSecret: c.ClientSecret, Timeout: c.Timeout, File: c.File, Entities: c.Entities, Logger: e.log, OnBadLine: bad.note})
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	if src.Kind() == source.KindNone {
+		return backfill.ErrNoSource // before "started": nothing was
+	}
 	shards := shardsOf(cfg)
 	keys := shards[0]
 	runID := resume
@@ -71,9 +80,16 @@ func runBackfill(ctx context.Context, e *env) error {
 		return err
 	}
 	sum, runErr := b.Run(ctx)
+	sum.BadLines = bad.count()
+	if sum.BadLines > 0 {
+		sum.Notes = append(sum.Notes, fmt.Sprintf("%d lines of %s are not records and were skipped (see the WARN lines)", sum.BadLines, c.File))
+	}
 	if e.format == "json" {
 		if sum.Entities == nil {
 			sum.Entities = []string{}
+		}
+		if sum.Notes == nil {
+			sum.Notes = []string{}
 		}
 		if err := json.NewEncoder(e.out).Encode(sum); err != nil {
 			return err
@@ -83,14 +99,45 @@ func runBackfill(ctx context.Context, e *env) error {
 		if !sum.Complete {
 			state = "interrupted: continue with --resume " + sum.RunID
 		}
-		fmt.Fprintf(e.out, "backfill %s %s\nentities: %s\nrecords read: %d\nappended: %d (run total %d)\nskipped: %d\nrecords/s: %.0f\nduration: %s\n",
-			sum.RunID, state, strings.Join(sum.Entities, ", "), sum.Records, sum.Appended, sum.RunAppended, sum.Skipped, sum.PerSecond,
+		fmt.Fprintf(e.out, "backfill %s %s\nentities: %s\nrecords read: %d\nappended: %d (run total %d)\nskipped: %d\nbad lines: %d\nrecords/s: %.0f\nduration: %s\n",
+			sum.RunID, state, strings.Join(sum.Entities, ", "), sum.Records, sum.Appended, sum.RunAppended, sum.Skipped, sum.BadLines, sum.PerSecond,
 			(time.Duration(sum.DurationMS) * time.Millisecond).String())
+		for _, n := range sum.Notes {
+			fmt.Fprintf(e.out, "note: %s\n", n)
+		}
 		if replay {
 			fmt.Fprintf(e.out, "dead letters replayed: %d\n", sum.ReplayedDead)
 		}
 	}
 	return runErr
+}
+
+// badLines counts a file source's lines that are not records, each once
+// (every entity read is a pass over the file), and logs each once.
+type badLines struct {
+	log  *slog.Logger
+	file string
+	mu   sync.Mutex
+	seen map[int]bool
+}
+
+func (b *badLines) note(line int, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.seen[line] {
+		return
+	}
+	if b.seen == nil {
+		b.seen = map[int]bool{}
+	}
+	b.seen[line] = true
+	b.log.Warn("source file: line skipped", "file", b.file, "line", line, "err", err)
+}
+
+func (b *badLines) count() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return int64(len(b.seen))
 }
 
 // deadReplayer replays dead letters by reason and age with the pipeline's

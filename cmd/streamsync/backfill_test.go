@@ -48,6 +48,7 @@ func TestBackfillCommand(t *testing.T) {
 	for i := range 25 {
 		fmt.Fprintf(&lines, `{"entity":"sub","key":"k%d","account":"a","version":%d,"data":{"i":%d}}`+"\n", i, i+1, i)
 	}
+	lines.WriteString("not a record\n")
 	path := filepath.Join(t.TempDir(), "dump.jsonl")
 	if err := os.WriteFile(path, lines.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
@@ -55,24 +56,32 @@ func TestBackfillCommand(t *testing.T) {
 	env := []string{"STREAMSYNC_REDIS__ADDR=" + testenv.RedisAddr(t), "STREAMSYNC_STREAM__EVENTS=" + prefix + "events",
 		"STREAMSYNC_STREAM__DEAD=" + prefix + "dead", "STREAMSYNC_LOG__LEVEL=error"}
 
-	if _, err := cli(t, env, "backfill"); err == nil || !strings.Contains(err.Error(), "source.kind") {
-		t.Fatalf("backfill without a source: %v", err)
+	stderr := captureStderr(t, func() {
+		if _, err := cli(t, env, "backfill"); err == nil || !strings.Contains(err.Error(), "source.kind") {
+			t.Errorf("backfill without a source: %v", err)
+		}
+	})
+	if strings.Contains(stderr, "started") {
+		t.Fatalf("backfill without a source said it started: %q", stderr)
 	}
 
 	var out string
 	var err error
-	stderr := captureStderr(t, func() {
+	stderr = captureStderr(t, func() {
 		out, err = cli(t, append(env, "STREAMSYNC_SOURCE__KIND=file", "STREAMSYNC_SOURCE__FILE="+path), "backfill", "--format", "json", "--rate", "0")
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var sum struct {
-		RunID    string `json:"run_id"`
-		Records  int    `json:"records"`
-		Appended int    `json:"appended"`
+		RunID    string   `json:"run_id"`
+		Records  int      `json:"records"`
+		Appended int      `json:"appended"`
+		BadLines int      `json:"bad_lines"`
+		Notes    []string `json:"notes"`
 	}
-	if err := json.Unmarshal([]byte(out), &sum); err != nil || sum.RunID == "" || sum.Records != 25 || sum.Appended != 25 {
+	if err := json.Unmarshal([]byte(out), &sum); err != nil || sum.RunID == "" || sum.Records != 25 || sum.Appended != 25 ||
+		sum.BadLines != 1 || len(sum.Notes) != 1 || !strings.Contains(sum.Notes[0], "1 lines") {
 		t.Fatalf("summary %q: %+v %v", out, sum, err)
 	}
 	if first, _, _ := strings.Cut(stderr, "\n"); first != "backfill "+sum.RunID+" started" {
@@ -80,5 +89,32 @@ func TestBackfillCommand(t *testing.T) {
 	}
 	if n, _ := rdb.XLen(ctx, prefix+"events").Result(); n != 25 {
 		t.Fatalf("%d entries appended, want 25", n)
+	}
+}
+
+// A backfill whose source.entities the file does not hold completes with a
+// note and a WARN line saying it read no record.
+func TestBackfillNoRecordsNote(t *testing.T) {
+	rdb := testenv.Redis(t)
+	prefix := testenv.Prefix(t)
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
+	path := filepath.Join(t.TempDir(), "dump.jsonl")
+	if err := os.WriteFile(path, []byte(`{"entity":"sub","key":"k1","account":"a","version":1,"data":{}}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"STREAMSYNC_REDIS__ADDR=" + testenv.RedisAddr(t), "STREAMSYNC_STREAM__EVENTS=" + prefix + "events",
+		"STREAMSYNC_STREAM__DEAD=" + prefix + "dead", "STREAMSYNC_SOURCE__KIND=file", "STREAMSYNC_SOURCE__FILE=" + path,
+		"STREAMSYNC_SOURCE__ENTITIES=contact"}
+	var out string
+	var err error
+	stderr := captureStderr(t, func() { out, err = cli(t, env, "backfill", "--rate", "0") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "note: the source yielded no records for entities [contact]") || !strings.Contains(out, "records read: 0") {
+		t.Fatalf("summary without the note:\n%s", out)
+	}
+	if !strings.Contains(stderr, "WARN") || !strings.Contains(stderr, "no records") {
+		t.Fatalf("no WARN line on stderr:\n%s", stderr)
 	}
 }

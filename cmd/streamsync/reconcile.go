@@ -95,11 +95,12 @@ func newReconciler(e *env, rc reconcile.Config) (*reconcile.Reconciler, func(), 
 		return nil, nil, err
 	}
 	theirs, err := source.New(source.Config{Kind: source.KindHTTP, BaseURL: cfg.Sink.BaseURL, TokenURL: cfg.Sink.EffectiveTokenURL(),
-		ClientID: cfg.Sink.ClientID, ClientSecret: cfg.Sink.ClientSecret, Timeout: cfg.Sink.Timeout, Logger: e.log})
+		ClientID: cfg.Sink.ClientID, ClientSecret: cfg.Sink.ClientSecret, Timeout: cfg.Sink.Timeout, Logger: e.log,
+		Label: "partner", Setting: "sink"}) // errors name the partner and sink.*, not the source
 	if err != nil {
 		_ = rdb.Close()
 		_ = conn.Close()
-		return nil, nil, fmt.Errorf("sink.base_url: %w", err)
+		return nil, nil, err
 	}
 	cleanup := func() {
 		_ = theirs.Close()

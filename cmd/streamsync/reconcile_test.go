@@ -70,4 +70,12 @@ func TestReconcileExitStatus(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--against") {
 		t.Fatalf("bad --against: %v", err)
 	}
+
+	// No source, an empty ledger, no --entity: nothing compared, so not
+	// equal; exit 2 telling what to give.
+	noSource := append(env[:len(env):len(env)], "STREAMSYNC_SOURCE__KIND=none")
+	out, err = cli(t, noSource, "reconcile", "--against", "ledger")
+	if !errors.As(err, &ec) || ec.ExitCode() != 2 || !strings.Contains(err.Error(), "--entity") || strings.Contains(out, ": equal") {
+		t.Fatalf("nothing compared: err %v, output\n%s", err, out)
+	}
 }

@@ -27,6 +27,27 @@ func TestShardCommand(t *testing.T) {
 	if _, err := cli(t, nil, "shard"); err == nil {
 		t.Fatal("shard without an account: no error")
 	}
+	if _, err := cli(t, nil, "shard", ""); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("shard of an empty account: %v, want an error", err)
+	}
+}
+
+// `streamsync shard ACCOUNT --format json` prints account, shard and stream.
+func TestShardCommandJSON(t *testing.T) {
+	out, err := cli(t, []string{"STREAMSYNC_STREAM__SHARDS=6"}, "shard", "acc-7", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Account string `json:"account"`
+		Shard   *int   `json:"shard"`
+		Stream  string `json:"stream"`
+	}
+	n := int(crc32.ChecksumIEEE([]byte("acc-7")) % 6)
+	want := pipeline.NewShards("streamsync:events", "streamsync", "streamsync:dead", "streamsync:delayed", "streamsync:retry", 6, true)[n].Events
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Account != "acc-7" || got.Shard == nil || *got.Shard != n || got.Stream != want {
+		t.Fatalf("json: %q %v, want shard %d stream %q", out, err, n, want)
+	}
 }
 
 // status reports every shard and their sums.
