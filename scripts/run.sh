@@ -110,6 +110,11 @@ trap 'exit 143' TERM HUP
 : >"$run/run.log"
 say "starting Redis (127.0.0.1:$redis_port), ClickHouse (127.0.0.1:$ch_port) and PostgreSQL; the first time this installs them"
 $infra up >>"$run/run.log" 2>&1 || die "scripts/infra.sh up failed; see $run/run.log"
+# A Redis or ClickHouse of another checkout (or another make run) on these
+# ports would mix two runs' events in one consumer group: refuse, naming it.
+if reused=$(grep -E 'reusing the (Redis|ClickHouse)' "$run/run.log"); then
+  die "${reused#infra: }, which another checkout or run started; stop it there (make down), or choose other ports with STREAMSYNC_DEV_REDIS_PORT / STREAMSYNC_DEV_CLICKHOUSE_PORT"
+fi
 grep -F 'reusing' "$run/run.log" | sed 's/^infra: /run: /' || true
 redis_addr=127.0.0.1:$redis_port
 ch_addr=127.0.0.1:$ch_port
@@ -204,6 +209,9 @@ pids+=($!)
 # Until the pipeline, partnersim or the reader of our output stops.
 set +e
 wait -n "$tail_pid" "$partner_pid" "$streamsync_pid"
-kill -0 "$streamsync_pid" 2>/dev/null || say "streamsync stopped; see $run/streamsync.log"
-kill -0 "$partner_pid" 2>/dev/null || say "partnersim stopped; see $run/partnersim.log"
+if ! kill -0 "$tail_pid" 2>/dev/null; then
+  exit 0 # the reader of our output went away: stop everything, quietly
+fi
+kill -0 "$streamsync_pid" 2>/dev/null || say "streamsync stopped by itself; see $run/streamsync.log"
+kill -0 "$partner_pid" 2>/dev/null || say "partnersim stopped by itself; see $run/partnersim.log"
 exit 0

@@ -33,13 +33,14 @@ func newSandbox(tb testing.TB, bin string) *sandbox {
 		tb.Fatal(err)
 	}
 	s := &sandbox{root: root, port: map[string]string{}}
-	for _, name := range []string{"redis", "clickhouse", "clickhouse_http", "partner", "admin", "ingest"} {
+	for _, name := range []string{"redis", "clickhouse", "clickhouse_http", "partner", "admin", "ingest", "source"} {
 		s.port[name] = freePort(tb)
 	}
 	s.env = append(os.Environ(),
 		"STREAMSYNC_DEV_REDIS_PORT="+s.port["redis"], "STREAMSYNC_DEV_CLICKHOUSE_PORT="+s.port["clickhouse"],
 		"STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT="+s.port["clickhouse_http"],
 		"PARTNER_ADDR=127.0.0.1:"+s.port["partner"], "ADMIN_ADDR=127.0.0.1:"+s.port["admin"], "INGEST_ADDR=127.0.0.1:"+s.port["ingest"],
+		"SOURCE_ADDR=127.0.0.1:"+s.port["source"],
 		"DEMO_RATE=20", "DEMO_EVENTS=100000")
 	tb.Cleanup(func() { s.killLeftovers(tb) })
 	return s

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -44,7 +43,7 @@ func runChains(ctx context.Context, e *env) error {
 		}
 		return json.NewEncoder(e.out).Encode(map[string]any{"chains": chains})
 	}
-	tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+	tw := newTable(e.out)
 	if len(chains) == 0 {
 		fmt.Fprintf(tw, "no failed or stuck chains in the last %s\n", since)
 		return tw.Flush()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -81,7 +80,7 @@ func runDead(ctx context.Context, e *env) error {
 			}
 			return json.NewEncoder(e.out).Encode(map[string]any{"items": items, "next_cursor": next})
 		}
-		tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+		tw := newTable(e.out)
 		fmt.Fprintln(tw, "DEAD_AT\tID\tACCOUNT\tREASON\tATTEMPTS\tERROR")
 		for _, d := range items {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", time.UnixMilli(d.At).UTC().Format(time.DateTime), d.EventID, d.Account, d.Reason, d.Attempts, d.Error)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -93,7 +92,7 @@ func runSQL(ctx context.Context, e *env) error {
 		}
 		return json.NewEncoder(e.out).Encode(map[string]any{"query": name, "rows": rows})
 	}
-	tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+	tw := newTable(e.out)
 	fmt.Fprintln(tw, strings.ToUpper(strings.Join(ans.Columns, "\t")))
 	for _, r := range ans.Rows {
 		cells := make([]string, len(r))
@@ -106,13 +105,6 @@ func runSQL(ctx context.Context, e *env) error {
 		fmt.Fprintln(tw, "(no rows)")
 	}
 	return tw.Flush()
-}
-
-func cell(v any) string {
-	if t, ok := v.(time.Time); ok {
-		return t.UTC().Format(time.DateTime)
-	}
-	return fmt.Sprint(v)
 }
 
 func flagsOf(params []sql.Param) string {
@@ -144,7 +136,7 @@ func listSQL(e *env) error {
 	if e.format == "json" {
 		return json.NewEncoder(e.out).Encode(map[string]any{"queries": list})
 	}
-	tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+	tw := newTable(e.out)
 	fmt.Fprintln(tw, "QUERY\tFLAGS\tQUESTION")
 	for _, q := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", q.Name, strings.Join(q.Flags, " "), q.Question)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"text/tabwriter"
 	"time"
 
 	"github.com/streamsync/streamsync/pipeline"
@@ -27,7 +26,7 @@ func runStatus(ctx context.Context, e *env) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(s)
 	}
-	tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+	tw := newTable(e.out)
 	fmt.Fprintf(tw, "stream\t%s\n", e.cfg.Stream.Events)
 	fmt.Fprintf(tw, "stream_length\t%d\npending\t%d\nlag\t%d\ndelayed\t%d\nretrying\t%d\ndead\t%d\nattempts_backlog\t%d\nconsumers\t%d\n",
 		s.StreamLength, s.Pending, s.Lag, s.Delayed, s.Retrying, s.Dead, s.Attempts, s.Consumers)
@@ -42,7 +41,7 @@ func runStatus(ctx context.Context, e *env) error {
 		return err
 	}
 	fmt.Fprintln(e.out)
-	tw = tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+	tw = newTable(e.out)
 	fmt.Fprintln(tw, "SHARD\tSTREAM\tLENGTH\tPENDING\tLAG\tDELAYED\tRETRYING\tDEAD\tDELIVERED")
 	for i, sh := range s.Shards {
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", i, sh.Stream, sh.StreamLength, sh.Pending, sh.Lag, sh.Delayed, sh.Retrying, sh.Dead, sh.Steps["delivered"])
