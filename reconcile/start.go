@@ -85,10 +85,10 @@ func (s *Starter) Start(r *Reconciler, done func()) (string, error) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer release(s.ctx, s.rdb, s.cfg.LockKey, token)
 		if done != nil {
-			defer done()
+			defer done() // after the lock is released: a caller told "done" finds it free
 		}
+		defer release(s.ctx, s.rdb, s.cfg.LockKey, token)
 		ctx, cancel := hold(s.ctx, s.rdb, s.cfg.LockKey, token, s.cfg.LockTTL, s.cfg.Logger)
 		defer cancel()
 		if _, err := run.Run(ctx); err != nil && ctx.Err() == nil {
