@@ -204,7 +204,7 @@ demo_src=$run/demo-source.jsonl
 for i in $(seq 1 200); do
   printf '{"entity":"attendee","key":"at-%d","account":"acc-%d","version":%d,"data":{"name":"guest %d"}}\n' "$i" $((i % 20)) "$i" "$i"
 done >"$demo_src"
-bin/streamsync backfill --config "$config_file" --source.kind file --source.file "$demo_src" --rate 50 --replay-dead >"$run/backfill.log" 2>&1 &
+bin/streamsync backfill --config "$config_file" --source.kind file --source.file "$demo_src" --entity attendee --rate 50 --replay-dead >"$run/backfill.log" 2>&1 &
 pids+=($!)
 # Until the pipeline, partnersim or the reader of our output stops.
 set +e
