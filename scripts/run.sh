@@ -209,6 +209,7 @@ pids+=($!)
 # Until the pipeline, partnersim or the reader of our output stops.
 set +e
 wait -n "$tail_pid" "$partner_pid" "$streamsync_pid"
+sleep 0.5 # a Ctrl-C reaches every process at once: let its trap run before anything is called a crash
 if ! kill -0 "$tail_pid" 2>/dev/null; then
   exit 0 # the reader of our output went away: stop everything, quietly
 fi
