@@ -3,7 +3,8 @@
 # JSON Lines dump (source.kind file), then two load runs of live traffic at
 # RATE events/s (default 500) for DURATION (default 60s) on POST /v1/events
 # against partnersim at 1 ms — one plain, one with
-# `streamsync backfill --rate 0` started 5 s into the level. Each run's
+# `streamsync backfill --rate BACKFILL_RATE` (default 0, no limit) started
+# 5 s into the level. Each run's
 # report (loadtest/results/<timestamp>/report.md) gives the live traffic's
 # end-to-end percentiles, and its notes the backfill's records/s appended,
 # the drain into partnersim, Redis used_memory and the load average.
@@ -16,6 +17,7 @@ N=${N:-1000000}
 RATE=${RATE:-500}
 DURATION=${DURATION:-60s}
 ACCOUNTS=${ACCOUNTS:-2000}
+BACKFILL_RATE=${BACKFILL_RATE:-0} # the backfill's --rate; 0 is no limit
 file=${FILE:-/tmp/streamsync-backfill-$N.jsonl}
 scripts/infra.sh up >/dev/null
 eval "$(scripts/infra.sh env)"
@@ -32,5 +34,5 @@ if [ "${SKIP_BASELINE:-}" = "" ]; then
   echo "== live traffic alone: $RATE/s for $DURATION" >&2
   go run ./loadtest/run --levels "$RATE" --duration "$DURATION" --drain-timeout 10m
 fi
-echo "== live traffic with a backfill of $N records (--rate 0)" >&2
-go run ./loadtest/run --levels "$RATE" --duration "$DURATION" --drain-timeout 60m --backfill "$file"
+echo "== live traffic with a backfill of $N records (--rate $BACKFILL_RATE)" >&2
+go run ./loadtest/run --levels "$RATE" --duration "$DURATION" --drain-timeout 60m --backfill "$file" --backfill-rate "$BACKFILL_RATE"

@@ -17,12 +17,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// backfillRun is a `streamsync backfill --rate 0` started while a level
+// backfillRun is a `streamsync backfill --rate N` started while a level
 // offers live traffic, against the same streams, Redis and partnersim
 // (docs/backfill.md), with the machine's Redis memory and load average
 // sampled meanwhile.
 type backfillRun struct {
 	started, ended time.Time
+	rate           int // --rate, records/s; 0 is no limit
 	summary        map[string]any
 	err            error
 	done           chan struct{}
@@ -37,7 +38,7 @@ type backfillRun struct {
 // background, reading o.backfill (JSON Lines, source.kind file); without
 // o.backfill it only samples Redis memory and the load average.
 func startBackfill(ctx context.Context, o options, sys *system, rdb *redis.Client) *backfillRun {
-	b := &backfillRun{done: make(chan struct{}), memBase: usedMemory(ctx, rdb)}
+	b := &backfillRun{done: make(chan struct{}), rate: o.backfillRate, memBase: usedMemory(ctx, rdb)}
 	b.memPeak = b.memBase
 	go b.sample(ctx, rdb)
 	if o.backfill == "" {
@@ -52,7 +53,7 @@ func startBackfill(ctx context.Context, o options, sys *system, rdb *redis.Clien
 			b.err = ctx.Err()
 			return
 		}
-		cmd := exec.CommandContext(ctx, "bin/streamsync", "backfill", "--config", "config/streamsync.example.yaml", "--rate", "0", "--format", "json")
+		cmd := exec.CommandContext(ctx, "bin/streamsync", "backfill", "--config", "config/streamsync.example.yaml", "--rate", strconv.Itoa(o.backfillRate), "--format", "json")
 		cmd.Env = append(append([]string{}, sys.pipe.Env...), "STREAMSYNC_SOURCE__KIND=file", "STREAMSYNC_SOURCE__FILE="+o.backfill)
 		var out bytes.Buffer
 		cmd.Stdout = &out
@@ -61,7 +62,7 @@ func startBackfill(ctx context.Context, o options, sys *system, rdb *redis.Clien
 			defer errLog.Close()
 			cmd.Stderr = errLog
 		}
-		log.Printf("backfill of %s started", o.backfill)
+		log.Printf("backfill of %s started (--rate %d)", o.backfill, o.backfillRate)
 		b.started = time.Now()
 		b.err = cmd.Run()
 		b.ended = time.Now()
@@ -142,7 +143,7 @@ func (b *backfillRun) note(level string, entries []simEntry) string {
 	if b.started.IsZero() {
 		fmt.Fprintf(&s, "## The machine during level %s (no backfill)\n\n", level)
 	} else {
-		fmt.Fprintf(&s, "## Backfill during level %s\n\n", level)
+		fmt.Fprintf(&s, "## Backfill during level %s (--rate %d)\n\n", level, b.rate)
 	}
 	if b.err != nil {
 		fmt.Fprintf(&s, "- backfill error: %v\n", b.err)

@@ -40,6 +40,7 @@ type options struct {
 	chAddr         string
 	backfill       string
 	backfillAfter  time.Duration
+	backfillRate   int
 }
 
 func main() {
@@ -59,7 +60,8 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the run's Redis keys and ClickHouse database afterwards")
 	flag.StringVar(&o.redisAddr, "redis", os.Getenv("STREAMSYNC_TEST_REDIS_ADDR"), "Redis host:port")
 	flag.StringVar(&o.chAddr, "clickhouse", os.Getenv("STREAMSYNC_TEST_CLICKHOUSE_ADDR"), "ClickHouse host:port")
-	flag.StringVar(&o.backfill, "backfill", "", "a JSON Lines file: run `streamsync backfill --rate 0` from it while each level offers live traffic (docs/backfill.md)")
+	flag.StringVar(&o.backfill, "backfill", "", "a JSON Lines file: run `streamsync backfill` from it while each level offers live traffic (docs/backfill.md)")
+	flag.IntVar(&o.backfillRate, "backfill-rate", 0, "the backfill's --rate: records appended a second, 0 no limit")
 	flag.DurationVar(&o.backfillAfter, "backfill-after", 5*time.Second, "how long after a level starts the backfill starts")
 	flag.Parse()
 	for _, s := range strings.Split(*levels, ",") {
