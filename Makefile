@@ -67,6 +67,10 @@ loadtest-k6: build up $(K6) ## the same levels offered by k6 (loadtest/k6/ingest
 bench-reconcile: build up ## reconcile 1,000,000 records a side (N=…), then --recent 1h; time and peak RSS
 	scripts/bench-reconcile.sh
 
+.PHONY: bench-backfill
+bench-backfill: build up ## live traffic alone, then with a backfill of 1,000,000 records at --rate 0 (N=, RATE=, DURATION=)
+	scripts/bench-backfill.sh
+
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	$(GO) vet ./...

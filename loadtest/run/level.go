@@ -31,6 +31,9 @@ func offerLevel(ctx context.Context, o options, sys *system, rdb *redis.Client, 
 		sys.captureProfile(min(o.duration, 15*time.Second))
 	}
 	start := time.Now()
+	sctx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
+	bf := startBackfill(sctx, o, sys, rdb)
 	var sent []loadtest.Sent
 	var k6 k6Summary
 	var err error
@@ -47,10 +50,13 @@ func offerLevel(ctx context.Context, o options, sys *system, rdb *redis.Client, 
 	}
 	sendTime := time.Since(start)
 	l := loadtest.LevelResult{Name: fmt.Sprintf("%d/s", rate), Mode: mode, OfferedRate: rate, Duration: duration, Sent: sent}
+	<-bf.done // the backfill's events are in the stream before settling waits for quiet
 	settle(ctx, o, sys, &l)
+	stopSampling()
 	collect()
 	l.Samples = append(l.Samples, (*all)[fromSample:]...)
-	measure(&l, sys, logFrom, sendTime, start)
+	entries := measure(&l, sys, logFrom, sendTime, start)
+	sys.notes = append(sys.notes, bf.note(fmt.Sprintf("%d/s", rate), entries))
 	if k6.Rate > 0 { // k6 timed its requests itself; the time around it includes its start-up
 		l.Ingest, l.AchievedRate = k6.Ingest, k6.Rate
 	}
@@ -82,7 +88,7 @@ func drainLevel(ctx context.Context, o options, sys *system, rdb *redis.Client, 
 	settle(ctx, o, sys, &l)
 	collect()
 	l.Samples = *all
-	measure(&l, sys, logFrom, time.Since(start), start)
+	_ = measure(&l, sys, logFrom, time.Since(start), start)
 	return l, nil
 }
 
@@ -216,10 +222,15 @@ func simLogNext(sys *system) int64 {
 	return next
 }
 
-// measure fills in the rates and latencies of a settled level.
-func measure(l *loadtest.LevelResult, sys *system, logFrom int64, sendTime time.Duration, start time.Time) {
+// measure fills in the rates and latencies of a settled level, and returns
+// partnersim's log entries of the level.
+func measure(l *loadtest.LevelResult, sys *system, logFrom int64, sendTime time.Duration, start time.Time) []simEntry {
 	entries, _ := simLog(sys, logFrom)
-	l.PartnerCalls = len(entries)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.IdempotencyKey, "bf-") { // a backfill's calls are not the level's (backfill.go)
+			l.PartnerCalls++
+		}
+	}
 	sentAt := make(map[string]time.Time, len(l.Sent))
 	var ingest []time.Duration
 	accepted := 0
@@ -237,7 +248,7 @@ func measure(l *loadtest.LevelResult, sys *system, logFrom int64, sendTime time.
 	var last time.Time
 	for _, e := range entries {
 		ok := e.Status >= 200 && e.Status < 300 || e.Method == http.MethodDelete && e.Status == 404
-		if !ok || seen[e.IdempotencyKey] {
+		if !ok || seen[e.IdempotencyKey] || strings.HasPrefix(e.IdempotencyKey, "bf-") { // a backfill's (backfill.go)
 			continue
 		}
 		seen[e.IdempotencyKey] = true
@@ -258,4 +269,5 @@ func measure(l *loadtest.LevelResult, sys *system, logFrom int64, sendTime time.
 	if len(l.Arrivals) > 0 {
 		l.DeliveredRate = float64(len(l.Arrivals)) / last.Sub(start).Seconds()
 	}
+	return entries
 }

@@ -38,6 +38,9 @@ type options struct {
 	keep           bool
 	redisAddr      string
 	chAddr         string
+	backfill       string
+	backfillAfter  time.Duration
+	backfillRate   int
 }
 
 func main() {
@@ -57,6 +60,9 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the run's Redis keys and ClickHouse database afterwards")
 	flag.StringVar(&o.redisAddr, "redis", os.Getenv("STREAMSYNC_TEST_REDIS_ADDR"), "Redis host:port")
 	flag.StringVar(&o.chAddr, "clickhouse", os.Getenv("STREAMSYNC_TEST_CLICKHOUSE_ADDR"), "ClickHouse host:port")
+	flag.StringVar(&o.backfill, "backfill", "", "a JSON Lines file: run `streamsync backfill` from it while each level offers live traffic (docs/backfill.md)")
+	flag.IntVar(&o.backfillRate, "backfill-rate", 0, "the backfill's --rate: records appended a second, 0 no limit")
+	flag.DurationVar(&o.backfillAfter, "backfill-after", 5*time.Second, "how long after a level starts the backfill starts")
 	flag.Parse()
 	for _, s := range strings.Split(*levels, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -135,6 +141,7 @@ func run(ctx context.Context, o options) (bool, error) {
 	}
 	stopObserve()
 	collect()
+	report.Notes = append(report.Notes, sys.notes...)
 	if prof := sys.profile(); prof != "" {
 		report.Notes = append(report.Notes, prof)
 	}

@@ -30,6 +30,7 @@ type system struct {
 	profPath                    string
 	prefix                      string
 	rdb                         *redis.Client
+	notes                       []string
 }
 
 func freePort() (string, error) {
