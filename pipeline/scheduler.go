@@ -3,11 +3,11 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/streams"
 )
 
 // DefaultDrainTimeout bounds how long Close waits for messages in flight;
@@ -285,7 +285,7 @@ func (sc *scheduler) reader(ctx context.Context) {
 		default:
 			msgs, err = s.readGroup(ctx, ">", req.n, cfg.Block)
 		}
-		if err != nil && ctx.Err() == nil && RecreateGroup(ctx, s.rdb, cfg.Stream, cfg.Group, err) {
+		if err != nil && ctx.Err() == nil && streams.RecreateGroup(ctx, s.rdb, cfg.Stream, cfg.Group, err) {
 			// The stream or its group vanished (DEL, FLUSHALL, eviction):
 			// made again, and read again at once.
 			s.log.Warn("the stream or its consumer group was gone; created again", "stream", cfg.Stream, "group", cfg.Group)
@@ -307,32 +307,6 @@ func (sc *scheduler) reader(ctx context.Context) {
 	}
 }
 
-// RecreateGroup makes the stream and its consumer group again when err says
-// that the group is missing (NOGROUP: the stream was deleted, flushed or
-// evicted, or the group destroyed). It reports whether it did; every
-// XREADGROUP and XAUTOCLAIM loop calls it, so that none stops for good.
-func RecreateGroup(ctx context.Context, rdb redis.UniversalClient, stream, group string, err error) bool {
-	if err == nil || !strings.HasPrefix(err.Error(), "NOGROUP") {
-		return false
-	}
-	return ensureGroup(ctx, rdb, stream, group) == nil
-}
-
 func (s *Subscriber) readGroup(ctx context.Context, id string, n int, block time.Duration) ([]redis.XMessage, error) {
-	return ReadGroup(ctx, s.rdb, s.cfg.Stream, s.cfg.Group, s.cfg.Consumer, id, n, block)
-}
-
-// ReadGroup is one XREADGROUP of up to n entries of one stream after id (">"
-// for new ones); block < 0 does not block. No entries is not an error.
-func ReadGroup(ctx context.Context, rdb redis.UniversalClient, stream, group, consumer, id string, n int, block time.Duration) ([]redis.XMessage, error) {
-	res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: group, Consumer: consumer, Streams: []string{stream, id}, Count: int64(n), Block: block,
-	}).Result()
-	if errors.Is(err, redis.Nil) || err == nil && len(res) == 0 {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return res[0].Messages, nil
+	return streams.ReadGroup(ctx, s.rdb, s.cfg.Stream, s.cfg.Group, s.cfg.Consumer, id, n, block)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/streams"
 )
 
 // Defaults of SubscriberConfig.
@@ -160,7 +160,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	if !s.subscribed.CompareAndSwap(false, true) {
 		return nil, errors.New("subscriber: already subscribed")
 	}
-	if err := ensureGroup(ctx, s.rdb, s.cfg.Stream, s.cfg.Group); err != nil {
+	if err := streams.EnsureGroup(ctx, s.rdb, s.cfg.Stream, s.cfg.Group); err != nil {
 		return nil, err
 	}
 	out := make(chan *message.Message)
@@ -193,15 +193,6 @@ func (s *Subscriber) Close() error {
 		case <-time.After(30 * time.Second):
 			return errors.New("subscriber: close timed out")
 		}
-	}
-	return nil
-}
-
-// ensureGroup creates the consumer group (and the stream) when missing.
-func ensureGroup(ctx context.Context, rdb redis.UniversalClient, stream, group string) error {
-	err := rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err()
-	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-		return fmt.Errorf("create group %s on %s: %w", group, stream, err)
 	}
 	return nil
 }
