@@ -16,6 +16,7 @@ import (
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/sinks/partner"
 )
 
@@ -46,7 +47,7 @@ func runPipeline(t *testing.T, e env) *partnersim.Server {
 		Keys: e.keys, Consumer: "c1", PartnerName: "partner",
 		Retry:   handlers.RetryPolicy{Initial: 50 * time.Millisecond, Max: time.Second, MaxAttempts: 15},
 		MaxWait: time.Minute, MoveEvery: 10 * time.Millisecond,
-		Subscriber: pipeline.SubscriberConfig{Block: 50 * time.Millisecond, Batch: 512, MaxInFlight: 1024},
+		Subscriber: ordered.Config{Block: 50 * time.Millisecond, Batch: 512, MaxInFlight: 1024},
 	}, pipelineRedis(t), pipeline.PartnerSender(sink))
 	if err != nil {
 		t.Fatal(err)

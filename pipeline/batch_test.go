@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/streams"
 	"github.com/streamsync/streamsync/internal/testenv"
 )
 
@@ -36,7 +37,7 @@ func TestCommitsShareRoundTrips(t *testing.T) {
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
 	k := NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
 	ctx := context.Background()
-	if err := ensureGroup(ctx, rdb, k.Events, k.Group); err != nil {
+	if err := streams.EnsureGroup(ctx, rdb, k.Events, k.Group); err != nil {
 		t.Fatal(err)
 	}
 	// Half the entries are pending in the group (their commit acks them:

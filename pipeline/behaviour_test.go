@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/streams"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/sinks/partner"
@@ -27,7 +28,7 @@ func TestDelivered(t *testing.T) {
 	}
 	rows, _ := h.rdb.XRange(context.Background(), h.keys.Attempts, "-", "+").Result()
 	r := rows[0].Values
-	for _, col := range RowColumns {
+	for _, col := range streams.RowColumns {
 		if _, ok := r[col]; !ok {
 			t.Errorf("row lacks column %s", col)
 		}

@@ -18,7 +18,7 @@ func DeadFields(fields map[string]string, o handlers.Outcome, now time.Time) []a
 	return deadFields(fields, o, now)
 }
 
-// RowFields is the attempts-stream entry (RowColumns) of step o of e, read
+// RowFields is the attempts-stream entry (streams.RowColumns) of step o of e, read
 // from source: a stream entry id, or another name unique per event (an
 // outbox row, a prepared event), so that a row written twice collapses.
 func RowFields(source string, e event.Event, o handlers.Outcome, at time.Time, instance string) []any {
@@ -28,7 +28,7 @@ func RowFields(source string, e event.Event, o handlers.Outcome, at time.Time, i
 // ScriptLib is the Lua shared by the pipeline's scripts, for scripts of
 // other packages that write attempt-log rows: vgt(a, b) compares decimal
 // versions; row_from_fields(f, sid, step, now, instance) builds a row
-// (RowColumns) from an entry's flat field list.
+// (streams.RowColumns) from an entry's flat field list.
 const ScriptLib = luaLib
 
 // DeadLetterDirect dead-letters an event that never was an entry of the

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/streams"
 	"github.com/streamsync/streamsync/internal/testenv"
 )
 
@@ -58,7 +59,7 @@ func TestGaugesReadRedisOnScrape(t *testing.T) {
 	for i := range 5 {
 		rdb.XAdd(ctx, &redis.XAddArgs{Stream: keys.Events, Values: []string{"id", fmt.Sprint(i)}})
 	}
-	if err := ensureGroup(ctx, rdb, keys.Events, keys.Group); err != nil {
+	if err := streams.EnsureGroup(ctx, rdb, keys.Events, keys.Group); err != nil {
 		t.Fatal(err)
 	}
 	read, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: keys.Group, Consumer: "c", Streams: []string{keys.Events, ">"}, Count: 2}).Result()

@@ -14,6 +14,7 @@ import (
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
+	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/sinks/partner"
 )
 
@@ -89,7 +90,7 @@ func newHarness(t *testing.T, o options) *harness {
 		Retry:   handlers.RetryPolicy{Initial: time.Second, Max: 10 * time.Second, MaxAttempts: 5, Jitter: func() float64 { return 0.5 }},
 		MaxWait: time.Minute, Recheck: 10 * time.Second, MoveEvery: 5 * time.Millisecond,
 		AttemptLog: true, Clock: clock,
-		Subscriber: SubscriberConfig{Block: 50 * time.Millisecond, NackDelay: 20 * time.Millisecond},
+		Subscriber: ordered.Config{Block: 50 * time.Millisecond, NackDelay: 20 * time.Millisecond},
 	}
 	if o.cfg != nil {
 		o.cfg(&cfg)

@@ -6,15 +6,20 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/streamsync/streamsync/pipeline/ordered"
 )
 
 // Metadata keys of the messages the subscriber emits.
 const (
-	MetaStreamID = "stream_id"
+	MetaStreamID = ordered.MetaStreamID
 	MetaAccount  = "account"
 	// MetaCommitted is set by a handler whose commit already acked the entry.
-	MetaCommitted = "committed"
+	MetaCommitted = ordered.MetaCommitted
 )
+
+// AccountKey is the order key of streamsync's subscriber: the account
+// (contract §2: order per account).
+func AccountKey(m *message.Message) string { return m.Metadata.Get(MetaAccount) }
 
 // EntryMarshaller maps flat producer entries (contract §1: no envelope) to
 // Watermill messages and back: the payload is the entry's fields in the

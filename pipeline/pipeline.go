@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/tracing"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -26,8 +27,10 @@ type Config struct {
 	Shards   Shards
 	Consumer string // consumer name in the group; stable across restarts
 	Instance string // the attempt log's instance column
-	// Subscriber tuning; Stream, Group and Consumer are filled in from Keys and Consumer.
-	Subscriber  SubscriberConfig
+	// Subscriber tuning; Stream, Group and Consumer are filled in from Keys
+	// and Consumer, Unmarshaller (EntryMarshaller) and OrderKey (AccountKey)
+	// when not set.
+	Subscriber  ordered.Config
 	PartnerName string
 	Limits      event.Limits
 	Retry       handlers.RetryPolicy
@@ -73,7 +76,13 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Subscriber.DrainTimeout <= 0 {
-		c.Subscriber.DrainTimeout = DefaultDrainTimeout
+		c.Subscriber.DrainTimeout = ordered.DefaultDrainTimeout
+	}
+	if c.Subscriber.Unmarshaller == nil {
+		c.Subscriber.Unmarshaller = EntryMarshaller{}
+	}
+	if c.Subscriber.OrderKey == nil {
+		c.Subscriber.OrderKey = AccountKey
 	}
 	if len(c.Shards) == 0 {
 		c.Shards = Shards{c.Keys}
@@ -108,8 +117,8 @@ func (c Config) Validate() error {
 type Pipeline struct {
 	cfg     Config
 	rdb     redis.UniversalClient
-	subs    []*Subscriber // one per shard
-	trips   *roundTrips   // shared by the lookups and commits of every shard
+	subs    []*ordered.Subscriber // one per shard
+	trips   *roundTrips           // shared by the lookups and commits of every shard
 	router  *message.Router
 	steps   handlers.StepFunc
 	commit  *committer
@@ -150,7 +159,7 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 	for i, keys := range cfg.Shards {
 		sc := cfg.Subscriber
 		sc.Stream = keys.Events
-		sub, err := NewSubscriber(sc, rdb)
+		sub, err := ordered.NewSubscriber(sc, rdb)
 		if err != nil {
 			return nil, err
 		}

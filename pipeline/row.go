@@ -9,15 +9,6 @@ import (
 	"github.com/streamsync/streamsync/handlers"
 )
 
-// RowColumns are the fields of an attempt-log row in the attempts stream:
-// the columns of contract §3, in order. The Lua scripts that write rows
-// (released, replayed) use the same names.
-var RowColumns = []string{
-	"ts", "ts_ms", "event_id", "row_id", "stream_id", "account", "entity", "key",
-	"parent_entity", "parent_key", "chain_id", "op", "version", "attempt", "step",
-	"http_status", "latency_us", "error", "instance",
-}
-
 const maxRowError = 1000
 
 // RowID names a step's row: the entry it was read from, the step and the

@@ -58,7 +58,7 @@ local function vgt(a, b)
   return a > b
 end
 
--- row_from_fields: an attempt-log row (pipeline.RowColumns) for a step made
+-- row_from_fields: an attempt-log row (streams.RowColumns) for a step made
 -- by a script, from an entry's flat field list.
 local function row_from_fields(f, sid, step, now, instance)
   local m = {}

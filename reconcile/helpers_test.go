@@ -15,6 +15,7 @@ import (
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/reconcile"
 	"github.com/streamsync/streamsync/sinks/partner"
 	"github.com/streamsync/streamsync/source"
@@ -120,7 +121,7 @@ func (w *world) startPipeline() {
 	}
 	p, err := pipeline.New(pipeline.Config{Keys: w.keys, Consumer: "c1", PartnerName: "partner",
 		Retry:   handlers.RetryPolicy{Initial: 50 * time.Millisecond, Max: time.Second, MaxAttempts: 5},
-		MaxWait: 10 * time.Second, Subscriber: pipeline.SubscriberConfig{Block: 50 * time.Millisecond}}, w.rdb, pipeline.PartnerSender(sink))
+		MaxWait: 10 * time.Second, Subscriber: ordered.Config{Block: 50 * time.Millisecond}}, w.rdb, pipeline.PartnerSender(sink))
 	if err != nil {
 		w.t.Fatal(err)
 	}

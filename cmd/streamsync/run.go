@@ -18,6 +18,7 @@ import (
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/ingest"
 	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/reconcile"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 	"github.com/streamsync/streamsync/sinks/partner"
@@ -69,7 +70,7 @@ func runPipeline(ctx context.Context, e *env) error {
 	defer src.Close()
 	p, err := pipeline.New(pipeline.Config{
 		Shards: shards, Consumer: consumer, Instance: consumer,
-		Subscriber:  pipeline.SubscriberConfig{Batch: cfg.Stream.Batch, MaxInFlight: cfg.Stream.MaxInFlight},
+		Subscriber:  ordered.Config{Batch: cfg.Stream.Batch, MaxInFlight: cfg.Stream.MaxInFlight},
 		PartnerName: cfg.Sink.PartnerName,
 		Limits:      event.Limits{MaxBytes: cfg.Event.MaxBytes},
 		Retry:       handlers.RetryPolicy{Initial: cfg.Retry.Initial, Max: cfg.Retry.Max, MaxAttempts: cfg.Retry.MaxAttempts},

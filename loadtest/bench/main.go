@@ -28,6 +28,7 @@ import (
 	"github.com/streamsync/streamsync/loadtest"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/sinks/partner"
 )
 
@@ -204,7 +205,8 @@ func drainStock(ctx context.Context, rdb *redis.Client, stream string, n, subscr
 }
 
 func drainOrdered(ctx context.Context, rdb *redis.Client, stream string, n int) float64 {
-	sub, err := pipeline.NewSubscriber(pipeline.SubscriberConfig{Stream: stream, Group: "ordered", Consumer: "c"}, rdb)
+	sub, err := ordered.NewSubscriber(ordered.Config{Stream: stream, Group: "ordered", Consumer: "c",
+		Unmarshaller: pipeline.EntryMarshaller{}, OrderKey: pipeline.AccountKey}, rdb)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ordered:", err)
 		os.Exit(1)

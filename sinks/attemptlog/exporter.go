@@ -11,7 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/internal/streams"
 )
 
 // Defaults of ExporterConfig.
@@ -217,7 +217,7 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 	default:
 		msgs, err = x.readGroup(ctx, ">", n, block)
 	}
-	if err != nil && ctx.Err() == nil && pipeline.RecreateGroup(ctx, x.rdb, x.cfg.Stream, x.cfg.Group, err) {
+	if err != nil && ctx.Err() == nil && streams.RecreateGroup(ctx, x.rdb, x.cfg.Stream, x.cfg.Group, err) {
 		// The attempts stream or its group vanished (DEL, FLUSHALL,
 		// eviction): made again; rows appended from now on are exported.
 		x.log.Warn("the attempts stream or its consumer group was gone; created again", "stream", x.cfg.Stream, "group", x.cfg.Group)
@@ -260,7 +260,7 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 }
 
 func (x *Exporter) readGroup(ctx context.Context, id string, n int, block time.Duration) ([]redis.XMessage, error) {
-	return pipeline.ReadGroup(ctx, x.rdb, x.cfg.Stream, x.cfg.Group, x.cfg.Consumer, id, n, block)
+	return streams.ReadGroup(ctx, x.rdb, x.cfg.Stream, x.cfg.Group, x.cfg.Consumer, id, n, block)
 }
 
 // insert writes rows in one batch.

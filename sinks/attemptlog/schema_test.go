@@ -4,18 +4,18 @@ import (
 	"context"
 	"testing"
 
+	"github.com/streamsync/streamsync/internal/streams"
 	"github.com/streamsync/streamsync/internal/testenv"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 // The pipeline writes rows with exactly the columns the table has.
 func TestColumnsMatchThePipelineRows(t *testing.T) {
-	if len(Columns) != len(pipeline.RowColumns) {
-		t.Fatalf("%d columns, the pipeline writes %d", len(Columns), len(pipeline.RowColumns))
+	if len(Columns) != len(streams.RowColumns) {
+		t.Fatalf("%d columns, the pipeline writes %d", len(Columns), len(streams.RowColumns))
 	}
 	for i, c := range Columns {
-		if c.Name != pipeline.RowColumns[i] {
-			t.Errorf("column %d is %s, the pipeline writes %s", i, c.Name, pipeline.RowColumns[i])
+		if c.Name != streams.RowColumns[i] {
+			t.Errorf("column %d is %s, the pipeline writes %s", i, c.Name, streams.RowColumns[i])
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/sinks/partner"
 )
 
@@ -46,7 +47,7 @@ func TestExporterTakesEveryStepKind(t *testing.T) {
 	p, err := pipeline.New(pipeline.Config{Keys: keys, Consumer: "c1", PartnerName: "partner",
 		Retry:   handlers.RetryPolicy{Initial: 300 * time.Millisecond, Max: 300 * time.Millisecond, MaxAttempts: 5, Jitter: func() float64 { return 0.5 }},
 		MaxWait: time.Minute, Recheck: time.Minute, MoveEvery: 5 * time.Millisecond, AttemptLog: true,
-		Subscriber: pipeline.SubscriberConfig{Block: 50 * time.Millisecond, NackDelay: 20 * time.Millisecond}}, rdb, pipeline.PartnerSender(sink))
+		Subscriber: ordered.Config{Block: 50 * time.Millisecond, NackDelay: 20 * time.Millisecond}}, rdb, pipeline.PartnerSender(sink))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,18 +1,14 @@
-package pipeline
+package ordered
 
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/streams"
 )
-
-// DefaultDrainTimeout bounds how long Close waits for messages in flight;
-// then their contexts are cancelled and they stay pending in Redis.
-const DefaultDrainTimeout = 10 * time.Second
 
 type readReq struct {
 	n     int
@@ -35,7 +31,10 @@ type result struct {
 // behind it.
 type scheduler struct {
 	s       *Subscriber
+	stream  string
+	acks    *acker
 	out     chan *message.Message
+	quit    <-chan struct{}               // the subscription ends: stop handing out
 	queues  map[string][]*message.Message // behind the key's message in flight
 	busy    map[string]bool
 	held    map[string]struct{} // stream ids read and not yet acked
@@ -43,17 +42,18 @@ type scheduler struct {
 	reqs    chan readReq
 	reads   chan readRes
 
-	msgCtx    context.Context // handed to every message; cancelled when draining ends
+	msgCtx    context.Context // parent of every message's context; cancelled when draining ends
 	cancelMsg context.CancelFunc
 	draining  bool
 	inFlight  int
+	full      bool          // counted in s.full
 	stopped   chan struct{} // closed when run returns
 }
 
-func newScheduler(s *Subscriber, out chan *message.Message) *scheduler {
+func newScheduler(s *Subscriber, stream string, acks *acker, out chan *message.Message, quit <-chan struct{}) *scheduler {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &scheduler{
-		s: s, out: out,
+		s: s, stream: stream, acks: acks, out: out, quit: quit,
 		queues:  map[string][]*message.Message{},
 		busy:    map[string]bool{},
 		held:    map[string]struct{}{},
@@ -73,6 +73,7 @@ func (sc *scheduler) run(ctx context.Context) {
 		stopReader()
 		<-readerDone
 		sc.cancelMsg()
+		sc.setFull(false)
 		close(sc.stopped)
 		close(sc.out)
 	}()
@@ -86,7 +87,7 @@ func (sc *scheduler) run(ctx context.Context) {
 	var drainDeadline <-chan time.Time
 
 	for {
-		sc.s.full.Store(len(sc.held) >= cfg.MaxInFlight)
+		sc.setFull(len(sc.held) >= cfg.MaxInFlight)
 		if !sc.draining && !reading && len(sc.held) < cfg.MaxInFlight {
 			sc.reqs <- readReq{n: min(cfg.Batch, cfg.MaxInFlight-len(sc.held)), claim: claimDue}
 			reading, claimDue = true, false
@@ -96,14 +97,14 @@ func (sc *scheduler) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			if !sc.draining {
+			if drainDeadline == nil {
 				sc.draining = true
 				stopReader()
 				drainDeadline = time.After(cfg.DrainTimeout)
 			}
 			ctx = context.Background() // keep draining results
 		case <-drainDeadline:
-			sc.s.log.Warn("messages still in flight at shutdown; they stay pending in Redis", "in_flight", sc.inFlight)
+			sc.s.log.Warn("messages still in flight at shutdown; they stay pending in Redis", "stream", sc.stream, "in_flight", sc.inFlight)
 			return
 		case rr := <-sc.reads:
 			reading = false
@@ -118,6 +119,19 @@ func (sc *scheduler) run(ctx context.Context) {
 	}
 }
 
+// setFull keeps the subscriber's count of full subscriptions.
+func (sc *scheduler) setFull(full bool) {
+	if full == sc.full {
+		return
+	}
+	sc.full = full
+	if full {
+		sc.s.full.Add(1)
+	} else {
+		sc.s.full.Add(-1)
+	}
+}
+
 // add takes read or claimed entries into the held set and hands out those
 // whose key has nothing in flight.
 func (sc *scheduler) add(msgs []redis.XMessage) {
@@ -126,36 +140,52 @@ func (sc *scheduler) add(msgs []redis.XMessage) {
 			continue
 		}
 		if len(xm.Values) == 0 { // trimmed or deleted since it was delivered
-			sc.s.acks.add(xm.ID)
+			sc.acks.add(xm.ID)
 			continue
 		}
 		msg, err := sc.s.cfg.Unmarshaller.Unmarshal(xm.Values)
 		if err != nil || msg == nil {
-			sc.s.log.Error("entry could not be read; it is handed on as invalid", "stream_id", xm.ID, "err", err)
+			sc.s.log.Error("entry could not be read; it is handed on as invalid", "stream", sc.stream, "stream_id", xm.ID, "err", err)
 			msg = message.NewMessage("", nil) // no fields: invalid
 		}
-		msg.UUID = xm.ID
+		if msg.UUID == "" {
+			msg.UUID = xm.ID
+		}
 		msg.Metadata.Set(MetaStreamID, xm.ID)
-		msg.SetContext(sc.msgCtx)
 		sc.held[xm.ID] = struct{}{}
 		key := sc.s.cfg.OrderKey(msg)
 		if sc.busy[key] {
 			sc.queues[key] = append(sc.queues[key], msg)
 			continue
 		}
-		sc.dispatch(key, msg)
+		sc.busy[key] = true
+		sc.hand(key, msg)
 	}
 }
 
-func (sc *scheduler) dispatch(key string, msg *message.Message) {
-	sc.busy[key] = true
+// hand gives msg out, with a context of its own that ends once it is acked
+// or nacked, and watches for the verdict. When the subscription ends before
+// anyone takes it, msg stays pending in Redis and the scheduler drains.
+func (sc *scheduler) hand(key string, msg *message.Message) {
+	if sc.draining {
+		return
+	}
+	ctx, cancel := context.WithCancel(sc.msgCtx)
+	msg.SetContext(ctx)
+	select {
+	case sc.out <- msg:
+	case <-sc.quit:
+		cancel()
+		sc.draining = true
+		return
+	}
 	sc.inFlight++
-	sc.out <- msg
-	go sc.watch(key, msg)
+	go sc.watch(key, msg, cancel)
 }
 
 // watch waits for the handler's verdict on one message.
-func (sc *scheduler) watch(key string, msg *message.Message) {
+func (sc *scheduler) watch(key string, msg *message.Message, done context.CancelFunc) {
+	defer done()
 	r := result{msg: msg, key: key}
 	select {
 	case <-msg.Acked():
@@ -178,9 +208,7 @@ func (sc *scheduler) finish(r result) {
 			sc.release(r.key, id)
 			return
 		}
-		sc.inFlight++
-		sc.out <- r.msg
-		go sc.watch(r.key, r.msg)
+		sc.hand(r.key, r.msg)
 		return
 	case !r.ack:
 		sc.inFlight--
@@ -190,7 +218,6 @@ func (sc *scheduler) finish(r result) {
 		}
 		// Hand out a fresh copy after a pause; the key stays busy, so order holds.
 		cp := r.msg.Copy()
-		cp.SetContext(sc.msgCtx)
 		time.AfterFunc(sc.s.cfg.NackDelay, func() {
 			select {
 			case sc.results <- result{msg: cp, key: r.key, wake: true}:
@@ -201,7 +228,7 @@ func (sc *scheduler) finish(r result) {
 	}
 	sc.inFlight--
 	if r.msg.Metadata.Get(MetaCommitted) == "" {
-		sc.s.acks.add(id)
+		sc.acks.add(id)
 	}
 	sc.release(r.key, id)
 }
@@ -222,13 +249,11 @@ func (sc *scheduler) release(key, id string) {
 	} else {
 		sc.queues[key] = q[1:]
 	}
-	sc.inFlight++
-	sc.out <- next
-	go sc.watch(key, next)
+	sc.hand(key, next)
 }
 
 // touch resets the idle time of held entries, so that other consumers do not
-// claim entries this one is still working on (a long partner outage).
+// claim entries this one is still working on (a long outage downstream).
 func (sc *scheduler) touch() {
 	if len(sc.held) == 0 {
 		return
@@ -237,15 +262,15 @@ func (sc *scheduler) touch() {
 	for id := range sc.held {
 		ids = append(ids, id)
 	}
-	s := sc.s
+	s, stream := sc.s, sc.stream
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		for len(ids) > 0 {
 			n := min(len(ids), 1000)
-			err := s.rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: s.cfg.Stream, Group: s.cfg.Group, Consumer: s.cfg.Consumer, MinIdle: 0, Messages: ids[:n]}).Err()
+			err := s.rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: stream, Group: s.cfg.Group, Consumer: s.cfg.Consumer, MinIdle: 0, Messages: ids[:n]}).Err()
 			if err != nil && !errors.Is(err, redis.Nil) {
-				s.log.Warn("touch held entries", "err", err)
+				s.log.Warn("touch held entries", "stream", stream, "err", err)
 				return
 			}
 			ids = ids[n:]
@@ -257,7 +282,7 @@ func (sc *scheduler) touch() {
 // consumer's own pending entries (left by a crash), then new ones; and
 // claims of entries other consumers left pending.
 func (sc *scheduler) reader(ctx context.Context) {
-	s, cfg := sc.s, sc.s.cfg
+	s, cfg, stream := sc.s, sc.s.cfg, sc.stream
 	own, after := true, "0"
 	for {
 		var req readReq
@@ -270,28 +295,28 @@ func (sc *scheduler) reader(ctx context.Context) {
 		var err error
 		switch {
 		case req.claim:
-			msgs, _, err = s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: cfg.Stream, Group: cfg.Group, Consumer: cfg.Consumer,
+			msgs, _, err = s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: cfg.Group, Consumer: cfg.Consumer,
 				MinIdle: cfg.ClaimMinIdle, Start: "0-0", Count: int64(req.n)}).Result()
 			if len(msgs) > 0 {
-				s.log.Info("claimed entries left pending by other consumers", "count", len(msgs))
+				s.log.Info("claimed entries left pending by other consumers", "stream", stream, "count", len(msgs))
 			}
 		case own:
-			msgs, err = s.readGroup(ctx, after, req.n, -1)
+			msgs, err = streams.ReadGroup(ctx, s.rdb, stream, cfg.Group, cfg.Consumer, after, req.n, -1)
 			if err == nil && len(msgs) == 0 {
 				own = false
 			} else if len(msgs) > 0 {
 				after = msgs[len(msgs)-1].ID
 			}
 		default:
-			msgs, err = s.readGroup(ctx, ">", req.n, cfg.Block)
+			msgs, err = streams.ReadGroup(ctx, s.rdb, stream, cfg.Group, cfg.Consumer, ">", req.n, cfg.Block)
 		}
-		if err != nil && ctx.Err() == nil && RecreateGroup(ctx, s.rdb, cfg.Stream, cfg.Group, err) {
+		if err != nil && ctx.Err() == nil && streams.RecreateGroup(ctx, s.rdb, stream, cfg.Group, err) {
 			// The stream or its group vanished (DEL, FLUSHALL, eviction):
 			// made again, and read again at once.
-			s.log.Warn("the stream or its consumer group was gone; created again", "stream", cfg.Stream, "group", cfg.Group)
+			s.log.Warn("the stream or its consumer group was gone; created again", "stream", stream, "group", cfg.Group)
 			own, after, err = false, "0", nil
 		} else if err != nil && ctx.Err() == nil {
-			s.log.Error("reading the stream failed; trying again", "stream", cfg.Stream, "err", err)
+			s.log.Error("reading the stream failed; trying again", "stream", stream, "err", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(500 * time.Millisecond):
@@ -305,34 +330,4 @@ func (sc *scheduler) reader(ctx context.Context) {
 			return
 		}
 	}
-}
-
-// RecreateGroup makes the stream and its consumer group again when err says
-// that the group is missing (NOGROUP: the stream was deleted, flushed or
-// evicted, or the group destroyed). It reports whether it did; every
-// XREADGROUP and XAUTOCLAIM loop calls it, so that none stops for good.
-func RecreateGroup(ctx context.Context, rdb redis.UniversalClient, stream, group string, err error) bool {
-	if err == nil || !strings.HasPrefix(err.Error(), "NOGROUP") {
-		return false
-	}
-	return ensureGroup(ctx, rdb, stream, group) == nil
-}
-
-func (s *Subscriber) readGroup(ctx context.Context, id string, n int, block time.Duration) ([]redis.XMessage, error) {
-	return ReadGroup(ctx, s.rdb, s.cfg.Stream, s.cfg.Group, s.cfg.Consumer, id, n, block)
-}
-
-// ReadGroup is one XREADGROUP of up to n entries of one stream after id (">"
-// for new ones); block < 0 does not block. No entries is not an error.
-func ReadGroup(ctx context.Context, rdb redis.UniversalClient, stream, group, consumer, id string, n int, block time.Duration) ([]redis.XMessage, error) {
-	res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: group, Consumer: consumer, Streams: []string{stream, id}, Count: int64(n), Block: block,
-	}).Result()
-	if errors.Is(err, redis.Nil) || err == nil && len(res) == 0 {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return res[0].Messages, nil
 }
