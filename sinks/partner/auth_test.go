@@ -76,7 +76,10 @@ func TestRefusedCredentialsWaitLoudly(t *testing.T) {
 	results := make(chan Result, 3)
 	send := func(i int) { results <- f.sink.Send(ctx, ev(fmt.Sprint("e", i), "x", fmt.Sprint("k", i), 1, `{}`)) }
 	go send(0)
-	waitUntil(t, "the refusal to be noticed", func() bool { return !f.sink.Health().AuthOK })
+	waitUntil(t, "the refusal to be noticed and the breaker to open", func() bool {
+		h := f.sink.Health()
+		return !h.AuthOK && h.Breaker == BreakerOpen // the refusal is recorded just before the breaker opens
+	})
 	go send(1)
 	go send(2)
 	errorsLogged := func() int {
