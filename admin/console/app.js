@@ -274,7 +274,13 @@ function timeline(c) {
     <tbody>${rows}</tbody></table></div>`;
 }
 
+// chainView numbers what was last asked of #chain-results: an answer that
+// arrives after a newer request (a click on a chain while the failed list
+// still loads) is dropped instead of covering the newer view.
+let chainView = 0;
+
 async function searchChains(by, value) {
+  const view = ++chainView;
   value = value.trim();
   if (!value) return say('type an event id, entity/key or account', true);
   let tries = by === 'auto' ? (value.includes('/') ? ['record'] : ['event_id', 'account']) : [by];
@@ -284,13 +290,16 @@ async function searchChains(by, value) {
     d = await api('/api/v1/chain?' + new URLSearchParams({ [b]: value, limit: 20 }));
     if (d.chains.length) break;
   }
+  if (view !== chainView) return;
   const label = { event_id: 'event', record: 'record', account: 'account' }[used];
   $('#chain-results').innerHTML = `<h2>Timeline of ${label} ${esc(value)}</h2>` +
     (d.chains.map(timeline).join('') || '<p class="empty">No steps found in the attempt log (the last 7 days). Steps reach ClickHouse within seconds.</p>');
 }
 
 async function failedChains() {
+  const view = ++chainView;
   const d = await api('/api/v1/chains?since=1h');
+  if (view !== chainView) return;
   const rows = d.chains.map((c) => {
     const last = c.steps[c.steps.length - 1] || {};
     return `<tr data-id="${esc(c.chain_id)}"><td class="mono"><a href="#chains?event_id=${encodeURIComponent(c.chain_id)}">${esc(c.chain_id)}</a></td>
