@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/streamsync/streamsync/internal/browsertest"
@@ -70,6 +69,8 @@ func TestConsoleRendersOtherPartsFields(t *testing.T) {
 	b := browsertest.New(t)
 	shots := browsertest.ScreenshotDir(t)
 	card := func(key string) string { return b.Text(t, `#cards .card[data-key="`+key+`"] .v`) }
+	// The cards are drawn in one go from the status answer: once one is
+	// visible, every value is there.
 	b.Do(t, "overview", chromedp.Navigate(richURL+"/"), chromedp.WaitVisible(chromedp.CSS(`#cards .card[data-key="prepared"]`)))
 	if got := [3]string{card("prepared"), card("breaker"), card("partner auth")}; got != [3]string{"5", "open", "refused"} {
 		t.Fatalf("prepared, breaker, auth shown as %v", got)
@@ -93,15 +94,13 @@ func TestConsoleRendersOtherPartsFields(t *testing.T) {
 	b.Screenshot(t, shots, "reconciliation-runs")
 	b.NoErrors(t, "reconciliation")
 
-	b.Do(t, "per-process partner state", chromedp.Navigate(perProcessURL+"/"), chromedp.WaitVisible(chromedp.CSS(`#cards .card[data-key="prepared"]`)),
-		chromedp.Sleep(100*time.Millisecond))
+	b.Do(t, "per-process partner state", chromedp.Navigate(perProcessURL+"/"), chromedp.WaitVisible(chromedp.CSS(`#cards .card[data-key="prepared"]`)))
 	if got := [2]string{card("breaker"), card("partner auth")}; got != [2]string{"half-open", "refused"} {
 		t.Fatalf("from the partner list: %v", got)
 	}
 	b.NoErrors(t, "per-process partner state")
 
-	b.Do(t, "plain overview", chromedp.Navigate(plainURL+"/"), chromedp.WaitVisible(chromedp.CSS(`#cards .card[data-key="prepared"]`)),
-		chromedp.Sleep(100*time.Millisecond))
+	b.Do(t, "plain overview", chromedp.Navigate(plainURL+"/"), chromedp.WaitVisible(chromedp.CSS(`#cards .card[data-key="prepared"]`)))
 	if got := [3]string{card("prepared"), card("breaker"), card("partner auth")}; got != [3]string{"0", "—", "—"} {
 		// The status always counts prepared events (0 here); a status
 		// without the partner's state shows "—".
