@@ -42,12 +42,7 @@ func newWorld(t *testing.T) *world {
 	rdb := testenv.Redis(t)
 	conn, db := testenv.ClickHouse(t)
 	prefix := testenv.Prefix(t)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		if keys, _ := rdb.Keys(ctx, prefix+"*").Result(); len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-	})
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
 	w := &world{t: t, rdb: rdb, conn: conn, db: db,
 		keys: pipeline.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")}
 	var urls [2]string

@@ -38,12 +38,7 @@ func TestBackfillCommand(t *testing.T) {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
 	ctx := context.Background()
-	t.Cleanup(func() {
-		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-	})
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
 	var lines bytes.Buffer
 	for i := range 25 {
 		fmt.Fprintf(&lines, `{"entity":"sub","key":"k%d","account":"a","version":%d,"data":{"i":%d}}`+"\n", i, i+1, i)

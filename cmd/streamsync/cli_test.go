@@ -42,10 +42,7 @@ func TestStatusAndDeadCommands(t *testing.T) {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
 	ctx := context.Background()
-	t.Cleanup(func() {
-		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
-		rdb.Del(ctx, keys...)
-	})
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
 	env := []string{"STREAMSYNC_REDIS__ADDR=" + testenv.RedisAddr(t), "STREAMSYNC_STREAM__EVENTS=" + prefix + "events",
 		"STREAMSYNC_STREAM__DEAD=" + prefix + "dead", "STREAMSYNC_STREAM__DELAYED=" + prefix + "delayed", "STREAMSYNC_STREAM__RETRY=" + prefix + "retry"}
 	for _, d := range [][]any{

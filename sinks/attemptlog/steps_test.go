@@ -28,11 +28,7 @@ func TestExporterTakesEveryStepKind(t *testing.T) {
 	ctx := context.Background()
 	prefix := testenv.Prefix(t)
 	keys := pipeline.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
-	t.Cleanup(func() {
-		if ks, _ := rdb.Keys(ctx, prefix+"*").Result(); len(ks) > 0 {
-			rdb.Del(ctx, ks...)
-		}
-	})
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
 	sim, err := partnersim.New(partnersim.Options{})
 	if err != nil {
 		t.Fatal(err)
