@@ -32,12 +32,24 @@ type Meta struct {
 // MetaOf reads the meta fields of an entry.
 func MetaOf(fields map[string]string) Meta {
 	var m Meta
-	m.Attempts, _ = strconv.Atoi(fields[MetaAttempts])
-	m.UnseenSince, _ = strconv.ParseInt(fields[MetaUnseenSince], 10, 64)
+	m.Attempts = atoi(fields[MetaAttempts])
+	if v := fields[MetaUnseenSince]; v != "" {
+		m.UnseenSince, _ = strconv.ParseInt(v, 10, 64)
+	}
 	m.Replay = fields[MetaReplay] == "1"
-	m.SourceFails, _ = strconv.Atoi(fields[MetaSourceFails])
+	m.SourceFails = atoi(fields[MetaSourceFails])
 	m.Trace = fields[MetaTrace]
 	return m
+}
+
+// atoi is s as a number, 0 when absent or not one (without the error value
+// strconv would allocate for the absent field of almost every entry).
+func atoi(s string) int {
+	if s == "" {
+		return 0
+	}
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // Fields are the meta fields to add to a re-entered entry.

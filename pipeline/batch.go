@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -35,14 +36,47 @@ type roundTrips struct {
 type roundTrip struct {
 	add   func(ctx context.Context, pipe redis.Pipeliner) // queue the caller's commands
 	after func(ctx context.Context)                       // read their answers (and retry what needs it)
+	part  *scriptPart                                     // or: the caller's share of a combined script call
 	done  chan struct{}
 }
+
+// scriptPart is one caller's share of a script call that takes many
+// callers' work at once (commitScript: ARGV[1] the number of parts, then
+// each part's keys and arguments one after the other, one answer per part).
+// The parts of one script and group queued for the same round trip go in
+// one call.
+type scriptPart struct {
+	script *redis.Script
+	group  string // parts of one group share a call: a shard's events stream (one hash slot)
+	keys   []string
+	args   []any
+	answer any // the script's answer for this part
+	err    error
+}
+
+// maxCombinedArgs bounds the arguments of one combined script call; a part
+// larger than that (a very wide dead letter) goes in a call of its own.
+const maxCombinedArgs = 20000
 
 // do queues the caller's commands with add, sends them with the others
 // queued, and calls after once their answers are in. It returns early with
 // ctx's error when ctx ends first; the commands may still run.
 func (b *roundTrips) do(ctx context.Context, add func(context.Context, redis.Pipeliner), after func(context.Context)) error {
-	r := &roundTrip{add: add, after: after, done: make(chan struct{})}
+	return b.enqueue(ctx, &roundTrip{add: add, after: after, done: make(chan struct{})})
+}
+
+// runPart runs the caller's part of a combined call of script (see
+// scriptPart) in the shared round trip and returns the script's answer for
+// it.
+func (b *roundTrips) runPart(ctx context.Context, script *redis.Script, group string, keys []string, args []any) (any, error) {
+	p := &scriptPart{script: script, group: group, keys: keys, args: args}
+	if err := b.enqueue(ctx, &roundTrip{part: p, done: make(chan struct{})}); err != nil {
+		return nil, err
+	}
+	return p.answer, p.err
+}
+
+func (b *roundTrips) enqueue(ctx context.Context, r *roundTrip) error {
 	b.mu.Lock()
 	b.queue = append(b.queue, r)
 	lead := b.senders < maxSenders
@@ -94,37 +128,85 @@ func isClosed(c chan struct{}) bool {
 	}
 }
 
-// exec sends one batch in one pipeline; each command carries its own answer.
+// exec sends one batch in one pipeline; each command carries its own answer,
+// and the parts of a combined script call get theirs from the call's.
 func (b *roundTrips) exec(batch []*roundTrip) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pipe := b.rdb.Pipeline()
+	calls := combine(batch)
 	for _, r := range batch {
-		r.add(ctx, pipe)
+		if r.add != nil {
+			r.add(ctx, pipe)
+		}
+	}
+	for _, c := range calls {
+		c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
 	}
 	_, _ = pipe.Exec(ctx)
+	for _, c := range calls {
+		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
+			c.cmd = c.script.Run(ctx, b.rdb, c.keys, c.args...)
+		}
+		c.spread()
+	}
 	for _, r := range batch {
-		r.after(ctx)
+		if r.after != nil {
+			r.after(ctx)
+		}
 		close(r.done)
 	}
 }
 
-// runScript sends script by its SHA in the shared round trip; a script
-// Redis does not know yet (first use, or after a restart) is sent again in
-// full on its own.
-func (b *roundTrips) runScript(ctx context.Context, script *redis.Script, keys []string, args []any) *redis.Cmd {
-	var cmd *redis.Cmd
-	err := b.do(ctx, func(ctx context.Context, pipe redis.Pipeliner) {
-		cmd = script.EvalSha(ctx, pipe, keys, args...)
-	}, func(ctx context.Context) {
-		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
-			cmd = script.Run(ctx, b.rdb, keys, args...)
+// combinedCall is one script call carrying the parts of many callers.
+type combinedCall struct {
+	script *redis.Script
+	parts  []*scriptPart
+	keys   []string
+	args   []any // ARGV[1] is len(parts)
+	cmd    *redis.Cmd
+}
+
+// combine gathers the script parts of batch into calls, one per script and
+// group (and more when the arguments would pass maxCombinedArgs), in the
+// order the callers queued.
+func combine(batch []*roundTrip) []*combinedCall {
+	var calls []*combinedCall
+	open := map[string]*combinedCall{}
+	for _, r := range batch {
+		p := r.part
+		if p == nil {
+			continue
 		}
-	})
-	if err != nil {
-		c := redis.NewCmd(ctx)
-		c.SetErr(err)
-		return c
+		id := p.script.Hash() + "\x00" + p.group
+		c := open[id]
+		if c == nil || len(c.args)+len(p.args) > maxCombinedArgs {
+			c = &combinedCall{script: p.script, args: []any{0}}
+			open[id] = c
+			calls = append(calls, c)
+		}
+		c.parts = append(c.parts, p)
+		c.keys = append(c.keys, p.keys...)
+		c.args = append(c.args, p.args...)
 	}
-	return cmd
+	for _, c := range calls {
+		c.args[0] = len(c.parts)
+	}
+	return calls
+}
+
+// spread hands each part its answer: the call's error, or its element of
+// the call's list.
+func (c *combinedCall) spread() {
+	answers, err := c.cmd.Slice()
+	if err == nil && len(answers) != len(c.parts) {
+		err = fmt.Errorf("%d answers for %d parts", len(answers), len(c.parts))
+	}
+	for i, p := range c.parts {
+		if err != nil {
+			p.err = err
+			continue
+		}
+		p.answer = answers[i]
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -65,7 +66,7 @@ func TestCommitsShareRoundTrips(t *testing.T) {
 			}
 			keys := []string{k.Events, k.Attempts, k.Steps, k.Ledger("x"), k.State("x"), k.Waiting("x", "k"), k.Delayed, k.Delayed,
 				k.Payloads, k.Dead, k.Waiting("", ""), k.Lease("a"), k.Ledger("")}
-			n, err := b.runScript(ctx, commitScript, keys, []any{"g", sid, "k", fmt.Sprint("e", i), 1, "delivered", "none", "", "keep", "", "0", "", "", "0", 0, 0, "run", ""}).Int64()
+			n, err := commitAnswer(b.runPart(ctx, commitScript, k.Events, keys, []any{"g", sid, "k", fmt.Sprint("e", i), 1, "delivered", "none", "", "keep", "", "0", "", "", "0", 0, 0, "run", ""}))
 			if err != nil {
 				t.Error(err)
 			}
@@ -81,6 +82,10 @@ func TestCommitsShareRoundTrips(t *testing.T) {
 	if p, _ := rdb.XPending(ctx, k.Events, "g").Result(); p.Count != 0 {
 		t.Fatalf("%d entries still pending", p.Count)
 	}
+	// Counted once per call, each committed outcome once.
+	if n, _ := rdb.HGet(ctx, k.Steps, "delivered").Int(); n != 100 {
+		t.Fatalf("steps hash counts %d delivered, want 100", n)
+	}
 	// Unbatched, each of the 200 commits is a round trip of its own; how
 	// many share one depends on the scheduler (nothing waits for a batch
 	// to fill), so only "fewer round trips than commits" is certain.
@@ -88,4 +93,57 @@ func TestCommitsShareRoundTrips(t *testing.T) {
 		t.Fatalf("%d pipelined round trips carried %d commands: commits were not batched", trips, count.cmds.Load())
 	}
 	t.Logf("200 commits in %d pipelined round trips (%d commands)", count.trips.Load(), count.cmds.Load())
+}
+
+// One call carries many outcomes; one whose arguments do not add up gets
+// its own error, nothing of it is written, and the others commit.
+func TestCombinedCommitKeepsOutcomesApart(t *testing.T) {
+	rdb := testenv.Redis(t)
+	prefix := testenv.Prefix(t)
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
+	k := NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
+	ctx := context.Background()
+	if err := streams.EnsureGroup(ctx, rdb, k.Events, k.Group); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, rdb.XAdd(ctx, &redis.XAddArgs{Stream: k.Events, Values: []any{"i", i}}).Val())
+	}
+	if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "g", Consumer: "c", Streams: []string{k.Events, ">"}, Count: 3}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	keys := func(key string) []string {
+		return []string{k.Events, k.Attempts, k.Steps, k.Ledger("x"), k.State("x"), k.Waiting("x", key), k.Delayed, k.Delayed,
+			k.Payloads, k.Dead, k.Waiting("", ""), k.Lease("a"), k.Ledger("")}
+	}
+	part := func(sid, key, ledger string) *roundTrip {
+		return &roundTrip{part: &scriptPart{script: commitScript, group: k.Events, keys: keys(key),
+			args: []any{"g", sid, key, "e-" + key, 1, "delivered", "set", ledger, "clear_any", "", "1", "", "", "0", 0, 0, "run", ""}},
+			done: make(chan struct{})}
+	}
+	batch := []*roundTrip{part(ids[0], "k0", "5|h|1|"), part(ids[1], "k1", "not a ledger value"), part(ids[2], "k2", "7|h|1|")}
+	(&roundTrips{rdb: rdb}).exec(batch)
+	for i, want := range []int64{1, -1, 1} {
+		n, err := commitAnswer(batch[i].part.answer, batch[i].part.err)
+		if want < 0 {
+			if err == nil || !strings.Contains(err.Error(), "does not fit mode") {
+				t.Fatalf("outcome %d: answer %d, error %v; want its own error", i, n, err)
+			}
+			continue
+		}
+		if err != nil || n != want {
+			t.Fatalf("outcome %d: answer %d, error %v; want %d", i, n, err, want)
+		}
+	}
+	if got := rdb.HGetAll(ctx, k.Ledger("x")).Val(); len(got) != 2 || got["k0"] != "5|h|1|" || got["k2"] != "7|h|1|" {
+		t.Fatalf("ledger %v; want k0 and k2 only", got)
+	}
+	// The bad outcome's entry was not acked: it is handed out again.
+	if p := rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: k.Events, Group: "g", Start: "-", End: "+", Count: 10}).Val(); len(p) != 1 || p[0].ID != ids[1] {
+		t.Fatalf("pending %v; want only %s", p, ids[1])
+	}
+	if n, _ := rdb.HGet(ctx, k.Steps, "delivered").Int(); n != 2 {
+		t.Fatalf("steps hash counts %d delivered, want 2", n)
+	}
 }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -80,19 +81,25 @@ func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event,
 		k.Delayed, parkZSet, k.Payloads, k.Dead, k.Waiting(e.ParentEntity, e.ParentKey), k.Lease(e.Account),
 		k.Ledger(e.ParentEntity),
 	}
-	args := make([]any, 0, 18+len(dead)+len(rowFields))
+	args := make([]any, 0, 19+len(dead)+len(rowFields))
 	args = append(args, k.Group, en.streamID, rkey, e.ID, now.UnixMilli(), string(o.Step),
 		ledgerMode, ledgerVal, stateMode, stateVal, release, parkDue, payload, waitOnParent,
 		len(dead), len(rowFields), c.runID, e.ParentKey)
 	args = append(args, dead...)
 	args = append(args, rowFields...)
-	var n int64
+	var answer any
 	var err error
 	if c.trips != nil {
-		n, err = c.trips.runScript(ctx, commitScript, keys, args).Int64()
+		answer, err = c.trips.runPart(ctx, commitScript, k.Events, keys, args)
 	} else {
-		n, err = commitScript.Run(ctx, c.rdb, keys, args...).Int64()
+		var answers []any
+		if answers, err = commitScript.Run(ctx, c.rdb, keys, append([]any{1}, args...)...).Slice(); err == nil && len(answers) != 1 {
+			err = fmt.Errorf("%d answers for one outcome", len(answers))
+		} else if err == nil {
+			answer = answers[0]
+		}
 	}
+	n, err := commitAnswer(answer, err)
 	if err != nil {
 		return false, fmt.Errorf("commit %s of %s (%s): %w", o.Step, e.ID, en.streamID, err)
 	}
@@ -125,4 +132,20 @@ func deadFields(fields map[string]string, o handlers.Outcome, now time.Time) []a
 	}
 	return append(f, "dead_reason", o.DeadReason, "dead_error", o.Error,
 		"dead_attempts", strconv.Itoa(o.Attempt), "dead_at", strconv.FormatInt(now.UnixMilli(), 10))
+}
+
+// commitAnswer reads commitScript's answer for one outcome: 1 committed, 0
+// acked before, or the text of what went wrong with it.
+func commitAnswer(answer any, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	switch v := answer.(type) {
+	case int64:
+		return v, nil
+	case string:
+		return 0, errors.New(v)
+	default:
+		return 0, fmt.Errorf("commit answered %v (%T)", answer, answer)
+	}
 }

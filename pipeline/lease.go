@@ -16,18 +16,32 @@ import (
 // after a pause.
 var ErrAccountBusy = errors.New("account is being delivered by another process")
 
-// acquireScript takes or renews the lease on an account.
-//
-// KEYS[1] the lease   ARGV[1] this run's id   ARGV[2] time to live, ms
-// Returns 1 when this run holds the lease, 0 when another does.
-var acquireScript = redis.NewScript(`
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-`)
+// acquireLease queues the take of an account's lease on c (a client or a
+// pipeline): SET key runID NX PX ttl GET (Redis 7.0 or later), a plain
+// command rather than a script, one per event. leaseHeld reads its answer.
+func acquireLease(ctx context.Context, c interface {
+	Do(context.Context, ...any) *redis.Cmd
+}, key, runID string, ttl time.Duration) *redis.Cmd {
+	return c.Do(ctx, "SET", key, runID, "NX", "PX", ttl.Milliseconds(), "GET")
+}
+
+// leaseHeld reports whether this run holds the lease after acquireLease's
+// cmd: it took it (the answer is nil), or held it already (the answer is
+// its own run id: a release that failed), in which case the lease is
+// renewed. Another run's id means the account is busy.
+func leaseHeld(ctx context.Context, rdb redis.UniversalClient, cmd *redis.Cmd, key, runID string, ttl time.Duration) (bool, error) {
+	holder, err := cmd.Text()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return true, nil
+	case err != nil:
+		return false, err
+	case holder != runID:
+		return false, nil
+	}
+	n, err := renewScript.Run(ctx, rdb, []string{key}, runID, ttl.Milliseconds()).Int()
+	return n == 1, err
+}
 
 // releaseScript gives up a lease if this run holds it.
 //
@@ -47,7 +61,7 @@ func newRunID(consumer string) string {
 	return consumer + ":" + hex.EncodeToString(b)
 }
 
-// renewScript extends a lease this run still holds; unlike acquireScript
+// renewScript extends a lease this run still holds; unlike acquireLease
 // it never takes one back that was released or lapsed.
 //
 // KEYS[1] the lease   ARGV[1] this run's id   ARGV[2] time to live, ms

@@ -17,8 +17,19 @@ func TestLeaseKeptWhileDelivering(t *testing.T) {
 	t.Cleanup(func() { rdb.Del(ctx, key) })
 	// Long enough that a renewal every ttl/3 lands in time on a loaded machine.
 	const ttl = 1500 * time.Millisecond
-	if n, _ := acquireScript.Run(ctx, rdb, []string{key}, "run-a", ttl.Milliseconds()).Int(); n != 1 {
+	take := func(run string) bool {
+		t.Helper()
+		ok, err := leaseHeld(ctx, rdb, acquireLease(ctx, rdb, key, run, ttl), key, run, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !take("run-a") {
 		t.Fatal("first acquire failed")
+	}
+	if !take("run-a") {
+		t.Fatal("the holder's own acquire failed")
 	}
 	stop := keepLease(rdb, key, "run-a", ttl)
 	end := time.Now().Add(2 * ttl)
@@ -26,7 +37,7 @@ func TestLeaseKeptWhileDelivering(t *testing.T) {
 		if v, _ := rdb.Get(ctx, key).Result(); v != "run-a" {
 			t.Fatalf("lease lost while kept (value %q)", v)
 		}
-		if n, _ := acquireScript.Run(ctx, rdb, []string{key}, "run-b", ttl.Milliseconds()).Int(); n != 0 {
+		if take("run-b") {
 			t.Fatal("another run took a kept lease")
 		}
 		time.Sleep(50 * time.Millisecond)

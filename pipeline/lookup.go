@@ -17,32 +17,31 @@ import (
 // (contract §9: a parent in another shard still gates its child).
 func lookup(ctx context.Context, trips *roundTrips, k Keys, all Shards, w *handlers.Work, runID string, leaseTTL time.Duration) error {
 	e := w.Event
-	leaseKeys, leaseArgs := []string{k.Lease(e.Account)}, []any{runID, leaseTTL.Milliseconds()}
+	leaseKey := k.Lease(e.Account)
 	var lease *redis.Cmd
 	var rec, parent, state *redis.StringCmd
 	err := trips.do(ctx, func(ctx context.Context, pipe redis.Pipeliner) {
-		lease = acquireScript.EvalSha(ctx, pipe, leaseKeys, leaseArgs...)
+		lease = acquireLease(ctx, pipe, leaseKey, runID, leaseTTL)
 		rec = pipe.HGet(ctx, k.Ledger(e.Entity), e.Key)
 		if e.HasParent() {
 			parent = pipe.HGet(ctx, k.Ledger(e.ParentEntity), e.ParentKey)
 			state = pipe.HGet(ctx, k.State(e.ParentEntity), e.ParentKey)
 		}
-	}, func(ctx context.Context) {
-		if redis.HasErrorPrefix(lease.Err(), "NOSCRIPT") {
-			lease = acquireScript.Run(ctx, trips.rdb, leaseKeys, leaseArgs...)
-		}
-	})
+	}, nil)
+	held := false
 	if err == nil {
 		cmds := []redis.Cmder{lease, rec}
 		if parent != nil {
 			cmds = append(cmds, parent, state)
 		}
-		err = firstErr(cmds)
+		if err = firstErr(cmds); err == nil {
+			held, err = leaseHeld(ctx, trips.rdb, lease, leaseKey, runID, leaseTTL)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("lookup ledger of %s: %w", e.ID, err)
 	}
-	if n, _ := lease.Int(); n != 1 {
+	if !held {
 		return fmt.Errorf("event %s, account %s: %w", e.ID, e.Account, ErrAccountBusy)
 	}
 	w.Record = handlers.ParseLedger(rec.Val())

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
@@ -47,6 +48,9 @@ func (EntryMarshaller) Unmarshal(values map[string]any) (*message.Message, error
 	_ = ExpandFields(fields)
 	msg := message.NewMessage("", []byte(PackFields(sortedPairs(fields))))
 	msg.Metadata.Set(MetaAccount, fields["account"])
+	// The fields as read travel in the context too, so that Fields need not
+	// unpack the payload again; they are never changed after this.
+	msg.SetContext(context.WithValue(msg.Context(), fieldsKey{}, fields))
 	return msg, nil
 }
 
@@ -64,8 +68,16 @@ func (EntryMarshaller) Marshal(_ string, msg *message.Message) (map[string]any, 
 	return out, nil
 }
 
-// Fields are the entry fields a message carries.
+// fieldsKey holds an entry's fields in its message's context.
+type fieldsKey struct{}
+
+// Fields are the entry fields a message carries: those Unmarshal put in its
+// context, or else the ones packed in its payload. The map is shared: do not
+// change it.
 func Fields(msg *message.Message) (map[string]string, error) {
+	if f, ok := msg.Context().Value(fieldsKey{}).(map[string]string); ok {
+		return f, nil
+	}
 	kv, err := UnpackFields(string(msg.Payload))
 	if err != nil {
 		return nil, fmt.Errorf("message %s: payload is not an entry: %w", msg.UUID, err)

@@ -274,9 +274,9 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 		}
 		e = w.Event // as sent: a sync event resolved to an upsert or delete
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	committed, err := p.commit.commit(ctx, keys, en, e, *o, p.cfg.Clock.Now())
+	// Not msg's context: a stop must not cut a commit short once the
+	// partner has answered. The shared round trip bounds the wait (10 s).
+	committed, err := p.commit.commit(context.Background(), keys, en, e, *o, p.cfg.Clock.Now())
 	if err != nil {
 		stopKeeping()
 		p.releaseLease(keys, e.Account)

@@ -63,7 +63,9 @@ type Config struct {
 	// DrainTimeout is how long a stop waits for messages in flight before
 	// their contexts are cancelled (DefaultDrainTimeout).
 	DrainTimeout time.Duration
-	// Unmarshaller turns entries into messages; redisstream's
+	// Unmarshaller turns entries into messages; values it puts in a
+	// message's context (msg.SetContext) stay readable in the context the
+	// handler gets. redisstream's
 	// DefaultMarshallerUnmarshaller by default. A message it gives no UUID
 	// gets the entry's stream id as UUID.
 	Unmarshaller redisstream.Unmarshaller

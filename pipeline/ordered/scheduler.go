@@ -170,7 +170,11 @@ func (sc *scheduler) hand(key string, msg *message.Message) {
 	if sc.draining {
 		return
 	}
-	ctx, cancel := context.WithCancel(sc.msgCtx)
+	parent := sc.msgCtx
+	if mc := msg.Context(); mc != context.Background() {
+		parent = withValues{Context: sc.msgCtx, values: mc}
+	}
+	ctx, cancel := context.WithCancel(parent)
 	msg.SetContext(ctx)
 	select {
 	case sc.out <- msg:
@@ -330,4 +334,19 @@ func (sc *scheduler) reader(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// withValues is a context that ends with its own Context and also holds the
+// values of another one: a message's context keeps what the unmarshaller
+// put in it.
+type withValues struct {
+	context.Context
+	values context.Context
+}
+
+func (c withValues) Value(key any) any {
+	if v := c.Context.Value(key); v != nil {
+		return v
+	}
+	return c.values.Value(key)
 }

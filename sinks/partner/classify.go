@@ -99,7 +99,10 @@ func Classify(method string, status int, hdr http.Header, body []byte, err error
 		hdr = http.Header{}
 	}
 	ra := retryAfter(hdr.Get("Retry-After"), now)
-	code := errorCode(body)
+	code := ""
+	if status < 200 || status >= 300 { // a success's body is not read for an error code
+		code = errorCode(body)
+	}
 	detail := fmt.Sprintf("%d %s", status, http.StatusText(status))
 	if status >= 300 && status < 400 {
 		detail += ": redirect not followed, " + location(hdr)
