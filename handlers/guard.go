@@ -23,7 +23,7 @@ func LedgerGuard() StepFunc {
 			return &Outcome{Step: StepSkippedStale, Attempt: w.Meta.Attempts,
 				Error: fmt.Sprintf("version %d is not newer than %d (event %s)", e.Version, r.Version, r.EventID)}, nil
 		}
-		unchanged := r.Deleted && e.Op == event.OpDelete || !r.Deleted && e.Op == event.OpUpsert && ContentHash(e) == r.Hash
+		unchanged := r.Deleted && e.Op == event.OpDelete || !r.Deleted && e.Op == event.OpUpsert && w.Hash() == r.Hash
 		if unchanged {
 			return &Outcome{Step: StepSkippedUnchanged, Ledger: LedgerBump, Attempt: w.Meta.Attempts}, nil
 		}

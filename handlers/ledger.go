@@ -44,7 +44,12 @@ func (l Ledger) Present() bool { return l.Found && !l.Deleted }
 
 // LedgerOf is the ledger entry an event makes once the partner has it.
 func LedgerOf(e event.Event) Ledger {
-	return Ledger{Found: true, Version: e.Version, Hash: ContentHash(e), Deleted: e.Op == event.OpDelete, EventID: e.ID}
+	return LedgerWithHash(e, ContentHash(e))
+}
+
+// LedgerWithHash is LedgerOf(e) for a caller that knows e's ContentHash.
+func LedgerWithHash(e event.Event, hash string) Ledger {
+	return Ledger{Found: true, Version: e.Version, Hash: hash, Deleted: e.Op == event.OpDelete, EventID: e.ID}
 }
 
 // ContentHash identifies a record's content: event.ContentHash of its data

@@ -49,6 +49,21 @@ type Work struct {
 	// ParentState is where the parent's latest event waits in the pipeline.
 	ParentState State
 	Now         time.Time
+
+	hash     string // ContentHash of hashData, once asked for
+	hashData []byte
+	hashOp   event.Op
+}
+
+// Hash is ContentHash(w.Event), worked out once per event: the ledger guard
+// compares it and the commit writes it to the ledger. A step that changes
+// the event's data or op (op=sync) gets the new content's hash.
+func (w *Work) Hash() string {
+	d := w.Event.Data
+	if w.hash == "" || w.hashOp != w.Event.Op || len(d) != len(w.hashData) || len(d) > 0 && &d[0] != &w.hashData[0] {
+		w.hash, w.hashData, w.hashOp = ContentHash(w.Event), d, w.Event.Op
+	}
+	return w.hash
 }
 
 // LedgerWrite says what the ledger records together with an outcome.

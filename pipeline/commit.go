@@ -28,15 +28,20 @@ type committer struct {
 	trips    *roundTrips // nil: one round trip per commit
 }
 
-// commit records o for the event read from en, in the keys of its shard k. It reports false when the
+// commit records o for the event read from en, in the keys of its shard k;
+// hash is e's ContentHash when the caller has it ("": worked out here). It
+// reports false when the
 // entry had been committed before (by this process before a crash, or by
 // another one that claimed it).
-func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event, o handlers.Outcome, now time.Time) (bool, error) {
+func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event, hash string, o handlers.Outcome, now time.Time) (bool, error) {
 	rkey := e.Key
 	ledgerMode, ledgerVal := "none", ""
 	switch o.Ledger {
 	case handlers.LedgerSet:
-		ledgerMode, ledgerVal = "set", handlers.LedgerOf(e).String()
+		if hash == "" {
+			hash = handlers.ContentHash(e)
+		}
+		ledgerMode, ledgerVal = "set", handlers.LedgerWithHash(e, hash).String()
 	case handlers.LedgerBump:
 		ledgerMode, ledgerVal = "bump", strconv.FormatInt(e.Version, 10)
 	}

@@ -31,7 +31,13 @@ type Keys struct {
 	PreparedDue    string
 	PreparedChecks string
 	Partner        string // hash: instance → what that process knows of the partner (PartnerState JSON), for status
-	base           string
+	// Owner is the shard's owner lease: the consumer name of the one
+	// process that reads the shard (contract §9). Members is a ZSET of the
+	// live processes (consumer name → heartbeat expiry, unix ms); the first
+	// shard's is the one used.
+	Owner   string
+	Members string
+	base    string
 }
 
 // NewKeys derives the key set from the configured stream names.
@@ -43,6 +49,8 @@ func NewKeys(events, group, dead, delayed, retry string) Keys {
 		Payloads: base + ":payloads",
 		Steps:    base + ":steps",
 		Partner:  base + ":partner",
+		Owner:    base + ":owner",
+		Members:  base + ":members",
 		base:     base,
 
 		Prepared:       base + ":prepared",

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"github.com/streamsync/streamsync/internal/testenv"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -72,7 +74,7 @@ func TestCommitOnlyOnce(t *testing.T) {
 	en := entry{streamID: sid, fields: map[string]string{"id": "e1", "account": "acc", "entity": "main", "key": "k", "op": "upsert", "version": "1", "data": "{}"}}
 	e, _, _ := handlers.Validate(en.fields, event.Limits{})
 	for i, want := range []bool{true, false} {
-		ok, err := c.commit(ctx, h.keys, en, e, rejected, time.Now())
+		ok, err := c.commit(ctx, h.keys, en, e, "", rejected, time.Now())
 		if err != nil || ok != want {
 			t.Fatalf("commit %d: %v %v, want %v", i, ok, err, want)
 		}
@@ -85,10 +87,12 @@ func TestCommitOnlyOnce(t *testing.T) {
 	}
 }
 
-// Two processes in one group never deliver one account at once: the account
-// lease keeps them serial.
+// Two processes in one group never deliver one account at once, and each
+// account's events reach the partner in stream order: each shard is read
+// by one process (its owner lease), and both processes work, one shard
+// each.
 func TestTwoProcessesKeepAccountsSerial(t *testing.T) {
-	h := newHarness(t, options{cfg: func(c *Config) { c.Subscriber.Batch = 4 }})
+	h := newHarness(t, options{shards: 2, cfg: func(c *Config) { c.Subscriber.Batch = 4 }})
 	h.faults(partnersim.Faults{Latency: partnersim.Duration(3 * time.Millisecond)})
 	cfg := h.p.cfg
 	cfg.Consumer, cfg.Instance = "c2", "c2"
@@ -100,23 +104,47 @@ func TestTwoProcessesKeepAccountsSerial(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- second.Run(ctx) }()
 	defer func() { cancel(); <-done }()
+	// The first process took both shards; the second joins, and each ends
+	// up owning one.
+	testenv.WaitFor(t, 15*time.Second, "each process to own a shard", func() bool {
+		a, _ := h.rdb.Get(context.Background(), h.shards[0].Owner).Result()
+		b, _ := h.rdb.Get(context.Background(), h.shards[1].Owner).Result()
+		return a != "" && b != "" && a != b
+	})
 
 	var ids []string
-	for i := range 120 {
+	for i := range 160 {
 		id := fmt.Sprintf("e%d", i)
 		ids = append(ids, id)
-		h.upsert(id, "acc"+strconv.Itoa(i%3), "main", "k"+strconv.Itoa(i), 1, `{}`)
+		// one record per account: each event a newer version of it
+		h.upsert(id, "acc"+strconv.Itoa(i%8), "main", "k"+strconv.Itoa(i%8), i+1, fmt.Sprintf(`{"n":%d}`, i))
 	}
 	h.waitTerminal(ids, 30*time.Second)
 	if st := h.sim.Snapshot("").Stats; st.Overlaps != 0 {
 		t.Fatalf("partner saw %d overlapping requests of one account", st.Overlaps)
 	}
+	last := map[string]int64{}
+	for _, e := range h.sim.Log(0, 0) {
+		if e.Version <= last[e.Account] {
+			t.Fatalf("account %s: version %d reached the partner after %d", e.Account, e.Version, last[e.Account])
+		}
+		last[e.Account] = e.Version
+	}
+	for id, steps := range h.stepsByEvent() {
+		if !slices.Equal(steps, []string{"delivered"}) {
+			t.Fatalf("event %s: steps %v, want delivered only", id, steps)
+		}
+	}
 	instances := map[string]int{}
 	rows, _ := h.rdb.XRange(context.Background(), h.keys.Attempts, "-", "+").Result()
+	for _, sh := range h.shards[1:] {
+		more, _ := h.rdb.XRange(context.Background(), sh.Attempts, "-", "+").Result()
+		rows = append(rows, more...)
+	}
 	for _, r := range rows {
 		instances[r.Values["instance"].(string)]++
 	}
 	if instances["c1"] == 0 || instances["c2"] == 0 {
-		t.Fatalf("rows by instance %v: both processes should have worked", instances)
+		t.Fatalf("rows by instance %v: both processes should have worked, one shard each", instances)
 	}
 }

@@ -122,6 +122,7 @@ type Pipeline struct {
 	router  *message.Router
 	steps   handlers.StepFunc
 	commit  *committer
+	owners  *owners
 	movers  []*mover
 	metrics *metrics
 	runID   string
@@ -156,9 +157,11 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 		tr.Deliver(handlers.Deliver(sender, cfg.Retry, cfg.Recheck)),
 	)
 	router.AddMiddleware(middleware.Recoverer)
+	p.owners = newOwners(rdb, cfg.Shards, cfg.Consumer, cfg.LeaseTTL, cfg.Logger)
 	for i, keys := range cfg.Shards {
 		sc := cfg.Subscriber
 		sc.Stream = keys.Events
+		sc.Gate = p.owners
 		sub, err := ordered.NewSubscriber(sc, rdb)
 		if err != nil {
 			return nil, err
@@ -190,11 +193,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	for _, m := range p.movers {
 		go func() { m.run(moverCtx); done <- struct{}{} }()
 	}
+	go func() { p.owners.run(moverCtx); done <- struct{}{} }()
 	err := p.router.Run(ctx)
 	stopMovers()
-	for range p.movers {
+	for range len(p.movers) + 1 {
 		<-done
 	}
+	p.owners.leave() // every entry in hand is finished or left pending: other processes may read the shards
 	return err
 }
 
@@ -238,6 +243,7 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 		tracing.End(span, o, err)
 	}()
 	e, meta, o := p.tracer.Validate(ctx, fields, p.cfg.Limits)
+	hash := ""
 	if o == nil {
 		w := &handlers.Work{Event: e, Meta: meta, Now: p.cfg.Clock.Now()}
 		if err := lookup(ctx, p.trips, keys, p.cfg.Shards, w, p.runID, p.cfg.LeaseTTL); err != nil {
@@ -273,10 +279,13 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 			return fmt.Errorf("event %s: no step gave an outcome", e.ID)
 		}
 		e = w.Event // as sent: a sync event resolved to an upsert or delete
+		if o.Ledger == handlers.LedgerSet {
+			hash = w.Hash()
+		}
 	}
 	// Not msg's context: a stop must not cut a commit short once the
 	// partner has answered. The shared round trip bounds the wait (10 s).
-	committed, err := p.commit.commit(context.Background(), keys, en, e, *o, p.cfg.Clock.Now())
+	committed, err := p.commit.commit(context.Background(), keys, en, e, hash, *o, p.cfg.Clock.Now())
 	if err != nil {
 		stopKeeping()
 		p.releaseLease(keys, e.Account)

@@ -1,6 +1,7 @@
 package ordered
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"time"
@@ -69,13 +70,35 @@ type Config struct {
 	// DefaultMarshallerUnmarshaller by default. A message it gives no UUID
 	// gets the entry's stream id as UUID.
 	Unmarshaller redisstream.Unmarshaller
+	// Gate, when set, decides before each read whether this subscription
+	// may read the stream now, so that one subscription of the group at a
+	// time reads it and order per key holds across processes (contract
+	// §9). While it says no the subscription reads nothing and is asked
+	// again after GatePoll (1s); what it holds is still handed out and
+	// finished. Once let in, it first claims every entry pending in the
+	// group — its own and other consumers' — in stream order (XAUTOCLAIM
+	// with no minimum idle time), then reads new ones.
+	Gate     Gate
+	GatePoll time.Duration
 	// OrderKey is the key whose messages are handed out one at a time, in
 	// stream order; the MetaOrderKey metadata by default.
 	OrderKey func(*message.Message) string
 	Logger   *slog.Logger
 }
 
+// Gate lets one subscription of a consumer group at a time read a stream
+// (Config.Gate).
+type Gate interface {
+	// Read reports whether the subscription may read stream now; held is
+	// how many of its entries it holds (read, not yet acked), so that a
+	// gate taking a stream away can wait until none is left.
+	Read(ctx context.Context, stream string, held int) bool
+}
+
 func (c *Config) setDefaults() {
+	if c.GatePoll <= 0 {
+		c.GatePoll = time.Second
+	}
 	if c.Batch <= 0 {
 		c.Batch = DefaultBatch
 	}

@@ -13,6 +13,7 @@ import (
 type readReq struct {
 	n     int
 	claim bool
+	held  int // entries held when asked (for the Gate)
 }
 
 type readRes struct {
@@ -89,7 +90,7 @@ func (sc *scheduler) run(ctx context.Context) {
 	for {
 		sc.setFull(len(sc.held) >= cfg.MaxInFlight)
 		if !sc.draining && !reading && len(sc.held) < cfg.MaxInFlight {
-			sc.reqs <- readReq{n: min(cfg.Batch, cfg.MaxInFlight-len(sc.held)), claim: claimDue}
+			sc.reqs <- readReq{n: min(cfg.Batch, cfg.MaxInFlight-len(sc.held)), claim: claimDue, held: len(sc.held)}
 			reading, claimDue = true, false
 		}
 		if sc.draining && sc.inFlight == 0 {
@@ -284,10 +285,13 @@ func (sc *scheduler) touch() {
 
 // reader makes the Redis reads the scheduler asks for: first this
 // consumer's own pending entries (left by a crash), then new ones; and
-// claims of entries other consumers left pending.
+// claims of entries other consumers left pending. With a Gate it reads
+// only while the gate lets it, and on being let in it first claims every
+// entry pending in the group, in stream order (a takeover).
 func (sc *scheduler) reader(ctx context.Context) {
 	s, cfg, stream := sc.s, sc.s.cfg, sc.stream
-	own, after := true, "0"
+	own, after := cfg.Gate == nil, "0"
+	let, takeover, cursor := false, false, "0-0"
 	for {
 		var req readReq
 		select {
@@ -297,7 +301,38 @@ func (sc *scheduler) reader(ctx context.Context) {
 		}
 		var msgs []redis.XMessage
 		var err error
+		if cfg.Gate != nil {
+			switch ok := cfg.Gate.Read(ctx, stream, req.held); {
+			case !ok:
+				if let {
+					s.log.Info("this consumer no longer reads the stream; another one does", "stream", stream, "consumer", cfg.Consumer)
+				}
+				let = false
+				s.lastRead.Store(time.Now().UnixMilli()) // standing by is not a fault
+				select {
+				case <-ctx.Done():
+				case <-time.After(cfg.GatePoll):
+				}
+				select {
+				case sc.reads <- readRes{}:
+				case <-ctx.Done():
+					return
+				}
+				continue
+			case !let:
+				let, takeover, cursor = true, true, "0-0"
+				s.log.Info("this consumer reads the stream now; it first takes over the entries pending in the group", "stream", stream, "consumer", cfg.Consumer)
+			}
+		}
 		switch {
+		case takeover:
+			var next string
+			msgs, next, err = s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: cfg.Group, Consumer: cfg.Consumer,
+				MinIdle: 0, Start: cursor, Count: int64(req.n)}).Result()
+			if err == nil {
+				cursor = next
+				takeover = next != "0-0" && next != ""
+			}
 		case req.claim:
 			msgs, _, err = s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: cfg.Group, Consumer: cfg.Consumer,
 				MinIdle: cfg.ClaimMinIdle, Start: "0-0", Count: int64(req.n)}).Result()

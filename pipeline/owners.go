@@ -1,0 +1,185 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/pipeline/ordered"
+)
+
+// owners decides which process reads which shard (contract §9: per-account
+// order holds across processes). The entries of one stream go to many
+// consumers of a group, so two processes reading one shard could deliver an
+// account's later event before the other one delivers its earlier event;
+// the account lease only keeps them from overlapping. So every shard has an
+// owner lease (Keys.Owner, the consumer name, TTL ttl) and only its holder
+// reads the shard. Each process holds at most its fair share of the shards
+// — ceil(shards / live processes), the live ones counted in a ZSET of
+// heartbeats (Shards' Members key) — and gives up a shard beyond its share
+// only once it holds none of that shard's entries, so an account's events
+// are never in two processes' hands at once. A shard whose owner died is
+// taken over once its lease lapses; the new owner first claims every entry
+// left pending in the group, in stream order (ordered.Gate).
+type owners struct {
+	rdb      redis.UniversalClient
+	consumer string // the lease's value: a restarted process takes its shards back at once
+	ttl      time.Duration
+	members  string
+	streams  []string          // every shard's events stream, in shard order
+	lease    map[string]string // events stream → its owner lease key
+	log      *slog.Logger
+
+	mu    sync.Mutex
+	owned map[string]bool
+	live  int // processes seen alive at the last heartbeat (at least 1)
+}
+
+var _ ordered.Gate = (*owners)(nil)
+
+func newOwners(rdb redis.UniversalClient, shards Shards, consumer string, ttl time.Duration, log *slog.Logger) *owners {
+	o := &owners{rdb: rdb, consumer: consumer, ttl: ttl, members: shards[0].Members, log: log,
+		lease: map[string]string{}, owned: map[string]bool{}, live: 1}
+	for _, k := range shards {
+		o.streams = append(o.streams, k.Events)
+		o.lease[k.Events] = k.Owner
+	}
+	return o
+}
+
+// Read lets this process read stream while it holds the shard's owner
+// lease and the shard is within its share; it takes a free shard while it
+// holds fewer than its share.
+func (o *owners) Read(ctx context.Context, stream string, held int) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	share := int(math.Ceil(float64(len(o.streams)) / float64(o.live)))
+	if o.owned[stream] {
+		if !o.surplus(stream, share) {
+			return true
+		}
+		if held == 0 { // nothing of this shard in hand: hand it over
+			o.release(ctx, stream)
+			o.log.Info("shard handed over to balance the processes", "stream", stream, "processes", o.live)
+		}
+		return false
+	}
+	if len(o.owned) >= share {
+		return false
+	}
+	cmd := acquireLease(ctx, o.rdb, o.lease[stream], o.consumer, o.ttl)
+	ok, err := leaseHeld(ctx, o.rdb, cmd, o.lease[stream], o.consumer, o.ttl)
+	if err != nil {
+		o.log.Warn("shard owner lease not taken", "stream", stream, "err", err)
+		return false
+	}
+	if ok {
+		o.owned[stream] = true
+	}
+	return ok
+}
+
+// surplus reports whether stream is one this process should give up: it
+// holds more than share shards, and stream is past the first share of them
+// in shard order.
+func (o *owners) surplus(stream string, share int) bool {
+	if len(o.owned) <= share {
+		return false
+	}
+	n := 0
+	for _, s := range o.streams {
+		if o.owned[s] {
+			n++
+			if s == stream {
+				return n > share
+			}
+		}
+	}
+	return false
+}
+
+// release gives up a shard's lease if this process holds it.
+func (o *owners) release(ctx context.Context, stream string) {
+	delete(o.owned, stream)
+	if err := releaseScript.Run(ctx, o.rdb, []string{o.lease[stream]}, o.consumer).Err(); err != nil {
+		o.log.Warn("shard owner lease not released; it lapses by itself", "stream", stream, "err", err)
+	}
+}
+
+// run keeps this process' heartbeat and its leases fresh every ttl/3 (every
+// second at most, so that a process that joins gets its share soon) until
+// ctx ends. The caller then calls leave, once the shards' entries in hand
+// are finished.
+func (o *owners) run(ctx context.Context) {
+	o.beat(ctx)
+	t := time.NewTicker(min(max(o.ttl/3, 10*time.Millisecond), time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			o.beat(ctx)
+		}
+	}
+}
+
+// beat renews this process' place among the live ones and the leases it
+// holds, and counts the live processes. A lease found taken by another
+// process (this one stalled past its TTL) is dropped: its shard is read
+// by the other one.
+func (o *owners) beat(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, max(o.ttl/3, time.Second))
+	defer cancel()
+	now := time.Now()
+	pipe := o.rdb.Pipeline()
+	pipe.ZAdd(ctx, o.members, redis.Z{Score: float64(now.Add(o.ttl).UnixMilli()), Member: o.consumer})
+	pipe.ZRemRangeByScore(ctx, o.members, "-inf", "("+strconv.FormatInt(now.UnixMilli(), 10))
+	live := pipe.ZCard(ctx, o.members)
+	o.mu.Lock()
+	owned := slices.Sorted(func(yield func(string) bool) {
+		for s := range o.owned {
+			if !yield(s) {
+				return
+			}
+		}
+	})
+	o.mu.Unlock()
+	renewed := make([]*redis.Cmd, len(owned))
+	for i, s := range owned {
+		renewed[i] = renewScript.Eval(ctx, pipe, []string{o.lease[s]}, o.consumer, o.ttl.Milliseconds())
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		o.log.Warn("shard owner heartbeat failed; trying again", "err", err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if n, err := live.Result(); err == nil && n > 0 {
+		o.live = int(n)
+	}
+	for i, s := range owned {
+		if n, err := renewed[i].Int(); err == nil && n == 0 && o.owned[s] {
+			delete(o.owned, s)
+			o.log.Warn("shard owner lease lost (this process stalled past its TTL); another process reads the shard", "stream", s)
+		}
+	}
+}
+
+// leave gives up every shard and this process' heartbeat, so that other
+// processes take the shards at once.
+func (o *owners) leave() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	o.mu.Lock()
+	for s := range o.owned {
+		o.release(ctx, s)
+	}
+	o.mu.Unlock()
+	_ = o.rdb.ZRem(ctx, o.members, o.consumer).Err()
+}
