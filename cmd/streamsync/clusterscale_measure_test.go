@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,26 +34,31 @@ var (
 	clusterEvents   = flag.Int("cluster.events", 30000, "TestMeasureClusterScale: events per row")
 	clusterAccounts = flag.Int("cluster.accounts", 2000, "TestMeasureClusterScale: accounts")
 	clusterLatency  = flag.Duration("cluster.latency", time.Millisecond, "TestMeasureClusterScale: partnersim --latency")
-	clusterProfile  = flag.String("cluster.profile", "", "TestMeasureClusterScale: the row (e.g. 3x12) whose first process is CPU-profiled through the admin /debug/pprof/profile")
+	clusterProfile  = flag.String("cluster.profile", "", "TestMeasureClusterScale: the rows (e.g. 1x1,1x12) whose first process is CPU-profiled through the admin /debug/pprof/profile")
+	clusterIdle     = flag.Duration("cluster.idle", 3*time.Second, "TestMeasureClusterScale: after each row, how long to measure the processes' CPU with nothing to do")
 	clusterProfSecs = flag.Int("cluster.profile-seconds", 5, "TestMeasureClusterScale: length of that profile")
-	clusterProfOut  = flag.String("cluster.profile-out", "", "TestMeasureClusterScale: where the profile goes (default: a file in the temp dir, named in the output)")
+	clusterProfOut  = flag.String("cluster.profile-out", "", "TestMeasureClusterScale: the directory the profiles go to, as streamsync-cluster-PxS.pprof (default: the temp dir)")
 	clusterTimeout  = flag.Duration("cluster.timeout", 5*time.Minute, "TestMeasureClusterScale: longest wait for one row to finish")
 )
 
 // clusterRow is one measured row.
 type clusterRow struct {
-	procs, shards   int
-	seconds         float64
-	streamsyncCPU   float64 // seconds, summed over the processes
-	redisCPU        float64 // seconds, summed over the Cluster's nodes
-	partnersimCPU   float64
-	delivered, dead int64
-	stale           int64 // events skipped as stale: a newer version of the record was there first
-	answered        int   // distinct events answered 2xx or 409 at the partner
-	puts, overlaps  int64
-	reorders        int // PUTs of an account whose version went down
-	stateOK         bool
-	otherKeys       int64 // keys of someone else on the Cluster during the row
+	procs, shards int
+	seconds       float64
+	streamsyncCPU float64 // seconds, summed over the processes
+	redisCPU      float64 // seconds, summed over the Cluster's nodes
+	partnersimCPU float64
+	// CPU seconds per second with every event finished and the processes
+	// still running (their blocking reads, ZSET movers, lease and summary
+	// timers), measured for -cluster.idle after the row.
+	streamsyncIdle, redisIdle float64
+	delivered, dead           int64
+	stale                     int64 // events skipped as stale: a newer version of the record was there first
+	answered                  int   // distinct events answered 2xx or 409 at the partner
+	puts, overlaps            int64
+	reorders                  int // PUTs of an account whose version went down
+	stateOK                   bool
+	otherKeys                 int64 // keys of someone else on the Cluster during the row
 }
 
 // TestMeasureClusterScale is a measurement, not a test of behaviour: for
@@ -88,11 +94,17 @@ func TestMeasureClusterScale(t *testing.T) {
 	t.Logf("load average at the end %s", strings.Join(strings.Fields(string(load))[:3], " "))
 	n := float64(len(work))
 	var b strings.Builder
-	fmt.Fprintln(&b, "| processes | shards | events/s | streamsync CPU s | Redis CPU s (3 nodes) | partnersim CPU s | streamsync µs/event | Redis µs/event | correct |")
-	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(&b, "| processes | shards | seconds | events/s | streamsync CPU s | Redis CPU s (3 nodes) | partnersim CPU s | streamsync µs/event | Redis µs/event | idle streamsync / Redis CPU (ms/s) |")
+	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range out {
-		fmt.Fprintf(&b, "| %d | %d | %.0f | %.2f | %.2f | %.2f | %.0f | %.0f | %s |\n", r.procs, r.shards, n/r.seconds,
-			r.streamsyncCPU, r.redisCPU, r.partnersimCPU, 1e6*r.streamsyncCPU/n, 1e6*r.redisCPU/n, r.verdict(len(work)))
+		fmt.Fprintf(&b, "| %d | %d | %.1f | %.0f | %.2f | %.2f | %.2f | %.0f | %.0f | %.0f / %.0f |\n", r.procs, r.shards, r.seconds, n/r.seconds,
+			r.streamsyncCPU, r.redisCPU, r.partnersimCPU, 1e6*r.streamsyncCPU/n, 1e6*r.redisCPU/n, 1e3*r.streamsyncIdle, 1e3*r.redisIdle)
+	}
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "| processes | shards | outcome |")
+	fmt.Fprintln(&b, "|---|---|---|")
+	for _, r := range out {
+		fmt.Fprintf(&b, "| %d | %d | %s |\n", r.procs, r.shards, r.verdict(len(work)))
 	}
 	t.Log("\n" + b.String())
 }
@@ -172,7 +184,8 @@ func measureClusterRow(t *testing.T, rdb *redis.ClusterClient, addrs []string, s
 		"STREAMSYNC_SINK__BASE_URL=" + simURL, "STREAMSYNC_SINK__CLIENT_ID=" + partnersim.DefaultClientID,
 		"STREAMSYNC_SINK__CLIENT_SECRET=" + partnersim.DefaultClientSecret,
 	}
-	profiled := *clusterProfile == fmt.Sprintf("%dx%d", procs, nShards)
+	name := fmt.Sprintf("%dx%d", procs, nShards)
+	profiled := slices.Contains(strings.Split(*clusterProfile, ","), name)
 	adminAddr := ""
 	if profiled {
 		adminAddr = freeAddr(t)
@@ -198,7 +211,7 @@ func measureClusterRow(t *testing.T, rdb *redis.ClusterClient, addrs []string, s
 	if profiled {
 		go func() {
 			defer close(profDone)
-			fetchProfile(t, adminAddr)
+			fetchProfile(t, adminAddr, name)
 		}()
 	} else {
 		close(profDone)
@@ -232,8 +245,20 @@ func measureClusterRow(t *testing.T, rdb *redis.ClusterClient, addrs []string, s
 	}
 	row.redisCPU = clusterCPU(t, addrs) - redisBefore
 	row.partnersimCPU = loadtest.ProcCPUSeconds(simCmd.Process.Pid) - simBefore
-	row.delivered, row.stale, row.dead = st.Steps["delivered"], st.Steps["skipped_stale"], st.Dead
 	<-profDone
+	if *clusterIdle > 0 {
+		ssIdle, redisIdle := 0.0, clusterCPU(t, addrs)
+		for _, p := range ps {
+			ssIdle -= loadtest.ProcCPUSeconds(p.cmd.Process.Pid)
+		}
+		time.Sleep(*clusterIdle) // a measurement of idleness, not a wait for a condition
+		for _, p := range ps {
+			ssIdle += loadtest.ProcCPUSeconds(p.cmd.Process.Pid)
+		}
+		row.streamsyncIdle = ssIdle / clusterIdle.Seconds()
+		row.redisIdle = (clusterCPU(t, addrs) - redisIdle) / clusterIdle.Seconds()
+	}
+	row.delivered, row.stale, row.dead = st.Steps["delivered"], st.Steps["skipped_stale"], st.Dead
 
 	checkClusterRow(t, &row, simURL, work)
 	row.otherKeys = otherKeys(t, rdb, prefix)
@@ -386,11 +411,12 @@ func getJSON(t *testing.T, url string, v any) {
 
 // fetchProfile takes a CPU profile of the process whose admin server is at
 // addr and writes it to -cluster.profile-out.
-func fetchProfile(t *testing.T, addr string) {
+func fetchProfile(t *testing.T, addr, row string) {
 	out := *clusterProfOut
 	if out == "" {
-		out = filepath.Join(os.TempDir(), fmt.Sprintf("streamsync-cluster-%s.pprof", *clusterProfile))
+		out = os.TempDir()
 	}
+	out = filepath.Join(out, fmt.Sprintf("streamsync-cluster-%s.pprof", row))
 	var resp *http.Response
 	var err error
 	for i := 0; i < 100; i++ { // the admin server listens a moment after start
@@ -404,6 +430,7 @@ func fetchProfile(t *testing.T, addr string) {
 		return
 	}
 	defer resp.Body.Close()
+	_ = os.MkdirAll(filepath.Dir(out), 0o755)
 	f, err := os.Create(out)
 	if err != nil {
 		t.Errorf("profile: %v", err)
@@ -414,5 +441,5 @@ func fetchProfile(t *testing.T, addr string) {
 		t.Errorf("profile: %v", err)
 		return
 	}
-	t.Logf("profile of the first process (%s, %d s): %s", *clusterProfile, *clusterProfSecs, out)
+	t.Logf("profile of the first process (%s, %d s): %s", row, *clusterProfSecs, out)
 }
