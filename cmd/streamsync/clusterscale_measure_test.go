@@ -69,8 +69,11 @@ type clusterRow struct {
 // step for each, every shard's group has lag and pending 0, the delayed and
 // retry ZSETs are empty. Then it reads the CPU each process used
 // (/proc/PID/stat), the Cluster nodes' INFO cpu, and partnersim's answers.
-// It fails only when a row is wrong (an event not answered, an overlap, a
-// wrong final state at the partner), never on speed.
+// It fails only when a row is wrong (an event neither answered nor skipped,
+// an overlap, a wrong final state at the partner, or — this work has no
+// parents and no faults, so no event may overtake another — an event
+// skipped as stale or an account's version going down at the partner),
+// never on speed.
 func TestMeasureClusterScale(t *testing.T) {
 	rdb := testenv.RedisCluster(t)
 	addrs := testenv.RedisClusterAddrs(t)
