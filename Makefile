@@ -73,6 +73,11 @@ bench-reconcile: build up ## reconcile 1,000,000 records a side (N=…), then --
 bench-backfill: build up ## live traffic alone, then with a backfill of 1,000,000 records at --rate 0 (N=, RATE=, DURATION=)
 	scripts/bench-backfill.sh
 
+.PHONY: bench-cluster
+BENCH_CLUSTER_FLAGS ?=
+bench-cluster: up-cluster ## 1 → 3 streamsync processes and 1 → 12 shards on the Redis Cluster: events/s and CPU per event (BENCH_CLUSTER_FLAGS=-cluster.rows=…)
+	$(TEST_ENV) && $(GO) test -tags measure -count=1 -timeout 60m -run '^TestMeasureClusterScale$$' -v ./cmd/streamsync $(BENCH_CLUSTER_FLAGS)
+
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	$(GO) vet ./...

@@ -85,3 +85,7 @@ func procRSSMB(pid int) float64 {
 	}
 	return 0
 }
+
+// ProcCPUSeconds is a process' user+system CPU time so far, in seconds
+// (from /proc/PID/stat; 0 when it cannot be read).
+func ProcCPUSeconds(pid int) float64 { return float64(procTicks(pid)) / 100 }
