@@ -29,11 +29,11 @@ type committer struct {
 }
 
 // commit records o for the event read from en, in the keys of its shard k;
-// hash is e's ContentHash when the caller has it ("": worked out here). It
-// reports false when the
-// entry had been committed before (by this process before a crash, or by
-// another one that claimed it).
-func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event, hash string, o handlers.Outcome, now time.Time) (bool, error) {
+// hash is e's ContentHash when the caller has it ("": worked out here).
+// committed is false when the entry had been committed before (by this
+// process before a crash, or by another one that claimed it); released
+// says the commit also released children waiting for the record.
+func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event, hash string, o handlers.Outcome, now time.Time) (committed, released bool, err error) {
 	rkey := e.Key
 	ledgerMode, ledgerVal := "none", ""
 	switch o.Ledger {
@@ -93,7 +93,6 @@ func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event,
 	args = append(args, dead...)
 	args = append(args, rowFields...)
 	var answer any
-	var err error
 	if c.trips != nil {
 		answer, err = c.trips.runPart(ctx, commitScript, k.Events, keys, args)
 	} else {
@@ -106,9 +105,9 @@ func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event,
 	}
 	n, err := commitAnswer(answer, err)
 	if err != nil {
-		return false, fmt.Errorf("commit %s of %s (%s): %w", o.Step, e.ID, en.streamID, err)
+		return false, false, fmt.Errorf("commit %s of %s (%s): %w", o.Step, e.ID, en.streamID, err)
 	}
-	return n == 1, nil
+	return n >= 1, n == 2, nil
 }
 
 // reentryPayload is the entry a parked or retrying event comes back with,

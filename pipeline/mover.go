@@ -2,7 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,7 +16,10 @@ import (
 const moveLimit = 100
 
 // mover puts events whose due time has come from a ZSET back into the
-// events stream.
+// events stream. It calls Redis only when something may be due: when the
+// earliest member it last saw is due by its clock, when a commit of this
+// process put a member in (poke), and at least once a second (another
+// process may have); and only while this process owns the shard.
 type mover struct {
 	rdb      redis.UniversalClient
 	keys     Keys
@@ -25,14 +31,34 @@ type mover struct {
 	every    time.Duration
 	log      *slog.Logger
 	moved    func(n int)
+	owned    func() bool   // this process reads the shard
+	poke     chan struct{} // buffered 1: a member was just added
 }
+
+// lookEvery bounds how long a mover goes without looking at its ZSET.
+const lookEvery = time.Second
 
 func (m *mover) run(ctx context.Context) {
 	t := time.NewTicker(m.every)
 	defer t.Stop()
+	next := int64(-1) // due time of the earliest member (ms); -1 unknown, math.MaxInt64 none
+	var looked time.Time
 	for {
-		if _, err := m.moveDue(ctx); err != nil && ctx.Err() == nil {
-			m.log.Error("moving due events failed; trying again", "zset", m.zset, "err", err)
+		poked := false
+		select {
+		case <-m.poke:
+			poked = true
+		default:
+		}
+		if m.owned() && (poked || next < 0 || m.clock.Now().UnixMilli() >= next || time.Since(looked) >= lookEvery) {
+			var err error
+			if _, next, err = m.moveDue(ctx); err != nil {
+				next = -1
+				if ctx.Err() == nil {
+					m.log.Error("moving due events failed; trying again", "zset", m.zset, "err", err)
+				}
+			}
+			looked = time.Now()
 		}
 		select {
 		case <-ctx.Done():
@@ -42,25 +68,58 @@ func (m *mover) run(ctx context.Context) {
 	}
 }
 
-// moveDue moves every member due now, a batch per script call.
-func (m *mover) moveDue(ctx context.Context) (int, error) {
+// wake tells the mover a member was just added.
+func (m *mover) wake() {
+	select {
+	case m.poke <- struct{}{}:
+	default:
+	}
+}
+
+// moveDue moves every member due now, a batch per script call, and
+// reports the due time of the earliest member left (math.MaxInt64: none).
+func (m *mover) moveDue(ctx context.Context) (int, int64, error) {
 	rows := "0"
 	if m.rows {
 		rows = "1"
 	}
 	total := 0
 	for {
-		n, err := moveDueScript.Run(ctx, m.rdb, []string{m.zset, m.keys.Payloads, m.keys.Events, m.keys.Attempts, m.keys.Steps, m.keys.Dead},
-			m.clock.Now().UnixMilli(), moveLimit, string(m.step), m.instance, rows).Int()
+		res, err := moveDueScript.Run(ctx, m.rdb, []string{m.zset, m.keys.Payloads, m.keys.Events, m.keys.Attempts, m.keys.Steps, m.keys.Dead},
+			m.clock.Now().UnixMilli(), moveLimit, string(m.step), m.instance, rows).Slice()
 		if err != nil {
-			return total, err
+			return total, -1, err
+		}
+		n, next, err := moveAnswer(res)
+		if err != nil {
+			return total, -1, err
 		}
 		total += n
 		if m.moved != nil && n > 0 {
 			m.moved(n)
 		}
 		if n < moveLimit {
-			return total, nil
+			return total, next, nil
 		}
 	}
+}
+
+// moveAnswer reads moveDueScript's {moved, earliest due or nil}.
+func moveAnswer(res []any) (int, int64, error) {
+	if len(res) != 2 {
+		return 0, -1, fmt.Errorf("move answered %v", res)
+	}
+	n, ok := res[0].(int64)
+	if !ok {
+		return 0, -1, fmt.Errorf("move answered %v", res)
+	}
+	next := int64(math.MaxInt64)
+	if s, ok := res[1].(string); ok {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return 0, -1, fmt.Errorf("move: earliest due %q: %w", s, err)
+		}
+		next = int64(f)
+	}
+	return int(n), next, nil
 }

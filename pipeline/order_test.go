@@ -74,7 +74,7 @@ func TestCommitOnlyOnce(t *testing.T) {
 	en := entry{streamID: sid, fields: map[string]string{"id": "e1", "account": "acc", "entity": "main", "key": "k", "op": "upsert", "version": "1", "data": "{}"}}
 	e, _, _ := handlers.Validate(en.fields, event.Limits{})
 	for i, want := range []bool{true, false} {
-		ok, err := c.commit(ctx, h.keys, en, e, "", rejected, time.Now())
+		ok, _, err := c.commit(ctx, h.keys, en, e, "", rejected, time.Now())
 		if err != nil || ok != want {
 			t.Fatalf("commit %d: %v %v, want %v", i, ok, err, want)
 		}

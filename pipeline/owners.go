@@ -85,6 +85,13 @@ func (o *owners) Read(ctx context.Context, stream string, held int) bool {
 	return ok
 }
 
+// owns reports whether this process holds stream's owner lease.
+func (o *owners) owns(stream string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.owned[stream]
+}
+
 // surplus reports whether stream is one this process should give up: it
 // holds more than share shards, and stream is past the first share of them
 // in shard order.

@@ -115,19 +115,21 @@ func (c Config) Validate() error {
 // Watermill router whose one handler runs the steps and commits each
 // outcome, and the movers that bring due events back from the ZSETs.
 type Pipeline struct {
-	cfg     Config
-	rdb     redis.UniversalClient
-	subs    []*ordered.Subscriber // one per shard
-	trips   *roundTrips           // shared by the lookups and commits of every shard
-	router  *message.Router
-	steps   handlers.StepFunc
-	commit  *committer
-	owners  *owners
-	movers  []*mover
-	metrics *metrics
-	runID   string
-	tracer  *tracing.Tracer
-	log     *slog.Logger
+	cfg    Config
+	rdb    redis.UniversalClient
+	subs   []*ordered.Subscriber // one per shard
+	trips  *roundTrips           // shared by the lookups and commits of every shard
+	router *message.Router
+	steps  handlers.StepFunc
+	commit *committer
+	owners *owners
+	movers []*mover
+	// moversOf: a shard's events stream → its delayed and retry movers
+	moversOf map[string][2]*mover
+	metrics  *metrics
+	runID    string
+	tracer   *tracing.Tracer
+	log      *slog.Logger
 }
 
 // New builds a Pipeline that delivers with sender. Close does not close rdb.
@@ -146,8 +148,9 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 	trips := &roundTrips{rdb: rdb}
 	p := &Pipeline{trips: trips,
 		cfg: cfg, rdb: rdb, router: router, log: cfg.Logger, runID: runID, tracer: tr,
-		commit:  &committer{rdb: rdb, instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog, trips: trips},
-		metrics: newMetrics(cfg.Registerer),
+		commit:   &committer{rdb: rdb, instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog, trips: trips},
+		metrics:  newMetrics(cfg.Registerer),
+		moversOf: map[string][2]*mover{},
 	}
 	p.steps = handlers.Chain(
 		tr.Step(tracing.SpanSync, handlers.SyncRead(cfg.Records, cfg.Retry, p.metrics.sourceFailures.Inc)),
@@ -172,15 +175,19 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 			name = fmt.Sprintf("streamsync-shard-%d", i)
 		}
 		router.AddConsumerHandler(name, keys.Events, sub, func(msg *message.Message) error { return p.handle(keys, msg) })
-		for _, m := range []struct {
+		var pair [2]*mover
+		for i, m := range []struct {
 			zset string
 			step handlers.Step
 		}{{keys.Delayed, handlers.StepReleased}, {keys.Retry, ""}} {
 			zset := m.zset
-			p.movers = append(p.movers, &mover{rdb: rdb, keys: keys, zset: zset, step: m.step, rows: cfg.AttemptLog,
+			pair[i] = &mover{rdb: rdb, keys: keys, zset: zset, step: m.step, rows: cfg.AttemptLog,
 				instance: cfg.Instance, clock: cfg.Clock, every: cfg.MoveEvery, log: cfg.Logger,
-				moved: func(n int) { p.metrics.moved.WithLabelValues(zset).Add(float64(n)) }})
+				moved: func(n int) { p.metrics.moved.WithLabelValues(zset).Add(float64(n)) },
+				owned: func() bool { return p.owners.owns(keys.Events) }, poke: make(chan struct{}, 1)}
+			p.movers = append(p.movers, pair[i])
 		}
+		p.moversOf[keys.Events] = pair
 	}
 	return p, nil
 }
@@ -285,7 +292,7 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 	}
 	// Not msg's context: a stop must not cut a commit short once the
 	// partner has answered. The shared round trip bounds the wait (10 s).
-	committed, err := p.commit.commit(context.Background(), keys, en, e, hash, *o, p.cfg.Clock.Now())
+	committed, released, err := p.commit.commit(context.Background(), keys, en, e, hash, *o, p.cfg.Clock.Now())
 	if err != nil {
 		stopKeeping()
 		p.releaseLease(keys, e.Account)
@@ -293,6 +300,13 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 		return err
 	}
 	msg.Metadata.Set(MetaCommitted, "1")
+	switch ms := p.moversOf[keys.Events]; {
+	case !committed:
+	case released || o.Step == handlers.StepParked:
+		ms[0].wake()
+	case o.Step == handlers.StepRetryScheduled:
+		ms[1].wake()
+	}
 	if !committed {
 		p.log.Debug("outcome committed before; not again", "stream_id", en.streamID, "event_id", e.ID)
 		return nil

@@ -114,8 +114,8 @@ end
 // partner got meanwhile is due at once (no lost wake-up)
 // ARGV +19 .. +18+n dead-letter fields, then m row fields
 //
-// Returns one answer per outcome: 1 when committed, 0 when the entry had
-// been acked already, or an error text when its arguments do not add up
+// Returns one answer per outcome: 1 when committed (2 when it also released
+// children waiting for the record), 0 when the entry had been acked already, or an error text when its arguments do not add up
 // (nothing of that outcome written) or a write failed. The call as a whole
 // fails, before any write, only when the outcomes cannot be told apart.
 var commitScript = redis.NewScript(luaLib + `
@@ -177,9 +177,11 @@ local function one(kb, a)
     if s and string.sub(s, -(#id + 1)) == ':' .. id then redis.call('HDEL', KEYS[kb + 5], rkey) end
   end
 
+  local answer = 1
   if ARGV[a + 11] == '1' then
     local kids = redis.call('SMEMBERS', KEYS[kb + 6])
     if #kids > 0 then
+      answer = 2
       for _, k in ipairs(kids) do redis.call('ZADD', KEYS[kb + 7], 'XX', now, k) end
       redis.call('DEL', KEYS[kb + 6])
     end
@@ -208,7 +210,7 @@ local function one(kb, a)
   local c = counts[KEYS[kb + 3]]
   if not c then c = {}; counts[KEYS[kb + 3]] = c end
   c[step] = (c[step] or 0) + 1
-  return 1
+  return answer
 end
 
 local out = {}
@@ -239,7 +241,8 @@ return out
 // ARGV[1] now, unix ms   ARGV[2] limit   ARGV[3] step for the row ("" = none)
 // ARGV[4] instance       ARGV[5] "1": write rows
 //
-// Returns the number of members taken from the ZSET.
+// Returns {the number of members taken from the ZSET, the due time (unix
+// ms) of the earliest member left, or false when none is}.
 var moveDueScript = redis.NewScript(luaLib + `
 local now = tonumber(ARGV[1])
 if not now or not tonumber(ARGV[2]) then return redis.error_reply('move: now and limit must be numbers') end
@@ -270,7 +273,8 @@ for _, id in ipairs(ids) do
     redis.call('HINCRBY', KEYS[5], 'invalid', 1)
   end
 end
-return #ids
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {#ids, first[2] or false}
 `)
 
 // replayScript re-enters one dead letter as a new entry of the events

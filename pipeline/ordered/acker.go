@@ -27,10 +27,13 @@ func newAcker(rdb redis.UniversalClient, stream, group string, batch int, interv
 
 func (a *acker) add(id string) { a.in <- id }
 
+// run sends the acks: a batch once it is full, else interval after its
+// first id. No timer runs while nothing waits to be acked.
 func (a *acker) run() {
 	defer close(a.done)
-	t := time.NewTicker(a.interval)
-	defer t.Stop()
+	t := time.NewTimer(a.interval)
+	t.Stop()
+	var due <-chan time.Time // set while ids wait
 	ids := make([]string, 0, a.batch)
 	for {
 		select {
@@ -39,8 +42,19 @@ func (a *acker) run() {
 			if len(ids) >= a.batch {
 				ids = a.flush(ids)
 			}
-		case <-t.C:
-			ids = a.flush(ids)
+			if len(ids) == 0 {
+				t.Stop()
+				due = nil
+			} else if due == nil {
+				t.Reset(a.interval)
+				due = t.C
+			}
+		case <-due:
+			due = nil
+			if ids = a.flush(ids); len(ids) > 0 { // failed: try again later
+				t.Reset(a.interval)
+				due = t.C
+			}
 		case <-a.quit:
 			for {
 				select {
