@@ -148,3 +148,39 @@ func TestTwoProcessesKeepAccountsSerial(t *testing.T) {
 		t.Fatalf("rows by instance %v: both processes should have worked, one shard each", instances)
 	}
 }
+
+// A process that died holding a shard: its owner lease lapses, another
+// process takes the shard over, delivers the entries the dead one left
+// pending first, and the account's events reach the partner in stream
+// order.
+func TestShardTakenOverFromADeadProcess(t *testing.T) {
+	var ids []string
+	h := newHarness(t, options{cfg: func(c *Config) {
+		rdb, k, ctx := testenv.Redis(t), c.Shards[0], context.Background()
+		if err := rdb.XGroupCreateMkStream(ctx, k.Events, k.Group, "0").Err(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 6 {
+			id := fmt.Sprintf("e%d", i)
+			ids = append(ids, id)
+			rdb.XAdd(ctx, &redis.XAddArgs{Stream: k.Events, Values: []any{"id", id, "account", "acc", "entity", "main",
+				"key", "k", "op", "upsert", "version", strconv.Itoa(i + 1), "data", fmt.Sprintf(`{"n":%d}`, i), "ts", strconv.FormatInt(time.Now().UnixMilli(), 10)}})
+		}
+		// The dead process read the first four and held the shard.
+		if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: k.Group, Consumer: "dead", Streams: []string{k.Events, ">"}, Count: 4}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		rdb.Set(ctx, k.Owner, "dead", 1500*time.Millisecond)
+	}})
+	h.waitTerminal(ids, 30*time.Second)
+	var versions []int64
+	for _, e := range h.sim.Log(0, 0) {
+		versions = append(versions, e.Version)
+	}
+	if !slices.Equal(versions, []int64{1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("the partner got versions %v, want 1 to 6 in order", versions)
+	}
+	if owner, _ := h.rdb.Get(context.Background(), h.keys.Owner).Result(); owner != "c1" {
+		t.Fatalf("shard owner %q, want c1", owner)
+	}
+}

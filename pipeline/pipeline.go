@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -115,15 +116,16 @@ func (c Config) Validate() error {
 // Watermill router whose one handler runs the steps and commits each
 // outcome, and the movers that bring due events back from the ZSETs.
 type Pipeline struct {
-	cfg    Config
-	rdb    redis.UniversalClient
-	subs   []*ordered.Subscriber // one per shard
-	trips  *roundTrips           // shared by the lookups and commits of every shard
-	router *message.Router
-	steps  handlers.StepFunc
-	commit *committer
-	owners *owners
-	movers []*mover
+	cfg     Config
+	rdb     redis.UniversalClient
+	subs    []*ordered.Subscriber // one per shard
+	trips   *roundTrips           // shared by the lookups and commits of every shard
+	router  *message.Router
+	steps   handlers.StepFunc
+	commit  *committer
+	owners  *owners
+	workers *workers
+	movers  []*mover
 	// moversOf: a shard's events stream → its delayed and retry movers
 	moversOf map[string][2]*mover
 	metrics  *metrics
@@ -151,6 +153,8 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 		commit:   &committer{rdb: rdb, instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog, trips: trips},
 		metrics:  newMetrics(cfg.Registerer),
 		moversOf: map[string][2]*mover{},
+		// at most one handler per held entry of every shard
+		workers: newWorkers(len(cfg.Shards) * cmp.Or(cfg.Subscriber.MaxInFlight, ordered.DefaultMaxInFlight)),
 	}
 	p.steps = handlers.Chain(
 		tr.Step(tracing.SpanSync, handlers.SyncRead(cfg.Records, cfg.Retry, p.metrics.sourceFailures.Inc)),
@@ -174,7 +178,9 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 		if len(cfg.Shards) > 1 {
 			name = fmt.Sprintf("streamsync-shard-%d", i)
 		}
-		router.AddConsumerHandler(name, keys.Events, sub, func(msg *message.Message) error { return p.handle(keys, msg) })
+		router.AddConsumerHandler(name, keys.Events, sub, func(msg *message.Message) error {
+			return p.workers.run(func() error { return p.handle(keys, msg) })
+		})
 		var pair [2]*mover
 		for i, m := range []struct {
 			zset string
@@ -207,6 +213,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		<-done
 	}
 	p.owners.leave() // every entry in hand is finished or left pending: other processes may read the shards
+	p.workers.close()
 	return err
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -25,7 +27,16 @@ import (
 	"github.com/streamsync/streamsync/tracing"
 )
 
+// defaultGCPercent is the Go collector's GOGC for `streamsync run` when the
+// environment sets none: the pipeline's live heap is small and its garbage
+// per event large, so Go's default of 100 collects very often (13 % of the
+// CPU in the peer benchmark's profile; docs/operations.md has the figures).
+const defaultGCPercent = 400
+
 func runPipeline(ctx context.Context, e *env) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	cfg := e.cfg
 	rdb := newRedis(cfg.Redis)
 	defer rdb.Close()

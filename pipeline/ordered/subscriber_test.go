@@ -2,6 +2,8 @@ package ordered
 
 import (
 	"context"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,4 +54,63 @@ func TestBackpressureCountsAsReading(t *testing.T) {
 	}
 	m3.Ack()
 	testenv.WaitFor(t, 5*time.Second, "not full any more", func() bool { return !sub.Reading(time.Nanosecond) })
+}
+
+// switchGate lets a subscription read once opened.
+type switchGate struct{ open atomic.Bool }
+
+func (g *switchGate) Read(context.Context, string, int) bool { return g.open.Load() }
+
+// A subscription behind a closed gate reads nothing (and still counts as
+// reading: standing by is not a fault); once let in, it first takes over the
+// entries another consumer left pending, in stream order, then reads new
+// ones.
+func TestGateTakesOverPendingEntriesInOrder(t *testing.T) {
+	rdb := testenv.Redis(t)
+	stream := testenv.Prefix(t) + "events"
+	ctx := context.Background()
+	t.Cleanup(func() { rdb.Del(ctx, stream) })
+	for i := range 6 {
+		rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"n", strconv.Itoa(i), MetaOrderKey, "k"}})
+	}
+	// A consumer that died holding the first four entries.
+	rdb.XGroupCreate(ctx, stream, "g", "0")
+	if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "g", Consumer: "dead", Streams: []string{stream, ">"}, Count: 4}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	gate := &switchGate{}
+	sub, err := NewSubscriber(Config{Stream: stream, Group: "g", Consumer: "c", Batch: 2, Block: 20 * time.Millisecond,
+		Gate: gate, GatePoll: 10 * time.Millisecond, Unmarshaller: fieldsUnmarshaller{}}, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := sub.Subscribe(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	select {
+	case m := <-msgs:
+		t.Fatalf("read %v behind a closed gate", m.Metadata)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if !sub.Reading(time.Second) {
+		t.Fatal("a subscription standing by does not count as reading")
+	}
+	gate.open.Store(true)
+	for i := range 6 {
+		select {
+		case m := <-msgs:
+			if got := m.Metadata.Get("n"); got != strconv.Itoa(i) {
+				t.Fatalf("message %d is entry %s: not in stream order", i, got)
+			}
+			m.Ack()
+		case <-time.After(10 * time.Second):
+			t.Fatalf("message %d never came", i)
+		}
+	}
+	testenv.WaitFor(t, 5*time.Second, "every entry acked", func() bool {
+		p, err := rdb.XPending(ctx, stream, "g").Result()
+		return err == nil && p.Count == 0
+	})
 }
