@@ -111,6 +111,13 @@ func TestTwoProcessesKeepAccountsSerial(t *testing.T) {
 		b, _ := h.rdb.Get(context.Background(), h.shards[1].Owner).Result()
 		return a != "" && b != "" && a != b
 	})
+	st, err := ReadShardsStatus(context.Background(), h.rdb, h.shards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owners := []string{st.Shards[0].Owner, st.Shards[1].Owner}; !slices.Contains(owners, "c1") || !slices.Contains(owners, "c2") {
+		t.Fatalf("status says the shards are read by %v, want c1 and c2", owners)
+	}
 
 	var ids []string
 	for i := range 160 {

@@ -28,6 +28,10 @@ type Status struct {
 	Partner []PartnerState `json:"partner"`
 	// Stream is the shard's events stream (in Shards' items).
 	Stream string `json:"stream,omitempty"`
+	// Owner is the consumer name of the process that reads the shard (its
+	// owner lease, contract §9), "" when none does right now; in the sums,
+	// the first shard's.
+	Owner string `json:"owner"`
 	// Shards are the counters of each shard, in shard order, when there is
 	// more than one (contract §9); the fields above are their sums.
 	Shards []Status `json:"shards,omitempty"`
@@ -61,6 +65,7 @@ func ReadShardsStatus(ctx context.Context, rdb redis.UniversalClient, shards Sha
 		total.Prepared += s.Prepared
 		if total.Partner == nil {
 			total.Partner = s.Partner // the processes report in the first shard
+			total.Owner = s.Owner
 		}
 		total.Consumers = max(total.Consumers, s.Consumers)
 		for step, n := range s.Steps {
@@ -95,8 +100,9 @@ func queueStatus(ctx context.Context, pipe redis.Pipeliner, k Keys) func() Statu
 	steps := pipe.HGetAll(ctx, k.Steps)
 	prepared := pipe.ZCard(ctx, k.PreparedDue)
 	partner := pipe.HGetAll(ctx, k.Partner)
+	owner := pipe.Get(ctx, k.Owner)
 	return func() Status {
-		s := Status{Stream: k.Events, StreamLength: xlen.Val(), Delayed: delayed.Val(), Retrying: retry.Val(), Dead: dead.Val(), Attempts: attempts.Val(),
+		s := Status{Stream: k.Events, Owner: owner.Val(), StreamLength: xlen.Val(), Delayed: delayed.Val(), Retrying: retry.Val(), Dead: dead.Val(), Attempts: attempts.Val(),
 			Prepared: prepared.Val(), Steps: map[string]int64{}}
 		s.Partner = partnerStates(partner.Val(), time.Now())
 		for _, g := range groups.Val() {

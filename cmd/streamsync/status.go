@@ -31,6 +31,9 @@ func runStatus(ctx context.Context, e *env) error {
 	fmt.Fprintf(tw, "stream_length\t%d\npending\t%d\nlag\t%d\ndelayed\t%d\nretrying\t%d\ndead\t%d\nattempts_backlog\t%d\nconsumers\t%d\n",
 		s.StreamLength, s.Pending, s.Lag, s.Delayed, s.Retrying, s.Dead, s.Attempts, s.Consumers)
 	fmt.Fprintf(tw, "prepared\t%d\n", s.Prepared)
+	if len(s.Shards) == 0 {
+		fmt.Fprintf(tw, "read_by\t%s\n", orNone(s.Owner))
+	}
 	for _, step := range slices.Sorted(maps.Keys(s.Steps)) {
 		fmt.Fprintf(tw, "step %s\t%d\n", step, s.Steps[step])
 	}
@@ -42,11 +45,19 @@ func runStatus(ctx context.Context, e *env) error {
 	}
 	fmt.Fprintln(e.out)
 	tw = newTable(e.out)
-	fmt.Fprintln(tw, "SHARD\tSTREAM\tLENGTH\tPENDING\tLAG\tDELAYED\tRETRYING\tDEAD\tDELIVERED")
+	fmt.Fprintln(tw, "SHARD\tSTREAM\tREAD BY\tLENGTH\tPENDING\tLAG\tDELAYED\tRETRYING\tDEAD\tDELIVERED")
 	for i, sh := range s.Shards {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", i, sh.Stream, sh.StreamLength, sh.Pending, sh.Lag, sh.Delayed, sh.Retrying, sh.Dead, sh.Steps["delivered"])
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", i, sh.Stream, orNone(sh.Owner), sh.StreamLength, sh.Pending, sh.Lag, sh.Delayed, sh.Retrying, sh.Dead, sh.Steps["delivered"])
 	}
 	return tw.Flush()
+}
+
+// orNone is s, or "-" when empty.
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // partnerLine says what one process knows of the partner, loudly when the
