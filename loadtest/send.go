@@ -92,21 +92,14 @@ func Attack(ctx context.Context, mode, ingestURL string, rdb *redis.Client, stre
 			return vegeta.ErrNoTargets
 		}
 		now := time.Now()
-		var body []byte
+		es := make([]Entry, 0, starts[next+1]-starts[next])
 		for i := starts[next]; i < starts[next+1]; i++ {
 			e := WithTS(entries[i], now)
 			sent[i] = Sent{ID: e.Get("id"), Kind: e.Kind}
-			if batch == 1 {
-				body = e.JSON()
-				break
-			}
-			body = append(append(body, ','), e.JSON()...)
-		}
-		if batch > 1 {
-			body[0], body = '[', append(body, ']')
+			es = append(es, e)
 		}
 		// The request's index rides in the URL, which the result carries back.
-		t.Method, t.URL, t.Body = http.MethodPost, ingestURL+"?n="+strconv.Itoa(next), body
+		t.Method, t.URL, t.Body = http.MethodPost, ingestURL+"?n="+strconv.Itoa(next), requestBody(es, batch > 1)
 		t.Header = http.Header{"Content-Type": {"application/json"}}
 		next++
 		return nil
@@ -158,6 +151,22 @@ func splitRequests(entries []Entry, n int) []int {
 		starts = append(starts, len(entries))
 	}
 	return starts
+}
+
+// requestBody is the ingest body of es: one JSON object, or with array a
+// JSON array of them.
+func requestBody(es []Entry, array bool) []byte {
+	if !array && len(es) == 1 {
+		return es[0].JSON()
+	}
+	body := []byte{'['}
+	for i, e := range es {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, e.JSON()...)
+	}
+	return append(body, ']')
 }
 
 // eventPacer paces requests of several events each so that the events go

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
@@ -61,5 +62,41 @@ func TestEventPacerKeepsTheEventRate(t *testing.T) {
 	}
 	if got, want := p.Rate(0), 1000.0*float64(len(starts)-1)/3000; got != want {
 		t.Errorf("Rate = %v requests/s, want %v", got, want)
+	}
+}
+
+// Every request body of a story is what ingest takes: an object alone, or
+// an array of as many objects as the request has entries, in order.
+func TestRequestBodies(t *testing.T) {
+	story := Story(StoryConfig{Seed: 7, Accounts: 20, Events: 3000})
+	now := time.UnixMilli(1_800_000_000_000)
+	for _, n := range []int{1, 7, 50} {
+		starts := splitRequests(story, n)
+		for k := 0; k+1 < len(starts); k++ {
+			es := make([]Entry, 0, n)
+			for _, e := range story[starts[k]:starts[k+1]] {
+				es = append(es, WithTS(e, now))
+			}
+			body := requestBody(es, n > 1)
+			if n == 1 {
+				var obj map[string]any
+				if err := json.Unmarshal(body, &obj); err != nil || obj["id"] != es[0].Get("id") {
+					t.Fatalf("n=1, request %d: body %s is not the event's object (%v)", k, body, err)
+				}
+				continue
+			}
+			var arr []map[string]any
+			if err := json.Unmarshal(body, &arr); err != nil {
+				t.Fatalf("n=%d, request %d: body is not a JSON array: %v\n%s", n, k, err, body)
+			}
+			if len(arr) != len(es) {
+				t.Fatalf("n=%d, request %d: %d objects, want %d", n, k, len(arr), len(es))
+			}
+			for i, obj := range arr {
+				if obj["id"] != es[i].Get("id") {
+					t.Fatalf("n=%d, request %d, object %d: id %v, want %s", n, k, i, obj["id"], es[i].Get("id"))
+				}
+			}
+		}
 	}
 }
