@@ -51,11 +51,12 @@ bench: up ## drain 200,000 entries three ways, then the pipeline end to end agai
 
 LEVELS ?= 10,100,1000,3000
 DURATION ?= 20s
+BATCH ?= 1
 LOADTEST_FLAGS ?=
 K6 := .bin/k6
 
-loadtest: build up ## load levels 10 → 3,000 events/s; report in loadtest/results/<timestamp>/
-	$(TEST_ENV) && $(GO) run ./loadtest/run --levels $(LEVELS) --duration $(DURATION) $(LOADTEST_FLAGS)
+loadtest: build up ## load levels 10 → 3,000 events/s (BATCH=N events per request); report in loadtest/results/<timestamp>/
+	$(TEST_ENV) && $(GO) run ./loadtest/run --levels $(LEVELS) --duration $(DURATION) --batch $(BATCH) $(LOADTEST_FLAGS)
 
 loadtest-backlog: build up ## drain a pre-filled backlog of 1,000,000 events, watching RSS
 	$(TEST_ENV) && $(GO) run ./loadtest/run --backlog $${BACKLOG:-1000000} $(LOADTEST_FLAGS)

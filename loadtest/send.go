@@ -71,27 +71,35 @@ type Sent struct {
 	Reason   string // why it was not accepted
 }
 
-// Attack sends every entry at rate, through the ingest endpoint (vegeta)
-// or with XADD at the same pace; it returns what was sent.
-func Attack(ctx context.Context, mode, ingestURL string, rdb *redis.Client, stream string, entries []Entry, rate int) []Sent {
-	n := len(entries)
-	pacer := vegeta.ConstantPacer{Freq: rate, Per: time.Second}
+// Attack sends every entry at rate events a second, through the ingest
+// endpoint (vegeta) or with XADD at the same pace; it returns what was sent.
+// With batch > 1 (ingest only) each request carries up to batch events as a
+// JSON array (contract §1), requests paced so that events still go out at
+// rate; every event of a request gets the request's send time and answer.
+func Attack(ctx context.Context, mode, ingestURL string, rdb *redis.Client, stream string, entries []Entry, rate, batch int) []Sent {
 	if mode == "xadd" {
-		return xaddAttack(ctx, rdb, stream, entries, pacer)
+		return xaddAttack(ctx, rdb, stream, entries, vegeta.ConstantPacer{Freq: rate, Per: time.Second})
 	}
+	starts := splitRequests(entries, batch)
+	requests := len(starts) - 1
 	var mu sync.Mutex
-	next := 0
-	sent := make([]Sent, n)
+	next := 0 // the next request
+	sent := make([]Sent, len(entries))
 	targeter := func(t *vegeta.Target) error {
 		mu.Lock()
 		defer mu.Unlock()
-		if next >= n {
+		if next >= requests {
 			return vegeta.ErrNoTargets
 		}
-		e := WithTS(entries[next], time.Now())
-		sent[next] = Sent{ID: e.Get("id"), Kind: e.Kind}
-		// The index rides in the URL, which the result carries back.
-		t.Method, t.URL, t.Body = http.MethodPost, ingestURL+"?n="+strconv.Itoa(next), e.JSON()
+		now := time.Now()
+		es := make([]Entry, 0, starts[next+1]-starts[next])
+		for i := starts[next]; i < starts[next+1]; i++ {
+			e := WithTS(entries[i], now)
+			sent[i] = Sent{ID: e.Get("id"), Kind: e.Kind}
+			es = append(es, e)
+		}
+		// The request's index rides in the URL, which the result carries back.
+		t.Method, t.URL, t.Body = http.MethodPost, ingestURL+"?n="+strconv.Itoa(next), requestBody(es, batch > 1)
 		t.Header = http.Header{"Content-Type": {"application/json"}}
 		next++
 		return nil
@@ -99,19 +107,21 @@ func Attack(ctx context.Context, mode, ingestURL string, rdb *redis.Client, stre
 	atk := vegeta.NewAttacker(vegeta.Timeout(30*time.Second), vegeta.MaxWorkers(512), vegeta.KeepAlive(true))
 	// No time limit: every entry goes out, even when the machine cannot keep
 	// the pace (a story cut short would leave children without parents).
-	for r := range atk.Attack(targeter, pacer, 0, "ingest") {
+	for r := range atk.Attack(targeter, eventPacer{starts: starts, rate: rate}, 0, "ingest") {
 		u, err := url.Parse(r.URL)
 		if err != nil {
 			continue
 		}
-		i, err := strconv.Atoi(u.Query().Get("n"))
-		if err != nil || i < 0 || i >= n {
+		k, err := strconv.Atoi(u.Query().Get("n"))
+		if err != nil || k < 0 || k >= requests {
 			continue
 		}
-		s := &sent[i]
-		s.At, s.Latency, s.Accepted = r.Timestamp, r.Latency, r.Code == http.StatusAccepted
-		if !s.Accepted {
-			s.Reason = fmt.Sprintf("%d %s %s", r.Code, r.Error, clip(string(r.Body), 300))
+		for i := starts[k]; i < starts[k+1]; i++ {
+			s := &sent[i]
+			s.At, s.Latency, s.Accepted = r.Timestamp, r.Latency, r.Code == http.StatusAccepted
+			if !s.Accepted {
+				s.Reason = fmt.Sprintf("%d %s %s", r.Code, r.Error, clip(string(r.Body), 300))
+			}
 		}
 		if ctx.Err() != nil {
 			atk.Stop()
@@ -119,7 +129,70 @@ func Attack(ctx context.Context, mode, ingestURL string, rdb *redis.Client, stre
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return sent[:next]
+	return sent[:starts[next]]
+}
+
+// splitRequests cuts entries into requests of at most n events, in order,
+// and returns where each request starts, then len(entries): request k is
+// entries[starts[k]:starts[k+1]]. A malformed entry goes in a request of its
+// own: ingest refuses a whole batch for one bad event (contract §1), which
+// would take the valid ones of its batch with it.
+func splitRequests(entries []Entry, n int) []int {
+	n = max(n, 1)
+	starts := []int{0}
+	size := 0
+	for i, e := range entries {
+		if size == n || size > 0 && (e.Kind == "malformed" || entries[i-1].Kind == "malformed") {
+			starts, size = append(starts, i), 0
+		}
+		size++
+	}
+	if len(entries) > 0 {
+		starts = append(starts, len(entries))
+	}
+	return starts
+}
+
+// requestBody is the ingest body of es: one JSON object, or with array a
+// JSON array of them.
+func requestBody(es []Entry, array bool) []byte {
+	if !array && len(es) == 1 {
+		return es[0].JSON()
+	}
+	body := []byte{'['}
+	for i, e := range es {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, e.JSON()...)
+	}
+	return append(body, ']')
+}
+
+// eventPacer paces requests of several events each so that the events go
+// out at rate a second: request k is due when its first event is, at
+// starts[k]/rate seconds into the attack (starts as splitRequests gives).
+type eventPacer struct {
+	starts []int
+	rate   int
+}
+
+// Pace implements vegeta.Pacer: hits is how many requests went out.
+func (p eventPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	if p.rate <= 0 || hits >= uint64(len(p.starts)-1) {
+		return 0, true
+	}
+	due := time.Duration(p.starts[hits]) * time.Second / time.Duration(p.rate)
+	return due - elapsed, false
+}
+
+// Rate implements vegeta.Pacer: requests a second, on average.
+func (p eventPacer) Rate(time.Duration) float64 {
+	events := p.starts[len(p.starts)-1]
+	if events == 0 {
+		return 0
+	}
+	return float64(p.rate) * float64(len(p.starts)-1) / float64(events)
 }
 
 func xaddAttack(ctx context.Context, rdb *redis.Client, stream string, entries []Entry, pacer vegeta.Pacer) []Sent {

@@ -46,7 +46,10 @@ func offerLevel(ctx context.Context, o options, sys *system, rdb *redis.Client, 
 			return loadtest.LevelResult{}, err
 		}
 	default:
-		sent = loadtest.Attack(ctx, o.mode, sys.ingestURL, rdb, sys.keys.Events, story, rate)
+		sent = loadtest.Attack(ctx, o.mode, sys.ingestURL, rdb, sys.keys.Events, story, rate, o.batch)
+		if o.batch > 1 {
+			mode = fmt.Sprintf("ingest, %d per request", o.batch)
+		}
 	}
 	sendTime := time.Since(start)
 	l := loadtest.LevelResult{Name: fmt.Sprintf("%d/s", rate), Mode: mode, OfferedRate: rate, Duration: duration, Sent: sent}

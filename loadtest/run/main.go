@@ -1,7 +1,8 @@
 // Command run is a load run: it starts partnersim and streamsync (with the
 // HTTP ingest and the attempt log on) against the project's Redis and
-// ClickHouse, offers events at each level with vegeta (or XADD, or k6),
-// measures, checks that nothing was lost, and writes a report with plots to
+// ClickHouse, offers events at each level with vegeta (one event per request,
+// or --batch N per request as a JSON array; or XADD, or k6), measures, checks
+// that nothing was lost, and writes a report with plots to
 // loadtest/results/<timestamp>/. make loadtest runs it.
 package main
 
@@ -41,6 +42,7 @@ type options struct {
 	backfill       string
 	backfillAfter  time.Duration
 	backfillRate   int
+	batch          int
 }
 
 func main() {
@@ -63,7 +65,11 @@ func main() {
 	flag.StringVar(&o.backfill, "backfill", "", "a JSON Lines file: run `streamsync backfill` from it while each level offers live traffic (docs/backfill.md)")
 	flag.IntVar(&o.backfillRate, "backfill-rate", 0, "the backfill's --rate: records appended a second, 0 no limit")
 	flag.DurationVar(&o.backfillAfter, "backfill-after", 5*time.Second, "how long after a level starts the backfill starts")
+	flag.IntVar(&o.batch, "batch", 1, "events per ingest request, sent as a JSON array; requests are paced at level/batch a second")
 	flag.Parse()
+	if o.batch < 1 || o.batch > 1 && (o.mode != "ingest" || o.k6 != "") {
+		log.Fatalf("--batch: %d; it must be at least 1, and above 1 only with --mode ingest and without --k6", o.batch)
+	}
 	for _, s := range strings.Split(*levels, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {

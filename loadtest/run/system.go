@@ -128,6 +128,8 @@ func offeredWith(o options) string {
 		return "k6 (loadtest/k6/ingest.js) on POST /v1/events"
 	case o.mode == "xadd":
 		return "XADD paced by vegeta's constant pacer"
+	case o.batch > 1:
+		return fmt.Sprintf("vegeta on POST /v1/events, %d events per request as a JSON array (a malformed event in a request of its own), requests paced at level/%d a second", o.batch, o.batch)
 	}
 	return "vegeta on POST /v1/events, one event per request"
 }
