@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -72,6 +73,27 @@ func TestSplitJSON(t *testing.T) {
 		items, err := SplitJSON([]byte(tt.body))
 		if (err == nil) != tt.ok || len(items) != tt.n {
 			t.Errorf("SplitJSON(%q) = %d items, %v", tt.body, len(items), err)
+		}
+	}
+}
+
+// plainString takes a string's text only when json.Unmarshal would give
+// exactly it; everything else goes the slow way.
+func TestPlainStringAgreesWithUnmarshal(t *testing.T) {
+	for _, v := range []string{`"acc-1"`, `""`, `"tab	in"`, `"a\"b"`, `"a\\b"`, `"\u00e9"`, `"é"`, "\"\xff\"", `"a\nb"`,
+		`"a"b"`, `a`, `"`, `12`, `"\ud800"`, "\"\x01\""} {
+		s, ok := plainString([]byte(v))
+		if !ok {
+			continue
+		}
+		var want string
+		if err := json.Unmarshal([]byte(v), &want); err != nil || want != s || checkJSONText([]byte(v)) != nil {
+			t.Errorf("%q: plain %q, Unmarshal %q (%v)", v, s, want, err)
+		}
+	}
+	for _, v := range []string{`"a\"b"`, "\"\xff\"", "\"tab\tin\"", `"\u00e9"`} {
+		if _, ok := plainString([]byte(v)); ok {
+			t.Errorf("%q taken as plain", v)
 		}
 	}
 }

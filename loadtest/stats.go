@@ -1,7 +1,9 @@
 package loadtest
 
 import (
+	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -37,6 +39,27 @@ type Verdict struct {
 	RefusedReasons          map[string]int
 }
 
+// refusal is what a refused request's answer says, without the event ids,
+// so that refusals of one kind count together: the status and each error's
+// reason ("400 Bad Request: version: required"), or the answer clipped when
+// it is not the ingest's error JSON.
+func refusal(answer string) string {
+	i := strings.IndexByte(answer, '{')
+	var body struct {
+		Errors []struct {
+			Reason string `json:"reason"`
+		} `json:"errors"`
+	}
+	if i < 0 || json.Unmarshal([]byte(answer[i:]), &body) != nil || len(body.Errors) == 0 {
+		return clip(answer, 80)
+	}
+	reasons := make([]string, len(body.Errors))
+	for j, e := range body.Errors {
+		reasons[j] = e.Reason
+	}
+	return clip(strings.TrimSpace(answer[:i])+": "+strings.Join(reasons, "; "), 160)
+}
+
 // OK reports a zero-loss run: every accepted event ended delivered, skipped
 // or dead with a reason, and every refused one was told why.
 func (v Verdict) OK() bool { return len(v.Missing) == 0 }
@@ -47,7 +70,7 @@ func Account(sent []Sent, steps map[string][]string) Verdict {
 	for _, s := range sent {
 		if !s.Accepted {
 			v.Refused++
-			v.RefusedReasons[clip(s.Reason, 80)]++
+			v.RefusedReasons[refusal(s.Reason)]++
 			continue
 		}
 		v.Accepted++

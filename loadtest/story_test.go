@@ -75,3 +75,15 @@ func TestAccount(t *testing.T) {
 		t.Fatalf("%+v", v)
 	}
 }
+
+// Refusals of one kind count together, whatever event ids they name.
+func TestRefusalLeavesOutIDs(t *testing.T) {
+	a := refusal(`400 400 Bad Request {"errors":[{"index":0,"id":"evt-1","reason":"version: required"}]}`)
+	b := refusal(`400 400 Bad Request {"errors":[{"index":0,"id":"evt-2","reason":"version: required"}]}`)
+	if a != b || a != "400 400 Bad Request: version: required" {
+		t.Fatalf("refusals %q and %q", a, b)
+	}
+	if got := refusal("503 Service Unavailable"); got != "503 Service Unavailable" {
+		t.Fatalf("a refusal without the error JSON reads %q", got)
+	}
+}
