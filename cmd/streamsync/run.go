@@ -29,9 +29,10 @@ import (
 
 // defaultGCPercent is the Go collector's GOGC for `streamsync run` when the
 // environment sets none: the pipeline's live heap is small and its garbage
-// per event large, so Go's default of 100 collects very often (13 % of the
-// CPU in the peer benchmark's profile; docs/operations.md has the figures).
-const defaultGCPercent = 400
+// per event large, so Go's default of 100 collects very often: 200 took
+// about 10 % less CPU per event in the peer benchmark, and 400 no less than
+// 200 for twice the memory (docs/operations.md).
+const defaultGCPercent = 200
 
 func runPipeline(ctx context.Context, e *env) error {
 	if os.Getenv("GOGC") == "" {
