@@ -26,6 +26,7 @@ test-short: ## the tests that need no servers
 fuzz: ## the event parsers under go test -fuzz, FUZZTIME (a count of inputs) each
 	$(GO) test -run='^$$' -fuzz='^FuzzFromStream$$' -fuzztime=$(FUZZTIME) ./event
 	$(GO) test -run='^$$' -fuzz='^FuzzFromJSON$$' -fuzztime=$(FUZZTIME) ./event
+	$(GO) test -run='^$$' -fuzz='^FuzzCanonicalFastPath$$' -fuzztime=$(FUZZTIME) ./event
 
 up: ## start the private Redis, ClickHouse and PostgreSQL (installs them when missing)
 	$(INFRA) up

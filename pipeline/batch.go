@@ -160,6 +160,7 @@ func (b *roundTrips) exec(batch []*roundTrip) {
 
 // combinedCall is one script call carrying the parts of many callers.
 type combinedCall struct {
+	n      int // its place among the calls of a batch
 	script *redis.Script
 	parts  []*scriptPart
 	keys   []string
@@ -171,26 +172,45 @@ type combinedCall struct {
 // group (and more when the arguments would pass maxCombinedArgs), in the
 // order the callers queued.
 func combine(batch []*roundTrip) []*combinedCall {
+	type callID struct {
+		script *redis.Script
+		group  string
+	}
 	var calls []*combinedCall
-	open := map[string]*combinedCall{}
+	var open map[callID]*combinedCall
+	var nArgs []int
 	for _, r := range batch {
 		p := r.part
 		if p == nil {
 			continue
 		}
-		id := p.script.Hash() + "\x00" + p.group
+		if open == nil {
+			open = map[callID]*combinedCall{}
+		}
+		id := callID{p.script, p.group}
 		c := open[id]
-		if c == nil || len(c.args)+len(p.args) > maxCombinedArgs {
-			c = &combinedCall{script: p.script, args: []any{0}}
+		if c == nil || nArgs[c.n]+len(p.args) > maxCombinedArgs {
+			c = &combinedCall{script: p.script, n: len(calls)}
 			open[id] = c
 			calls = append(calls, c)
+			nArgs = append(nArgs, 1)
 		}
 		c.parts = append(c.parts, p)
-		c.keys = append(c.keys, p.keys...)
-		c.args = append(c.args, p.args...)
+		nArgs[c.n] += len(p.args)
 	}
+	// one allocation each for the keys and arguments of a call
 	for _, c := range calls {
+		nk := 0
+		for _, p := range c.parts {
+			nk += len(p.keys)
+		}
+		c.keys = make([]string, 0, nk)
+		c.args = make([]any, 1, nArgs[c.n])
 		c.args[0] = len(c.parts)
+		for _, p := range c.parts {
+			c.keys = append(c.keys, p.keys...)
+			c.args = append(c.args, p.args...)
+		}
 	}
 	return calls
 }

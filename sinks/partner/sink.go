@@ -301,6 +301,9 @@ type parentRef struct {
 	Key    string `json:"key"`
 }
 
+// jsonContentType is shared by every request; nothing changes it.
+var jsonContentType = []string{"application/json"}
+
 func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 	method, target := http.MethodPut, s.base+"/v1/"+e.Entity+"/"+url.PathEscape(e.Key)
 	var body []byte
@@ -322,12 +325,15 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 	if err != nil {
 		return Result{Verdict: Verdict{Class: Permanent, Detail: "build request: " + err.Error()}}
 	}
+	// Set directly, in canonical form: Header.Set's canonicalising and
+	// growing showed in the profile of every request.
+	req.Header = make(http.Header, 4)
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header["Content-Type"] = jsonContentType
 	}
-	req.Header.Set("Idempotency-Key", e.IdemKey())
+	req.Header["Idempotency-Key"] = []string{e.IdemKey()}
 	if e.TraceParent != "" {
-		req.Header.Set("traceparent", e.TraceParent)
+		req.Header["Traceparent"] = []string{e.TraceParent}
 	}
 	tok := ""
 	if s.tokens != nil {
@@ -342,7 +348,7 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 		if fetched {
 			s.auth.accepted()
 		}
-		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header["Authorization"] = []string{"Bearer " + tok}
 	}
 	start := time.Now()
 	resp, err := s.client.Do(req)
