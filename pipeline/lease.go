@@ -30,13 +30,23 @@ func acquireLease(ctx context.Context, c interface {
 // its own run id: a release that failed), in which case the lease is
 // renewed. Another run's id means the account is busy.
 func leaseHeld(ctx context.Context, rdb redis.UniversalClient, cmd *redis.Cmd, key, runID string, ttl time.Duration) (bool, error) {
-	holder, err := cmd.Text()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return true, nil
-	case err != nil:
+	holder, err := cmd.Result()
+	if errors.Is(err, redis.Nil) {
+		holder, err = nil, nil
+	}
+	if err != nil {
 		return false, err
-	case holder != runID:
+	}
+	return leaseHeldBy(ctx, rdb, holder, key, runID, ttl)
+}
+
+// leaseHeldBy is leaseHeld for the answer of a SET NX GET made elsewhere
+// (lookupScript): nil, or the holder's run id.
+func leaseHeldBy(ctx context.Context, rdb redis.UniversalClient, holder any, key, runID string, ttl time.Duration) (bool, error) {
+	switch h, _ := holder.(string); {
+	case holder == nil:
+		return true, nil
+	case h != runID:
 		return false, nil
 	}
 	n, err := renewScript.Run(ctx, rdb, []string{key}, runID, ttl.Milliseconds()).Int()

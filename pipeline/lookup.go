@@ -18,25 +18,19 @@ import (
 func lookup(ctx context.Context, trips *roundTrips, k Keys, all Shards, w *handlers.Work, runID string, leaseTTL time.Duration) error {
 	e := w.Event
 	leaseKey := k.Lease(e.Account)
-	var lease *redis.Cmd
-	var rec, parent, state *redis.StringCmd
-	err := trips.do(ctx, func(ctx context.Context, pipe redis.Pipeliner) {
-		lease = acquireLease(ctx, pipe, leaseKey, runID, leaseTTL)
-		rec = pipe.HGet(ctx, k.Ledger(e.Entity), e.Key)
-		if e.HasParent() {
-			parent = pipe.HGet(ctx, k.Ledger(e.ParentEntity), e.ParentKey)
-			state = pipe.HGet(ctx, k.State(e.ParentEntity), e.ParentKey)
-		}
-	}, nil)
+	keys := []string{leaseKey, k.Ledger(e.Entity)}
+	if e.HasParent() {
+		keys = append(keys, k.Ledger(e.ParentEntity), k.State(e.ParentEntity))
+	}
+	args := []any{runID, leaseTTL.Milliseconds(), e.Key, len(keys), e.ParentKey}
+	answer, err := trips.runPart(ctx, lookupScript, k.Events, keys, args)
+	var got []any
+	if err == nil {
+		got, err = lookupAnswer(answer)
+	}
 	held := false
 	if err == nil {
-		cmds := []redis.Cmder{lease, rec}
-		if parent != nil {
-			cmds = append(cmds, parent, state)
-		}
-		if err = firstErr(cmds); err == nil {
-			held, err = leaseHeld(ctx, trips.rdb, lease, leaseKey, runID, leaseTTL)
-		}
+		held, err = leaseHeldBy(ctx, trips.rdb, got[0], leaseKey, runID, leaseTTL)
 	}
 	if err != nil {
 		return fmt.Errorf("lookup ledger of %s: %w", e.ID, err)
@@ -44,26 +38,37 @@ func lookup(ctx context.Context, trips *roundTrips, k Keys, all Shards, w *handl
 	if !held {
 		return fmt.Errorf("event %s, account %s: %w", e.ID, e.Account, ErrAccountBusy)
 	}
-	w.Record = handlers.ParseLedger(rec.Val())
-	if parent != nil {
-		w.Parent = handlers.ParseLedger(parent.Val())
-		w.ParentState = handlers.State(state.Val())
-		if parent.Val() == "" && state.Val() == "" && len(all) > 1 {
+	w.Record = handlers.ParseLedger(text(got[1]))
+	if e.HasParent() {
+		parent, state := text(got[2]), text(got[3])
+		w.Parent = handlers.ParseLedger(parent)
+		w.ParentState = handlers.State(state)
+		if parent == "" && state == "" && len(all) > 1 {
 			return lookupParentElsewhere(ctx, trips.rdb, k, all, w)
 		}
 	}
 	return nil
 }
 
-// firstErr is the first error of cmds other than redis.Nil (a missing
-// field).
-func firstErr(cmds []redis.Cmder) error {
-	for _, c := range cmds {
-		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return err
+// lookupAnswer reads lookupScript's answer for one event: {lease holder,
+// ledger entry, parent's ledger entry, parent's state}, each a string or
+// nil, or the text of what went wrong.
+func lookupAnswer(answer any) ([]any, error) {
+	switch v := answer.(type) {
+	case []any:
+		if len(v) == 4 {
+			return v, nil
 		}
+	case string:
+		return nil, errors.New(v)
 	}
-	return nil
+	return nil, fmt.Errorf("lookup answered %v (%T)", answer, answer)
+}
+
+// text is a script's string answer, "" for nil.
+func text(v any) string {
+	s, _ := v.(string)
+	return s
 }
 
 // lookupParentElsewhere reads the parent's ledger and state in every shard

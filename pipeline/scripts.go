@@ -229,6 +229,58 @@ end
 return out
 `)
 
+// lookupScript looks up what the steps need to know of one or more events
+// of one shard, and takes each one's account lease (contract §2: one
+// delivery per account at a time), in one call instead of a few commands
+// each. ARGV[1] is the number of events P; event i's keys follow the
+// previous event's, and its five arguments too:
+//
+// KEYS +1 the account's lease   +2 the record's ledger hash
+// KEYS +3 the parent's ledger hash   +4 the parent's state hash (with a parent only)
+// ARGV +1 this run's id   +2 lease time to live, ms   +3 the record key
+// ARGV +4 the number of keys of this event (2, or 4 with a parent)   +5 the parent's key
+//
+// Returns one answer per event: {the lease's holder before (nil: taken
+// now, SET NX PX GET), the ledger entry, the parent's ledger entry, the
+// parent's state}, nil where there is none; or the text of what went wrong
+// with that event.
+var lookupScript = redis.NewScript(`
+local P = tonumber(ARGV[1])
+if not P or P < 1 or #ARGV ~= 1 + 5 * P then
+  return redis.error_reply('lookup: ' .. #ARGV .. ' arguments for ' .. tostring(ARGV[1]) .. ' events')
+end
+local nkeys = 0
+for i = 1, P do
+  local nk = tonumber(ARGV[1 + 5 * (i - 1) + 4])
+  if nk ~= 2 and nk ~= 4 then return redis.error_reply('lookup: event ' .. i .. ' has ' .. tostring(nk) .. ' keys') end
+  nkeys = nkeys + nk
+end
+if nkeys ~= #KEYS then return redis.error_reply('lookup: ' .. #KEYS .. ' keys, ' .. nkeys .. ' expected') end
+
+local function one(k, a)
+  local holder = redis.call('SET', KEYS[k + 1], ARGV[a + 1], 'NX', 'PX', ARGV[a + 2], 'GET')
+  local rec = redis.call('HGET', KEYS[k + 2], ARGV[a + 3])
+  local pl, ps = false, false
+  if ARGV[a + 4] == '4' then
+    pl = redis.call('HGET', KEYS[k + 3], ARGV[a + 5])
+    ps = redis.call('HGET', KEYS[k + 4], ARGV[a + 5])
+  end
+  return {holder, rec, pl, ps}
+end
+
+local out, k = {}, 0
+for i = 1, P do
+  local a = 1 + 5 * (i - 1)
+  local ok, r = pcall(one, k, a)
+  if not ok then
+    r = 'lookup: ' .. (type(r) == 'table' and tostring(r.err) or tostring(r))
+  end
+  out[i] = r
+  k = k + tonumber(ARGV[a + 4])
+end
+return out
+`)
+
 // moveDueScript moves up to ARGV[2] events whose due time has come from a
 // ZSET back into the events stream, as new entries, with a row for the step
 // ARGV[3] when rows are on. A member without a payload is dropped from the
