@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,4 +192,23 @@ func TestShardTakenOverFromADeadProcess(t *testing.T) {
 	if owner, _ := h.rdb.Get(context.Background(), h.keys.Owner).Result(); owner != "c1" {
 		t.Fatalf("shard owner %q, want c1", owner)
 	}
+}
+
+// Two running processes with one consumer name would both take the same
+// shards: the second one refuses to run, naming the setting.
+func TestSameConsumerNameRefused(t *testing.T) {
+	h := newHarness(t, options{})
+	second, err := New(h.p.cfg, h.rdb, h.sender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = second.Run(ctx)
+	if !errors.Is(err, ErrConsumerInUse) || !strings.Contains(err.Error(), "stream.consumer") {
+		t.Fatalf("second process with the same name: %v; want ErrConsumerInUse naming stream.consumer", err)
+	}
+	// The first one goes on delivering.
+	h.upsert("e1", "acc", "main", "k", 1, `{}`)
+	h.waitSteps("e1", "delivered")
 }

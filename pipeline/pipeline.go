@@ -164,7 +164,7 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 		tr.Deliver(handlers.Deliver(sender, cfg.Retry, cfg.Recheck)),
 	)
 	router.AddMiddleware(middleware.Recoverer)
-	p.owners = newOwners(rdb, cfg.Shards, cfg.Consumer, cfg.LeaseTTL, cfg.Logger)
+	p.owners = newOwners(rdb, cfg.Shards, cfg.Consumer, runID, cfg.LeaseTTL, cfg.Logger)
 	for i, keys := range cfg.Shards {
 		sc := cfg.Subscriber
 		sc.Stream = keys.Events
@@ -200,7 +200,13 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 
 // Run runs until ctx ends, then stops reading, lets the events in flight
 // finish (or leaves them pending in Redis, after a bound) and returns.
+// It fails with ErrConsumerInUse when another running process has the same
+// consumer name (after waiting up to 6 s for a crashed former life's hold
+// on the name to lapse).
 func (p *Pipeline) Run(ctx context.Context) error {
+	if err := p.owners.claimName(ctx); err != nil {
+		return err
+	}
 	moverCtx, stopMovers := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	for _, m := range p.movers {

@@ -93,6 +93,13 @@ type Gate interface {
 	// how many of its entries it holds (read, not yet acked), so that a
 	// gate taking a stream away can wait until none is left.
 	Read(ctx context.Context, stream string, held int) bool
+	// Kept reports, after a read that brought entries, whether the
+	// subscription may still hand them out: it may have lost the stream
+	// while the read was under way (a long pause). When it has not, the
+	// subscription drops those entries and every one it has not handed
+	// out yet (the stream's new reader claims them, in order) and stops
+	// touching what it holds.
+	Kept(ctx context.Context, stream string) bool
 }
 
 func (c *Config) setDefaults() {

@@ -18,6 +18,7 @@ type readReq struct {
 
 type readRes struct {
 	msgs []redis.XMessage
+	lost bool // the Gate took the stream away: drop what is not handed out
 }
 
 type result struct {
@@ -48,6 +49,7 @@ type scheduler struct {
 	draining  bool
 	inFlight  int
 	full      bool          // counted in s.full
+	lost      bool          // the Gate took the stream away: held entries are not ours to touch
 	stopped   chan struct{} // closed when run returns
 }
 
@@ -109,7 +111,14 @@ func (sc *scheduler) run(ctx context.Context) {
 			return
 		case rr := <-sc.reads:
 			reading = false
-			sc.add(rr.msgs)
+			if rr.lost {
+				sc.dropQueued()
+			} else {
+				if len(rr.msgs) > 0 {
+					sc.lost = false
+				}
+				sc.add(rr.msgs)
+			}
 		case r := <-sc.results:
 			sc.finish(r)
 		case <-claimT.C:
@@ -238,6 +247,23 @@ func (sc *scheduler) finish(r result) {
 	sc.release(r.key, id)
 }
 
+// dropQueued forgets every entry not handed out yet, when the Gate took
+// the stream away: they are pending in the group, and the stream's new
+// reader claims them. Messages in flight finish.
+func (sc *scheduler) dropQueued() {
+	sc.lost = true
+	n := 0
+	for key, q := range sc.queues {
+		for _, m := range q {
+			delete(sc.held, m.Metadata.Get(MetaStreamID))
+			n++
+		}
+		delete(sc.queues, key)
+	}
+	sc.s.log.Warn("this consumer lost the stream while reading; the entries it had not handed out are left to the new reader",
+		"stream", sc.stream, "dropped", n)
+}
+
 // release forgets a finished entry and hands out the next of its key.
 func (sc *scheduler) release(key, id string) {
 	delete(sc.held, id)
@@ -260,8 +286,8 @@ func (sc *scheduler) release(key, id string) {
 // touch resets the idle time of held entries, so that other consumers do not
 // claim entries this one is still working on (a long outage downstream).
 func (sc *scheduler) touch() {
-	if len(sc.held) == 0 {
-		return
+	if len(sc.held) == 0 || sc.lost {
+		return // (a lost stream's entries belong to its new reader: touching would claim them back)
 	}
 	ids := make([]string, 0, len(sc.held))
 	for id := range sc.held {
@@ -348,6 +374,17 @@ func (sc *scheduler) reader(ctx context.Context) {
 			}
 		default:
 			msgs, err = streams.ReadGroup(ctx, s.rdb, stream, cfg.Group, cfg.Consumer, ">", req.n, cfg.Block)
+		}
+		if err == nil && len(msgs) > 0 && cfg.Gate != nil && !cfg.Gate.Kept(ctx, stream) {
+			// Read while this consumer was losing the stream (a pause past
+			// its lease): the new reader has these, or claims them.
+			let = false
+			select {
+			case sc.reads <- readRes{lost: true}:
+			case <-ctx.Done():
+				return
+			}
+			continue
 		}
 		if err != nil && ctx.Err() == nil && streams.RecreateGroup(ctx, s.rdb, stream, cfg.Group, err) {
 			// The stream or its group vanished (DEL, FLUSHALL, eviction):

@@ -60,6 +60,7 @@ func TestBackpressureCountsAsReading(t *testing.T) {
 type switchGate struct{ open atomic.Bool }
 
 func (g *switchGate) Read(context.Context, string, int) bool { return g.open.Load() }
+func (g *switchGate) Kept(context.Context, string) bool      { return g.open.Load() }
 
 // A subscription behind a closed gate reads nothing (and still counts as
 // reading: standing by is not a fault); once let in, it first takes over the
@@ -113,4 +114,42 @@ func TestGateTakesOverPendingEntriesInOrder(t *testing.T) {
 		p, err := rdb.XPending(ctx, stream, "g").Result()
 		return err == nil && p.Count == 0
 	})
+}
+
+// lostGate lets a subscription read, but says the stream was lost by the
+// time each read came back (a process paused past its lease).
+type lostGate struct{}
+
+func (lostGate) Read(context.Context, string, int) bool { return true }
+func (lostGate) Kept(context.Context, string) bool      { return false }
+
+// Entries read after the stream was lost are not handed out: they stay
+// pending in the group for the stream's new reader.
+func TestEntriesReadAfterLosingTheStreamAreLeft(t *testing.T) {
+	rdb := testenv.Redis(t)
+	stream := testenv.Prefix(t) + "events"
+	ctx := context.Background()
+	t.Cleanup(func() { rdb.Del(ctx, stream) })
+	for i := range 3 {
+		rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"n", strconv.Itoa(i), MetaOrderKey, "k"}})
+	}
+	sub, err := NewSubscriber(Config{Stream: stream, Group: "g", Consumer: "c", Block: 20 * time.Millisecond,
+		Gate: lostGate{}, GatePoll: 10 * time.Millisecond, Unmarshaller: fieldsUnmarshaller{}}, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := sub.Subscribe(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	testenv.WaitFor(t, 5*time.Second, "the entries read", func() bool {
+		p, err := rdb.XPending(ctx, stream, "g").Result()
+		return err == nil && p.Count == 3
+	})
+	select {
+	case m := <-msgs:
+		t.Fatalf("handed out %v after the stream was lost", m.Metadata)
+	case <-time.After(200 * time.Millisecond):
+	}
 }
