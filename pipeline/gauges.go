@@ -14,16 +14,24 @@ var errMissingKeys = errors.New("gauges: stream and group required")
 
 // GaugesConfig configures the Redis-derived metrics.
 type GaugesConfig struct {
+	// Keys are the key names of a single shard; ignored when Shards is set.
 	Keys Keys
+	// Shards are the key sets of every shard (contract §9): the gauges
+	// report their sums, as `streamsync status` does. Empty means Keys alone.
+	Shards Shards
 	// Timeout bounds the Redis reads of one scrape (2s).
 	Timeout time.Duration
 	// Prepared counts the prepared events (contract §8) not yet confirmed
-	// or cancelled; nil reports 0.
+	// or cancelled; nil reports the count `streamsync status` shows (the
+	// prepared_due ZSETs of every shard).
 	Prepared func(ctx context.Context) (int64, error)
 	Logger   *slog.Logger
 }
 
 func (c *GaugesConfig) setDefaults() {
+	if len(c.Shards) == 0 {
+		c.Shards = Shards{c.Keys}
+	}
 	if c.Timeout <= 0 {
 		c.Timeout = 2 * time.Second
 	}
@@ -32,10 +40,16 @@ func (c *GaugesConfig) setDefaults() {
 	}
 }
 
-// Validate reports a missing stream name.
+// Validate reports a missing stream or group name (in any shard).
 func (c GaugesConfig) Validate() error {
-	if c.Keys.Events == "" || c.Keys.Group == "" {
-		return errMissingKeys
+	shards := c.Shards
+	if len(shards) == 0 {
+		shards = Shards{c.Keys}
+	}
+	for _, k := range shards {
+		if k.Events == "" || k.Group == "" {
+			return errMissingKeys
+		}
 	}
 	return nil
 }
@@ -48,7 +62,10 @@ func (c GaugesConfig) Validate() error {
 //
 // The values are the stream's, not this process': every process of a
 // consumer group reports the same numbers, so aggregate them with max(), not
-// sum().
+// sum(). With several shards each value is the sum over the shards (one
+// pipelined round trip for all of them, ReadShardsStatus), except
+// streamsync_consumers, the largest group of any shard: the numbers
+// `streamsync status` prints.
 type Gauges struct {
 	cfg GaugesConfig
 	rdb redis.UniversalClient
@@ -86,11 +103,11 @@ func (g *Gauges) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect reads Redis once and sends the values.
+// Collect reads every shard in one pipelined round trip and sends the sums.
 func (g *Gauges) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Timeout)
 	defer cancel()
-	s, err := ReadStatus(ctx, g.rdb, g.cfg.Keys)
+	s, err := ReadShardsStatus(ctx, g.rdb, g.cfg.Shards)
 	if err != nil {
 		g.cfg.Logger.Debug("metrics: reading the pipeline's state failed", "err", err)
 		ch <- prometheus.MustNewConstMetric(g.up, prometheus.GaugeValue, 0)
@@ -104,7 +121,7 @@ func (g *Gauges) Collect(ch chan<- prometheus.Metric) {
 		{g.dead, s.Dead}, {g.consumers, s.Consumers}} {
 		ch <- prometheus.MustNewConstMetric(v.d, prometheus.GaugeValue, float64(v.n))
 	}
-	var prepared int64
+	prepared := s.Prepared
 	if g.cfg.Prepared != nil {
 		if prepared, err = g.cfg.Prepared(ctx); err != nil {
 			g.cfg.Logger.Debug("metrics: counting prepared events failed", "err", err)

@@ -155,3 +155,64 @@ func TestStepsTotalAndEndToEndFromPipeline(t *testing.T) {
 		t.Errorf("end-to-end observations of delivered events = %v, want 2", n)
 	}
 }
+
+// With several shards every gauge is the sum over the shards, in one scrape:
+// the numbers `streamsync status` prints (ReadShardsStatus), not shard 0's.
+// Each shard holds different counts, so reading any one shard alone fails.
+func TestGaugesSumEveryShard(t *testing.T) {
+	rdb := testenv.Redis(t)
+	prefix := testenv.Prefix(t)
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
+	shards := NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 3, true)
+	ctx := context.Background()
+	for i, k := range shards {
+		n := i + 1 // shard i holds n of everything, 2n entries and 2n steps
+		for j := range 2 * n {
+			rdb.XAdd(ctx, &redis.XAddArgs{Stream: k.Events, Values: []string{"id", fmt.Sprint(j)}})
+		}
+		if err := streams.EnsureGroup(ctx, rdb, k.Events, k.Group); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: k.Group, Consumer: "c", Streams: []string{k.Events, ">"}, Count: int64(n)}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		for j := range n {
+			m := fmt.Sprint(j)
+			rdb.ZAdd(ctx, k.Delayed, redis.Z{Score: 1, Member: m})
+			rdb.ZAdd(ctx, k.Retry, redis.Z{Score: 1, Member: m})
+			rdb.ZAdd(ctx, k.PreparedDue, redis.Z{Score: 1, Member: m})
+			rdb.XAdd(ctx, &redis.XAddArgs{Stream: k.Dead, Values: []string{"id", m, "dead_reason", "invalid"}})
+		}
+		rdb.HIncrBy(ctx, k.Steps, "delivered", int64(2*n))
+	}
+
+	g, err := NewGauges(GaugesConfig{Shards: shards}, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(g)
+	got := gather(t, reg)
+	// 1+2+3 = 6 of each, 12 entries and 12 delivered.
+	want := map[string]float64{
+		"streamsync_redis_up": 1, "streamsync_stream_length": 12, "streamsync_lag": 6, "streamsync_pending": 6,
+		"streamsync_delayed": 6, "streamsync_retrying": 6, "streamsync_dead": 6, "streamsync_consumers": 1, "streamsync_prepared": 6,
+		`streamsync_steps_total{step=delivered}`: 12,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v (the sum over 3 shards)", k, got[k], v)
+		}
+	}
+	st, err := ReadShardsStatus(ctx, rdb, shards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, n := range map[string]int64{"streamsync_stream_length": st.StreamLength, "streamsync_lag": st.Lag, "streamsync_pending": st.Pending,
+		"streamsync_delayed": st.Delayed, "streamsync_retrying": st.Retrying, "streamsync_dead": st.Dead, "streamsync_prepared": st.Prepared,
+		`streamsync_steps_total{step=delivered}`: st.Steps["delivered"]} {
+		if got[name] != float64(n) {
+			t.Errorf("%s = %v, status says %d", name, got[name], n)
+		}
+	}
+}

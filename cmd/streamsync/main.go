@@ -108,7 +108,8 @@ func dispatch(ctx context.Context, args []string, out io.Writer, environ []strin
 	if err := cfg.Validate(c.sections...); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	return c.run(ctx, &env{cfg: cfg, fs: fs, out: out, format: format, log: newLogger(cfg.Log)})
+	err = c.run(ctx, &env{cfg: cfg, fs: fs, out: out, format: format, log: newLogger(cfg.Log)})
+	return withRedisHint(err, cfg.Redis) // MOVED from a Cluster node used as one Redis: name the settings
 }
 
 // newFlagSet is a command's flags: --config, one per setting, --format and

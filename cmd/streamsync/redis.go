@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -63,4 +64,30 @@ func pingRedis(ctx context.Context, rdb redis.UniversalClient, c config.RedisCon
 		return fmt.Errorf("redis.addr %s: %w", c.Addr, err)
 	}
 	return nil
+}
+
+// movedRE matches a Redis Cluster redirection ("MOVED 795 127.0.0.1:17001",
+// "ASK 795 …"), which a Cluster node answers a plain client.
+var movedRE = regexp.MustCompile(`\b(MOVED|ASK) \d+ \S`)
+
+// withRedisHint adds a hint naming the settings to err when its message
+// shows that the settings and the server disagree about being a Redis
+// Cluster (contract §9): MOVED, ASK or CLUSTERDOWN from a Cluster node used
+// as one Redis, "cluster support disabled" from one Redis used as a Cluster.
+// Other errors (and nil) are returned as they are.
+func withRedisHint(err error, c config.RedisConfig) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	switch {
+	case !c.IsCluster() && (movedRE.MatchString(msg) || strings.Contains(msg, "CLUSTERDOWN")):
+		return fmt.Errorf("%w\nhint: this Redis is a node of a Redis Cluster: list the Cluster's nodes in redis.addrs "+
+			"(STREAMSYNC_REDIS__ADDRS=host1:port1,host2:port2,…), or set redis.cluster: true (STREAMSYNC_REDIS__CLUSTER=true) "+
+			"to reach the Cluster through redis.addr", err)
+	case c.IsCluster() && strings.Contains(msg, "cluster support disabled"):
+		return fmt.Errorf("%w\nhint: this Redis is not a Redis Cluster: give its address in redis.addr, "+
+			"with redis.addrs empty (or one address) and redis.cluster: false", err)
+	}
+	return err
 }

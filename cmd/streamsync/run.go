@@ -48,8 +48,9 @@ func runPipeline(ctx context.Context, e *env) error {
 	keys := shards[0]
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	// lag, pending, delayed, retrying, dead, step counts: read from Redis on scrape.
-	gauges, err := pipeline.NewGauges(pipeline.GaugesConfig{Keys: keys, Logger: e.log}, rdb)
+	// lag, pending, delayed, retrying, dead, step counts: read from Redis on
+	// scrape, summed over the shards.
+	gauges, err := pipeline.NewGauges(pipeline.GaugesConfig{Shards: shards, Logger: e.log}, rdb)
 	if err != nil {
 		return err
 	}

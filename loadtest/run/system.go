@@ -118,12 +118,23 @@ func (s *system) stop() {
 func (s *system) describe(o options) string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("Host %s (2 cores). streamsync run (ingest on, attempt log on → ClickHouse %s database %s) and partnersim "+
-		"(latency %s, 503 share %g, 429 share %g) as processes of their own; Redis %s. Offered with %s; story seed %d over %d accounts; %s per level.",
-		host, o.chAddr, s.db, o.partnerLatency, o.errorRate, o.rate429, o.redisAddr, offeredWith(o), o.seed, o.accounts, o.duration)
+		"(latency %s, 503 share %g, 429 share %g) as processes of their own; Redis %s. Offered with %s; story seed %d over %d accounts; %s.",
+		host, o.chAddr, s.db, o.partnerLatency, o.errorRate, o.rate429, o.redisAddr, offeredWith(o), o.seed, o.accounts, howLong(o))
+}
+
+// howLong is how long a level sends, or for a backlog run that it has none.
+func howLong(o options) string {
+	if o.backlog > 0 {
+		return "one backlog, drained to the end"
+	}
+	return o.duration.String() + " per level"
 }
 
 func offeredWith(o options) string {
 	switch {
+	case o.backlog > 0:
+		return fmt.Sprintf("a backlog of about %d events of the story appended straight to the events stream with pipelined XADD "+
+			"(1,000 a round trip, unpaced, no HTTP ingest) while the pipeline runs, then drained", o.backlog)
 	case o.k6 != "":
 		return "k6 (loadtest/k6/ingest.js) on POST /v1/events"
 	case o.mode == "xadd":
