@@ -30,8 +30,8 @@ type Status struct {
 	Stream string `json:"stream,omitempty"`
 	// Owner is the consumer name of the process that reads the shard (its
 	// owner lease, contract §9), "" when none does right now; in the sums,
-	// the first shard's.
-	Owner string `json:"owner"`
+	// set only with one shard (else see Shards).
+	Owner string `json:"owner,omitempty"`
 	// Shards are the counters of each shard, in shard order, when there is
 	// more than one (contract §9); the fields above are their sums.
 	Shards []Status `json:"shards,omitempty"`
@@ -65,7 +65,6 @@ func ReadShardsStatus(ctx context.Context, rdb redis.UniversalClient, shards Sha
 		total.Prepared += s.Prepared
 		if total.Partner == nil {
 			total.Partner = s.Partner // the processes report in the first shard
-			total.Owner = s.Owner
 		}
 		total.Consumers = max(total.Consumers, s.Consumers)
 		for step, n := range s.Steps {
