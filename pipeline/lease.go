@@ -113,3 +113,40 @@ func keepLease(rdb redis.UniversalClient, key, runID string, ttl time.Duration) 
 		t.Stop()
 	}
 }
+
+// leaseCheck lets the partner call make sure, after a long wait since the
+// account's lease was last known to be held (a process paused past the
+// lease's TTL: SIGSTOP, a long GC or VM stall), that this run still holds
+// it; another process may be delivering the account's newer events by then.
+type leaseCheck struct {
+	rdb   redis.UniversalClient
+	key   string
+	runID string
+	ttl   time.Duration
+	at    time.Time // when the lease was last known to be held
+}
+
+type leaseCheckKey struct{}
+
+func withLeaseCheck(ctx context.Context, lc *leaseCheck) context.Context {
+	return context.WithValue(ctx, leaseCheckKey{}, lc)
+}
+
+// still reports whether this run holds the lease: at once when it was
+// known to a third of its TTL ago (keepLease renews it that often), else
+// by asking Redis. A Redis error counts as held (the call goes on, as
+// before this check).
+func (lc *leaseCheck) still(ctx context.Context) bool {
+	if time.Since(lc.at) < lc.ttl/3 {
+		return true
+	}
+	v, err := lc.rdb.Get(ctx, lc.key).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return true
+	}
+	if v != lc.runID {
+		return false
+	}
+	lc.at = time.Now()
+	return true
+}

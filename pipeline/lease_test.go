@@ -45,3 +45,27 @@ func TestLeaseKeptWhileDelivering(t *testing.T) {
 	stop()
 	testenv.WaitFor(t, 5*time.Second, "the lease to lapse", func() bool { return rdb.Exists(ctx, key).Val() == 0 })
 }
+
+// After a long wait (a process paused past its lease), the partner call
+// asks Redis whether the account's lease is still this run's.
+func TestLeaseCheckAfterAStall(t *testing.T) {
+	rdb := testenv.Redis(t)
+	key := testenv.Prefix(t) + "lease"
+	ctx := context.Background()
+	t.Cleanup(func() { rdb.Del(ctx, key) })
+	const ttl = 3 * time.Second
+	rdb.Set(ctx, key, "run-a", ttl)
+	lc := &leaseCheck{rdb: rdb, key: key, runID: "run-a", ttl: ttl, at: time.Now()}
+	rdb.Set(ctx, key, "run-b", ttl) // taken meanwhile, but known held a moment ago
+	if !lc.still(ctx) {
+		t.Fatal("a lease known held a moment ago is asked about")
+	}
+	lc.at = time.Now().Add(-ttl) // a stall
+	if lc.still(ctx) {
+		t.Fatal("after a stall, a lease another run holds counts as held")
+	}
+	rdb.Set(ctx, key, "run-a", ttl)
+	if !lc.still(ctx) || time.Since(lc.at) > time.Second {
+		t.Fatal("after a stall, a lease still held does not count as held")
+	}
+}

@@ -226,7 +226,11 @@ func (o *owners) beat(ctx context.Context) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if n, err := name.Int(); err == nil && n == 0 {
-		o.log.Error("this process' stream.consumer name was taken by another process (it stalled past its hold); give every process its own stream.consumer", "consumer", o.consumer)
+		// The hold lapsed (this process stalled past it): take it again,
+		// unless another process of this name has it meanwhile.
+		if ok, err := leaseHeld(ctx, o.rdb, acquireLease(ctx, o.rdb, o.consumerKey, o.runID, consumerTTL), o.consumerKey, o.runID, consumerTTL); err == nil && !ok {
+			o.log.Error("another running process uses this stream.consumer; give every process its own", "consumer", o.consumer)
+		}
 	}
 	if n, err := live.Result(); err == nil && n > 0 {
 		o.live = int(n)

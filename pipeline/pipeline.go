@@ -279,6 +279,7 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 			return err
 		}
 		stopKeeping = keepLease(p.rdb, keys.Lease(e.Account), p.runID, p.cfg.LeaseTTL)
+		ctx = withLeaseCheck(ctx, &leaseCheck{rdb: p.rdb, key: keys.Lease(e.Account), runID: p.runID, ttl: p.cfg.LeaseTTL, at: time.Now()})
 		if o, err = p.steps(ctx, w); err != nil {
 			// No outcome: the entry stays pending and comes back; the lease
 			// goes now, so that a restart (or another process) does not wait

@@ -218,7 +218,7 @@ func (sc *scheduler) finish(r result) {
 	id := r.msg.Metadata.Get(MetaStreamID)
 	switch {
 	case r.wake:
-		if sc.draining {
+		if sc.draining || sc.lost {
 			sc.release(r.key, id)
 			return
 		}
@@ -226,7 +226,7 @@ func (sc *scheduler) finish(r result) {
 		return
 	case !r.ack:
 		sc.inFlight--
-		if sc.draining {
+		if sc.draining || sc.lost { // (lost: the stream's new reader has it)
 			sc.release(r.key, id)
 			return
 		}
