@@ -117,15 +117,15 @@ func TestCombinedCommitKeepsOutcomesApart(t *testing.T) {
 		return []string{k.Events, k.Attempts, k.Steps, k.Ledger("x"), k.State("x"), k.Waiting("x", key), k.Delayed, k.Delayed,
 			k.Payloads, k.Dead, k.Waiting("", ""), k.Lease("a"), k.Ledger("")}
 	}
-	part := func(sid, key, ledger string) *roundTrip {
-		return &roundTrip{part: &scriptPart{script: commitScript, group: k.Events, keys: keys(key),
-			args: []any{"g", sid, key, "e-" + key, 1, "delivered", "set", ledger, "clear_any", "", "1", "", "", "0", 0, 0, "run", ""}},
+	part := func(sid, key, ledger string) *scriptPart {
+		return &scriptPart{script: commitScript, group: k.Events, keys: keys(key),
+			args: []any{"g", sid, key, "e-" + key, 1, "delivered", "set", ledger, "clear_any", "", "1", "", "", "0", 0, 0, "run", ""},
 			done: make(chan struct{})}
 	}
-	batch := []*roundTrip{part(ids[0], "k0", "5|h|1|"), part(ids[1], "k1", "not a ledger value"), part(ids[2], "k2", "7|h|1|")}
+	batch := []*scriptPart{part(ids[0], "k0", "5|h|1|"), part(ids[1], "k1", "not a ledger value"), part(ids[2], "k2", "7|h|1|")}
 	(&roundTrips{rdb: rdb}).exec(batch)
 	for i, want := range []int64{1, -1, 1} {
-		n, err := commitAnswer(batch[i].part.answer, batch[i].part.err)
+		n, err := commitAnswer(batch[i].answer, batch[i].err)
 		if want < 0 {
 			if err == nil || !strings.Contains(err.Error(), "does not fit mode") {
 				t.Fatalf("outcome %d: answer %d, error %v; want its own error", i, n, err)

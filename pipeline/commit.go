@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 )
@@ -21,11 +20,10 @@ type entry struct {
 
 // committer writes outcomes with commitScript.
 type committer struct {
-	rdb      redis.UniversalClient
 	instance string
 	runID    string      // holder of the account leases this process takes
 	rows     bool        // attempt log on
-	trips    *roundTrips // nil: one round trip per commit
+	trips    *roundTrips // shared with the lookups
 }
 
 // commit records o for the event read from en, in the keys of its shard k;
@@ -92,17 +90,7 @@ func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event,
 		len(dead), len(rowFields), c.runID, e.ParentKey)
 	args = append(args, dead...)
 	args = append(args, rowFields...)
-	var answer any
-	if c.trips != nil {
-		answer, err = c.trips.runPart(ctx, commitScript, k.Events, keys, args)
-	} else {
-		var answers []any
-		if answers, err = commitScript.Run(ctx, c.rdb, keys, append([]any{1}, args...)...).Slice(); err == nil && len(answers) != 1 {
-			err = fmt.Errorf("%d answers for one outcome", len(answers))
-		} else if err == nil {
-			answer = answers[0]
-		}
-	}
+	answer, err := c.trips.runPart(ctx, commitScript, k.Events, keys, args)
 	n, err := commitAnswer(answer, err)
 	if err != nil {
 		return false, false, fmt.Errorf("commit %s of %s (%s): %w", o.Step, e.ID, en.streamID, err)

@@ -16,32 +16,35 @@ import (
 // after a pause.
 var ErrAccountBusy = errors.New("account is being delivered by another process")
 
-// acquireLease queues the take of an account's lease on c (a client or a
-// pipeline): SET key runID NX PX ttl GET (Redis 7.0 or later), a plain
-// command rather than a script, one per event. leaseHeld reads its answer.
-func acquireLease(ctx context.Context, c interface {
-	Do(context.Context, ...any) *redis.Cmd
-}, key, runID string, ttl time.Duration) *redis.Cmd {
-	return c.Do(ctx, "SET", key, runID, "NX", "PX", ttl.Milliseconds(), "GET")
-}
-
-// leaseHeld reports whether this run holds the lease after acquireLease's
-// cmd: it took it (the answer is nil), or held it already (the answer is
-// its own run id: a release that failed), in which case the lease is
-// renewed. Another run's id means the account is busy.
-func leaseHeld(ctx context.Context, rdb redis.UniversalClient, cmd *redis.Cmd, key, runID string, ttl time.Duration) (bool, error) {
-	holder, err := cmd.Result()
+// takeLease takes the lease key for holder id with one SET key id NX PX
+// ttl GET (Redis 7.0 or later), and reports whether id holds it now: it
+// took it, or held it already (a release that failed), in which case the
+// lease is renewed. Another holder's id means it is taken. Accounts
+// (per run), shards and consumer names (per process) are leased this way;
+// lookupScript takes account leases the same way in bulk.
+func takeLease(ctx context.Context, rdb redis.UniversalClient, key, id string, ttl time.Duration) (bool, error) {
+	holder, err := rdb.Do(ctx, "SET", key, id, "NX", "PX", ttl.Milliseconds(), "GET").Result()
 	if errors.Is(err, redis.Nil) {
 		holder, err = nil, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	return leaseHeldBy(ctx, rdb, holder, key, runID, ttl)
+	return leaseHeldBy(ctx, rdb, holder, key, id, ttl)
 }
 
-// leaseHeldBy is leaseHeld for the answer of a SET NX GET made elsewhere
-// (lookupScript): nil, or the holder's run id.
+// holdsLease asks Redis whether id holds the lease key now; a Redis error
+// counts as held (the caller goes on as it would have without asking).
+func holdsLease(ctx context.Context, rdb redis.UniversalClient, key, id string) bool {
+	v, err := rdb.Get(ctx, key).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return true
+	}
+	return v == id
+}
+
+// leaseHeldBy reads the answer of a lease's SET NX GET (takeLease,
+// lookupScript): nil, or the holder's id.
 func leaseHeldBy(ctx context.Context, rdb redis.UniversalClient, holder any, key, runID string, ttl time.Duration) (bool, error) {
 	switch h, _ := holder.(string); {
 	case holder == nil:
@@ -71,7 +74,7 @@ func newRunID(consumer string) string {
 	return consumer + ":" + hex.EncodeToString(b)
 }
 
-// renewScript extends a lease this run still holds; unlike acquireLease
+// renewScript extends a lease this run still holds; unlike takeLease
 // it never takes one back that was released or lapsed.
 //
 // KEYS[1] the lease   ARGV[1] this run's id   ARGV[2] time to live, ms
@@ -140,11 +143,7 @@ func (lc *leaseCheck) still(ctx context.Context) bool {
 	if time.Since(lc.at) < lc.ttl/3 {
 		return true
 	}
-	v, err := lc.rdb.Get(ctx, lc.key).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return true
-	}
-	if v != lc.runID {
+	if !holdsLease(ctx, lc.rdb, lc.key, lc.runID) {
 		return false
 	}
 	lc.at = time.Now()

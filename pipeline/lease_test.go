@@ -19,7 +19,7 @@ func TestLeaseKeptWhileDelivering(t *testing.T) {
 	const ttl = 1500 * time.Millisecond
 	take := func(run string) bool {
 		t.Helper()
-		ok, err := leaseHeld(ctx, rdb, acquireLease(ctx, rdb, key, run, ttl), key, run, ttl)
+		ok, err := takeLease(ctx, rdb, key, run, ttl)
 		if err != nil {
 			t.Fatal(err)
 		}

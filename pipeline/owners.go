@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -80,8 +81,7 @@ func (o *owners) Read(ctx context.Context, stream string, held int) bool {
 	if len(o.owned) >= share {
 		return false
 	}
-	cmd := acquireLease(ctx, o.rdb, o.lease[stream], o.consumer, o.ttl)
-	ok, err := leaseHeld(ctx, o.rdb, cmd, o.lease[stream], o.consumer, o.ttl)
+	ok, err := takeLease(ctx, o.rdb, o.lease[stream], o.consumer, o.ttl)
 	if err != nil {
 		o.log.Warn("shard owner lease not taken", "stream", stream, "err", err)
 		return false
@@ -106,7 +106,7 @@ var ErrConsumerInUse = errors.New("stream.consumer is used by another running pr
 func (o *owners) claimName(ctx context.Context) error {
 	deadline := time.Now().Add(2 * consumerTTL)
 	for {
-		ok, err := leaseHeld(ctx, o.rdb, acquireLease(ctx, o.rdb, o.consumerKey, o.runID, consumerTTL), o.consumerKey, o.runID, consumerTTL)
+		ok, err := takeLease(ctx, o.rdb, o.consumerKey, o.runID, consumerTTL)
 		if err != nil {
 			return fmt.Errorf("stream.consumer %q: %w", o.consumer, err)
 		}
@@ -128,18 +128,22 @@ func (o *owners) claimName(ctx context.Context) error {
 // Redis (not only in its own memory: it may have been paused past the
 // lease). When it does not, the shard is dropped from those it owns.
 func (o *owners) Kept(ctx context.Context, stream string) bool {
-	v, err := o.rdb.Get(ctx, o.lease[stream]).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return true // Redis cannot tell now; the next heartbeat does
-	}
-	if v == o.consumer {
+	if holdsLease(ctx, o.rdb, o.lease[stream], o.consumer) {
 		return true
 	}
 	o.mu.Lock()
-	delete(o.owned, stream)
+	o.lost(stream)
 	o.mu.Unlock()
-	o.log.Warn("shard owner lease lost (this process stalled past its TTL); another process reads the shard", "stream", stream)
 	return false
+}
+
+// lost drops a shard whose lease another process has taken (this one
+// stalled past its TTL). o.mu is held.
+func (o *owners) lost(stream string) {
+	if o.owned[stream] {
+		delete(o.owned, stream)
+		o.log.Warn("shard owner lease lost (this process stalled past its TTL); another process reads the shard", "stream", stream)
+	}
 }
 
 // owns reports whether this process holds stream's owner lease.
@@ -207,13 +211,7 @@ func (o *owners) beat(ctx context.Context) {
 	pipe.ZRemRangeByScore(ctx, o.members, "-inf", "("+strconv.FormatInt(now.UnixMilli(), 10))
 	live := pipe.ZCard(ctx, o.members)
 	o.mu.Lock()
-	owned := slices.Sorted(func(yield func(string) bool) {
-		for s := range o.owned {
-			if !yield(s) {
-				return
-			}
-		}
-	})
+	owned := slices.Collect(maps.Keys(o.owned))
 	o.mu.Unlock()
 	name := renewScript.Eval(ctx, pipe, []string{o.consumerKey}, o.runID, consumerTTL.Milliseconds())
 	renewed := make([]*redis.Cmd, len(owned))
@@ -228,7 +226,7 @@ func (o *owners) beat(ctx context.Context) {
 	if n, err := name.Int(); err == nil && n == 0 {
 		// The hold lapsed (this process stalled past it): take it again,
 		// unless another process of this name has it meanwhile.
-		if ok, err := leaseHeld(ctx, o.rdb, acquireLease(ctx, o.rdb, o.consumerKey, o.runID, consumerTTL), o.consumerKey, o.runID, consumerTTL); err == nil && !ok {
+		if ok, err := takeLease(ctx, o.rdb, o.consumerKey, o.runID, consumerTTL); err == nil && !ok {
 			o.log.Error("another running process uses this stream.consumer; give every process its own", "consumer", o.consumer)
 		}
 	}
@@ -236,9 +234,8 @@ func (o *owners) beat(ctx context.Context) {
 		o.live = int(n)
 	}
 	for i, s := range owned {
-		if n, err := renewed[i].Int(); err == nil && n == 0 && o.owned[s] {
-			delete(o.owned, s)
-			o.log.Warn("shard owner lease lost (this process stalled past its TTL); another process reads the shard", "stream", s)
+		if n, err := renewed[i].Int(); err == nil && n == 0 {
+			o.lost(s)
 		}
 	}
 }

@@ -150,7 +150,7 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 	trips := &roundTrips{rdb: rdb}
 	p := &Pipeline{trips: trips,
 		cfg: cfg, rdb: rdb, router: router, log: cfg.Logger, runID: runID, tracer: tr,
-		commit:   &committer{rdb: rdb, instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog, trips: trips},
+		commit:   &committer{instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog, trips: trips},
 		metrics:  newMetrics(cfg.Registerer),
 		moversOf: map[string][2]*mover{},
 		// at most one handler per held entry of every shard
@@ -278,8 +278,9 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 			p.metrics.failures.Inc()
 			return err
 		}
-		stopKeeping = keepLease(p.rdb, keys.Lease(e.Account), p.runID, p.cfg.LeaseTTL)
-		ctx = withLeaseCheck(ctx, &leaseCheck{rdb: p.rdb, key: keys.Lease(e.Account), runID: p.runID, ttl: p.cfg.LeaseTTL, at: time.Now()})
+		lease := keys.Lease(e.Account)
+		stopKeeping = keepLease(p.rdb, lease, p.runID, p.cfg.LeaseTTL)
+		ctx = withLeaseCheck(ctx, &leaseCheck{rdb: p.rdb, key: lease, runID: p.runID, ttl: p.cfg.LeaseTTL, at: time.Now()})
 		if o, err = p.steps(ctx, w); err != nil {
 			// No outcome: the entry stays pending and comes back; the lease
 			// goes now, so that a restart (or another process) does not wait
@@ -287,7 +288,7 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 			stopKeeping()
 			p.releaseLease(keys, e.Account)
 			if errors.Is(err, handlers.ErrAborted) {
-				p.log.Info("delivery cut short by a stop; the event stays pending", "event_id", e.ID, "account", e.Account)
+				p.log.Info("delivery cut short (a stop, or the account's lease lapsed); the event stays pending", "event_id", e.ID, "account", e.Account, "err", err)
 				msg.Nack()
 				return nil
 			}

@@ -23,6 +23,22 @@ func (fieldsUnmarshaller) Unmarshal(values map[string]any) (*message.Message, er
 	return msg, nil
 }
 
+// subscribe makes a subscriber with cfg and subscribes to its stream; both
+// end with the test.
+func subscribe(t *testing.T, rdb redis.UniversalClient, cfg Config) (*Subscriber, <-chan *message.Message) {
+	t.Helper()
+	sub, err := NewSubscriber(cfg, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := sub.Subscribe(context.Background(), cfg.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Close() })
+	return sub, msgs
+}
+
 // Holding as many entries as allowed is backpressure, not a fault: the
 // subscriber still counts as reading (so /readyz stays 200 through a long
 // partner outage), and reads again once entries are acked.
@@ -34,16 +50,8 @@ func TestBackpressureCountsAsReading(t *testing.T) {
 	for _, acc := range []string{"a", "b", "c"} {
 		rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"id", acc, MetaOrderKey, acc}})
 	}
-	sub, err := NewSubscriber(Config{Stream: stream, Group: "g", Consumer: "c", MaxInFlight: 2, Block: 20 * time.Millisecond,
-		Unmarshaller: fieldsUnmarshaller{}}, rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs, err := sub.Subscribe(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	sub, msgs := subscribe(t, rdb, Config{Stream: stream, Group: "g", Consumer: "c", MaxInFlight: 2, Block: 20 * time.Millisecond,
+		Unmarshaller: fieldsUnmarshaller{}})
 	m1, m2 := <-msgs, <-msgs
 	testenv.WaitFor(t, 5*time.Second, "reading counted while full", func() bool { return sub.Reading(time.Nanosecond) })
 	m1.Ack()
@@ -80,16 +88,8 @@ func TestGateTakesOverPendingEntriesInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	gate := &switchGate{}
-	sub, err := NewSubscriber(Config{Stream: stream, Group: "g", Consumer: "c", Batch: 2, Block: 20 * time.Millisecond,
-		Gate: gate, GatePoll: 10 * time.Millisecond, Unmarshaller: fieldsUnmarshaller{}}, rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs, err := sub.Subscribe(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	sub, msgs := subscribe(t, rdb, Config{Stream: stream, Group: "g", Consumer: "c", Batch: 2, Block: 20 * time.Millisecond,
+		Gate: gate, GatePoll: 10 * time.Millisecond, Unmarshaller: fieldsUnmarshaller{}})
 	select {
 	case m := <-msgs:
 		t.Fatalf("read %v behind a closed gate", m.Metadata)
@@ -133,16 +133,8 @@ func TestEntriesReadAfterLosingTheStreamAreLeft(t *testing.T) {
 	for i := range 3 {
 		rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"n", strconv.Itoa(i), MetaOrderKey, "k"}})
 	}
-	sub, err := NewSubscriber(Config{Stream: stream, Group: "g", Consumer: "c", Block: 20 * time.Millisecond,
-		Gate: lostGate{}, GatePoll: 10 * time.Millisecond, Unmarshaller: fieldsUnmarshaller{}}, rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs, err := sub.Subscribe(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	_, msgs := subscribe(t, rdb, Config{Stream: stream, Group: "g", Consumer: "c", Block: 20 * time.Millisecond,
+		Gate: lostGate{}, GatePoll: 10 * time.Millisecond, Unmarshaller: fieldsUnmarshaller{}})
 	testenv.WaitFor(t, 5*time.Second, "the entries read", func() bool {
 		p, err := rdb.XPending(ctx, stream, "g").Result()
 		return err == nil && p.Count == 3
