@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/testenv"
 )
 
 // elsewhere is a server a redirect points at; it counts what reaches it.
@@ -90,13 +91,7 @@ func TestTokenRedirectIsNeverFollowed(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan Result, 1)
 	go func() { done <- s.Send(ctx, ev("e1", "x", "k", 1, `{}`)) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Health().AuthOK {
-		if time.Now().After(deadline) {
-			t.Fatal("the token redirect was not reported")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testenv.WaitFor(t, 10*time.Second, "the token redirect to be reported", func() bool { return !s.Health().AuthOK })
 	cancel()
 	if r := <-done; r.Class != Aborted || r.Calls != 0 {
 		t.Fatalf("the event did not wait: %+v", r)

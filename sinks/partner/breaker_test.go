@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 )
 
@@ -103,11 +104,7 @@ func staysFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for end := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatal("timed out waiting for " + what)
-		}
-	}
+	testenv.WaitFor(t, 10*time.Second, what, cond)
 }
 
 // Contract §1: the breaker trips within 20 consecutive transient failures
