@@ -18,17 +18,35 @@ type Config struct {
 	Log        LogConfig        `koanf:"log"`
 	Source     SourceConfig     `koanf:"source"`
 	Reconcile  ReconcileConfig  `koanf:"reconcile"`
+	Dead       DeadConfig       `koanf:"dead"`
 }
 
 // RedisConfig says where the streams live.
 type RedisConfig struct {
-	Addr     string `koanf:"addr"`
+	Addr string `koanf:"addr"`
+	// Username is the ACL user (AUTH username password); empty means the
+	// default user.
+	Username string `koanf:"username"`
 	Password string `koanf:"password"`
-	DB       int    `koanf:"db"`
+	// PasswordFile holds the password (docs/security.md); Load reads it into
+	// Password.
+	PasswordFile string `koanf:"password_file"`
+	DB           int    `koanf:"db"`
+	// TLS turns on TLS to Redis; TLSCAFile, TLSCertFile and TLSKeyFile
+	// (PEM) imply it.
+	TLS         bool   `koanf:"tls"`
+	TLSCAFile   string `koanf:"tls_ca_file"`
+	TLSCertFile string `koanf:"tls_cert_file"`
+	TLSKeyFile  string `koanf:"tls_key_file"`
 	// Addrs lists Redis Cluster nodes (contract §9); more than one, or
 	// Cluster, means a Redis Cluster, and Addr is then not used.
 	Addrs   []string `koanf:"addrs"`
 	Cluster bool     `koanf:"cluster"`
+}
+
+// TLSFiles are the PEM files of the Redis connection's TLS.
+func (r RedisConfig) TLSFiles() TLSFiles {
+	return TLSFiles{Enabled: r.TLS, CAFile: r.TLSCAFile, CertFile: r.TLSCertFile, KeyFile: r.TLSKeyFile}
 }
 
 // IsCluster reports whether the settings name a Redis Cluster.
@@ -61,14 +79,30 @@ type StreamConfig struct {
 
 // SinkConfig describes the partner API.
 type SinkConfig struct {
-	PartnerName  string        `koanf:"partner_name"`
-	BaseURL      string        `koanf:"base_url"`
-	TokenURL     string        `koanf:"token_url"`
-	ClientID     string        `koanf:"client_id"`
-	ClientSecret string        `koanf:"client_secret"`
-	Timeout      time.Duration `koanf:"timeout"`
+	PartnerName  string `koanf:"partner_name"`
+	BaseURL      string `koanf:"base_url"`
+	TokenURL     string `koanf:"token_url"`
+	ClientID     string `koanf:"client_id"`
+	ClientSecret string `koanf:"client_secret"`
+	// ClientSecretFile holds the client secret; Load reads it into
+	// ClientSecret.
+	ClientSecretFile string        `koanf:"client_secret_file"`
+	Timeout          time.Duration `koanf:"timeout"`
 	// RateLimit caps partner calls per second; 0 means no limit.
 	RateLimit float64 `koanf:"rate_limit"`
+	// TLSCAFile (PEM) is trusted besides the system's roots for the partner;
+	// TLSCertFile and TLSKeyFile are a client certificate (mTLS).
+	TLSCAFile   string `koanf:"tls_ca_file"`
+	TLSCertFile string `koanf:"tls_cert_file"`
+	TLSKeyFile  string `koanf:"tls_key_file"`
+	// AllowHTTP lets a plain http:// partner or source URL name a host that
+	// is not loopback (docs/security.md).
+	AllowHTTP bool `koanf:"allow_http"`
+}
+
+// TLSFiles are the PEM files of the partner connection's TLS.
+func (s SinkConfig) TLSFiles() TLSFiles {
+	return TLSFiles{CAFile: s.TLSCAFile, CertFile: s.TLSCertFile, KeyFile: s.TLSKeyFile}
 }
 
 // RetryConfig shapes the backoff of transient failures.
@@ -90,18 +124,37 @@ type DependencyConfig struct {
 
 // ClickHouseConfig locates the attempt log; an empty Addr turns it off.
 type ClickHouseConfig struct {
-	Addr       string `koanf:"addr"`
-	Database   string `koanf:"database"`
-	Username   string `koanf:"username"`
-	Password   string `koanf:"password"`
-	BacklogMax int    `koanf:"backlog_max"`
-	SpoolDir   string `koanf:"spool_dir"`
+	Addr     string `koanf:"addr"`
+	Database string `koanf:"database"`
+	Username string `koanf:"username"`
+	Password string `koanf:"password"`
+	// PasswordFile holds the password; Load reads it into Password.
+	PasswordFile string `koanf:"password_file"`
+	BacklogMax   int    `koanf:"backlog_max"`
+	SpoolDir     string `koanf:"spool_dir"`
+	// TLS turns on TLS to ClickHouse (native protocol, usually port 9440);
+	// TLSCAFile, TLSCertFile and TLSKeyFile (PEM) imply it.
+	TLS         bool   `koanf:"tls"`
+	TLSCAFile   string `koanf:"tls_ca_file"`
+	TLSCertFile string `koanf:"tls_cert_file"`
+	TLSKeyFile  string `koanf:"tls_key_file"`
+}
+
+// TLSFiles are the PEM files of the ClickHouse connection's TLS.
+func (c ClickHouseConfig) TLSFiles() TLSFiles {
+	return TLSFiles{Enabled: c.TLS, CAFile: c.TLSCAFile, CertFile: c.TLSCertFile, KeyFile: c.TLSKeyFile}
 }
 
 // AdminConfig is the admin HTTP server; an empty Addr turns it off.
 type AdminConfig struct {
 	Addr  string `koanf:"addr"`
 	Token string `koanf:"token"`
+	// TokenFile holds the token; Load reads it into Token.
+	TokenFile string `koanf:"token_file"`
+	// Hosts are further names (host or host:port) a request's Host header
+	// may carry besides Addr itself, e.g. the name of a reverse proxy
+	// (docs/security.md).
+	Hosts []string `koanf:"hosts"`
 }
 
 // OtelConfig is OpenTelemetry tracing; an empty Endpoint turns it off.
@@ -114,6 +167,13 @@ type OtelConfig struct {
 type IngestConfig struct {
 	Addr         string `koanf:"addr"`
 	MaxBodyBytes int    `koanf:"max_body_bytes"`
+	// Tokens are the producers' credentials, each "name:token"; TokensFile
+	// holds more, one a line (docs/security.md). Load appends the file's
+	// to Tokens; use Producers for the parsed pairs.
+	Tokens     []string `koanf:"tokens"`
+	TokensFile string   `koanf:"tokens_file"`
+	// MaxEvents is how many events one request may carry.
+	MaxEvents int `koanf:"max_events"`
 	// Prepared events (contract §8): how long one may wait unconfirmed before
 	// it is checked back, where, and how many check-backs before it is
 	// dead-lettered unconfirmed.
@@ -125,9 +185,11 @@ type IngestConfig struct {
 // OutboxConfig is the PostgreSQL transactional-outbox relay (contract §8);
 // an empty DSN turns it off.
 type OutboxConfig struct {
-	DSN   string `koanf:"dsn"`
-	Table string `koanf:"table"`
-	Batch int    `koanf:"batch"`
+	DSN string `koanf:"dsn"`
+	// DSNFile holds the DSN (it carries a password); Load reads it into DSN.
+	DSNFile string `koanf:"dsn_file"`
+	Table   string `koanf:"table"`
+	Batch   int    `koanf:"batch"`
 }
 
 // LogConfig sets the process log.
@@ -138,18 +200,53 @@ type LogConfig struct {
 
 // SourceConfig is our side of the records (contract §5).
 type SourceConfig struct {
-	Kind         string        `koanf:"kind"` // none, http or file
-	BaseURL      string        `koanf:"base_url"`
-	TokenURL     string        `koanf:"token_url"`
-	ClientID     string        `koanf:"client_id"`
-	ClientSecret string        `koanf:"client_secret"`
-	Timeout      time.Duration `koanf:"timeout"`
-	File         string        `koanf:"file"`
-	Entities     []string      `koanf:"entities"`
+	Kind         string `koanf:"kind"` // none, http or file
+	BaseURL      string `koanf:"base_url"`
+	TokenURL     string `koanf:"token_url"`
+	ClientID     string `koanf:"client_id"`
+	ClientSecret string `koanf:"client_secret"`
+	// ClientSecretFile holds the client secret; Load reads it into
+	// ClientSecret.
+	ClientSecretFile string        `koanf:"client_secret_file"`
+	Timeout          time.Duration `koanf:"timeout"`
+	File             string        `koanf:"file"`
+	Entities         []string      `koanf:"entities"`
+	// TLS of the source's HTTP API, as the sink's.
+	TLSCAFile   string `koanf:"tls_ca_file"`
+	TLSCertFile string `koanf:"tls_cert_file"`
+	TLSKeyFile  string `koanf:"tls_key_file"`
+}
+
+// TLSFiles are the PEM files of the source connection's TLS.
+func (s SourceConfig) TLSFiles() TLSFiles {
+	return TLSFiles{CAFile: s.TLSCAFile, CertFile: s.TLSCertFile, KeyFile: s.TLSKeyFile}
 }
 
 // ReconcileConfig schedules reconciliation inside `streamsync run` (contract §6).
 type ReconcileConfig struct {
 	Every  time.Duration `koanf:"every"` // 0: off
 	Repair bool          `koanf:"repair"`
+}
+
+// DeadConfig bounds the dead-letter stream (docs/security.md, "Bounded").
+type DeadConfig struct {
+	// MaxAge is how long a dead letter stays in the dead-letter stream;
+	// older ones are archived to ClickHouse (<db>.dead_letters) first, then
+	// trimmed.
+	MaxAge time.Duration `koanf:"max_age"`
+}
+
+// TLSFiles name the PEM files of one TLS client connection. Enabled is set
+// for servers reached over plain TCP unless told otherwise (Redis,
+// ClickHouse); HTTP URLs say it with https://.
+type TLSFiles struct {
+	Enabled  bool
+	CAFile   string // trusted roots besides the system's; empty: the system's only
+	CertFile string // client certificate (mTLS), with KeyFile
+	KeyFile  string
+}
+
+// On reports whether TLS is wanted: Enabled or any file named.
+func (t TLSFiles) On() bool {
+	return t.Enabled || t.CAFile != "" || t.CertFile != "" || t.KeyFile != ""
 }

@@ -47,11 +47,12 @@ func TestDefaultsMatchContract(t *testing.T) {
 		Event:      EventConfig{MaxBytes: 1048576},
 		Dependency: DependencyConfig{MaxWait: 10 * time.Minute},
 		ClickHouse: ClickHouseConfig{Addr: "127.0.0.1:9000", Database: "streamsync", Username: "default", BacklogMax: 1000000, SpoolDir: "./data/spool"},
-		Admin:      AdminConfig{Addr: "127.0.0.1:8090"},
-		Ingest:     IngestConfig{MaxBodyBytes: 16 << 20, PrepareTimeout: 30 * time.Second, CheckMaxAttempts: 10},
+		Admin:      AdminConfig{Addr: "127.0.0.1:8090", Hosts: []string{}},
+		Ingest:     IngestConfig{MaxBodyBytes: 16 << 20, Tokens: []string{}, MaxEvents: 10000, PrepareTimeout: 30 * time.Second, CheckMaxAttempts: 10},
 		Outbox:     OutboxConfig{Table: "streamsync_outbox", Batch: 500},
 		Log:        LogConfig{Level: "info", Format: "text"},
 		Source:     SourceConfig{Kind: "none", Timeout: 10 * time.Second, Entities: []string{}},
+		Dead:       DeadConfig{MaxAge: 30 * 24 * time.Hour},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -111,7 +112,7 @@ func TestLoadErrorsNameTheSetting(t *testing.T) {
 		{"bad int", "", []string{"STREAMSYNC_STREAM__BATCH=lots"}, `stream.batch: want a whole number, got "lots"`},
 		{"fraction for int", "stream:\n  batch: 2.5\n", nil, "stream.batch: want a whole number"},
 		{"duration without unit", "sink:\n  timeout: 10\n", nil, "sink.timeout: want a duration with a unit"},
-		{"bad duration", "", []string{"STREAMSYNC_RETRY__MAX=soon"}, `retry.max: want a duration with a unit such as "10s" or "5m", got "soon"`},
+		{"bad duration", "", []string{"STREAMSYNC_RETRY__MAX=soon"}, `retry.max: want a duration with a unit such as "10s", "5m" or "30d", got "soon"`},
 		{"bad float", "", []string{"STREAMSYNC_SINK__RATE_LIMIT=fast"}, "sink.rate_limit: want a number"},
 		{"map for string", "redis:\n  addr:\n    host: x\n", nil, "redis.addr.host: unknown setting"},
 	}

@@ -13,6 +13,13 @@ var defaults = map[string]any{
 	"redis.addrs":    []string{},
 	"redis.cluster":  false,
 
+	"redis.username":      "",
+	"redis.password_file": "",
+	"redis.tls":           false,
+	"redis.tls_ca_file":   "",
+	"redis.tls_cert_file": "",
+	"redis.tls_key_file":  "",
+
 	"stream.events":        "streamsync:events",
 	"stream.group":         "streamsync",
 	"stream.consumer":      "",
@@ -32,6 +39,12 @@ var defaults = map[string]any{
 	"sink.timeout":       10 * time.Second,
 	"sink.rate_limit":    0.0,
 
+	"sink.client_secret_file": "",
+	"sink.tls_ca_file":        "",
+	"sink.tls_cert_file":      "",
+	"sink.tls_key_file":       "",
+	"sink.allow_http":         false,
+
 	"retry.initial":      time.Second,
 	"retry.max":          5 * time.Minute,
 	"retry.max_attempts": 15,
@@ -47,13 +60,25 @@ var defaults = map[string]any{
 	"clickhouse.backlog_max": 1000000,
 	"clickhouse.spool_dir":   "./data/spool",
 
+	"clickhouse.password_file": "",
+	"clickhouse.tls":           false,
+	"clickhouse.tls_ca_file":   "",
+	"clickhouse.tls_cert_file": "",
+	"clickhouse.tls_key_file":  "",
+
 	"admin.addr":  "127.0.0.1:8090",
 	"admin.token": "",
+
+	"admin.token_file": "",
+	"admin.hosts":      []string{},
 
 	"otel.endpoint": "",
 
 	"ingest.addr":           "",
 	"ingest.max_body_bytes": 16 << 20,
+	"ingest.tokens":         []string{},
+	"ingest.tokens_file":    "",
+	"ingest.max_events":     10000,
 
 	"source.kind":          "none",
 	"source.base_url":      "",
@@ -64,15 +89,23 @@ var defaults = map[string]any{
 	"source.file":          "",
 	"source.entities":      []string{},
 
+	"source.client_secret_file": "",
+	"source.tls_ca_file":        "",
+	"source.tls_cert_file":      "",
+	"source.tls_key_file":       "",
+
 	"reconcile.every":           time.Duration(0),
 	"reconcile.repair":          false,
 	"ingest.prepare_timeout":    30 * time.Second,
 	"ingest.check_url":          "",
 	"ingest.check_max_attempts": 10,
 
-	"outbox.dsn":   "",
-	"outbox.table": "streamsync_outbox",
-	"outbox.batch": 500,
+	"outbox.dsn":      "",
+	"outbox.dsn_file": "",
+	"outbox.table":    "streamsync_outbox",
+	"outbox.batch":    500,
+
+	"dead.max_age": 30 * 24 * time.Hour,
 
 	"log.level":  "info",
 	"log.format": "text",

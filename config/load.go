@@ -119,11 +119,49 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(unknown...))
 	}
 	splitLists(ko)
+	daysToDurations(ko)
 	var c Config
 	if err := ko.UnmarshalWithConf("", &c, koanf.UnmarshalConf{}); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
+	if err := c.readSecretFiles(); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
 	return c, nil
+}
+
+// ParseDuration is time.ParseDuration with days too: "30d", "1d12h".
+func ParseDuration(s string) (time.Duration, error) {
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		days, err := strconv.ParseInt(s[:i], 10, 32)
+		if err == nil && days >= 0 {
+			d := time.Duration(days) * 24 * time.Hour
+			if rest := s[i+1:]; rest != "" {
+				r, err := time.ParseDuration(rest)
+				if err != nil {
+					return 0, err
+				}
+				d += r
+			}
+			return d, nil
+		}
+	}
+	return time.ParseDuration(s)
+}
+
+// daysToDurations turns duration settings written with days ("30d") into
+// durations, which the unmarshal does not know.
+func daysToDurations(ko *koanf.Koanf) {
+	for k, def := range defaults {
+		if _, ok := def.(time.Duration); !ok {
+			continue
+		}
+		if s, ok := ko.Get(k).(string); ok && strings.Contains(s, "d") {
+			if d, err := ParseDuration(s); err == nil {
+				_ = ko.Set(k, d)
+			}
+		}
+	}
 }
 
 // checkTypes reports every value that cannot become its key's type, naming
@@ -201,11 +239,11 @@ func checkType(def, raw any) error {
 		case time.Duration:
 			return nil
 		case string:
-			if _, err := time.ParseDuration(v); err == nil {
+			if _, err := ParseDuration(v); err == nil {
 				return nil
 			}
 		}
-		return fmt.Errorf("want a duration with a unit such as \"10s\" or \"5m\", got %q", fmt.Sprint(raw))
+		return fmt.Errorf("want a duration with a unit such as \"10s\", \"5m\" or \"30d\", got %q", fmt.Sprint(raw))
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func TestSourceAndReconcileSettings(t *testing.T) {
-	c, err := Load(nil, []string{"STREAMSYNC_SOURCE__KIND=http", "STREAMSYNC_SOURCE__BASE_URL=http://src:1",
+	c, err := Load(nil, []string{"STREAMSYNC_SOURCE__KIND=http", "STREAMSYNC_SOURCE__BASE_URL=http://127.0.0.1:1",
 		"STREAMSYNC_SOURCE__ENTITIES=reg,main", "STREAMSYNC_RECONCILE__EVERY=5m", "STREAMSYNC_RECONCILE__REPAIR=true"})
 	if err != nil {
 		t.Fatal(err)

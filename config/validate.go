@@ -35,6 +35,7 @@ const (
 	SectionSource     = "source"
 	SectionReconcile  = "reconcile"
 	SectionOutbox     = "outbox"
+	SectionDead       = "dead"
 )
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -54,6 +55,7 @@ func (c Config) Validate(sections ...string) error {
 			v.hostPort("redis.addrs", a, true)
 		}
 		v.check(!c.Redis.IsCluster() || c.Redis.DB == 0, "redis.db", "must be 0 on a Redis Cluster (redis.addrs, redis.cluster)")
+		v.tlsFiles("redis", c.Redis.TLSFiles())
 	}
 	if want(SectionStream) {
 		s := c.Stream
@@ -78,6 +80,9 @@ func (c Config) Validate(sections ...string) error {
 		v.check(s.ClientID != "" || s.ClientSecret == "", "sink.client_id", "required when sink.client_secret is set")
 		v.check(s.Timeout > 0, "sink.timeout", "must be more than 0")
 		v.check(s.RateLimit >= 0, "sink.rate_limit", "must be 0 (no limit) or more")
+		v.plainHTTP("sink.base_url", s.BaseURL, s.AllowHTTP)
+		v.plainHTTP("sink.token_url", s.TokenURL, s.AllowHTTP)
+		v.tlsFiles("sink", s.TLSFiles())
 	}
 	if want(SectionRetry) {
 		r := c.Retry
@@ -98,15 +103,27 @@ func (c Config) Validate(sections ...string) error {
 		v.check(identRe.MatchString(ch.Database), "clickhouse.database", fmt.Sprintf("must be a plain identifier ([A-Za-z_][A-Za-z0-9_]*), is %q", ch.Database))
 		v.check(ch.BacklogMax >= 1, "clickhouse.backlog_max", "must be 1 or more")
 		v.check(ch.SpoolDir != "", "clickhouse.spool_dir", "required when clickhouse.addr is set")
+		v.tlsFiles("clickhouse", ch.TLSFiles())
 	}
 	if want(SectionAdmin) {
-		v.hostPort("admin.addr", c.Admin.Addr, false)
+		a := c.Admin
+		v.hostPort("admin.addr", a.Addr, false)
+		v.check(a.Addr == "" || a.Token != "" || IsLoopback(a.Addr), "admin.token",
+			fmt.Sprintf("required when admin.addr (%s) is not a loopback address (docs/security.md)", a.Addr))
+		for _, h := range a.Hosts {
+			v.check(h != "" && !strings.ContainsAny(h, "/ \t,"), "admin.hosts", fmt.Sprintf("%q is not a host name or host:port", h))
+		}
 	}
 	if want(SectionOtel) {
 		v.httpURL("otel.endpoint", c.Otel.Endpoint, false)
 	}
 	if want(SectionIngest) {
 		v.hostPort("ingest.addr", c.Ingest.Addr, false)
+		v.ingestTokens(c.Ingest)
+		v.check(c.Ingest.Addr == "" || len(c.Ingest.Tokens) > 0 || IsLoopback(c.Ingest.Addr), "ingest.tokens",
+			fmt.Sprintf("required when ingest.addr (%s) is not a loopback address (docs/security.md)", c.Ingest.Addr))
+		v.check(c.Ingest.MaxEvents >= 1 && c.Ingest.MaxEvents <= 1000000, "ingest.max_events",
+			fmt.Sprintf("must be 1 to 1000000, is %d", c.Ingest.MaxEvents))
 		v.check(c.Ingest.MaxBodyBytes >= c.Event.MaxBytes, "ingest.max_body_bytes", fmt.Sprintf("must be at least event.max_bytes (%d)", c.Event.MaxBytes))
 		v.check(c.Ingest.PrepareTimeout >= time.Second, "ingest.prepare_timeout", fmt.Sprintf("must be at least 1s, is %s", c.Ingest.PrepareTimeout))
 		v.httpURL("ingest.check_url", c.Ingest.CheckURL, false)
@@ -131,6 +148,9 @@ func (c Config) Validate(sections ...string) error {
 		v.check(slices.Contains([]string{"none", "http", "file"}, src.Kind), "source.kind", fmt.Sprintf("must be none, http or file, is %q", src.Kind))
 		v.httpURL("source.base_url", src.BaseURL, src.Kind == "http")
 		v.httpURL("source.token_url", src.TokenURL, false)
+		v.plainHTTP("source.base_url", src.BaseURL, c.Sink.AllowHTTP)
+		v.plainHTTP("source.token_url", src.TokenURL, c.Sink.AllowHTTP)
+		v.tlsFiles("source", src.TLSFiles())
 		v.check(src.ClientID != "" || src.ClientSecret == "", "source.client_id", "required when source.client_secret is set")
 		v.check(src.Timeout > 0, "source.timeout", "must be more than 0")
 		v.check(src.Kind != "file" || src.File != "", "source.file", "required when source.kind is file")
@@ -143,6 +163,9 @@ func (c Config) Validate(sections ...string) error {
 		v.check(r.Every == 0 || r.Every >= time.Second, "reconcile.every", fmt.Sprintf("must be 0 (off) or at least 1s, is %s", r.Every))
 		v.check(r.Every == 0 || c.ClickHouse.Addr != "", "reconcile.every", "needs clickhouse.addr (reconciliation compares in ClickHouse)")
 		v.check(!r.Repair || c.Source.Kind != "none", "reconcile.repair", "needs a source (source.kind http or file): repairs send our records")
+	}
+	if want(SectionDead) {
+		v.check(c.Dead.MaxAge >= time.Minute, "dead.max_age", fmt.Sprintf("must be at least 1m, is %s", c.Dead.MaxAge))
 	}
 	return errors.Join(v.errs...)
 }
@@ -182,4 +205,56 @@ func (v *validator) httpURL(key, val string, required bool) {
 	u, err := url.Parse(val)
 	v.check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", key,
 		fmt.Sprintf("must be an absolute http(s) URL, is %q", val))
+}
+
+// IsLoopback reports whether a host:port (or a bare host) names a loopback
+// address only: localhost, 127.0.0.0/8 or ::1. An empty host (":8090")
+// means every interface and is not loopback.
+func IsLoopback(addr string) bool {
+	host := addr
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		host = h
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// plainHTTP refuses an http:// URL on a host that is not loopback unless
+// allowed by sink.allow_http (docs/security.md, "Transport").
+func (v *validator) plainHTTP(key, val string, allowed bool) {
+	u, err := url.Parse(val)
+	if val == "" || err != nil || u.Scheme != "http" || allowed {
+		return
+	}
+	v.check(IsLoopback(u.Host), "sink.allow_http",
+		fmt.Sprintf("%s is plain http:// on a host that is not loopback (%s); use https:// or set sink.allow_http: true", key, u.Host))
+}
+
+// tlsFiles checks that a client certificate comes with its key.
+func (v *validator) tlsFiles(section string, t TLSFiles) {
+	v.check((t.CertFile == "") == (t.KeyFile == ""), section+".tls_cert_file",
+		"needs "+section+".tls_key_file, and the other way round")
+}
+
+var producerNameRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// ingestTokens checks ingest.tokens (and what ingest.tokens_file added):
+// "name:token" each, names and tokens unique. Errors name the entry by its
+// position and producer name, never by its token.
+func (v *validator) ingestTokens(i IngestConfig) {
+	names, tokens := map[string]bool{}, map[string]bool{}
+	for n, t := range i.Tokens {
+		name, tok, ok := strings.Cut(t, ":")
+		name, tok = strings.TrimSpace(name), strings.TrimSpace(tok)
+		if !ok || !producerNameRe.MatchString(name) || tok == "" {
+			v.check(false, "ingest.tokens", fmt.Sprintf("entry %d must be name:token with a name of [A-Za-z0-9_.-]{1,64} and a token", n+1))
+			continue
+		}
+		v.check(!names[name], "ingest.tokens", fmt.Sprintf("producer %q is listed twice", name))
+		v.check(!tokens[tok], "ingest.tokens", fmt.Sprintf("producer %q has the same token as another producer", name))
+		names[name], tokens[tok] = true, true
+	}
 }
