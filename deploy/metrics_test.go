@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/streamsync/streamsync/deadarchive"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/outbox"
 	"github.com/streamsync/streamsync/pipeline"
@@ -64,7 +65,7 @@ func (r *recorder) MustRegister(cs ...prometheus.Collector) {
 func (r *recorder) Unregister(prometheus.Collector) bool { return true }
 
 // exported builds the components `streamsync run` registers on its /metrics
-// registry (cmd/streamsync/run.go, reconcile.go, outbox.go) and returns the
+// registry (cmd/streamsync/run.go, reconcile.go, outbox.go, deadarchive.go) and returns the
 // names they expose. Nothing connects: the Redis client is lazy and the
 // PostgreSQL pool and ClickHouse connection are not needed to build them.
 func exported(t *testing.T) map[string]bool {
@@ -99,6 +100,10 @@ func exported(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	if _, err := outbox.NewRelay(outbox.Config{Keys: keys, Instance: "c", Registerer: rec}, nil, rdb); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deadarchive.New(deadarchive.Config{Shards: pipeline.Shards{keys}, MaxAge: time.Hour, LockKey: keys.DeadArchiveLock(),
+		Registerer: rec}, rdb); err != nil {
 		t.Fatal(err)
 	}
 	return rec.names

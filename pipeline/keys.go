@@ -172,3 +172,8 @@ func (s Shards) For(account string) Keys { return s[ShardOf(account, len(s))] }
 // Stream is the events stream a producer appends the account's events to.
 // Ingest, the outbox relay and every other producer route with it.
 func (s Shards) Stream(account string) string { return s.For(account).Events }
+
+// DeadArchiveLock is the lease that lets one process at a time archive old
+// dead letters (value: the holder's token, with a TTL); the first shard's is
+// the one used.
+func (k Keys) DeadArchiveLock() string { return k.base + ":dead_archive:lock" }

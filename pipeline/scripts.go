@@ -111,7 +111,8 @@ end
 // ARGV +15 n = dead-letter field values   +16 m = row field values
 // ARGV +17 this run's id: the account's lease is released if this run holds it
 // ARGV +18 the parent's key: a child parked to wait for a parent that the
-// partner got meanwhile is due at once (no lost wake-up)
+// partner got meanwhile is due at once (no lost wake-up); a child that no
+// longer waits on it (+14 is "0") leaves the parent's waiting set
 // ARGV +19 .. +18+n dead-letter fields, then m row fields
 //
 // Returns one answer per outcome: 1 when committed (2 when it also released
@@ -198,6 +199,12 @@ local function one(kb, a)
     end
     redis.call('ZADD', KEYS[kb + 8], due, id)
     redis.call('HSET', KEYS[kb + 9], id, ARGV[a + 13])
+  end
+  if ARGV[a + 14] == '0' and ARGV[a + 18] ~= '' then
+    -- no longer waiting on its parent (delivered, dead, retrying): out of the
+    -- parent's waiting set, which would otherwise keep a child whose parent
+    -- never came for good
+    redis.call('SREM', KEYS[kb + 11], id)
   end
 
   if n > 0 then

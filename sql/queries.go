@@ -22,14 +22,23 @@ func Names() []string {
 	return out
 }
 
+// tables are the tables the queries read, named streamsync.<table> in the
+// files: the attempt log and the dead-letter archive.
+var tables = []string{"attempts", "dead_letters"}
+
 // Query returns a query's text as shipped, parameters at their inline
-// defaults (see params.go), with streamsync.attempts pointing at database.
+// defaults (see params.go), with streamsync.attempts and
+// streamsync.dead_letters pointing at database.
 func Query(name, database string) (string, error) {
 	b, err := files.ReadFile(name + ".sql")
 	if err != nil {
 		return "", fmt.Errorf("no query %q (queries: %s)", name, strings.Join(Names(), ", "))
 	}
-	return strings.ReplaceAll(string(b), "streamsync.attempts", "`"+database+"`.attempts"), nil
+	q := string(b)
+	for _, t := range tables {
+		q = strings.ReplaceAll(q, "streamsync."+t, "`"+database+"`."+t)
+	}
+	return q, nil
 }
 
 // Question is the opening comment of a query: what it answers.

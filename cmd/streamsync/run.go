@@ -100,12 +100,14 @@ func runPipeline(ctx context.Context, e *env) error {
 	ops := pipeline.DeadOps{RDB: rdb, Shards: shards, Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}
 	var chains admin.ChainLister
 	var reconcileRuns, reconcileStart http.Handler
+	var chConn driver.Conn // nil without ClickHouse
 	if ch := cfg.ClickHouse; ch.Addr != "" {
 		conn, err := attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password})
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
+		chConn = conn
 		stop, err := startExporters(e, rdb, conn, shards, consumer, reg)
 		if err != nil {
 			return err
@@ -182,6 +184,11 @@ func runPipeline(ctx context.Context, e *env) error {
 		}
 		go trimmer.Run(summaryCtx) // acked entries older than stream.keep_acked leave the events stream
 	}
+	stopArchive, err := startDeadArchive(e, rdb, chConn, shards, consumer, reg) // dead letters older than dead.max_age: to ClickHouse, then out of Redis
+	if err != nil {
+		return err
+	}
+	defer stopArchive()
 	reporterDone := make(chan struct{})
 	go func() {
 		defer close(reporterDone)

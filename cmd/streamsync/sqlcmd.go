@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"github.com/streamsync/streamsync/deadarchive"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 	"github.com/streamsync/streamsync/sql"
 )
@@ -75,6 +76,9 @@ func runSQL(ctx context.Context, e *env) error {
 	}
 	defer conn.Close()
 	if err := attemptlog.EnsureSchema(ctx, conn, ch.Database); err != nil {
+		return fmt.Errorf("clickhouse.addr %s: %w", ch.Addr, err)
+	}
+	if err := deadarchive.EnsureSchema(ctx, conn, ch.Database); err != nil { // archived_dead_letters reads it
 		return fmt.Errorf("clickhouse.addr %s: %w", ch.Addr, err)
 	}
 	ans, err := attemptlog.RunQuery(ctx, conn, ch.Database, name, values)

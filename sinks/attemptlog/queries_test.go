@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/streamsync/streamsync/deadarchive"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/sql"
 )
@@ -55,7 +56,32 @@ func seed(t *testing.T) (driver.Conn, string) {
 	if err := Insert(ctx, conn, db, rows); err != nil {
 		t.Fatal(err)
 	}
+	seedArchive(t, conn, db, now)
 	return conn, db
+}
+
+// seedArchive archives three old dead letters: two 10 minutes ago (one of
+// them twice, as after a crash between the archive and the trim) and one
+// 3 hours ago.
+func seedArchive(t *testing.T, conn driver.Conn, db string, now time.Time) {
+	t.Helper()
+	letter := func(id string, dead, archived time.Duration) deadarchive.Letter {
+		return deadarchive.Letter{Stream: "streamsync:dead", StreamID: fmt.Sprintf("%d-0", now.Add(-dead).UnixMilli()),
+			DeadAt: now.Add(-dead).UTC(), EventID: id, Account: "acc1", Entity: "main", Key: "k-" + id, Reason: "rejected",
+			Error: "422 Unprocessable Entity: " + id, Attempts: 1, ArchivedAt: now.Add(-archived).UTC(), Instance: "i1",
+			Names:  []string{"id", "account", "entity", "key", "op", "version", "data", "dead_reason"},
+			Values: []string{id, "acc1", "main", "k-" + id, "upsert", "1", `{"n":"` + id + `"}`, "rejected"}}
+	}
+	store := deadarchive.NewClickHouseStore(conn, db)
+	const day = 24 * time.Hour
+	for _, batch := range [][]deadarchive.Letter{
+		{letter("O1", 40*day, 10*time.Minute), letter("O2", 60*day, 10*time.Minute), letter("O3", 61*day, 3*time.Hour)},
+		{letter("O1", 40*day, 10*time.Minute)},
+	} {
+		if err := store.Archive(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // query runs a query through RunQuery with since bound to an hour ago, as
@@ -88,7 +114,7 @@ func render(rows [][]any) [][]string {
 
 func TestEveryQueryFileIsTested(t *testing.T) {
 	tested := map[string]bool{"failed_chains": true, "failed_chains_per_account": true, "retry_distribution": true,
-		"latency_per_minute": true, "top_errors": true, "dead_children": true}
+		"latency_per_minute": true, "top_errors": true, "dead_children": true, "archived_dead_letters": true}
 	for _, n := range sql.Names() {
 		if !tested[n] {
 			t.Errorf("sql/%s.sql has no test", n)
@@ -143,6 +169,8 @@ func TestAnalystQueries(t *testing.T) {
 		{"retry_distribution", []string{"0|0|1|0", "1|1|2|0", "3|1|0|0"}},
 		{"top_errors", []string{"503 Service Unavailable: unavailable|retry_scheduled|3|2|2"}},
 		{"dead_children", []string{"D|acc2|sub|d|main|m1|P|422 Unprocessable Entity: rejected"}},
+		// O1 archived twice shows once; O3, archived 3 hours ago, not at all
+		{"archived_dead_letters", []string{"O1|acc1|main|k-O1|rejected|422 Unprocessable Entity: O1|1", "O2|acc1|main|k-O2|rejected|422 Unprocessable Entity: O2|1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
