@@ -105,7 +105,7 @@ type getAnswer struct {
 
 // Get is GET /v1/{entity}/{key} (contract §2); 404 is not found.
 func (s *httpSource) Get(ctx context.Context, entity, key string) (Record, bool, error) {
-	target := s.base + "/v1/" + entity + "/" + url.PathEscape(key)
+	target := s.base + "/v1/" + apiclient.PathSegment(entity) + "/" + apiclient.PathSegment(key)
 	body, status, err := s.do(ctx, target, http.StatusOK, http.StatusNotFound)
 	if err != nil {
 		return Record{}, false, err

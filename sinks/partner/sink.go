@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -305,11 +304,9 @@ type parentRef struct {
 var jsonContentType = []string{"application/json"}
 
 func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
-	method, target := http.MethodPut, s.base+"/v1/"+e.Entity+"/"+url.PathEscape(e.Key)
+	method, target := s.request(e)
 	var body []byte
-	if e.Op == event.OpDelete {
-		method, target = http.MethodDelete, target+"?version="+strconv.FormatInt(e.Version, 10)
-	} else {
+	if e.Op != event.OpDelete {
 		pb := putBody{Account: e.Account, Version: e.Version, Data: e.Data}
 		if e.HasParent() {
 			pb.Parent = &parentRef{Entity: e.ParentEntity, Key: e.ParentKey}
