@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -354,13 +353,10 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("timeout after %s: %w", s.cfg.Timeout, err)
 		}
-		return Result{Verdict: Classify(method, 0, nil, nil, err, s.cfg.Now()), Latency: latency, Calls: 1}
+		return Result{Verdict: Classify(method, 0, nil, apiclient.Body{}, err, s.cfg.Now()), Latency: latency, Calls: 1}
 	}
 	// The answer is trusted only when read to its end (up to 1 MiB).
-	head, rerr := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if rerr == nil {
-		_, rerr = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	}
+	answer, rerr := readAnswer(resp)
 	_ = resp.Body.Close()
 	if rerr != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		rerr = fmt.Errorf("timeout after %s: %w", s.cfg.Timeout, rerr)
@@ -368,7 +364,7 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 	if rerr == nil && (resp.Request == nil || resp.Request.Method != method || resp.Request.URL.String() != req.URL.String()) {
 		rerr = errors.New("the answer is not to the request sent")
 	}
-	v := Classify(method, resp.StatusCode, resp.Header, head, rerr, s.cfg.Now())
+	v := Classify(method, resp.StatusCode, resp.Header, answer, rerr, s.cfg.Now())
 	if v.Class == Unauthorized && s.tokens != nil {
 		s.tokens.Invalidate(tok)
 	}
