@@ -63,12 +63,21 @@ func oursQuery(db string) string {
 }
 
 // joined is both sides of an entity, one row per key, with the account of
-// each record (ours, else theirs) as d_acc; its arguments are joinedArgs.
-func joined(db string) string {
+// each record (ours, else theirs) as d_acc; lookup takes our account from
+// SideAccount rows where ours has none (only worth its join when fillAccounts
+// wrote some). Its arguments are joinedArgs.
+func joined(db string, lookup bool) string {
+	ours := sideQuery(db, "o_")
+	if lookup {
+		ours = oursQuery(db)
+	}
 	return fmt.Sprintf("SELECT key, if(o_acc != '', o_acc, t_acc) AS d_acc, o_present, o_ver, o_hash, o_del, t_present, t_ver, t_hash "+
-		"FROM (%s) ALL FULL OUTER JOIN (%s) USING key", oursQuery(db), sideQuery(db, "t_"))
+		"FROM (%s) ALL FULL OUTER JOIN (%s) USING key", ours, sideQuery(db, "t_"))
 }
 
-func joinedArgs(runID, entity string) []any {
+func joinedArgs(runID, entity string, lookup bool) []any {
+	if !lookup {
+		return []any{runID, entity, SideOurs, runID, entity, SideTheirs}
+	}
 	return []any{runID, entity, SideOurs, runID, entity, SideAccount, runID, entity, SideTheirs}
 }

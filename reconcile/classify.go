@@ -49,17 +49,17 @@ const classExpr = `multiIf(
 // every difference to reconcile_diffs, each with its record's account: ours,
 // else the attempt log's (SideAccount), else the partner's. accounts, when
 // set, keeps the records of those accounts only (for the ledger, which
-// holds every account's).
-func classify(ctx context.Context, conn driver.Conn, db, runID, entity string, ts time.Time, accounts []string) error {
+// holds every account's); lookup reads the SideAccount rows (fillAccounts).
+func classify(ctx context.Context, conn driver.Conn, db, runID, entity string, ts time.Time, accounts []string, lookup bool) error {
 	filter := "class NOT IN ('equal', 'gone')"
-	args := append([]any{runID, entity, ts}, joinedArgs(runID, entity)...)
+	args := append([]any{runID, entity, ts}, joinedArgs(runID, entity, lookup)...)
 	if len(accounts) > 0 {
 		filter += " AND d_acc IN ?"
 		args = append(args, clickhouse.GroupSet{Value: toAny(accounts)})
 	}
 	q := fmt.Sprintf("INSERT INTO `%s`.`%s` (%s) SELECT ?, class, ?, key, d_acc, o_ver, t_ver, o_hash, t_hash, ? FROM ("+
 		"SELECT key, d_acc, o_ver, o_hash, t_ver, t_hash, %s AS class FROM (%s)) WHERE %s",
-		db, DiffsTable, cols(diffColumns), classExpr, joined(db), filter)
+		db, DiffsTable, cols(diffColumns), classExpr, joined(db, lookup), filter)
 	if err := conn.Exec(ctx, q, args...); err != nil {
 		return fmt.Errorf("classify %s: %w", entity, err)
 	}
@@ -68,10 +68,10 @@ func classify(ctx context.Context, conn driver.Conn, db, runID, entity string, t
 
 // countOurs is our side's live records of one entity that belong to
 // accounts, each record's account found as classify finds it.
-func countOurs(ctx context.Context, conn driver.Conn, db, runID, entity string, accounts []string) (int64, error) {
+func countOurs(ctx context.Context, conn driver.Conn, db, runID, entity string, accounts []string, lookup bool) (int64, error) {
 	var n int64
-	q := fmt.Sprintf("SELECT toInt64(count()) FROM (%s) WHERE o_present = 1 AND o_del = 0 AND d_acc IN ?", joined(db))
-	args := append(joinedArgs(runID, entity), clickhouse.GroupSet{Value: toAny(accounts)})
+	q := fmt.Sprintf("SELECT toInt64(count()) FROM (%s) WHERE o_present = 1 AND o_del = 0 AND d_acc IN ?", joined(db, lookup))
+	args := append(joinedArgs(runID, entity, lookup), clickhouse.GroupSet{Value: toAny(accounts)})
 	if err := conn.QueryRow(ctx, q, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count %s: %w", entity, err)
 	}

@@ -199,6 +199,7 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 	}
 	var entities []string
 	var noAccount int64
+	lookup := map[string]bool{} // entities with ledger entries that keep no account
 	if cfg.Recent > 0 {
 		var err error
 		if entities, err = r.recent(ctx, rep.RunID); err != nil {
@@ -215,6 +216,7 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 				return err
 			}
 			noAccount += n
+			lookup[e] = n > 0
 		}
 	}
 	if noAccount > 0 {
@@ -232,7 +234,7 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 	var total counts
 	for _, e := range entities {
 		start := time.Now()
-		if err := classify(ctx, r.deps.CH, cfg.Database, rep.RunID, e, rep.Started, filter); err != nil {
+		if err := classify(ctx, r.deps.CH, cfg.Database, rep.RunID, e, rep.Started, filter, lookup[e]); err != nil {
 			return err
 		}
 		c, err := count(ctx, r.deps.CH, cfg.Database, rep.RunID, e)
@@ -240,7 +242,7 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 			return err
 		}
 		if len(filter) > 0 {
-			if c.Ours, err = countOurs(ctx, r.deps.CH, cfg.Database, rep.RunID, e, filter); err != nil {
+			if c.Ours, err = countOurs(ctx, r.deps.CH, cfg.Database, rep.RunID, e, filter, lookup[e]); err != nil {
 				return err
 			}
 		}
