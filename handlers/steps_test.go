@@ -158,9 +158,18 @@ func TestChainStopsAtFirstOutcome(t *testing.T) {
 }
 
 func TestLedgerRoundTrip(t *testing.T) {
-	l := Ledger{Found: true, Version: 1732350000123, Hash: "abc", Deleted: true, EventID: "evt|with|bars"}
-	if got := ParseLedger(l.String()); got != l {
-		t.Fatalf("%+v", got)
+	for _, l := range []Ledger{
+		{Found: true, Version: 1732350000123, Hash: "abc", Deleted: true, EventID: "evt|with|bars"},
+		{Found: true, Version: 7, Hash: "h", EventID: "evt|1", Account: "acc|7\x1f\ttab"},
+		{Found: true, Version: 7, Hash: "h", EventID: "", Account: "acc"},
+	} {
+		if got := ParseLedger(l.String()); got != l {
+			t.Fatalf("%q parsed as %+v, want %+v", l.String(), got, l)
+		}
+	}
+	// An entry written before the ledger kept accounts.
+	if got := ParseLedger("5|h|0|evt|x"); got != (Ledger{Found: true, Version: 5, Hash: "h", EventID: "evt|x"}) {
+		t.Fatalf("old entry parsed as %+v", got)
 	}
 	for _, bad := range []string{"", "x|y|0|z", "1|h|0"} {
 		if ParseLedger(bad).Found {

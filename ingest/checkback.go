@@ -2,13 +2,15 @@ package ingest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
+	"unicode/utf8"
+
+	"github.com/streamsync/streamsync/internal/apiclient"
 )
 
 // Check-back answers (contract §8).
@@ -108,21 +110,46 @@ func (c *checker) ask(ctx context.Context, id string) (string, string) {
 		return CheckUnknown, "check-back failed: " + err.Error()
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, apiclient.MaxAnswer))
 		return CheckUnknown, fmt.Sprintf("check-back answered %d", resp.StatusCode)
 	}
-	var a struct {
-		Status string `json:"status"`
+	return judgeCheckBack(resp.Body)
+}
+
+// judgeCheckBack reads a check-back's 200 answer, at most
+// apiclient.MaxAnswer bytes of it, and finds its "status" wherever it
+// stands: a status read whole decides, also in the first MiB of a longer
+// answer; an answer cut short by the connection, or without a status, is
+// unknown (asked again later).
+func judgeCheckBack(r io.Reader) (status, detail string) {
+	body, err := apiclient.ReadBody(r, apiclient.MaxAnswer)
+	if err != nil {
+		return CheckUnknown, "check-back " + err.Error()
 	}
-	if err := json.Unmarshal(body, &a); err != nil {
-		return CheckUnknown, "check-back answer not JSON: " + err.Error()
+	s, found := apiclient.JSONString(body, "status")
+	switch {
+	case !found && body.Over:
+		return CheckUnknown, fmt.Sprintf("check-back answer over %d KiB without a status in its first %d KiB", apiclient.MaxAnswer>>10, apiclient.MaxAnswer>>10)
+	case !found:
+		return CheckUnknown, fmt.Sprintf("check-back answer is not {\"status\":…}: %q", clipText(body.Bytes, 100))
 	}
-	switch a.Status {
+	switch s {
 	case CheckCommit, CheckRollback, CheckUnknown:
-		return a.Status, "check-back answered " + a.Status
+		return s, "check-back answered " + s
 	}
-	return CheckUnknown, fmt.Sprintf("check-back answered status %q", a.Status)
+	return CheckUnknown, fmt.Sprintf("check-back answered status %q", clipText([]byte(s), 100))
+}
+
+// clipText is at most n bytes of b, whole characters only, for a message.
+func clipText(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return string(b[:n]) + "…"
 }
 
 // run checks back every interval until ctx ends.

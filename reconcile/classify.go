@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -45,20 +46,36 @@ const classExpr = `multiIf(
 
 // classify compares the two sides of one entity with one FULL OUTER JOIN
 // (USING: 18.16 cannot select the right key of a FULL JOIN ON) and writes
-// every difference to reconcile_diffs. skipMissing leaves out ours-only
-// records (the ledger against some accounts: the ledger keeps no account).
-func classify(ctx context.Context, conn driver.Conn, db, runID, entity string, ts time.Time, skipMissing bool) error {
+// every difference to reconcile_diffs, each with its record's account: ours,
+// else the attempt log's (SideAccount), else the partner's. accounts, when
+// set, keeps the records of those accounts only (for the ledger, which
+// holds every account's); lookup reads the SideAccount rows (fillAccounts).
+func classify(ctx context.Context, conn driver.Conn, db, runID, entity string, ts time.Time, accounts []string, lookup bool) error {
 	filter := "class NOT IN ('equal', 'gone')"
-	if skipMissing {
-		filter += " AND class != 'missing'"
+	args := append([]any{runID, entity, ts}, joinedArgs(runID, entity, lookup)...)
+	if len(accounts) > 0 {
+		filter += " AND d_acc IN ?"
+		args = append(args, clickhouse.GroupSet{Value: toAny(accounts)})
 	}
-	q := fmt.Sprintf("INSERT INTO `%s`.`%s` (%s) SELECT ?, class, ?, key, if(o_acc != '', o_acc, t_acc), o_ver, t_ver, o_hash, t_hash, ? FROM ("+
-		"SELECT key, o_acc, o_ver, o_hash, t_acc, t_ver, t_hash, %s AS class FROM (%s) ALL FULL OUTER JOIN (%s) USING key"+
-		") WHERE %s", db, DiffsTable, cols(diffColumns), classExpr, sideQuery(db, "o_"), sideQuery(db, "t_"), filter)
-	if err := conn.Exec(ctx, q, runID, entity, ts, runID, entity, SideOurs, runID, entity, SideTheirs); err != nil {
+	q := fmt.Sprintf("INSERT INTO `%s`.`%s` (%s) SELECT ?, class, ?, key, d_acc, o_ver, t_ver, o_hash, t_hash, ? FROM ("+
+		"SELECT key, d_acc, o_ver, o_hash, t_ver, t_hash, %s AS class FROM (%s)) WHERE %s",
+		db, DiffsTable, cols(diffColumns), classExpr, joined(db, lookup), filter)
+	if err := conn.Exec(ctx, q, args...); err != nil {
 		return fmt.Errorf("classify %s: %w", entity, err)
 	}
 	return nil
+}
+
+// countOurs is our side's live records of one entity that belong to
+// accounts, each record's account found as classify finds it.
+func countOurs(ctx context.Context, conn driver.Conn, db, runID, entity string, accounts []string, lookup bool) (int64, error) {
+	var n int64
+	q := fmt.Sprintf("SELECT toInt64(count()) FROM (%s) WHERE o_present = 1 AND o_del = 0 AND d_acc IN ?", joined(db, lookup))
+	args := append(joinedArgs(runID, entity, lookup), clickhouse.GroupSet{Value: toAny(accounts)})
+	if err := conn.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", entity, err)
+	}
+	return n, nil
 }
 
 // counts are one entity's numbers of a run.
@@ -96,9 +113,10 @@ func count(ctx context.Context, conn driver.Conn, db, runID, entity string) (cou
 			rows.Close()
 			return c, err
 		}
-		if side == SideOurs {
+		switch side {
+		case SideOurs:
 			c.Ours = n
-		} else {
+		case SideTheirs:
 			c.Theirs = n
 		}
 	}

@@ -13,14 +13,16 @@ import (
 )
 
 // RedisLedger reads the ledger: one Redis hash per entity, record key →
-// "version|hash|deleted|event id" (handlers.Ledger). It keeps no account.
+// "version|hash|deleted|event id" and the account (handlers.Ledger; entries
+// written before the ledger kept accounts have none).
 type RedisLedger struct {
 	RDB redis.UniversalClient
 	// Key names the ledger hash of an entity (pipeline.Keys.Ledger).
 	Key func(entity string) string
 	// Shards, when set, name the ledger hash of an entity in every shard
 	// (contract §9; Key is then ignored): a record's entry is in its
-	// account's shard, and the ledger keeps no account, so every shard is read.
+	// account's shard, which a reader of one key cannot tell, so every shard
+	// is read.
 	Shards []func(entity string) string
 }
 

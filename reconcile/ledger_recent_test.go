@@ -52,7 +52,8 @@ func TestAgainstLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Missing != 0 || rep.Equal != 1 || rep.Found() != 0 || !strings.Contains(strings.Join(rep.Notes, " "), "keeps no account") {
+	if rep.Missing != 1 || rep.Equal != 1 || rep.Found() != 1 || rep.Ours != 2 || rep.Theirs != 1 ||
+		len(rep.Differences) != 1 || rep.Differences[0].Key != "k1" || rep.Differences[0].Account != "acc-1" {
 		t.Fatalf("against the ledger for acc-1: %+v", rep)
 	}
 	if _, err := reconcile.New(reconcile.Config{Database: w.db, Repair: true}, reconcile.Deps{CH: w.conn, Theirs: w.partner,

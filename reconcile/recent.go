@@ -13,8 +13,9 @@ import (
 // AttemptsTable is the attempt log's table (contract §3).
 const AttemptsTable = "attempts"
 
-// recentRef is one record delivered in the window.
-type recentRef struct{ entity, key string }
+// recentRef is one record delivered in the window, with the account of its
+// latest row.
+type recentRef struct{ entity, key, account string }
 
 // recent loads, for every record with a delivered step in the last
 // cfg.Recent (attempt log), both sides by point reads (GET one, or the
@@ -23,7 +24,7 @@ type recentRef struct{ entity, key string }
 func (r *Reconciler) recent(ctx context.Context, runID string) ([]string, error) {
 	cfg := r.cfg
 	since := cfg.Now().Add(-cfg.Recent)
-	q := fmt.Sprintf("SELECT entity, key FROM `%s`.`%s` WHERE step = 'delivered' AND ts >= ?", cfg.Database, AttemptsTable)
+	q := fmt.Sprintf("SELECT entity, key, argMax(account, ts) FROM `%s`.`%s` WHERE step = 'delivered' AND ts >= ?", cfg.Database, AttemptsTable)
 	args := []any{since.UTC()}
 	if len(cfg.Entities) > 0 {
 		q += " AND entity IN ?"
@@ -48,7 +49,7 @@ func (r *Reconciler) recent(ctx context.Context, runID string) ([]string, error)
 	g.SetLimit(cfg.Concurrency)
 	for rows.Next() {
 		var ref recentRef
-		if err := rows.Scan(&ref.entity, &ref.key); err != nil {
+		if err := rows.Scan(&ref.entity, &ref.key, &ref.account); err != nil {
 			return nil, fmt.Errorf("--recent: read the attempt log: %w", err)
 		}
 		if gctx.Err() != nil {
@@ -100,18 +101,18 @@ func (r *Reconciler) recent(ctx context.Context, runID string) ([]string, error)
 	return entities, nil
 }
 
-// pointOurs reads our side of one record: the source's GET, or the ledger.
+// pointOurs reads our side of one record: the source's GET, or the ledger
+// (an entry that keeps no account takes the attempt log's).
 func (r *Reconciler) pointOurs(ctx context.Context, ref recentRef) (item, bool, error) {
 	if r.cfg.Against == AgainstLedger {
 		e, err := r.deps.Ledger.Get(ctx, ref.entity, ref.key)
 		if err != nil || !e.Found {
 			return item{}, false, err
 		}
-		it := item{Entity: ref.entity, Key: ref.key, Version: e.Version, Hash: e.Hash, Deleted: e.Deleted}
-		if e.Deleted {
-			it.Hash = ""
+		if e.Account == "" {
+			e.Account = ref.account
 		}
-		return it, true, nil
+		return ledgerItem(ref.entity, ref.key, e), true, nil
 	}
 	rec, found, err := r.deps.Ours.Get(ctx, ref.entity, ref.key)
 	if err != nil {

@@ -188,16 +188,18 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 	if err := EnsureSchema(ctx, r.deps.CH, cfg.Database); err != nil {
 		return err
 	}
-	skipMissing := false
+	// filter: the ledger holds every account's records; a run over some
+	// accounts keeps theirs when the records are compared.
+	var filter []string
 	if cfg.Against == AgainstLedger {
 		rep.Notes = append(rep.Notes, "ours is the ledger: what streamsync last delivered, not our records themselves (set source.kind to compare with them)")
-		if len(cfg.Accounts) > 0 {
-			skipMissing = true
-			rep.Notes = append(rep.Notes, "--account against the ledger: the ledger keeps no account, so only the partner's records of "+
-				strings.Join(cfg.Accounts, ", ")+" are compared with it; ours is the number of those the ledger has, and missing is not reported")
+		if cfg.Recent == 0 {
+			filter = cfg.Accounts
 		}
 	}
 	var entities []string
+	var noAccount int64
+	lookup := map[string]bool{} // entities with ledger entries that keep no account
 	if cfg.Recent > 0 {
 		var err error
 		if entities, err = r.recent(ctx, rep.RunID); err != nil {
@@ -209,10 +211,16 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 			return err
 		}
 		for _, e := range entities {
-			if err := r.load(ctx, rep.RunID, e); err != nil {
+			n, err := r.load(ctx, rep.RunID, e)
+			if err != nil {
 				return err
 			}
+			noAccount += n
+			lookup[e] = n > 0
 		}
+	}
+	if noAccount > 0 {
+		rep.Notes = append(rep.Notes, noAccountNote(noAccount, len(filter) > 0))
 	}
 	rep.Entities = entities
 	if len(entities) == 0 {
@@ -226,17 +234,19 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 	var total counts
 	for _, e := range entities {
 		start := time.Now()
-		if err := classify(ctx, r.deps.CH, cfg.Database, rep.RunID, e, rep.Started, skipMissing && cfg.Recent == 0); err != nil {
+		if err := classify(ctx, r.deps.CH, cfg.Database, rep.RunID, e, rep.Started, filter, lookup[e]); err != nil {
 			return err
 		}
 		c, err := count(ctx, r.deps.CH, cfg.Database, rep.RunID, e)
 		if err != nil {
 			return err
 		}
-		r.log.Info("reconcile: entity classified", "run_id", rep.RunID, "entity", e, "took", time.Since(start).Round(time.Millisecond))
-		if skipMissing {
-			c.Ours = c.Equal + c.Behind + c.Ahead + c.Differs
+		if len(filter) > 0 {
+			if c.Ours, err = countOurs(ctx, r.deps.CH, cfg.Database, rep.RunID, e, filter, lookup[e]); err != nil {
+				return err
+			}
 		}
+		r.log.Info("reconcile: entity classified", "run_id", rep.RunID, "entity", e, "took", time.Since(start).Round(time.Millisecond))
 		total.add(c)
 	}
 	rep.set(total)
@@ -286,8 +296,20 @@ func (r *Reconciler) entities(ctx context.Context) ([]string, error) {
 	return r.deps.Ledger.Entities(ctx)
 }
 
-// load streams both sides of one entity into reconcile_items, at once.
-func (r *Reconciler) load(ctx context.Context, runID, entity string) error {
+// noAccountNote tells how records of ledger entries that keep no account
+// were attributed.
+func noAccountNote(n int64, filtered bool) string {
+	s := fmt.Sprintf("%d ledger entries were written before the ledger kept accounts: their account is taken from the attempt log, else from the partner's record", n)
+	if filtered {
+		return s + "; one that neither knows is left out of --account"
+	}
+	return s + "; a difference that neither knows shows account \"\""
+}
+
+// load streams both sides of one entity into reconcile_items, at once, and
+// looks up in the attempt log the accounts of ledger entries that keep none
+// (noAccount of them).
+func (r *Reconciler) load(ctx context.Context, runID, entity string) (noAccount int64, _ error) {
 	cfg := r.cfg
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
@@ -298,7 +320,7 @@ func (r *Reconciler) load(ctx context.Context, runID, entity string) error {
 	go func() {
 		var err error
 		if cfg.Against == AgainstLedger {
-			err = streamLedger(ctx, r.deps.Ledger, ours, entity)
+			noAccount, err = streamLedger(ctx, r.deps.Ledger, ours, entity, cfg.Accounts)
 		} else {
 			err = streamList(ctx, r.deps.Ours, ours, entity, cfg.Accounts, cfg.Repair)
 		}
@@ -318,14 +340,19 @@ func (r *Reconciler) load(ctx context.Context, runID, entity string) error {
 	oerr := <-errc
 	switch {
 	case terr != nil && (oerr == nil || errors.Is(oerr, context.Canceled)):
-		return terr // the partner failed first; ours was stopped
+		return 0, terr // the partner failed first; ours was stopped
 	case oerr != nil:
-		return oerr
+		return 0, oerr
 	case terr != nil:
-		return terr
+		return 0, terr
+	}
+	if noAccount > 0 {
+		if err := fillAccounts(ctx, r.deps.CH, cfg.Database, runID, entity); err != nil {
+			return 0, err
+		}
 	}
 	r.log.Info("reconcile: sides read", "run_id", runID, "entity", entity, "ours", ours.total, "theirs", theirs.total, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	return noAccount, nil
 }
 
 // record writes the run's row to reconcile_runs.

@@ -86,18 +86,21 @@ func streamList(ctx context.Context, rd Reader, w *itemWriter, entity string, ac
 	return w.flush()
 }
 
-// streamLedger writes the ledger's entries of entity into w (no account:
-// the ledger keeps none).
-func streamLedger(ctx context.Context, l RedisLedger, w *itemWriter, entity string) error {
-	err := l.Scan(ctx, entity, func(key string, e LedgerEntry) error {
-		it := item{Entity: entity, Key: key, Version: e.Version, Hash: e.Hash, Deleted: e.Deleted}
-		if e.Deleted {
-			it.Hash = ""
+// streamLedger writes the ledger's entries of entity into w: those of
+// accounts (every account when empty), and those that keep no account
+// (written before the ledger kept it), whose number it returns.
+func streamLedger(ctx context.Context, l RedisLedger, w *itemWriter, entity string, accounts []string) (noAccount int64, err error) {
+	err = l.Scan(ctx, entity, func(key string, e LedgerEntry) error {
+		if !keepLedger(e.Account, accounts) {
+			return nil
 		}
-		return w.add(ctx, it)
+		if e.Account == "" {
+			noAccount++
+		}
+		return w.add(ctx, ledgerItem(entity, key, e))
 	})
 	if err != nil {
-		return err
+		return noAccount, err
 	}
-	return w.flush()
+	return noAccount, w.flush()
 }

@@ -48,8 +48,8 @@ func (e *StatusError) Transient() bool {
 }
 
 // IsTransient reports whether err from a source read may pass when tried
-// again: a transient StatusError, a timeout or a connection error. A context
-// that ended is not transient.
+// again: a transient StatusError, a timeout, a connection error, or an
+// answer cut short while it was read. A context that ended is not transient.
 func IsTransient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
@@ -59,7 +59,7 @@ func IsTransient(err error) bool {
 		return se.Transient()
 	}
 	var ue *url.Error
-	return errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded)
+	return errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, apiclient.ErrAnswerCut)
 }
 
 type httpSource struct {
@@ -105,7 +105,7 @@ type getAnswer struct {
 
 // Get is GET /v1/{entity}/{key} (contract §2); 404 is not found.
 func (s *httpSource) Get(ctx context.Context, entity, key string) (Record, bool, error) {
-	target := s.base + "/v1/" + entity + "/" + url.PathEscape(key)
+	target := s.base + "/v1/" + apiclient.PathSegment(entity) + "/" + apiclient.PathSegment(key)
 	body, status, err := s.do(ctx, target, http.StatusOK, http.StatusNotFound)
 	if err != nil {
 		return Record{}, false, err
@@ -136,10 +136,6 @@ func (s *httpSource) do(ctx context.Context, target string, ok ...int) ([]byte, 
 	return body, status, err
 }
 
-// maxAnswer bounds one answer: a page of 1,000 records of up to 1 MiB each
-// would be more, but a list page that large is a misconfigured page size.
-const maxAnswer = 256 << 20
-
 func (s *httpSource) once(ctx context.Context, target string, ok []int) ([]byte, int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
@@ -162,9 +158,9 @@ func (s *httpSource) once(ctx context.Context, target string, ok []int) ([]byte,
 	defer resp.Body.Close()
 	for _, st := range ok {
 		if resp.StatusCode == st {
-			body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+			body, err := readWhole(resp.Body, s.cfg.MaxAnswer)
 			if err != nil {
-				return nil, 0, tok, fmt.Errorf("%s GET %s: reading the answer: %w", s.cfg.Label, target, err)
+				return nil, 0, tok, fmt.Errorf("%s GET %s: %w", s.cfg.Label, target, err)
 			}
 			return body, resp.StatusCode, tok, nil
 		}

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/streamsync/streamsync/internal/apiclient"
 )
 
 // List is GET /v1/{entity}?account=A&cursor=C&limit=N (contract §2), one
@@ -49,7 +51,7 @@ func (it *httpIterator) Next(ctx context.Context) ([]Record, error) {
 			q.Set("cursor", it.cursor)
 		}
 		q.Set("limit", strconv.Itoa(it.s.cfg.PageSize))
-		target := it.s.base + "/v1/" + it.entity + "?" + q.Encode()
+		target := it.s.base + "/v1/" + apiclient.PathSegment(it.entity) + "?" + q.Encode()
 		body, err := it.fetch(ctx, target)
 		if err != nil {
 			return nil, err

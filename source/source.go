@@ -95,6 +95,9 @@ type Config struct {
 	// failure is transient (DefaultRetries); Get never retries, its caller
 	// decides.
 	Retries int
+	// MaxAnswer bounds the bytes read of one answer (DefaultMaxAnswer); a
+	// longer answer is an error, never used in part.
+	MaxAnswer int64
 	// OnBadLine is told every file line that is not a record (line numbers
 	// start at 1); by default it is logged as a warning.
 	OnBadLine func(line int, err error)
@@ -132,6 +135,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Retries <= 0 {
 		c.Retries = DefaultRetries
+	}
+	if c.MaxAnswer <= 0 {
+		c.MaxAnswer = DefaultMaxAnswer
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -2,7 +2,6 @@ package partner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,7 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/streamsync/streamsync/internal/apiclient"
 	"golang.org/x/oauth2"
 )
 
@@ -84,13 +85,20 @@ const maxRetryAfter = 24 * time.Hour
 // err is the transport error (status is then 0), or, with a status, the
 // error that cut the answer's body short: an answer not read to its end is
 // not trusted (Transient; the Idempotency-Key makes sending again harmless).
-// body is the start of the answer's body.
-func Classify(method string, status int, hdr http.Header, body []byte, err error, now time.Time) Verdict {
+// body is what was read of the answer's body: all of it, or its first
+// apiclient.MaxAnswer bytes (body.Over), in which the error code is looked
+// for field by field — a code read whole decides, wherever it stands; only
+// the Detail is clipped.
+func Classify(method string, status int, hdr http.Header, answer apiclient.Body, err error, now time.Time) Verdict {
+	body := answer.Bytes
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return Verdict{Class: Aborted, Detail: err.Error()}
 		}
 		if status != 0 {
+			if errors.Is(err, apiclient.ErrAnswerCut) {
+				return Verdict{Class: Transient, Detail: fmt.Sprintf("%d %s, %v", status, http.StatusText(status), err)}
+			}
 			return Verdict{Class: Transient, Detail: fmt.Sprintf("%d %s, answer cut short: %v", status, http.StatusText(status), err)}
 		}
 		return Verdict{Class: Transient, Detail: err.Error()}
@@ -101,7 +109,7 @@ func Classify(method string, status int, hdr http.Header, body []byte, err error
 	ra := retryAfter(hdr.Get("Retry-After"), now)
 	code := ""
 	if status < 200 || status >= 300 { // a success's body is not read for an error code
-		code = errorCode(body)
+		code, _ = apiclient.JSONString(answer, "error")
 	}
 	detail := fmt.Sprintf("%d %s", status, http.StatusText(status))
 	if status >= 300 && status < 400 {
@@ -109,13 +117,16 @@ func Classify(method string, status int, hdr http.Header, body []byte, err error
 	}
 	if code != "" {
 		detail += ": " + code
-	} else if s := strings.TrimSpace(string(body)); s != "" && status >= 300 {
+	} else if s := strings.TrimSpace(string(body[:min(len(body), 1024)])); s != "" && status >= 300 {
 		detail += ": " + clip(s, 200)
+	}
+	if answer.Over && code == "" && status >= 300 {
+		detail += fmt.Sprintf(" (answer over %d KiB, no error code in its first %d KiB)", apiclient.MaxAnswer>>10, apiclient.MaxAnswer>>10)
 	}
 	v := Verdict{RetryAfter: ra, Detail: detail}
 	switch {
 	case status < 100 || status > 599:
-		v.Class, v.Detail = Transient, fmt.Sprintf("status %d is not an HTTP answer: %s", status, clip(strings.TrimSpace(string(body)), 200))
+		v.Class, v.Detail = Transient, fmt.Sprintf("status %d is not an HTTP answer: %s", status, clip(strings.TrimSpace(string(body[:min(len(body), 1024)])), 200))
 	case status < 200:
 		v.Class, v.Detail = Transient, detail+": not a final answer"
 	case status < 300:
@@ -183,17 +194,6 @@ func location(h http.Header) string {
 	return "no Location"
 }
 
-// errorCode is the "error" field of a JSON error body.
-func errorCode(body []byte) string {
-	var e struct {
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(body, &e) != nil {
-		return ""
-	}
-	return e.Error
-}
-
 // retryAfter reads Retry-After as seconds or an HTTP date, at most a day.
 func retryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
@@ -212,9 +212,15 @@ func retryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
+// clip keeps at most n bytes of s, whole characters only, marking a cut
+// with "…": what is stored of an answer (dead_error, an attempt row, a log
+// line) stays short and valid UTF-8.
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

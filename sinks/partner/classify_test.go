@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/streamsync/streamsync/internal/apiclient"
 	"golang.org/x/oauth2"
 )
 
@@ -54,6 +57,7 @@ func TestClassify(t *testing.T) {
 		{"307 keeps its retry-after", "PUT", 307, hdr("Retry-After", "4"), ``, nil, Permanent, 4 * time.Second, "307 Temporary Redirect: redirect not followed, no Location"},
 		{"101 is not a final answer", "PUT", 101, nil, ``, nil, Transient, 0, "101 Switching Protocols: not a final answer"},
 		{"2xx cut short", "PUT", 200, nil, `{"ok"`, errors.New("unexpected EOF"), Transient, 0, "200 OK, answer cut short: unexpected EOF"},
+		{"2xx cut short while read", "PUT", 200, nil, ``, fmt.Errorf("%w after 3 bytes: %w", apiclient.ErrAnswerCut, io.ErrUnexpectedEOF), Transient, 0, "200 OK, answer cut short after 3 bytes: unexpected EOF"},
 		{"2xx cut short by shutdown", "PUT", 200, nil, ``, context.Canceled, Aborted, 0, "context canceled"},
 		{"404 delete cut short", "DELETE", 404, nil, ``, errors.New("unexpected EOF"), Transient, 0, "404 Not Found, answer cut short: unexpected EOF"},
 		{"407 is a proxy's", "PUT", 407, nil, ``, nil, Transient, 0, "407 Proxy Authentication Required (from a proxy or another server, not the partner's answer)"},
@@ -78,9 +82,46 @@ func TestClassify(t *testing.T) {
 			if h == nil {
 				h = http.Header{}
 			}
-			v := Classify(tt.method, tt.status, h, []byte(tt.body), tt.err, now)
+			v := Classify(tt.method, tt.status, h, apiclient.Body{Bytes: []byte(tt.body)}, tt.err, now)
 			if v.Class != tt.class || v.RetryAfter != tt.retryAfter || v.Detail != tt.detail {
 				t.Fatalf("got %v %s %q, want %v %s %q", v.Class, v.RetryAfter, v.Detail, tt.class, tt.retryAfter, tt.detail)
+			}
+		})
+	}
+}
+
+// The error code decides wherever it stands in the body, however long the
+// body: a 409 whose stale_version follows 6 KB of detail was dead-lettered
+// rejected when only the first 4 KB were parsed. Only the Detail is clipped.
+func TestClassifyLongAnswers(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	pad := strings.Repeat("x", 6000)
+	mib := strings.Repeat("y", apiclient.MaxAnswer)
+	tests := []struct {
+		name   string
+		status int
+		body   apiclient.Body
+		class  Class
+		detail string
+	}{
+		{"6 KB 409 stale_version, code last", 409, apiclient.Body{Bytes: []byte(`{"detail":"` + pad + `","error":"stale_version","current_version":9}`)},
+			Stale, "409 Conflict: stale_version"},
+		{"6 KB 409 parent_missing, code last", 409, apiclient.Body{Bytes: []byte(`{"trace":["` + pad + `"],"error":"parent_missing"}`)},
+			ParentMissing, "409 Conflict: parent_missing"},
+		{"over 1 MiB, code read whole in the first MiB", 409, apiclient.Body{Bytes: []byte(`{"error":"stale_version","detail":"` + mib)[:apiclient.MaxAnswer], Over: true},
+			Stale, "409 Conflict: stale_version"},
+		{"over 1 MiB, no code in the first MiB", 409, apiclient.Body{Bytes: []byte(`{"detail":"` + mib)[:apiclient.MaxAnswer], Over: true},
+			Permanent, `409 Conflict: {"detail":"` + mib[:189] + "… (answer over 1024 KiB, no error code in its first 1024 KiB)"},
+		{"a long 422 keeps a short detail", 422, apiclient.Body{Bytes: []byte(pad)}, Permanent, "422 Unprocessable Entity: " + pad[:200] + "…"},
+		{"clipped on a character boundary", 422, apiclient.Body{Bytes: []byte(strings.Repeat("界", 3000))}, Permanent,
+			"422 Unprocessable Entity: " + strings.Repeat("界", 66) + "…"},
+		{"a long 200", 200, apiclient.Body{Bytes: []byte(pad)}, Delivered, "200 OK"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := Classify("PUT", tt.status, http.Header{}, tt.body, nil, now)
+			if v.Class != tt.class || v.Detail != tt.detail {
+				t.Fatalf("got %v %.300q, want %v %.300q", v.Class, v.Detail, tt.class, tt.detail)
 			}
 		})
 	}

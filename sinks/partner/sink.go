@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -305,11 +303,9 @@ type parentRef struct {
 var jsonContentType = []string{"application/json"}
 
 func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
-	method, target := http.MethodPut, s.base+"/v1/"+e.Entity+"/"+url.PathEscape(e.Key)
+	method, target := s.request(e)
 	var body []byte
-	if e.Op == event.OpDelete {
-		method, target = http.MethodDelete, target+"?version="+strconv.FormatInt(e.Version, 10)
-	} else {
+	if e.Op != event.OpDelete {
 		pb := putBody{Account: e.Account, Version: e.Version, Data: e.Data}
 		if e.HasParent() {
 			pb.Parent = &parentRef{Entity: e.ParentEntity, Key: e.ParentKey}
@@ -357,13 +353,10 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("timeout after %s: %w", s.cfg.Timeout, err)
 		}
-		return Result{Verdict: Classify(method, 0, nil, nil, err, s.cfg.Now()), Latency: latency, Calls: 1}
+		return Result{Verdict: Classify(method, 0, nil, apiclient.Body{}, err, s.cfg.Now()), Latency: latency, Calls: 1}
 	}
 	// The answer is trusted only when read to its end (up to 1 MiB).
-	head, rerr := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if rerr == nil {
-		_, rerr = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	}
+	answer, rerr := readAnswer(resp)
 	_ = resp.Body.Close()
 	if rerr != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		rerr = fmt.Errorf("timeout after %s: %w", s.cfg.Timeout, rerr)
@@ -371,7 +364,7 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 	if rerr == nil && (resp.Request == nil || resp.Request.Method != method || resp.Request.URL.String() != req.URL.String()) {
 		rerr = errors.New("the answer is not to the request sent")
 	}
-	v := Classify(method, resp.StatusCode, resp.Header, head, rerr, s.cfg.Now())
+	v := Classify(method, resp.StatusCode, resp.Header, answer, rerr, s.cfg.Now())
 	if v.Class == Unauthorized && s.tokens != nil {
 		s.tokens.Invalidate(tok)
 	}
