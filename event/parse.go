@@ -113,6 +113,7 @@ func validate(e *Event, p *problems) {
 	text(p, FieldAccount, e.Account, maxAccountBytes, true)
 	entity(p, FieldEntity, e.Entity, true)
 	text(p, FieldKey, e.Key, MaxKeyBytes, true)
+	dotSegment(p, FieldKey, e.Key)
 	switch e.Op {
 	case OpUpsert, OpDelete, OpSync:
 	case "":
@@ -129,6 +130,7 @@ func validate(e *Event, p *problems) {
 	default:
 		entity(p, FieldParentEntity, e.ParentEntity, true)
 		text(p, FieldParentKey, e.ParentKey, MaxKeyBytes, true)
+		dotSegment(p, FieldParentKey, e.ParentKey)
 	}
 	text(p, FieldOrigin, e.Origin, maxOriginBytes, false)
 	header(p, FieldTraceParent, e.TraceParent, maxTraceParentSz, false)
@@ -159,6 +161,16 @@ func text(p *problems, field, s string, max int, required bool) {
 		p.add(field, fmt.Sprintf("%d bytes, more than %d", len(s), max))
 	case !utf8.ValidString(s):
 		p.add(field, "not valid UTF-8")
+	}
+}
+
+// dotSegment refuses the keys "." and "..": in a URL path they are
+// dot-segments (RFC 3986 §3.3), which clients, proxies and servers remove
+// when they clean a path — also after decoding "%2E" (§6.2.2.2) — so no
+// encoding makes them reach the record (docs/field-values.md).
+func dotSegment(p *problems, field, s string) {
+	if s == "." || s == ".." {
+		p.add(field, fmt.Sprintf("%q is a URL dot-segment, which proxies and servers remove from paths; not a legal key", s))
 	}
 }
 
