@@ -29,6 +29,11 @@ const (
 	FieldData         = "data"
 	FieldTS           = "ts"
 	FieldTraceParent  = "traceparent"
+	// FieldProof holds streamsync's proof that it wrote the entry itself
+	// (package internal/proof). It is one of streamsync's own fields
+	// (prefix "_ss_"): never read from ingest JSON, never parsed into an
+	// Event, never sent to the partner.
+	FieldProof = "_ss_proof"
 )
 
 // Limits of contract §1.
@@ -60,6 +65,11 @@ type Event struct {
 	// means ID. It is never a stream field: a sync delivery sets it to
 	// "<id>:<version sent>" (contract §7).
 	IdempotencyKey string
+	// Proof is appended as the field FieldProof when set: streamsync's own
+	// proof (a repair's), set by streamsync just before appending. Parsing
+	// never fills it in; the pipeline reads the field with the entry's
+	// other fields of its own.
+	Proof string
 }
 
 // IdemKey is the Idempotency-Key the partner sees for the event: its
@@ -97,6 +107,9 @@ func (e Event) Fields() []any {
 	}
 	if e.TraceParent != "" {
 		f = append(f, FieldTraceParent, e.TraceParent)
+	}
+	if e.Proof != "" {
+		f = append(f, FieldProof, e.Proof)
 	}
 	return f
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/proof"
 )
 
 // Verdict is what a partner call came to.
@@ -54,6 +55,9 @@ func Deliver(s Sender, retry RetryPolicy, recheck time.Duration) StepFunc {
 		switch r.Verdict {
 		case Accepted:
 			o.Step, o.Ledger = StepDelivered, LedgerSet
+			if w.Meta.Proven == proof.Repair {
+				o.Ledger = LedgerForce // the ledger holds what the repair sent, even a lower version
+			}
 		case Stale:
 			o.Step, o.Error = StepSkippedStale, r.Detail
 		case Aborted:

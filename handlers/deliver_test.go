@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/proof"
 )
 
 type fakeSender SendResult
@@ -57,6 +58,33 @@ func TestDeliver(t *testing.T) {
 			}
 			if tt.due != 0 && o.Due.Sub(now) != tt.due {
 				t.Fatalf("due in %s, want %s", o.Due.Sub(now), tt.due)
+			}
+		})
+	}
+}
+
+// A proven repair the partner accepts sets the ledger whatever it held; a
+// claimed one (origin reconcile, a proof that did not verify) only raises
+// it. Its proof travels into a retry's entry.
+func TestDeliverRepair(t *testing.T) {
+	policy := RetryPolicy{Initial: time.Second, Max: time.Minute, MaxAttempts: 5, Jitter: func() float64 { return 0.5 }}
+	tests := []struct {
+		name   string
+		meta   Meta
+		res    SendResult
+		ledger LedgerWrite
+	}{
+		{"proven repair delivered", Meta{Proof: "repair:p", Proven: proof.Repair}, SendResult{Verdict: Accepted, Status: 200, Calls: 1}, LedgerForce},
+		{"unproven repair delivered", Meta{Proof: "repair:p"}, SendResult{Verdict: Accepted, Status: 200, Calls: 1}, LedgerSet},
+		{"proven replay delivered", Meta{Proof: "replay:p", Proven: proof.Replay}, SendResult{Verdict: Accepted, Status: 200, Calls: 1}, LedgerSet},
+		{"proven repair retried", Meta{Proof: "repair:p", Proven: proof.Repair}, SendResult{Verdict: Transient, Status: 503, Calls: 1}, LedgerNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := &Work{Event: repair(3, `{}`), Meta: tt.meta, Now: now}
+			o, err := Deliver(fakeSender(tt.res), policy, time.Second)(context.Background(), w)
+			if err != nil || o.Ledger != tt.ledger || o.Meta.Proof != tt.meta.Proof {
+				t.Fatalf("got %+v %v, want ledger %d and the proof carried", o, err, tt.ledger)
 			}
 		})
 	}

@@ -5,18 +5,22 @@ import (
 	"fmt"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/proof"
 )
 
 // LedgerGuard skips what the partner needs not get: a version not newer than
 // the ledger's (stale; a repeated event id is one), and content identical to
-// what the partner last got (unchanged; the ledger's version moves up). A
-// replayed event passes once without the check; a reconciliation repair
-// (origin reconcile) always passes, since the ledger may be what drifted
-// (contract §6).
+// what the partner last got (unchanged; the ledger's version moves up).
+//
+// Only an event that proves streamsync wrote it passes without the check
+// (Meta.Proven, docs/security.md): a reconciliation repair always, since
+// the ledger may be what drifted (contract §6), and a replayed dead letter
+// for its own event id. The origin field proves nothing: an event with
+// origin=reconcile and no valid proof is checked like any other.
 func LedgerGuard() StepFunc {
 	return func(_ context.Context, w *Work) (*Outcome, error) {
 		r, e := w.Record, w.Event
-		if w.Meta.Replay || e.Origin == OriginReconcile || !r.Found {
+		if w.Meta.Proven == proof.Repair || w.Meta.Proven == proof.Replay || !r.Found {
 			return nil, nil
 		}
 		if e.Version <= r.Version {
@@ -30,6 +34,3 @@ func LedgerGuard() StepFunc {
 		return nil, nil
 	}
 }
-
-// OriginReconcile is the origin of reconciliation repairs (contract §6).
-const OriginReconcile = "reconcile"

@@ -3,6 +3,8 @@ package handlers
 import (
 	"strconv"
 	"strings"
+
+	"github.com/streamsync/streamsync/internal/proof"
 )
 
 // Stream fields streamsync adds to an entry it re-enters (after parking, a
@@ -11,7 +13,14 @@ const (
 	MetaPrefix      = "_ss_"
 	MetaAttempts    = "_ss_attempts"
 	MetaUnseenSince = "_ss_unseen"
-	MetaReplay      = "_ss_replay"
+	// MetaReplay marks a replayed dead letter. It is written for processes
+	// of older versions during an upgrade; by itself it proves nothing (see
+	// MetaProof).
+	MetaReplay = "_ss_replay"
+	// MetaProof holds streamsync's proof that it wrote the entry (package
+	// internal/proof): a repair's or a replay's. Only a proof that verifies
+	// lets an event skip the ledger's checks (docs/security.md).
+	MetaProof       = proof.Field
 	MetaSourceFails = "_ss_source_fails"
 	// MetaTrace is the W3C traceparent of the span that parked the event or
 	// scheduled its retry (package tracing); empty when tracing is off.
@@ -22,7 +31,13 @@ const (
 type Meta struct {
 	Attempts    int   // partner calls made so far
 	UnseenSince int64 // unix ms since when the parent has not been seen; 0: not counting
-	Replay      bool  // re-entered by an operator: the ledger check is skipped once
+	Replay      bool  // MetaReplay was set; proves nothing by itself
+	// Proof is MetaProof as read, carried into the event's next entry.
+	Proof string
+	// Proven is what Proof proves, once the pipeline checked it against
+	// streamsync's key: proof.Repair, proof.Replay, or proof.None. It is
+	// never read from a field.
+	Proven proof.Kind
 	// SourceFails counts failed source reads of a sync event (contract §7),
 	// apart from partner calls.
 	SourceFails int
@@ -37,6 +52,7 @@ func MetaOf(fields map[string]string) Meta {
 		m.UnseenSince, _ = strconv.ParseInt(v, 10, 64)
 	}
 	m.Replay = fields[MetaReplay] == "1"
+	m.Proof = fields[MetaProof]
 	m.SourceFails = atoi(fields[MetaSourceFails])
 	m.Trace = fields[MetaTrace]
 	return m
@@ -63,6 +79,9 @@ func (m Meta) Fields() []string {
 	}
 	if m.Replay {
 		f = append(f, MetaReplay, "1")
+	}
+	if m.Proof != "" {
+		f = append(f, MetaProof, m.Proof)
 	}
 	if m.SourceFails > 0 {
 		f = append(f, MetaSourceFails, strconv.Itoa(m.SourceFails))

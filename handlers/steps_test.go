@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/proof"
 )
 
 func TestValidate(t *testing.T) {
@@ -17,7 +18,8 @@ func TestValidate(t *testing.T) {
 		errHas string
 	}{
 		{"valid with meta", map[string]string{"id": "e", "account": "a", "entity": "x", "key": "k", "op": "delete", "version": "2",
-			MetaAttempts: "3", MetaUnseenSince: "1700000000000", MetaReplay: "1"}, Meta{Attempts: 3, UnseenSince: 1700000000000, Replay: true}, ""},
+			MetaAttempts: "3", MetaUnseenSince: "1700000000000", MetaReplay: "1", MetaProof: "replay:x"},
+			Meta{Attempts: 3, UnseenSince: 1700000000000, Replay: true, Proof: "replay:x"}, ""},
 		{"valid", map[string]string{"id": "e", "account": "a", "entity": "x", "key": "k", "op": "upsert", "version": "2", "data": `{}`}, Meta{}, ""},
 		{"invalid", map[string]string{"id": "e", "op": "merge"}, Meta{}, `op: "merge" is not upsert, delete or sync`},
 		{"meta does not count as data", map[string]string{"id": "e", "account": "a", "entity": "x", "key": "k", "op": "upsert", "version": "2", MetaAttempts: "1"}, Meta{}, "data: required"},
@@ -48,7 +50,8 @@ func TestLoopFilter(t *testing.T) {
 		e := upsert("e", 1, `{}`)
 		e.Origin = tt.origin
 		o, _ := step(context.Background(), &Work{Event: e})
-		if (o == nil && tt.step != "") || (o != nil && (o.Step != tt.step || o.Ledger != LedgerSet)) {
+		// an echo records its content, never its version (docs/security.md)
+		if (o == nil && tt.step != "") || (o != nil && (o.Step != tt.step || o.Ledger != LedgerContent)) {
 			t.Errorf("origin %q: %+v", tt.origin, o)
 		}
 	}
@@ -70,12 +73,12 @@ func TestLedgerGuard(t *testing.T) {
 		{"same version (duplicate)", upsert("e0", 10, `{"a":1,"b":[1,2]}`), have, Meta{}, StepSkippedStale, LedgerNone},
 		{"newer, same content in another key order", upsert("e2", 11, `{ "b":[1,2], "a":1 }`), have, Meta{}, StepSkippedUnchanged, LedgerBump},
 		{"newer, changed", upsert("e2", 11, `{"a":1,"b":[2,1]}`), have, Meta{}, "", LedgerNone},
-		{"replayed passes once", upsert("e1", 9, `{"a":2}`), have, Meta{Replay: true}, "", LedgerNone},
-		{"a reconciliation repair is never stale", func() event.Event {
-			e := upsert("rc-1-1", 10, `{"a":1,"b":[1,2]}`)
-			e.Origin = OriginReconcile
-			return e
-		}(), have, Meta{}, "", LedgerNone},
+		{"replayed passes once", upsert("e1", 9, `{"a":2}`), have, Meta{Replay: true, Proven: proof.Replay}, "", LedgerNone},
+		{"a replay marker without a proof is checked", upsert("e1", 9, `{"a":2}`), have, Meta{Replay: true, Proof: "replay:forged"}, StepSkippedStale, LedgerNone},
+		{"a proven repair is never stale", repair(10, `{"a":1,"b":[1,2]}`), have, Meta{Proven: proof.Repair}, "", LedgerNone},
+		{"a proven repair is never unchanged", repair(11, `{"a":1,"b":[1,2]}`), have, Meta{Proven: proof.Repair}, "", LedgerNone},
+		{"origin reconcile without a proof is stale", repair(10, `{"a":1,"b":[1,2]}`), have, Meta{}, StepSkippedStale, LedgerNone},
+		{"origin reconcile without a proof is unchanged", repair(11, `{"a":1,"b":[1,2]}`), have, Meta{Proof: "repair:forged"}, StepSkippedUnchanged, LedgerBump},
 		{"delete of a deleted record", event.Event{ID: "e3", Op: event.OpDelete, Version: 12}, gone, Meta{}, StepSkippedUnchanged, LedgerBump},
 		{"upsert of a deleted record with its old content", upsert("e3", 12, `{"a":1,"b":[1,2]}`), gone, Meta{}, "", LedgerNone},
 	}

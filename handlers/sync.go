@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/streamsync/streamsync/event"
@@ -67,6 +68,11 @@ func SyncRead(r RecordReader, retry RetryPolicy, onFailure func()) StepFunc {
 			if !w.Record.Found {
 				return &Outcome{Step: StepSkippedStale, Attempt: w.Meta.Attempts,
 					Error: "the source does not have the record and the ledger has no record of it: nothing to delete"}, nil
+			}
+			if w.Record.Version == math.MaxInt64 {
+				// no version is newer: a ledger pushed as high as it goes
+				return &Outcome{Step: StepSkippedStale, Attempt: w.Meta.Attempts,
+					Error: "the source does not have the record and the ledger's version is 9223372036854775807: no delete can be newer (mend the ledger: streamsync ledger set)"}, nil
 			}
 			e.Op, e.Version, e.Data = event.OpDelete, w.Record.Version+1, nil
 		} else {

@@ -45,6 +45,7 @@ func TestSyncRead(t *testing.T) {
 		{"found: upsert with the source's state", fakeReader{rec: SourceRecord{Version: 7, Data: []byte(`{"n":1}`)}, found: true}, syncEvent, Ledger{}, 0, "", "", event.OpUpsert, 7, `{"n":1}`, "s1:7", 0, 0},
 		{"gone, ledger has it: delete at ledger+1", fakeReader{}, syncEvent, Ledger{Found: true, Version: 9, Hash: "h"}, 0, "", "", event.OpDelete, 10, "", "s1:10", 0, 0},
 		{"gone, ledger has none: skipped_stale", fakeReader{}, syncEvent, Ledger{}, 0, StepSkippedStale, "", "", 0, "", "", 0, 0},
+		{"gone, ledger at the top: skipped_stale, no version wraps", fakeReader{}, syncEvent, Ledger{Found: true, Version: 1<<63 - 1, Hash: "h"}, 0, StepSkippedStale, "", "", 0, "", "", 0, 0},
 		{"transient: retried", fakeReader{err: transient}, syncEvent, Ledger{}, 0, StepRetryScheduled, "", "", 0, "", "", time.Second, 1},
 		{"transient: second backoff", fakeReader{err: transient}, syncEvent, Ledger{}, 1, StepRetryScheduled, "", "", 0, "", "", 2 * time.Second, 2},
 		{"transient: reads used up", fakeReader{err: transient}, syncEvent, Ledger{}, 2, StepDead, ReasonExhausted, "", 0, "", "", 0, 3},

@@ -76,6 +76,15 @@ const (
 	LedgerSet
 	// LedgerBump moves the version up to the event's, keeping the content.
 	LedgerBump
+	// LedgerForce records the event's version and content whatever the
+	// ledger held: a proven repair the partner accepted (the ledger may be
+	// what drifted, so it may go down).
+	LedgerForce
+	// LedgerContent records the event's content, if its version is newer,
+	// but keeps the ledger's version (0 for a record the ledger did not
+	// have): an echo of the partner's own change, whose version nothing
+	// proves (docs/security.md).
+	LedgerContent
 )
 
 // Outcome is where an event ends up at one step.

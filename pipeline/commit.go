@@ -35,11 +35,11 @@ func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event,
 	rkey := e.Key
 	ledgerMode, ledgerVal := "none", ""
 	switch o.Ledger {
-	case handlers.LedgerSet:
+	case handlers.LedgerSet, handlers.LedgerForce, handlers.LedgerContent:
 		if hash == "" {
 			hash = handlers.ContentHash(e)
 		}
-		ledgerMode, ledgerVal = "set", handlers.LedgerWithHash(e, hash).String()
+		ledgerMode, ledgerVal = ledgerModes[o.Ledger], handlers.LedgerWithHash(e, hash).String()
 	case handlers.LedgerBump:
 		ledgerMode, ledgerVal = "bump", strconv.FormatInt(e.Version, 10)
 	}
@@ -96,6 +96,12 @@ func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event,
 		return false, false, fmt.Errorf("commit %s of %s (%s): %w", o.Step, e.ID, en.streamID, err)
 	}
 	return n >= 1, n == 2, nil
+}
+
+// ledgerModes name the ledger writes that carry a whole entry, as
+// commitScript takes them.
+var ledgerModes = map[handlers.LedgerWrite]string{
+	handlers.LedgerSet: "set", handlers.LedgerForce: "force", handlers.LedgerContent: "content",
 }
 
 // reentryPayload is the entry a parked or retrying event comes back with,

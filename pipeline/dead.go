@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/proof"
 )
 
 // DeadLetter is one entry of the dead-letter stream.
@@ -118,9 +119,18 @@ type DeadOps struct {
 // Replay re-enters every dead letter that matches f as a new entry of the
 // events stream (same id, ledger check skipped once, a `replayed` row) and
 // removes it from the dead-letter stream. It returns the ids replayed.
+//
+// The ledger check is skipped because the entry carries a replay proof
+// made with streamsync's key (read from, or made once in, Redis: no
+// setting needed), not because of a marker anyone could write
+// (docs/security.md).
 func (o DeadOps) Replay(ctx context.Context, f DeadFilter) ([]string, error) {
 	if f.Empty() {
 		return nil, ErrNoFilter
+	}
+	key, err := proof.Load(ctx, o.RDB, o.shards()[0].ProofKey)
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
 	}
 	clock := o.Clock
 	if clock == nil {
@@ -134,7 +144,7 @@ func (o DeadOps) Replay(ctx context.Context, f DeadFilter) ([]string, error) {
 		k := o.shards()[d.Shard]
 		keys := []string{k.Dead, k.Events, k.Attempts, k.Steps, k.State(d.Fields["entity"])}
 		args := []any{d.DeadID, clock.Now().UnixMilli(), o.Instance, rows}
-		for _, s := range replayFields(d.Fields) {
+		for _, s := range replayFields(d.Fields, key) {
 			args = append(args, s)
 		}
 		err := replayScript.Run(ctx, o.RDB, keys, args...).Err()
@@ -147,12 +157,13 @@ func (o DeadOps) Replay(ctx context.Context, f DeadFilter) ([]string, error) {
 
 // replayFields is the entry a dead letter re-enters as: its own fields
 // byte for byte (without the dead_* ones and streamsync's own), at most
-// maxFlatFields of them as fields and the rest packed, and _ss_replay=1.
-func replayFields(fields map[string]string) []string {
+// maxFlatFields of them as fields and the rest packed, _ss_replay=1, and
+// the replay's proof made with key.
+func replayFields(fields map[string]string, key *proof.Key) []string {
 	f := flatFields(fields, func(k string) bool {
 		return !handlers.IsMeta(k) && !strings.HasPrefix(k, "dead_")
 	})
-	return append(f, handlers.MetaReplay, "1")
+	return append(f, handlers.MetaReplay, "1", handlers.MetaProof, key.Sign(proof.Replay, fields))
 }
 
 // Drop deletes every dead letter that matches f and returns their ids.

@@ -37,7 +37,12 @@ type Keys struct {
 	// shard's is the one used.
 	Owner   string
 	Members string
-	base    string
+	// ProofKey holds the key of streamsync's proofs (package
+	// internal/proof): one per deployment, the same in every shard, named
+	// from the configured events stream without a shard's tag, so that the
+	// number of shards does not change it.
+	ProofKey string
+	base     string
 }
 
 // NewKeys derives the key set from the configured stream names.
@@ -51,6 +56,7 @@ func NewKeys(events, group, dead, delayed, retry string) Keys {
 		Partner:  base + ":partner",
 		Owner:    base + ":owner",
 		Members:  base + ":members",
+		ProofKey: base + ":proof_key",
 		base:     base,
 
 		Prepared:       base + ":prepared",
@@ -126,6 +132,7 @@ func NewShards(events, group, dead, delayed, retry string, n int, tagged bool) S
 			return sb + ":" + s
 		}
 		out[i] = NewKeys(name(events), group, name(dead), name(delayed), name(retry))
+		out[i].ProofKey = base + ":proof_key"
 	}
 	return out
 }

@@ -88,3 +88,23 @@ func TestShardKeysShareOneSlot(t *testing.T) {
 		})
 	}
 }
+
+// The proof key is one per deployment: the same in every shard, named from
+// the configured stream without a shard's tag, whatever the number of
+// shards (changing it must not make streamsync forget its key).
+func TestProofKeyIsOnePerDeployment(t *testing.T) {
+	for _, tc := range []struct {
+		events string
+		want   string
+	}{{"streamsync:events", "streamsync:proof_key"}, {"{ss}:events", "{ss}:proof_key"}} {
+		for _, n := range []int{1, 3, 6} {
+			for _, tagged := range []bool{false, true} {
+				for i, k := range NewShards(tc.events, "g", "d", "dl", "r", n, tagged) {
+					if k.ProofKey != tc.want {
+						t.Errorf("%s, %d shards (tagged %v), shard %d: proof key %q, want %q", tc.events, n, tagged, i, k.ProofKey, tc.want)
+					}
+				}
+			}
+		}
+	}
+}

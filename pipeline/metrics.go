@@ -15,6 +15,9 @@ type metrics struct {
 	endToEnd *prometheus.HistogramVec
 	// sourceFailures counts failed source reads of sync events (contract §7).
 	sourceFailures prometheus.Counter
+	// proofsRejected counts entries whose proof field does not verify
+	// (docs/security.md).
+	proofsRejected prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,9 +32,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		endToEnd: newEndToEnd(),
 		sourceFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamsync_source_failures_total",
 			Help: "Failed source reads of op=sync events; each is retried like a partner failure."}),
+		proofsRejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamsync_proofs_rejected_total",
+			Help: "Entries whose proof field does not verify; each was handled as an ordinary event."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.dead, m.latency, m.handled, m.moved, m.failures, m.endToEnd, m.sourceFailures)
+		reg.MustRegister(m.dead, m.latency, m.handled, m.moved, m.failures, m.endToEnd, m.sourceFailures, m.proofsRejected)
 	}
 	return m
 }

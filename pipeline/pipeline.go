@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/proof"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/tracing"
 	"go.opentelemetry.io/otel/trace"
@@ -98,6 +99,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Keys.Events == "" || c.Keys.Group == "":
 		return errors.New("pipeline: stream and group required")
+	case c.Keys.ProofKey == "":
+		return errors.New("pipeline: the proof key's name is required (NewKeys and NewShards name it)")
 	case c.Consumer == "":
 		return errors.New("pipeline: consumer name required")
 	case c.PartnerName == "":
@@ -131,6 +134,7 @@ type Pipeline struct {
 	metrics  *metrics
 	runID    string
 	tracer   *tracing.Tracer
+	proofs   *proof.Verifier
 	log      *slog.Logger
 }
 
@@ -153,6 +157,7 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 		commit:   &committer{instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog, trips: trips},
 		metrics:  newMetrics(cfg.Registerer),
 		moversOf: map[string][2]*mover{},
+		proofs:   proof.NewVerifier(rdb, cfg.Keys.ProofKey, cfg.Clock.Now),
 		// at most one handler per held entry of every shard
 		workers: newWorkers(len(cfg.Shards) * cmp.Or(cfg.Subscriber.MaxInFlight, ordered.DefaultMaxInFlight)),
 	}
@@ -264,6 +269,12 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 	}()
 	e, meta, o := p.tracer.Validate(ctx, fields, p.cfg.Limits)
 	hash := ""
+	if o == nil && meta.Proof != "" {
+		if meta.Proven, err = p.checkProof(ctx, e, fields); err != nil {
+			p.metrics.failures.Inc()
+			return err
+		}
+	}
 	if o == nil {
 		w := &handlers.Work{Event: e, Meta: meta, Now: p.cfg.Clock.Now()}
 		if err := lookup(ctx, p.trips, keys, p.cfg.Shards, w, p.runID, p.cfg.LeaseTTL); err != nil {
@@ -301,7 +312,7 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 			return fmt.Errorf("event %s: no step gave an outcome", e.ID)
 		}
 		e = w.Event // as sent: a sync event resolved to an upsert or delete
-		if o.Ledger == handlers.LedgerSet {
+		if o.Ledger != handlers.LedgerNone && o.Ledger != handlers.LedgerBump {
 			hash = w.Hash()
 		}
 	}
@@ -341,6 +352,23 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 	p.log.Log(context.Background(), level, "step", "event_id", e.ID, "account", e.Account, "stream_id", en.streamID,
 		"step", string(o.Step), "attempt", o.Attempt, "http_status", o.HTTPStatus, "reason", o.DeadReason, "error", o.Error)
 	return nil
+}
+
+// checkProof is what the entry's proof proves (docs/security.md, "What
+// only streamsync may write"); an error (the key cannot be read) leaves the
+// entry pending, to be handed out again. A proof that does not verify is
+// counted and logged, and the event goes on as an ordinary one.
+func (p *Pipeline) checkProof(ctx context.Context, e event.Event, fields map[string]string) (proof.Kind, error) {
+	kind, err := p.proofs.Verify(ctx, fields)
+	if err != nil {
+		return proof.None, fmt.Errorf("event %s: check its proof: %w", e.ID, err)
+	}
+	if kind == proof.None {
+		p.metrics.proofsRejected.Inc()
+		p.log.Warn("an entry carries a proof that does not verify; it is handled as an ordinary event",
+			"event_id", e.ID, "account", e.Account, "origin", e.Origin)
+	}
+	return kind, nil
 }
 
 // releaseLease gives up the account's lease if this run holds it.

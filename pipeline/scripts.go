@@ -103,7 +103,11 @@ end
 //
 // ARGV +1 group            +2 stream entry id   +3 record key (ledger and state field)
 // ARGV +4 event id         +5 now, unix ms      +6 step
-// ARGV +7 ledger: none|set|bump    +8 ledger value (set) or version (bump)
+// ARGV +7 ledger: none|set|bump|force|content
+// ARGV +8 ledger value "version|…" (set, force, content) or version (bump):
+// set writes it when its version is newer; force writes it whatever the
+// ledger held; content writes it when its version is newer but keeps the
+// ledger's version (0 when there was none); bump raises the version only
 // ARGV +9 state: keep|clear|clear_any|set          +10 state value (set)
 // ARGV +11 "1": release the children waiting for this record
 // ARGV +12 park due ms ("" = no park)   +13 payload to park
@@ -146,7 +150,9 @@ local function one(kb, a)
   if not tonumber(now) or (ARGV[a + 12] ~= '' and not tonumber(ARGV[a + 12])) then
     return 'commit: now and the due time must be numbers'
   end
-  if (lmode == 'set' and not string.match(lval, '^%d+|')) or (lmode == 'bump' and not string.match(lval, '^%d+$')) then
+  local whole = lmode == 'set' or lmode == 'force' or lmode == 'content'
+  if (whole and not string.match(lval, '^%d+|')) or (lmode == 'bump' and not string.match(lval, '^%d+$'))
+    or not (whole or lmode == 'bump' or lmode == 'none') then
     return 'commit: ledger value ' .. lval .. ' does not fit mode ' .. lmode
   end
   local lease, run = KEYS[kb + 12], ARGV[a + 17]
@@ -163,6 +169,15 @@ local function one(kb, a)
     if lmode == 'set' then
       local nv = string.match(lval, '^(%d+)|')
       if not cv or vgt(nv, cv) then redis.call('HSET', KEYS[kb + 4], rkey, lval) end
+    elseif lmode == 'force' then
+      redis.call('HSET', KEYS[kb + 4], rkey, lval)
+    elseif lmode == 'content' then
+      local nv, nrest = string.match(lval, '^(%d+)(|.*)$')
+      if not cv then
+        redis.call('HSET', KEYS[kb + 4], rkey, '0' .. nrest)
+      elseif vgt(nv, cv) then
+        redis.call('HSET', KEYS[kb + 4], rkey, cv .. nrest)
+      end
     elseif lmode == 'bump' and cv and vgt(lval, cv) then
       redis.call('HSET', KEYS[kb + 4], rkey, lval .. rest)
     end
@@ -338,7 +353,8 @@ return {#ids, first[2] or false}
 
 // replayScript re-enters one dead letter as a new entry of the events
 // stream with the fields the caller built from it (its own fields without
-// the dead_* ones, MoreField kept packed, plus _ss_replay=1); the dead
+// the dead_* ones, MoreField kept packed, plus _ss_replay=1 and the
+// replay's proof); the dead
 // letter is deleted, the record's dead state cleared, and a `replayed` row
 // written. The dead letter is looked up first: a stream entry never
 // changes, so the fields read before still hold if it is there.

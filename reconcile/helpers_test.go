@@ -93,9 +93,9 @@ func (w *world) reconciler(cfg reconcile.Config, withSource bool) *reconcile.Rec
 	w.t.Helper()
 	cfg.Database = w.db
 	deps := reconcile.Deps{CH: w.conn, Theirs: w.partner, Ledger: reconcile.RedisLedger{RDB: w.rdb, Key: w.keys.Ledger},
-		Append: func(ctx context.Context, events []event.Event) error {
+		Append: reconcile.SignRepairs(w.rdb, w.keys.ProofKey, func(ctx context.Context, events []event.Event) error {
 			return ingest.Append(ctx, w.rdb, w.keys.Events, events)
-		}}
+		})}
 	if withSource {
 		deps.Ours = w.oursSrc
 	}

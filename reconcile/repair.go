@@ -7,16 +7,39 @@ import (
 	"strconv"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/proof"
 )
 
-// OriginReconcile is the origin of repair events (contract §6); the ledger
-// never skips them as stale or unchanged.
+// OriginReconcile is the origin of repair events (contract §6). It names
+// them for operators and analysts; what lets the ledger pass a repair
+// without its stale and unchanged checks is the repair proof the AppendFunc
+// adds, never this origin (docs/security.md).
 const OriginReconcile = "reconcile"
 
-// AppendFunc appends events to the events stream through the project's one
-// append path (ingest.Append): all of them or none.
+// AppendFunc appends repair events to the events stream through the
+// project's one append path (ingest.Append), all of them or none; wrapped
+// in SignRepairs, each with a repair proof.
 type AppendFunc func(ctx context.Context, events []event.Event) error
+
+// SignRepairs wraps next so that every repair it appends carries a repair
+// proof made with streamsync's key, stored in Redis under keyName
+// (pipeline.Keys.ProofKey; made there on first use, see proof.Load): only a
+// proven repair passes the ledger's stale and unchanged checks and sets the
+// ledger to its version once delivered (docs/security.md).
+func SignRepairs(rdb redis.Cmdable, keyName string, next AppendFunc) AppendFunc {
+	return func(ctx context.Context, events []event.Event) error {
+		key, err := proof.Load(ctx, rdb, keyName)
+		if err != nil {
+			return err
+		}
+		for i := range events {
+			events[i].Proof = key.SignEvent(proof.Repair, events[i])
+		}
+		return next(ctx, events)
+	}
+}
 
 // repairBatch is the events appended per call.
 const repairBatch = 500

@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/proof"
 	"github.com/streamsync/streamsync/internal/testenv"
+	"github.com/streamsync/streamsync/pipeline"
 )
 
 func cli(t *testing.T, environ []string, args ...string) (string, error) {
@@ -88,6 +90,17 @@ func TestStatusAndDeadCommands(t *testing.T) {
 	last := entries[len(entries)-1].Values
 	if last["id"] != "e1" || last["_ss_replay"] != "1" || last["dead_reason"] != nil || last["data"] != "{}" {
 		t.Fatalf("replayed entry %v", last)
+	}
+	key, err := proof.Load(ctx, rdb, pipeline.NewKeys(prefix+"events", "", "", "", "").ProofKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replayed := map[string]string{}
+	for k, v := range last {
+		replayed[k] = v.(string)
+	}
+	if key.Verify(replayed[proof.Field], replayed) != proof.Replay {
+		t.Fatalf("the replayed entry has no valid replay proof: %v", last)
 	}
 	if n, _ := rdb.XLen(ctx, prefix+"dead").Result(); n != 0 {
 		t.Fatalf("%d dead letters left", n)

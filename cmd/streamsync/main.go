@@ -29,6 +29,8 @@ commands:
   backfill  full sync: append every record of the source as an upsert, paced and resumable
             [--entity E]... [--account A]... [--rate N] [--resume RUN_ID] [--replay-dead]
   shard     shard ACCOUNT: the events stream a producer appends the account's events to
+  ledger    show or mend one record's ledger entry (e.g. one pushed too high):
+            ledger get|set|drop ENTITY KEY [--account A] [--version N]
 
 Every command takes --config FILE, --format table|json, and a flag per setting
 (--sink.base_url=…); see config/streamsync.example.yaml.
@@ -65,8 +67,9 @@ var commands = map[string]struct {
 	"reconcile": {run: runReconcile, sections: reconcileSections, flags: reconcileFlags},
 	"backfill": {run: runBackfill, sections: []string{config.SectionRedis, config.SectionStream, config.SectionEvent, config.SectionSource, config.SectionLog},
 		flags: backfillFlags},
-	"shard": {run: runShard, sections: []string{config.SectionRedis, config.SectionStream}},
-	"sql":   {run: runSQL, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: sqlFlags},
+	"shard":  {run: runShard, sections: []string{config.SectionRedis, config.SectionStream}},
+	"ledger": {run: runLedger, sections: operatorSections, flags: ledgerFlags},
+	"sql":    {run: runSQL, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: sqlFlags},
 }
 
 var operatorSections = []string{config.SectionRedis, config.SectionStream, config.SectionLog}

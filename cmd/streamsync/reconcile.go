@@ -112,7 +112,7 @@ func newReconciler(e *env, rc reconcile.Config) (*reconcile.Reconciler, func(), 
 	rc.Database = ch.Database
 	rc.Logger = e.log
 	deps := reconcile.Deps{CH: conn, Theirs: theirs, Ledger: ledgerOf(rdb, shards),
-		Append: appender(rdb, shards)}
+		Append: repairAppender(rdb, shards)}
 	if ours.Kind() != source.KindNone {
 		deps.Ours = ours
 	}
@@ -124,11 +124,12 @@ func newReconciler(e *env, rc reconcile.Config) (*reconcile.Reconciler, func(), 
 	return r, cleanup, nil
 }
 
-// appender appends events through the ingest's append path.
-func appender(rdb redis.UniversalClient, shards pipeline.Shards) reconcile.AppendFunc {
-	return func(ctx context.Context, events []event.Event) error {
+// repairAppender appends reconciliation repairs through the ingest's append
+// path, each with a repair proof (reconcile.SignRepairs).
+func repairAppender(rdb redis.UniversalClient, shards pipeline.Shards) reconcile.AppendFunc {
+	return reconcile.SignRepairs(rdb, shards[0].ProofKey, func(ctx context.Context, events []event.Event) error {
 		return ingest.AppendRouted(ctx, rdb, shards.Stream, events)
-	}
+	})
 }
 
 // ledgerOf reads the ledger of every shard.

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"github.com/streamsync/streamsync/pipeline"
+)
+
+func ledgerFlags(fs *pflag.FlagSet) {
+	fs.String("account", "", "the record's account: look in its shard only (without it, every shard)")
+	fs.String("version", "", "set: the version the ledger is to hold")
+}
+
+// runLedger is `streamsync ledger get|set|drop ENTITY KEY [--account A]
+// [--version N]`: shows and mends the ledger's entry of one record, e.g. one
+// pushed too high (docs/operations.md, "Mending the ledger").
+func runLedger(ctx context.Context, e *env) error {
+	if e.fs.NArg() != 3 {
+		return errors.New("ledger: want get, set or drop, an entity and a key, as in `streamsync ledger get main_registration r-42`")
+	}
+	action, entity, key := e.fs.Arg(0), e.fs.Arg(1), e.fs.Arg(2)
+	account, _ := e.fs.GetString("account")
+	vs, _ := e.fs.GetString("version")
+	var version int64
+	switch action {
+	case "get", "drop":
+		if vs != "" {
+			return fmt.Errorf("ledger %s: --version is for set", action)
+		}
+	case "set":
+		v, err := strconv.ParseInt(vs, 10, 64)
+		if err != nil || v < 0 {
+			return fmt.Errorf("ledger set: --version wants a whole number from 0 to 9223372036854775807, not %q", vs)
+		}
+		version = v
+	default:
+		return fmt.Errorf("ledger: want get, set or drop, not %q", action)
+	}
+	rdb := newRedis(e.cfg.Redis)
+	defer rdb.Close()
+	if err := pingRedis(ctx, rdb, e.cfg.Redis); err != nil {
+		return err
+	}
+	ops := pipeline.LedgerOps{RDB: rdb, Shards: shardsOf(e.cfg)}
+	switch action {
+	case "get":
+		items, err := ops.Get(ctx, entity, key, account)
+		if err != nil {
+			return err
+		}
+		return printLedger(e, items, len(ops.Shards), account)
+	case "set":
+		before, after, err := ops.Set(ctx, entity, key, account, version)
+		if err != nil {
+			return fmt.Errorf("ledger set: %w", err)
+		}
+		was := "none"
+		if before != nil {
+			was = strconv.FormatInt(before.Version, 10)
+		}
+		e.log.Info("ledger entry set", "entity", entity, "key", key, "shard", after.Shard, "version_before", was, "version", after.Version)
+		if e.format == "json" {
+			return json.NewEncoder(e.out).Encode(map[string]any{"before": before, "after": after})
+		}
+		_, err = fmt.Fprintf(e.out, "%s %s in shard %d: version %s → %d\n", entity, quoteKey(key), after.Shard, was, after.Version)
+		return err
+	default: // drop
+		gone, err := ops.Drop(ctx, entity, key, account)
+		if err != nil {
+			return fmt.Errorf("ledger drop: %w", err)
+		}
+		e.log.Info("ledger entry dropped", "entity", entity, "key", key, "shard", gone.Shard, "version", gone.Version)
+		if e.format == "json" {
+			return json.NewEncoder(e.out).Encode(map[string]any{"dropped": gone})
+		}
+		_, err = fmt.Fprintf(e.out, "%s %s in shard %d: dropped (was version %d)\n", entity, quoteKey(key), gone.Shard, gone.Version)
+		return err
+	}
+}
+
+// printLedger prints `ledger get`: {"items":[…]} as JSON, or a table (a
+// line saying so when there is no entry).
+func printLedger(e *env, items []pipeline.LedgerEntry, shards int, account string) error {
+	if e.format == "json" {
+		if items == nil {
+			items = []pipeline.LedgerEntry{}
+		}
+		return json.NewEncoder(e.out).Encode(map[string]any{"items": items})
+	}
+	if len(items) == 0 {
+		where := "the account's shard"
+		if account == "" && shards > 1 {
+			where = fmt.Sprintf("any of %d shards", shards)
+		} else if shards == 1 {
+			where = "the ledger"
+		}
+		_, err := fmt.Fprintf(e.out, "no entry in %s\n", where)
+		return err
+	}
+	tw := newTable(e.out)
+	fmt.Fprintln(tw, "SHARD\tENTITY\tKEY\tVERSION\tDELETED\tEVENT_ID\tHASH")
+	for _, it := range items {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%t\t%s\t%s\n", it.Shard, it.Entity, quoteKey(it.Key), it.Version, it.Deleted, quoteKey(it.EventID), it.Hash)
+	}
+	return tw.Flush()
+}
+
+// quoteKey is a key as a table shows it: quoted when it holds a space, a
+// tab or another control character, as is otherwise.
+func quoteKey(k string) string {
+	if k == "" || strings.IndexFunc(k, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return strconv.Quote(k)
+	}
+	return k
+}
