@@ -74,7 +74,7 @@ func runBackfill(ctx context.Context, e *env) error {
 		Resume: resume, RunID: runID, ReplayDead: replay, Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes},
 		Progress: progress, Logger: e.log,
 		LedgerEntities: func(ctx context.Context) ([]string, error) { return ledgerOf(rdb, shards).Entities(ctx) },
-		Replayer:       deadReplayer{pipeline.DeadOps{RDB: rdb, Keys: keys, Instance: "backfill", AttemptLog: cfg.ClickHouse.Addr != ""}},
+		Replayer:       deadReplayer{pipeline.DeadOps{RDB: rdb, Shards: shards, Instance: "backfill", AttemptLog: cfg.ClickHouse.Addr != ""}},
 	}, rdb, src)
 	if err != nil {
 		return err

@@ -10,8 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/internal/testenv"
+	"github.com/streamsync/streamsync/pipeline"
 )
 
 // captureStderr runs fn with os.Stderr going to a pipe and returns what it wrote.
@@ -111,5 +114,65 @@ func TestBackfillNoRecordsNote(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "WARN") || !strings.Contains(stderr, "no records") {
 		t.Fatalf("no WARN line on stderr:\n%s", stderr)
+	}
+}
+
+// `backfill --replay-dead` replays the dead letters of every shard, not only
+// of the first.
+func TestBackfillReplaysDeadOfEveryShard(t *testing.T) {
+	rdb := testenv.Redis(t)
+	prefix := testenv.Prefix(t)
+	ctx := context.Background()
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
+	path := filepath.Join(t.TempDir(), "dump.jsonl")
+	if err := os.WriteFile(path, []byte(`{"entity":"sub","key":"k","account":"a","version":1,"data":{}}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3
+	shards := pipeline.NewShards(prefix+"events", "streamsync", prefix+"dead", prefix+"delayed", prefix+"retry", n, false)
+	seen := map[int]bool{}
+	var ids []string
+	for i := 0; len(seen) < n; i++ {
+		acc := fmt.Sprintf("acc-%d", i)
+		shard := pipeline.ShardOf(acc, n)
+		if seen[shard] {
+			continue
+		}
+		seen[shard] = true
+		id := "dead-" + acc
+		ids = append(ids, id)
+		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: shards.For(acc).Dead, Values: []any{"id", id, "account", acc, "entity", "sub",
+			"key", "c-" + acc, "op", "upsert", "version", "1", "data", "{}", "dead_reason", "parent_missing", "dead_error", "x",
+			"dead_attempts", "0", "dead_at", fmt.Sprint(time.Now().Add(time.Minute).UnixMilli())}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"STREAMSYNC_REDIS__ADDR=" + testenv.RedisAddr(t), "STREAMSYNC_STREAM__EVENTS=" + prefix + "events",
+		"STREAMSYNC_STREAM__DEAD=" + prefix + "dead", "STREAMSYNC_STREAM__DELAYED=" + prefix + "delayed",
+		"STREAMSYNC_STREAM__RETRY=" + prefix + "retry", "STREAMSYNC_STREAM__SHARDS=3", "STREAMSYNC_LOG__LEVEL=error",
+		"STREAMSYNC_CLICKHOUSE__ADDR=", "STREAMSYNC_SOURCE__KIND=file", "STREAMSYNC_SOURCE__FILE=" + path}
+	captureStderr(t, func() {
+		if _, err := cli(t, env, "backfill", "--format", "json", "--rate", "0", "--replay-dead"); err != nil {
+			t.Error(err)
+		}
+	})
+	for s := range n {
+		if left, _ := rdb.XLen(ctx, shards[s].Dead).Result(); left != 0 {
+			t.Errorf("shard %d: %d dead letters left after --replay-dead", s, left)
+		}
+	}
+	for _, id := range ids {
+		acc := strings.TrimPrefix(id, "dead-")
+		entries, err := rdb.XRange(ctx, shards.For(acc).Events, "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, e := range entries {
+			found = found || e.Values["id"] == id
+		}
+		if !found {
+			t.Errorf("%s was not replayed into its shard's events stream", id)
+		}
 	}
 }
