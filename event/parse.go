@@ -164,12 +164,16 @@ func text(p *problems, field, s string, max int, required bool) {
 	}
 }
 
+// IsDotSegment reports whether a key is "." or "..", which no event may
+// carry (docs/field-values.md).
+func IsDotSegment(key string) bool { return key == "." || key == ".." }
+
 // dotSegment refuses the keys "." and "..": in a URL path they are
 // dot-segments (RFC 3986 §3.3), which clients, proxies and servers remove
 // when they clean a path — also after decoding "%2E" (§6.2.2.2) — so no
 // encoding makes them reach the record (docs/field-values.md).
 func dotSegment(p *problems, field, s string) {
-	if s == "." || s == ".." {
+	if IsDotSegment(s) {
 		p.add(field, fmt.Sprintf("%q is a URL dot-segment, which proxies and servers remove from paths; not a legal key", s))
 	}
 }

@@ -259,6 +259,9 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 				return err
 			}
 		}
+		if n := rp.note(); n != "" {
+			rep.Notes = append(rep.Notes, n)
+		}
 		if rep.Extra > 0 && !cfg.RepairExtra {
 			rep.Notes = append(rep.Notes, "extra records are left alone; --repair-extra deletes them at the partner")
 		}

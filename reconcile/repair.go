@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/redis/go-redis/v9"
@@ -54,16 +56,52 @@ type repairer struct {
 
 	n     int64
 	batch []event.Event
+	// skipped counts the records no repair event could be made for (an
+	// invalid record, a partner version with no higher one); skippedEg
+	// names the first few, for the report's notes.
+	skipped   int64
+	skippedEg []string
+}
+
+// maxSkippedExamples bounds the records a report names as not repaired.
+const maxSkippedExamples = 5
+
+// skip records a difference no repair event can put right, and why.
+func (r *repairer) skip(entity, key, why string) {
+	r.skipped++
+	if len(r.skippedEg) < maxSkippedExamples {
+		r.skippedEg = append(r.skippedEg, fmt.Sprintf("%s/%s (%s)", entity, key, why))
+	}
+}
+
+// note is the report's line about skipped records; "" when there were none.
+func (r *repairer) note() string {
+	if r.skipped == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d differences could not be repaired, e.g. %s: mend them by hand", r.skipped, strings.Join(r.skippedEg, "; "))
+}
+
+// above is the version a repair needs to outrun the partner's theirs; ok is
+// false when theirs is already the highest version there is.
+func above(theirs int64) (int64, bool) {
+	if theirs == math.MaxInt64 {
+		return 0, false
+	}
+	return theirs + 1, true
 }
 
 func (r *repairer) add(ctx context.Context, e event.Event) error {
-	r.n++
-	e.ID = "rc-" + r.runID + "-" + strconv.FormatInt(r.n, 10)
 	e.Origin = OriginReconcile
 	e.TS = r.nowMS
+	e.ID = "rc-" + r.runID + "-" + strconv.FormatInt(r.n+1, 10)
 	if err := event.Validate(e); err != nil {
-		return fmt.Errorf("repair of %s/%s: %w", e.Entity, e.Key, err)
+		// One record that cannot be an event (a key our source holds but
+		// no partner path can carry) must not stop the other repairs.
+		r.skip(e.Entity, e.Key, err.Error())
+		return nil
 	}
+	r.n++
 	r.batch = append(r.batch, e)
 	if len(r.batch) >= repairBatch {
 		return r.flush(ctx)
@@ -110,7 +148,12 @@ func (r *repairer) repairEntity(ctx context.Context, entity string, extra bool) 
 		}
 		version := ours
 		if class == ClassDiffers || theirs >= ours {
-			version = theirs + 1
+			v, ok := above(theirs)
+			if !ok {
+				r.skip(entity, key, fmt.Sprintf("the partner holds version %d, and none is higher", theirs))
+				continue
+			}
+			version = v
 		}
 		e := event.Event{Account: account, Entity: entity, Key: key, Version: version, ParentEntity: pe, ParentKey: pk}
 		if deleted == 1 {
@@ -142,7 +185,12 @@ func (r *repairer) repairEntity(ctx context.Context, entity string, extra bool) 
 			if err := rows.Scan(&key, &account, &theirs); err != nil {
 				return fmt.Errorf("read extra records of %s: %w", entity, err)
 			}
-			if err := r.add(ctx, event.Event{Account: account, Entity: entity, Key: key, Op: event.OpDelete, Version: theirs + 1}); err != nil {
+			v, ok := above(theirs)
+			if !ok {
+				r.skip(entity, key, fmt.Sprintf("the partner holds version %d, and none is higher", theirs))
+				continue
+			}
+			if err := r.add(ctx, event.Event{Account: account, Entity: entity, Key: key, Op: event.OpDelete, Version: v}); err != nil {
 				return err
 			}
 		}

@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,4 +67,27 @@ func TestRepairMendsALedgerTooHigh(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// A difference no repair event can carry — an extra record at the highest
+// version there is, a key our source holds that no partner path carries —
+// is named in the report's notes, and the other repairs are still made.
+func TestRepairSkipsWhatNoEventCanCarry(t *testing.T) {
+	w := newWorld(t)
+	w.seed(w.ours, rec("reg", "max", "acc-1", 7, `{"v":7}`), rec("reg", "ok", "acc-1", 3, `{"v":3}`),
+		rec("reg", "..", "acc-1", 1, `{"v":1}`))
+	w.seed(w.theirs, rec("reg", "max", "acc-1", 1<<63-1, `{"v":"forged"}`), rec("reg", "extra", "acc-1", 1<<63-1, `{}`))
+	rep, err := w.reconciler(reconcile.Config{Entities: []string{"reg"}, Repair: true, RepairExtra: true}, true).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := w.streamEvents()
+	if rep.Repaired != 1 || len(evs) != 1 || evs[0]["key"] != "ok" {
+		t.Fatalf("repaired %d, events %v; want only the repair of ok", rep.Repaired, evs)
+	}
+	notes := strings.Join(rep.Notes, " ")
+	if !strings.Contains(notes, "2 differences could not be repaired") || !strings.Contains(notes, "reg/extra (the partner holds version 9223372036854775807") ||
+		!strings.Contains(notes, "reg/.. (key") || !strings.Contains(notes, "dot-segment") || rep.Ahead != 1 {
+		t.Fatalf("notes %q should name the two records and why (and max is ahead: %d)", notes, rep.Ahead)
+	}
 }

@@ -30,13 +30,23 @@ func check(r Record) error {
 	if r.Version <= 0 {
 		return fmt.Errorf("version must be a whole number greater than 0, is %d", r.Version)
 	}
-	e := event.Event{ID: "source-record", Op: event.OpUpsert, Account: r.Account, Entity: r.Entity, Key: r.Key,
+	// A record may be named "." or "..": it is ours, and reconciliation
+	// reports it. Only an event cannot carry such a key to the partner
+	// (docs/field-values.md), so the record is checked as if named "k".
+	e := event.Event{ID: "source-record", Op: event.OpUpsert, Account: r.Account, Entity: r.Entity, Key: undot(r.Key),
 		Version: r.Version, Data: r.Data}
 	if r.Parent != nil {
-		e.ParentEntity, e.ParentKey = r.Parent.Entity, r.Parent.Key
+		e.ParentEntity, e.ParentKey = r.Parent.Entity, undot(r.Parent.Key)
 		if r.Parent.Entity == "" || r.Parent.Key == "" {
 			return errors.New("parent needs both entity and key")
 		}
 	}
 	return event.Validate(e)
+}
+
+func undot(key string) string {
+	if event.IsDotSegment(key) {
+		return "k"
+	}
+	return key
 }
