@@ -152,6 +152,7 @@ func TestDeadListBounded(t *testing.T) {
 		}
 		seen += len(page.Items)
 		pages++
+		t.Logf("page %d: %d dead letters, %d bytes", pages, len(page.Items), len(body))
 		if page.NextCursor == "" {
 			break
 		}
