@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,13 +21,15 @@ type Operations interface {
 	Drop(ctx context.Context, f pipeline.DeadFilter) ([]string, error)
 }
 
-// ChainLister finds failed and stuck chains in the attempt log.
+// ChainLister finds failed and stuck chains in the attempt log: at most
+// f.Limit, and whether more matched.
 type ChainLister interface {
-	Chains(ctx context.Context, f attemptlog.ChainFilter) ([]attemptlog.Chain, error)
+	Chains(ctx context.Context, f attemptlog.ChainFilter) ([]attemptlog.Chain, bool, error)
 }
 
 // NewAPI serves /api/v1/status, the dead-letter endpoints and the chains of
-// contract §4; chains may be nil when the attempt log is off.
+// docs/operations.md ("Admin HTTP"), each bounded (limits.go); chains may be
+// nil when the attempt log is off.
 func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -53,6 +54,10 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 			}
 			limit = n
 		}
+		if len(q["id"]) > MaxIDs {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("at most %d ids a call", MaxIDs)})
+			return
+		}
 		cursor, err := deadCursor(q.Get("cursor"), q.Get("since"), time.Now())
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "since: " + err.Error()})
@@ -76,13 +81,18 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 				Account string   `json:"account"`
 				All     bool     `json:"all"`
 			}
-			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&body); err != nil {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()})
+			if err := decodeBody(w, r, &body); errors.Is(err, errTooLarge) {
+				writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": err.Error()})
+				return
+			} else if err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 				return
 			}
-			ids, err := do(r.Context(), pipeline.DeadFilter{IDs: body.IDs, Reason: body.Reason, Account: body.Account, All: body.All})
+			if len(body.IDs) > MaxIDs {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("at most %d ids a call", MaxIDs)})
+				return
+			}
+			ids, err := do(r.Context(), pipeline.DeadFilter{IDs: body.IDs, Reason: body.Reason, Account: body.Account, All: body.All, Max: MaxPerCall})
 			if errors.Is(err, pipeline.ErrNoFilter) {
 				writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 				return
@@ -94,8 +104,10 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 			if ids == nil {
 				ids = []string{}
 			}
-			logger.Info("dead letters "+name, "count", len(ids), "reason", body.Reason, "all", body.All)
-			writeJSON(w, http.StatusOK, map[string]any{name: ids, "count": len(ids)})
+			logger.Info("dead letters "+name, "count", len(ids), "reason", body.Reason, "account", body.Account, "all", body.All)
+			// "more": the call stopped at MaxPerCall; the same call again
+			// handles the next ones.
+			writeJSON(w, http.StatusOK, map[string]any{name: ids, "count": len(ids), "more": len(ids) >= MaxPerCall})
 		}
 	}
 	mux.HandleFunc("GET /api/v1/chains", func(w http.ResponseWriter, r *http.Request) {
@@ -104,7 +116,7 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 			return
 		}
 		q := r.URL.Query()
-		since, err := durationParam(q.Get("since"), time.Hour)
+		since, err := sinceParam(q.Get("since"), time.Hour)
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "since: " + err.Error()})
 			return
@@ -114,8 +126,17 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "stuck: " + err.Error()})
 			return
 		}
-		f := attemptlog.ChainFilter{Account: q.Get("account"), Since: time.Now().Add(-since), Stuck: stuck}
-		list, err := chains.Chains(r.Context(), f)
+		limit := DefaultChains
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > MaxChains {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("limit must be 1 to %d", MaxChains)})
+				return
+			}
+			limit = n
+		}
+		f := attemptlog.ChainFilter{Account: q.Get("account"), Since: time.Now().Add(-since), Stuck: stuck, Limit: limit}
+		list, truncated, err := chains.Chains(r.Context(), f)
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 			return
@@ -123,7 +144,7 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 		if list == nil {
 			list = []attemptlog.Chain{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"chains": list})
+		writeJSON(w, http.StatusOK, map[string]any{"chains": list, "truncated": truncated})
 	})
 	mux.HandleFunc("POST /api/v1/dead/replay", act("replayed", ops.Replay))
 	mux.HandleFunc("POST /api/v1/dead/drop", act("dropped", ops.Drop))

@@ -40,9 +40,9 @@ func (f *fakeOps) Drop(ctx context.Context, flt pipeline.DeadFilter) ([]string, 
 
 type fakeChains struct{ got attemptlog.ChainFilter }
 
-func (f *fakeChains) Chains(_ context.Context, flt attemptlog.ChainFilter) ([]attemptlog.Chain, error) {
+func (f *fakeChains) Chains(_ context.Context, flt attemptlog.ChainFilter) ([]attemptlog.Chain, bool, error) {
 	f.got = flt
-	return []attemptlog.Chain{{ChainID: "c1", LastStep: "dead"}}, nil
+	return []attemptlog.Chain{{ChainID: "c1", LastStep: "dead"}}, flt.Limit == 1, nil
 }
 
 func TestAPI(t *testing.T) {

@@ -61,7 +61,7 @@ type StatusReader interface {
 
 // TimelineFinder finds chains with every step; attemptlog.ChainSource implements it.
 type TimelineFinder interface {
-	Timeline(ctx context.Context, q attemptlog.TimelineQuery) ([]attemptlog.Chain, error)
+	Timeline(ctx context.Context, q attemptlog.TimelineQuery) ([]attemptlog.Chain, bool, error)
 }
 
 // ExportLag is how far the attempt log in ClickHouse is behind.
@@ -197,14 +197,15 @@ func (c *Console) handleSeries(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleChain answers GET /api/v1/chain?event_id=E | record=ENTITY/KEY |
-// account=A [&since=24h] [&limit=20] with {"chains":[…]}, each with every step.
+// account=A [&since=24h, at most MaxSince] [&limit=20] with
+// {"chains":[…],"truncated":bool}, each with every step.
 func (c *Console) handleChain(w http.ResponseWriter, r *http.Request) {
 	if c.timeline == nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the attempt log is off (clickhouse.addr is empty)"})
 		return
 	}
 	qs := r.URL.Query()
-	since, err := durationParam(qs.Get("since"), 7*24*time.Hour)
+	since, err := sinceParam(qs.Get("since"), 7*24*time.Hour)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "since: " + err.Error()})
 		return
@@ -227,7 +228,7 @@ func (c *Console) handleChain(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Limit = n
 	}
-	chains, err := c.timeline.Timeline(r.Context(), q)
+	chains, truncated, err := c.timeline.Timeline(r.Context(), q)
 	if errors.Is(err, attemptlog.ErrNoQuery) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
@@ -239,5 +240,5 @@ func (c *Console) handleChain(w http.ResponseWriter, r *http.Request) {
 	if chains == nil {
 		chains = []attemptlog.Chain{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"chains": chains})
+	writeJSON(w, http.StatusOK, map[string]any{"chains": chains, "truncated": truncated})
 }

@@ -2,12 +2,14 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 	"github.com/streamsync/streamsync/internal/browsertest"
+	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
 
 // What other parts of streamsync add to the status and the reconciliation
@@ -107,4 +109,60 @@ func TestConsoleRendersOtherPartsFields(t *testing.T) {
 		t.Fatalf("without the fields: %v", got)
 	}
 	b.NoErrors(t, "plain overview")
+}
+
+// truncatedChains answers like a ChainLister whose query matched more
+// chains than it may return.
+type truncatedChains struct{}
+
+func (truncatedChains) Chains(context.Context, attemptlog.ChainFilter) ([]attemptlog.Chain, bool, error) {
+	return []attemptlog.Chain{{ChainID: "c1", Account: "acc", LastStep: "dead", Steps: []attemptlog.Step{{Step: "dead"}}, StepsTotal: 250}}, true, nil
+}
+
+// Bounded answers in the console: a page of large dead letters stops near
+// pipeline.MaxListBytes and the pager walks on to every one of them; a
+// failed-chains answer cut at its limit says so, and a chain's clipped
+// steps are counted in full.
+func TestConsoleShowsBoundedAnswers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Redis and chromium")
+	}
+	ops, _, _ := deadLetters(t, 24, 512<<10)
+	base := startWith(t, ops, truncatedChains{}, nil)
+	b := browsertest.New(t)
+	rows := func() int {
+		n, err := chromedp.Run(b.Ctx, chromedp.Evaluate[int](`document.querySelectorAll('#dead-rows tr[data-id]').length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	b.Do(t, "dead letters", chromedp.Navigate(base+"/#dead"), chromedp.WaitVisible(chromedp.CSS(`#dead-rows tr[data-id="d-0"]`)))
+	first := rows()
+	if first == 0 || first >= 24 || !strings.Contains(b.Text(t, "#dead-page"), "more follow") {
+		t.Fatalf("first page: %d rows, %q; want fewer than 24 and more to follow", first, b.Text(t, "#dead-page"))
+	}
+	seen := first
+	for page := 2; strings.Contains(b.Text(t, "#dead-page"), "more follow"); page++ {
+		b.Do(t, "next page", chromedp.Click(chromedp.CSS("#dead-next")),
+			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#dead-rows tr[data-id="d-%d"]`, seen))))
+		seen += rows()
+		if page > 24 {
+			t.Fatal("the pager does not end")
+		}
+	}
+	if seen != 24 {
+		t.Fatalf("%d dead letters paged through, want 24", seen)
+	}
+	b.NoErrors(t, "dead letters")
+
+	b.Do(t, "failed chains", chromedp.Navigate(base+"/#chains"), chromedp.WaitVisible(chromedp.CSS("#failed")))
+	note, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](`document.querySelector('#truncated')?.textContent ?? ''`))
+	if err != nil || !strings.Contains(note, "more matched") {
+		t.Fatalf("truncation note %q (%v)", note, err)
+	}
+	if steps := b.Text(t, `#failed tr[data-id="c1"] td.num`); steps != "250" {
+		t.Fatalf("steps of a clipped chain shown as %q, want 250", steps)
+	}
+	b.NoErrors(t, "chains")
 }

@@ -29,12 +29,12 @@ func (c *counters) Status(context.Context) (pipeline.Status, error) {
 
 type fakeTimeline struct{ got attemptlog.TimelineQuery }
 
-func (f *fakeTimeline) Timeline(_ context.Context, q attemptlog.TimelineQuery) ([]attemptlog.Chain, error) {
+func (f *fakeTimeline) Timeline(_ context.Context, q attemptlog.TimelineQuery) ([]attemptlog.Chain, bool, error) {
 	f.got = q
 	if q.EventID == "" && q.Account == "" && q.Key == "" {
-		return nil, attemptlog.ErrNoQuery
+		return nil, false, attemptlog.ErrNoQuery
 	}
-	return []attemptlog.Chain{{ChainID: "c1", LastStep: "dead", Steps: []attemptlog.Step{{Step: "dead", HTTPStatus: 422, LatencyUS: 900}}}}, nil
+	return []attemptlog.Chain{{ChainID: "c1", LastStep: "dead", Steps: []attemptlog.Step{{Step: "dead", HTTPStatus: 422, LatencyUS: 900}}}}, false, nil
 }
 
 func TestConsoleSeries(t *testing.T) {

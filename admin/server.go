@@ -2,9 +2,9 @@ package admin
 
 import (
 	"context"
-	"crypto/subtle"
 	"embed"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -28,10 +28,16 @@ const consoleCSP = "default-src 'self'; img-src 'self' data:; frame-ancestors 'n
 
 // Config is the admin server's section of the settings.
 type Config struct {
-	// Addr is host:port to listen on.
+	// Addr is host:port to listen on (admin.addr). Without a Token it must
+	// be a loopback address: New refuses any other.
 	Addr string
-	// Token, when set, is required as "Authorization: Bearer <token>" on /api/.
+	// Token, when set, is required as "Authorization: Bearer <token>" on
+	// /api/ and /debug/pprof/ (admin.token); without one the profiles are
+	// not served at all.
 	Token string
+	// Hosts are further names (host or host:port) a request's Host may
+	// carry besides Addr's own, e.g. a reverse proxy's (admin.hosts).
+	Hosts []string
 }
 
 // ReadyFunc reports why the process is not ready, or nil when it is.
@@ -53,6 +59,14 @@ func New(cfg Config, ready ReadyFunc, gatherer prometheus.Gatherer, api http.Han
 	}
 	if ready == nil {
 		return nil, errors.New("admin: ready func required")
+	}
+	if cfg.Token == "" && !isLoopback(cfg.Addr) {
+		// Config validation says so first; this is the second lock.
+		return nil, fmt.Errorf("admin.token: required when admin.addr (%s) is not a loopback address (docs/security.md)", cfg.Addr)
+	}
+	extra, err := parseHosts(cfg.Hosts)
+	if err != nil {
+		return nil, err
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -88,10 +102,16 @@ func New(cfg Config, ready ReadyFunc, gatherer prometheus.Gatherer, api http.Han
 			static.ServeHTTP(w, r)
 		})
 	}
-	// Profiles for load runs (`go tool pprof`), behind the token like the API.
-	s.mux.Handle("/debug/pprof/", s.requireToken(http.HandlerFunc(pprof.Index)))
-	s.mux.Handle("/debug/pprof/profile", s.requireToken(http.HandlerFunc(pprof.Profile)))
-	s.http = httpserve.New("admin.addr", cfg.Addr, s.mux, logger)
+	// Profiles for load runs (`go tool pprof`), only behind the token: they
+	// show memory and goroutines, so without a token they are not served
+	// (404).
+	if cfg.Token != "" {
+		s.mux.Handle("/debug/pprof/", s.requireToken(http.HandlerFunc(pprof.Index)))
+		s.mux.Handle("/debug/pprof/profile", s.requireToken(http.HandlerFunc(pprof.Profile)))
+	}
+	g := &guard{configured: cfg.Addr, extra: extra, next: s.mux, log: logger}
+	s.http = httpserve.New("admin.addr", cfg.Addr, g, logger)
+	g.listening = s.http.Addr
 	return s, nil
 }
 
@@ -119,10 +139,9 @@ func (s *Server) requireToken(h http.Handler) http.Handler {
 	if s.cfg.Token == "" {
 		return h
 	}
-	want := []byte(s.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+		if !ok || !tokenEqual(got, s.cfg.Token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="streamsync"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "admin token required"})
 			return

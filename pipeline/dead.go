@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -37,6 +36,10 @@ type DeadFilter struct {
 	// Since keeps only dead letters whose dead_at is at or after it (unix
 	// ms); 0: any time. It narrows the others and names nothing by itself.
 	Since int64
+	// Max is the most dead letters one Replay or Drop handles (0: every one
+	// that matches); the admin API sets it so one call stays bounded in
+	// time and memory (docs/security.md). List ignores it.
+	Max int
 }
 
 // ErrNoFilter is returned when a replay or drop names nothing.
@@ -47,11 +50,28 @@ func (f DeadFilter) Empty() bool {
 	return len(f.IDs) == 0 && f.Reason == "" && f.Account == "" && !f.All
 }
 
-func (f DeadFilter) match(d DeadLetter) bool {
-	if len(f.IDs) > 0 && !slices.Contains(f.IDs, d.EventID) && !slices.Contains(f.IDs, d.DeadID) {
-		return false
+// match reports whether d is one f picks; ids is f.IDs as a set (idSet),
+// so a filter of thousands of ids costs one lookup per entry.
+func (f DeadFilter) match(d DeadLetter, ids map[string]struct{}) bool {
+	if len(ids) > 0 {
+		_, byEvent := ids[d.EventID]
+		_, byEntry := ids[d.DeadID]
+		if !byEvent && !byEntry {
+			return false
+		}
 	}
 	return (f.Reason == "" || f.Reason == d.Reason) && (f.Account == "" || f.Account == d.Account) && d.At >= f.Since
+}
+
+func (f DeadFilter) idSet() map[string]struct{} {
+	if len(f.IDs) == 0 {
+		return nil
+	}
+	set := make(map[string]struct{}, len(f.IDs))
+	for _, id := range f.IDs {
+		set[id] = struct{}{}
+	}
+	return set
 }
 
 // deadLetter reads one entry of the dead-letter stream, with the fields
@@ -67,9 +87,23 @@ func deadLetter(xm redis.XMessage) DeadLetter {
 	return DeadLetter{DeadID: xm.ID, EventID: f["id"], Account: f["account"], Reason: f["dead_reason"], Error: f["dead_error"], Attempts: n, At: at, Fields: f}
 }
 
+// MaxListBytes bounds one page of ListDead (and List): a page ends after
+// the entry that brings the bytes of its fields to 4 MiB, whatever the
+// limit, and its cursor continues from there; a page holds at least one
+// entry. Entries are read from Redis in batches sized to stay near it.
+const MaxListBytes = 4 << 20
+
+// listBatch bounds the entries one XRANGE of ListDead reads: the first
+// batch is small, later ones are sized by the entries seen so far.
+const (
+	listBatchFirst = 16
+	listBatchMax   = 500
+)
+
 // ListDead returns up to limit dead letters that match f, oldest first,
 // starting after cursor (a dead-letter entry id; "" for the start), and the
-// cursor of the next page ("" at the end).
+// cursor of the next page ("" at the end). A page stops early at
+// MaxListBytes.
 func ListDead(ctx context.Context, rdb redis.UniversalClient, k Keys, f DeadFilter, cursor string, limit int) ([]DeadLetter, string, error) {
 	if limit <= 0 {
 		limit = 100
@@ -78,30 +112,59 @@ func ListDead(ctx context.Context, rdb redis.UniversalClient, k Keys, f DeadFilt
 	if cursor != "" {
 		start = "(" + cursor
 	}
+	ids := f.idSet()
 	var out []DeadLetter
+	size, batch := 0, int64(listBatchFirst)
 	for {
-		page, err := rdb.XRangeN(ctx, k.Dead, start, "+", 500).Result()
+		page, err := rdb.XRangeN(ctx, k.Dead, start, "+", batch).Result()
 		if err != nil {
 			return nil, "", fmt.Errorf("read %s: %w", k.Dead, err)
 		}
+		read := 0
 		for i, xm := range page {
+			n := entryBytes(xm)
+			read += n
 			d := deadLetter(xm)
-			if !f.match(d) {
+			if !f.match(d, ids) {
 				continue
 			}
 			out = append(out, d)
-			if len(out) == limit {
-				if i == len(page)-1 && len(page) < 500 {
+			size += n
+			if len(out) == limit || size >= MaxListBytes {
+				if i == len(page)-1 && int64(len(page)) < batch {
 					return out, "", nil
 				}
 				return out, xm.ID, nil
 			}
 		}
-		if len(page) < 500 {
+		if int64(len(page)) < batch {
 			return out, "", nil
 		}
 		start = "(" + page[len(page)-1].ID
+		batch = int64(min(max(MaxListBytes/max(read/len(page), 1), listBatchFirst), listBatchMax))
 	}
+}
+
+// listedBytes is about what entryBytes counted for the entries of list.
+func listedBytes(list []DeadLetter) int {
+	n := 0
+	for _, d := range list {
+		n += len(d.DeadID)
+		for k, v := range d.Fields {
+			n += len(k) + len(v)
+		}
+	}
+	return n
+}
+
+// entryBytes is the size of a stream entry's field names and values.
+func entryBytes(xm redis.XMessage) int {
+	n := len(xm.ID)
+	for k, v := range xm.Values {
+		s, _ := v.(string)
+		n += len(k) + len(s)
+	}
+	return n
 }
 
 // Dead-letter operations need these of the pipeline's settings.
@@ -118,7 +181,8 @@ type DeadOps struct {
 
 // Replay re-enters every dead letter that matches f as a new entry of the
 // events stream (same id, ledger check skipped once, a `replayed` row) and
-// removes it from the dead-letter stream. It returns the ids replayed.
+// removes it from the dead-letter stream. It returns the ids replayed: at
+// most f.Max of them when f.Max is set.
 //
 // The ledger check is skipped because the entry carries a replay proof
 // made with streamsync's key (read from, or made once in, Redis: no
@@ -166,7 +230,8 @@ func replayFields(fields map[string]string, key *proof.Key) []string {
 	return append(f, handlers.MetaReplay, "1", handlers.MetaProof, key.Sign(proof.Replay, fields))
 }
 
-// Drop deletes every dead letter that matches f and returns their ids.
+// Drop deletes every dead letter that matches f (at most f.Max when set)
+// and returns their ids.
 func (o DeadOps) Drop(ctx context.Context, f DeadFilter) ([]string, error) {
 	if f.Empty() {
 		return nil, ErrNoFilter
@@ -192,6 +257,9 @@ func (o DeadOps) shards() Shards {
 func (o DeadOps) each(ctx context.Context, f DeadFilter, do func(DeadLetter) error) ([]string, error) {
 	var done []string
 	for i, k := range o.shards() {
+		if f.Max > 0 && len(done) >= f.Max {
+			break
+		}
 		cursor := ""
 		for {
 			page, next, err := ListDead(ctx, o.RDB, k, f, cursor, 500)
@@ -199,6 +267,9 @@ func (o DeadOps) each(ctx context.Context, f DeadFilter, do func(DeadLetter) err
 				return done, err
 			}
 			for _, d := range page {
+				if f.Max > 0 && len(done) >= f.Max {
+					return done, nil
+				}
 				d.Shard = i
 				if err := do(d); errors.Is(err, errGone) {
 					continue // someone else took it meanwhile
@@ -249,7 +320,7 @@ func (o DeadOps) List(ctx context.Context, f DeadFilter, cursor string, limit in
 		if next != "" {
 			return out, fmt.Sprintf("%d/%s", i, next), nil
 		}
-		if len(out) == limit {
+		if len(out) == limit || listedBytes(out) >= MaxListBytes {
 			if i+1 < len(shards) {
 				return out, fmt.Sprintf("%d/", i+1), nil
 			}

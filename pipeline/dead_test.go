@@ -75,7 +75,7 @@ func TestDeadFilterSince(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.f.match(DeadLetter{Reason: "exhausted", At: tt.at}); got != tt.want {
+			if got := tt.f.match(DeadLetter{Reason: "exhausted", At: tt.at}, tt.f.idSet()); got != tt.want {
 				t.Fatalf("match = %v, want %v", got, tt.want)
 			}
 		})

@@ -274,6 +274,12 @@ function timeline(c) {
     <tbody>${rows}</tbody></table></div>`;
 }
 
+// truncatedNote says when the server answered only part of what matched
+// (it bounds every answer: docs/security.md).
+function truncatedNote(d, what) {
+  return d && d.truncated ? `<p class="hint" id="truncated">Only the ${d.chains.length} most recent ${what} are shown; more matched. Narrow the search.</p>` : '';
+}
+
 // chainView numbers what was last asked of #chain-results: an answer that
 // arrives after a newer request (a click on a chain while the failed list
 // still loads) is dropped instead of covering the newer view.
@@ -292,7 +298,7 @@ async function searchChains(by, value) {
   }
   if (view !== chainView) return;
   const label = { event_id: 'event', record: 'record', account: 'account' }[used];
-  $('#chain-results').innerHTML = `<h2>Timeline of ${label} ${esc(value)}</h2>` +
+  $('#chain-results').innerHTML = `<h2>Timeline of ${label} ${esc(value)}</h2>` + truncatedNote(d, 'chains') +
     (d.chains.map(timeline).join('') || '<p class="empty">No steps found in the attempt log (the last 7 days). Steps reach ClickHouse within seconds.</p>');
 }
 
@@ -304,10 +310,10 @@ async function failedChains() {
     const last = c.steps[c.steps.length - 1] || {};
     return `<tr data-id="${esc(c.chain_id)}"><td class="mono"><a href="#chains?event_id=${encodeURIComponent(c.chain_id)}">${esc(c.chain_id)}</a></td>
       <td>${esc(c.account)}</td><td class="mono">${record(c.entity, c.key)}</td><td>${badge(c.last_step)}</td>
-      <td>${esc((c.last_ts || '').replace('T', ' ').replace('Z', ''))}</td><td class="num">${c.steps.length}</td><td class="err">${esc(last.error)}</td>
+      <td>${esc((c.last_ts || '').replace('T', ' ').replace('Z', ''))}</td><td class="num">${c.steps_total || c.steps.length}</td><td class="err">${esc(last.error)}</td>
       <td>${c.last_step === 'dead' || c.last_step === 'invalid' ? `<button type="button" class="replay-chain" data-id="${esc(c.chain_id)}">Replay</button>` : ''}</td></tr>`;
   }).join('');
-  $('#chain-results').innerHTML = `<h2>Failed and stuck chains, last hour</h2>
+  $('#chain-results').innerHTML = `<h2>Failed and stuck chains, last hour</h2>${truncatedNote(d, 'failed and stuck chains')}
     <table class="grid" id="failed"><thead><tr><th>chain</th><th>account</th><th>record</th><th>last step</th><th>at (UTC)</th><th class="num">steps</th><th>last error</th><th></th></tr></thead>
     <tbody>${rows || '<tr><td colspan="8" class="empty">None: every chain of the last hour ended well or is still moving.</td></tr>'}</tbody></table>`;
 }

@@ -33,7 +33,7 @@ func runChains(ctx context.Context, e *env) error {
 	if err := attemptlog.EnsureSchema(ctx, conn, ch.Database); err != nil {
 		return fmt.Errorf("clickhouse.addr %s: %w", ch.Addr, err)
 	}
-	chains, err := attemptlog.Chains(ctx, conn, ch.Database, attemptlog.ChainFilter{Account: account, Since: time.Now().Add(-since), Stuck: stuck})
+	chains, truncated, err := attemptlog.Chains(ctx, conn, ch.Database, attemptlog.ChainFilter{Account: account, Since: time.Now().Add(-since), Stuck: stuck})
 	if err != nil {
 		return fmt.Errorf("clickhouse.addr %s: %w", ch.Addr, err)
 	}
@@ -41,7 +41,7 @@ func runChains(ctx context.Context, e *env) error {
 		if chains == nil {
 			chains = []attemptlog.Chain{}
 		}
-		return json.NewEncoder(e.out).Encode(map[string]any{"chains": chains})
+		return json.NewEncoder(e.out).Encode(map[string]any{"chains": chains, "truncated": truncated})
 	}
 	tw := newTable(e.out)
 	if len(chains) == 0 {
@@ -59,6 +59,12 @@ func runChains(ctx context.Context, e *env) error {
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\n", s.TS.UTC().Format("15:04:05.000"), s.Step, s.Attempt, status, s.Error)
 		}
+		if c.StepsTotal > 0 {
+			fmt.Fprintf(tw, "  (the last %d of %d steps)\n", len(c.Steps), c.StepsTotal)
+		}
+	}
+	if truncated {
+		fmt.Fprintf(tw, "the %d most recent chains shown; more matched: narrow --since or name an --account\n", len(chains))
 	}
 	return tw.Flush()
 }

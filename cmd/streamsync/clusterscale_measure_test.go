@@ -203,7 +203,9 @@ func measureClusterRow(t *testing.T, rdb *redis.ClusterClient, addrs []string, s
 		if i == 0 {
 			admin = adminAddr
 		}
-		ps[i] = startProcess(t, append(env, fmt.Sprintf("STREAMSYNC_STREAM__CONSUMER=c%d", i), "STREAMSYNC_ADMIN__ADDR="+admin))
+		// Profiles are served only behind admin.token.
+		ps[i] = startProcess(t, append(env, fmt.Sprintf("STREAMSYNC_STREAM__CONSUMER=c%d", i), "STREAMSYNC_ADMIN__ADDR="+admin,
+			"STREAMSYNC_ADMIN__TOKEN="+profileToken))
 	}
 	defer func() {
 		for _, p := range ps {
@@ -412,6 +414,9 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 }
 
+// profileToken is the admin.token of the measured processes.
+const profileToken = "measure-profile"
+
 // fetchProfile takes a CPU profile of the process whose admin server is at
 // addr and writes it to -cluster.profile-out.
 func fetchProfile(t *testing.T, addr, row string) {
@@ -423,7 +428,9 @@ func fetchProfile(t *testing.T, addr, row string) {
 	var resp *http.Response
 	var err error
 	for i := 0; i < 100; i++ { // the admin server listens a moment after start
-		if resp, err = http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, *clusterProfSecs)); err == nil {
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, *clusterProfSecs), nil)
+		req.Header.Set("Authorization", "Bearer "+profileToken)
+		if resp, err = http.DefaultClient.Do(req); err == nil {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

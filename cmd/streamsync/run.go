@@ -126,7 +126,7 @@ func runPipeline(ctx context.Context, e *env) error {
 		if err != nil {
 			return err
 		}
-		srv, err := admin.New(admin.Config{Addr: cfg.Admin.Addr, Token: cfg.Admin.Token}, p.Ready, reg, api, e.log)
+		srv, err := admin.New(admin.Config{Addr: cfg.Admin.Addr, Token: cfg.Admin.Token, Hosts: cfg.Admin.Hosts}, p.Ready, reg, api, e.log)
 		if err != nil {
 			return err
 		}

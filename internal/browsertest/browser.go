@@ -24,9 +24,9 @@ type Browser struct {
 
 // New starts Debian's chromium (scripts/infra.sh up chromium installs it;
 // STREAMSYNC_TEST_CHROMIUM names another binary) headless, with a fresh
-// profile and the flags that work on the project's machines; it is stopped
-// when the test ends.
-func New(t testing.TB) *Browser {
+// profile and the flags that work on the project's machines, plus extra
+// (e.g. MapHost); it is stopped when the test ends.
+func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
 	t.Helper()
 	path := os.Getenv("STREAMSYNC_TEST_CHROMIUM")
 	if path == "" {
@@ -41,6 +41,7 @@ func New(t testing.TB) *Browser {
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 860),
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
@@ -119,4 +120,14 @@ func (b *Browser) Screenshot(t testing.TB, dir, name string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot %s", path)
+}
+
+// MapHost makes the browser resolve name to ip, as a DNS-rebinding
+// attacker's name would resolve once rebound; plain http to it is kept
+// (no upgrade to https).
+func MapHost(name, ip string) chromedp.ExecAllocatorOption {
+	return func(a *chromedp.ExecAllocator) {
+		chromedp.Flag("host-resolver-rules", "MAP "+name+" "+ip)(a)
+		chromedp.Flag("disable-features", "HttpsUpgrades,HttpsFirstBalancedModeAutoEnable")(a)
+	}
 }

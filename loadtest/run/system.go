@@ -71,7 +71,7 @@ func startSystem(ctx context.Context, o options, dir string) (*system, error) {
 		"STREAMSYNC_STREAM__DELAYED="+s.keys.Delayed, "STREAMSYNC_STREAM__RETRY="+s.keys.Retry, "STREAMSYNC_STREAM__CONSUMER=loadtest",
 		"STREAMSYNC_SINK__BASE_URL="+s.simURL, "STREAMSYNC_CLICKHOUSE__ADDR="+o.chAddr, "STREAMSYNC_CLICKHOUSE__DATABASE="+s.db,
 		"STREAMSYNC_CLICKHOUSE__SPOOL_DIR="+filepath.Join(dir, "spool"), "STREAMSYNC_INGEST__ADDR="+ingestAddr,
-		"STREAMSYNC_ADMIN__ADDR="+adminAddr, "STREAMSYNC_LOG__LEVEL=warn")
+		"STREAMSYNC_ADMIN__ADDR="+adminAddr, "STREAMSYNC_ADMIN__TOKEN="+profileToken, "STREAMSYNC_LOG__LEVEL=warn")
 	s.pipe.Stdout, s.pipe.Stderr = pipeLog, pipeLog
 	if err := s.pipe.Start(); err != nil {
 		s.stop()
@@ -145,10 +145,16 @@ func offeredWith(o options) string {
 	return "vegeta on POST /v1/events, one event per request"
 }
 
+// profileToken is the pipeline's admin.token: profiles are served only
+// behind one (docs/security.md).
+const profileToken = "loadtest-profile"
+
 // captureProfile takes a CPU profile of the pipeline for d (in the background).
 func (s *system) captureProfile(d time.Duration) {
 	go func() {
-		resp, err := http.Get(s.adminURL + "/debug/pprof/profile?seconds=" + strconv.Itoa(int(d.Seconds())))
+		req, _ := http.NewRequest(http.MethodGet, s.adminURL+"/debug/pprof/profile?seconds="+strconv.Itoa(int(d.Seconds())), nil)
+		req.Header.Set("Authorization", "Bearer "+profileToken)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return
 		}

@@ -2,7 +2,9 @@ package attemptlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -15,7 +17,18 @@ type ChainFilter struct {
 	Account string        // empty for all
 	Since   time.Time     // chains with a step since then
 	Stuck   time.Duration // a chain waiting longer than this is stuck
+	// Limit is the most chains returned, the most recent first (1 to
+	// MaxChains; 0: MaxChains).
+	Limit int
 }
+
+// MaxChains bounds the chains one Chains call returns, and MaxChainSteps
+// the steps listed per chain (its last ones; Chain.StepsTotal counts them
+// all): one call's answer stays bounded however wide its window.
+const (
+	MaxChains     = 1000
+	MaxChainSteps = 200
+)
 
 // Step is one row of a chain.
 type Step struct {
@@ -39,26 +52,47 @@ type Chain struct {
 	LastStep string    `json:"last_step"`
 	LastTS   time.Time `json:"last_ts"`
 	Steps    []Step    `json:"steps"`
+	// StepsTotal is how many steps the chain has when Steps holds only its
+	// last MaxChainSteps (Chains only); 0 when Steps holds them all.
+	StepsTotal int `json:"steps_total,omitempty"`
 }
 
-// Chains runs sql/failed_chains.sql.
-func Chains(ctx context.Context, conn driver.Conn, database string, f ChainFilter) ([]Chain, error) {
+// Chains runs sql/failed_chains.sql, at most f.Limit chains (the most
+// recent) and the last MaxChainSteps steps of each; truncated reports that
+// more chains matched than were returned.
+func Chains(ctx context.Context, conn driver.Conn, database string, f ChainFilter) (chains []Chain, truncated bool, err error) {
 	q, _, err := sql.Parameterized("failed_chains", database, nil)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	if f.Limit <= 0 || f.Limit > MaxChains {
+		f.Limit = MaxChains
+	}
+	// The file ends with its own LIMIT for analysts; here the limit is the
+	// caller's, one more to tell whether there were more.
+	body := strings.TrimRight(strings.TrimSpace(q), ";")
+	i := strings.LastIndex(body, "\nLIMIT ")
+	if i < 0 {
+		return nil, false, errors.New("sql/failed_chains.sql: no LIMIT at its end")
+	}
+	q = fmt.Sprintf("SELECT chain_id, account, entity, key, last_step, last_ts, arraySlice(steps, -%[2]d), length(steps)\nFROM (\n%[1]s\n)\nORDER BY last_ts DESC\nLIMIT %[3]d",
+		body[:i], MaxChainSteps, f.Limit+1)
 	rows, err := conn.Query(ctx, q, clickhouse.Named("since", f.Since.UTC()), clickhouse.Named("account", f.Account),
 		clickhouse.Named("stuck_seconds", uint32(f.Stuck.Seconds())))
 	if err != nil {
-		return nil, fmt.Errorf("failed chains: %w", err)
+		return nil, false, fmt.Errorf("failed chains: %w", err)
 	}
 	defer rows.Close()
 	var out []Chain
 	for rows.Next() {
 		var c Chain
 		var steps [][]any
-		if err := rows.Scan(&c.ChainID, &c.Account, &c.Entity, &c.Key, &c.LastStep, &c.LastTS, &steps); err != nil {
-			return nil, fmt.Errorf("failed chains: %w", err)
+		var total uint64
+		if err := rows.Scan(&c.ChainID, &c.Account, &c.Entity, &c.Key, &c.LastStep, &c.LastTS, &steps, &total); err != nil {
+			return nil, false, fmt.Errorf("failed chains: %w", err)
+		}
+		if int(total) > len(steps) {
+			c.StepsTotal = int(total)
 		}
 		for _, s := range steps {
 			st := Step{}
@@ -75,7 +109,13 @@ func Chains(ctx context.Context, conn driver.Conn, database string, f ChainFilte
 		}
 		out = append(out, c)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("failed chains: %w", err)
+	}
+	if len(out) > f.Limit {
+		return out[:f.Limit], true, nil
+	}
+	return out, false, nil
 }
 
 // ChainSource runs Chains on one connection and database.
@@ -84,7 +124,7 @@ type ChainSource struct {
 	Database string
 }
 
-// Chains runs sql/failed_chains.sql.
-func (c ChainSource) Chains(ctx context.Context, f ChainFilter) ([]Chain, error) {
+// Chains runs Chains on the source's connection and database.
+func (c ChainSource) Chains(ctx context.Context, f ChainFilter) ([]Chain, bool, error) {
 	return Chains(ctx, c.Conn, c.Database, f)
 }

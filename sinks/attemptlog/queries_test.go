@@ -128,9 +128,9 @@ func TestEveryQueryFileIsTested(t *testing.T) {
 func TestFailedChains(t *testing.T) {
 	conn, db := seed(t)
 	ctx := context.Background()
-	chains, err := Chains(ctx, conn, db, ChainFilter{Since: time.Now().Add(-time.Hour), Stuck: 5 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
+	chains, truncated, err := Chains(ctx, conn, db, ChainFilter{Since: time.Now().Add(-time.Hour), Stuck: 5 * time.Minute})
+	if err != nil || truncated {
+		t.Fatalf("truncated %v, %v", truncated, err)
 	}
 	got := map[string]Chain{}
 	for _, c := range chains {
@@ -153,7 +153,7 @@ func TestFailedChains(t *testing.T) {
 	if strings.Join(steps, ",") != "parked,released,dead" || got["D"].LastStep != "dead" || got["E"].LastStep != "retry_scheduled" {
 		t.Fatalf("chain D steps %v, E %+v", steps, got["E"])
 	}
-	only, err := Chains(ctx, conn, db, ChainFilter{Account: "acc1", Since: time.Now().Add(-time.Hour), Stuck: 5 * time.Minute})
+	only, _, err := Chains(ctx, conn, db, ChainFilter{Account: "acc1", Since: time.Now().Add(-time.Hour), Stuck: 5 * time.Minute})
 	if err != nil || len(only) != 1 || only[0].ChainID != "B" {
 		t.Fatalf("account acc1: %+v %v", only, err)
 	}

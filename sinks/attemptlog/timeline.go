@@ -31,8 +31,10 @@ const maxTimelineRows = 20000
 
 // Timeline returns every step of the chains the query picks, each chain's
 // steps in time order, with attempt, HTTP status, latency and error
-// (contract §3's columns). Duplicated rows collapse (FINAL).
-func Timeline(ctx context.Context, conn driver.Conn, database string, q TimelineQuery) ([]Chain, error) {
+// (contract §3's columns). Duplicated rows collapse (FINAL). truncated
+// reports that more chains matched than q.Limit, or that the chains had
+// more than maxTimelineRows steps in all and only those were read.
+func Timeline(ctx context.Context, conn driver.Conn, database string, q TimelineQuery) (chains []Chain, truncated bool, err error) {
 	cond, args := "", []any{clickhouse.Named("since", q.Since.UTC())}
 	switch {
 	case q.EventID != "":
@@ -45,7 +47,7 @@ func Timeline(ctx context.Context, conn driver.Conn, database string, q Timeline
 		cond = "account = @account"
 		args = append(args, clickhouse.Named("account", q.Account))
 	default:
-		return nil, ErrNoQuery
+		return nil, false, ErrNoQuery
 	}
 	if q.Limit <= 0 {
 		q.Limit = 20
@@ -56,15 +58,20 @@ func Timeline(ctx context.Context, conn driver.Conn, database string, q Timeline
 FROM %[1]s FINAL
 WHERE chain_id IN (SELECT chain_id FROM %[1]s WHERE %[2]s AND ts >= @since GROUP BY chain_id ORDER BY max(ts) DESC LIMIT %[3]d)
 ORDER BY chain_id, ts, ts_ms, row_id
-LIMIT %[4]d`, tbl, cond, q.Limit, maxTimelineRows)
+LIMIT %[4]d`, tbl, cond, q.Limit+1, maxTimelineRows+1)
 	rows, err := conn.Query(ctx, stmt, args...)
 	if err != nil {
-		return nil, fmt.Errorf("chain timeline: %w", err)
+		return nil, false, fmt.Errorf("chain timeline: %w", err)
 	}
 	defer rows.Close()
 	var out []Chain
 	index := map[string]int{}
+	read := 0
 	for rows.Next() {
+		if read++; read > maxTimelineRows {
+			truncated = true
+			break
+		}
 		var c Chain
 		var st Step
 		var ts time.Time
@@ -72,7 +79,7 @@ LIMIT %[4]d`, tbl, cond, q.Limit, maxTimelineRows)
 		var rowID string
 		if err := rows.Scan(&c.ChainID, &c.Account, &c.Entity, &c.Key, &ts, &ms, &st.Step, &st.Attempt, &st.HTTPStatus,
 			&st.LatencyUS, &st.Error, &st.StreamID, &st.Instance, &rowID); err != nil {
-			return nil, fmt.Errorf("chain timeline: %w", err)
+			return nil, false, fmt.Errorf("chain timeline: %w", err)
 		}
 		st.TS = ts.Add(time.Duration(ms) * time.Millisecond).UTC()
 		i, ok := index[c.ChainID]
@@ -89,7 +96,7 @@ LIMIT %[4]d`, tbl, cond, q.Limit, maxTimelineRows)
 		ch.LastStep, ch.LastTS = st.Step, st.TS
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("chain timeline: %w", err)
+		return nil, false, fmt.Errorf("chain timeline: %w", err)
 	}
 	// Most recent chain first.
 	for i := 1; i < len(out); i++ {
@@ -97,10 +104,13 @@ LIMIT %[4]d`, tbl, cond, q.Limit, maxTimelineRows)
 			out[j], out[j-1] = out[j-1], out[j]
 		}
 	}
-	return out, nil
+	if len(out) > q.Limit {
+		out, truncated = out[:q.Limit], true
+	}
+	return out, truncated, nil
 }
 
 // Timeline runs Timeline on the source's connection and database.
-func (c ChainSource) Timeline(ctx context.Context, q TimelineQuery) ([]Chain, error) {
+func (c ChainSource) Timeline(ctx context.Context, q TimelineQuery) ([]Chain, bool, error) {
 	return Timeline(ctx, c.Conn, c.Database, q)
 }

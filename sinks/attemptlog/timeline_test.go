@@ -16,24 +16,29 @@ func TestTimeline(t *testing.T) {
 	conn, db := seed(t)
 	since := time.Now().Add(-time.Hour)
 	tests := []struct {
-		name   string
-		q      TimelineQuery
-		chains string // chain ids, most recent first
-		steps  string // steps of the first chain
+		name      string
+		q         TimelineQuery
+		chains    string // chain ids, most recent first
+		steps     string // steps of the first chain
+		truncated bool   // more chains than the limit
 	}{
-		{"by event id", TimelineQuery{EventID: "A"}, "A", "retry_scheduled/1/503/1500,retry_scheduled/2/503/1500,delivered/3/200/2000"},
-		{"by record", TimelineQuery{Entity: "sub", Key: "d"}, "D", "parked/0/0/0,released/0/0/0,dead/0/0/0"},
-		{"by account", TimelineQuery{Account: "acc2"}, "D,P,C", "parked/0/0/0,released/0/0/0,dead/0/0/0"},
-		{"account, limited", TimelineQuery{Account: "acc1", Limit: 1}, "B", "dead/1/422/900"},
-		{"a duplicated row collapses", TimelineQuery{EventID: "G"}, "G", "delivered/1/200/1000"},
-		{"unknown", TimelineQuery{EventID: "nope"}, "", ""},
+		{"by event id", TimelineQuery{EventID: "A"}, "A", "retry_scheduled/1/503/1500,retry_scheduled/2/503/1500,delivered/3/200/2000", false},
+		{"by record", TimelineQuery{Entity: "sub", Key: "d"}, "D", "parked/0/0/0,released/0/0/0,dead/0/0/0", false},
+		{"by account", TimelineQuery{Account: "acc2"}, "D,P,C", "parked/0/0/0,released/0/0/0,dead/0/0/0", false},
+		{"account, limited", TimelineQuery{Account: "acc1", Limit: 1}, "B", "dead/1/422/900", true},
+		{"account, at its limit", TimelineQuery{Account: "acc1", Limit: 2}, "B,A", "dead/1/422/900", false},
+		{"a duplicated row collapses", TimelineQuery{EventID: "G"}, "G", "delivered/1/200/1000", false},
+		{"unknown", TimelineQuery{EventID: "nope"}, "", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.q.Since = since
-			got, err := Timeline(context.Background(), conn, db, tt.q)
+			got, truncated, err := Timeline(context.Background(), conn, db, tt.q)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if truncated != tt.truncated {
+				t.Errorf("truncated %v, want %v", truncated, tt.truncated)
 			}
 			var ids, steps []string
 			for _, c := range got {
@@ -52,7 +57,7 @@ func TestTimeline(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Timeline(context.Background(), conn, db, TimelineQuery{Entity: "main"}); !errors.Is(err, ErrNoQuery) {
+	if _, _, err := Timeline(context.Background(), conn, db, TimelineQuery{Entity: "main"}); !errors.Is(err, ErrNoQuery) {
 		t.Fatalf("entity without key: %v", err)
 	}
 }
