@@ -40,7 +40,10 @@ func runBackfill(ctx context.Context, e *env) error {
 	if perSecond == 0 {
 		perSecond = -1 // backfill.Config: negative is no limit
 	}
-	rdb := newRedis(cfg.Redis)
+	rdb, err := newRedis(cfg.Redis)
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 	if err := pingRedis(ctx, rdb, cfg.Redis); err != nil {
 		return err

@@ -81,7 +81,10 @@ func reconcileConfigFromFlags(e *env) reconcile.Config {
 // ledger and the events stream), our source and the partner's read API.
 func newReconciler(e *env, rc reconcile.Config) (*reconcile.Reconciler, func(), error) {
 	cfg := e.cfg
-	rdb := newRedis(cfg.Redis)
+	rdb, err := newRedis(cfg.Redis)
+	if err != nil {
+		return nil, nil, err
+	}
 	ch := cfg.ClickHouse
 	conn, err := attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password})
 	if err != nil {
@@ -169,7 +172,10 @@ func withReconcileRuns(api, runs, start http.Handler) http.Handler {
 // started from the console, wired like `streamsync reconcile` and sharing
 // the scheduled runs' lock. stop ends a run in progress.
 func reconcileStarter(e *env, keys pipeline.Keys) (h http.Handler, stop func(), err error) {
-	rdb := newRedis(e.cfg.Redis)
+	rdb, err := newRedis(e.cfg.Redis)
+	if err != nil {
+		return nil, nil, err
+	}
 	s, err := reconcile.NewStarter(reconcile.StartConfig{LockKey: keys.ReconcileLock(), Logger: e.log}, rdb)
 	if err != nil {
 		_ = rdb.Close()
@@ -188,7 +194,11 @@ func startReconcile(e *env, keys pipeline.Keys, reg prometheus.Registerer) (func
 	if err != nil {
 		return nil, fmt.Errorf("reconcile.every: %w", err)
 	}
-	rdb := newRedis(cfg.Redis)
+	rdb, err := newRedis(cfg.Redis)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
 	s, err := reconcile.NewScheduler(reconcile.ScheduleConfig{Every: cfg.Reconcile.Every, LockKey: keys.ReconcileLock(),
 		LastKey: keys.ReconcileLast(), Logger: e.log, Registerer: reg}, rdb, r)
 	if err != nil {

@@ -39,7 +39,10 @@ func runPipeline(ctx context.Context, e *env) error {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 	cfg := e.cfg
-	rdb := newRedis(cfg.Redis)
+	rdb, err := newRedis(cfg.Redis)
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 	if err := pingRedis(ctx, rdb, cfg.Redis); err != nil {
 		return err
