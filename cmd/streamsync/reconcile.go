@@ -14,7 +14,6 @@ import (
 	"github.com/streamsync/streamsync/ingest"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/reconcile"
-	"github.com/streamsync/streamsync/sinks/attemptlog"
 	"github.com/streamsync/streamsync/source"
 )
 
@@ -86,7 +85,7 @@ func newReconciler(e *env, rc reconcile.Config) (*reconcile.Reconciler, func(), 
 		return nil, nil, err
 	}
 	ch := cfg.ClickHouse
-	conn, err := attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password})
+	conn, err := openClickHouse(ch)
 	if err != nil {
 		_ = rdb.Close()
 		return nil, nil, err

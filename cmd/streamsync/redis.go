@@ -84,21 +84,11 @@ func pingRedis(ctx context.Context, rdb redis.UniversalClient, c config.RedisCon
 // for its credentials or its TLS (docs/security.md, "Transport"); "" when
 // msg shows neither.
 func connHint(msg string, c config.RedisConfig) string {
-	tlsOn := c.TLSFiles().On()
-	switch {
-	case strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") || strings.Contains(msg, "NOPERM"):
+	if strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") || strings.Contains(msg, "NOPERM") {
 		return "Redis refused the credentials or the command: check redis.username and redis.password (or redis.password_file), " +
 			"and that the ACL user may run every command and reach every key"
-	case strings.Contains(msg, "unknown authority") || strings.Contains(msg, "failed to verify certificate"):
-		return "the Redis server's certificate is not signed by a CA streamsync trusts: give that CA in redis.tls_ca_file"
-	case strings.Contains(msg, "certificate required") || strings.Contains(msg, "bad certificate") || strings.Contains(msg, "unknown certificate"):
-		return "the Redis server wants a client certificate it trusts: redis.tls_cert_file and redis.tls_key_file"
-	case tlsOn && strings.Contains(msg, "first record does not look like a TLS handshake"):
-		return "this Redis does not speak TLS on that port: give its TLS port, or turn redis.tls off"
-	case !tlsOn && (strings.HasSuffix(msg, ": EOF") || strings.Contains(msg, "connection reset by peer")):
-		return "the server closed the connection: if it speaks TLS only, set redis.tls: true (and redis.tls_ca_file)"
 	}
-	return ""
+	return tlsHint("redis", c.TLSFiles(), msg)
 }
 
 // movedRE matches a Redis Cluster redirection ("MOVED 795 127.0.0.1:17001",

@@ -104,7 +104,7 @@ func runPipeline(ctx context.Context, e *env) error {
 	var chains admin.ChainLister
 	var reconcileRuns, reconcileStart http.Handler
 	if ch := cfg.ClickHouse; ch.Addr != "" {
-		conn, err := attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password})
+		conn, err := openClickHouse(ch)
 		if err != nil {
 			return err
 		}
