@@ -63,18 +63,20 @@ func IsTransient(err error) bool {
 }
 
 type httpSource struct {
-	cfg    Config
-	base   string
-	client *http.Client
-	tokens *apiclient.Tokens
+	cfg     Config
+	base    string
+	baseURL *url.URL // base parsed: the origin links from answers must keep
+	client  *http.Client
+	tokens  *apiclient.Tokens
 }
 
 func newHTTP(cfg Config) *httpSource {
 	s := &httpSource{
 		cfg:    cfg,
 		base:   strings.TrimRight(cfg.BaseURL, "/"),
-		client: apiclient.NewHTTPClient(cfg.Timeout, 8),
+		client: apiclient.NewHTTPClient(cfg.Timeout, 8, cfg.TLS),
 	}
+	s.baseURL, _ = url.Parse(s.base) // Validate parsed it
 	if cfg.ClientID != "" {
 		tokenURL := cfg.TokenURL
 		if tokenURL == "" {

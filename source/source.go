@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,6 +101,10 @@ type Config struct {
 	OnBadLine func(line int, err error)
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// TLS of the API and its token endpoint (http): a custom CA, a client
+	// certificate (source.tls_*_file; docs/security.md, "Transport"); nil:
+	// the system's roots.
+	TLS *tls.Config
 	// Label names this reader in errors and logs ("source" by default);
 	// Setting is the prefix of the settings it was built from, named in
 	// errors ("source" by default). The partner's read API, read with the

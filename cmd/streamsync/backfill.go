@@ -50,8 +50,12 @@ func runBackfill(ctx context.Context, e *env) error {
 	}
 	bad := &badLines{log: e.log, file: cfg.Source.File}
 	c := cfg.Source
-	src, err := source.New(source.Config{Kind: c.Kind, BaseURL: c.BaseURL, TokenURL: c.TokenURL, ClientID: c.ClientID,
-		ClientSecret: c.ClientSecret, Timeout: c.Timeout, File: c.File, Entities: c.Entities, Logger: e.log, OnBadLine: bad.note})
+	sc, err := sourceConfig(c, e.log)
+	if err != nil {
+		return err
+	}
+	sc.OnBadLine = bad.note
+	src, err := source.New(sc)
 	if err != nil {
 		return err
 	}

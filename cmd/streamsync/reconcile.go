@@ -96,9 +96,7 @@ func newReconciler(e *env, rc reconcile.Config) (*reconcile.Reconciler, func(), 
 		_ = conn.Close()
 		return nil, nil, err
 	}
-	theirs, err := source.New(source.Config{Kind: source.KindHTTP, BaseURL: cfg.Sink.BaseURL, TokenURL: cfg.Sink.EffectiveTokenURL(),
-		ClientID: cfg.Sink.ClientID, ClientSecret: cfg.Sink.ClientSecret, Timeout: cfg.Sink.Timeout, Logger: e.log,
-		Label: "partner", Setting: "sink"}) // errors name the partner and sink.*, not the source
+	theirs, err := partnerReader(cfg.Sink, e.log)
 	if err != nil {
 		_ = rdb.Close()
 		_ = conn.Close()
@@ -146,8 +144,7 @@ func ledgerOf(rdb redis.UniversalClient, shards pipeline.Shards) reconcile.Redis
 
 // newSource builds our source from source.*.
 func newSource(c config.SourceConfig, e *env) (source.Source, error) {
-	return source.New(source.Config{Kind: c.Kind, BaseURL: c.BaseURL, TokenURL: c.TokenURL, ClientID: c.ClientID,
-		ClientSecret: c.ClientSecret, Timeout: c.Timeout, File: c.File, Entities: c.Entities, Logger: e.log})
+	return openSource(c, e.log)
 }
 
 // withReconcileRuns adds GET /api/v1/reconcile/runs to the admin API when the

@@ -69,7 +69,12 @@ func runPipeline(ctx context.Context, e *env) error {
 		defer cancel()
 		_ = tp.Shutdown(c) // the spans still batched go out
 	}()
+	sinkTLS, err := tlsFor("sink", cfg.Sink.TLSFiles())
+	if err != nil {
+		return err
+	}
 	sink, err := partner.New(partner.Config{
+		TLS:     sinkTLS,
 		BaseURL: cfg.Sink.BaseURL, TokenURL: cfg.Sink.EffectiveTokenURL(), ClientID: cfg.Sink.ClientID, ClientSecret: cfg.Sink.ClientSecret,
 		Timeout: cfg.Sink.Timeout, RateLimit: cfg.Sink.RateLimit, MaxConns: cfg.Stream.MaxInFlight, Logger: e.log,
 		WrapTransport: tracing.New(tp).Transport,

@@ -41,7 +41,7 @@ type Tokens struct {
 // NewTokens builds a token cache for clientID/clientSecret at tokenURL. The
 // credentials go as form fields (golang.org/x/oauth2 detects the style).
 // client asks the token endpoint (nil: a NewHTTPClient with a 10 s dial
-// timeout); early <= 0 means DefaultTokenEarlyExpiry; a nil now means
+// timeout and the system's roots); early <= 0 means DefaultTokenEarlyExpiry; a nil now means
 // time.Now.
 func NewTokens(tokenURL, clientID, clientSecret string, client *http.Client, early time.Duration, now func() time.Time) *Tokens {
 	if early <= 0 {
@@ -51,7 +51,7 @@ func NewTokens(tokenURL, clientID, clientSecret string, client *http.Client, ear
 		now = time.Now
 	}
 	if client == nil {
-		client = NewHTTPClient(10*time.Second, 4)
+		client = NewHTTPClient(10*time.Second, 4, nil)
 	}
 	return &Tokens{
 		cc:     clientcredentials.Config{ClientID: clientID, ClientSecret: clientSecret, TokenURL: tokenURL},

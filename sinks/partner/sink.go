@@ -3,6 +3,7 @@ package partner
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +56,10 @@ type Config struct {
 	// WrapTransport, when set, wraps the HTTP transport of partner calls
 	// (tracing.Tracer.Transport makes each call a client span).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// TLS of the partner's API and token endpoint: a custom CA, a client
+	// certificate (sink.tls_*_file; docs/security.md, "Transport"); nil:
+	// the system's roots.
+	TLS *tls.Config
 }
 
 func (c *Config) setDefaults() {
@@ -143,13 +148,13 @@ func New(cfg Config) (*Sink, error) {
 	s := &Sink{
 		cfg:    cfg,
 		base:   strings.TrimRight(cfg.BaseURL, "/"),
-		client: apiclient.NewHTTPClient(cfg.Timeout, cfg.MaxConns),
+		client: apiclient.NewHTTPClient(cfg.Timeout, cfg.MaxConns, cfg.TLS),
 		m:      m,
 		log:    cfg.Logger,
 	}
 	s.auth = &auth{clientID: cfg.ClientID, tokenURL: cfg.TokenURL, every: cfg.AuthLogEvery, now: cfg.Now, log: cfg.Logger, m: m}
 	if cfg.ClientID != "" {
-		s.tokens = apiclient.NewTokens(cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, apiclient.NewHTTPClient(cfg.Timeout, 4), cfg.TokenEarlyExpiry, cfg.Now)
+		s.tokens = apiclient.NewTokens(cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, apiclient.NewHTTPClient(cfg.Timeout, 4, cfg.TLS), cfg.TokenEarlyExpiry, cfg.Now)
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit/10)))
