@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/streamsync/streamsync/internal/apiclient"
 )
 
 // Kinds of source (contract §5, source.kind).
@@ -111,6 +113,21 @@ type Config struct {
 	// same code, is Label "partner", Setting "sink".
 	Label, Setting string
 }
+
+// String never shows the client secret, nor a password in a URL: a Config
+// printed with %v or %+v, or logged, is safe (docs/security.md, "Secrets").
+func (c Config) String() string {
+	type plain Config // without this method
+	p := plain(c)
+	p.BaseURL, p.TokenURL = apiclient.RedactURL(c.BaseURL), apiclient.RedactURL(c.TokenURL)
+	if p.ClientSecret != "" {
+		p.ClientSecret = apiclient.Redacted
+	}
+	return fmt.Sprintf("%+v", p)
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return "source.Config" + c.String() }
 
 // DefaultLabel and DefaultSetting are Config.Label and Config.Setting
 // when empty.

@@ -19,6 +19,7 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/ingest"
+	"github.com/streamsync/streamsync/internal/apiclient"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/reconcile"
@@ -196,7 +197,7 @@ func runPipeline(ctx context.Context, e *env) error {
 		pipeline.PartnerReporter{RDB: rdb, Keys: keys, Instance: consumer, Sink: sink, Logger: e.log}.Run(summaryCtx)
 	}()
 	defer func() { stopSummary(); <-reporterDone }()
-	e.log.Info("streamsync running", "events", keys.Events, "shards", len(shards), "redis_cluster", cfg.Redis.IsCluster(), "group", keys.Group, "consumer", consumer, "partner", cfg.Sink.BaseURL,
+	e.log.Info("streamsync running", "events", keys.Events, "shards", len(shards), "redis_cluster", cfg.Redis.IsCluster(), "group", keys.Group, "consumer", consumer, "partner", apiclient.RedactURL(cfg.Sink.BaseURL),
 		"attempt_log", cfg.ClickHouse.Addr != "")
 	if err := p.Run(ctx); err != nil {
 		return fmt.Errorf("pipeline: %w", err)
