@@ -22,6 +22,7 @@ import (
 type ClickHouseTLS struct {
 	Addr           string // TLS (tcp_port_secure)
 	PlainAddr      string // plain TCP, for the test's own checks
+	HTTPAddr       string // the HTTP interface (plain), for the test's own checks
 	CA             *CA
 	Client         Pair // a client certificate the server accepts
 	User, Password string
@@ -48,6 +49,7 @@ func StartClickHouseTLS(tb testing.TB) *ClickHouseTLS {
 	secure, plain, http := FreePort(tb), FreePort(tb), FreePort(tb)
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(secure))
 	s.PlainAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(plain))
+	s.HTTPAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(http))
 	config := fmt.Sprintf(`<yandex>
     <logger><console>0</console><level>warning</level><log>%[1]s/clickhouse.log</log><errorlog>%[1]s/clickhouse.err.log</errorlog></logger>
     <listen_host>127.0.0.1</listen_host>
