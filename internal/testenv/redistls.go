@@ -30,6 +30,9 @@ type RedisTLSOptions struct {
 	// Cluster makes it a Redis Cluster of one master holding every slot,
 	// its cluster bus on TLS too.
 	Cluster bool
+	// ACL are the user's rules besides "on" and its password; empty: every
+	// key and command ("~*", "&*", "+@all").
+	ACL []string
 }
 
 // StartRedisTLS starts a private redis-server (from PATH) on a free
@@ -55,8 +58,13 @@ func StartRedisTLS(tb testing.TB, o RedisTLSOptions) *RedisTLS {
 		"--tls-cert-file", server.CertFile, "--tls-key-file", server.KeyFile, "--tls-ca-cert-file", ca.File,
 		"--tls-auth-clients", "yes", "--dir", dir, "--save", "", "--appendonly", "no",
 		"--user", "default", "off",
-		"--user", r.User, "on", ">" + r.Password, "~*", "&*", "+@all",
 	}
+	acl := o.ACL
+	if len(acl) == 0 {
+		acl = []string{"~*", "&*", "+@all"}
+	}
+	args = append(append(args, "--user", r.User, "on", ">"+r.Password), acl...)
+	args = append(args, "--user", "admin", "on", ">"+r.adminPassword(), "~*", "&*", "+@all")
 	if o.Cluster {
 		args = append(args, "--cluster-enabled", "yes", "--tls-cluster", "yes", "--cluster-port", strconv.Itoa(bus),
 			"--cluster-announce-ip", "127.0.0.1",
@@ -76,8 +84,7 @@ func StartRedisTLS(tb testing.TB, o RedisTLSOptions) *RedisTLS {
 		_ = cmd.Wait()
 		_ = logf.Close()
 	})
-	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, Username: r.User, Password: r.Password, TLSConfig: r.TLSConfig(), MaxRetries: -1})
-	defer rdb.Close()
+	rdb := r.Admin(tb)
 	ctx := context.Background()
 	ready := func() bool { return rdb.Ping(ctx).Err() == nil }
 	deadline := time.Now().Add(15 * time.Second)
@@ -99,6 +106,16 @@ func StartRedisTLS(tb testing.TB, o RedisTLSOptions) *RedisTLS {
 	}
 	return r
 }
+
+// Admin is a client of the test's own: a second ACL user with every right,
+// closed when the test ends.
+func (r *RedisTLS) Admin(tb testing.TB) *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, Username: "admin", Password: r.adminPassword(), TLSConfig: r.TLSConfig(), MaxRetries: -1})
+	tb.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+func (r *RedisTLS) adminPassword() string { return "admin-" + r.Password }
 
 // TLSConfig is a client TLS configuration the server accepts.
 func (r *RedisTLS) TLSConfig() *tls.Config {
