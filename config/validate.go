@@ -204,7 +204,7 @@ func (v *validator) httpURL(key, val string, required bool) {
 	}
 	u, err := url.Parse(val)
 	v.check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", key,
-		fmt.Sprintf("must be an absolute http(s) URL, is %q", val))
+		fmt.Sprintf("must be an absolute http(s) URL, is %q", RedactURL(val)))
 }
 
 // IsLoopback reports whether a host:port (or a bare host) names a loopback

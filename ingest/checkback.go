@@ -36,6 +36,13 @@ type checker struct {
 	log          *slog.Logger
 }
 
+// checkClient asks ingest.check_url within timeout and never follows a
+// redirect: a 3xx is the answer, which counts as unknown (docs/security.md,
+// "Transport").
+func checkClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
 // checkBatch is how many due events one pass takes at most.
 const checkBatch = 100
 
@@ -112,6 +119,9 @@ func (c *checker) ask(ctx context.Context, id string) (string, string) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, apiclient.MaxAnswer))
+		if loc := resp.Header.Get("Location"); loc != "" {
+			return CheckUnknown, fmt.Sprintf("check-back answered %d to %s (redirects are not followed)", resp.StatusCode, loc)
+		}
 		return CheckUnknown, fmt.Sprintf("check-back answered %d", resp.StatusCode)
 	}
 	return judgeCheckBack(resp.Body)

@@ -110,7 +110,7 @@ func New(cfg Config, rdb redis.UniversalClient) (*Server, error) {
 		}
 		s.prepared = &Prepared{rdb: rdb, keys: cfg.Keys, timeout: cfg.PrepareTimeout, instance: cfg.Instance, rows: cfg.AttemptLog}
 		s.checker = &checker{store: s.prepared, url: cfg.CheckURL, maxAttempts: cfg.CheckMaxAttempts, initial: cfg.CheckInitial,
-			max: cfg.CheckMax, client: &http.Client{Timeout: cfg.CheckTimeout}, now: cfg.Now, log: cfg.Logger}
+			max: cfg.CheckMax, client: checkClient(cfg.CheckTimeout), now: cfg.Now, log: cfg.Logger}
 		s.mux.HandleFunc("POST /v1/events/confirm", s.handleRelease(ActionConfirm, "confirmed"))
 		s.mux.HandleFunc("POST /v1/events/cancel", s.handleRelease(ActionCancel, "cancelled"))
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/apiclient"
 )
 
 var entityRe = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
@@ -16,7 +17,7 @@ func validEntity(s string) bool { return entityRe.MatchString(s) }
 func absURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("must be an absolute http(s) URL, is %q", s)
+		return fmt.Errorf("must be an absolute http(s) URL, is %q", apiclient.RedactURL(s))
 	}
 	return nil
 }

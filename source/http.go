@@ -63,26 +63,43 @@ func IsTransient(err error) bool {
 }
 
 type httpSource struct {
-	cfg    Config
-	base   string
-	client *http.Client
-	tokens *apiclient.Tokens
+	cfg     Config
+	base    string   // without user info, so that no URL in an error or a log holds a password
+	baseURL *url.URL // base parsed: the origin links from answers must keep
+	user    *url.Userinfo
+	client  *http.Client
+	tokens  *apiclient.Tokens
 }
 
 func newHTTP(cfg Config) *httpSource {
 	s := &httpSource{
 		cfg:    cfg,
-		base:   strings.TrimRight(cfg.BaseURL, "/"),
-		client: apiclient.NewHTTPClient(cfg.Timeout, 8),
+		client: apiclient.NewHTTPClient(cfg.Timeout, 8, cfg.TLS),
 	}
+	s.baseURL, _ = url.Parse(strings.TrimRight(cfg.BaseURL, "/")) // Validate parsed it
+	s.user, s.baseURL.User = s.baseURL.User, nil                  // put back on each request (HTTP Basic)
+	s.base = s.baseURL.String()
 	if cfg.ClientID != "" {
 		tokenURL := cfg.TokenURL
 		if tokenURL == "" {
-			tokenURL = s.base + "/oauth/token"
+			tokenURL = strings.TrimRight(cfg.BaseURL, "/") + "/oauth/token"
 		}
 		s.tokens = apiclient.NewTokens(tokenURL, cfg.ClientID, cfg.ClientSecret, s.client, 0, cfg.Now)
 	}
 	return s
+}
+
+// scrub takes our credentials out of an answer's text before it goes into
+// an error (docs/security.md, "Secrets"): the client secret, the tokens
+// issued, the password of the base URL's user info and its Basic form.
+func (s *httpSource) scrub(text string) string {
+	text = s.tokens.Scrub(text)
+	if s.user != nil {
+		if pw, ok := s.user.Password(); ok {
+			text = apiclient.Scrub(text, pw, s.user.Username()+":"+pw)
+		}
+	}
+	return text
 }
 
 func (s *httpSource) Kind() string { return KindHTTP }
@@ -144,6 +161,9 @@ func (s *httpSource) once(ctx context.Context, target string, ok []int) ([]byte,
 		return nil, 0, "", fmt.Errorf("%s GET %s: %w", s.cfg.Label, target, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if s.user != nil && req.URL.User == nil && req.URL.Host == s.baseURL.Host {
+		req.URL.User = s.user
+	}
 	tok := ""
 	if s.tokens != nil {
 		if tok, _, err = s.tokens.Get(ctx); err != nil {
@@ -167,7 +187,8 @@ func (s *httpSource) once(ctx context.Context, target string, ok []int) ([]byte,
 	}
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	se := &StatusError{Label: s.cfg.Label, Method: http.MethodGet, URL: target, Status: resp.StatusCode, Body: strings.TrimSpace(string(head))}
+	se := &StatusError{Label: s.cfg.Label, Method: http.MethodGet, URL: target, Status: resp.StatusCode,
+		Body: s.scrub(strings.TrimSpace(string(head)))} // an answer may echo the credentials
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		se.Location = resp.Header.Get("Location")
 	}

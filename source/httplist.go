@@ -16,6 +16,13 @@ import (
 // List is GET /v1/{entity}?account=A&cursor=C&limit=N (contract §2), one
 // request per page; a transient failure of a page is asked again (Retries
 // times, backing off from 200 ms, honouring Retry-After up to a minute).
+//
+// A next_cursor that is a URL (a next-page link, as many APIs answer) is
+// the next page's URL, fetched as it is — but only on the configured
+// scheme, host and port: a link elsewhere ends the listing with an error
+// wrapping apiclient.ErrOtherOrigin and is never fetched
+// (docs/security.md, "Transport"). Any other next_cursor is opaque and
+// goes back as the cursor parameter.
 func (s *httpSource) List(entity string, opt ListOptions) Iterator {
 	return &httpIterator{s: s, entity: entity, account: opt.Account, cursor: opt.Cursor}
 }
@@ -43,15 +50,10 @@ func (it *httpIterator) Cursor() string { return it.cursor }
 
 func (it *httpIterator) Next(ctx context.Context) ([]Record, error) {
 	for !it.done {
-		q := url.Values{}
-		if it.account != "" {
-			q.Set("account", it.account)
+		target, err := it.target()
+		if err != nil {
+			return nil, err
 		}
-		if it.cursor != "" {
-			q.Set("cursor", it.cursor)
-		}
-		q.Set("limit", strconv.Itoa(it.s.cfg.PageSize))
-		target := it.s.base + "/v1/" + apiclient.PathSegment(it.entity) + "?" + q.Encode()
 		body, err := it.fetch(ctx, target)
 		if err != nil {
 			return nil, err
@@ -64,6 +66,10 @@ func (it *httpIterator) Next(ctx context.Context) ([]Record, error) {
 			it.done = true
 		} else if a.NextCursor == it.cursor {
 			return nil, fmt.Errorf("%s GET %s: next_cursor did not move", it.s.cfg.Label, target)
+		} else if apiclient.IsLink(a.NextCursor) {
+			if _, err := apiclient.SameOrigin(it.s.baseURL, a.NextCursor); err != nil {
+				return nil, fmt.Errorf("%s GET %s: next_cursor: %w", it.s.cfg.Label, target, err)
+			}
 		}
 		it.cursor = a.NextCursor
 		page := make([]Record, 0, len(a.Items))
@@ -79,6 +85,28 @@ func (it *httpIterator) Next(ctx context.Context) ([]Record, error) {
 		}
 	}
 	return nil, io.EOF
+}
+
+// target is the next page's URL: the cursor when it is a link on the
+// configured origin, else the list request with the cursor as a parameter.
+// A link to elsewhere (say, a resumed cursor) is refused here too.
+func (it *httpIterator) target() (string, error) {
+	if apiclient.IsLink(it.cursor) {
+		u, err := apiclient.SameOrigin(it.s.baseURL, it.cursor)
+		if err != nil {
+			return "", fmt.Errorf("%s list %s: cursor: %w", it.s.cfg.Label, it.entity, err)
+		}
+		return u.String(), nil
+	}
+	q := url.Values{}
+	if it.account != "" {
+		q.Set("account", it.account)
+	}
+	if it.cursor != "" {
+		q.Set("cursor", it.cursor)
+	}
+	q.Set("limit", strconv.Itoa(it.s.cfg.PageSize))
+	return it.s.base + "/v1/" + apiclient.PathSegment(it.entity) + "?" + q.Encode(), nil
 }
 
 func (it *httpIterator) fetch(ctx context.Context, target string) ([]byte, error) {

@@ -2,11 +2,14 @@ package source
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/streamsync/streamsync/internal/apiclient"
 )
 
 // Kinds of source (contract §5, source.kind).
@@ -103,12 +106,31 @@ type Config struct {
 	OnBadLine func(line int, err error)
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// TLS of the API and its token endpoint (http): a custom CA, a client
+	// certificate (source.tls_*_file; docs/security.md, "Transport"); nil:
+	// the system's roots.
+	TLS *tls.Config
 	// Label names this reader in errors and logs ("source" by default);
 	// Setting is the prefix of the settings it was built from, named in
 	// errors ("source" by default). The partner's read API, read with the
 	// same code, is Label "partner", Setting "sink".
 	Label, Setting string
 }
+
+// String never shows the client secret, nor a password in a URL: a Config
+// printed with %v or %+v, or logged, is safe (docs/security.md, "Secrets").
+func (c Config) String() string {
+	type plain Config // without this method
+	p := plain(c)
+	p.BaseURL, p.TokenURL = apiclient.RedactURL(c.BaseURL), apiclient.RedactURL(c.TokenURL)
+	if p.ClientSecret != "" {
+		p.ClientSecret = apiclient.Redacted
+	}
+	return fmt.Sprintf("%+v", p)
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return "source.Config" + c.String() }
 
 // DefaultLabel and DefaultSetting are Config.Label and Config.Setting
 // when empty.

@@ -40,15 +40,22 @@ func runBackfill(ctx context.Context, e *env) error {
 	if perSecond == 0 {
 		perSecond = -1 // backfill.Config: negative is no limit
 	}
-	rdb := newRedis(cfg.Redis)
+	rdb, err := newRedis(cfg.Redis)
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 	if err := pingRedis(ctx, rdb, cfg.Redis); err != nil {
 		return err
 	}
 	bad := &badLines{log: e.log, file: cfg.Source.File}
 	c := cfg.Source
-	src, err := source.New(source.Config{Kind: c.Kind, BaseURL: c.BaseURL, TokenURL: c.TokenURL, ClientID: c.ClientID,
-		ClientSecret: c.ClientSecret, Timeout: c.Timeout, File: c.File, Entities: c.Entities, Logger: e.log, OnBadLine: bad.note})
+	sc, err := sourceConfig(c, e.log)
+	if err != nil {
+		return err
+	}
+	sc.OnBadLine = bad.note
+	src, err := source.New(sc)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func runChains(ctx context.Context, e *env) error {
 	account, _ := e.fs.GetString("account")
 	since, _ := e.fs.GetDuration("since")
 	stuck, _ := e.fs.GetDuration("stuck")
-	conn, err := attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password})
+	conn, err := openClickHouse(ch)
 	if err != nil {
 		return err
 	}

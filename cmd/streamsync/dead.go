@@ -62,7 +62,10 @@ func runDead(ctx context.Context, e *env) error {
 	limit, _ := e.fs.GetInt("limit")
 	cursor, _ := e.fs.GetString("cursor")
 	f := pipeline.DeadFilter{IDs: ids, Reason: reason, Account: account, All: all}
-	rdb := newRedis(e.cfg.Redis)
+	rdb, err := newRedis(e.cfg.Redis)
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 	if err := pingRedis(ctx, rdb, e.cfg.Redis); err != nil {
 		return err

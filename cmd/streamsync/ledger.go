@@ -42,7 +42,10 @@ func runLedger(ctx context.Context, e *env) error {
 	default:
 		return fmt.Errorf("ledger: want get, set or drop, not %q", action)
 	}
-	rdb := newRedis(e.cfg.Redis)
+	rdb, err := newRedis(e.cfg.Redis)
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 	if err := pingRedis(ctx, rdb, e.cfg.Redis); err != nil {
 		return err

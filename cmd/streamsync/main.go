@@ -112,7 +112,8 @@ func dispatch(ctx context.Context, args []string, out io.Writer, environ []strin
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	err = c.run(ctx, &env{cfg: cfg, fs: fs, out: out, format: format, log: newLogger(cfg.Log)})
-	return withRedisHint(err, cfg.Redis) // MOVED from a Cluster node used as one Redis: name the settings
+	err = withRedisHint(err, cfg.Redis) // MOVED from a Cluster node used as one Redis: name the settings
+	return withClickHouseHint(err, cfg.ClickHouse)
 }
 
 // newFlagSet is a command's flags: --config, one per setting, --format and

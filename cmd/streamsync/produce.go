@@ -28,7 +28,10 @@ func runProduce(ctx context.Context, e *env) error {
 	events, _ := e.fs.GetInt("events")
 	rate, _ := e.fs.GetFloat64("rate")
 	seed, _ := e.fs.GetUint64("seed")
-	rdb := newRedis(e.cfg.Redis)
+	rdb, err := newRedis(e.cfg.Redis)
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 	if err := pingRedis(ctx, rdb, e.cfg.Redis); err != nil {
 		return err

@@ -14,7 +14,6 @@ import (
 	"github.com/streamsync/streamsync/ingest"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/reconcile"
-	"github.com/streamsync/streamsync/sinks/attemptlog"
 	"github.com/streamsync/streamsync/source"
 )
 
@@ -81,9 +80,12 @@ func reconcileConfigFromFlags(e *env) reconcile.Config {
 // ledger and the events stream), our source and the partner's read API.
 func newReconciler(e *env, rc reconcile.Config) (*reconcile.Reconciler, func(), error) {
 	cfg := e.cfg
-	rdb := newRedis(cfg.Redis)
+	rdb, err := newRedis(cfg.Redis)
+	if err != nil {
+		return nil, nil, err
+	}
 	ch := cfg.ClickHouse
-	conn, err := attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password})
+	conn, err := openClickHouse(ch)
 	if err != nil {
 		_ = rdb.Close()
 		return nil, nil, err
@@ -94,9 +96,7 @@ func newReconciler(e *env, rc reconcile.Config) (*reconcile.Reconciler, func(), 
 		_ = conn.Close()
 		return nil, nil, err
 	}
-	theirs, err := source.New(source.Config{Kind: source.KindHTTP, BaseURL: cfg.Sink.BaseURL, TokenURL: cfg.Sink.EffectiveTokenURL(),
-		ClientID: cfg.Sink.ClientID, ClientSecret: cfg.Sink.ClientSecret, Timeout: cfg.Sink.Timeout, Logger: e.log,
-		Label: "partner", Setting: "sink"}) // errors name the partner and sink.*, not the source
+	theirs, err := partnerReader(cfg.Sink, e.log)
 	if err != nil {
 		_ = rdb.Close()
 		_ = conn.Close()
@@ -145,8 +145,7 @@ func ledgerOf(rdb redis.UniversalClient, shards pipeline.Shards) reconcile.Redis
 
 // newSource builds our source from source.*.
 func newSource(c config.SourceConfig, e *env) (source.Source, error) {
-	return source.New(source.Config{Kind: c.Kind, BaseURL: c.BaseURL, TokenURL: c.TokenURL, ClientID: c.ClientID,
-		ClientSecret: c.ClientSecret, Timeout: c.Timeout, File: c.File, Entities: c.Entities, Logger: e.log})
+	return openSource(c, e.log)
 }
 
 // withReconcileRuns adds GET /api/v1/reconcile/runs to the admin API when the
@@ -170,7 +169,10 @@ func withReconcileRuns(api, runs, start http.Handler) http.Handler {
 // started from the console, wired like `streamsync reconcile` and sharing
 // the scheduled runs' lock. stop ends a run in progress.
 func reconcileStarter(e *env, keys pipeline.Keys) (h http.Handler, stop func(), err error) {
-	rdb := newRedis(e.cfg.Redis)
+	rdb, err := newRedis(e.cfg.Redis)
+	if err != nil {
+		return nil, nil, err
+	}
 	s, err := reconcile.NewStarter(reconcile.StartConfig{LockKey: keys.ReconcileLock(), Logger: e.log}, rdb)
 	if err != nil {
 		_ = rdb.Close()
@@ -189,7 +191,11 @@ func startReconcile(e *env, keys pipeline.Keys, reg prometheus.Registerer) (func
 	if err != nil {
 		return nil, fmt.Errorf("reconcile.every: %w", err)
 	}
-	rdb := newRedis(cfg.Redis)
+	rdb, err := newRedis(cfg.Redis)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
 	s, err := reconcile.NewScheduler(reconcile.ScheduleConfig{Every: cfg.Reconcile.Every, LockKey: keys.ReconcileLock(),
 		LastKey: keys.ReconcileLast(), Logger: e.log, Registerer: reg}, rdb, r)
 	if err != nil {

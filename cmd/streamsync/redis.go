@@ -20,12 +20,21 @@ type quietRedis struct{}
 func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // newRedis is a client of one Redis, or of a Redis Cluster when the
-// settings name one (redis.addrs, redis.cluster; contract §9).
-func newRedis(c config.RedisConfig) redis.UniversalClient {
-	if c.IsCluster() {
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Nodes(), Password: c.Password, PoolSize: 256})
+// settings name one (redis.addrs, redis.cluster; contract §9), as the ACL
+// user redis.username, over TLS when redis.tls or a redis.tls_*_file says
+// so (docs/security.md, "Transport"). The error names a TLS file that cannot
+// be used; the client dials lazily.
+func newRedis(c config.RedisConfig) (redis.UniversalClient, error) {
+	tc, err := tlsFor("redis", c.TLSFiles())
+	if err != nil {
+		return nil, err
 	}
-	return redis.NewClient(&redis.Options{Addr: c.Nodes()[0], Password: c.Password, DB: c.DB, PoolSize: 256})
+	if c.IsCluster() {
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Nodes(), Username: c.Username, Password: c.Password,
+			TLSConfig: tc, PoolSize: 256}), nil
+	}
+	return redis.NewClient(&redis.Options{Addr: c.Nodes()[0], Username: c.Username, Password: c.Password, DB: c.DB,
+		TLSConfig: tc, PoolSize: 256}), nil
 }
 
 // shardsOf are the key sets of every shard: exactly the configured names
@@ -59,11 +68,27 @@ func pingRedis(ctx context.Context, rdb redis.UniversalClient, c config.RedisCon
 	}
 	if err != nil {
 		if len(c.Addrs) > 0 {
-			return fmt.Errorf("redis.addrs %s: %w", strings.Join(c.Addrs, ","), err)
+			err = fmt.Errorf("redis.addrs %s: %w", strings.Join(c.Addrs, ","), err)
+		} else {
+			err = fmt.Errorf("redis.addr %s: %w", c.Addr, err)
 		}
-		return fmt.Errorf("redis.addr %s: %w", c.Addr, err)
+		if h := connHint(err.Error(), c); h != "" {
+			return fmt.Errorf("%w\nhint: %s", err, h)
+		}
+		return err
 	}
 	return nil
+}
+
+// connHint names the settings to look at when Redis refused the connection
+// for its credentials or its TLS (docs/security.md, "Transport"); "" when
+// msg shows neither.
+func connHint(msg string, c config.RedisConfig) string {
+	if strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") || strings.Contains(msg, "NOPERM") {
+		return "Redis refused the credentials or the command: check redis.username and redis.password (or redis.password_file), " +
+			"and that the ACL user may run every command and reach every key"
+	}
+	return tlsHint("redis", c.TLSFiles(), msg)
 }
 
 // movedRE matches a Redis Cluster redirection ("MOVED 795 127.0.0.1:17001",

@@ -19,6 +19,7 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/ingest"
+	"github.com/streamsync/streamsync/internal/apiclient"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/reconcile"
@@ -39,7 +40,10 @@ func runPipeline(ctx context.Context, e *env) error {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 	cfg := e.cfg
-	rdb := newRedis(cfg.Redis)
+	rdb, err := newRedis(cfg.Redis)
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 	if err := pingRedis(ctx, rdb, cfg.Redis); err != nil {
 		return err
@@ -66,7 +70,12 @@ func runPipeline(ctx context.Context, e *env) error {
 		defer cancel()
 		_ = tp.Shutdown(c) // the spans still batched go out
 	}()
+	sinkTLS, err := tlsFor("sink", cfg.Sink.TLSFiles())
+	if err != nil {
+		return err
+	}
 	sink, err := partner.New(partner.Config{
+		TLS:     sinkTLS,
 		BaseURL: cfg.Sink.BaseURL, TokenURL: cfg.Sink.EffectiveTokenURL(), ClientID: cfg.Sink.ClientID, ClientSecret: cfg.Sink.ClientSecret,
 		Timeout: cfg.Sink.Timeout, RateLimit: cfg.Sink.RateLimit, MaxConns: cfg.Stream.MaxInFlight, Logger: e.log,
 		WrapTransport: tracing.New(tp).Transport,
@@ -102,7 +111,7 @@ func runPipeline(ctx context.Context, e *env) error {
 	var reconcileRuns, reconcileStart http.Handler
 	var chConn driver.Conn // nil without ClickHouse
 	if ch := cfg.ClickHouse; ch.Addr != "" {
-		conn, err := attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password})
+		conn, err := openClickHouse(ch)
 		if err != nil {
 			return err
 		}
@@ -195,7 +204,7 @@ func runPipeline(ctx context.Context, e *env) error {
 		pipeline.PartnerReporter{RDB: rdb, Keys: keys, Instance: consumer, Sink: sink, Logger: e.log}.Run(summaryCtx)
 	}()
 	defer func() { stopSummary(); <-reporterDone }()
-	e.log.Info("streamsync running", "events", keys.Events, "shards", len(shards), "redis_cluster", cfg.Redis.IsCluster(), "group", keys.Group, "consumer", consumer, "partner", cfg.Sink.BaseURL,
+	e.log.Info("streamsync running", "events", keys.Events, "shards", len(shards), "redis_cluster", cfg.Redis.IsCluster(), "group", keys.Group, "consumer", consumer, "partner", apiclient.RedactURL(cfg.Sink.BaseURL),
 		"attempt_log", cfg.ClickHouse.Addr != "")
 	if err := p.Run(ctx); err != nil {
 		return fmt.Errorf("pipeline: %w", err)

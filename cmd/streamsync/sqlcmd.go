@@ -70,7 +70,7 @@ func runSQL(ctx context.Context, e *env) error {
 	if ch.Addr == "" {
 		return fmt.Errorf("clickhouse.addr: required for sql (the attempt log is off)")
 	}
-	conn, err := attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password})
+	conn, err := openClickHouse(ch)
 	if err != nil {
 		return err
 	}

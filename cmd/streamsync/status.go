@@ -12,7 +12,10 @@ import (
 )
 
 func runStatus(ctx context.Context, e *env) error {
-	rdb := newRedis(e.cfg.Redis)
+	rdb, err := newRedis(e.cfg.Redis)
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 	if err := pingRedis(ctx, rdb, e.cfg.Redis); err != nil {
 		return err

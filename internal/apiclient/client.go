@@ -1,18 +1,23 @@
 package apiclient
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"time"
 )
 
 // NewHTTPClient is an HTTP client for a contract §2 API: at most maxConns
-// connections to the host (kept alive), a dial timeout of dialTimeout, and
-// redirects never followed — a 3xx is returned as the answer (contract §1:
-// only the answer to the request sent counts). Per-request timeouts are the
-// caller's (a context deadline).
-func NewHTTPClient(dialTimeout time.Duration, maxConns int) *http.Client {
+// connections to the host (kept alive), a dial timeout of dialTimeout, the
+// TLS of tc (a custom CA, a client certificate; nil: the system's roots),
+// and redirects never followed — a 3xx is returned as the answer (contract
+// §1: only the answer to the request sent counts; docs/security.md,
+// "Transport"). Per-request timeouts are the caller's (a context deadline).
+func NewHTTPClient(dialTimeout time.Duration, maxConns int, tc *tls.Config) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if tc != nil {
+		tr.TLSClientConfig = tc.Clone()
+	}
 	tr.MaxIdleConns = maxConns
 	tr.MaxIdleConnsPerHost = maxConns
 	tr.MaxConnsPerHost = maxConns

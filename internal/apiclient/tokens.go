@@ -36,12 +36,14 @@ type Tokens struct {
 	tok     *oauth2.Token
 	exp     time.Time // expiry on t.now's clock; zero when the token does not expire
 	lastErr error     // of the last fetch; nil when it succeeded
+
+	secrets atomic.Pointer[[]string] // what Scrub hides: the client secret, its Basic pairs, the last tokens issued
 }
 
 // NewTokens builds a token cache for clientID/clientSecret at tokenURL. The
 // credentials go as form fields (golang.org/x/oauth2 detects the style).
 // client asks the token endpoint (nil: a NewHTTPClient with a 10 s dial
-// timeout); early <= 0 means DefaultTokenEarlyExpiry; a nil now means
+// timeout and the system's roots); early <= 0 means DefaultTokenEarlyExpiry; a nil now means
 // time.Now.
 func NewTokens(tokenURL, clientID, clientSecret string, client *http.Client, early time.Duration, now func() time.Time) *Tokens {
 	if early <= 0 {
@@ -51,21 +53,76 @@ func NewTokens(tokenURL, clientID, clientSecret string, client *http.Client, ear
 		now = time.Now
 	}
 	if client == nil {
-		client = NewHTTPClient(10*time.Second, 4)
+		client = NewHTTPClient(10*time.Second, 4, nil)
 	}
-	return &Tokens{
+	t := &Tokens{
 		cc:     clientcredentials.Config{ClientID: clientID, ClientSecret: clientSecret, TokenURL: tokenURL},
 		client: client,
 		early:  early,
 		now:    now,
 	}
+	secrets := append([]string{clientSecret}, basicPairs(clientID, clientSecret)...)
+	t.secrets.Store(&secrets)
+	return t
+}
+
+// keptTokens is how many of the last access tokens issued Scrub hides: the
+// one in use and the one it replaced, which a late answer may still echo.
+const keptTokens = 2
+
+// Scrub returns s with the client secret and the last access tokens issued
+// replaced by Redacted (docs/security.md, "Secrets"): for answers of the
+// API and of the token endpoint before they go into an error, a log line,
+// `streamsync status` or the attempt log. A nil *Tokens scrubs nothing.
+func (t *Tokens) Scrub(s string) string {
+	if t == nil {
+		return s
+	}
+	return Scrub(s, *t.secrets.Load()...)
+}
+
+// remember adds an access token to what Scrub hides. Called with t.mu held.
+func (t *Tokens) remember(tok string) {
+	old := *t.secrets.Load()
+	base := 1 + len(basicPairs(t.cc.ClientID, t.cc.ClientSecret))
+	kept := old[base:]
+	if len(kept) >= keptTokens {
+		kept = kept[len(kept)-keptTokens+1:]
+	}
+	next := append(append(append([]string(nil), old[:base]...), kept...), tok)
+	t.secrets.Store(&next)
+}
+
+// scrubbedError is a token fetch's error with the secrets taken out of its
+// message; Unwrap still reaches the *oauth2.RetrieveError, whose body was
+// scrubbed in place.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// scrub takes the secrets out of a failed fetch's error: the endpoint's
+// answer may echo the credentials it was sent.
+func (t *Tokens) scrub(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		re.Body = []byte(t.Scrub(string(re.Body)))
+		re.ErrorDescription = t.Scrub(re.ErrorDescription)
+		re.ErrorURI = t.Scrub(re.ErrorURI)
+		re.ErrorCode = t.Scrub(re.ErrorCode)
+	}
+	return &scrubbedError{msg: t.Scrub(err.Error()), err: err}
 }
 
 // Get returns a valid access token, fetching one when needed (one fetch at
 // a time). Callers that waited for a fetch get its token, or its error
 // wrapped with ErrSharedFetch without asking again. fetched tells whether
 // this call asked the token endpoint. A fetch's error wraps the oauth2
-// error (*oauth2.RetrieveError carries the endpoint's answer).
+// error (*oauth2.RetrieveError carries the endpoint's answer), with the
+// client secret taken out of both (Scrub).
 func (t *Tokens) Get(ctx context.Context) (tok string, fetched bool, err error) {
 	seen := t.fetches.Load()
 	t.mu.Lock()
@@ -79,10 +136,11 @@ func (t *Tokens) Get(ctx context.Context) (tok string, fetched bool, err error) 
 	nt, err := t.cc.Token(context.WithValue(ctx, oauth2.HTTPClient, t.client))
 	t.fetches.Add(1)
 	if err != nil {
-		t.lastErr = fmt.Errorf("token from %s: %w", t.cc.TokenURL, err)
+		t.lastErr = fmt.Errorf("token from %s: %w", RedactURL(t.cc.TokenURL), t.scrub(err))
 		return "", true, t.lastErr
 	}
 	t.lastErr = nil
+	t.remember(nt.AccessToken)
 	t.tok, t.exp = nt, time.Time{}
 	if !nt.Expiry.IsZero() {
 		// The library dates expiry by the wall clock; keep it on ours.

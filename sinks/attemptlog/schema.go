@@ -2,6 +2,7 @@ package attemptlog
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"time"
@@ -94,6 +95,24 @@ type Options struct {
 	Database string
 	Username string
 	Password string
+	// TLS, when set, is the TLS of the native protocol (the server's
+	// tcp_port_secure, usually 9440; docs/security.md, "Transport").
+	TLS *tls.Config
+}
+
+// String never shows the password.
+func (o Options) String() string {
+	return fmt.Sprintf("{Addr:%s Database:%s Username:%s Password:%s TLS:%t}", o.Addr, o.Database, o.Username, redacted(o.Password), o.TLS != nil)
+}
+
+// GoString is String: %#v never shows the password either.
+func (o Options) GoString() string { return "attemptlog.Options" + o.String() }
+
+func redacted(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return "<redacted>"
 }
 
 // Open connects (lazily: the first query dials).
@@ -101,6 +120,7 @@ func Open(o Options) (driver.Conn, error) {
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        []string{o.Addr},
 		Auth:        clickhouse.Auth{Database: "default", Username: o.Username, Password: o.Password},
+		TLS:         o.TLS,
 		DialTimeout: 2 * time.Second, ReadTimeout: time.Minute,
 		MaxOpenConns: 4,
 	})

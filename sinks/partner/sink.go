@@ -3,6 +3,7 @@ package partner
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,10 @@ type Config struct {
 	// WrapTransport, when set, wraps the HTTP transport of partner calls
 	// (tracing.Tracer.Transport makes each call a client span).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// TLS of the partner's API and token endpoint: a custom CA, a client
+	// certificate (sink.tls_*_file; docs/security.md, "Transport"); nil:
+	// the system's roots.
+	TLS *tls.Config
 }
 
 func (c *Config) setDefaults() {
@@ -84,7 +89,7 @@ func (c *Config) setDefaults() {
 func (c Config) Validate() error {
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("partner sink: base URL %q is not an absolute http(s) URL", c.BaseURL)
+		return fmt.Errorf("partner sink: base URL %q is not an absolute http(s) URL", apiclient.RedactURL(c.BaseURL))
 	}
 	if c.RateLimit < 0 {
 		return errors.New("partner sink: rate limit must not be negative")
@@ -121,6 +126,9 @@ type Sink struct {
 	// lastFailure is the detail of the last transient failure, for the log
 	// line that says the breaker opened.
 	lastFailure atomic.Pointer[string]
+	// urlSecrets: the password of the base URL's user info, and its Basic
+	// pair, which answers may echo.
+	urlSecrets []string
 }
 
 // noRedirect makes a client hand back a 3xx as the answer: a redirect is
@@ -141,13 +149,18 @@ func New(cfg Config) (*Sink, error) {
 	s := &Sink{
 		cfg:    cfg,
 		base:   strings.TrimRight(cfg.BaseURL, "/"),
-		client: apiclient.NewHTTPClient(cfg.Timeout, cfg.MaxConns),
+		client: apiclient.NewHTTPClient(cfg.Timeout, cfg.MaxConns, cfg.TLS),
 		m:      m,
 		log:    cfg.Logger,
 	}
-	s.auth = &auth{clientID: cfg.ClientID, tokenURL: cfg.TokenURL, every: cfg.AuthLogEvery, now: cfg.Now, log: cfg.Logger, m: m}
+	if u, _ := url.Parse(cfg.BaseURL); u != nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			s.urlSecrets = []string{pw, u.User.Username() + ":" + pw}
+		}
+	}
+	s.auth = &auth{clientID: cfg.ClientID, tokenURL: apiclient.RedactURL(cfg.TokenURL), every: cfg.AuthLogEvery, now: cfg.Now, log: cfg.Logger, m: m}
 	if cfg.ClientID != "" {
-		s.tokens = apiclient.NewTokens(cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, apiclient.NewHTTPClient(cfg.Timeout, 4), cfg.TokenEarlyExpiry, cfg.Now)
+		s.tokens = apiclient.NewTokens(cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, apiclient.NewHTTPClient(cfg.Timeout, 4, cfg.TLS), cfg.TokenEarlyExpiry, cfg.Now)
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit/10)))
@@ -176,6 +189,21 @@ func (s *Sink) Close() error {
 	return nil
 }
 
+// String never shows the client secret: a Config printed with %v or %+v,
+// or logged, is safe (docs/security.md, "Secrets").
+func (c Config) String() string {
+	type plain Config // without this method
+	p := plain(c)
+	p.BaseURL, p.TokenURL = apiclient.RedactURL(c.BaseURL), apiclient.RedactURL(c.TokenURL)
+	if p.ClientSecret != "" {
+		p.ClientSecret = apiclient.Redacted
+	}
+	return fmt.Sprintf("%+v", p)
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return "partner.Config" + c.String() }
+
 // Health is what the sink knows of the partner, for `streamsync status`.
 type Health struct {
 	Breaker BreakerState
@@ -193,7 +221,7 @@ func (s *Sink) Health() Health {
 	ok, detail, since := s.auth.state()
 	h := Health{Breaker: s.breaker.State(), AuthOK: ok, AuthError: detail, ClientID: s.cfg.ClientID}
 	if s.tokens != nil {
-		h.TokenURL = s.cfg.TokenURL
+		h.TokenURL = apiclient.RedactURL(s.cfg.TokenURL)
 	}
 	if !ok {
 		h.AuthRefusedSince = since
@@ -275,8 +303,12 @@ func (s *Sink) awaitBreaker(ctx context.Context) (probe bool, err error) {
 }
 
 // call makes one request, and once more at once with a fresh token after a 401.
-func (s *Sink) call(ctx context.Context, e event.Event) Result {
-	r := s.callOnce(ctx, e)
+// The verdict's detail, which goes to the attempt log, dead letters and
+// logs, never holds the client secret or a token the partner echoed
+// (docs/security.md, "Secrets").
+func (s *Sink) call(ctx context.Context, e event.Event) (r Result) {
+	defer func() { r.Detail = apiclient.Scrub(s.tokens.Scrub(r.Detail), s.urlSecrets...) }()
+	r = s.callOnce(ctx, e)
 	if r.Class == Unauthorized && s.tokens != nil {
 		r2 := s.callOnce(ctx, e) // the refusal and the retry are one attempt
 		if r2.Class == Unauthorized {
