@@ -180,3 +180,27 @@ func TestSlowBodyRefused(t *testing.T) {
 		t.Fatalf("a slow body appended %d", n)
 	}
 }
+
+// An answer does not echo what a request makes long: the id of a rejected
+// event is clipped to an id's most bytes, and a confirm or cancel naming an
+// id longer than that is refused instead of answered with it in unknown.
+func TestAnswersDoNotEchoLongIDs(t *testing.T) {
+	url, _ := startBounded(t, 100, httpserve.Limits{})
+	long := strings.Repeat("i", 50_000)
+	st, ans, _ := postAs(t, url, "", events(100, func(i int) string { return fmt.Sprintf(`{"id":"%s-%d"}`, long, i) }))
+	errs, _ := ans["errors"].([]any)
+	if st != 400 || len(errs) != 100 {
+		t.Fatalf("%d, %d reasons", st, len(errs))
+	}
+	for _, e := range errs {
+		if id := e.(map[string]any)["id"].(string); len(id) > event.MaxIDBytes+len("…") || !strings.HasPrefix(id, "iii") {
+			t.Fatalf("a rejected event's id of %d bytes in the answer", len(id))
+		}
+	}
+	for _, path := range []string{"/confirm", "/cancel"} {
+		st, ans, _ := postAs(t, url+path, "", `{"ids":["ok","`+long+`"]}`)
+		if st != 400 || !strings.Contains(reasonOf(ans), "ids[1] is 50000 bytes") {
+			t.Fatalf("%s with a 50,000-byte id: %d %q", path, st, reasonOf(ans))
+		}
+	}
+}

@@ -60,7 +60,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			reasons = append([]string{err.Error()}, reasons...)
 		}
 		if len(reasons) > 0 {
-			bad.add(Rejected{Index: i, ID: e.ID, Reason: strings.Join(reasons, "; ")})
+			bad.add(Rejected{Index: i, ID: clipID(e.ID), Reason: strings.Join(reasons, "; ")})
 			events = nil // nothing of the batch is appended: keep none
 			return
 		}
@@ -97,6 +97,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]int{"accepted": len(events)})
+}
+
+// clipID shortens an id that is too long to be valid, so that an answer
+// naming rejected events stays small whatever they held.
+func clipID(id string) string {
+	if len(id) <= event.MaxIDBytes {
+		return id
+	}
+	return id[:event.MaxIDBytes] + "…"
 }
 
 // refuseBody answers a body that could not be read whole: 413 over

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/streamsync/streamsync/event"
 )
 
 // handleRelease serves POST /v1/events/confirm and /v1/events/cancel
@@ -85,6 +87,9 @@ func decodeIDs(r io.Reader, max int) ([]string, error) {
 			var id string
 			if err := dec.Decode(&id); err != nil {
 				return nil, bad(fmt.Errorf("ids[%d] is not a string", len(ids)))
+			}
+			if len(id) > event.MaxIDBytes { // no event's: refused, not echoed in unknown
+				return nil, fmt.Errorf("%w: ids[%d] is %d bytes, more than an event id's %d", errBadIDs, len(ids), len(id), event.MaxIDBytes)
 			}
 			ids = append(ids, id)
 		}
