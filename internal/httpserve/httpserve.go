@@ -60,7 +60,7 @@ func NewServer(cfg Config) *Server {
 	cfg.Limits.setDefaults()
 	l := cfg.Limits
 	return &Server{cfg: cfg, log: cfg.Logger, srv: &http.Server{
-		Handler:           bodyRate(cfg.Handler, l.BodyGrace, l.MinBodyRate, cfg.Now),
+		Handler:           deadline(bodyRate(cfg.Handler, l.BodyGrace, l.MinBodyRate, cfg.Now), l.WriteTimeout),
 		ReadHeaderTimeout: l.ReadHeaderTimeout,
 		WriteTimeout:      l.WriteTimeout,
 		IdleTimeout:       l.IdleTimeout,

@@ -240,3 +240,26 @@ func TestLoopbackOnly(t *testing.T) {
 	}
 	_ = s.Close(context.Background())
 }
+
+// A request's context ends after WriteTimeout: a handler's work stops when
+// its answer could no longer be written.
+func TestHandlerWorkEndsWithWriteTimeout(t *testing.T) {
+	ended := make(chan time.Duration, 1)
+	s := serve(t, Limits{WriteTimeout: 200 * time.Millisecond}, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			ended <- time.Since(start)
+		case <-time.After(20 * time.Second):
+			ended <- -1
+		}
+	})
+	go func() {
+		if resp, err := http.Get("http://" + s.Addr() + "/"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	if d := <-ended; d < 0 || d > 5*time.Second {
+		t.Fatalf("the handler's context ended after %s, want about 200ms", d)
+	}
+}

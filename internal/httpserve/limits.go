@@ -32,8 +32,9 @@ type Limits struct {
 	MinBodyRate int64 // bytes a second
 	// WriteTimeout bounds the time from the end of the headers to the end of
 	// the answer: a client that does not read its answer holds the
-	// connection at most this long. It also caps how long a handler may run
-	// (a /debug/pprof/profile must ask for fewer seconds).
+	// connection at most this long. A request's context ends then too, so a
+	// handler's work stops when its answer could no longer be written (a
+	// /debug/pprof/profile must ask for fewer seconds).
 	WriteTimeout time.Duration
 	// IdleTimeout closes a kept-alive connection that sends no request.
 	IdleTimeout time.Duration

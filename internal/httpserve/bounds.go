@@ -1,12 +1,23 @@
 package httpserve
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"os"
 	"time"
 )
+
+// deadline ends every request's context after d (Limits.WriteTimeout):
+// by then the answer can no longer be written, so the work for it stops.
+func deadline(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
 
 // IsTooSlow reports whether err is a request body read that failed because
 // the body came more slowly than Limits allow.
