@@ -19,23 +19,30 @@ func Parse(items []json.RawMessage, lim event.Limits, now time.Time) ([]event.Ev
 	var rejected []Rejected
 	ms := now.UnixMilli()
 	for i, it := range items {
-		e, err := event.FromJSON(it, lim)
+		e, err := parseOne(it, lim, ms, nil)
 		if err != nil {
-			rejected = append(rejected, Rejected{Index: i, ID: e.ID, Reason: err.Error()})
-			continue
-		}
-		if e.TS == 0 {
-			e.TS = ms // for end-to-end latency: when the event reached us
-		}
-		// What is appended is what the pipeline will read: validate exactly
-		// those fields, as the pipeline does (a stamped ts adds bytes).
-		if err := appendable(e, lim); err != nil {
 			rejected = append(rejected, Rejected{Index: i, ID: e.ID, Reason: err.Error()})
 			continue
 		}
 		events = append(events, e)
 	}
 	return events, rejected
+}
+
+// parseOne validates one ingest JSON object into an event, ts stamped with
+// ms where it has none. extra are further fields (name, value, …) its entry
+// will carry, counted against event.max_bytes with it.
+func parseOne(it json.RawMessage, lim event.Limits, ms int64, extra []any) (event.Event, error) {
+	e, err := event.FromJSON(it, lim)
+	if err != nil {
+		return e, err
+	}
+	if e.TS == 0 {
+		e.TS = ms // for end-to-end latency: when the event reached us
+	}
+	// What is appended is what the pipeline will read: validate exactly
+	// those fields, as the pipeline does (a stamped ts adds bytes).
+	return e, appendable(e, lim, extra)
 }
 
 // Append appends validated events to one events stream: the one append
@@ -56,6 +63,12 @@ func Append(ctx context.Context, rdb redis.UniversalClient, stream string, event
 // the copies already appended are skipped as duplicates (contract §1: a
 // repeated id is stale).
 func AppendRouted(ctx context.Context, rdb redis.UniversalClient, route func(account string) string, events []event.Event) error {
+	return appendRouted(ctx, rdb, route, events, nil)
+}
+
+// appendRouted is AppendRouted with extra fields (name, value, …) added to
+// every entry.
+func appendRouted(ctx context.Context, rdb redis.UniversalClient, route func(account string) string, events []event.Event, extra []any) error {
 	var order []string
 	byStream := map[string][]event.Event{}
 	for _, e := range events {
@@ -72,7 +85,7 @@ func AppendRouted(ctx context.Context, rdb redis.UniversalClient, route func(acc
 			pipe = rdb.Pipeline() // a single XADD is atomic by itself
 		}
 		for _, e := range batch {
-			pipe.XAdd(ctx, &redis.XAddArgs{Stream: st, Values: e.Fields()})
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: st, Values: append(e.Fields(), extra...)})
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("append %d events to %s: %w", len(batch), st, err)
@@ -81,10 +94,10 @@ func AppendRouted(ctx context.Context, rdb redis.UniversalClient, route func(acc
 	return nil
 }
 
-// appendable validates the stream fields e is appended as, the way the
-// pipeline validates an entry it reads.
-func appendable(e event.Event, lim event.Limits) error {
-	f := e.Fields()
+// appendable validates the stream fields e is appended as (with extra), the
+// way the pipeline validates an entry it reads.
+func appendable(e event.Event, lim event.Limits, extra []any) error {
+	f := append(e.Fields(), extra...)
 	values := make(map[string]any, len(f)/2)
 	for i := 0; i < len(f); i += 2 {
 		values[f[i].(string)] = f[i+1]

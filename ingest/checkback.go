@@ -21,8 +21,9 @@ const (
 )
 
 // checker asks producers about prepared events nobody confirmed or
-// cancelled in time: GET {url}?id=<event id> → {"status":"commit"|
-// "rollback"|"unknown"}. Commit releases the event, rollback drops it,
+// cancelled in time: GET {url}?id=<event id>[&producer=<name>] →
+// {"status":"commit"|"rollback"|"unknown"} (producer: the name in
+// ingest.tokens of the producer that prepared it, when it had one). Commit releases the event, rollback drops it,
 // unknown or a failed call asks again after a backoff, and after
 // maxAttempts check-backs the event is dead-lettered unconfirmed.
 type checker struct {
@@ -52,61 +53,67 @@ func (c *checker) checkDue(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		now := c.now()
-		ids, err := c.store.claimDue(ctx, now, checkBatch, c.client.Timeout+30*time.Second)
+		fields, err := c.store.claimDue(ctx, now, checkBatch, c.client.Timeout+30*time.Second)
 		if err != nil {
 			return total, err
 		}
-		for _, id := range ids {
-			if err := c.checkOne(ctx, id); err != nil {
+		for _, f := range fields {
+			if err := c.checkOne(ctx, f); err != nil {
 				return total, err
 			}
 		}
-		total += len(ids)
-		if len(ids) < checkBatch {
+		total += len(fields)
+		if len(fields) < checkBatch {
 			return total, nil
 		}
 	}
 }
 
-func (c *checker) checkOne(ctx context.Context, id string) error {
+// checkOne checks back the prepared event kept under field (PreparedField).
+func (c *checker) checkOne(ctx context.Context, field string) error {
+	producer, id := splitPreparedField(field)
 	status, detail := CheckUnknown, "no ingest.check_url to ask"
 	if c.url != "" {
-		status, detail = c.ask(ctx, id)
+		status, detail = c.ask(ctx, id, producer)
 	}
 	now := c.now()
 	switch status {
 	case CheckCommit:
-		_, err := c.store.Release(ctx, id, ActionConfirm, "", now)
+		_, err := c.store.Release(ctx, field, ActionConfirm, "", now)
 		return err
 	case CheckRollback:
-		_, err := c.store.Release(ctx, id, ActionCancel, "", now)
+		_, err := c.store.Release(ctx, field, ActionCancel, "", now)
 		return err
 	}
 	n := 0
 	if c.url != "" {
 		var err error
-		if n, err = c.store.recheck(ctx, id, now, c.initial, c.max); err != nil || n < 0 {
+		if n, err = c.store.recheck(ctx, field, now, c.initial, c.max); err != nil || n < 0 {
 			return err // n < 0: confirmed or cancelled meanwhile
 		}
 		if n < c.maxAttempts {
 			return nil // asked again after the backoff
 		}
 	}
-	_, err := c.store.Release(ctx, id, ActionDead, fmt.Sprintf("not confirmed; %d check-backs unsettled, last: %s", n, detail), now)
+	_, err := c.store.Release(ctx, field, ActionDead, fmt.Sprintf("not confirmed; %d check-backs unsettled, last: %s", n, detail), now)
 	if err == nil {
-		c.log.Warn("prepared event dead-lettered unconfirmed", "event_id", id, "checks", n, "last", detail)
+		c.log.Warn("prepared event dead-lettered unconfirmed", "event_id", id, "producer", producer, "checks", n, "last", detail)
 	}
 	return err
 }
 
-// ask makes one check-back call; a failed call counts as unknown.
-func (c *checker) ask(ctx context.Context, id string) (string, string) {
+// ask makes one check-back call about producer's event id; a failed call
+// counts as unknown.
+func (c *checker) ask(ctx context.Context, id, producer string) (string, string) {
 	u, err := url.Parse(c.url)
 	if err != nil {
 		return CheckUnknown, err.Error()
 	}
 	q := u.Query()
 	q.Set("id", id)
+	if producer != "" {
+		q.Set("producer", producer)
+	}
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {

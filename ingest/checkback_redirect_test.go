@@ -41,7 +41,7 @@ func TestCheckBackRedirectNotFollowed(t *testing.T) {
 	if s := p.status(t); s.Prepared != 1 {
 		t.Fatalf("prepared %d, want 1 (asked again later)", s.Prepared)
 	}
-	status, detail := p.srv.checker.ask(context.Background(), "r1")
+	status, detail := p.srv.checker.ask(context.Background(), "r1", "")
 	if status != CheckUnknown || !strings.Contains(detail, "302") || !strings.Contains(detail, "not followed") || asked.Load() != 0 {
 		t.Fatalf("ask: %s %q, target asked %d times", status, detail, asked.Load())
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -35,14 +36,38 @@ const (
 // preparedSource names a prepared event in the attempt log's stream_id.
 func preparedSource(id string) string { return "prepared:" + id }
 
-// Prepare keeps events as prepared, due for a check-back timeout after now,
-// with a `prepared` row each; all of them or none (one MULTI). Preparing an
-// id again replaces the event and restarts its clock.
-func (p *Prepared) Prepare(ctx context.Context, events []event.Event, now time.Time) error {
+// PreparedField is where a producer's prepared event id is kept: its field
+// in the prepared hash and its member of the due ZSET. Each producer has
+// ids of its own, so that one producer can neither see, confirm, cancel nor
+// replace another's prepared events (docs/security.md): the field is the
+// producer's name, a NUL byte and the id — no event id holds a NUL byte (a
+// control character makes an event invalid). Events from no producer (an
+// open ingest, and every event prepared before producers had tokens) are
+// kept under their bare id.
+func PreparedField(producer, id string) string {
+	if producer == "" {
+		return id
+	}
+	return producer + "\x00" + id
+}
+
+// splitPreparedField is PreparedField's producer and event id.
+func splitPreparedField(field string) (producer, id string) {
+	if p, id, ok := strings.Cut(field, "\x00"); ok {
+		return p, id
+	}
+	return "", field
+}
+
+// Prepare keeps events of producer (empty: none) as prepared, due for a
+// check-back timeout after now, with a `prepared` row each; all of them or
+// none (one MULTI). A producer's entries carry ProducerField. Preparing an
+// id again replaces that producer's event and restarts its clock.
+func (p *Prepared) Prepare(ctx context.Context, events []event.Event, producer string, now time.Time) error {
 	pipe := p.rdb.TxPipeline()
 	due := float64(now.Add(p.timeout).UnixMilli())
 	for _, e := range events {
-		f := e.Fields()
+		f := append(e.Fields(), producerFields(producer)...)
 		s := make([]string, len(f))
 		for i, v := range f {
 			s[i] = v.(string)
@@ -51,9 +76,10 @@ func (p *Prepared) Prepare(ctx context.Context, events []event.Event, now time.T
 		if err != nil {
 			return fmt.Errorf("prepare %s: %w", e.ID, err)
 		}
-		pipe.HSet(ctx, p.keys.Prepared, e.ID, b)
-		pipe.ZAdd(ctx, p.keys.PreparedDue, redis.Z{Score: due, Member: e.ID})
-		pipe.HDel(ctx, p.keys.PreparedChecks, e.ID)
+		field := PreparedField(producer, e.ID)
+		pipe.HSet(ctx, p.keys.Prepared, field, b)
+		pipe.ZAdd(ctx, p.keys.PreparedDue, redis.Z{Score: due, Member: field})
+		pipe.HDel(ctx, p.keys.PreparedChecks, field)
 		if p.rows {
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: p.keys.Attempts,
 				Values: pipeline.RowFields(preparedSource(e.ID), e, handlers.Outcome{Step: handlers.StepPrepared}, now, p.instance)})
@@ -66,35 +92,57 @@ func (p *Prepared) Prepare(ctx context.Context, events []event.Event, now time.T
 	return nil
 }
 
+// producerFields are the entry fields that name producer: none for no
+// producer.
+func producerFields(producer string) []any {
+	if producer == "" {
+		return nil
+	}
+	return []any{ProducerField, producer}
+}
+
 // Release confirms (ActionConfirm: appended to the events stream), cancels
 // (ActionCancel: dropped) or dead-letters (ActionDead: dead_reason
-// unconfirmed, deadError as dead_error) the prepared event id. It reports
-// false when id is not prepared (never was, or was released already).
-func (p *Prepared) Release(ctx context.Context, id, action, deadError string, now time.Time) (bool, error) {
+// unconfirmed, deadError as dead_error) the prepared event kept under field
+// (PreparedField). It reports false when it is not prepared (never was, or
+// was released already).
+func (p *Prepared) Release(ctx context.Context, field, action, deadError string, now time.Time) (bool, error) {
+	k := p.keys
+	n, err := releaseScript.Run(ctx, p.rdb,
+		[]string{k.Prepared, k.PreparedDue, k.PreparedChecks, k.Events, k.Attempts, k.Steps, k.Dead},
+		p.releaseArgs(field, action, deadError, now)...).Int()
+	if err != nil {
+		return false, fmt.Errorf("%s prepared event %s: %w", action, fieldName(field), err)
+	}
+	return n == 1, nil
+}
+
+// releaseArgs are releaseScript's ARGV.
+func (p *Prepared) releaseArgs(field, action, deadError string, now time.Time) []any {
 	rows := "0"
 	if p.rows {
 		rows = "1"
 	}
-	k := p.keys
-	n, err := releaseScript.Run(ctx, p.rdb,
-		[]string{k.Prepared, k.PreparedDue, k.PreparedChecks, k.Events, k.Attempts, k.Steps, k.Dead},
-		id, action, now.UnixMilli(), p.instance, rows, deadError, maxPreparedValues).Int()
-	if err != nil {
-		return false, fmt.Errorf("%s prepared event %s: %w", action, id, err)
+	_, id := splitPreparedField(field)
+	return []any{field, action, now.UnixMilli(), p.instance, rows, deadError, maxPreparedValues, preparedSource(id)}
+}
+
+// fieldName shows a prepared field in errors and logs: "producer/id".
+func fieldName(field string) string {
+	if producer, id := splitPreparedField(field); producer != "" {
+		return producer + "/" + id
 	}
-	return n == 1, nil
+	return field
 }
 
 // releaseChunk is how many releases go in one pipelined round trip.
 const releaseChunk = 100
 
-// ReleaseMany is Release for many ids, pipelined a chunk at a time; it
-// returns how many were released and the ids that were not prepared.
-func (p *Prepared) ReleaseMany(ctx context.Context, ids []string, action string, now time.Time) (int, []string, error) {
-	rows := "0"
-	if p.rows {
-		rows = "1"
-	}
+// ReleaseMany is Release for many event ids of producer (empty: none),
+// pipelined a chunk at a time; it returns how many were released and the
+// ids that were not prepared by that producer (another producer's are left
+// as they are).
+func (p *Prepared) ReleaseMany(ctx context.Context, ids []string, action, producer string, now time.Time) (int, []string, error) {
 	k := p.keys
 	keys := []string{k.Prepared, k.PreparedDue, k.PreparedChecks, k.Events, k.Attempts, k.Steps, k.Dead}
 	if err := releaseScript.Load(ctx, p.rdb).Err(); err != nil {
@@ -106,13 +154,13 @@ func (p *Prepared) ReleaseMany(ctx context.Context, ids []string, action string,
 		pipe := p.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(chunk))
 		for i, id := range chunk {
-			cmds[i] = releaseScript.EvalSha(ctx, pipe, keys, id, action, now.UnixMilli(), p.instance, rows, "", maxPreparedValues)
+			cmds[i] = releaseScript.EvalSha(ctx, pipe, keys, p.releaseArgs(PreparedField(producer, id), action, "", now)...)
 		}
 		_, _ = pipe.Exec(ctx) // errors are read per command below
 		for i, c := range cmds {
 			n, err := c.Int()
 			if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-				ok, rerr := p.Release(ctx, chunk[i], action, "", now) // the script was flushed meanwhile
+				ok, rerr := p.Release(ctx, PreparedField(producer, chunk[i]), action, "", now) // the script was flushed meanwhile
 				n, err = 0, rerr
 				if ok {
 					n = 1
@@ -132,20 +180,22 @@ func (p *Prepared) ReleaseMany(ctx context.Context, ids []string, action string,
 }
 
 // claimDue takes up to limit events whose check-back is due at now, for
-// hold (after which another instance may take them).
+// hold (after which another instance may take them); it returns their
+// fields (PreparedField).
 func (p *Prepared) claimDue(ctx context.Context, now time.Time, limit int, hold time.Duration) ([]string, error) {
 	return claimDueScript.Run(ctx, p.rdb, []string{p.keys.PreparedDue},
 		now.UnixMilli(), limit, now.Add(hold).UnixMilli()).StringSlice()
 }
 
-// recheck counts a check-back that did not settle id and sets its next due
-// time (backoff from initial doubling to max); it returns the check-backs so
-// far, -1 when id is no longer prepared.
-func (p *Prepared) recheck(ctx context.Context, id string, now time.Time, initial, max time.Duration) (int, error) {
-	n, err := recheckScript.Run(ctx, p.rdb, []string{p.keys.PreparedDue, p.keys.PreparedChecks}, id,
+// recheck counts a check-back that did not settle the prepared event kept
+// under field and sets its next due time (backoff from initial doubling to
+// max); it returns the check-backs so far, -1 when it is no longer
+// prepared.
+func (p *Prepared) recheck(ctx context.Context, field string, now time.Time, initial, max time.Duration) (int, error) {
+	n, err := recheckScript.Run(ctx, p.rdb, []string{p.keys.PreparedDue, p.keys.PreparedChecks}, field,
 		strconv.FormatInt(now.UnixMilli(), 10), initial.Milliseconds(), max.Milliseconds()).Int()
 	if err != nil {
-		return 0, fmt.Errorf("recheck prepared event %s: %w", id, err)
+		return 0, fmt.Errorf("recheck prepared event %s: %w", fieldName(field), err)
 	}
 	return n, nil
 }

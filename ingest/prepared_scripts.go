@@ -6,8 +6,8 @@ import (
 )
 
 // maxPreparedValues bounds the field list of a prepared event a script
-// unpacks: an event from the JSON ingest has at most 11 fields (22 values),
-// far below Lua's limit of about 8,000 values.
+// unpacks: an event from the JSON ingest has at most 11 fields and the
+// producer's (24 values), far below Lua's limit of about 8,000 values.
 const maxPreparedValues = 64
 
 // releaseScript ends one prepared event: confirm appends its entry to the
@@ -20,9 +20,10 @@ const maxPreparedValues = 64
 // KEYS[1] prepared hash   KEYS[2] prepared_due ZSET   KEYS[3] prepared_checks hash
 // KEYS[4] events stream   KEYS[5] attempts stream     KEYS[6] steps hash
 // KEYS[7] dead stream
-// ARGV[1] event id   ARGV[2] confirm|cancel|dead   ARGV[3] now, unix ms
-// ARGV[4] instance   ARGV[5] "1": write the step's row   ARGV[6] dead_error
-// ARGV[7] maxPreparedValues
+// ARGV[1] the event's field (PreparedField)   ARGV[2] confirm|cancel|dead
+// ARGV[3] now, unix ms   ARGV[4] instance   ARGV[5] "1": write the step's row
+// ARGV[6] dead_error   ARGV[7] maxPreparedValues
+// ARGV[8] the row's stream_id (preparedSource)
 //
 // Returns 1 when the event was prepared and is now released, 0 when it was
 // not prepared (never, or released already: harmless).
@@ -51,7 +52,7 @@ if count and not tonumber(count) then return redis.error_reply(KEYS[6] .. ' ' ..
 redis.call('HDEL', KEYS[1], id)
 redis.call('ZREM', KEYS[2], id)
 redis.call('HDEL', KEYS[3], id)
-local sid = 'prepared:' .. id
+local sid = ARGV[8]
 if action == 'confirm' then
   sid = redis.call('XADD', KEYS[4], '*', unpack(f))
 elseif action == 'dead' then

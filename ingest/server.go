@@ -3,12 +3,11 @@ package ingest
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/internal/httpserve"
@@ -24,7 +23,24 @@ type Config struct {
 	Route func(account string) string
 	// MaxBodyBytes bounds a request body (16 MiB); more is answered 413.
 	MaxBodyBytes int64
-	Limits       event.Limits
+	// MaxEvents bounds the events of one request, and the ids of one
+	// confirm or cancel (ingest.max_events, 10,000); more is answered 413
+	// and nothing is appended.
+	MaxEvents int
+	Limits    event.Limits
+	// Producers may write (ingest.tokens): every request must carry one's
+	// token as "Authorization: Bearer <token>", else it is answered 401.
+	// With none the ingest is open, and Start refuses an address that is
+	// not loopback (docs/security.md).
+	Producers []Producer
+	// PartnerNames are the partners' names (sink.partner_name): origins a
+	// producer may not send, like reconcile and backfill.
+	PartnerNames []string
+	// HTTP bounds the server's connections and their timeouts; zero fields
+	// take httpserve's defaults.
+	HTTP httpserve.Limits
+	// Registerer takes the ingest's metrics; nil: not registered.
+	Registerer prometheus.Registerer
 	// Now stamps ts on events that come without one, and times prepared
 	// events' check-backs (time.Now).
 	Now    func() time.Time
@@ -58,6 +74,9 @@ func (c *Config) setDefaults() {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 16 << 20
 	}
+	if c.MaxEvents <= 0 {
+		c.MaxEvents = DefaultMaxEvents
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -84,16 +103,21 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// DefaultMaxEvents is how many events one request may carry by default.
+const DefaultMaxEvents = 10000
+
 // Server is the ingest HTTP server.
 type Server struct {
-	cfg      Config
-	rdb      redis.UniversalClient
-	http     *httpserve.Server
-	mux      *http.ServeMux
-	prepared *Prepared // nil when prepared events are off
-	checker  *checker
-	stop     context.CancelFunc
-	stopped  chan struct{}
+	cfg       Config
+	producers producers
+	metrics   *metrics
+	rdb       redis.UniversalClient
+	http      *httpserve.Server
+	mux       *http.ServeMux
+	prepared  *Prepared // nil when prepared events are off
+	checker   *checker
+	stop      context.CancelFunc
+	stopped   chan struct{}
 }
 
 // New builds a Server; it does not close rdb.
@@ -102,7 +126,11 @@ func New(cfg Config, rdb redis.UniversalClient) (*Server, error) {
 	if cfg.Stream == "" && cfg.Route == nil {
 		return nil, errors.New("ingest: stream or route required")
 	}
-	s := &Server{cfg: cfg, rdb: rdb, mux: http.NewServeMux()}
+	ps, err := newProducers(cfg.Producers)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, producers: ps, metrics: newMetrics(cfg.Registerer), rdb: rdb, mux: http.NewServeMux()}
 	s.mux.HandleFunc("POST /v1/events", s.handleEvents)
 	if cfg.Keys.Prepared != "" {
 		if cfg.Keys.Events != cfg.Stream {
@@ -114,7 +142,11 @@ func New(cfg Config, rdb redis.UniversalClient) (*Server, error) {
 		s.mux.HandleFunc("POST /v1/events/confirm", s.handleRelease(ActionConfirm, "confirmed"))
 		s.mux.HandleFunc("POST /v1/events/cancel", s.handleRelease(ActionCancel, "cancelled"))
 	}
-	s.http = httpserve.New("ingest.addr", cfg.Addr, s.mux, cfg.Logger)
+	hc := httpserve.Config{Setting: "ingest.addr", Addr: cfg.Addr, Handler: s.authenticate(s.mux), Logger: cfg.Logger, Limits: cfg.HTTP}
+	if ps.open() {
+		hc.LoopbackOnly = "ingest.tokens"
+	}
+	s.http = httpserve.NewServer(hc)
 	return s, nil
 }
 
@@ -144,68 +176,4 @@ func (s *Server) Close(ctx context.Context) error {
 		<-s.stopped
 	}
 	return err
-}
-
-// Rejected is one event a request could not take.
-type Rejected struct {
-	Index  int    `json:"index"`
-	ID     string `json:"id"`
-	Reason string `json:"reason"`
-}
-
-func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []Rejected{{Index: -1, Reason: fmt.Sprintf("body over %d bytes (ingest.max_body_bytes)", s.cfg.MaxBodyBytes)}}})
-			return
-		}
-		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []Rejected{{Index: -1, Reason: "reading the body: " + err.Error()}}})
-		return
-	}
-	items, err := event.SplitJSON(body)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []Rejected{{Index: -1, Reason: err.Error()}}})
-		return
-	}
-	if len(items) == 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []Rejected{{Index: -1, Reason: "no events in the body"}}})
-		return
-	}
-	now := s.cfg.Now()
-	events, rejected := Parse(items, s.cfg.Limits, now)
-	if len(rejected) > 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": rejected})
-		return
-	}
-	if r.URL.Query().Get("prepare") == "1" {
-		if s.prepared == nil {
-			writeJSON(w, http.StatusNotFound, map[string]any{"errors": []Rejected{{Index: -1, Reason: "prepared events are off"}}})
-			return
-		}
-		if err := s.prepared.Prepare(r.Context(), events, now); err != nil {
-			s.cfg.Logger.Error("ingest: prepare failed", "count", len(events), "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []Rejected{{Index: -1, Reason: "events not prepared: " + err.Error()}}})
-			return
-		}
-		writeJSON(w, http.StatusAccepted, map[string]int{"prepared": len(events)})
-		return
-	}
-	if err := AppendRouted(r.Context(), s.rdb, s.stream, events); err != nil {
-		s.cfg.Logger.Error("ingest: append failed", "count", len(events), "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []Rejected{{Index: -1, Reason: "events not appended: " + err.Error()}}})
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]int{"accepted": len(events)})
-}
-
-var writeJSON = httpserve.WriteJSON
-
-// stream is where an account's events go.
-func (s *Server) stream(account string) string {
-	if s.cfg.Route != nil {
-		return s.cfg.Route(account)
-	}
-	return s.cfg.Stream
 }

@@ -76,7 +76,9 @@ type Sent struct {
 // With batch > 1 (ingest only) each request carries up to batch events as a
 // JSON array (contract §1), requests paced so that events still go out at
 // rate; every event of a request gets the request's send time and answer.
-func Attack(ctx context.Context, mode, ingestURL string, rdb *redis.Client, stream string, entries []Entry, rate, batch int) []Sent {
+// token, when set, is the producer's (ingest.tokens), sent as
+// "Authorization: Bearer <token>".
+func Attack(ctx context.Context, mode, ingestURL, token string, rdb *redis.Client, stream string, entries []Entry, rate, batch int) []Sent {
 	if mode == "xadd" {
 		return xaddAttack(ctx, rdb, stream, entries, vegeta.ConstantPacer{Freq: rate, Per: time.Second})
 	}
@@ -101,6 +103,9 @@ func Attack(ctx context.Context, mode, ingestURL string, rdb *redis.Client, stre
 		// The request's index rides in the URL, which the result carries back.
 		t.Method, t.URL, t.Body = http.MethodPost, ingestURL+"?n="+strconv.Itoa(next), requestBody(es, batch > 1)
 		t.Header = http.Header{"Content-Type": {"application/json"}}
+		if token != "" {
+			t.Header.Set("Authorization", "Bearer "+token)
+		}
 		next++
 		return nil
 	}

@@ -18,7 +18,9 @@ type StoryConfig struct {
 	Events int
 	// SubsPerMain is how many sub registrations a main one has (2).
 	SubsPerMain int
-	// EchoShare and MalformedShare are shares of the entries (0.03, 0.005).
+	// EchoShare and MalformedShare are shares of the entries (0.03, 0.005);
+	// a negative EchoShare means no echoes (a story sent through the HTTP
+	// ingest, which refuses a partner's origin: docs/security.md).
 	EchoShare      float64
 	MalformedShare float64
 	// DeleteShare is the share of sub registrations deleted at the end (0.05).

@@ -18,7 +18,6 @@ import (
 	"github.com/streamsync/streamsync/admin"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
-	"github.com/streamsync/streamsync/ingest"
 	"github.com/streamsync/streamsync/internal/apiclient"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/pipeline/ordered"
@@ -148,29 +147,11 @@ func runPipeline(ctx context.Context, e *env) error {
 			_ = srv.Close(c)
 		}()
 	}
-	if cfg.Ingest.Addr != "" {
-		ic := ingest.Config{Addr: cfg.Ingest.Addr, Stream: keys.Events, MaxBodyBytes: int64(cfg.Ingest.MaxBodyBytes),
-			Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes}, Logger: e.log,
-			Keys: keys, PrepareTimeout: cfg.Ingest.PrepareTimeout, CheckURL: cfg.Ingest.CheckURL, CheckMaxAttempts: cfg.Ingest.CheckMaxAttempts,
-			Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}
-		if len(shards) > 1 {
-			// Events are routed to their account's shard; prepared events
-			// keep to one shard's keys, so they are off with several shards.
-			ic.Stream, ic.Route, ic.Keys = "", shards.Stream, pipeline.Keys{}
-		}
-		in, err := ingest.New(ic, rdb)
-		if err != nil {
-			return err
-		}
-		if err := in.Start(); err != nil {
-			return err
-		}
-		defer func() {
-			c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = in.Close(c) // accepted requests finish
-		}()
+	stopIngest, err := startIngest(e, rdb, shards, consumer, reg)
+	if err != nil {
+		return err
 	}
+	defer stopIngest()
 	if cfg.Reconcile.Every > 0 {
 		stop, err := startReconcile(e, keys, reg)
 		if err != nil {

@@ -8,5 +8,6 @@
 //	go run ./examples/producer prepared --dsn postgres://… --ingest http://127.0.0.1:8092 --check-addr 127.0.0.1:8093
 //
 // With prepared events, set streamsync's ingest.check_url to
-// http://<check-addr>/check.
+// http://<check-addr>/check. When streamsync's ingest has ingest.tokens, give
+// this producer's token with --token or STREAMSYNC_INGEST_TOKEN.
 package main

@@ -19,13 +19,14 @@ import (
 
 func main() {
 	if len(os.Args) < 2 || (os.Args[1] != "outbox" && os.Args[1] != "prepared") {
-		fmt.Fprintln(os.Stderr, "usage: producer outbox|prepared [--dsn URL] [--ingest URL] [--check-addr HOST:PORT] [--n N]")
+		fmt.Fprintln(os.Stderr, "usage: producer outbox|prepared [--dsn URL] [--ingest URL] [--token TOKEN] [--check-addr HOST:PORT] [--n N]")
 		os.Exit(2)
 	}
 	mode := os.Args[1]
 	fs := flag.NewFlagSet(mode, flag.ExitOnError)
 	dsn := fs.String("dsn", "postgres://postgres@127.0.0.1:15432/postgres?sslmode=disable", "PostgreSQL URL of the business database")
 	ingest := fs.String("ingest", "http://127.0.0.1:8092", "streamsync's HTTP ingest")
+	token := fs.String("token", os.Getenv("STREAMSYNC_INGEST_TOKEN"), "this producer's token in ingest.tokens (default $STREAMSYNC_INGEST_TOKEN; none for an ingest without tokens)")
 	checkAddr := fs.String("check-addr", "127.0.0.1:8093", "where the check-back endpoint listens (prepared)")
 	n := fs.Int("n", 10, "orders to write")
 	_ = fs.Parse(os.Args[2:])
@@ -50,7 +51,7 @@ func main() {
 		slog.Info("orders written with their outbox rows", "count", *n)
 	case "prepared":
 		go serveCheck(pool, *checkAddr)
-		p := &preparer{ingest: *ingest, client: &http.Client{Timeout: 10 * time.Second}}
+		p := &preparer{ingest: *ingest, token: *token, client: &http.Client{Timeout: 10 * time.Second}}
 		for i := range *n {
 			if err := p.placeOrder(ctx, pool, order(i)); err != nil {
 				fail(err)
@@ -98,6 +99,7 @@ func placeOrderOutbox(ctx context.Context, pool *pgxpool.Pool, o Order) error {
 
 type preparer struct {
 	ingest string
+	token  string // sent as "Authorization: Bearer <token>" when set
 	client *http.Client
 }
 
@@ -128,6 +130,9 @@ func (p *preparer) post(ctx context.Context, path string, body any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if p.token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.token)
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return err

@@ -1,6 +1,3 @@
-// Package httpserve runs an HTTP server in the background with an
-// idempotent, bounded stop, and writes JSON answers; the admin and ingest
-// servers use it.
 package httpserve
 
 import (
@@ -13,41 +10,87 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
+
+// Config configures a Server.
+type Config struct {
+	// Setting names the address in errors, such as "admin.addr".
+	Setting string
+	// Addr is host:port to listen on.
+	Addr    string
+	Handler http.Handler
+	Logger  *slog.Logger
+	// Limits bound time, header bytes and connections; zero fields take
+	// their defaults.
+	Limits Limits
+	// LoopbackOnly, when set, makes Start refuse to serve on an address
+	// that is not loopback, naming this setting as the way out (such as
+	// "ingest.tokens"): a server without credentials stays on its host
+	// (docs/security.md).
+	LoopbackOnly string
+	// Now is the clock of the body deadlines (time.Now).
+	Now func() time.Time
+}
 
 // Server is one HTTP server.
 type Server struct {
-	setting string // the setting that names the address, for errors
-	addr    string
-	srv     *http.Server
-	ln      net.Listener
-	once    sync.Once
-	log     *slog.Logger
+	cfg  Config
+	srv  *http.Server
+	ln   net.Listener
+	once sync.Once
+	log  *slog.Logger
 }
 
-// New prepares a server for handler on addr; setting (such as "admin.addr")
-// names the address in errors.
+// New prepares a server for handler on addr with the default Limits;
+// setting (such as "admin.addr") names the address in errors.
 func New(setting, addr string, handler http.Handler, logger *slog.Logger) *Server {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	return &Server{setting: setting, addr: addr, log: logger,
-		srv: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}}
+	return NewServer(Config{Setting: setting, Addr: addr, Handler: handler, Logger: logger})
 }
 
-// Start listens and serves in the background.
+// NewServer prepares a server; Start listens.
+func NewServer(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Limits.setDefaults()
+	l := cfg.Limits
+	return &Server{cfg: cfg, log: cfg.Logger, srv: &http.Server{
+		Handler:           deadline(bodyRate(cfg.Handler, l.BodyGrace, l.MinBodyRate, cfg.Now), l.WriteTimeout),
+		ReadHeaderTimeout: l.ReadHeaderTimeout,
+		WriteTimeout:      l.WriteTimeout,
+		IdleTimeout:       l.IdleTimeout,
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}}
+}
+
+// Start listens and serves in the background. It fails when the address
+// cannot be listened on, or is not loopback while Config.LoopbackOnly is
+// set.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", s.addr)
+	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", s.setting, s.addr, err)
+		return fmt.Errorf("%s %s: %w", s.cfg.Setting, s.cfg.Addr, err)
+	}
+	if s.cfg.LoopbackOnly != "" {
+		if a, ok := ln.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+			_ = ln.Close()
+			return fmt.Errorf("%s %s listens on %s, which is not loopback: set %s, or listen on 127.0.0.1 (docs/security.md)",
+				s.cfg.Setting, s.cfg.Addr, ln.Addr(), s.cfg.LoopbackOnly)
+		}
 	}
 	s.ln = ln
 	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("http server stopped", "setting", s.setting, "err", err)
+		if err := s.srv.Serve(netutil.LimitListener(ln, s.cfg.Limits.MaxConns)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "setting", s.cfg.Setting, "err", err)
 		}
 	}()
-	s.log.Info("listening", "setting", s.setting, "addr", ln.Addr().String())
+	s.log.Info("listening", "setting", s.cfg.Setting, "addr", ln.Addr().String(), "limits", s.cfg.Limits.String())
 	return nil
 }
 

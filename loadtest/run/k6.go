@@ -32,7 +32,7 @@ func k6Attack(ctx context.Context, o options, sys *system, rdb *redis.Client, st
 	start := time.Now()
 	summaryPath := filepath.Join(sys.dir, fmt.Sprintf("k6-summary-%d.json", rate))
 	cmd := exec.CommandContext(ctx, o.k6, "run", "--quiet", "--summary-export", summaryPath,
-		"-e", "INGEST_URL="+sys.ingestURL, "-e", "EVENTS_FILE="+abs, "-e", "RATE="+strconv.Itoa(rate), "-e", "DURATION="+d.String(),
+		"-e", "INGEST_URL="+sys.ingestURL, "-e", "STREAMSYNC_INGEST_TOKEN="+sys.ingestToken, "-e", "EVENTS_FILE="+abs, "-e", "RATE="+strconv.Itoa(rate), "-e", "DURATION="+d.String(),
 		"loadtest/k6/ingest.js")
 	out, err := cmd.CombinedOutput()
 	_ = os.WriteFile(filepath.Join(sys.dir, fmt.Sprintf("k6-%d.log", rate)), out, 0o644)

@@ -23,7 +23,13 @@ func offerLevel(ctx context.Context, o options, sys *system, rdb *redis.Client, 
 	// A whole story of about rate × duration events: cutting one short would
 	// leave children whose parents never come (they would wait max_wait).
 	n := int(float64(rate) * o.duration.Seconds())
-	story := loadtest.Story(loadtest.StoryConfig{Seed: o.seed*1000 + uint64(i), Accounts: min(o.accounts, max(1, n/10)), Events: n * 3 / 2})
+	// Through the ingest the story carries no echoes: it refuses a
+	// partner's origin (docs/security.md); --mode xadd keeps them.
+	echoes := 0.0
+	if o.mode != "xadd" || o.k6 != "" {
+		echoes = -1
+	}
+	story := loadtest.Story(loadtest.StoryConfig{Seed: o.seed*1000 + uint64(i), Accounts: min(o.accounts, max(1, n/10)), Events: n * 3 / 2, EchoShare: echoes})
 	duration := time.Duration(float64(len(story)) / float64(rate) * float64(time.Second))
 	fromSample := len(*all)
 	logFrom := simLogNext(sys)
@@ -46,7 +52,7 @@ func offerLevel(ctx context.Context, o options, sys *system, rdb *redis.Client, 
 			return loadtest.LevelResult{}, err
 		}
 	default:
-		sent = loadtest.Attack(ctx, o.mode, sys.ingestURL, rdb, sys.keys.Events, story, rate, o.batch)
+		sent = loadtest.Attack(ctx, o.mode, sys.ingestURL, sys.ingestToken, rdb, sys.keys.Events, story, rate, o.batch)
 		if o.batch > 1 {
 			mode = fmt.Sprintf("ingest, %d per request", o.batch)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
@@ -26,6 +27,7 @@ type system struct {
 	keys                        pipeline.Keys
 	db                          string
 	simURL, ingestURL, adminURL string
+	ingestToken                 string // the load driver's, in ingest.tokens
 	sim, pipe                   *exec.Cmd
 	profPath                    string
 	prefix                      string
@@ -52,7 +54,8 @@ func startSystem(ctx context.Context, o options, dir string) (*system, error) {
 	ingestAddr, _ := freePort()
 	adminAddr, _ := freePort()
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
-	s := &system{dir: dir, db: "loadtest_" + tag, simURL: "http://" + simAddr, ingestURL: "http://" + ingestAddr + "/v1/events", adminURL: "http://" + adminAddr}
+	s := &system{dir: dir, db: "loadtest_" + tag, simURL: "http://" + simAddr, ingestURL: "http://" + ingestAddr + "/v1/events", adminURL: "http://" + adminAddr,
+		ingestToken: rand.Text()}
 	prefix := "loadtest:" + tag + ":"
 	s.prefix = prefix
 	s.keys = pipeline.NewKeys(prefix+"events", "streamsync", prefix+"dead", prefix+"delayed", prefix+"retry")
@@ -71,6 +74,7 @@ func startSystem(ctx context.Context, o options, dir string) (*system, error) {
 		"STREAMSYNC_STREAM__DELAYED="+s.keys.Delayed, "STREAMSYNC_STREAM__RETRY="+s.keys.Retry, "STREAMSYNC_STREAM__CONSUMER=loadtest",
 		"STREAMSYNC_SINK__BASE_URL="+s.simURL, "STREAMSYNC_CLICKHOUSE__ADDR="+o.chAddr, "STREAMSYNC_CLICKHOUSE__DATABASE="+s.db,
 		"STREAMSYNC_CLICKHOUSE__SPOOL_DIR="+filepath.Join(dir, "spool"), "STREAMSYNC_INGEST__ADDR="+ingestAddr,
+		"STREAMSYNC_INGEST__TOKENS=loadtest:"+s.ingestToken, // producers send a token, as in production
 		"STREAMSYNC_ADMIN__ADDR="+adminAddr, "STREAMSYNC_ADMIN__TOKEN="+profileToken, "STREAMSYNC_LOG__LEVEL=warn")
 	s.pipe.Stdout, s.pipe.Stderr = pipeLog, pipeLog
 	if err := s.pipe.Start(); err != nil {

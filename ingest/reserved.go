@@ -1,0 +1,79 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/streamsync/streamsync/handlers"
+)
+
+// ProducerField is the entry field that names the producer an event came
+// from through the ingest (its name in ingest.tokens). Only streamsync
+// writes it: the ingest refuses it, like every reserved field, from
+// producers.
+const ProducerField = "ss_producer"
+
+// reservedPrefixes start the names of entry fields only streamsync writes
+// (docs/events.md): ss_ (the producer, the proof of an event streamsync
+// wrote itself), _ss_ (what an event carries from one entry to the next,
+// handlers.MetaPrefix) and dead_ (dead letters). The ingest refuses them.
+var reservedPrefixes = []string{"ss_", handlers.MetaPrefix, "dead_"}
+
+// streamsyncOrigins are the origins of events streamsync writes itself: a
+// reconciliation repair (package reconcile's OriginReconcile) and a
+// backfill (package backfill's Origin); both import this package.
+var streamsyncOrigins = []string{"reconcile", "backfill"}
+
+// reserved checks what the ingest refuses beyond the event contract
+// (docs/security.md, "Ingest"): an origin streamsync or a partner writes
+// (origins: partners' names), and a field only streamsync writes. It
+// returns one reason a problem, each naming its field.
+func reserved(item json.RawMessage, origin string, partners []string) []string {
+	var out []string
+	o := strings.TrimSpace(origin)
+	switch {
+	case o == "":
+	case slices.ContainsFunc(streamsyncOrigins, func(r string) bool { return strings.EqualFold(r, o) }):
+		out = append(out, fmt.Sprintf("origin: %q is reserved for events streamsync writes itself (repairs, backfill); name the system the change came from", clip(origin)))
+	case slices.ContainsFunc(partners, func(p string) bool { return strings.EqualFold(p, o) }):
+		out = append(out, fmt.Sprintf("origin: %q is a partner's name (sink.partner_name): a partner's changes do not come through the ingest; name the system the change came from", clip(origin)))
+	}
+	if f := reservedField(item); f != "" {
+		out = append(out, fmt.Sprintf("%s: fields starting with ss_, _ss_ or dead_ are streamsync's own and do not come through the ingest", clip(f)))
+	}
+	return out
+}
+
+// reservedField is the first reserved field name of a JSON object (in name
+// order), empty when it has none. The object is decoded only when its bytes
+// could hold one (a name may be written with \u escapes).
+func reservedField(item json.RawMessage) string {
+	if !bytes.Contains(item, []byte("ss_")) && !bytes.Contains(item, []byte("dead_")) && !bytes.Contains(item, []byte(`\u`)) {
+		return ""
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(item, &obj) != nil {
+		return "" // not an object: reported as such
+	}
+	var found []string
+	for name := range obj {
+		if slices.ContainsFunc(reservedPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
+			found = append(found, name)
+		}
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	return slices.Min(found)
+}
+
+// clip shortens a name quoted in a reason.
+func clip(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return s[:64] + "…"
+}
