@@ -16,6 +16,10 @@ import (
 type entry struct {
 	streamID string
 	fields   map[string]string
+	// keepLease: a partner call of the delivery may still be under way
+	// (leaseCheck.Unsettled), so the commit leaves the account's lease to
+	// run out instead of releasing it.
+	keepLease bool
 }
 
 // committer writes outcomes with commitScript.
@@ -84,10 +88,14 @@ func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event,
 		k.Delayed, parkZSet, k.Payloads, k.Dead, k.Waiting(e.ParentEntity, e.ParentKey), k.Lease(e.Account),
 		k.Ledger(e.ParentEntity),
 	}
+	leaseHolder := c.runID // released if this run holds it
+	if en.keepLease {
+		leaseHolder = "" // no lease holds "": left to run out
+	}
 	args := make([]any, 0, 19+len(dead)+len(rowFields))
 	args = append(args, k.Group, en.streamID, rkey, e.ID, now.UnixMilli(), string(o.Step),
 		ledgerMode, ledgerVal, stateMode, stateVal, release, parkDue, payload, waitOnParent,
-		len(dead), len(rowFields), c.runID, e.ParentKey)
+		len(dead), len(rowFields), leaseHolder, e.ParentKey)
 	args = append(args, dead...)
 	args = append(args, rowFields...)
 	answer, err := c.trips.runPart(ctx, commitScript, k.Events, keys, args)

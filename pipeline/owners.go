@@ -126,12 +126,19 @@ func (o *owners) claimName(ctx context.Context) error {
 
 // Kept reports whether this process still holds stream's owner lease in
 // Redis (not only in its own memory: it may have been paused past the
-// lease). When it does not, the shard is dropped from those it owns.
+// lease). When it does not, or Redis cannot say, the shard is dropped from
+// those it owns: what was read is left to the shard's reader, which may be
+// this process again once Redis answers (it then claims it back, in order).
 func (o *owners) Kept(ctx context.Context, stream string) bool {
-	if holdsLease(ctx, o.rdb, o.lease[stream], o.consumer) {
+	held, err := holdsLease(ctx, o.rdb, o.lease[stream], o.consumer)
+	if held {
 		return true
 	}
 	o.mu.Lock()
+	if err != nil && o.owned[stream] {
+		delete(o.owned, stream)
+		o.log.Warn("cannot tell whether this process still owns the shard (Redis did not answer); it stops reading it until it can", "stream", stream, "err", err)
+	}
 	o.lost(stream)
 	o.mu.Unlock()
 	return false

@@ -130,6 +130,7 @@ type Pipeline struct {
 	moversOf map[string][2]*mover
 	metrics  *metrics
 	runID    string
+	settling settling // accounts whose lease runs out after an unsettled call
 	tracer   *tracing.Tracer
 	log      *slog.Logger
 }
@@ -264,8 +265,22 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 	}()
 	e, meta, o := p.tracer.Validate(ctx, fields, p.cfg.Limits)
 	hash := ""
+	// release gives the account's lease up, unless a partner call may still
+	// be under way: then it runs out (leaseCheck.Unsettled).
+	release := func() {
+		if !en.keepLease {
+			p.releaseLease(keys, e.Account)
+		}
+	}
 	if o == nil {
 		w := &handlers.Work{Event: e, Meta: meta, Now: p.cfg.Clock.Now()}
+		lease := keys.Lease(e.Account)
+		if p.settling.waits(lease) {
+			p.log.Debug("the account's lease runs out after a partner call that went unanswered; the event waits", "event_id", e.ID, "account", e.Account)
+			msg.Nack()
+			return nil
+		}
+		known := time.Now() // the lease, once taken, is held from before here
 		if err := lookup(ctx, p.trips, keys, p.cfg.Shards, w, p.runID, p.cfg.LeaseTTL); err != nil {
 			if errors.Is(err, ErrAccountBusy) {
 				// Another process delivers this account: wait for it, which
@@ -278,17 +293,25 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 			p.metrics.failures.Inc()
 			return err
 		}
-		lease := keys.Lease(e.Account)
-		stopKeeping = keepLease(p.rdb, lease, p.runID, p.cfg.LeaseTTL)
-		ctx = withLeaseCheck(ctx, &leaseCheck{rdb: p.rdb, key: lease, runID: p.runID, ttl: p.cfg.LeaseTTL, at: time.Now()})
-		if o, err = p.steps(ctx, w); err != nil {
+		lc := &leaseCheck{rdb: p.rdb, key: lease, runID: p.runID, ttl: p.cfg.LeaseTTL, at: known}
+		stopKeeping = keepLease(p.rdb, lease, p.runID, p.cfg.LeaseTTL, lc.renewed)
+		ctx = withLeaseCheck(ctx, lc)
+		o, err = p.steps(ctx, w)
+		if lc.isUnsettled() {
+			stopKeeping()
+			en.keepLease = true
+			p.settling.add(lease, p.cfg.LeaseTTL)
+			p.log.Warn("a partner call went unanswered and may still be under way; the account's next delivery waits for its lease to run out",
+				"event_id", e.ID, "account", e.Account, "lease_ttl", p.cfg.LeaseTTL)
+		}
+		if err != nil {
 			// No outcome: the entry stays pending and comes back; the lease
 			// goes now, so that a restart (or another process) does not wait
 			// out its TTL.
 			stopKeeping()
-			p.releaseLease(keys, e.Account)
+			release()
 			if errors.Is(err, handlers.ErrAborted) {
-				p.log.Info("delivery cut short (a stop, or the account's lease lapsed); the event stays pending", "event_id", e.ID, "account", e.Account, "err", err)
+				p.log.Info("delivery cut short (a stop, or the account's lease is no longer this process'); the event stays pending", "event_id", e.ID, "account", e.Account, "err", err)
 				msg.Nack()
 				return nil
 			}
@@ -297,7 +320,7 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 		}
 		if o == nil {
 			stopKeeping()
-			p.releaseLease(keys, e.Account)
+			release()
 			return fmt.Errorf("event %s: no step gave an outcome", e.ID)
 		}
 		e = w.Event // as sent: a sync event resolved to an upsert or delete
@@ -310,7 +333,7 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 	committed, released, err := p.commit.commit(context.Background(), keys, en, e, hash, *o, p.cfg.Clock.Now())
 	if err != nil {
 		stopKeeping()
-		p.releaseLease(keys, e.Account)
+		release()
 		p.metrics.failures.Inc()
 		return err
 	}
