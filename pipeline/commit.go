@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,18 @@ type entry struct {
 	// (leaseCheck.Unsettled), so the commit leaves the account's lease to
 	// run out instead of releasing it.
 	keepLease bool
+	// vanished is the id of the entry deleted while pending that this one
+	// stands in for (handlers.MetaVanished): the step's row names it.
+	vanished string
+}
+
+// vanishedOutcome is the outcome of an entry deleted from the events
+// stream while pending (a producer's XTRIM or XDEL), read as the entry
+// that stands in for it: a dead letter and an `invalid` row that name it
+// (docs/operations.md, "Entries deleted while pending").
+func vanishedOutcome(streamID, stream string) *handlers.Outcome {
+	return &handlers.Outcome{Step: handlers.StepInvalid, DeadReason: handlers.ReasonInvalid,
+		Error: fmt.Sprintf("stream entry %s was deleted from %s while pending (XDEL/XTRIM upstream); its event is lost", streamID, stream)}
 }
 
 // committer writes outcomes with commitScript.
@@ -80,7 +93,7 @@ func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event,
 	}
 	var rowFields []any
 	if c.rows {
-		rowFields = row(en.streamID, e, o, now, c.instance)
+		rowFields = row(cmp.Or(en.vanished, en.streamID), e, o, now, c.instance)
 	}
 	keys := []string{
 		k.Events, k.Attempts, k.Steps,

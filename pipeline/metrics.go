@@ -15,6 +15,8 @@ type metrics struct {
 	endToEnd *prometheus.HistogramVec
 	// sourceFailures counts failed source reads of sync events (contract §7).
 	sourceFailures prometheus.Counter
+	// vanished counts entries deleted from the events stream while pending.
+	vanished prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,9 +31,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		endToEnd: newEndToEnd(),
 		sourceFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamsync_source_failures_total",
 			Help: "Failed source reads of op=sync events; each is retried like a partner failure."}),
+		vanished: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamsync_entries_vanished_total",
+			Help: "Entries deleted from the events stream while pending (a producer's XTRIM or XDEL), each dead-lettered invalid with its stream id."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.dead, m.latency, m.handled, m.moved, m.failures, m.endToEnd, m.sourceFailures)
+		reg.MustRegister(m.dead, m.latency, m.handled, m.moved, m.failures, m.endToEnd, m.sourceFailures, m.vanished)
 	}
 	return m
 }

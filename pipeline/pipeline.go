@@ -85,6 +85,9 @@ func (c *Config) setDefaults() {
 	if c.Subscriber.OrderKey == nil {
 		c.Subscriber.OrderKey = AccountKey
 	}
+	if c.Subscriber.Vanished == "" {
+		c.Subscriber.Vanished = handlers.MetaVanished
+	}
 	if len(c.Shards) == 0 {
 		c.Shards = Shards{c.Keys}
 	}
@@ -263,7 +266,13 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 		}
 		tracing.End(span, o, err)
 	}()
-	e, meta, o := p.tracer.Validate(ctx, fields, p.cfg.Limits)
+	var e event.Event
+	var meta handlers.Meta
+	if gone := fields[handlers.MetaVanished]; gone != "" {
+		o, en.vanished = vanishedOutcome(gone, keys.Events), gone
+	} else {
+		e, meta, o = p.tracer.Validate(ctx, fields, p.cfg.Limits)
+	}
 	hash := ""
 	// release gives the account's lease up, unless a partner call may still
 	// be under way: then it runs out (leaseCheck.Unsettled).
@@ -348,6 +357,9 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 	if !committed {
 		p.log.Debug("outcome committed before; not again", "stream_id", en.streamID, "event_id", e.ID)
 		return nil
+	}
+	if en.vanished != "" {
+		p.metrics.vanished.Inc()
 	}
 	p.metrics.observeEndToEnd(e, o.Step, p.cfg.Clock.Now())
 	if o.DeadReason != "" {
