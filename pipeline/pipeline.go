@@ -27,6 +27,11 @@ type Config struct {
 	Keys     Keys
 	Shards   Shards
 	Consumer string // consumer name in the group; stable across restarts
+	// Name, when set, is the consumer name this process holds already
+	// (TakeConsumerName, with a default name picked); Consumer is then
+	// its name, and the caller releases it after Run. When nil, Run takes
+	// Consumer as a name the user set, and gives it up when it returns.
+	Name     *ConsumerName
 	Instance string // the attempt log's instance column
 	// Subscriber tuning; Stream, Group and Consumer are filled in from Keys
 	// and Consumer, Unmarshaller (EntryMarshaller) and OrderKey (AccountKey)
@@ -58,6 +63,9 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
+	if c.Name != nil {
+		c.Consumer = c.Name.Name()
+	}
 	if c.Instance == "" {
 		c.Instance = c.Consumer
 	}
@@ -168,7 +176,7 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 		tr.Deliver(handlers.Deliver(sender, cfg.Retry, cfg.Recheck)),
 	)
 	router.AddMiddleware(middleware.Recoverer)
-	p.owners = newOwners(rdb, cfg.Shards, cfg.Consumer, runID, cfg.LeaseTTL, cfg.Logger)
+	p.owners = newOwners(rdb, cfg.Shards, cfg.Consumer, cfg.LeaseTTL, cfg.Logger)
 	for i, keys := range cfg.Shards {
 		sc := cfg.Subscriber
 		sc.Stream = keys.Events
@@ -204,12 +212,17 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 
 // Run runs until ctx ends, then stops reading, lets the events in flight
 // finish (or leaves them pending in Redis, after a bound) and returns.
-// It fails with ErrConsumerInUse when another running process has the same
-// consumer name (after waiting up to 6 s for a crashed former life's hold
-// on the name to lapse).
+// Without Config.Name it first takes Config.Consumer as a name the user
+// set, and fails with ErrConsumerInUse when another running process has it
+// (after waiting up to 6 s for a crashed former life's hold on the name to
+// lapse).
 func (p *Pipeline) Run(ctx context.Context) error {
-	if err := p.owners.claimName(ctx); err != nil {
-		return err
+	if p.cfg.Name == nil {
+		name, err := TakeConsumerName(ctx, p.rdb, p.cfg.Shards, NameConfig{Name: p.cfg.Consumer, Logger: p.log})
+		if err != nil {
+			return err
+		}
+		defer name.Release()
 	}
 	moverCtx, stopMovers := context.WithCancel(context.Background())
 	done := make(chan struct{})
