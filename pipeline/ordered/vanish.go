@@ -2,10 +2,10 @@ package ordered
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/streams"
 )
 
 // Entries can disappear while pending: a producer's XTRIM (or XADD MAXLEN)
@@ -77,40 +77,11 @@ return n
 // the ids of the deleted entries Redis dropped from the pending list
 // (replaced by an entry naming each when field is set).
 func autoClaim(ctx context.Context, rdb redis.UniversalClient, stream, group, consumer string, minIdle time.Duration, start string, count int, field string) ([]redis.XMessage, string, []string, error) {
-	v, err := claimScript.Run(ctx, rdb, []string{stream}, group, consumer, minIdle.Milliseconds(), start, count, field).Slice()
+	v, err := claimScript.Run(ctx, rdb, []string{stream}, group, consumer, minIdle.Milliseconds(), start, count, field).Result()
 	if err != nil {
 		return nil, "", nil, err
 	}
-	if len(v) != 3 {
-		return nil, "", nil, fmt.Errorf("xautoclaim answered %d parts", len(v))
-	}
-	next, _ := v[0].(string)
-	entries, _ := v[1].([]any)
-	msgs := make([]redis.XMessage, 0, len(entries))
-	for _, e := range entries {
-		pair, ok := e.([]any)
-		if !ok || len(pair) != 2 {
-			return nil, "", nil, fmt.Errorf("xautoclaim answered an entry %v", e)
-		}
-		id, _ := pair[0].(string)
-		m := redis.XMessage{ID: id}
-		if kv, ok := pair[1].([]any); ok { // no fields (nil): deleted, as Redis before 7.0 answers
-			m.Values = make(map[string]any, len(kv)/2)
-			for i := 0; i+1 < len(kv); i += 2 {
-				k, _ := kv[i].(string)
-				m.Values[k] = kv[i+1]
-			}
-		}
-		msgs = append(msgs, m)
-	}
-	gone, _ := v[2].([]any)
-	ids := make([]string, 0, len(gone))
-	for _, g := range gone {
-		if id, ok := g.(string); ok {
-			ids = append(ids, id)
-		}
-	}
-	return msgs, next, ids, nil
+	return streams.ParseAutoClaim(v)
 }
 
 // vanished takes out of msgs the entries read without fields (deleted
