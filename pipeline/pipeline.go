@@ -329,7 +329,7 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 		if err != nil {
 			// No outcome: the entry stays pending and comes back; the lease
 			// goes now, so that a restart (or another process) does not wait
-			// out its TTL.
+			// out its TTL — unless a call may still be at the partner.
 			stopKeeping()
 			release()
 			if errors.Is(err, handlers.ErrAborted) {

@@ -391,7 +391,7 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 		_, rerr = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	}
 	_ = resp.Body.Close()
-	cut := rerr != nil // the answer was not read to its end: the partner may still be at it
+	unread := rerr != nil // the answer was not read to its end: the partner may still be at it
 	if rerr != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		rerr = fmt.Errorf("timeout after %s: %w", s.cfg.Timeout, rerr)
 	}
@@ -402,5 +402,5 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 	if v.Class == Unauthorized && s.tokens != nil {
 		s.tokens.Invalidate(tok)
 	}
-	return Result{Verdict: v, Status: resp.StatusCode, Latency: latency, Calls: 1, Unsettled: cut}
+	return Result{Verdict: v, Status: resp.StatusCode, Latency: latency, Calls: 1, Unsettled: unread}
 }
