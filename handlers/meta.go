@@ -25,6 +25,10 @@ const (
 	// MetaTrace is the W3C traceparent of the span that parked the event or
 	// scheduled its retry (package tracing); empty when tracing is off.
 	MetaTrace = "_ss_trace"
+	// MetaVanished is the one field of an entry streamsync appends in place
+	// of one deleted from the events stream while pending (a producer's
+	// XTRIM or XDEL): the deleted entry's id.
+	MetaVanished = "_ss_vanished"
 )
 
 // Meta is what an event carries from one entry to the next.

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,22 @@ import (
 type entry struct {
 	streamID string
 	fields   map[string]string
+	// keepLease: a partner call of the delivery may still be under way
+	// (leaseCheck.Unsettled), so the commit leaves the account's lease to
+	// run out instead of releasing it.
+	keepLease bool
+	// vanished is the id of the entry deleted while pending that this one
+	// stands in for (handlers.MetaVanished): the step's row names it.
+	vanished string
+}
+
+// vanishedOutcome is the outcome of an entry deleted from the events
+// stream while pending (a producer's XTRIM or XDEL), read as the entry
+// that stands in for it: a dead letter and an `invalid` row that name it
+// (docs/operations.md, "Entries deleted while pending").
+func vanishedOutcome(streamID, stream string) *handlers.Outcome {
+	return &handlers.Outcome{Step: handlers.StepInvalid, DeadReason: handlers.ReasonInvalid,
+		Error: fmt.Sprintf("stream entry %s was deleted from %s while pending (XDEL/XTRIM upstream); its event is lost", streamID, stream)}
 }
 
 // committer writes outcomes with commitScript.
@@ -76,7 +93,7 @@ func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event,
 	}
 	var rowFields []any
 	if c.rows {
-		rowFields = row(en.streamID, e, o, now, c.instance)
+		rowFields = row(cmp.Or(en.vanished, en.streamID), e, o, now, c.instance)
 	}
 	keys := []string{
 		k.Events, k.Attempts, k.Steps,
@@ -84,10 +101,14 @@ func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event,
 		k.Delayed, parkZSet, k.Payloads, k.Dead, k.Waiting(e.ParentEntity, e.ParentKey), k.Lease(e.Account),
 		k.Ledger(e.ParentEntity),
 	}
+	leaseHolder := c.runID // released if this run holds it
+	if en.keepLease {
+		leaseHolder = "" // no lease holds "": left to run out
+	}
 	args := make([]any, 0, 19+len(dead)+len(rowFields))
 	args = append(args, k.Group, en.streamID, rkey, e.ID, now.UnixMilli(), string(o.Step),
 		ledgerMode, ledgerVal, stateMode, stateVal, release, parkDue, payload, waitOnParent,
-		len(dead), len(rowFields), c.runID, e.ParentKey)
+		len(dead), len(rowFields), leaseHolder, e.ParentKey)
 	args = append(args, dead...)
 	args = append(args, rowFields...)
 	answer, err := c.trips.runPart(ctx, commitScript, k.Events, keys, args)

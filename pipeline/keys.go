@@ -78,6 +78,11 @@ func (k Keys) Waiting(entity, key string) string {
 	return k.base + ":waiting:" + entity + ":" + key
 }
 
+// ConsumerName is the key that holds a consumer name for the one running
+// process using it (value: that process' holder id, with a TTL); the first
+// shard's is the one used.
+func (k Keys) ConsumerName(name string) string { return k.Members + ":" + name }
+
 // Lease is the per-account lease that keeps one account's deliveries serial
 // across processes.
 func (k Keys) Lease(account string) string { return k.base + ":lease:" + account }

@@ -33,14 +33,18 @@ func takeLease(ctx context.Context, rdb redis.UniversalClient, key, id string, t
 	return leaseHeldBy(ctx, rdb, holder, key, id, ttl)
 }
 
-// holdsLease asks Redis whether id holds the lease key now; a Redis error
-// counts as held (the caller goes on as it would have without asking).
-func holdsLease(ctx context.Context, rdb redis.UniversalClient, key, id string) bool {
+// holdsLease asks Redis whether id holds the lease key now. An error is
+// returned as it is: the caller decides, and "cannot tell" must never pass
+// for "held" where holding is what makes an action safe.
+func holdsLease(ctx context.Context, rdb redis.UniversalClient, key, id string) (bool, error) {
 	v, err := rdb.Get(ctx, key).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return true
+	if errors.Is(err, redis.Nil) {
+		return false, nil
 	}
-	return v == id
+	if err != nil {
+		return false, err
+	}
+	return v == id, nil
 }
 
 // leaseHeldBy reads the answer of a lease's SET NX GET (takeLease,
@@ -89,10 +93,12 @@ return 0
 
 // keepLease renews a held lease every ttl/3 until the returned stop is
 // called, so that a long delivery (waiting out a partner outage) keeps its
-// account. A timer, not a goroutine, waits between renewals: most
-// deliveries end long before the first one. Once stop has returned, no
-// renewal runs any more, so a release right after it holds.
-func keepLease(rdb redis.UniversalClient, key, runID string, ttl time.Duration) (stop func()) {
+// account, and tells renewed how each renewal sent at at went (ok false:
+// the lease is no longer this run's, or Redis could not say). A timer, not a goroutine,
+// waits between renewals: most deliveries end long before the first one.
+// Once stop has returned, no renewal runs any more, so a release right
+// after it holds.
+func keepLease(rdb redis.UniversalClient, key, runID string, ttl time.Duration, renewed func(ok bool, at time.Time)) (stop func()) {
 	var mu sync.Mutex
 	stopped := false
 	var t *time.Timer
@@ -104,9 +110,13 @@ func keepLease(rdb redis.UniversalClient, key, runID string, ttl time.Duration) 
 		if stopped {
 			return
 		}
+		at := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
-		_ = renewScript.Run(ctx, rdb, []string{key}, runID, ttl.Milliseconds()).Err()
+		n, err := renewScript.Run(ctx, rdb, []string{key}, runID, ttl.Milliseconds()).Int()
 		cancel()
+		if renewed != nil {
+			renewed(err == nil && n == 1, at)
+		}
 		t.Reset(ttl / 3)
 	})
 	return func() {
@@ -115,37 +125,4 @@ func keepLease(rdb redis.UniversalClient, key, runID string, ttl time.Duration) 
 		stopped = true
 		t.Stop()
 	}
-}
-
-// leaseCheck lets the partner call make sure, after a long wait since the
-// account's lease was last known to be held (a process paused past the
-// lease's TTL: SIGSTOP, a long GC or VM stall), that this run still holds
-// it; another process may be delivering the account's newer events by then.
-type leaseCheck struct {
-	rdb   redis.UniversalClient
-	key   string
-	runID string
-	ttl   time.Duration
-	at    time.Time // when the lease was last known to be held
-}
-
-type leaseCheckKey struct{}
-
-func withLeaseCheck(ctx context.Context, lc *leaseCheck) context.Context {
-	return context.WithValue(ctx, leaseCheckKey{}, lc)
-}
-
-// still reports whether this run holds the lease: at once when it was
-// known to a third of its TTL ago (keepLease renews it that often), else
-// by asking Redis. A Redis error counts as held (the call goes on, as
-// before this check).
-func (lc *leaseCheck) still(ctx context.Context) bool {
-	if time.Since(lc.at) < lc.ttl/3 {
-		return true
-	}
-	if !holdsLease(ctx, lc.rdb, lc.key, lc.runID) {
-		return false
-	}
-	lc.at = time.Now()
-	return true
 }

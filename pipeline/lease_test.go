@@ -2,9 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/internal/testenv"
 )
 
@@ -31,7 +34,7 @@ func TestLeaseKeptWhileDelivering(t *testing.T) {
 	if !take("run-a") {
 		t.Fatal("the holder's own acquire failed")
 	}
-	stop := keepLease(rdb, key, "run-a", ttl)
+	stop := keepLease(rdb, key, "run-a", ttl, nil)
 	end := time.Now().Add(2 * ttl)
 	for time.Now().Before(end) {
 		if v, _ := rdb.Get(ctx, key).Result(); v != "run-a" {
@@ -46,8 +49,9 @@ func TestLeaseKeptWhileDelivering(t *testing.T) {
 	testenv.WaitFor(t, 5*time.Second, "the lease to lapse", func() bool { return rdb.Exists(ctx, key).Val() == 0 })
 }
 
-// After a long wait (a process paused past its lease), the partner call
-// asks Redis whether the account's lease is still this run's.
+// After a long wait (a process paused past its lease), a partner call
+// asks Redis whether the account's lease is still this run's; once it was
+// found not to be, no later call goes, even if the lease comes back.
 func TestLeaseCheckAfterAStall(t *testing.T) {
 	rdb := testenv.Redis(t)
 	key := testenv.Prefix(t) + "lease"
@@ -57,15 +61,81 @@ func TestLeaseCheckAfterAStall(t *testing.T) {
 	rdb.Set(ctx, key, "run-a", ttl)
 	lc := &leaseCheck{rdb: rdb, key: key, runID: "run-a", ttl: ttl, at: time.Now()}
 	rdb.Set(ctx, key, "run-b", ttl) // taken meanwhile, but known held a moment ago
-	if !lc.still(ctx) {
-		t.Fatal("a lease known held a moment ago is asked about")
+	if err := lc.Check(ctx); err != nil {
+		t.Fatalf("a lease known held a moment ago is asked about: %v", err)
 	}
 	lc.at = time.Now().Add(-ttl) // a stall
-	if lc.still(ctx) {
-		t.Fatal("after a stall, a lease another run holds counts as held")
+	rdb.Set(ctx, key, "run-a", ttl)
+	if err := lc.Check(ctx); err != nil || time.Since(lc.at) > time.Second {
+		t.Fatalf("after a stall, a lease still held does not count as held: %v", err)
+	}
+	lc.at = time.Now().Add(-ttl)
+	rdb.Set(ctx, key, "run-b", ttl)
+	if err := lc.Check(ctx); !errors.Is(err, errLeaseGone) {
+		t.Fatalf("after a stall, a lease another run holds: %v; want errLeaseGone", err)
 	}
 	rdb.Set(ctx, key, "run-a", ttl)
-	if !lc.still(ctx) || time.Since(lc.at) > time.Second {
-		t.Fatal("after a stall, a lease still held does not count as held")
+	if err := lc.Check(ctx); !errors.Is(err, errLeaseGone) {
+		t.Fatalf("a lease found lost counts as held again: %v", err)
+	}
+}
+
+// A renewal that fails (the lease is another run's by then) stops every
+// later call of the delivery, even if the lease is this run's again by
+// the time of the call and was known held a moment before.
+func TestFailedRenewalStopsTheCalls(t *testing.T) {
+	rdb := testenv.Redis(t)
+	key := testenv.Prefix(t) + "lease"
+	ctx := context.Background()
+	t.Cleanup(func() { rdb.Del(ctx, key) })
+	const ttl = 600 * time.Millisecond
+	rdb.Set(ctx, key, "run-a", ttl)
+	lc := &leaseCheck{rdb: rdb, key: key, runID: "run-a", ttl: ttl, at: time.Now()}
+	var renewals atomic.Int32
+	stop := keepLease(rdb, key, "run-a", ttl, func(ok bool, at time.Time) {
+		lc.renewed(ok, at)
+		renewals.Add(1)
+	})
+	defer stop()
+	testenv.WaitFor(t, 5*time.Second, "a renewal", func() bool { return renewals.Load() >= 1 })
+	if err := lc.Check(ctx); err != nil {
+		t.Fatalf("after a renewal: %v", err)
+	}
+	rdb.Set(ctx, key, "run-b", time.Minute)
+	n := renewals.Load()
+	testenv.WaitFor(t, 5*time.Second, "a renewal that fails", func() bool { return renewals.Load() > n })
+	rdb.Set(ctx, key, "run-a", time.Minute) // back, and fresh: a check of Redis alone would pass
+	lc.mu.Lock()
+	lc.at = time.Now()
+	lc.mu.Unlock()
+	if err := lc.Check(ctx); !errors.Is(err, errLeaseGone) {
+		t.Fatalf("a call after a failed renewal: %v; want errLeaseGone", err)
+	}
+}
+
+// Redis not answering is "cannot tell", and that is "not held": the call
+// does not go. The Redis behind a proxy the test cuts.
+func TestLeaseCannotTellIsNotHeld(t *testing.T) {
+	rdb := testenv.Redis(t)
+	key := testenv.Prefix(t) + "lease"
+	ctx := context.Background()
+	t.Cleanup(func() { rdb.Del(ctx, key) })
+	const ttl = 3 * time.Second
+	rdb.Set(ctx, key, "run-a", ttl)
+	px := newCutProxy(t, testenv.RedisAddr(t))
+	via := redis.NewClient(&redis.Options{Addr: px.addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
+		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { via.Close() })
+	lc := &leaseCheck{rdb: via, key: key, runID: "run-a", ttl: ttl, at: time.Now().Add(-ttl)}
+	if err := lc.Check(ctx); err != nil {
+		t.Fatalf("through the proxy, before the cut: %v", err)
+	}
+	px.cut()
+	lc.at = time.Now().Add(-ttl)
+	if err := lc.Check(ctx); !errors.Is(err, errLeaseGone) {
+		t.Fatalf("Redis not answering: %v; want errLeaseGone", err)
+	}
+	if held, _ := holdsLease(ctx, via, key, "run-a"); held {
+		t.Fatal("holdsLease: Redis not answering counts as held")
 	}
 }

@@ -18,6 +18,8 @@ type metrics struct {
 	// proofsRejected counts entries whose proof field does not verify
 	// (docs/security.md).
 	proofsRejected prometheus.Counter
+	// vanished counts entries deleted from the events stream while pending.
+	vanished prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -34,9 +36,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Failed source reads of op=sync events; each is retried like a partner failure."}),
 		proofsRejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamsync_proofs_rejected_total",
 			Help: "Entries whose proof field does not verify; each was handled as an ordinary event."}),
+		vanished: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamsync_entries_vanished_total",
+			Help: "Entries deleted from the events stream while pending (a producer's XTRIM or XDEL), each dead-lettered invalid with its stream id."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.dead, m.latency, m.handled, m.moved, m.failures, m.endToEnd, m.sourceFailures, m.proofsRejected)
+		reg.MustRegister(m.dead, m.latency, m.handled, m.moved, m.failures, m.endToEnd, m.sourceFailures, m.proofsRejected, m.vanished)
 	}
 	return m
 }

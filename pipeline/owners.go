@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
 	"math"
@@ -31,17 +30,12 @@ import (
 // left pending in the group, in stream order (ordered.Gate).
 type owners struct {
 	rdb      redis.UniversalClient
-	consumer string // the lease's value: a restarted process takes its shards back at once
-	runID    string // this life of the process: holds the consumer name (consumerKey)
+	consumer string // the lease's value: a restarted process takes its shards back at once (ConsumerName holds it)
 	ttl      time.Duration
 	members  string
-	// consumerKey is held by the one running process with this consumer
-	// name (value runID, TTL consumerTTL): two processes of one name would
-	// both take the same shards (the owner lease holds the name).
-	consumerKey string
-	streams     []string          // every shard's events stream, in shard order
-	lease       map[string]string // events stream → its owner lease key
-	log         *slog.Logger
+	streams  []string          // every shard's events stream, in shard order
+	lease    map[string]string // events stream → its owner lease key
+	log      *slog.Logger
 
 	mu    sync.Mutex
 	owned map[string]bool
@@ -50,9 +44,8 @@ type owners struct {
 
 var _ ordered.Gate = (*owners)(nil)
 
-func newOwners(rdb redis.UniversalClient, shards Shards, consumer, runID string, ttl time.Duration, log *slog.Logger) *owners {
-	o := &owners{rdb: rdb, consumer: consumer, runID: runID, ttl: ttl, members: shards[0].Members,
-		consumerKey: shards[0].Members + ":" + consumer, log: log,
+func newOwners(rdb redis.UniversalClient, shards Shards, consumer string, ttl time.Duration, log *slog.Logger) *owners {
+	o := &owners{rdb: rdb, consumer: consumer, ttl: ttl, members: shards[0].Members, log: log,
 		lease: map[string]string{}, owned: map[string]bool{}, live: 1}
 	for _, k := range shards {
 		o.streams = append(o.streams, k.Events)
@@ -92,46 +85,21 @@ func (o *owners) Read(ctx context.Context, stream string, held int) bool {
 	return ok
 }
 
-// consumerTTL is how long the consumer name stays taken after its process
-// died; a live process renews it every second.
-const consumerTTL = 3 * time.Second
-
-// ErrConsumerInUse is returned by Run when another running process has the
-// same consumer name (stream.consumer).
-var ErrConsumerInUse = errors.New("stream.consumer is used by another running process")
-
-// claimName takes this process' consumer name, waiting out a former life's
-// hold (a crash: at most consumerTTL); another live process holding it is
-// ErrConsumerInUse.
-func (o *owners) claimName(ctx context.Context) error {
-	deadline := time.Now().Add(2 * consumerTTL)
-	for {
-		ok, err := takeLease(ctx, o.rdb, o.consumerKey, o.runID, consumerTTL)
-		if err != nil {
-			return fmt.Errorf("stream.consumer %q: %w", o.consumer, err)
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: %q is renewed by a live process; give every process its own stream.consumer (the default is the host name)", ErrConsumerInUse, o.consumer)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
 // Kept reports whether this process still holds stream's owner lease in
 // Redis (not only in its own memory: it may have been paused past the
-// lease). When it does not, the shard is dropped from those it owns.
+// lease). When it does not, or Redis cannot say, the shard is dropped from
+// those it owns: what was read is left to the shard's reader, which may be
+// this process again once Redis answers (it then claims it back, in order).
 func (o *owners) Kept(ctx context.Context, stream string) bool {
-	if holdsLease(ctx, o.rdb, o.lease[stream], o.consumer) {
+	held, err := holdsLease(ctx, o.rdb, o.lease[stream], o.consumer)
+	if held {
 		return true
 	}
 	o.mu.Lock()
+	if err != nil && o.owned[stream] {
+		delete(o.owned, stream)
+		o.log.Warn("cannot tell whether this process still owns the shard (Redis did not answer); it stops reading it until it can", "stream", stream, "err", err)
+	}
 	o.lost(stream)
 	o.mu.Unlock()
 	return false
@@ -213,7 +181,6 @@ func (o *owners) beat(ctx context.Context) {
 	o.mu.Lock()
 	owned := slices.Collect(maps.Keys(o.owned))
 	o.mu.Unlock()
-	name := renewScript.Eval(ctx, pipe, []string{o.consumerKey}, o.runID, consumerTTL.Milliseconds())
 	renewed := make([]*redis.Cmd, len(owned))
 	for i, s := range owned {
 		renewed[i] = renewScript.Eval(ctx, pipe, []string{o.lease[s]}, o.consumer, o.ttl.Milliseconds())
@@ -223,13 +190,6 @@ func (o *owners) beat(ctx context.Context) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if n, err := name.Int(); err == nil && n == 0 {
-		// The hold lapsed (this process stalled past it): take it again,
-		// unless another process of this name has it meanwhile.
-		if ok, err := takeLease(ctx, o.rdb, o.consumerKey, o.runID, consumerTTL); err == nil && !ok {
-			o.log.Error("another running process uses this stream.consumer; give every process its own", "consumer", o.consumer)
-		}
-	}
 	if n, err := live.Result(); err == nil && n > 0 {
 		o.live = int(n)
 	}
@@ -251,5 +211,4 @@ func (o *owners) leave() {
 	}
 	o.mu.Unlock()
 	_ = o.rdb.ZRem(ctx, o.members, o.consumer).Err()
-	_ = releaseScript.Run(ctx, o.rdb, []string{o.consumerKey}, o.runID).Err()
 }

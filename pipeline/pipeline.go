@@ -28,6 +28,11 @@ type Config struct {
 	Keys     Keys
 	Shards   Shards
 	Consumer string // consumer name in the group; stable across restarts
+	// Name, when set, is the consumer name this process holds already
+	// (TakeConsumerName, with a default name picked); Consumer is then
+	// its name, and the caller releases it after Run. When nil, Run takes
+	// Consumer as a name the user set, and gives it up when it returns.
+	Name     *ConsumerName
 	Instance string // the attempt log's instance column
 	// Subscriber tuning; Stream, Group and Consumer are filled in from Keys
 	// and Consumer, Unmarshaller (EntryMarshaller) and OrderKey (AccountKey)
@@ -59,6 +64,9 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
+	if c.Name != nil {
+		c.Consumer = c.Name.Name()
+	}
 	if c.Instance == "" {
 		c.Instance = c.Consumer
 	}
@@ -85,6 +93,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Subscriber.OrderKey == nil {
 		c.Subscriber.OrderKey = AccountKey
+	}
+	if c.Subscriber.Vanished == "" {
+		c.Subscriber.Vanished = handlers.MetaVanished
 	}
 	if len(c.Shards) == 0 {
 		c.Shards = Shards{c.Keys}
@@ -133,6 +144,7 @@ type Pipeline struct {
 	moversOf map[string][2]*mover
 	metrics  *metrics
 	runID    string
+	settling settling // accounts whose lease runs out after an unsettled call
 	tracer   *tracing.Tracer
 	proofs   *proof.Verifier
 	log      *slog.Logger
@@ -169,7 +181,7 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 		tr.Deliver(handlers.Deliver(sender, cfg.Retry, cfg.Recheck)),
 	)
 	router.AddMiddleware(middleware.Recoverer)
-	p.owners = newOwners(rdb, cfg.Shards, cfg.Consumer, runID, cfg.LeaseTTL, cfg.Logger)
+	p.owners = newOwners(rdb, cfg.Shards, cfg.Consumer, cfg.LeaseTTL, cfg.Logger)
 	for i, keys := range cfg.Shards {
 		sc := cfg.Subscriber
 		sc.Stream = keys.Events
@@ -205,12 +217,17 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 
 // Run runs until ctx ends, then stops reading, lets the events in flight
 // finish (or leaves them pending in Redis, after a bound) and returns.
-// It fails with ErrConsumerInUse when another running process has the same
-// consumer name (after waiting up to 6 s for a crashed former life's hold
-// on the name to lapse).
+// Without Config.Name it first takes Config.Consumer as a name the user
+// set, and fails with ErrConsumerInUse when another running process has it
+// (after waiting up to 6 s for a crashed former life's hold on the name to
+// lapse).
 func (p *Pipeline) Run(ctx context.Context) error {
-	if err := p.owners.claimName(ctx); err != nil {
-		return err
+	if p.cfg.Name == nil {
+		name, err := TakeConsumerName(ctx, p.rdb, p.cfg.Shards, NameConfig{Name: p.cfg.Consumer, Logger: p.log})
+		if err != nil {
+			return err
+		}
+		defer name.Release()
 	}
 	moverCtx, stopMovers := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -267,7 +284,13 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 		}
 		tracing.End(span, o, err)
 	}()
-	e, meta, o := p.tracer.Validate(ctx, fields, p.cfg.Limits)
+	var e event.Event
+	var meta handlers.Meta
+	if gone := fields[handlers.MetaVanished]; gone != "" {
+		o, en.vanished = vanishedOutcome(gone, keys.Events), gone
+	} else {
+		e, meta, o = p.tracer.Validate(ctx, fields, p.cfg.Limits)
+	}
 	hash := ""
 	if o == nil && meta.Proof != "" {
 		if meta.Proven, err = p.checkProof(ctx, e, fields); err != nil {
@@ -275,8 +298,22 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 			return err
 		}
 	}
+	// release gives the account's lease up, unless a partner call may still
+	// be under way: then it runs out (leaseCheck.Unsettled).
+	release := func() {
+		if !en.keepLease {
+			p.releaseLease(keys, e.Account)
+		}
+	}
 	if o == nil {
 		w := &handlers.Work{Event: e, Meta: meta, Now: p.cfg.Clock.Now()}
+		lease := keys.Lease(e.Account)
+		if p.settling.waits(lease) {
+			p.log.Debug("the account's lease runs out after a partner call that went unanswered; the event waits", "event_id", e.ID, "account", e.Account)
+			msg.Nack()
+			return nil
+		}
+		known := time.Now() // the lease, once taken, is held from before here
 		if err := lookup(ctx, p.trips, keys, p.cfg.Shards, w, p.runID, p.cfg.LeaseTTL); err != nil {
 			if errors.Is(err, ErrAccountBusy) {
 				// Another process delivers this account: wait for it, which
@@ -289,17 +326,25 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 			p.metrics.failures.Inc()
 			return err
 		}
-		lease := keys.Lease(e.Account)
-		stopKeeping = keepLease(p.rdb, lease, p.runID, p.cfg.LeaseTTL)
-		ctx = withLeaseCheck(ctx, &leaseCheck{rdb: p.rdb, key: lease, runID: p.runID, ttl: p.cfg.LeaseTTL, at: time.Now()})
-		if o, err = p.steps(ctx, w); err != nil {
+		lc := &leaseCheck{rdb: p.rdb, key: lease, runID: p.runID, ttl: p.cfg.LeaseTTL, at: known}
+		stopKeeping = keepLease(p.rdb, lease, p.runID, p.cfg.LeaseTTL, lc.renewed)
+		ctx = withLeaseCheck(ctx, lc)
+		o, err = p.steps(ctx, w)
+		if lc.isUnsettled() {
+			stopKeeping()
+			en.keepLease = true
+			p.settling.add(lease, p.cfg.LeaseTTL)
+			p.log.Warn("a partner call went unanswered and may still be under way; the account's next delivery waits for its lease to run out",
+				"event_id", e.ID, "account", e.Account, "lease_ttl", p.cfg.LeaseTTL)
+		}
+		if err != nil {
 			// No outcome: the entry stays pending and comes back; the lease
 			// goes now, so that a restart (or another process) does not wait
-			// out its TTL.
+			// out its TTL — unless a call may still be at the partner.
 			stopKeeping()
-			p.releaseLease(keys, e.Account)
+			release()
 			if errors.Is(err, handlers.ErrAborted) {
-				p.log.Info("delivery cut short (a stop, or the account's lease lapsed); the event stays pending", "event_id", e.ID, "account", e.Account, "err", err)
+				p.log.Info("delivery cut short (a stop, or the account's lease is no longer this process'); the event stays pending", "event_id", e.ID, "account", e.Account, "err", err)
 				msg.Nack()
 				return nil
 			}
@@ -308,7 +353,7 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 		}
 		if o == nil {
 			stopKeeping()
-			p.releaseLease(keys, e.Account)
+			release()
 			return fmt.Errorf("event %s: no step gave an outcome", e.ID)
 		}
 		e = w.Event // as sent: a sync event resolved to an upsert or delete
@@ -321,7 +366,7 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 	committed, released, err := p.commit.commit(context.Background(), keys, en, e, hash, *o, p.cfg.Clock.Now())
 	if err != nil {
 		stopKeeping()
-		p.releaseLease(keys, e.Account)
+		release()
 		p.metrics.failures.Inc()
 		return err
 	}
@@ -336,6 +381,9 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 	if !committed {
 		p.log.Debug("outcome committed before; not again", "stream_id", en.streamID, "event_id", e.ID)
 		return nil
+	}
+	if en.vanished != "" {
+		p.metrics.vanished.Inc()
 	}
 	p.metrics.observeEndToEnd(e, o.Step, p.cfg.Clock.Now())
 	if o.DeadReason != "" {

@@ -25,11 +25,12 @@ var verdicts = map[partner.Class]handlers.Verdict{
 }
 
 func (p partnerSender) Send(ctx context.Context, e event.Event) handlers.SendResult {
-	if lc, ok := ctx.Value(leaseCheckKey{}).(*leaseCheck); ok && !lc.still(ctx) {
-		return handlers.SendResult{Verdict: handlers.Aborted,
-			Detail: "the account's lease lapsed before the partner call (this process stalled past it); the event stays pending"}
+	var r partner.Result
+	if lc, ok := ctx.Value(leaseCheckKey{}).(*leaseCheck); ok {
+		r = p.s.SendGuarded(ctx, e, lc) // every call asks for the account's lease
+	} else {
+		r = p.s.Send(ctx, e)
 	}
-	r := p.s.Send(ctx, e)
 	v, ok := verdicts[r.Class]
 	if !ok {
 		v = handlers.Transient

@@ -48,21 +48,34 @@ func release(ctx context.Context, rdb redis.UniversalClient, key, token string) 
 }
 
 // hold renews the lock while the returned context lives; it cancels that
-// context (stopping the run) when the lock is lost.
+// context (stopping the run) when the lock is lost, or when Redis has not
+// confirmed it for two thirds of its TTL: a lock nobody can vouch for may
+// have lapsed, and another process may be running by then.
 func hold(ctx context.Context, rdb redis.UniversalClient, key, token string, ttl time.Duration, log *slog.Logger) (context.Context, context.CancelFunc) {
 	runCtx, cancel := context.WithCancel(ctx)
 	go func() {
 		t := time.NewTicker(ttl / 3)
 		defer t.Stop()
+		held := time.Now() // when the lock was last known held
 		for {
 			select {
 			case <-runCtx.Done():
 				return
 			case <-t.C:
 			}
-			n, err := renewScript.Run(runCtx, rdb, []string{key}, token, ttl.Milliseconds()).Int()
-			if err == nil && n == 0 {
+			at := time.Now()
+			rctx, rcancel := context.WithTimeout(runCtx, ttl/3)
+			n, err := renewScript.Run(rctx, rdb, []string{key}, token, ttl.Milliseconds()).Int()
+			rcancel()
+			switch {
+			case err == nil && n == 0:
 				log.Error("reconcile lock lost; stopping the run")
+				cancel()
+				return
+			case err == nil:
+				held = at
+			case time.Since(held) >= 2*ttl/3 && runCtx.Err() == nil:
+				log.Error("reconcile lock not renewed (Redis does not answer); stopping the run", "err", err)
 				cancel()
 				return
 			}

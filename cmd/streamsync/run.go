@@ -59,7 +59,14 @@ func runPipeline(ctx context.Context, e *env) error {
 	}
 	reg.MustRegister(gauges)
 
-	consumer := consumerName(cfg.Stream)
+	// A name the user set is refused when another running process has it; a
+	// default one (the host name) becomes host-2, host-3, … by itself.
+	name, err := pipeline.TakeConsumerName(ctx, rdb, shards, pipeline.NameConfig{Name: consumerName(cfg.Stream), Auto: cfg.Stream.Consumer == "", Logger: e.log})
+	if err != nil {
+		return err
+	}
+	defer name.Release()
+	consumer := name.Name()
 	tp, err := tracing.NewProvider(tracing.Config{Endpoint: cfg.Otel.Endpoint, Instance: consumer})
 	if err != nil {
 		return err
@@ -90,7 +97,7 @@ func runPipeline(ctx context.Context, e *env) error {
 	}
 	defer src.Close()
 	p, err := pipeline.New(pipeline.Config{
-		Shards: shards, Consumer: consumer, Instance: consumer,
+		Shards: shards, Name: name, Instance: consumer,
 		Subscriber:  ordered.Config{Batch: cfg.Stream.Batch, MaxInFlight: cfg.Stream.MaxInFlight},
 		PartnerName: cfg.Sink.PartnerName,
 		Limits:      event.Limits{MaxBytes: cfg.Event.MaxBytes},

@@ -80,6 +80,13 @@ type Config struct {
 	// with no minimum idle time), then reads new ones.
 	Gate     Gate
 	GatePoll time.Duration
+	// Vanished names the field of the entry that stands in for one deleted
+	// from the stream while pending (a producer's XTRIM or XDEL): such an
+	// entry is taken off the pending list and a new entry {Vanished: its
+	// id} is appended in the same atomic call, and handed out like any
+	// other. Empty: such entries are only taken off the pending list, and
+	// logged as an ERROR.
+	Vanished string
 	// OrderKey is the key whose messages are handed out one at a time, in
 	// stream order; the MetaOrderKey metadata by default.
 	OrderKey func(*message.Message) string

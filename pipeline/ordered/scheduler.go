@@ -149,8 +149,7 @@ func (sc *scheduler) add(msgs []redis.XMessage) {
 		if _, dup := sc.held[xm.ID]; dup {
 			continue
 		}
-		if len(xm.Values) == 0 { // trimmed or deleted since it was delivered
-			sc.acks.add(xm.ID)
+		if len(xm.Values) == 0 { // deleted while pending; the reader replaces such entries (vanish.go)
 			continue
 		}
 		msg, err := sc.s.cfg.Unmarshaller.Unmarshal(xm.Values)
@@ -299,7 +298,12 @@ func (sc *scheduler) touch() {
 		defer cancel()
 		for len(ids) > 0 {
 			n := min(len(ids), 1000)
-			err := s.rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: stream, Group: s.cfg.Group, Consumer: s.cfg.Consumer, MinIdle: 0, Messages: ids[:n]}).Err()
+			args := make([]any, 0, 2+n)
+			args = append(args, s.cfg.Group, s.cfg.Consumer)
+			for _, id := range ids[:n] {
+				args = append(args, id)
+			}
+			err := touchScript.Run(ctx, s.rdb, []string{stream}, args...).Err()
 			if err != nil && !errors.Is(err, redis.Nil) {
 				s.log.Warn("touch held entries", "stream", stream, "err", err)
 				return
@@ -350,18 +354,17 @@ func (sc *scheduler) reader(ctx context.Context) {
 				s.log.Info("this consumer reads the stream now; it first takes over the entries pending in the group", "stream", stream, "consumer", cfg.Consumer)
 			}
 		}
+		var gone []string // entries deleted while pending, replaced by entries naming them
 		switch {
 		case takeover:
 			var next string
-			msgs, next, err = s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: cfg.Group, Consumer: cfg.Consumer,
-				MinIdle: 0, Start: cursor, Count: int64(req.n)}).Result()
+			msgs, next, gone, err = autoClaim(ctx, s.rdb, stream, cfg.Group, cfg.Consumer, 0, cursor, req.n, cfg.Vanished)
 			if err == nil {
 				cursor = next
 				takeover = next != "0-0" && next != ""
 			}
 		case req.claim:
-			msgs, _, err = s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: cfg.Group, Consumer: cfg.Consumer,
-				MinIdle: cfg.ClaimMinIdle, Start: "0-0", Count: int64(req.n)}).Result()
+			msgs, _, gone, err = autoClaim(ctx, s.rdb, stream, cfg.Group, cfg.Consumer, cfg.ClaimMinIdle, "0-0", req.n, cfg.Vanished)
 			if len(msgs) > 0 {
 				s.log.Info("claimed entries left pending by other consumers", "stream", stream, "count", len(msgs))
 			}
@@ -374,6 +377,11 @@ func (sc *scheduler) reader(ctx context.Context) {
 			}
 		default:
 			msgs, err = streams.ReadGroup(ctx, s.rdb, stream, cfg.Group, cfg.Consumer, ">", req.n, cfg.Block)
+		}
+		if err == nil {
+			var more []string
+			msgs, more = s.vanished(ctx, stream, msgs)
+			s.logVanished(stream, append(gone, more...))
 		}
 		if err == nil && len(msgs) > 0 && cfg.Gate != nil && !cfg.Gate.Kept(ctx, stream) {
 			// Read while this consumer was losing the stream (a pause past

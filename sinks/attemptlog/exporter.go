@@ -212,8 +212,14 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 		}
 	case time.Since(x.lastClaim) > x.cfg.ClaimMinIdle/2:
 		x.lastClaim = time.Now()
-		msgs, _, err = x.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: x.cfg.Stream, Group: x.cfg.Group, Consumer: x.cfg.Consumer,
-			MinIdle: x.cfg.ClaimMinIdle, Start: "0-0", Count: int64(n)}).Result()
+		var gone []string
+		msgs, _, gone, err = streams.AutoClaim(ctx, x.rdb, x.cfg.Stream, x.cfg.Group, x.cfg.Consumer, x.cfg.ClaimMinIdle, "0-0", n)
+		if len(gone) > 0 {
+			// Deleted from the attempts stream while pending (an XTRIM or
+			// XDEL by hand): Redis dropped them from the pending list.
+			x.log.Error("ATTEMPT-LOG ROWS DROPPED: deleted from the attempts stream before they were exported", "stream", x.cfg.Stream, "count", len(gone), "stream_ids", gone[:min(len(gone), 20)])
+			x.m.dropped.Add(float64(len(gone)))
+		}
 	default:
 		msgs, err = x.readGroup(ctx, ">", n, block)
 	}

@@ -170,6 +170,19 @@ func (b *breaker) done(probe bool, o outcome, retryAfter time.Duration) {
 	}
 }
 
+// cancel gives back an admission whose call was not made (the delivery's
+// Guard refused it): a probe that never went lets the next one go at once.
+func (b *breaker) cancel(probe bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.inflight--
+	if probe {
+		b.probing = false
+		b.next = b.now()
+		b.set(BreakerOpen)
+	}
+}
+
 // rampMax: past this many calls at once after an outage, no limit. The
 // ramp keeps the deliveries that waited out an outage from all reaching the
 // partner at the same instant and tripping the breaker again (slow start:

@@ -108,6 +108,10 @@ type Result struct {
 	// failure finds the breaker open, do not count, so an outage costs no
 	// event its attempts.
 	Calls int
+	// Unsettled: the last call reached the partner, or may have, and its
+	// answer was not read to the end (a timeout on our side, a connection
+	// cut mid-call, a stop): the partner may still be working on it.
+	Unsettled bool
 	// shared: the token fetch that failed was another caller's.
 	shared bool
 }
@@ -234,6 +238,14 @@ func (s *Sink) Health() Health {
 // endpoint refuses the credentials; it returns when the partner answered
 // with something other than a failed probe, or when ctx ends (Aborted).
 func (s *Sink) Send(ctx context.Context, e event.Event) Result {
+	return s.SendGuarded(ctx, e, nil)
+}
+
+// SendGuarded is Send with g asked before every call — after any wait for
+// the rate limit or the breaker, and before the call again after a 401 —
+// and told of every call that may still be at the partner. A call g
+// refuses is not made: the delivery ends Aborted. A nil g is Send.
+func (s *Sink) SendGuarded(ctx context.Context, e event.Event, g Guard) Result {
 	counted := 0
 	for {
 		if s.limiter != nil {
@@ -245,7 +257,11 @@ func (s *Sink) Send(ctx context.Context, e event.Event) Result {
 		if err != nil {
 			return Result{Verdict: Verdict{Class: Aborted, Detail: err.Error()}, Calls: counted}
 		}
-		r := s.call(ctx, e)
+		if err := check(ctx, g); err != nil {
+			s.breaker.cancel(probe) // no call was made
+			return Result{Verdict: Verdict{Class: Aborted, Detail: err.Error()}, Calls: counted}
+		}
+		r := s.call(ctx, e, g)
 		o := outcomeOf(r.Class)
 		if r.shared && o == failed {
 			o = cut // counted once, by the caller that made the fetch
@@ -302,15 +318,22 @@ func (s *Sink) awaitBreaker(ctx context.Context) (probe bool, err error) {
 	}
 }
 
-// call makes one request, and once more at once with a fresh token after a 401.
-// The verdict's detail, which goes to the attempt log, dead letters and
-// logs, never holds the client secret or a token the partner echoed
-// (docs/security.md, "Secrets").
-func (s *Sink) call(ctx context.Context, e event.Event) (r Result) {
+// call makes one request, and once more at once with a fresh token after a
+// 401 when g lets it; g is told of each call that may still be at the
+// partner. The verdict's detail, which goes to the attempt log, dead
+// letters and logs, never holds the client secret or a token the partner
+// echoed (docs/security.md, "Secrets").
+func (s *Sink) call(ctx context.Context, e event.Event, g Guard) (r Result) {
 	defer func() { r.Detail = apiclient.Scrub(s.tokens.Scrub(r.Detail), s.urlSecrets...) }()
 	r = s.callOnce(ctx, e)
+	unsettled(g, r)
 	if r.Class == Unauthorized && s.tokens != nil {
+		if err := check(ctx, g); err != nil {
+			r.Verdict = Verdict{Class: Aborted, Detail: err.Error()}
+			return r
+		}
 		r2 := s.callOnce(ctx, e) // the refusal and the retry are one attempt
+		unsettled(g, r2)
 		if r2.Class == Unauthorized {
 			r2.Class = Transient // credentials refused twice: retried with backoff, then exhausted
 		}
@@ -378,6 +401,8 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 		}
 		req.Header["Authorization"] = []string{"Bearer " + tok}
 	}
+	var reached atomic.Bool
+	req = req.WithContext(withReached(ctx, &reached))
 	start := time.Now()
 	resp, err := s.client.Do(req)
 	latency := time.Since(start)
@@ -385,11 +410,12 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("timeout after %s: %w", s.cfg.Timeout, err)
 		}
-		return Result{Verdict: Classify(method, 0, nil, apiclient.Body{}, err, s.cfg.Now()), Latency: latency, Calls: 1}
+		return Result{Verdict: Classify(method, 0, nil, apiclient.Body{}, err, s.cfg.Now()), Latency: latency, Calls: 1, Unsettled: reached.Load()}
 	}
 	// The answer is trusted only when read to its end (up to 1 MiB).
 	answer, rerr := readAnswer(resp)
 	_ = resp.Body.Close()
+	unread := rerr != nil // the answer was not read to its end: the partner may still be at it
 	if rerr != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		rerr = fmt.Errorf("timeout after %s: %w", s.cfg.Timeout, rerr)
 	}
@@ -400,5 +426,5 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 	if v.Class == Unauthorized && s.tokens != nil {
 		s.tokens.Invalidate(tok)
 	}
-	return Result{Verdict: v, Status: resp.StatusCode, Latency: latency, Calls: 1}
+	return Result{Verdict: v, Status: resp.StatusCode, Latency: latency, Calls: 1, Unsettled: unread}
 }

@@ -1,0 +1,175 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/sinks/partner"
+)
+
+// errLeaseGone is why a delivery stops before a partner call: the account's
+// lease is not this run's any more, or Redis cannot say whether it is.
+var errLeaseGone = errors.New("the account's lease is not this process' any more")
+
+// leaseCheck guards every partner call of one delivery (partner.Guard): a
+// call goes only while this run holds the account's lease (docs/scaling.md,
+// "one delivery per account at a time"). A delivery can wait long before a
+// call — for the breaker, the rate limit, a stalled process — so each call
+// asks, not only the first.
+//
+//   - The lease counts as held without asking Redis while it was known held
+//     less than a third of its TTL ago (keepLease renews it that often, and
+//     a renewal gives it a whole TTL); after that Redis is asked.
+//   - A failed renewal, Redis saying another holder, and Redis not answering
+//     ("cannot tell") all count as not held, for good: no further call of
+//     this delivery goes, and the event stays pending.
+//   - A call whose answer was not read (Unsettled: a timeout on our side, a
+//     connection cut, a stop) may still be at the partner, so the lease is
+//     not released: it is handed to a holder nobody is, for a whole TTL,
+//     and runs out; until then no process, this one included, delivers the
+//     account's next event.
+type leaseCheck struct {
+	rdb   redis.UniversalClient
+	key   string
+	runID string
+	ttl   time.Duration
+
+	mu        sync.Mutex
+	at        time.Time // when the lease was last known held
+	gone      error     // why it no longer counts as held; nil while it does
+	unsettled bool      // a call may still be at the partner
+}
+
+var _ partner.Guard = (*leaseCheck)(nil)
+
+type leaseCheckKey struct{}
+
+func withLeaseCheck(ctx context.Context, lc *leaseCheck) context.Context {
+	return context.WithValue(ctx, leaseCheckKey{}, lc)
+}
+
+// Check returns nil while this run holds the lease.
+func (lc *leaseCheck) Check(ctx context.Context) error {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.gone != nil {
+		return lc.gone
+	}
+	if time.Since(lc.at) < lc.ttl/3 {
+		return nil
+	}
+	held, err := holdsLease(ctx, lc.rdb, lc.key, lc.runID)
+	switch {
+	case err != nil:
+		lc.gone = fmt.Errorf("%w: Redis cannot say whether it is (%v); the event stays pending", errLeaseGone, err)
+	case !held:
+		lc.gone = fmt.Errorf("%w (it lapsed, or this process stalled past it); the event stays pending", errLeaseGone)
+	default:
+		lc.at = time.Now()
+	}
+	return lc.gone
+}
+
+// renewed is told how each of keepLease's renewals went; at is when the
+// renewal was sent.
+func (lc *leaseCheck) renewed(ok bool, at time.Time) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	switch {
+	case lc.gone != nil:
+	case !ok:
+		lc.gone = fmt.Errorf("%w: renewing it failed; the event stays pending", errLeaseGone)
+	case at.After(lc.at):
+		lc.at = at
+	}
+}
+
+// Unsettled lets the lease run out instead of being released: it is handed
+// to this run's unsettled holder (unsettledHolder) for a whole TTL, so that
+// neither another process nor this one (whose own id would renew it) takes
+// it before the partner is done with the call. No further call of the
+// delivery goes.
+func (lc *leaseCheck) Unsettled() {
+	lc.mu.Lock()
+	lc.unsettled = true
+	if lc.gone == nil {
+		lc.gone = fmt.Errorf("%w: a call to the partner may still be under way; the lease runs out first", errLeaseGone)
+	}
+	lc.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// An error leaves the lease as it is: still this run's, kept from this
+	// run's own next delivery by Pipeline.settling, and lapsing by itself
+	// once no longer renewed.
+	_ = lapseScript.Run(ctx, lc.rdb, []string{lc.key}, lc.runID, unsettledHolder(lc.runID), lc.ttl.Milliseconds()).Err()
+}
+
+// isUnsettled reports whether a call of the delivery may still be at the
+// partner.
+func (lc *leaseCheck) isUnsettled() bool {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	return lc.unsettled
+}
+
+// unsettledHolder is the value a lease runs out under after one of runID's
+// calls went unanswered: no run has it as its id, so nobody renews or
+// releases the lease, and an operator reading it sees why it is held.
+func unsettledHolder(runID string) string { return runID + " (unsettled call)" }
+
+// lapseScript hands a lease this run holds to another value for a whole
+// TTL, so that it runs out instead of being released or renewed.
+//
+// KEYS[1] the lease   ARGV[1] this run's id   ARGV[2] the value to run out under
+// ARGV[3] time to live, ms
+// Returns 1 when handed over, 0 when this run did not hold it.
+var lapseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+`)
+
+// settling remembers, in this process, the accounts whose lease runs out
+// after an unsettled call, until it has: their next delivery waits even if
+// Redis did not take the lease's new value (lapseScript failed), in which
+// case this run's own id would still renew it.
+type settling struct {
+	mu    sync.Mutex
+	until map[string]time.Time // lease key → when its wait ends
+}
+
+// add makes lease's account wait for d from now.
+func (s *settling) add(lease string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.until == nil {
+		s.until = map[string]time.Time{}
+	}
+	now := time.Now()
+	if len(s.until) >= 1024 {
+		for k, t := range s.until {
+			if !now.Before(t) {
+				delete(s.until, k)
+			}
+		}
+	}
+	s.until[lease] = now.Add(d)
+}
+
+// waits reports whether lease's account still waits.
+func (s *settling) waits(lease string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.until[lease]
+	if ok && !time.Now().Before(t) {
+		delete(s.until, lease)
+		return false
+	}
+	return ok
+}
