@@ -21,16 +21,19 @@ type LedgerEntry struct {
 	Hash    string `json:"hash"` // SHA-256 hex of the content the partner last got; "-" for a delete, "" unknown
 	Deleted bool   `json:"deleted"`
 	EventID string `json:"event_id"`
+	// Account is the record's account as the ledger keeps it; "" for an
+	// entry written before the ledger kept accounts.
+	Account string `json:"account"`
 }
 
 func ledgerEntry(shard int, entity, key string, l handlers.Ledger) LedgerEntry {
-	return LedgerEntry{Shard: shard, Entity: entity, Key: key, Version: l.Version, Hash: l.Hash, Deleted: l.Deleted, EventID: l.EventID}
+	return LedgerEntry{Shard: shard, Entity: entity, Key: key, Version: l.Version, Hash: l.Hash, Deleted: l.Deleted,
+		EventID: l.EventID, Account: l.Account}
 }
 
 // LedgerOps shows and mends ledger entries (`streamsync ledger get|set|drop`,
-// docs/operations.md). The ledger is kept per shard and holds no account:
-// with an account an operation looks in that account's shard only, without
-// one in every shard.
+// docs/operations.md). The ledger is kept per shard: with an account an
+// operation looks in that account's shard only, without one in every shard.
 type LedgerOps struct {
 	RDB    redis.UniversalClient
 	Shards Shards
@@ -102,8 +105,11 @@ func (o LedgerOps) shardOf(ctx context.Context, entity, key, account string) (in
 // Set gives the record's entry the version, keeping what the partner last
 // got (content hash, deleted, event id); a record the shard has no entry
 // for gets one with that version and no content (so nothing of it is
-// skipped as unchanged, and a child may go to the partner). before is the
-// entry as it was (nil: none). version must not be negative.
+// skipped as unchanged, and a child may go to the partner). The account,
+// when given, is kept in an entry that has none (a new one, or one written
+// before the ledger kept accounts); an entry's own account is never
+// replaced. before is the entry as it was (nil: none). version must not be
+// negative.
 func (o LedgerOps) Set(ctx context.Context, entity, key, account string, version int64) (before *LedgerEntry, after LedgerEntry, err error) {
 	if version < 0 {
 		return nil, LedgerEntry{}, fmt.Errorf("ledger set: version %d is negative", version)
@@ -112,7 +118,7 @@ func (o LedgerOps) Set(ctx context.Context, entity, key, account string, version
 	if err != nil {
 		return nil, LedgerEntry{}, err
 	}
-	got, err := ledgerSetScript.Run(ctx, o.RDB, []string{o.Shards[s].Ledger(entity)}, key, version, "ledger-set").Slice()
+	got, err := ledgerSetScript.Run(ctx, o.RDB, []string{o.Shards[s].Ledger(entity)}, key, version, "ledger-set", account).Slice()
 	if err != nil {
 		return nil, LedgerEntry{}, fmt.Errorf("ledger set %s %s: %w", entity, key, err)
 	}
@@ -146,10 +152,12 @@ func (o LedgerOps) Drop(ctx context.Context, entity, key, account string) (Ledge
 
 // ledgerSetScript gives a ledger entry a new version in one step, so that a
 // commit in between is not undone: the entry's content part is kept; a
-// missing (or unreadable) entry gets "<version>||0|<event id>".
+// missing (or unreadable) entry gets "<version>||0|<event id>"; an entry
+// without an account gets ARGV[4]'s, after "\x1f" (handlers.Ledger).
 //
 // KEYS[1] the entity's ledger hash
 // ARGV[1] record key   ARGV[2] version (decimal)   ARGV[3] event id of a new entry
+// ARGV[4] the record's account, or "" when not known
 //
 // Returns {the entry as it was (false: none), the entry now}.
 var ledgerSetScript = redis.NewScript(`
@@ -157,6 +165,7 @@ if not string.match(ARGV[2], '^%d+$') then return redis.error_reply('ledger set:
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local rest = cur and string.match(cur, '^%d+(|.*)$')
 if not rest then rest = '||0|' .. ARGV[3] end
+if ARGV[4] ~= '' and not string.find(rest, '\31', 1, true) then rest = rest .. '\31' .. ARGV[4] end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. rest)
 return {cur, ARGV[2] .. rest}
 `)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -17,6 +18,8 @@ func ledgerFlags(fs *pflag.FlagSet) {
 	fs.String("version", "", "set: the version the ledger is to hold")
 }
 
+var ledgerEntityRe = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+
 // runLedger is `streamsync ledger get|set|drop ENTITY KEY [--account A]
 // [--version N]`: shows and mends the ledger's entry of one record, e.g. one
 // pushed too high (docs/operations.md, "Mending the ledger").
@@ -25,6 +28,9 @@ func runLedger(ctx context.Context, e *env) error {
 		return errors.New("ledger: want get, set or drop, an entity and a key, as in `streamsync ledger get main_registration r-42`")
 	}
 	action, entity, key := e.fs.Arg(0), e.fs.Arg(1), e.fs.Arg(2)
+	if !ledgerEntityRe.MatchString(entity) {
+		return fmt.Errorf("ledger: %q is not an entity name ([a-z0-9_-]{1,64}, docs/events.md)", entity)
+	}
 	account, _ := e.fs.GetString("account")
 	vs, _ := e.fs.GetString("version")
 	var version int64
@@ -107,9 +113,9 @@ func printLedger(e *env, items []pipeline.LedgerEntry, shards int, account strin
 		return err
 	}
 	tw := newTable(e.out)
-	fmt.Fprintln(tw, "SHARD\tENTITY\tKEY\tVERSION\tDELETED\tEVENT_ID\tHASH")
+	fmt.Fprintln(tw, "SHARD\tENTITY\tKEY\tACCOUNT\tVERSION\tDELETED\tEVENT_ID\tHASH")
 	for _, it := range items {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%t\t%s\t%s\n", it.Shard, it.Entity, quoteKey(it.Key), it.Version, it.Deleted, quoteKey(it.EventID), it.Hash)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%t\t%s\t%s\n", it.Shard, it.Entity, quoteKey(it.Key), quoteKey(it.Account), it.Version, it.Deleted, quoteKey(it.EventID), it.Hash)
 	}
 	return tw.Flush()
 }

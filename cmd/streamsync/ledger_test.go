@@ -57,6 +57,20 @@ func TestLedgerCommand(t *testing.T) {
 	if l := handlers.ParseLedger(rdb.HGet(ctx, keys.Ledger("main"), "new").Val()); l.Version != 3 || l.Hash != "" {
 		t.Fatalf("new entry %+v", l)
 	}
+	// With an account, a new entry keeps it (reconciliation names it), and
+	// get shows it; an entry's own account is never replaced.
+	if _, err := cli(t, env, "ledger", "set", "main", "new-acc", "--version", "3", "--account", "acc-z"); err != nil {
+		t.Fatal(err)
+	}
+	if l := handlers.ParseLedger(rdb.HGet(ctx, keys.Ledger("main"), "new-acc").Val()); l.Account != "acc-z" || l.Version != 3 {
+		t.Fatalf("new entry with an account: %+v", l)
+	}
+	if _, err := cli(t, env, "ledger", "set", "main", "new-acc", "--version", "4", "--account", "acc-other"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cli(t, env, "ledger", "get", "main", "new-acc"); err != nil || !strings.Contains(out, "ACCOUNT") || !strings.Contains(out, "acc-z") {
+		t.Fatalf("ledger get shows no account: %v\n%s", err, out)
+	}
 
 	for _, bad := range []struct {
 		args []string
@@ -68,6 +82,7 @@ func TestLedgerCommand(t *testing.T) {
 		{[]string{"ledger", "get", "main", "k", "--version", "3"}, "--version is for set"},
 		{[]string{"ledger", "undo", "main", "k"}, "want get, set or drop"},
 		{[]string{"ledger", "get", "main"}, "an entity and a key"},
+		{[]string{"ledger", "get", "Bad", "k"}, "not an entity name"},
 	} {
 		if _, err := cli(t, env, bad.args...); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%v: %v, want %q", bad.args, err, bad.want)
