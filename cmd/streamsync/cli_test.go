@@ -77,6 +77,9 @@ func TestStatusAndDeadCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "e2") || strings.Contains(out, "e1") {
 		t.Fatalf("dead list --reason invalid: %v\n%s", err, out)
 	}
+	if _, err := cli(t, env, "dead", "list", "--limit", "100000000"); err == nil || !strings.Contains(err.Error(), "--limit must be 1 to 1000") {
+		t.Fatalf("dead list --limit 100000000: %v", err)
+	}
 	if _, err := cli(t, env, "dead", "drop"); err == nil {
 		t.Fatal("dead drop without a filter must fail")
 	}

@@ -73,6 +73,9 @@ func runDead(ctx context.Context, e *env) error {
 	ops := pipeline.DeadOps{RDB: rdb, Shards: shardsOf(e.cfg), Instance: "cli", AttemptLog: e.cfg.ClickHouse.Addr != ""}
 	switch action {
 	case "list":
+		if limit < 1 || limit > 1000 {
+			return fmt.Errorf("dead list: --limit must be 1 to 1000, is %d (page on with --cursor)", limit)
+		}
 		items, next, err := ops.List(ctx, f, cursor, limit)
 		if err != nil {
 			return err
