@@ -5,6 +5,7 @@ import (
 
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/sinks/partner"
 )
 
@@ -13,19 +14,19 @@ func PartnerSender(s *partner.Sink) handlers.Sender { return partnerSender{s} }
 
 type partnerSender struct{ s *partner.Sink }
 
-var verdicts = map[partner.Class]handlers.Verdict{
-	partner.Delivered:     handlers.Accepted,
-	partner.Stale:         handlers.Stale,
-	partner.ParentMissing: handlers.ParentMissing,
-	partner.Transient:     handlers.Transient,
-	partner.Unauthorized:  handlers.Transient,
-	partner.Permanent:     handlers.Rejected,
-	partner.Aborted:       handlers.Aborted,
-	partner.AuthRefused:   handlers.Transient, // Send waits instead; never returned
+var verdicts = map[delivery.Class]handlers.Verdict{
+	delivery.Delivered:     handlers.Accepted,
+	delivery.Stale:         handlers.Stale,
+	delivery.ParentMissing: handlers.ParentMissing,
+	delivery.Transient:     handlers.Transient,
+	delivery.Unauthorized:  handlers.Transient,
+	delivery.Permanent:     handlers.Rejected,
+	delivery.Aborted:       handlers.Aborted,
+	delivery.AuthRefused:   handlers.Transient, // Send waits instead; never returned
 }
 
 func (p partnerSender) Send(ctx context.Context, e event.Event) handlers.SendResult {
-	var r partner.Result
+	var r delivery.Answer
 	if lc, ok := ctx.Value(leaseCheckKey{}).(*leaseCheck); ok {
 		r = p.s.SendGuarded(ctx, e, lc) // every call asks for the account's lease
 	} else {

@@ -33,8 +33,8 @@ func check(ctx context.Context, g Guard) error {
 
 // unsettled tells g, when there is one, that r's call may still be at the
 // partner.
-func unsettled(g Guard, r Result) {
-	if g != nil && r.Unsettled {
+func unsettled(g Guard, r result) {
+	if g != nil && r.unsettled {
 		g.Unsettled()
 	}
 }

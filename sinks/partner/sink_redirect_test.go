@@ -3,6 +3,7 @@ package partner
 import (
 	"context"
 	"encoding/json"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,7 +27,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := s.Send(context.Background(), event.Event{ID: "e1", Account: "a", Entity: "reg", Key: "k", Op: event.OpUpsert, Version: 1, Data: json.RawMessage(`{}`)})
-	if r.Class != Permanent || r.Status != http.StatusTemporaryRedirect || !strings.Contains(r.Detail, target.URL+"/elsewhere") || followed {
+	if r.Class != delivery.Permanent || r.Status != http.StatusTemporaryRedirect || !strings.Contains(r.Detail, target.URL+"/elsewhere") || followed {
 		t.Fatalf("redirect: %+v, followed %v", r, followed)
 	}
 }
