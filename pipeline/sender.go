@@ -14,27 +14,9 @@ func PartnerSender(s *partner.Sink) handlers.Sender { return partnerSender{s} }
 
 type partnerSender struct{ s *partner.Sink }
 
-var verdicts = map[delivery.Class]handlers.Verdict{
-	delivery.Delivered:     handlers.Accepted,
-	delivery.Stale:         handlers.Stale,
-	delivery.ParentMissing: handlers.ParentMissing,
-	delivery.Transient:     handlers.Transient,
-	delivery.Unauthorized:  handlers.Transient,
-	delivery.Permanent:     handlers.Rejected,
-	delivery.Aborted:       handlers.Aborted,
-	delivery.AuthRefused:   handlers.Transient, // Send waits instead; never returned
-}
-
-func (p partnerSender) Send(ctx context.Context, e event.Event) handlers.SendResult {
-	var r delivery.Answer
+func (p partnerSender) Send(ctx context.Context, e event.Event) delivery.Answer {
 	if lc, ok := ctx.Value(leaseCheckKey{}).(*leaseCheck); ok {
-		r = p.s.SendGuarded(ctx, e, lc) // every call asks for the account's lease
-	} else {
-		r = p.s.Send(ctx, e)
+		return p.s.SendGuarded(ctx, e, lc) // every call asks for the account's lease
 	}
-	v, ok := verdicts[r.Class]
-	if !ok {
-		v = handlers.Transient
-	}
-	return handlers.SendResult{Verdict: v, Status: r.Status, Latency: r.Latency, RetryAfter: r.RetryAfter, Detail: r.Detail, Calls: r.Calls}
+	return p.s.Send(ctx, e)
 }
