@@ -3,7 +3,6 @@ package partner
 import (
 	"bufio"
 	"context"
-	"github.com/streamsync/streamsync/internal/delivery"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/internal/testenv"
 )
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/streamsync/streamsync/internal/delivery"
 	"log/slog"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/partnersim"
 )
 

@@ -3,10 +3,10 @@ package partner
 import (
 	"context"
 	"fmt"
-	"github.com/streamsync/streamsync/internal/delivery"
 	"testing"
 	"time"
 
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 )

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/streamsync/streamsync/internal/delivery"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/internal/apiclient"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"golang.org/x/oauth2"
 )
 

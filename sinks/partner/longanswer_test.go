@@ -3,13 +3,14 @@ package partner
 import (
 	"context"
 	"fmt"
-	"github.com/streamsync/streamsync/internal/delivery"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/streamsync/streamsync/internal/delivery"
 )
 
 // Long answers over real HTTP: the verdict rests on the whole answer (up to

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/streamsync/streamsync/internal/delivery"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/internal/testenv"
 )
 

@@ -3,13 +3,13 @@ package partner
 import (
 	"context"
 	"encoding/json"
-	"github.com/streamsync/streamsync/internal/delivery"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/delivery"
 )
 
 // TestRedirectNotFollowed: a 3xx is the partner's answer, a permanent

@@ -3,7 +3,6 @@ package partner
 import (
 	"context"
 	"crypto/tls"
-	"github.com/streamsync/streamsync/internal/delivery"
 	"io"
 	"log"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/internal/tlsconf"
 	"github.com/streamsync/streamsync/partnersim"
