@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/internal/proof"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/tracing"
@@ -328,7 +329,7 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 		}
 		lc := &leaseCheck{rdb: p.rdb, key: lease, runID: p.runID, ttl: p.cfg.LeaseTTL, at: known}
 		stopKeeping = keepLease(p.rdb, lease, p.runID, p.cfg.LeaseTTL, lc.renewed)
-		ctx = withLeaseCheck(ctx, lc)
+		ctx = delivery.WithGuard(ctx, lc) // the sink asks for the lease before every call
 		o, err = p.steps(ctx, w)
 		if lc.isUnsettled() {
 			stopKeeping()

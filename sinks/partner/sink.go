@@ -231,15 +231,18 @@ func (s *Sink) Health() Health {
 // for the breaker instead of failing, and so it does while the token
 // endpoint refuses the credentials; it returns when the partner answered
 // with something other than a failed probe, or when ctx ends (delivery.Aborted).
+// The Guard ctx carries (delivery.WithGuard), if any, guards every call, as
+// in SendGuarded.
 func (s *Sink) Send(ctx context.Context, e event.Event) delivery.Answer {
-	return s.SendGuarded(ctx, e, nil)
+	return s.SendGuarded(ctx, e, delivery.GuardFrom(ctx))
 }
 
 // SendGuarded is Send with g asked before every call — after any wait for
 // the rate limit or the breaker, and before the call again after a 401 —
 // and told of every call that may still be at the partner. A call g
-// refuses is not made: the delivery ends delivery.Aborted. A nil g is Send.
-func (s *Sink) SendGuarded(ctx context.Context, e event.Event, g Guard) delivery.Answer {
+// refuses is not made: the delivery ends delivery.Aborted. A nil g guards
+// nothing.
+func (s *Sink) SendGuarded(ctx context.Context, e event.Event, g delivery.Guard) delivery.Answer {
 	counted := 0
 	for {
 		if s.limiter != nil {
@@ -317,7 +320,7 @@ func (s *Sink) awaitBreaker(ctx context.Context) (probe bool, err error) {
 // partner. The verdict's detail, which goes to the attempt log, dead
 // letters and logs, never holds the client secret or a token the partner
 // echoed (docs/security.md, "Secrets").
-func (s *Sink) call(ctx context.Context, e event.Event, g Guard) (r result) {
+func (s *Sink) call(ctx context.Context, e event.Event, g delivery.Guard) (r result) {
 	defer func() { r.Detail = apiclient.Scrub(s.tokens.Scrub(r.Detail), s.urlSecrets...) }()
 	r = s.callOnce(ctx, e)
 	unsettled(g, r)
