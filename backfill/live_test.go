@@ -48,7 +48,7 @@ func runPipeline(t *testing.T, e env) *partnersim.Server {
 		Retry:   handlers.RetryPolicy{Initial: 50 * time.Millisecond, Max: time.Second, MaxAttempts: 15},
 		MaxWait: time.Minute, MoveEvery: 10 * time.Millisecond,
 		Subscriber: ordered.Config{Block: 50 * time.Millisecond, Batch: 512, MaxInFlight: 1024},
-	}, pipelineRedis(t), pipeline.PartnerSender(sink))
+	}, pipelineRedis(t), sink)
 	if err != nil {
 		t.Fatal(err)
 	}

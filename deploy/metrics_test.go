@@ -86,7 +86,7 @@ func exported(t *testing.T) map[string]bool {
 	t.Cleanup(func() { _ = sink.Close() })
 	p, err := pipeline.New(pipeline.Config{Keys: keys, Consumer: "c", Instance: "c", PartnerName: "partner", Registerer: rec,
 		Retry: handlers.RetryPolicy{Initial: time.Second, Max: time.Minute, MaxAttempts: 3}, MaxWait: time.Hour, LeaseTTL: time.Minute}, rdb,
-		pipeline.PartnerSender(sink))
+		sink)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,70 +7,48 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/internal/proof"
 )
 
-// Verdict is what a partner call came to.
-type Verdict int
-
-// Verdicts a Sender reports.
-const (
-	Accepted      Verdict = iota + 1 // the partner has the change
-	Stale                            // the partner has this version or a newer one
-	ParentMissing                    // the partner lacks the parent
-	Transient                        // try again later
-	Rejected                         // the partner refuses the change for good
-	Aborted                          // the call was cut short (shutdown): leave the event pending
-)
-
-// SendResult is one delivery as the Sender reports it.
-type SendResult struct {
-	Verdict    Verdict
-	Status     int
-	Latency    time.Duration
-	RetryAfter time.Duration
-	Detail     string
-	// Calls counts the partner calls that count as attempts.
-	Calls int
-}
-
-// Sender delivers one event to the partner.
+// Sender delivers one event to the partner and returns the partner's
+// answer, classified.
 type Sender interface {
-	Send(ctx context.Context, e event.Event) SendResult
+	Send(ctx context.Context, e event.Event) delivery.Answer
 }
 
 // ErrAborted is returned when a delivery was cut short; the event stays
 // pending in Redis and is handled again.
 var ErrAborted = errors.New("delivery aborted")
 
-// Deliver sends the event and turns the answer into its outcome: delivered,
-// skipped_stale, parked (409 parent_missing), retry_scheduled, or dead
-// (rejected, exhausted, or parent_missing once attempts are used up).
+// Deliver sends the event and turns the partner's answer into its step:
+// delivered, skipped_stale, parked (409 parent_missing), retry_scheduled, or
+// dead (rejected, exhausted, or parent_missing once attempts are used up).
 func Deliver(s Sender, retry RetryPolicy, recheck time.Duration) StepFunc {
 	return func(ctx context.Context, w *Work) (*Outcome, error) {
 		r := s.Send(ctx, w.Event)
 		n := w.Meta.Attempts + r.Calls
 		o := &Outcome{Attempt: n, HTTPStatus: r.Status, Latency: r.Latency, Meta: w.Meta}
 		o.Meta.Attempts = n
-		switch r.Verdict {
-		case Accepted:
+		switch r.Class {
+		case delivery.Delivered:
 			o.Step, o.Ledger = StepDelivered, LedgerSet
 			if w.Meta.Proven == proof.Repair {
 				o.Ledger = LedgerForce // the ledger holds what the repair sent, even a lower version
 			}
-		case Stale:
+		case delivery.Stale:
 			o.Step, o.Error = StepSkippedStale, r.Detail
-		case Aborted:
+		case delivery.Aborted:
 			return nil, fmt.Errorf("deliver %s: %w: %s", w.Event.ID, ErrAborted, r.Detail)
-		case Rejected:
+		case delivery.Permanent:
 			o.Step, o.DeadReason, o.Error = StepDead, ReasonRejected, r.Detail
-		case ParentMissing:
+		case delivery.ParentMissing:
 			if n >= retry.MaxAttempts {
 				o.Step, o.DeadReason, o.Error = StepDead, ReasonParentMissing, fmt.Sprintf("%s after %d attempts", r.Detail, n)
 				break
 			}
 			o.Step, o.Error, o.Due = StepParked, r.Detail, w.Now.Add(max(recheck, retry.Backoff(n), r.RetryAfter))
-		default: // Transient
+		default: // Transient, and Unauthorized: a 401 with no credentials to refresh a token with
 			if n >= retry.MaxAttempts {
 				o.Step, o.DeadReason, o.Error = StepDead, ReasonExhausted, fmt.Sprintf("%s (attempt %d of %d)", r.Detail, n, retry.MaxAttempts)
 				break

@@ -7,19 +7,20 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/internal/proof"
 )
 
-type fakeSender SendResult
+type fakeSender delivery.Answer
 
-func (f fakeSender) Send(context.Context, event.Event) SendResult { return SendResult(f) }
+func (f fakeSender) Send(context.Context, event.Event) delivery.Answer { return delivery.Answer(f) }
 
 func TestDeliver(t *testing.T) {
 	policy := RetryPolicy{Initial: time.Second, Max: 5 * time.Minute, MaxAttempts: 15, Jitter: func() float64 { return 0.5 }}
 	const recheck = 30 * time.Second
 	tests := []struct {
 		name     string
-		res      SendResult
+		res      delivery.Answer
 		attempts int
 		step     Step
 		reason   string
@@ -28,20 +29,21 @@ func TestDeliver(t *testing.T) {
 		ledger   LedgerWrite
 		aborted  bool
 	}{
-		{"accepted", SendResult{Verdict: Accepted, Status: 201, Calls: 1}, 0, StepDelivered, "", 1, 0, LedgerSet, false},
-		{"accepted on the third", SendResult{Verdict: Accepted, Status: 200, Calls: 1}, 2, StepDelivered, "", 3, 0, LedgerSet, false},
-		{"stale", SendResult{Verdict: Stale, Status: 409, Calls: 1}, 0, StepSkippedStale, "", 1, 0, LedgerNone, false},
-		{"rejected", SendResult{Verdict: Rejected, Status: 422, Calls: 1, Detail: "422"}, 0, StepDead, ReasonRejected, 1, 0, LedgerNone, false},
-		{"transient: first backoff", SendResult{Verdict: Transient, Status: 503, Calls: 1}, 0, StepRetryScheduled, "", 1, time.Second, LedgerNone, false},
-		{"transient: fourth backoff", SendResult{Verdict: Transient, Status: 503, Calls: 1}, 3, StepRetryScheduled, "", 4, 8 * time.Second, LedgerNone, false},
-		{"transient: capped", SendResult{Verdict: Transient, Status: 503, Calls: 1}, 12, StepRetryScheduled, "", 13, 5 * time.Minute, LedgerNone, false},
-		{"retry-after wins when longer", SendResult{Verdict: Transient, Status: 429, Calls: 1, RetryAfter: time.Minute}, 0, StepRetryScheduled, "", 1, time.Minute, LedgerNone, false},
-		{"exhausted", SendResult{Verdict: Transient, Status: 503, Calls: 1}, 14, StepDead, ReasonExhausted, 15, 0, LedgerNone, false},
-		{"parent missing at the partner", SendResult{Verdict: ParentMissing, Status: 409, Calls: 1}, 0, StepParked, "", 1, recheck, LedgerNone, false},
-		{"parent missing with a longer retry-after", SendResult{Verdict: ParentMissing, Status: 409, Calls: 1, RetryAfter: time.Hour}, 0, StepParked, "", 1, time.Hour, LedgerNone, false},
-		{"parent missing, attempts used up", SendResult{Verdict: ParentMissing, Status: 409, Calls: 1}, 14, StepDead, ReasonParentMissing, 15, 0, LedgerNone, false},
-		{"outage waited out: failed probes not counted", SendResult{Verdict: Accepted, Status: 200, Calls: 1}, 0, StepDelivered, "", 1, 0, LedgerSet, false},
-		{"aborted", SendResult{Verdict: Aborted}, 0, "", "", 0, 0, LedgerNone, true},
+		{"accepted", delivery.Answer{Class: delivery.Delivered, Status: 201, Calls: 1}, 0, StepDelivered, "", 1, 0, LedgerSet, false},
+		{"accepted on the third", delivery.Answer{Class: delivery.Delivered, Status: 200, Calls: 1}, 2, StepDelivered, "", 3, 0, LedgerSet, false},
+		{"stale", delivery.Answer{Class: delivery.Stale, Status: 409, Calls: 1}, 0, StepSkippedStale, "", 1, 0, LedgerNone, false},
+		{"rejected", delivery.Answer{Class: delivery.Permanent, Status: 422, Calls: 1, Detail: "422"}, 0, StepDead, ReasonRejected, 1, 0, LedgerNone, false},
+		{"transient: first backoff", delivery.Answer{Class: delivery.Transient, Status: 503, Calls: 1}, 0, StepRetryScheduled, "", 1, time.Second, LedgerNone, false},
+		{"transient: fourth backoff", delivery.Answer{Class: delivery.Transient, Status: 503, Calls: 1}, 3, StepRetryScheduled, "", 4, 8 * time.Second, LedgerNone, false},
+		{"transient: capped", delivery.Answer{Class: delivery.Transient, Status: 503, Calls: 1}, 12, StepRetryScheduled, "", 13, 5 * time.Minute, LedgerNone, false},
+		{"retry-after wins when longer", delivery.Answer{Class: delivery.Transient, Status: 429, Calls: 1, RetryAfter: time.Minute}, 0, StepRetryScheduled, "", 1, time.Minute, LedgerNone, false},
+		{"unauthorized, with no credentials to refresh", delivery.Answer{Class: delivery.Unauthorized, Status: 401, Calls: 1}, 0, StepRetryScheduled, "", 1, time.Second, LedgerNone, false},
+		{"exhausted", delivery.Answer{Class: delivery.Transient, Status: 503, Calls: 1}, 14, StepDead, ReasonExhausted, 15, 0, LedgerNone, false},
+		{"parent missing at the partner", delivery.Answer{Class: delivery.ParentMissing, Status: 409, Calls: 1}, 0, StepParked, "", 1, recheck, LedgerNone, false},
+		{"parent missing with a longer retry-after", delivery.Answer{Class: delivery.ParentMissing, Status: 409, Calls: 1, RetryAfter: time.Hour}, 0, StepParked, "", 1, time.Hour, LedgerNone, false},
+		{"parent missing, attempts used up", delivery.Answer{Class: delivery.ParentMissing, Status: 409, Calls: 1}, 14, StepDead, ReasonParentMissing, 15, 0, LedgerNone, false},
+		{"outage waited out: failed probes not counted", delivery.Answer{Class: delivery.Delivered, Status: 200, Calls: 1}, 0, StepDelivered, "", 1, 0, LedgerSet, false},
+		{"aborted", delivery.Answer{Class: delivery.Aborted}, 0, "", "", 0, 0, LedgerNone, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,13 +73,13 @@ func TestDeliverRepair(t *testing.T) {
 	tests := []struct {
 		name   string
 		meta   Meta
-		res    SendResult
+		res    delivery.Answer
 		ledger LedgerWrite
 	}{
-		{"proven repair delivered", Meta{Proof: "repair:p", Proven: proof.Repair}, SendResult{Verdict: Accepted, Status: 200, Calls: 1}, LedgerForce},
-		{"unproven repair delivered", Meta{Proof: "repair:p"}, SendResult{Verdict: Accepted, Status: 200, Calls: 1}, LedgerSet},
-		{"proven replay delivered", Meta{Proof: "replay:p", Proven: proof.Replay}, SendResult{Verdict: Accepted, Status: 200, Calls: 1}, LedgerSet},
-		{"proven repair retried", Meta{Proof: "repair:p", Proven: proof.Repair}, SendResult{Verdict: Transient, Status: 503, Calls: 1}, LedgerNone},
+		{"proven repair delivered", Meta{Proof: "repair:p", Proven: proof.Repair}, delivery.Answer{Class: delivery.Delivered, Status: 200, Calls: 1}, LedgerForce},
+		{"unproven repair delivered", Meta{Proof: "repair:p"}, delivery.Answer{Class: delivery.Delivered, Status: 200, Calls: 1}, LedgerSet},
+		{"proven replay delivered", Meta{Proof: "replay:p", Proven: proof.Replay}, delivery.Answer{Class: delivery.Delivered, Status: 200, Calls: 1}, LedgerSet},
+		{"proven repair retried", Meta{Proof: "repair:p", Proven: proof.Repair}, delivery.Answer{Class: delivery.Transient, Status: 503, Calls: 1}, LedgerNone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

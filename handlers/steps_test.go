@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/internal/proof"
 )
 
@@ -178,5 +179,48 @@ func TestLedgerRoundTrip(t *testing.T) {
 		if ParseLedger(bad).Found {
 			t.Errorf("%q parsed as found", bad)
 		}
+	}
+}
+
+// NewSteps runs the steps in their order, each inside the middleware, with
+// the pipeline's lookup between validate and the others.
+func TestNewStepsOrder(t *testing.T) {
+	entry := map[string]string{"id": "e", "account": "a", "entity": "x", "key": "k", "op": "upsert", "version": "1", "data": `{}`}
+	cfg := StepsConfig{PartnerName: "partner", Retry: RetryPolicy{Initial: time.Second, Max: time.Minute, MaxAttempts: 3}, MaxWait: time.Minute,
+		Recheck: time.Second, Sender: fakeSender(delivery.Answer{Class: delivery.Delivered, Status: 201, Calls: 1})}
+	tests := []struct {
+		name string
+		wrap bool
+		ran  string
+	}{
+		{"wrapped", true, "validate | sync loop ledger gate deliver"},
+		{"no middleware", false, "|"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ran []string
+			var wrap Middleware
+			if tt.wrap {
+				wrap = func(name string, s StepFunc) StepFunc {
+					return func(ctx context.Context, w *Work) (*Outcome, error) {
+						ran = append(ran, name)
+						return s(ctx, w)
+					}
+				}
+			}
+			steps := NewSteps(cfg, wrap)
+			w := &Work{Fields: entry, Now: now}
+			if o, err := steps.Validate(context.Background(), w); o != nil || err != nil || w.Event.ID != "e" {
+				t.Fatalf("validate: %+v %v, event %+v", o, err, w.Event)
+			}
+			ran = append(ran, "|")
+			o, err := steps.Run(context.Background(), w)
+			if err != nil || o == nil || o.Step != StepDelivered {
+				t.Fatalf("run: %+v %v", o, err)
+			}
+			if got := strings.Join(ran, " "); got != tt.ran {
+				t.Fatalf("ran %q, want %q", got, tt.ran)
+			}
+		})
 	}
 }

@@ -1,6 +1,10 @@
 package handlers
 
-import "github.com/streamsync/streamsync/event"
+import (
+	"context"
+
+	"github.com/streamsync/streamsync/event"
+)
 
 // Validate parses an entry's fields into an event. An invalid entry ends
 // here with one `invalid` outcome that says every problem; it never stalls
@@ -17,4 +21,15 @@ func Validate(fields map[string]string, lim event.Limits) (event.Event, Meta, *O
 		return e, Meta{}, &Outcome{Step: StepInvalid, DeadReason: ReasonInvalid, Error: err.Error()}
 	}
 	return e, MetaOf(fields), nil
+}
+
+// ValidateEntry is Validate as the first step: it reads w.Fields into
+// w.Event and w.Meta. An invalid entry's Event holds what could be read of
+// it, for its row and dead letter.
+func ValidateEntry(lim event.Limits) StepFunc {
+	return func(_ context.Context, w *Work) (*Outcome, error) {
+		var o *Outcome
+		w.Event, w.Meta, o = Validate(w.Fields, lim)
+		return o, nil
+	}
 }

@@ -40,8 +40,11 @@ const (
 // Work is one event on its way through the steps, with what the pipeline
 // looked up for it.
 type Work struct {
-	Event event.Event
-	Meta  Meta
+	// Fields is the stream entry as read; the validate step makes Event
+	// and Meta of it.
+	Fields map[string]string
+	Event  event.Event
+	Meta   Meta
 	// Record is the ledger's entry for the event's record.
 	Record Ledger
 	// Parent is the ledger's entry for the parent record (when there is one).

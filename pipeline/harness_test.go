@@ -95,7 +95,7 @@ func newHarness(t *testing.T, o options) *harness {
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
-	h := &harness{t: t, rdb: rdb, keys: keys, shards: shards, sim: sim, clock: clock, sender: PartnerSender(sink)}
+	h := &harness{t: t, rdb: rdb, keys: keys, shards: shards, sim: sim, clock: clock, sender: sink}
 	h.p, err = New(cfg, rdb, h.sender)
 	if err != nil {
 		t.Fatal(err)

@@ -162,7 +162,7 @@ func newLeaseHarness(t *testing.T, lp *leasePartner, o leaseOptions) *harness {
 	if o.cfg != nil {
 		o.cfg(&c)
 	}
-	h := &harness{t: t, rdb: rdb, keys: shards[0], shards: shards, clock: clock, sender: PartnerSender(sink)}
+	h := &harness{t: t, rdb: rdb, keys: shards[0], shards: shards, clock: clock, sender: sink}
 	via := redis.UniversalClient(rdb)
 	if o.via != nil {
 		via = o.via

@@ -8,14 +8,14 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/streamsync/streamsync/sinks/partner"
+	"github.com/streamsync/streamsync/internal/delivery"
 )
 
 // errLeaseGone is why a delivery stops before a partner call: the account's
 // lease is not this run's any more, or Redis cannot say whether it is.
 var errLeaseGone = errors.New("the account's lease is not this process' any more")
 
-// leaseCheck guards every partner call of one delivery (partner.Guard): a
+// leaseCheck guards every partner call of one delivery (delivery.Guard): a
 // call goes only while this run holds the account's lease (docs/scaling.md,
 // "one delivery per account at a time"). A delivery can wait long before a
 // call — for the breaker, the rate limit, a stalled process — so each call
@@ -44,13 +44,7 @@ type leaseCheck struct {
 	unsettled bool      // a call may still be at the partner
 }
 
-var _ partner.Guard = (*leaseCheck)(nil)
-
-type leaseCheckKey struct{}
-
-func withLeaseCheck(ctx context.Context, lc *leaseCheck) context.Context {
-	return context.WithValue(ctx, leaseCheckKey{}, lc)
-}
+var _ delivery.Guard = (*leaseCheck)(nil)
 
 // Check returns nil while this run holds the lease.
 func (lc *leaseCheck) Check(ctx context.Context) error {

@@ -28,7 +28,7 @@ func TestRefusedCredentialsWaitWithoutRows(t *testing.T) {
 	reported := make(chan struct{})
 	go func() {
 		defer close(reported)
-		PartnerReporter{RDB: h.rdb, Keys: h.keys, Instance: "c1", Sink: h.sender.(partnerSender).s, Every: 5 * time.Millisecond}.Run(ctx)
+		PartnerReporter{RDB: h.rdb, Keys: h.keys, Instance: "c1", Sink: h.sender.(*partner.Sink), Every: 5 * time.Millisecond}.Run(ctx)
 	}()
 	defer func() { cancel(); <-reported }()
 

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/internal/proof"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/tracing"
@@ -135,7 +136,7 @@ type Pipeline struct {
 	subs    []*ordered.Subscriber // one per shard
 	trips   *roundTrips           // shared by the lookups and commits of every shard
 	router  *message.Router
-	steps   handlers.StepFunc
+	steps   handlers.Steps
 	commit  *committer
 	owners  *owners
 	workers *workers
@@ -173,13 +174,8 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 		// at most one handler per held entry of every shard
 		workers: newWorkers(len(cfg.Shards) * cmp.Or(cfg.Subscriber.MaxInFlight, ordered.DefaultMaxInFlight)),
 	}
-	p.steps = handlers.Chain(
-		tr.Step(tracing.SpanSync, handlers.SyncRead(cfg.Records, cfg.Retry, p.metrics.sourceFailures.Inc)),
-		tr.Step(tracing.SpanLoop, handlers.LoopFilter(cfg.PartnerName)),
-		tr.Step(tracing.SpanLedger, handlers.LedgerGuard()),
-		tr.Step(tracing.SpanGate, handlers.DependencyGate(cfg.MaxWait, cfg.Recheck)),
-		tr.Deliver(handlers.Deliver(sender, cfg.Retry, cfg.Recheck)),
-	)
+	p.steps = handlers.NewSteps(handlers.StepsConfig{Limits: cfg.Limits, Records: cfg.Records, OnSourceFailure: p.metrics.sourceFailures.Inc,
+		PartnerName: cfg.PartnerName, Retry: cfg.Retry, MaxWait: cfg.MaxWait, Recheck: cfg.Recheck, Sender: sender}, tr.Wrap)
 	router.AddMiddleware(middleware.Recoverer)
 	p.owners = newOwners(rdb, cfg.Shards, cfg.Consumer, cfg.LeaseTTL, cfg.Logger)
 	for i, keys := range cfg.Shards {
@@ -284,13 +280,14 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 		}
 		tracing.End(span, o, err)
 	}()
-	var e event.Event
-	var meta handlers.Meta
+	w := &handlers.Work{Fields: fields}
 	if gone := fields[handlers.MetaVanished]; gone != "" {
 		o, en.vanished = vanishedOutcome(gone, keys.Events), gone
-	} else {
-		e, meta, o = p.tracer.Validate(ctx, fields, p.cfg.Limits)
+	} else if o, err = p.steps.Validate(ctx, w); err != nil {
+		p.metrics.failures.Inc()
+		return err
 	}
+	e, meta := w.Event, w.Meta
 	hash := ""
 	if o == nil && meta.Proof != "" {
 		if meta.Proven, err = p.checkProof(ctx, e, fields); err != nil {
@@ -306,7 +303,7 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 		}
 	}
 	if o == nil {
-		w := &handlers.Work{Event: e, Meta: meta, Now: p.cfg.Clock.Now()}
+		w.Meta, w.Now = meta, p.cfg.Clock.Now()
 		lease := keys.Lease(e.Account)
 		if p.settling.waits(lease) {
 			p.log.Debug("the account's lease runs out after a partner call that went unanswered; the event waits", "event_id", e.ID, "account", e.Account)
@@ -328,8 +325,8 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 		}
 		lc := &leaseCheck{rdb: p.rdb, key: lease, runID: p.runID, ttl: p.cfg.LeaseTTL, at: known}
 		stopKeeping = keepLease(p.rdb, lease, p.runID, p.cfg.LeaseTTL, lc.renewed)
-		ctx = withLeaseCheck(ctx, lc)
-		o, err = p.steps(ctx, w)
+		ctx = delivery.WithGuard(ctx, lc) // the sink asks for the lease before every call
+		o, err = p.steps.Run(ctx, w)
 		if lc.isUnsettled() {
 			stopKeeping()
 			en.keepLease = true

@@ -116,7 +116,7 @@ func (w *world) startPipeline() {
 	}
 	p, err := pipeline.New(pipeline.Config{Keys: w.keys, Consumer: "c1", PartnerName: "partner",
 		Retry:   handlers.RetryPolicy{Initial: 50 * time.Millisecond, Max: time.Second, MaxAttempts: 5},
-		MaxWait: 10 * time.Second, Subscriber: ordered.Config{Block: 50 * time.Millisecond}}, w.rdb, pipeline.PartnerSender(sink))
+		MaxWait: 10 * time.Second, Subscriber: ordered.Config{Block: 50 * time.Millisecond}}, w.rdb, sink)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -15,15 +15,15 @@ import (
 // ScopeName is the instrumentation scope of streamsync's spans.
 const ScopeName = "github.com/streamsync/streamsync"
 
-// Span names.
+// Span names: the pass, and a span per step named after the step.
 const (
 	SpanEvent    = "streamsync.event" // one pass of one stream entry through the steps
-	SpanValidate = "validate"
-	SpanSync     = "sync" // op=sync: the record read from the source (contract §7)
-	SpanLoop     = "loop"
-	SpanLedger   = "ledger"
-	SpanGate     = "gate"
-	SpanDeliver  = "deliver"
+	SpanValidate = handlers.NameValidate
+	SpanSync     = handlers.NameSync // op=sync: the record read from the source (contract §7)
+	SpanLoop     = handlers.NameLoop
+	SpanLedger   = handlers.NameLedger
+	SpanGate     = handlers.NameGate
+	SpanDeliver  = handlers.NameDeliver
 )
 
 // Attribute keys of streamsync's spans.
@@ -137,18 +137,45 @@ func outcome(span trace.Span, o *handlers.Outcome) {
 	}
 }
 
-// Validate runs handlers.Validate inside a "validate" span.
+// Wrap is the steps' middleware (handlers.NewSteps): every step in a span
+// named after it. Validate's span records an invalid entry's outcome and
+// nothing more; deliver's is Deliver's (the attempt, and the traceparent
+// the partner gets); every other step's is Step's.
+func (t *Tracer) Wrap(name string, s handlers.StepFunc) handlers.StepFunc {
+	switch {
+	case !t.On():
+		return s
+	case name == SpanValidate:
+		return t.validate(s)
+	case name == SpanDeliver:
+		return t.Deliver(s)
+	}
+	return t.Step(name, s)
+}
+
+// Validate runs handlers.Validate inside a "validate" span, as Wrap wraps
+// the validate step.
 func (t *Tracer) Validate(ctx context.Context, fields map[string]string, lim event.Limits) (event.Event, handlers.Meta, *handlers.Outcome) {
 	if !t.On() {
 		return handlers.Validate(fields, lim)
 	}
-	_, span := t.tr.Start(ctx, SpanValidate)
-	e, m, o := handlers.Validate(fields, lim)
-	if o != nil {
-		outcome(span, o)
+	w := &handlers.Work{Fields: fields}
+	o, _ := t.validate(handlers.ValidateEntry(lim))(ctx, w)
+	return w.Event, w.Meta, o
+}
+
+// validate wraps the validate step in a "validate" span that records its
+// outcome when the entry is invalid.
+func (t *Tracer) validate(s handlers.StepFunc) handlers.StepFunc {
+	return func(ctx context.Context, w *handlers.Work) (*handlers.Outcome, error) {
+		_, span := t.tr.Start(ctx, SpanValidate)
+		defer span.End()
+		o, err := s(ctx, w)
+		if o != nil {
+			outcome(span, o)
+		}
+		return o, err
 	}
-	span.End()
-	return e, m, o
 }
 
 // Step wraps one step in a span named name. When the step parks the event or

@@ -108,7 +108,7 @@ func runPipeline(ctx context.Context, e *env) error {
 		Records:     recordReader(src),
 		Tracing:     tp,
 		Logger:      e.log, Registerer: reg,
-	}, rdb, pipeline.PartnerSender(sink))
+	}, rdb, sink)
 	if err != nil {
 		return err
 	}

@@ -258,7 +258,7 @@ func endToEnd(ctx context.Context, rdb *redis.Client, n, accounts, rate int, att
 	keys := pipeline.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
 	p, err := pipeline.New(pipeline.Config{Keys: keys, Consumer: "bench", PartnerName: "partner",
 		Retry: handlers.RetryPolicy{Initial: time.Second, Max: time.Minute, MaxAttempts: 15}, MaxWait: time.Minute,
-		AttemptLog: attemptLog, Tracing: tp, Logger: slog.New(slog.DiscardHandler)}, rdb, pipeline.PartnerSender(sink))
+		AttemptLog: attemptLog, Tracing: tp, Logger: slog.New(slog.DiscardHandler)}, rdb, sink)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)

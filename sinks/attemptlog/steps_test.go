@@ -43,7 +43,7 @@ func TestExporterTakesEveryStepKind(t *testing.T) {
 	p, err := pipeline.New(pipeline.Config{Keys: keys, Consumer: "c1", PartnerName: "partner",
 		Retry:   handlers.RetryPolicy{Initial: 300 * time.Millisecond, Max: 300 * time.Millisecond, MaxAttempts: 5, Jitter: func() float64 { return 0.5 }},
 		MaxWait: time.Minute, Recheck: time.Minute, MoveEvery: 5 * time.Millisecond, AttemptLog: true,
-		Subscriber: ordered.Config{Block: 50 * time.Millisecond, NackDelay: 20 * time.Millisecond}}, rdb, pipeline.PartnerSender(sink))
+		Subscriber: ordered.Config{Block: 50 * time.Millisecond, NackDelay: 20 * time.Millisecond}}, rdb, sink)
 	if err != nil {
 		t.Fatal(err)
 	}

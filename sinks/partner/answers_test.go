@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/internal/testenv"
 )
 
@@ -60,7 +61,7 @@ func TestRedirectIsNeverFollowed(t *testing.T) {
 				e := ev("e1", "x", "k", 1, `{}`)
 				e.Op = op
 				r := sinkAt(t, hs.URL, nil).Send(context.Background(), e)
-				if r.Class != Permanent || r.Status != status || r.Calls != 1 {
+				if r.Class != delivery.Permanent || r.Status != status || r.Calls != 1 {
 					t.Fatalf("got %+v, want a permanent failure", r)
 				}
 				if !strings.Contains(r.Detail, "redirect not followed") || !strings.Contains(r.Detail, "Location: "+other.URL+"/v1/x/k") {
@@ -89,11 +90,11 @@ func TestTokenRedirectIsNeverFollowed(t *testing.T) {
 	defer hs.Close()
 	s := sinkAt(t, hs.URL, func(c *Config) { c.ClientID, c.ClientSecret = "id", "sec" })
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan Result, 1)
+	done := make(chan delivery.Answer, 1)
 	go func() { done <- s.Send(ctx, ev("e1", "x", "k", 1, `{}`)) }()
 	testenv.WaitFor(t, 10*time.Second, "the token redirect to be reported", func() bool { return !s.Health().AuthOK })
 	cancel()
-	if r := <-done; r.Class != Aborted || r.Calls != 0 {
+	if r := <-done; r.Class != delivery.Aborted || r.Calls != 0 {
 		t.Fatalf("the event did not wait: %+v", r)
 	}
 	if h := s.Health(); !strings.Contains(h.AuthError, "307") || !strings.Contains(h.AuthError, "Location: "+other.URL+"/oauth/token") {
@@ -128,15 +129,15 @@ func TestOddAnswers(t *testing.T) {
 	tests := []struct {
 		name   string
 		answer string
-		class  Class
+		class  delivery.Class
 		detail string
 	}{
-		{"2xx cut short", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"ok\"", Transient, "answer cut short"},
-		{"404 to a delete cut short", "HTTP/1.1 404 Not Found\r\nContent-Length: 50\r\n\r\n{", Transient, "answer cut short"},
-		{"101", "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n", Transient, "not a final answer"},
-		{"407 from a proxy", "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n", Transient, "not the partner's answer"},
-		{"status 999", "HTTP/1.1 999 Odd\r\nContent-Length: 0\r\n\r\n", Transient, "not an HTTP answer"},
-		{"304", "HTTP/1.1 304 Not Modified\r\n\r\n", Permanent, "304 Not Modified: redirect not followed, no Location"},
+		{"2xx cut short", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"ok\"", delivery.Transient, "answer cut short"},
+		{"404 to a delete cut short", "HTTP/1.1 404 Not Found\r\nContent-Length: 50\r\n\r\n{", delivery.Transient, "answer cut short"},
+		{"101", "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n", delivery.Transient, "not a final answer"},
+		{"407 from a proxy", "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n", delivery.Transient, "not the partner's answer"},
+		{"status 999", "HTTP/1.1 999 Odd\r\nContent-Length: 0\r\n\r\n", delivery.Transient, "not an HTTP answer"},
+		{"304", "HTTP/1.1 304 Not Modified\r\n\r\n", delivery.Permanent, "304 Not Modified: redirect not followed, no Location"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

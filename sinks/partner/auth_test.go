@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/partnersim"
 )
 
@@ -73,7 +74,7 @@ func TestRefusedCredentialsWaitLoudly(t *testing.T) {
 	f.faults(t, partnersim.Faults{RefuseTokens: true})
 	refusals := func() int64 { return f.sim.Snapshot("").Stats.ByStatus["401"] }
 	ctx := context.Background()
-	results := make(chan Result, 3)
+	results := make(chan delivery.Answer, 3)
 	send := func(i int) { results <- f.sink.Send(ctx, ev(fmt.Sprint("e", i), "x", fmt.Sprint("k", i), 1, `{}`)) }
 	go send(0)
 	waitUntil(t, "the refusal to be noticed and the breaker to open", func() bool {
@@ -117,7 +118,7 @@ func TestRefusedCredentialsWaitLoudly(t *testing.T) {
 	f.faults(t, partnersim.Faults{})
 	f.clock.Add(2 * time.Second)
 	for range 3 {
-		if r := <-results; r.Class != Delivered || r.Calls != 1 {
+		if r := <-results; r.Class != delivery.Delivered || r.Calls != 1 {
 			t.Fatalf("%+v", r)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 )
@@ -114,14 +115,14 @@ func TestBreakerTripsWithin20FailuresAfterManySuccesses(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.Breaker = BreakerConfig{PollInterval: time.Millisecond} })
 	ctx := context.Background()
 	for i := range 300 {
-		if r := f.sink.Send(ctx, ev(fmt.Sprint("ok", i), "x", fmt.Sprint("k", i), 1, `{}`)); r.Class != Delivered {
+		if r := f.sink.Send(ctx, ev(fmt.Sprint("ok", i), "x", fmt.Sprint("k", i), 1, `{}`)); r.Class != delivery.Delivered {
 			t.Fatal(r)
 		}
 	}
 	f.faults(t, partnersim.Faults{Outage: true})
 	failures := func() int64 { return f.sim.Snapshot("").Stats.ByStatus["503"] }
 	for i := range 19 {
-		if r := f.sink.Send(ctx, ev(fmt.Sprint("down", i), "x", "k", 2, `{}`)); r.Class != Transient || r.Calls != 1 {
+		if r := f.sink.Send(ctx, ev(fmt.Sprint("down", i), "x", "k", 2, `{}`)); r.Class != delivery.Transient || r.Calls != 1 {
 			t.Fatalf("failure %d: %+v", i+1, r)
 		}
 	}
@@ -129,7 +130,7 @@ func TestBreakerTripsWithin20FailuresAfterManySuccesses(t *testing.T) {
 		t.Fatalf("open after 19 failures: %s", st)
 	}
 	// The 20th failure opens it: that delivery and ten more wait, none spending an attempt.
-	results := make(chan Result, 11)
+	results := make(chan delivery.Answer, 11)
 	send := func(i int) { results <- f.sink.Send(ctx, ev(fmt.Sprint("wait", i), "x", fmt.Sprint("w", i), 1, `{}`)) }
 	go send(0)
 	waitUntil(t, "the breaker to open", func() bool { return f.sink.Health().Breaker == BreakerOpen })
@@ -148,7 +149,7 @@ func TestBreakerTripsWithin20FailuresAfterManySuccesses(t *testing.T) {
 	f.clock.Add(2 * time.Second)
 	for range 11 {
 		r := <-results
-		if r.Class != Delivered || r.Calls != 1 {
+		if r.Class != delivery.Delivered || r.Calls != 1 {
 			t.Fatalf("after the outage: %+v (only the answered call counts)", r)
 		}
 	}
@@ -162,19 +163,19 @@ func TestBreakerTripsWithin20FailuresAfterManySuccesses(t *testing.T) {
 func TestRetryAfterHoldsTheProbes(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.Breaker = BreakerConfig{TripAfter: 3, PollInterval: time.Millisecond} })
 	ctx := context.Background()
-	if r := f.sink.Send(ctx, ev("first", "x", "k0", 1, `{}`)); r.Class != Delivered {
+	if r := f.sink.Send(ctx, ev("first", "x", "k0", 1, `{}`)); r.Class != delivery.Delivered {
 		t.Fatal(r)
 	}
 	calls := func() int64 { st := f.sim.Snapshot("").Stats; return st.ByStatus["429"] + st.ByStatus["503"] }
 	// Two 503s, then a 429 Retry-After: 10 that opens the breaker.
 	f.faults(t, partnersim.Faults{Outage: true})
 	for i := range 2 {
-		if r := f.sink.Send(ctx, ev(fmt.Sprint("d", i), "x", "k", 2, `{}`)); r.Class != Transient {
+		if r := f.sink.Send(ctx, ev(fmt.Sprint("d", i), "x", "k", 2, `{}`)); r.Class != delivery.Transient {
 			t.Fatal(r)
 		}
 	}
 	f.faults(t, partnersim.Faults{Rate429: 1, RetryAfter: partnersim.Duration(10 * time.Second)})
-	done := make(chan Result, 1)
+	done := make(chan delivery.Answer, 1)
 	go func() { done <- f.sink.Send(ctx, ev("held", "x", "k", 3, `{}`)) }()
 	waitUntil(t, "the breaker to open", func() bool { return f.sink.Health().Breaker == BreakerOpen })
 	f.clock.Add(9 * time.Second)
@@ -189,7 +190,7 @@ func TestRetryAfterHoldsTheProbes(t *testing.T) {
 	f.clock.Add(time.Second)
 	select {
 	case r := <-done:
-		if r.Class != Delivered || r.Calls != 1 {
+		if r.Class != delivery.Delivered || r.Calls != 1 {
 			t.Fatalf("%+v", r)
 		}
 	case <-time.After(10 * time.Second):

@@ -12,75 +12,19 @@ import (
 	"unicode/utf8"
 
 	"github.com/streamsync/streamsync/internal/apiclient"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"golang.org/x/oauth2"
 )
-
-// Class is what a partner answer means for the event.
-type Class int
-
-// The classes of contract §2's answers.
-const (
-	// Delivered: 2xx, or 404 to a DELETE (already gone).
-	Delivered Class = iota + 1
-	// Stale: 409 stale_version; the partner has this version or a newer one.
-	Stale
-	// ParentMissing: 409 parent_missing; the child waits for its parent again.
-	ParentMissing
-	// Unauthorized: 401; the sink refreshes its token once and retries at once.
-	Unauthorized
-	// Transient: timeouts, connection errors, an answer cut short, 5xx, 408,
-	// 425, 429, and answers that are not the partner's verdict on the
-	// request (1xx, 407, 421, a status outside 100–599); retried with backoff.
-	Transient
-	// Permanent: 3xx (a redirect is never followed) and every other 4xx; the
-	// event is dead-lettered as rejected.
-	Permanent
-	// Aborted: the caller's context ended (shutdown); the event stays pending.
-	Aborted
-	// AuthRefused: the token endpoint refused the client credentials (or
-	// answered with something that is not a token); events wait, contract §1.
-	AuthRefused
-)
-
-func (c Class) String() string {
-	switch c {
-	case Delivered:
-		return "delivered"
-	case Stale:
-		return "stale"
-	case ParentMissing:
-		return "parent_missing"
-	case Unauthorized:
-		return "unauthorized"
-	case Transient:
-		return "transient"
-	case Permanent:
-		return "permanent"
-	case Aborted:
-		return "aborted"
-	case AuthRefused:
-		return "auth_refused"
-	}
-	return "unknown"
-}
-
-// Verdict is a classified answer.
-type Verdict struct {
-	Class Class
-	// RetryAfter is the answer's Retry-After (seconds or an HTTP date),
-	// whatever its status; 0 when absent or unreadable.
-	RetryAfter time.Duration
-	Detail     string // readable: status and the partner's error, or the transport error
-}
 
 // maxRetryAfter bounds a Retry-After so that a absurd value cannot overflow.
 const maxRetryAfter = 24 * time.Hour
 
-// Classify turns one partner call's outcome into a Verdict: every answer of
-// contract §2 in one place. Only the answer to the request streamsync sent
-// counts (contract §1, "what counts as the partner's answer"): the client
-// never follows a redirect, so status is the partner's status for our
-// request.
+// Classify turns one partner call's outcome into a delivery.Answer (its
+// Class, RetryAfter and Detail; the caller adds status, latency and calls):
+// every answer of contract §2 in one place. Only the answer to the request
+// streamsync sent counts (contract §1, "what counts as the partner's
+// answer"): the client never follows a redirect, so status is the
+// partner's status for our request.
 //
 // err is the transport error (status is then 0), or, with a status, the
 // error that cut the answer's body short: an answer not read to its end is
@@ -89,19 +33,19 @@ const maxRetryAfter = 24 * time.Hour
 // apiclient.MaxAnswer bytes (body.Over), in which the error code is looked
 // for field by field — a code read whole decides, wherever it stands; only
 // the Detail is clipped.
-func Classify(method string, status int, hdr http.Header, answer apiclient.Body, err error, now time.Time) Verdict {
+func Classify(method string, status int, hdr http.Header, answer apiclient.Body, err error, now time.Time) delivery.Answer {
 	body := answer.Bytes
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			return Verdict{Class: Aborted, Detail: err.Error()}
+			return delivery.Answer{Class: delivery.Aborted, Detail: err.Error()}
 		}
 		if status != 0 {
 			if errors.Is(err, apiclient.ErrAnswerCut) {
-				return Verdict{Class: Transient, Detail: fmt.Sprintf("%d %s, %v", status, http.StatusText(status), err)}
+				return delivery.Answer{Class: delivery.Transient, Detail: fmt.Sprintf("%d %s, %v", status, http.StatusText(status), err)}
 			}
-			return Verdict{Class: Transient, Detail: fmt.Sprintf("%d %s, answer cut short: %v", status, http.StatusText(status), err)}
+			return delivery.Answer{Class: delivery.Transient, Detail: fmt.Sprintf("%d %s, answer cut short: %v", status, http.StatusText(status), err)}
 		}
-		return Verdict{Class: Transient, Detail: err.Error()}
+		return delivery.Answer{Class: delivery.Transient, Detail: err.Error()}
 	}
 	if hdr == nil {
 		hdr = http.Header{}
@@ -123,30 +67,30 @@ func Classify(method string, status int, hdr http.Header, answer apiclient.Body,
 	if answer.Over && code == "" && status >= 300 {
 		detail += fmt.Sprintf(" (answer over %d KiB, no error code in its first %d KiB)", apiclient.MaxAnswer>>10, apiclient.MaxAnswer>>10)
 	}
-	v := Verdict{RetryAfter: ra, Detail: detail}
+	v := delivery.Answer{RetryAfter: ra, Detail: detail}
 	switch {
 	case status < 100 || status > 599:
-		v.Class, v.Detail = Transient, fmt.Sprintf("status %d is not an HTTP answer: %s", status, clip(strings.TrimSpace(string(body[:min(len(body), 1024)])), 200))
+		v.Class, v.Detail = delivery.Transient, fmt.Sprintf("status %d is not an HTTP answer: %s", status, clip(strings.TrimSpace(string(body[:min(len(body), 1024)])), 200))
 	case status < 200:
-		v.Class, v.Detail = Transient, detail+": not a final answer"
+		v.Class, v.Detail = delivery.Transient, detail+": not a final answer"
 	case status < 300:
-		v.Class = Delivered
+		v.Class = delivery.Delivered
 	case status < 400:
-		v.Class = Permanent
+		v.Class = delivery.Permanent
 	case status == http.StatusNotFound && method == http.MethodDelete:
-		v.Class = Delivered
+		v.Class = delivery.Delivered
 	case status == http.StatusConflict && code == "stale_version":
-		v.Class = Stale
+		v.Class = delivery.Stale
 	case status == http.StatusConflict && code == "parent_missing":
-		v.Class = ParentMissing
+		v.Class = delivery.ParentMissing
 	case status == http.StatusUnauthorized:
-		v.Class = Unauthorized
+		v.Class = delivery.Unauthorized
 	case status == http.StatusProxyAuthRequired || status == http.StatusMisdirectedRequest:
-		v.Class, v.Detail = Transient, detail+" (from a proxy or another server, not the partner's answer)"
+		v.Class, v.Detail = delivery.Transient, detail+" (from a proxy or another server, not the partner's answer)"
 	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status == http.StatusTooEarly || status >= 500:
-		v.Class = Transient
+		v.Class = delivery.Transient
 	default:
-		v.Class = Permanent
+		v.Class = delivery.Permanent
 	}
 	return v
 }
@@ -157,9 +101,9 @@ func Classify(method string, status int, hdr http.Header, answer apiclient.Body,
 // endpoint is Transient; any other answer — 4xx (bad credentials), a
 // redirect (never followed), a 2xx without a token — is AuthRefused, whose
 // Detail names the endpoint's status and the start of its body.
-func ClassifyToken(err error, now time.Time) Verdict {
+func ClassifyToken(err error, now time.Time) delivery.Answer {
 	if errors.Is(err, context.Canceled) {
-		return Verdict{Class: Aborted, Detail: err.Error()}
+		return delivery.Answer{Class: delivery.Aborted, Detail: err.Error()}
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
@@ -171,19 +115,19 @@ func ClassifyToken(err error, now time.Time) Verdict {
 		if s := strings.TrimSpace(string(re.Body)); s != "" {
 			detail += ": " + clip(s, 200)
 		}
-		v := Verdict{Class: AuthRefused, RetryAfter: retryAfter(re.Response.Header.Get("Retry-After"), now), Detail: detail}
+		v := delivery.Answer{Class: delivery.AuthRefused, RetryAfter: retryAfter(re.Response.Header.Get("Retry-After"), now), Detail: detail}
 		switch {
 		case status >= 500, status < 200, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout, status == http.StatusTooEarly:
-			v.Class = Transient
+			v.Class = delivery.Transient
 		}
 		return v
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "cannot fetch token") {
-		return Verdict{Class: Transient, Detail: err.Error()} // no answer, or one cut short
+		return delivery.Answer{Class: delivery.Transient, Detail: err.Error()} // no answer, or one cut short
 	}
 	// The endpoint answered 2xx with something that is not a token.
-	return Verdict{Class: AuthRefused, Detail: "token endpoint answered without a token: " + err.Error()}
+	return delivery.Answer{Class: delivery.AuthRefused, Detail: "token endpoint answered without a token: " + err.Error()}
 }
 
 // location names the Location header of a redirect.

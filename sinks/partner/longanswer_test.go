@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/streamsync/streamsync/internal/delivery"
 )
 
 // Long answers over real HTTP: the verdict rests on the whole answer (up to
@@ -20,14 +22,14 @@ func TestLongAnswers(t *testing.T) {
 		name   string
 		status int
 		body   string
-		class  Class
+		class  delivery.Class
 		detail string
 	}{
-		{"409 stale_version after 6 KB", 409, `{"detail":"` + pad + `","error":"stale_version","current_version":9}`, Stale, "409 Conflict: stale_version"},
-		{"409 parent_missing after 6 KB", 409, `{"detail":"` + pad + `","error":"parent_missing"}`, ParentMissing, "409 Conflict: parent_missing"},
-		{"409 stale_version first in 3 MiB", 409, `{"error":"stale_version","detail":"` + strings.Repeat(pad, 500) + `"}`, Stale, "409 Conflict: stale_version"},
-		{"201 with 3 MiB", 201, `{"detail":"` + strings.Repeat(pad, 500) + `"}`, Delivered, "201 Created"},
-		{"422 with 6 KB", 422, `{"detail":"` + pad + `"}`, Permanent, `422 Unprocessable Entity: {"detail":"` + pad[:189] + "…"},
+		{"409 stale_version after 6 KB", 409, `{"detail":"` + pad + `","error":"stale_version","current_version":9}`, delivery.Stale, "409 Conflict: stale_version"},
+		{"409 parent_missing after 6 KB", 409, `{"detail":"` + pad + `","error":"parent_missing"}`, delivery.ParentMissing, "409 Conflict: parent_missing"},
+		{"409 stale_version first in 3 MiB", 409, `{"error":"stale_version","detail":"` + strings.Repeat(pad, 500) + `"}`, delivery.Stale, "409 Conflict: stale_version"},
+		{"201 with 3 MiB", 201, `{"detail":"` + strings.Repeat(pad, 500) + `"}`, delivery.Delivered, "201 Created"},
+		{"422 with 6 KB", 422, `{"detail":"` + pad + `"}`, delivery.Permanent, `422 Unprocessable Entity: {"detail":"` + pad[:189] + "…"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,7 +70,7 @@ func TestLongTokenAnswers(t *testing.T) {
 	}))
 	defer hs.Close()
 	s := sinkAt(t, hs.URL, func(c *Config) { c.ClientID, c.ClientSecret = "id", "sec" })
-	if r := s.Send(context.Background(), ev("e1", "x", "k", 1, `{}`)); r.Class != Delivered {
+	if r := s.Send(context.Background(), ev("e1", "x", "k", 1, `{}`)); r.Class != delivery.Delivered {
 		t.Fatalf("with a 64 KB token in a 700 KB answer: %+v", r)
 	}
 
@@ -76,7 +78,7 @@ func TestLongTokenAnswers(t *testing.T) {
 	s = sinkAt(t, hs.URL, func(c *Config) { c.ClientID, c.ClientSecret = "id", "sec" })
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if r := s.Send(ctx, ev("e2", "x", "k", 1, `{}`)); r.Class != Aborted {
+	if r := s.Send(ctx, ev("e2", "x", "k", 1, `{}`)); r.Class != delivery.Aborted {
 		t.Fatalf("events wait while the credentials are refused: %+v", r)
 	}
 	h := s.Health()

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/internal/testenv"
 )
 
@@ -59,12 +60,12 @@ func TestEchoedCredentialsAreScrubbed(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	done := make(chan Result, 1)
+	done := make(chan delivery.Answer, 1)
 	go func() { done <- s.Send(ctx, ev("e1", "x", "k", 1, `{}`)) }()
 	testenv.WaitFor(t, 10*time.Second, "the refusal in Health", func() bool { return !s.Health().AuthOK })
 	refused := s.Health()
 	r := <-done
-	if r.Class != Permanent || r.Status != http.StatusBadRequest {
+	if r.Class != delivery.Permanent || r.Status != http.StatusBadRequest {
 		t.Fatalf("result %+v", r)
 	}
 	seen := map[string]string{"health": fmt.Sprintf("%+v", refused), "detail": r.Detail, "log": logs.String()}
@@ -98,7 +99,7 @@ func TestEchoedTokenCutByTheClip(t *testing.T) {
 	defer hs.Close()
 	s := sinkAt(t, hs.URL, func(c *Config) { c.ClientID, c.ClientSecret = "id", echoSecret })
 	r := s.Send(context.Background(), ev("e1", "x", "k", 1, `{}`))
-	if r.Class != Permanent || strings.Contains(r.Detail, echoToken[:minShown]) || !strings.Contains(r.Detail, "Bearer <redacted>") {
+	if r.Class != delivery.Permanent || strings.Contains(r.Detail, echoToken[:minShown]) || !strings.Contains(r.Detail, "Bearer <redacted>") {
 		t.Fatalf("detail %q", r.Detail)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/internal/apiclient"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"golang.org/x/time/rate"
 )
 
@@ -97,21 +98,14 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Result is one delivery of one event: the classified answer of the last
-// call, and how many calls counted as attempts.
-type Result struct {
-	Verdict
-	Status  int           // HTTP status of the last call; 0 when none
-	Latency time.Duration // of the last call
-	// Calls is the number of partner calls that count as attempts: calls
-	// made while the breaker was closed. Probes that fail, and calls whose
-	// failure finds the breaker open, do not count, so an outage costs no
-	// event its attempts.
-	Calls int
-	// Unsettled: the last call reached the partner, or may have, and its
+// result is one call's answer, or one delivery's, with what only the sink
+// needs of it.
+type result struct {
+	delivery.Answer
+	// unsettled: the last call reached the partner, or may have, and its
 	// answer was not read to the end (a timeout on our side, a connection
 	// cut mid-call, a stop): the partner may still be working on it.
-	Unsettled bool
+	unsettled bool
 	// shared: the token fetch that failed was another caller's.
 	shared bool
 }
@@ -236,30 +230,33 @@ func (s *Sink) Health() Health {
 // Send delivers one event. While the partner is down (contract §1) it waits
 // for the breaker instead of failing, and so it does while the token
 // endpoint refuses the credentials; it returns when the partner answered
-// with something other than a failed probe, or when ctx ends (Aborted).
-func (s *Sink) Send(ctx context.Context, e event.Event) Result {
-	return s.SendGuarded(ctx, e, nil)
+// with something other than a failed probe, or when ctx ends (delivery.Aborted).
+// The Guard ctx carries (delivery.WithGuard), if any, guards every call, as
+// in SendGuarded.
+func (s *Sink) Send(ctx context.Context, e event.Event) delivery.Answer {
+	return s.SendGuarded(ctx, e, delivery.GuardFrom(ctx))
 }
 
 // SendGuarded is Send with g asked before every call — after any wait for
 // the rate limit or the breaker, and before the call again after a 401 —
 // and told of every call that may still be at the partner. A call g
-// refuses is not made: the delivery ends Aborted. A nil g is Send.
-func (s *Sink) SendGuarded(ctx context.Context, e event.Event, g Guard) Result {
+// refuses is not made: the delivery ends delivery.Aborted. A nil g guards
+// nothing.
+func (s *Sink) SendGuarded(ctx context.Context, e event.Event, g delivery.Guard) delivery.Answer {
 	counted := 0
 	for {
 		if s.limiter != nil {
 			if err := s.limiter.Wait(ctx); err != nil {
-				return Result{Verdict: Verdict{Class: Aborted, Detail: err.Error()}, Calls: counted}
+				return delivery.Answer{Class: delivery.Aborted, Detail: err.Error(), Calls: counted}
 			}
 		}
 		probe, err := s.awaitBreaker(ctx)
 		if err != nil {
-			return Result{Verdict: Verdict{Class: Aborted, Detail: err.Error()}, Calls: counted}
+			return delivery.Answer{Class: delivery.Aborted, Detail: err.Error(), Calls: counted}
 		}
 		if err := check(ctx, g); err != nil {
 			s.breaker.cancel(probe) // no call was made
-			return Result{Verdict: Verdict{Class: Aborted, Detail: err.Error()}, Calls: counted}
+			return delivery.Answer{Class: delivery.Aborted, Detail: err.Error(), Calls: counted}
 		}
 		r := s.call(ctx, e, g)
 		o := outcomeOf(r.Class)
@@ -271,28 +268,28 @@ func (s *Sink) SendGuarded(ctx context.Context, e event.Event, g Guard) Result {
 		}
 		s.breaker.done(probe, o, r.RetryAfter)
 		switch {
-		case r.Class == Transient && r.shared:
+		case r.Class == delivery.Transient && r.shared:
 			continue // one failed token fetch is one failure: the callers that waited for it try again
-		case r.Class == AuthRefused:
+		case r.Class == delivery.AuthRefused:
 			continue // events wait while the credentials are refused
-		case r.Class == Transient && (probe || s.breaker.State() != BreakerClosed):
+		case r.Class == delivery.Transient && (probe || s.breaker.State() != BreakerClosed):
 			continue // the partner is down: this event waits and keeps its attempts
 		}
-		if r.Class != Aborted {
+		if r.Class != delivery.Aborted {
 			counted += r.Calls
 		}
 		r.Calls = counted
-		return r
+		return r.Answer
 	}
 }
 
-func outcomeOf(c Class) outcome {
+func outcomeOf(c delivery.Class) outcome {
 	switch c {
-	case Transient:
+	case delivery.Transient:
 		return failed
-	case AuthRefused:
+	case delivery.AuthRefused:
 		return refused
-	case Aborted:
+	case delivery.Aborted:
 		return cut
 	}
 	return answered
@@ -323,19 +320,19 @@ func (s *Sink) awaitBreaker(ctx context.Context) (probe bool, err error) {
 // partner. The verdict's detail, which goes to the attempt log, dead
 // letters and logs, never holds the client secret or a token the partner
 // echoed (docs/security.md, "Secrets").
-func (s *Sink) call(ctx context.Context, e event.Event, g Guard) (r Result) {
+func (s *Sink) call(ctx context.Context, e event.Event, g delivery.Guard) (r result) {
 	defer func() { r.Detail = apiclient.Scrub(s.tokens.Scrub(r.Detail), s.urlSecrets...) }()
 	r = s.callOnce(ctx, e)
 	unsettled(g, r)
-	if r.Class == Unauthorized && s.tokens != nil {
+	if r.Class == delivery.Unauthorized && s.tokens != nil {
 		if err := check(ctx, g); err != nil {
-			r.Verdict = Verdict{Class: Aborted, Detail: err.Error()}
+			r.Answer = delivery.Answer{Class: delivery.Aborted, Detail: err.Error()}
 			return r
 		}
 		r2 := s.callOnce(ctx, e) // the refusal and the retry are one attempt
 		unsettled(g, r2)
-		if r2.Class == Unauthorized {
-			r2.Class = Transient // credentials refused twice: retried with backoff, then exhausted
+		if r2.Class == delivery.Unauthorized {
+			r2.Class = delivery.Transient // credentials refused twice: retried with backoff, then exhausted
 		}
 		return r2
 	}
@@ -357,7 +354,7 @@ type parentRef struct {
 // jsonContentType is shared by every request; nothing changes it.
 var jsonContentType = []string{"application/json"}
 
-func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
+func (s *Sink) callOnce(ctx context.Context, e event.Event) result {
 	method, target := s.request(e)
 	var body []byte
 	if e.Op != event.OpDelete {
@@ -367,14 +364,14 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 		}
 		var err error
 		if body, err = json.Marshal(pb); err != nil {
-			return Result{Verdict: Verdict{Class: Permanent, Detail: "encode body: " + err.Error()}}
+			return result{Answer: delivery.Answer{Class: delivery.Permanent, Detail: "encode body: " + err.Error()}}
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
 	if err != nil {
-		return Result{Verdict: Verdict{Class: Permanent, Detail: "build request: " + err.Error()}}
+		return result{Answer: delivery.Answer{Class: delivery.Permanent, Detail: "build request: " + err.Error()}}
 	}
 	// Set directly, in canonical form: Header.Set's canonicalising and
 	// growing showed in the profile of every request.
@@ -390,11 +387,11 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 	if s.tokens != nil {
 		var fetched bool
 		if tok, fetched, err = s.tokens.Get(ctx); err != nil {
-			v := ClassifyToken(err, s.cfg.Now())
-			if v.Class == AuthRefused {
-				s.auth.refusedWith(v.Detail)
+			a := ClassifyToken(err, s.cfg.Now())
+			if a.Class == delivery.AuthRefused {
+				s.auth.refusedWith(a.Detail)
 			}
-			return Result{Verdict: v, shared: errors.Is(err, apiclient.ErrSharedFetch)}
+			return result{Answer: a, shared: errors.Is(err, apiclient.ErrSharedFetch)}
 		}
 		if fetched {
 			s.auth.accepted()
@@ -410,7 +407,9 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("timeout after %s: %w", s.cfg.Timeout, err)
 		}
-		return Result{Verdict: Classify(method, 0, nil, apiclient.Body{}, err, s.cfg.Now()), Latency: latency, Calls: 1, Unsettled: reached.Load()}
+		a := Classify(method, 0, nil, apiclient.Body{}, err, s.cfg.Now())
+		a.Latency, a.Calls = latency, 1
+		return result{Answer: a, unsettled: reached.Load()}
 	}
 	// The answer is trusted only when read to its end (up to 1 MiB).
 	answer, rerr := readAnswer(resp)
@@ -422,9 +421,10 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) Result {
 	if rerr == nil && (resp.Request == nil || resp.Request.Method != method || resp.Request.URL.String() != req.URL.String()) {
 		rerr = errors.New("the answer is not to the request sent")
 	}
-	v := Classify(method, resp.StatusCode, resp.Header, answer, rerr, s.cfg.Now())
-	if v.Class == Unauthorized && s.tokens != nil {
+	a := Classify(method, resp.StatusCode, resp.Header, answer, rerr, s.cfg.Now())
+	if a.Class == delivery.Unauthorized && s.tokens != nil {
 		s.tokens.Invalidate(tok)
 	}
-	return Result{Verdict: v, Status: resp.StatusCode, Latency: latency, Calls: 1, Unsettled: unread}
+	a.Status, a.Latency, a.Calls = resp.StatusCode, latency, 1
+	return result{Answer: a, unsettled: unread}
 }

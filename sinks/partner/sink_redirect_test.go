@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/delivery"
 )
 
 // TestRedirectNotFollowed: a 3xx is the partner's answer, a permanent
@@ -26,7 +27,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := s.Send(context.Background(), event.Event{ID: "e1", Account: "a", Entity: "reg", Key: "k", Op: event.OpUpsert, Version: 1, Data: json.RawMessage(`{}`)})
-	if r.Class != Permanent || r.Status != http.StatusTemporaryRedirect || !strings.Contains(r.Detail, target.URL+"/elsewhere") || followed {
+	if r.Class != delivery.Permanent || r.Status != http.StatusTemporaryRedirect || !strings.Contains(r.Detail, target.URL+"/elsewhere") || followed {
 		t.Fatalf("redirect: %+v, followed %v", r, followed)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/partnersim"
 )
 
@@ -75,24 +76,24 @@ func TestSendUpsertAndDelete(t *testing.T) {
 	child := ev("e2", "sub_registration", "s-1", 2, `{"seat":"A3"}`)
 	child.ParentEntity, child.ParentKey = parent.Entity, parent.Key
 
-	if r := f.sink.Send(ctx, child); r.Class != ParentMissing || r.Status != 409 || r.Calls != 1 {
+	if r := f.sink.Send(ctx, child); r.Class != delivery.ParentMissing || r.Status != 409 || r.Calls != 1 {
 		t.Fatalf("child first: %+v", r)
 	}
-	if r := f.sink.Send(ctx, parent); r.Class != Delivered || r.Status != 201 {
+	if r := f.sink.Send(ctx, parent); r.Class != delivery.Delivered || r.Status != 201 {
 		t.Fatalf("parent: %+v", r)
 	}
-	if r := f.sink.Send(ctx, child); r.Class != Delivered || r.Latency <= 0 {
+	if r := f.sink.Send(ctx, child); r.Class != delivery.Delivered || r.Latency <= 0 {
 		t.Fatalf("child: %+v", r)
 	}
-	if r := f.sink.Send(ctx, ev("e3", "sub_registration", "s-1", 2, `{"seat":"B"}`)); r.Class != Stale {
+	if r := f.sink.Send(ctx, ev("e3", "sub_registration", "s-1", 2, `{"seat":"B"}`)); r.Class != delivery.Stale {
 		t.Fatalf("same version again: %+v", r)
 	}
 	del := event.Event{ID: "e4", Account: "acc", Entity: "sub_registration", Key: "s-1", Op: event.OpDelete, Version: 3}
-	if r := f.sink.Send(ctx, del); r.Class != Delivered || r.Status != 204 {
+	if r := f.sink.Send(ctx, del); r.Class != delivery.Delivered || r.Status != 204 {
 		t.Fatalf("delete: %+v", r)
 	}
 	del.ID, del.Version = "e5", 4
-	if r := f.sink.Send(ctx, del); r.Class != Delivered || r.Status != 404 {
+	if r := f.sink.Send(ctx, del); r.Class != delivery.Delivered || r.Status != 404 {
 		t.Fatalf("delete of a gone record: %+v", r)
 	}
 	st := f.sim.Snapshot("")
@@ -111,12 +112,12 @@ func TestSendUpsertAndDelete(t *testing.T) {
 func TestTokenRefreshedBeforeExpiryAndOn401(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	if r := f.sink.Send(ctx, ev("e1", "x", "k", 1, `{}`)); r.Class != Delivered {
+	if r := f.sink.Send(ctx, ev("e1", "x", "k", 1, `{}`)); r.Class != delivery.Delivered {
 		t.Fatal(r)
 	}
 	// 9s into a 10s token: within the early-expiry margin, so a new one is fetched first.
 	f.clock.Add(9 * time.Second)
-	if r := f.sink.Send(ctx, ev("e2", "x", "k", 2, `{}`)); r.Class != Delivered || r.Calls != 1 {
+	if r := f.sink.Send(ctx, ev("e2", "x", "k", 2, `{}`)); r.Class != delivery.Delivered || r.Calls != 1 {
 		t.Fatal(r)
 	}
 	st := f.sim.Snapshot("").Stats
@@ -125,7 +126,7 @@ func TestTokenRefreshedBeforeExpiryAndOn401(t *testing.T) {
 	}
 	// The partner forgets every token (as after its restart): one 401, a fresh token, and the same call again.
 	f.sim.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/_sim/reset", nil))
-	if r := f.sink.Send(ctx, ev("e3", "x", "k", 3, `{}`)); r.Class != Delivered || r.Calls != 1 {
+	if r := f.sink.Send(ctx, ev("e3", "x", "k", 3, `{}`)); r.Class != delivery.Delivered || r.Calls != 1 {
 		t.Fatalf("after the partner forgot the token: %+v", r)
 	}
 	st = f.sim.Snapshot("").Stats
@@ -139,22 +140,22 @@ func TestSendFailures(t *testing.T) {
 		name   string
 		faults partnersim.Faults
 		key    string
-		class  Class
+		class  delivery.Class
 		status int
-		check  func(*testing.T, Result)
+		check  func(*testing.T, delivery.Answer)
 	}{
-		{"503", partnersim.Faults{ErrorRate: 1}, "k", Transient, 503, nil},
-		{"429", partnersim.Faults{Rate429: 1, RetryAfter: partnersim.Duration(3 * time.Second)}, "k", Transient, 429, func(t *testing.T, r Result) {
+		{"503", partnersim.Faults{ErrorRate: 1}, "k", delivery.Transient, 503, nil},
+		{"429", partnersim.Faults{Rate429: 1, RetryAfter: partnersim.Duration(3 * time.Second)}, "k", delivery.Transient, 429, func(t *testing.T, r delivery.Answer) {
 			if r.RetryAfter != 3*time.Second {
 				t.Fatalf("RetryAfter %s", r.RetryAfter)
 			}
 		}},
-		{"422", partnersim.Faults{RejectPrefix: "bad"}, "bad-1", Permanent, 422, func(t *testing.T, r Result) {
+		{"422", partnersim.Faults{RejectPrefix: "bad"}, "bad-1", delivery.Permanent, 422, func(t *testing.T, r delivery.Answer) {
 			if !strings.Contains(r.Detail, "rejected") {
 				t.Fatalf("detail %q", r.Detail)
 			}
 		}},
-		{"timeout", partnersim.Faults{Latency: partnersim.Duration(500 * time.Millisecond)}, "k", Transient, 0, func(t *testing.T, r Result) {
+		{"timeout", partnersim.Faults{Latency: partnersim.Duration(500 * time.Millisecond)}, "k", delivery.Transient, 0, func(t *testing.T, r delivery.Answer) {
 			if !strings.Contains(r.Detail, "timeout after 100ms") {
 				t.Fatalf("detail %q", r.Detail)
 			}
@@ -183,7 +184,7 @@ func TestConnectionRefusedIsTransient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := s.Send(context.Background(), ev("e", "x", "k", 1, `{}`)); r.Class != Transient || r.Calls != 1 {
+	if r := s.Send(context.Background(), ev("e", "x", "k", 1, `{}`)); r.Class != delivery.Transient || r.Calls != 1 {
 		t.Fatalf("%+v", r)
 	}
 }
@@ -198,7 +199,7 @@ func TestAbortedOnCancel(t *testing.T) {
 		}
 		cancel()
 	}()
-	if r := f.sink.Send(ctx, ev("e", "x", "k", 1, `{}`)); r.Class != Aborted || r.Calls != 0 {
+	if r := f.sink.Send(ctx, ev("e", "x", "k", 1, `{}`)); r.Class != delivery.Aborted || r.Calls != 0 {
 		t.Fatalf("%+v", r)
 	}
 }
@@ -208,16 +209,16 @@ func TestAbortedOnCancel(t *testing.T) {
 func TestBreakerWaitsOutAnOutage(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	if r := f.sink.Send(ctx, ev("first", "x", "k0", 1, `{}`)); r.Class != Delivered {
+	if r := f.sink.Send(ctx, ev("first", "x", "k0", 1, `{}`)); r.Class != delivery.Delivered {
 		t.Fatal(r)
 	}
 	f.faults(t, partnersim.Faults{Outage: true})
 	for i := range 4 {
-		if r := f.sink.Send(ctx, ev("e", "x", "k", int64(i+1), `{}`)); r.Class != Transient || r.Calls != 1 {
+		if r := f.sink.Send(ctx, ev("e", "x", "k", int64(i+1), `{}`)); r.Class != delivery.Transient || r.Calls != 1 {
 			t.Fatalf("call %d while closed: %+v", i, r)
 		}
 	}
-	done := make(chan Result, 1)
+	done := make(chan delivery.Answer, 1)
 	go func() { done <- f.sink.Send(ctx, ev("waiter", "x", "k", 9, `{}`)) }() // the fifth failure trips the breaker
 	deadline := time.Now().Add(10 * time.Second)
 	for f.sim.Snapshot("").Stats.ByStatus["503"] < 8 { // at least three probes failed
@@ -236,7 +237,7 @@ func TestBreakerWaitsOutAnOutage(t *testing.T) {
 	for {
 		select {
 		case r := <-done:
-			if r.Class != Delivered || r.Calls != 1 {
+			if r.Class != delivery.Delivered || r.Calls != 1 {
 				t.Fatalf("after the outage: %+v (failed probes must not count)", r)
 			}
 			return

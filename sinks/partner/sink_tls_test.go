@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/internal/tlsconf"
 	"github.com/streamsync/streamsync/partnersim"
@@ -77,12 +78,12 @@ func TestSendOverMutualTLS(t *testing.T) {
 			defer cancel()
 			r := s.Send(ctx, ev("e-"+strings.ReplaceAll(tc.name, " ", "-"), "reg", "k1", 1, `{"n":1}`))
 			if tc.delivered {
-				if r.Class != Delivered || tokens.Load() != tokensBefore+1 {
+				if r.Class != delivery.Delivered || tokens.Load() != tokensBefore+1 {
 					t.Fatalf("over mTLS: %+v, %d token requests", r, tokens.Load()-tokensBefore)
 				}
 				return
 			}
-			if r.Class == Delivered || !strings.Contains(r.Detail, tc.detail) || tokens.Load() != tokensBefore {
+			if r.Class == delivery.Delivered || !strings.Contains(r.Detail, tc.detail) || tokens.Load() != tokensBefore {
 				t.Fatalf("want a failure saying %q and no token request, got %+v, %d token requests", tc.detail, r, tokens.Load()-tokensBefore)
 			}
 		})
