@@ -149,6 +149,38 @@ func TestReservedOriginsAndFields(t *testing.T) {
 	}
 }
 
+// An item larger than an entry of event.max_bytes may be in JSON
+// (event.Limits.MaxJSONBytes) is refused with a reason naming it before it
+// is parsed, whatever it holds — here one event whose extra fields, which
+// the ingest drops, make it larger; nothing is appended or prepared. An
+// item within the bound is taken, its extra fields dropped.
+func TestOversizedItemRefused(t *testing.T) {
+	url, appended := startBounded(t, 100, httpserve.Limits{}) // event.max_bytes 4096
+	max := event.Limits{MaxBytes: 4096}.MaxJSONBytes()
+	wide := func(id string, size int) string {
+		b := []byte(`{"id":"` + id + `","account":"a","entity":"order","key":"k-` + id + `","op":"upsert","version":1,"data":{}`)
+		for i := 0; len(b) < size-1; i++ {
+			b = fmt.Appendf(b, `,"f%d":0`, i)
+		}
+		return string(append(b, '}'))
+	}
+	small, big := wide("small", max-16), wide("big", max+1)
+	for _, path := range []string{"", "?prepare=1"} {
+		st, ans, _ := postAs(t, url+path, "", "["+small+","+big+"]")
+		errs, _ := ans["errors"].([]any)
+		if st != 400 || len(errs) != 1 || errs[0].(map[string]any)["index"] != float64(1) || errs[0].(map[string]any)["id"] != "big" ||
+			!strings.Contains(reasonOf(ans), fmt.Sprintf("%d bytes of JSON, more than an entry of event.max_bytes (4096) may take with JSON's syntax (%d)", len(big), max)) {
+			t.Fatalf("POST %s: %d %v; want 400 naming item 1, its id and its size", path, st, ans)
+		}
+	}
+	if n := appended(); n != 0 {
+		t.Fatalf("a batch with an oversized item appended %d", n)
+	}
+	if st, ans, _ := postAs(t, url, "", small); st != 202 {
+		t.Fatalf("an item of %d bytes (bound %d): %d %v, want 202", len(small), max, st, ans)
+	}
+}
+
 // A body that comes more slowly than the minimum rate is answered 408 once
 // the grace has passed, and nothing is appended.
 func TestSlowBodyRefused(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 )
 
@@ -48,26 +49,28 @@ func reserved(item json.RawMessage, origin string, partners []string) []string {
 }
 
 // reservedField is the first reserved field name of a JSON object (in name
-// order), empty when it has none. The object is decoded only when its bytes
-// could hold one (a name may be written with \u escapes).
+// order), empty when it has none, also when written with \u escapes; reading
+// the names costs no allocation however many the object has
+// (event.EachMember).
 func reservedField(item json.RawMessage) string {
-	if !bytes.Contains(item, []byte("ss_")) && !bytes.Contains(item, []byte("dead_")) && !bytes.Contains(item, []byte(`\u`)) {
-		return ""
-	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(item, &obj) != nil {
-		return "" // not an object: reported as such
-	}
-	var found []string
-	for name := range obj {
-		if slices.ContainsFunc(reservedPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
-			found = append(found, name)
+	found := ""
+	_ = event.EachMember(item, func(name, _ []byte) bool {
+		if isReserved(name) && (found == "" || string(name) < found) {
+			found = string(name)
+		}
+		return true
+	}) // not an object: reported as such by event.FromJSON
+	return found
+}
+
+// isReserved says whether a field name starts with a reserved prefix.
+func isReserved(name []byte) bool {
+	for _, p := range reservedPrefixes {
+		if bytes.HasPrefix(name, []byte(p)) {
+			return true
 		}
 	}
-	if len(found) == 0 {
-		return ""
-	}
-	return slices.Min(found)
+	return false
 }
 
 // clip shortens a name quoted in a reason.
