@@ -108,7 +108,8 @@ func TestRejectedReasonsAreCapped(t *testing.T) {
 }
 
 // Origins streamsync or a partner writes, and fields only streamsync
-// writes, are refused by the ingest with a reason naming the field.
+// writes, are refused by the ingest in any case, with a reason naming the
+// field.
 func TestReservedOriginsAndFields(t *testing.T) {
 	url, appended := startBounded(t, 100, httpserve.Limits{})
 	with := func(extra string) string {
@@ -127,6 +128,10 @@ func TestReservedOriginsAndFields(t *testing.T) {
 		{"a replay mark", with(`,"_ss_replay":"1"`), "_ss_replay: fields starting with"},
 		{"a dead-letter field", with(`,"dead_reason":"invalid"`), "dead_reason: fields starting with"},
 		{"an escaped name", with(`,"\u0073s_proof":"x"`), "ss_proof: fields starting with"},
+		{"a producer in capitals", with(`,"SS_producer":"billing"`), "SS_producer: fields starting with ss_, _ss_ or dead_ (in any case)"},
+		{"a proof in capitals", with(`,"_SS_proof":"x"`), "_SS_proof: fields starting with"},
+		{"a dead-letter field in capitals", with(`,"DEAD_reason":"invalid"`), "DEAD_reason: fields starting with"},
+		{"mixed case, escaped", with(`,"\u0053s_Producer":"x"`), "Ss_Producer: fields starting with"},
 		{"with other problems", `{"id":"r2","origin":"backfill"}`, `origin: "backfill" is reserved`},
 	}
 	for _, tt := range tests {

@@ -20,7 +20,8 @@ const ProducerField = "ss_producer"
 // reservedPrefixes start the names of entry fields only streamsync writes
 // (docs/events.md): ss_ (the producer, the proof of an event streamsync
 // wrote itself), _ss_ (what an event carries from one entry to the next,
-// handlers.MetaPrefix) and dead_ (dead letters). The ingest refuses them.
+// handlers.MetaPrefix) and dead_ (dead letters). The ingest refuses them in
+// any case, as it refuses reserved origins.
 var reservedPrefixes = []string{"ss_", handlers.MetaPrefix, "dead_"}
 
 // streamsyncOrigins are the origins of events streamsync writes itself: a
@@ -43,15 +44,15 @@ func reserved(item json.RawMessage, origin string, partners []string) []string {
 		out = append(out, fmt.Sprintf("origin: %q is a partner's name (sink.partner_name): a partner's changes do not come through the ingest; name the system the change came from", clip(origin)))
 	}
 	if f := reservedField(item); f != "" {
-		out = append(out, fmt.Sprintf("%s: fields starting with ss_, _ss_ or dead_ are streamsync's own and do not come through the ingest", clip(f)))
+		out = append(out, fmt.Sprintf("%s: fields starting with ss_, _ss_ or dead_ (in any case) are streamsync's own and do not come through the ingest", clip(f)))
 	}
 	return out
 }
 
 // reservedField is the first reserved field name of a JSON object (in name
-// order), empty when it has none, also when written with \u escapes; reading
-// the names costs no allocation however many the object has
-// (event.EachMember).
+// order), empty when it has none. Names are matched in any case (SS_producer
+// and Dead_Reason too), also when written with \u escapes; reading the
+// names costs no allocation however many the object has (event.EachMember).
 func reservedField(item json.RawMessage) string {
 	found := ""
 	_ = event.EachMember(item, func(name, _ []byte) bool {
@@ -63,10 +64,11 @@ func reservedField(item json.RawMessage) string {
 	return found
 }
 
-// isReserved says whether a field name starts with a reserved prefix.
+// isReserved says whether a field name starts with a reserved prefix, in
+// any case.
 func isReserved(name []byte) bool {
 	for _, p := range reservedPrefixes {
-		if bytes.HasPrefix(name, []byte(p)) {
+		if len(name) >= len(p) && bytes.EqualFold(name[:len(p)], []byte(p)) {
 			return true
 		}
 	}
