@@ -3,7 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
-	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -187,31 +187,23 @@ func TestOversizedItemRefused(t *testing.T) {
 }
 
 // A body that comes more slowly than the minimum rate is answered 408 once
-// the grace has passed, and nothing is appended.
+// the grace has passed, and nothing is appended or released — on every path
+// that reads a body (events, prepare, confirm, cancel).
 func TestSlowBodyRefused(t *testing.T) {
 	url, appended := startBounded(t, 100, httpserve.Limits{BodyGrace: 200 * time.Millisecond, MinBodyRate: 1000})
-	c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/v1/events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	body := pev("slow")
-	start := time.Now()
-	fmt.Fprintf(c, "POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
-	go func() {
-		tick := time.NewTicker(20 * time.Millisecond) // 50 bytes a second
-		defer tick.Stop()
-		for i := range len(body) {
-			<-tick.C
-			if _, err := c.Write([]byte{body[i]}); err != nil {
-				return
+	addr := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/v1/events")
+	for _, tt := range []struct{ path, body string }{
+		{"/v1/events", pev("slow")},
+		{"/v1/events?prepare=1", pev("slow")},
+		{"/v1/events/confirm", `{"ids":["slow-1","slow-2","slow-3"]}`},
+		{"/v1/events/cancel", `{"ids":["slow-1","slow-2","slow-3"]}`},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			status, took := testenv.Trickle(t, addr, "POST", tt.path, tt.body, "Content-Type: application/json")
+			if status != http.StatusRequestTimeout || took > 3*time.Second {
+				t.Fatalf("%d after %s, want 408 within 3s", status, took)
 			}
-		}
-	}()
-	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	head := make([]byte, 12)
-	if _, err := c.Read(head); err != nil || string(head) != "HTTP/1.1 408" || time.Since(start) > 3*time.Second {
-		t.Fatalf("%q %v after %s, want 408 within 3s", head, err, time.Since(start))
+		})
 	}
 	if n := appended(); n != 0 {
 		t.Fatalf("a slow body appended %d", n)
