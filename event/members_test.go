@@ -81,7 +81,9 @@ func wideEvent(n int) []byte {
 }
 
 // An event's extra fields cost FromJSON nothing: the allocations of an
-// event with 100,000 extra fields are those of the same event with none.
+// event with 100,000 extra fields are those of the same event with none
+// (give or take a few: with -race, sync.Pool drops what encoding/json's
+// scanners put back).
 func TestFromJSONExtraFieldsCostNothing(t *testing.T) {
 	lim := Limits{MaxBytes: 4 << 20}
 	allocs := func(obj []byte) float64 {
@@ -92,7 +94,7 @@ func TestFromJSONExtraFieldsCostNothing(t *testing.T) {
 		})
 	}
 	none, wide := allocs(wideEvent(0)), allocs(wideEvent(100_000))
-	if wide > none {
+	if wide > none+10 {
 		t.Fatalf("FromJSON allocates %.0f times for an event with 100,000 extra fields, %.0f without", wide, none)
 	}
 }
