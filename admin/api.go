@@ -81,11 +81,8 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 				Account string   `json:"account"`
 				All     bool     `json:"all"`
 			}
-			if err := decodeBody(w, r, &body); errors.Is(err, errTooLarge) {
-				writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": err.Error()})
-				return
-			} else if err != nil {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			if err := decodeBody(w, r, &body); err != nil {
+				writeJSON(w, bodyStatus(err), map[string]string{"error": err.Error()})
 				return
 			}
 			if len(body.IDs) > MaxIDs {

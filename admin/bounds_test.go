@@ -3,14 +3,18 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/httpserve"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/reconcile"
 )
 
 // deadLetters writes n dead letters whose data is size bytes into a fresh
@@ -191,5 +195,49 @@ func TestChainsQueryBounded(t *testing.T) {
 	}
 	if ch.got.Limit != DefaultChains {
 		t.Fatalf("chains asked with limit %d, want the default %d", ch.got.Limit, DefaultChains)
+	}
+}
+
+// A POST whose body comes more slowly than the server's limits allow is
+// answered 408, and nothing is done — a replay, a drop, and a reconcile run
+// mounted on the same API alike; a body over a handler's limit, 413.
+func TestSlowBodyRefused(t *testing.T) {
+	ops := &fakeOps{}
+	started := false
+	build := func(reconcile.Config) (*reconcile.Reconciler, func(), error) {
+		started = true
+		return nil, func() {}, errors.New("no run in this test")
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/v1/reconcile/run", reconcile.StartHandler(&reconcile.Starter{}, build))
+	mux.Handle("/", NewAPI(ops, nil, nil))
+	s, err := New(Config{Addr: "127.0.0.1:0", HTTP: httpserve.Limits{BodyGrace: 200 * time.Millisecond, MinBodyRate: 1000}},
+		func(context.Context) error { return nil }, nil, mux, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	for _, tt := range []struct{ path, body string }{
+		{"/api/v1/dead/replay", `{"ids":["d-1","d-2","d-3"]}`},
+		{"/api/v1/dead/drop", `{"ids":["d-1","d-2","d-3"]}`},
+		{"/api/v1/reconcile/run", `{"repair":false,"entities":["reg"]}`},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			status, took := testenv.Trickle(t, s.Addr(), "POST", tt.path, tt.body, jsonCT)
+			if status != http.StatusRequestTimeout || took > 3*time.Second {
+				t.Fatalf("%d after %s, want 408 within 3s", status, took)
+			}
+		})
+	}
+	if len(ops.replayed) != 0 || started {
+		t.Fatalf("a slow body was acted on: replayed or dropped %v, run built %v", ops.replayed, started)
+	}
+	// A body over a handler's limit is 413 there too.
+	big := `{"repair":false,"entities":["` + strings.Repeat("e", 64<<10) + `"]}`
+	if st, body := call(t, "POST", "http://"+s.Addr()+"/api/v1/reconcile/run", "", big, jsonCT); st != http.StatusRequestEntityTooLarge || started {
+		t.Fatalf("a reconcile run with a body over 64 KiB: %d %s, want 413", st, body)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/streamsync/streamsync/internal/httpserve"
 )
 
 // Bounds of what one admin request may ask for (docs/security.md, "Admin"):
@@ -26,12 +28,16 @@ const (
 	MaxChains     = 1000
 )
 
-// errTooLarge is a body over MaxBodyBytes.
-var errTooLarge = fmt.Errorf("body: larger than %d bytes", MaxBodyBytes)
+// errTooLarge is a body over MaxBodyBytes; errTooSlow one that came more
+// slowly than the server's limits allow (docs/security.md).
+var (
+	errTooLarge = fmt.Errorf("body: larger than %d bytes", MaxBodyBytes)
+	errTooSlow  = errors.New("body: came too slowly (docs/security.md)")
+)
 
 // decodeBody reads exactly one JSON object of at most MaxBodyBytes into v,
-// refusing unknown fields and anything after the object. errTooLarge is
-// answered 413, any other error 400.
+// refusing unknown fields and anything after the object. It fails with
+// errTooLarge, errTooSlow or another error, answered as bodyStatus says.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	dec.DisallowUnknownFields()
@@ -44,14 +50,28 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 			}
 		}
 	}
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
+	switch httpserve.BodyStatus(err) {
+	case http.StatusRequestEntityTooLarge:
 		return errTooLarge
+	case http.StatusRequestTimeout:
+		return errTooSlow
 	}
 	if err != nil {
 		return fmt.Errorf("body: %w", err)
 	}
 	return nil
+}
+
+// bodyStatus answers a decodeBody error: 413 for errTooLarge, 408 for
+// errTooSlow, 400 for a body that is not the JSON asked for.
+func bodyStatus(err error) int {
+	switch {
+	case errors.Is(err, errTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errTooSlow):
+		return http.StatusRequestTimeout
+	}
+	return http.StatusBadRequest
 }
 
 // sinceParam reads a window such as "1h" (def when empty), at most MaxSince.

@@ -38,6 +38,9 @@ type Config struct {
 	// Hosts are further names (host or host:port) a request's Host may
 	// carry besides Addr's own, e.g. a reverse proxy's (admin.hosts).
 	Hosts []string
+	// HTTP bounds time, header bytes and connections (docs/security.md);
+	// zero fields take httpserve's defaults.
+	HTTP httpserve.Limits
 }
 
 // ReadyFunc reports why the process is not ready, or nil when it is.
@@ -110,7 +113,7 @@ func New(cfg Config, ready ReadyFunc, gatherer prometheus.Gatherer, api http.Han
 		s.mux.Handle("/debug/pprof/profile", s.requireToken(http.HandlerFunc(pprof.Profile)))
 	}
 	g := &guard{configured: cfg.Addr, extra: extra, next: s.mux, log: logger}
-	s.http = httpserve.New("admin.addr", cfg.Addr, g, logger)
+	s.http = httpserve.NewServer(httpserve.Config{Setting: "admin.addr", Addr: cfg.Addr, Handler: g, Logger: logger, Limits: cfg.HTTP})
 	g.listening = s.http.Addr
 	return s, nil
 }

@@ -38,12 +38,28 @@ func SplitJSON(body []byte) ([]json.RawMessage, error) {
 
 // FromJSON parses one event as the ingest endpoint receives it: the stream
 // field names, version and ts as JSON numbers (or digit strings), data as a
-// JSON object (or a string holding one). Unknown fields are ignored. Like
-// FromStream it never panics and lists every problem.
+// JSON object (or a string holding one). Unknown fields are ignored, and
+// cost nothing: only the contract's fields are kept while the object is
+// read (EachMember). An object of more than Limits.MaxJSONBytes is refused
+// before it is read at all. Like FromStream it never panics and lists every
+// problem.
 func FromJSON(obj json.RawMessage, lim Limits) (Event, error) {
 	var p problems
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(obj, &raw); err != nil || raw == nil {
+	if len(obj) > lim.MaxJSONBytes() {
+		p.add("", lim.TooLargeJSON(len(obj)))
+		return Event{ID: idOf(obj)}, p.err()
+	}
+	raw := make(map[string]json.RawMessage, len(jsonFields))
+	err := errNoObject
+	if json.Valid(obj) {
+		err = EachMember(obj, func(name, v []byte) bool {
+			if f, ok := jsonFields[string(name)]; ok {
+				raw[f] = v // the last of a repeated name, as json.Unmarshal
+			}
+			return true
+		})
+	}
+	if err != nil {
 		p.add("", "not a JSON object")
 		return Event{}, p.err()
 	}
@@ -96,6 +112,34 @@ func FromJSON(obj json.RawMessage, lim Limits) (Event, error) {
 	}
 	return e, p.err()
 }
+
+// idOf is the id of a JSON object too large to be parsed, to name it in an
+// answer: read member by member, and only when it is a plain string (see
+// plainString), cut after MaxIDBytes+1 bytes — longer it is invalid anyway.
+func idOf(obj []byte) string {
+	var v []byte
+	_ = EachMember(obj, func(name, value []byte) bool {
+		if string(name) == FieldID {
+			v = value // the last, as json.Unmarshal
+		}
+		return true
+	})
+	if len(v) > MaxIDBytes+3 {
+		v = append(v[:MaxIDBytes+2:MaxIDBytes+2], '"')
+	}
+	s, _ := plainString(v)
+	return s
+}
+
+// jsonFields are the members FromJSON reads, each name its own value.
+var jsonFields = func() map[string]string {
+	m := map[string]string{}
+	for _, f := range []string{FieldID, FieldAccount, FieldEntity, FieldKey, FieldOp, FieldVersion,
+		FieldParentEntity, FieldParentKey, FieldOrigin, FieldData, FieldTS, FieldTraceParent} {
+		m[f] = f
+	}
+	return m
+}()
 
 // plainString is the text of a JSON string with nothing to decode — no
 // escape, no control character, valid UTF-8 — which is what json.Unmarshal

@@ -22,6 +22,27 @@ func (l Limits) maxBytes() int {
 	return l.MaxBytes
 }
 
+// MaxJSONBytes is the largest JSON object FromJSON reads, in bytes: MaxBytes
+// plus an eighth of it, at least 16 KiB (docs/events.md). An entry's size
+// counts its field names and values only; the JSON of the same event adds
+// quotes, colons, commas, white space and escapes — about 80 bytes for the
+// contract's twelve fields written compactly, up to some KiB when the short
+// fields are written with \u escapes, more when data is pretty-printed
+// (data is kept compact) or sent as a string of JSON. A larger object is
+// refused unread: an entry over MaxBytes, or one padded with more white
+// space, escapes or ignored fields than that.
+func (l Limits) MaxJSONBytes() int {
+	m := l.maxBytes()
+	return m + max(m/8, 16<<10)
+}
+
+// TooLargeJSON is the problem FromJSON names for a JSON object of n bytes,
+// more than MaxJSONBytes.
+func (l Limits) TooLargeJSON(n int) string {
+	return fmt.Sprintf("%d bytes of JSON, more than an entry of event.max_bytes (%d) may take with JSON's syntax (%d)",
+		n, l.maxBytes(), l.MaxJSONBytes())
+}
+
 // FromStream parses a stream entry's fields as go-redis returns them
 // (map[string]any with string values). It never panics; an entry that is
 // not a valid event gives an *InvalidError listing every problem, together

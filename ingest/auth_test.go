@@ -228,6 +228,73 @@ func TestPreparedEventsBelongToTheirProducer(t *testing.T) {
 	}
 }
 
+// The attempt-log rows of one event id prepared by two producers are rows
+// of their own (their row_id names the producer), so that neither collapses
+// into the other in ClickHouse; rows of events prepared without a producer
+// keep the row_id they always had.
+func TestPreparedRowsOfTwoProducersApart(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(t0)
+	keys := preparedKeys(t)
+	srv, base := startWith(t, keys, &clock, testProducers, "")
+	ctx := context.Background()
+	crm, billing := "Bearer s3cret-crm", "Bearer an0ther-billing"
+	for _, auth := range []string{crm, billing} {
+		if st, ans, _ := postAs(t, base+"?prepare=1", auth, "["+pev("pp-1")+","+pev("pp-2")+"]"); st != 202 {
+			t.Fatalf("prepare: %d %v", st, ans)
+		}
+	}
+	if st, ans, _ := postAs(t, base+"/cancel", crm, `{"ids":["pp-1"]}`); st != 200 || ans["cancelled"] != float64(1) {
+		t.Fatalf("crm cancels pp-1: %d %v", st, ans)
+	}
+	if ok, err := srv.prepared.Release(ctx, PreparedField("billing", "pp-1"), ActionDead, "never confirmed", time.UnixMilli(t0)); !ok || err != nil {
+		t.Fatalf("billing's pp-1 dead-lettered: %v %v", ok, err)
+	}
+	for _, auth := range []string{crm, billing} {
+		if st, ans, _ := postAs(t, base+"/confirm", auth, `{"ids":["pp-2"]}`); st != 200 || ans["confirmed"] != float64(1) {
+			t.Fatalf("confirm pp-2: %d %v", st, ans)
+		}
+	}
+	legacy, _ := Parse([]json.RawMessage{json.RawMessage(pev("pp-1"))}, event.Limits{}, time.UnixMilli(t0))
+	if err := srv.prepared.Prepare(ctx, legacy, "", time.UnixMilli(t0)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := srv.prepared.Release(ctx, "pp-1", ActionCancel, "", time.UnixMilli(t0)); !ok || err != nil {
+		t.Fatalf("the legacy pp-1 cancelled: %v %v", ok, err)
+	}
+
+	rows, err := testenv.Redis(t).XRange(ctx, keys.Attempts, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var got []string
+	for _, r := range rows {
+		id := fmt.Sprint(r.Values["row_id"])
+		if seen[id] {
+			t.Errorf("row_id %s written twice: one producer's step would hide another's", id)
+		}
+		seen[id] = true
+		if fmt.Sprint(r.Values["event_id"]) == "pp-1" {
+			got = append(got, id+" "+fmt.Sprint(r.Values["stream_id"]))
+		}
+	}
+	want := []string{
+		"prepared@crm:pp-1:prepared:0 prepared@crm:pp-1",
+		"prepared@billing:pp-1:prepared:0 prepared@billing:pp-1",
+		"prepared@crm:pp-1:cancelled:0 prepared@crm:pp-1",
+		"prepared@billing:pp-1:dead:0 prepared@billing:pp-1",
+		"prepared:pp-1:prepared:0 prepared:pp-1", // no producer's: as before
+		"prepared:pp-1:cancelled:0 prepared:pp-1",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("pp-1's rows (row_id stream_id):\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(rows) != 10 {
+		t.Fatalf("%d rows, want 10", len(rows))
+	}
+}
+
 // An open ingest on the same Redis cannot reach a producer's prepared
 // events by naming the field they are kept under.
 func TestOpenIngestCannotReachProducersEvents(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,6 +50,7 @@ func TestMeasureFlatBody(t *testing.T) {
 		{"16 MiB of {}", flat((16<<20 - 2) / 3)},
 		{"10,000 {}", flat(10000)},
 		{"16 MiB, 10,000 valid events", valid(10000, 16<<20)},
+		{"one event, 16 MiB of extra fields", wide(16 << 20)},
 	}
 	for _, b := range bodies {
 		body := b.body
@@ -74,6 +76,66 @@ func TestMeasureFlatBody(t *testing.T) {
 
 // flat is a JSON array of n empty objects.
 func flat(n int) []byte { return []byte("[" + strings.Repeat("{},", n-1) + "{}]") }
+
+// wide is a JSON array of one valid event padded with extra fields
+// ("f0":0,"f1":0,…) to at most size bytes: about 1.3 million fields in
+// 16 MiB.
+func wide(size int) []byte {
+	b := []byte(`[{"id":"x","account":"a","entity":"e","key":"k","op":"upsert","version":1,"data":{}`)
+	for i := 0; ; i++ {
+		f := fmt.Sprintf(`,"f%d":0`, i)
+		if len(b)+len(f)+2 > size {
+			break
+		}
+		b = append(b, f...)
+	}
+	return append(b, "}]"...)
+}
+
+// go test -tags measure -run MeasureWideParallel -v ./ingest
+//
+// Eight requests at once, each one event padded with 16 MiB of extra
+// fields: how far the process' resident memory rose.
+func TestMeasureWideParallel(t *testing.T) {
+	rdb := testenv.Redis(t)
+	stream := testenv.Prefix(t) + "events"
+	t.Cleanup(func() { rdb.Del(context.Background(), stream) })
+	s, err := New(Config{Addr: "127.0.0.1:0", Stream: stream}, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	url := "http://" + s.Addr() + "/v1/events"
+	body := wide(16 << 20)
+	runtime.GC()
+	debug.FreeOSMemory()
+	before := procStatus(t, "VmRSS")
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Fatalf("reset the peak RSS: %v", err)
+	}
+	start := time.Now()
+	statuses := make([]int, 8)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Go(func() {
+			resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	peak := procStatus(t, "VmHWM")
+	t.Logf("8 × one event with 16 MiB of extra fields (%d bytes each): %v, %s; RSS %d MiB before, peak %d MiB (+%d MiB)",
+		len(body), statuses, time.Since(start).Round(time.Millisecond), before>>10, peak>>10, (peak-before)>>10)
+}
 
 // valid is a JSON array of n valid events that weighs at most size bytes.
 func valid(n, size int) []byte {

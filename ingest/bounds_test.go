@@ -3,7 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
-	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +108,8 @@ func TestRejectedReasonsAreCapped(t *testing.T) {
 }
 
 // Origins streamsync or a partner writes, and fields only streamsync
-// writes, are refused by the ingest with a reason naming the field.
+// writes, are refused by the ingest in any case, with a reason naming the
+// field.
 func TestReservedOriginsAndFields(t *testing.T) {
 	url, appended := startBounded(t, 100, httpserve.Limits{})
 	with := func(extra string) string {
@@ -127,6 +128,10 @@ func TestReservedOriginsAndFields(t *testing.T) {
 		{"a replay mark", with(`,"_ss_replay":"1"`), "_ss_replay: fields starting with"},
 		{"a dead-letter field", with(`,"dead_reason":"invalid"`), "dead_reason: fields starting with"},
 		{"an escaped name", with(`,"\u0073s_proof":"x"`), "ss_proof: fields starting with"},
+		{"a producer in capitals", with(`,"SS_producer":"billing"`), "SS_producer: fields starting with ss_, _ss_ or dead_ (in any case)"},
+		{"a proof in capitals", with(`,"_SS_proof":"x"`), "_SS_proof: fields starting with"},
+		{"a dead-letter field in capitals", with(`,"DEAD_reason":"invalid"`), "DEAD_reason: fields starting with"},
+		{"mixed case, escaped", with(`,"\u0053s_Producer":"x"`), "Ss_Producer: fields starting with"},
 		{"with other problems", `{"id":"r2","origin":"backfill"}`, `origin: "backfill" is reserved`},
 	}
 	for _, tt := range tests {
@@ -149,32 +154,56 @@ func TestReservedOriginsAndFields(t *testing.T) {
 	}
 }
 
+// An item larger than an entry of event.max_bytes may be in JSON
+// (event.Limits.MaxJSONBytes) is refused with a reason naming it before it
+// is parsed, whatever it holds — here one event whose extra fields, which
+// the ingest drops, make it larger; nothing is appended or prepared. An
+// item within the bound is taken, its extra fields dropped.
+func TestOversizedItemRefused(t *testing.T) {
+	url, appended := startBounded(t, 100, httpserve.Limits{}) // event.max_bytes 4096
+	max := event.Limits{MaxBytes: 4096}.MaxJSONBytes()
+	wide := func(id string, size int) string {
+		b := []byte(`{"id":"` + id + `","account":"a","entity":"order","key":"k-` + id + `","op":"upsert","version":1,"data":{}`)
+		for i := 0; len(b) < size-1; i++ {
+			b = fmt.Appendf(b, `,"f%d":0`, i)
+		}
+		return string(append(b, '}'))
+	}
+	small, big := wide("small", max-16), wide("big", max+1)
+	for _, path := range []string{"", "?prepare=1"} {
+		st, ans, _ := postAs(t, url+path, "", "["+small+","+big+"]")
+		errs, _ := ans["errors"].([]any)
+		if st != 400 || len(errs) != 1 || errs[0].(map[string]any)["index"] != float64(1) || errs[0].(map[string]any)["id"] != "big" ||
+			!strings.Contains(reasonOf(ans), fmt.Sprintf("%d bytes of JSON, more than an entry of event.max_bytes (4096) may take with JSON's syntax (%d)", len(big), max)) {
+			t.Fatalf("POST %s: %d %v; want 400 naming item 1, its id and its size", path, st, ans)
+		}
+	}
+	if n := appended(); n != 0 {
+		t.Fatalf("a batch with an oversized item appended %d", n)
+	}
+	if st, ans, _ := postAs(t, url, "", small); st != 202 {
+		t.Fatalf("an item of %d bytes (bound %d): %d %v, want 202", len(small), max, st, ans)
+	}
+}
+
 // A body that comes more slowly than the minimum rate is answered 408 once
-// the grace has passed, and nothing is appended.
+// the grace has passed, and nothing is appended or released — on every path
+// that reads a body (events, prepare, confirm, cancel).
 func TestSlowBodyRefused(t *testing.T) {
 	url, appended := startBounded(t, 100, httpserve.Limits{BodyGrace: 200 * time.Millisecond, MinBodyRate: 1000})
-	c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/v1/events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	body := pev("slow")
-	start := time.Now()
-	fmt.Fprintf(c, "POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
-	go func() {
-		tick := time.NewTicker(20 * time.Millisecond) // 50 bytes a second
-		defer tick.Stop()
-		for i := range len(body) {
-			<-tick.C
-			if _, err := c.Write([]byte{body[i]}); err != nil {
-				return
+	addr := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/v1/events")
+	for _, tt := range []struct{ path, body string }{
+		{"/v1/events", pev("slow")},
+		{"/v1/events?prepare=1", pev("slow")},
+		{"/v1/events/confirm", `{"ids":["slow-1","slow-2","slow-3"]}`},
+		{"/v1/events/cancel", `{"ids":["slow-1","slow-2","slow-3"]}`},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			status, took := testenv.Trickle(t, addr, "POST", tt.path, tt.body, "Content-Type: application/json")
+			if status != http.StatusRequestTimeout || took > 3*time.Second {
+				t.Fatalf("%d after %s, want 408 within 3s", status, took)
 			}
-		}
-	}()
-	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	head := make([]byte, 12)
-	if _, err := c.Read(head); err != nil || string(head) != "HTTP/1.1 408" || time.Since(start) > 3*time.Second {
-		t.Fatalf("%q %v after %s, want 408 within 3s", head, err, time.Since(start))
+		})
 	}
 	if n := appended(); n != 0 {
 		t.Fatalf("a slow body appended %d", n)

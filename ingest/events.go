@@ -37,7 +37,8 @@ func (r *rejections) add(x Rejected) {
 }
 
 // handleEvents serves POST /v1/events and ?prepare=1 (contract §1, §8): the
-// body is read item by item, each validated as it comes; a body over
+// body is read item by item, each validated as it comes (an item larger
+// than event.Limits.MaxJSONBytes is refused without being parsed); a body over
 // ingest.max_events items is answered 413 as soon as the next item starts,
 // and a batch with invalid events 400 {"errors":[…at most 100],
 // "rejected":N}. Only a wholly valid batch is appended (or prepared).
@@ -55,7 +56,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	var bad rejections
 	n, err := eachItem(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), s.cfg.MaxEvents, func(i int, item json.RawMessage) {
 		e, err := parseOne(item, s.cfg.Limits, ms, extra)
-		reasons := reserved(item, e.Origin, s.cfg.PartnerNames)
+		var reasons []string
+		if len(item) <= s.cfg.Limits.MaxJSONBytes() { // a larger one is refused unread
+			reasons = reserved(item, e.Origin, s.cfg.PartnerNames)
+		}
 		if err != nil {
 			reasons = append([]string{err.Error()}, reasons...)
 		}

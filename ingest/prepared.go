@@ -33,8 +33,21 @@ const (
 	ActionDead    = "dead"
 )
 
-// preparedSource names a prepared event in the attempt log's stream_id.
-func preparedSource(id string) string { return "prepared:" + id }
+// preparedSource names the prepared event kept under field (PreparedField)
+// in the attempt log's stream_id, and so in the row_id of its prepared,
+// cancelled and dead rows (a confirmed row names the entry it became):
+// "prepared@<producer>:<id>" for a producer's event, so that one id
+// prepared by two producers has rows of its own — equal row_ids collapse in
+// ClickHouse — and "prepared:<id>" for an event of no producer, as before
+// producers had tokens. A producer's name holds no ':' (config validates
+// ingest.tokens' names as [A-Za-z0-9_.-]{1,64}), so no two of these meet.
+func preparedSource(field string) string {
+	producer, id := splitPreparedField(field)
+	if producer == "" {
+		return "prepared:" + id
+	}
+	return "prepared@" + producer + ":" + id
+}
 
 // PreparedField is where a producer's prepared event id is kept: its field
 // in the prepared hash and its member of the due ZSET. Each producer has
@@ -82,7 +95,7 @@ func (p *Prepared) Prepare(ctx context.Context, events []event.Event, producer s
 		pipe.HDel(ctx, p.keys.PreparedChecks, field)
 		if p.rows {
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: p.keys.Attempts,
-				Values: pipeline.RowFields(preparedSource(e.ID), e, handlers.Outcome{Step: handlers.StepPrepared}, now, p.instance)})
+				Values: pipeline.RowFields(preparedSource(field), e, handlers.Outcome{Step: handlers.StepPrepared}, now, p.instance)})
 		}
 		pipe.HIncrBy(ctx, p.keys.Steps, string(handlers.StepPrepared), 1)
 	}
@@ -123,8 +136,7 @@ func (p *Prepared) releaseArgs(field, action, deadError string, now time.Time) [
 	if p.rows {
 		rows = "1"
 	}
-	_, id := splitPreparedField(field)
-	return []any{field, action, now.UnixMilli(), p.instance, rows, deadError, maxPreparedValues, preparedSource(id)}
+	return []any{field, action, now.UnixMilli(), p.instance, rows, deadError, maxPreparedValues, preparedSource(field)}
 }
 
 // fieldName shows a prepared field in errors and logs: "producer/id".

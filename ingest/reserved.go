@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 )
 
@@ -19,7 +20,8 @@ const ProducerField = "ss_producer"
 // reservedPrefixes start the names of entry fields only streamsync writes
 // (docs/events.md): ss_ (the producer, the proof of an event streamsync
 // wrote itself), _ss_ (what an event carries from one entry to the next,
-// handlers.MetaPrefix) and dead_ (dead letters). The ingest refuses them.
+// handlers.MetaPrefix) and dead_ (dead letters). The ingest refuses them in
+// any case, as it refuses reserved origins.
 var reservedPrefixes = []string{"ss_", handlers.MetaPrefix, "dead_"}
 
 // streamsyncOrigins are the origins of events streamsync writes itself: a
@@ -42,32 +44,35 @@ func reserved(item json.RawMessage, origin string, partners []string) []string {
 		out = append(out, fmt.Sprintf("origin: %q is a partner's name (sink.partner_name): a partner's changes do not come through the ingest; name the system the change came from", clip(origin)))
 	}
 	if f := reservedField(item); f != "" {
-		out = append(out, fmt.Sprintf("%s: fields starting with ss_, _ss_ or dead_ are streamsync's own and do not come through the ingest", clip(f)))
+		out = append(out, fmt.Sprintf("%s: fields starting with ss_, _ss_ or dead_ (in any case) are streamsync's own and do not come through the ingest", clip(f)))
 	}
 	return out
 }
 
 // reservedField is the first reserved field name of a JSON object (in name
-// order), empty when it has none. The object is decoded only when its bytes
-// could hold one (a name may be written with \u escapes).
+// order), empty when it has none. Names are matched in any case (SS_producer
+// and Dead_Reason too), also when written with \u escapes; reading the
+// names costs no allocation however many the object has (event.EachMember).
 func reservedField(item json.RawMessage) string {
-	if !bytes.Contains(item, []byte("ss_")) && !bytes.Contains(item, []byte("dead_")) && !bytes.Contains(item, []byte(`\u`)) {
-		return ""
-	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(item, &obj) != nil {
-		return "" // not an object: reported as such
-	}
-	var found []string
-	for name := range obj {
-		if slices.ContainsFunc(reservedPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
-			found = append(found, name)
+	found := ""
+	_ = event.EachMember(item, func(name, _ []byte) bool {
+		if isReserved(name) && (found == "" || string(name) < found) {
+			found = string(name)
+		}
+		return true
+	}) // not an object: reported as such by event.FromJSON
+	return found
+}
+
+// isReserved says whether a field name starts with a reserved prefix, in
+// any case.
+func isReserved(name []byte) bool {
+	for _, p := range reservedPrefixes {
+		if len(name) >= len(p) && bytes.EqualFold(name[:len(p)], []byte(p)) {
+			return true
 		}
 	}
-	if len(found) == 0 {
-		return ""
-	}
-	return slices.Min(found)
+	return false
 }
 
 // clip shortens a name quoted in a reason.

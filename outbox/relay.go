@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -95,7 +96,8 @@ func (r *Relay) wait(ctx context.Context, d time.Duration) bool {
 // one transaction: the rows are locked (FOR UPDATE SKIP LOCKED, and the
 // table's advisory lock so that one instance relays at a time), the valid
 // events appended with one pipelined XADD, the invalid ones dead-lettered
-// `invalid` with the row's JSON in `raw`, and then every row of the batch
+// `invalid` with the row's JSON in `raw` (of a row larger than an event may
+// be, only its beginning: deadLetter), and then every row of the batch
 // deleted with one DELETE. A crash before the commit leaves the rows to be
 // relayed again (their duplicates are skipped as stale); nothing is lost.
 // It returns how many rows it relayed: 0 when the table is empty or another
@@ -113,21 +115,39 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	if !mine {
 		return 0, nil // another instance is relaying
 	}
-	rows, err := tx.Query(ctx, `SELECT id, event::text FROM `+r.table+` ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.Batch)
+	// A row's JSON is read only up to the largest an event may be
+	// (event.Limits.MaxJSONBytes): a larger one is dead-lettered with its
+	// first rawClip characters, so that no row, however large, is held
+	// whole (docs/producers.md).
+	maxJSON := r.cfg.Limits.MaxJSONBytes()
+	rows, err := tx.Query(ctx, `SELECT id, octet_length(event::text),
+		CASE WHEN octet_length(event::text) <= $2 THEN event::text ELSE left(event::text, $3) END
+		FROM `+r.table+` ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.Batch, maxJSON, rawClip)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: read %s: %w", r.cfg.Table, err)
 	}
 	var ids []int64
-	var items []json.RawMessage
+	var texts []json.RawMessage
+	var items []json.RawMessage // the rows read whole, to parse
+	var at []int                // each item's index in ids
+	var rejected []ingest.Rejected
 	for rows.Next() {
 		var id int64
+		var size int
 		var text string
-		if err := rows.Scan(&id, &text); err != nil {
+		if err := rows.Scan(&id, &size, &text); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("outbox: read %s: %w", r.cfg.Table, err)
 		}
+		if size > maxJSON {
+			rejected = append(rejected, ingest.Rejected{Index: len(ids),
+				Reason: fmt.Sprintf("%s; raw holds its first %d characters", r.cfg.Limits.TooLargeJSON(size), rawClip)})
+		} else {
+			at = append(at, len(ids))
+			items = append(items, json.RawMessage(text))
+		}
 		ids = append(ids, id)
-		items = append(items, json.RawMessage(text))
+		texts = append(texts, json.RawMessage(text))
 	}
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("outbox: read %s: %w", r.cfg.Table, err)
@@ -137,13 +157,18 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	}
 
 	now := r.cfg.Now()
-	events, rejected := ingest.Parse(items, r.cfg.Limits, now)
+	events, bad := ingest.Parse(items, r.cfg.Limits, now)
+	for _, rj := range bad {
+		rj.Index = at[rj.Index]
+		rejected = append(rejected, rj)
+	}
+	slices.SortFunc(rejected, func(a, b ingest.Rejected) int { return a.Index - b.Index })
 	// Redis first: the rows go only once Redis has their events.
 	if err := ingest.AppendRouted(ctx, r.rdb, r.route, events); err != nil {
 		return 0, fmt.Errorf("outbox: rows %d..%d: %w", ids[0], ids[len(ids)-1], err)
 	}
 	for _, rj := range rejected {
-		if err := r.deadLetter(ctx, ids[rj.Index], items[rj.Index], rj.Reason, now); err != nil {
+		if err := r.deadLetter(ctx, ids[rj.Index], texts[rj.Index], rj.Reason, now); err != nil {
 			return 0, err
 		}
 	}
@@ -166,21 +191,29 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	return len(ids), nil
 }
 
+// rawClip is how many characters of a row too large to be an event its
+// dead letter keeps in `raw`.
+const rawClip = 16 << 10
+
 // deadLetter writes one invalid row to the dead-letter stream with its
-// JSON in `raw`, the id, account, entity, key and op it could read, and
+// JSON in `raw` (a row too large to be an event: its first rawClip
+// characters), the id, account, entity, key and op it could read, and
 // outbox_id; its attempt-log row is `invalid`, keyed by the row's id so a
 // row dead-lettered again after a crash collapses in the attempt log.
 func (r *Relay) deadLetter(ctx context.Context, id int64, raw json.RawMessage, reason string, now time.Time) error {
 	fields := map[string]string{"raw": string(raw), "outbox_id": strconv.FormatInt(id, 10)}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(raw, &obj) == nil {
-		for _, name := range []string{event.FieldID, event.FieldAccount, event.FieldEntity, event.FieldKey, event.FieldOp} {
+	// Read member by member (a row of a million fields costs nothing), up
+	// to where a clipped row is cut.
+	_ = event.EachMember(raw, func(name, v []byte) bool {
+		switch n := string(name); n {
+		case event.FieldID, event.FieldAccount, event.FieldEntity, event.FieldKey, event.FieldOp:
 			var s string
-			if v, ok := obj[name]; ok && json.Unmarshal(v, &s) == nil {
-				fields[name] = s
+			if json.Unmarshal(v, &s) == nil {
+				fields[n] = s
 			}
 		}
-	}
+		return true
+	})
 	e := event.Event{ID: fields[event.FieldID], Account: fields[event.FieldAccount], Entity: fields[event.FieldEntity],
 		Key: fields[event.FieldKey], Op: event.Op(fields[event.FieldOp])}
 	o := handlers.Outcome{Step: handlers.StepInvalid, DeadReason: handlers.ReasonInvalid, Error: "outbox row " + fields["outbox_id"] + ": " + reason}

@@ -239,22 +239,32 @@ func TestRelayCrashBetweenAppendAndDelete(t *testing.T) {
 
 // Invalid rows are dead-lettered `invalid` with the row's JSON in raw, get
 // an `invalid` row in the attempt log, and are deleted; the valid ones of
-// the same batch are relayed.
+// the same batch are relayed. A row larger than an event may be in JSON
+// (event.Limits.MaxJSONBytes) — here one whose extra fields make it so — is
+// never read whole: its dead letter keeps its first rawClip characters and
+// names its size.
 func TestRelayInvalidRows(t *testing.T) {
 	f := setup(t)
 	r := f.relay(t, 100, nil)
+	var wide strings.Builder
+	wide.WriteString(`{"id":"wide","account":"a","entity":"x","key":"k","op":"upsert","version":1,"data":{}`)
+	for i := 0; wide.Len() < 3*rawClip; i++ {
+		fmt.Fprintf(&wide, `,"f%d":0`, i)
+	}
+	wide.WriteString("}")
 	bad := []string{
 		`{"id":"bad-op","account":"a","entity":"x","key":"k","op":"merge","version":1}`,
 		`[1, 2]`,
 		`"a string"`,
 		`{"id":"too-big","account":"a","entity":"x","key":"k","op":"upsert","version":1,"data":{"s":"` + strings.Repeat("x", 5000) + `"}}`,
+		wide.String(),
 	}
 	f.insert(t, evt("ok-1", 1), true)
 	for _, b := range bad {
 		f.insert(t, b, true)
 	}
 	f.insert(t, evt("ok-2", 2), true)
-	if n, err := r.RelayOnce(context.Background()); err != nil || n != 6 {
+	if n, err := r.RelayOnce(context.Background()); err != nil || n != 7 {
 		t.Fatalf("pass: %d %v", n, err)
 	}
 	if n := f.rows(t); n != 0 {
@@ -273,10 +283,14 @@ func TestRelayInvalidRows(t *testing.T) {
 			t.Fatalf("dead letter %d: %v", i, v)
 		}
 		var want any
-		_ = f.pool.QueryRow(context.Background(), `SELECT $1::jsonb::text`, bad[i]).Scan(&want)
+		_ = f.pool.QueryRow(context.Background(), `SELECT left($1::jsonb::text, $2)`, bad[i], rawClip).Scan(&want)
 		if v["raw"] != want {
-			t.Fatalf("dead letter %d raw %q, want the row's JSON %q", i, v["raw"], want)
+			t.Fatalf("dead letter %d raw %.300q, want the row's JSON %.300q", i, v["raw"], want)
 		}
+	}
+	if w := dead[4].Values; w["id"] != "wide" || len(w["raw"].(string)) != rawClip ||
+		!strings.Contains(w["dead_error"].(string), "bytes of JSON, more than an entry of event.max_bytes (4096) may take with JSON's syntax (20480); raw holds its first 16384 characters") {
+		t.Fatalf("the wide row's dead letter: id %v, %d bytes of raw, dead_error %q", w["id"], len(w["raw"].(string)), w["dead_error"])
 	}
 	if dead[0].Values["id"] != "bad-op" || dead[0].Values["account"] != "a" {
 		t.Fatalf("dead letter keeps what it could read: %v", dead[0].Values)

@@ -118,8 +118,9 @@ type BuildFunc func(Config) (*Reconciler, func(), error)
 // run is started in the background (it appears in GET
 // /api/v1/reconcile/runs when it has finished), 409 while one is running,
 // 400 for a body or a run the settings cannot do (--repair without a
-// source). build is nil when reconciliation is not configured (no
-// ClickHouse): then every request gets 501.
+// source), 413 for a body over 64 KiB and 408 for one that came too slowly
+// (docs/security.md). build is nil when reconciliation is not configured
+// (no ClickHouse): then every request gets 501.
 func StartHandler(s *Starter, build BuildFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s == nil || build == nil {
@@ -130,7 +131,14 @@ func StartHandler(s *Starter, build BuildFunc) http.Handler {
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			httpserve.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "body: want {\"repair\": bool, \"entities\": [string]}: " + err.Error()})
+			msg := "body: want {\"repair\": bool, \"entities\": [string]}: " + err.Error()
+			switch httpserve.BodyStatus(err) {
+			case http.StatusRequestEntityTooLarge:
+				msg = "body: larger than 64 KiB"
+			case http.StatusRequestTimeout:
+				msg = "body: came too slowly (docs/security.md)"
+			}
+			httpserve.WriteJSON(w, httpserve.BodyStatus(err), map[string]string{"error": msg})
 			return
 		}
 		rc, cleanup, err := build(Config{Repair: req.Repair, Entities: req.Entities})

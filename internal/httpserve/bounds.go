@@ -23,6 +23,21 @@ func deadline(h http.Handler, d time.Duration) http.Handler {
 // the body came more slowly than Limits allow.
 func IsTooSlow(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
+// BodyStatus is the status that answers a request whose body could not be
+// read or decoded, err being why: 413 for a body over http.MaxBytesReader's
+// limit, 408 for one that came too slowly (IsTooSlow), 400 for anything
+// else (the body is not what was asked for).
+func BodyStatus(err error) int {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	case IsTooSlow(err):
+		return http.StatusRequestTimeout
+	}
+	return http.StatusBadRequest
+}
+
 // bodyRate sets a read deadline on every request that has a body, moved
 // forward as the body arrives so that it allows grace plus one second per
 // rate bytes read (Limits.BodyGrace, Limits.MinBodyRate). net/http's own

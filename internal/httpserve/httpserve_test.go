@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -261,5 +262,24 @@ func TestHandlerWorkEndsWithWriteTimeout(t *testing.T) {
 	}()
 	if d := <-ended; d < 0 || d > 5*time.Second {
 		t.Fatalf("the handler's context ended after %s, want about 200ms", d)
+	}
+}
+
+// BodyStatus answers a body that could not be read: 413 over the limit, 408
+// too slow, 400 for the rest.
+func TestBodyStatus(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"over the limit", fmt.Errorf("body: %w", &http.MaxBytesError{Limit: 10}), http.StatusRequestEntityTooLarge},
+		{"too slow", fmt.Errorf("body: %w", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}), http.StatusRequestTimeout},
+		{"not JSON", errors.New("invalid character 'x'"), http.StatusBadRequest},
+		{"cut", io.ErrUnexpectedEOF, http.StatusBadRequest},
+	} {
+		if got := BodyStatus(tt.err); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
 	}
 }
