@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/admin"
 	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
 
 // consoleAPI adds the console's endpoints (the live chart's series, chain
@@ -19,7 +18,8 @@ func consoleAPI(ctx context.Context, e *env, rdb redis.UniversalClient, keys pip
 	tl, _ := chains.(admin.TimelineFinder)
 	if tl != nil {
 		lag = func(ctx context.Context) (admin.ExportLag, error) {
-			return exportLag(ctx, rdb, keys.Attempts, time.Now())
+			b, err := attemptlog.ReadBacklog(ctx, rdb, keys.Attempts, time.Now())
+			return admin.ExportLag{BacklogRows: b.Rows, Seconds: b.Age.Seconds()}, err
 		}
 	}
 	c, err := admin.NewConsole(admin.ConsoleConfig{Logger: e.log}, ops, tl, lag)
@@ -28,24 +28,4 @@ func consoleAPI(ctx context.Context, e *env, rdb redis.UniversalClient, keys pip
 	}
 	go c.Run(ctx)
 	return c.Wrap(api), nil
-}
-
-// exportLag reads the rows waiting in the attempts stream for ClickHouse
-// and the age of the oldest (its entry id starts with the unix ms it was
-// written; the exporter deletes rows once ClickHouse has them).
-func exportLag(ctx context.Context, rdb redis.UniversalClient, stream string, now time.Time) (admin.ExportLag, error) {
-	pipe := rdb.Pipeline()
-	n := pipe.XLen(ctx, stream)
-	first := pipe.XRangeN(ctx, stream, "-", "+", 1)
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return admin.ExportLag{}, err
-	}
-	l := admin.ExportLag{BacklogRows: n.Val()}
-	if msgs := first.Val(); len(msgs) > 0 {
-		ms, _, _ := strings.Cut(msgs[0].ID, "-")
-		if at, err := strconv.ParseInt(ms, 10, 64); err == nil {
-			l.Seconds = max(0, now.Sub(time.UnixMilli(at)).Seconds())
-		}
-	}
-	return l, nil
 }
