@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/debug"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -230,34 +227,23 @@ func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, shards pi
 }
 
 // startExporters runs the attempt-log exporter of every shard beside the
-// pipeline; the pipeline never waits on them. With more than one shard each
-// has its own spool directory (spool_dir/shard-N) and its metrics carry a
-// shard label.
+// pipeline; the pipeline never waits on them.
 func startExporters(e *env, rdb redis.UniversalClient, conn driver.Conn, shards pipeline.Shards, consumer string, reg prometheus.Registerer) (func(), error) {
 	ch := e.cfg.ClickHouse
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	stop := func() { cancel(); wg.Wait() }
-	for i, keys := range shards {
-		spool, r, rowPrefix := ch.SpoolDir, reg, ""
-		if len(shards) > 1 {
-			rowPrefix = fmt.Sprintf("%d/", i)
-			spool = filepath.Join(ch.SpoolDir, fmt.Sprintf("shard-%d", i))
-			r = prometheus.WrapRegistererWith(prometheus.Labels{"shard": strconv.Itoa(i)}, reg)
-		}
-		x, err := attemptlog.NewExporter(attemptlog.ExporterConfig{Stream: keys.Attempts, RowIDPrefix: rowPrefix, Consumer: consumer, Database: ch.Database,
-			BacklogMax: ch.BacklogMax, SpoolDir: spool, Logger: e.log, Registerer: r}, rdb, conn)
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := x.Run(ctx); err != nil {
-				e.log.Error("attempt-log exporter stopped", "stream", keys.Attempts, "err", err)
-			}
-		}()
+	streams := make([]string, len(shards))
+	for i, k := range shards {
+		streams[i] = k.Attempts
 	}
-	return stop, nil
+	xs, err := attemptlog.NewExporters(attemptlog.ExportersConfig{Streams: streams, Exporter: attemptlog.ExporterConfig{Consumer: consumer,
+		Database: ch.Database, BacklogMax: ch.BacklogMax, SpoolDir: ch.SpoolDir, Logger: e.log, Registerer: reg}}, rdb, conn)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		xs.Run(ctx)
+	}()
+	return func() { cancel(); <-done }, nil
 }
