@@ -21,7 +21,6 @@ func startIngest(e *env, rdb redis.UniversalClient, shards pipeline.Shards, cons
 	if cfg.Ingest.Addr == "" {
 		return func() {}, nil
 	}
-	keys := shards[0]
 	var producers []ingest.Producer
 	var names []string
 	for _, p := range cfg.Ingest.Producers() {
@@ -32,15 +31,11 @@ func startIngest(e *env, rdb redis.UniversalClient, shards pipeline.Shards, cons
 	if cfg.Sink.PartnerName != "" {
 		partners = append(partners, cfg.Sink.PartnerName)
 	}
-	ic := ingest.Config{Addr: cfg.Ingest.Addr, Stream: keys.Events, MaxBodyBytes: int64(cfg.Ingest.MaxBodyBytes), MaxEvents: cfg.Ingest.MaxEvents,
+	ic := ingest.Config{Addr: cfg.Ingest.Addr, MaxBodyBytes: int64(cfg.Ingest.MaxBodyBytes), MaxEvents: cfg.Ingest.MaxEvents,
 		Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes}, Producers: producers, PartnerNames: partners, Registerer: reg, Logger: e.log,
-		Keys: keys, PrepareTimeout: cfg.Ingest.PrepareTimeout, CheckURL: cfg.Ingest.CheckURL, CheckMaxAttempts: cfg.Ingest.CheckMaxAttempts,
+		PrepareTimeout: cfg.Ingest.PrepareTimeout, CheckURL: cfg.Ingest.CheckURL, CheckMaxAttempts: cfg.Ingest.CheckMaxAttempts,
 		Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}
-	if len(shards) > 1 {
-		// Events are routed to their account's shard; prepared events
-		// keep to one shard's keys, so they are off with several shards.
-		ic.Stream, ic.Route, ic.Keys = "", shards.Stream, pipeline.Keys{}
-	}
+	ic.UseShards(shards)
 	in, err := ingest.New(ic, rdb)
 	if err != nil {
 		return nil, err
