@@ -79,7 +79,7 @@ func runBackfill(ctx context.Context, e *env) error {
 		Resume: resume, RunID: runID, ReplayDead: replay, Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes},
 		Progress: progress, Logger: e.log,
 		LedgerEntities: func(ctx context.Context) ([]string, error) { return ledgerOf(rdb, shards).Entities(ctx) },
-		Replayer:       deadReplayer{pipeline.DeadOps{RDB: rdb, Shards: shards, Instance: "backfill", AttemptLog: cfg.ClickHouse.Addr != ""}},
+		Replayer:       pipeline.DeadOps{RDB: rdb, Shards: shards, Instance: "backfill", AttemptLog: cfg.ClickHouse.Addr != ""},
 	}, rdb, src)
 	if err != nil {
 		return err
@@ -115,20 +115,4 @@ func runBackfill(ctx context.Context, e *env) error {
 		}
 	}
 	return runErr
-}
-
-// deadReplayer replays dead letters by reason and age with the pipeline's
-// dead-letter replay (the same as `streamsync dead replay`).
-type deadReplayer struct{ ops pipeline.DeadOps }
-
-func (d deadReplayer) ReplayDead(ctx context.Context, reasons []string, since time.Time) (int, error) {
-	n := 0
-	for _, r := range reasons {
-		done, err := d.ops.Replay(ctx, pipeline.DeadFilter{Reason: r, Since: since.UnixMilli()})
-		n += len(done)
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
