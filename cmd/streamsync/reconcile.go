@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -148,38 +147,21 @@ func newSource(c config.SourceConfig, e *env) (source.Source, error) {
 	return openSource(c, e.log)
 }
 
-// withReconcileRuns adds GET /api/v1/reconcile/runs to the admin API when the
-// attempt log's ClickHouse is there (runs is nil otherwise), and POST
-// /api/v1/reconcile/run: start answers it, or it answers 501 without
-// ClickHouse (start is nil).
-func withReconcileRuns(api, runs, start http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	if runs != nil {
-		mux.Handle("GET /api/v1/reconcile/runs", runs)
-	}
-	if start == nil {
-		start = reconcile.StartHandler(nil, nil)
-	}
-	mux.Handle("POST /api/v1/reconcile/run", start)
-	mux.Handle("/", api)
-	return mux
-}
-
-// reconcileStarter is the handler of POST /api/v1/reconcile/run: runs
-// started from the console, wired like `streamsync reconcile` and sharing
-// the scheduled runs' lock. stop ends a run in progress.
-func reconcileStarter(e *env, keys pipeline.Keys) (h http.Handler, stop func(), err error) {
+// reconcileStarter starts the runs asked for on the admin API's POST
+// /api/v1/reconcile/run, wired like `streamsync reconcile` and sharing the
+// scheduled runs' lock. stop ends a run in progress.
+func reconcileStarter(e *env, keys pipeline.Keys) (s *reconcile.Starter, build reconcile.BuildFunc, stop func(), err error) {
 	rdb, err := newRedis(e.cfg.Redis)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	s, err := reconcile.NewStarter(reconcile.StartConfig{LockKey: keys.ReconcileLock(), Logger: e.log}, rdb)
+	s, err = reconcile.NewStarter(reconcile.StartConfig{LockKey: keys.ReconcileLock(), Logger: e.log}, rdb)
 	if err != nil {
 		_ = rdb.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	build := func(c reconcile.Config) (*reconcile.Reconciler, func(), error) { return newReconciler(e, c) }
-	return reconcile.StartHandler(s, build), func() { s.Close(); _ = rdb.Close() }, nil
+	build = func(c reconcile.Config) (*reconcile.Reconciler, func(), error) { return newReconciler(e, c) }
+	return s, build, func() { s.Close(); _ = rdb.Close() }, nil
 }
 
 // startReconcile runs scheduled reconciliations (reconcile.every,

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"runtime/debug"
 	"time"
@@ -111,7 +110,8 @@ func runPipeline(ctx context.Context, e *env) error {
 	}
 	ops := pipeline.DeadOps{RDB: rdb, Shards: shards, Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}
 	var chains admin.ChainLister
-	var reconcileRuns, reconcileStart http.Handler
+	var starter *reconcile.Starter // nil without ClickHouse, as build
+	var build reconcile.BuildFunc
 	var chConn driver.Conn // nil without ClickHouse
 	if ch := cfg.ClickHouse; ch.Addr != "" {
 		conn, err := openClickHouse(ch)
@@ -126,15 +126,14 @@ func runPipeline(ctx context.Context, e *env) error {
 		}
 		defer stop()
 		chains = attemptlog.ChainSource{Conn: conn, Database: ch.Database}
-		reconcileRuns = reconcile.RunsHandler(conn, ch.Database)
 		var stopStart func()
-		if reconcileStart, stopStart, err = reconcileStarter(e, keys); err != nil {
+		if starter, build, stopStart, err = reconcileStarter(e, keys); err != nil {
 			return err
 		}
 		defer stopStart()
 	}
 	if cfg.Admin.Addr != "" {
-		api, err := consoleAPI(ctx, e, rdb, keys, ops, chains, withReconcileRuns(admin.NewAPI(ops, chains, e.log), reconcileRuns, reconcileStart))
+		api, err := consoleAPI(ctx, e, rdb, keys, ops, chains, reconcile.AdminRoutes(admin.NewAPI(ops, chains, e.log), chConn, cfg.ClickHouse.Database, starter, build))
 		if err != nil {
 			return err
 		}
