@@ -38,14 +38,11 @@ func runBackfill(ctx context.Context, e *env) error {
 	if perSecond == 0 {
 		perSecond = -1 // backfill.Config: negative is no limit
 	}
-	rdb, err := newRedis(cfg.Redis)
+	rdb, err := connectRedis(ctx, cfg.Redis)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	if err := pingRedis(ctx, rdb, cfg.Redis); err != nil {
-		return err
-	}
 	bad := source.NewBadLines(cfg.Source.File, e.log)
 	c := cfg.Source
 	sc, err := sourceConfig(c, e.log)

@@ -28,14 +28,11 @@ func runProduce(ctx context.Context, e *env) error {
 	events, _ := e.fs.GetInt("events")
 	rate, _ := e.fs.GetFloat64("rate")
 	seed, _ := e.fs.GetUint64("seed")
-	rdb, err := newRedis(e.cfg.Redis)
+	rdb, err := connectRedis(ctx, e.cfg.Redis)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	if err := pingRedis(ctx, rdb, e.cfg.Redis); err != nil {
-		return err
-	}
 	pub, err := redisstream.NewPublisher(redisstream.PublisherConfig{Client: rdb, Marshaller: pipeline.EntryMarshaller{}}, watermill.NopLogger{})
 	if err != nil {
 		return fmt.Errorf("publisher: %w", err)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
-	"github.com/streamsync/streamsync/config"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/ingest"
 	"github.com/streamsync/streamsync/pipeline"
@@ -89,7 +88,7 @@ func newReconciler(e *env, rc reconcile.Config) (*reconcile.Reconciler, func(), 
 		_ = rdb.Close()
 		return nil, nil, err
 	}
-	ours, err := newSource(cfg.Source, e)
+	ours, err := openSource(cfg.Source, e.log)
 	if err != nil {
 		_ = rdb.Close()
 		_ = conn.Close()
@@ -140,11 +139,6 @@ func ledgerOf(rdb redis.UniversalClient, shards pipeline.Shards) reconcile.Redis
 		}
 	}
 	return l
-}
-
-// newSource builds our source from source.*.
-func newSource(c config.SourceConfig, e *env) (source.Source, error) {
-	return openSource(c, e.log)
 }
 
 // reconcileStarter starts the runs asked for on the admin API's POST

@@ -19,7 +19,6 @@ import (
 	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/reconcile"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
-	"github.com/streamsync/streamsync/sinks/partner"
 	"github.com/streamsync/streamsync/tracing"
 )
 
@@ -35,14 +34,11 @@ func runPipeline(ctx context.Context, e *env) error {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 	cfg := e.cfg
-	rdb, err := newRedis(cfg.Redis)
+	rdb, err := connectRedis(ctx, cfg.Redis)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	if err := pingRedis(ctx, rdb, cfg.Redis); err != nil {
-		return err
-	}
 	shards := shardsOf(cfg)
 	keys := shards[0]
 	reg := prometheus.NewRegistry()
@@ -72,17 +68,7 @@ func runPipeline(ctx context.Context, e *env) error {
 		defer cancel()
 		_ = tp.Shutdown(c) // the spans still batched go out
 	}()
-	sinkTLS, err := tlsFor("sink", cfg.Sink.TLSFiles())
-	if err != nil {
-		return err
-	}
-	sink, err := partner.New(partner.Config{
-		TLS:     sinkTLS,
-		BaseURL: cfg.Sink.BaseURL, TokenURL: cfg.Sink.EffectiveTokenURL(), ClientID: cfg.Sink.ClientID, ClientSecret: cfg.Sink.ClientSecret,
-		Timeout: cfg.Sink.Timeout, RateLimit: cfg.Sink.RateLimit, MaxConns: cfg.Stream.MaxInFlight, Logger: e.log,
-		WrapTransport: tracing.New(tp).Transport,
-		Registerer:    reg,
-	})
+	sink, err := newSink(cfg, e.log, tracing.New(tp).Transport, reg)
 	if err != nil {
 		return err
 	}
