@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 	"github.com/streamsync/streamsync/event"
@@ -158,38 +156,37 @@ func reconcileStarter(e *env, keys pipeline.Keys) (s *reconcile.Starter, build r
 	return s, build, func() { s.Close(); _ = rdb.Close() }, nil
 }
 
-// startReconcile runs scheduled reconciliations (reconcile.every,
-// reconcile.repair) beside the pipeline; the returned func stops them and
+// newReconcileSchedule runs scheduled reconciliations (reconcile.every,
+// reconcile.repair) beside the pipeline when reconcile.every is set; Stop
 // waits for a run in progress to end.
-func startReconcile(e *env, keys pipeline.Keys, reg prometheus.Registerer) (func(), error) {
-	cfg := e.cfg
-	r, cleanup, err := newReconciler(e, reconcile.Config{Repair: cfg.Reconcile.Repair})
+func newReconcileSchedule(p *runProcess) (component, error) {
+	cfg := p.cfg
+	if cfg.Reconcile.Every <= 0 {
+		return nil, nil
+	}
+	r, cleanup, err := newReconciler(p.env, reconcile.Config{Repair: cfg.Reconcile.Repair})
 	if err != nil {
 		return nil, fmt.Errorf("reconcile.every: %w", err)
 	}
+	p.onClose(cleanup)
 	rdb, err := newRedis(cfg.Redis)
 	if err != nil {
-		cleanup()
 		return nil, err
 	}
+	p.onClose(func() { _ = rdb.Close() })
+	keys := p.shards[0]
 	s, err := reconcile.NewScheduler(reconcile.ScheduleConfig{Every: cfg.Reconcile.Every, LockKey: keys.ReconcileLock(),
-		LastKey: keys.ReconcileLast(), Logger: e.log, Registerer: reg}, rdb, r)
+		LastKey: keys.ReconcileLast(), Logger: p.log, Registerer: p.reg}, rdb, r)
 	if err != nil {
-		cleanup()
-		_ = rdb.Close()
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.Run(ctx)
-	}()
-	e.log.Info("scheduled reconciliation on", "every", cfg.Reconcile.Every, "repair", cfg.Reconcile.Repair)
-	return func() {
-		cancel()
-		<-done
-		cleanup()
-		_ = rdb.Close()
+	run := &background{run: s.Run}
+	return funcs{
+		start: func(ctx context.Context) error {
+			_ = run.Start(ctx)
+			p.log.Info("scheduled reconciliation on", "every", cfg.Reconcile.Every, "repair", cfg.Reconcile.Repair)
+			return nil
+		},
+		stop: run.Stop,
 	}, nil
 }
