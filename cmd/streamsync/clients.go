@@ -37,21 +37,23 @@ func connectRedis(ctx context.Context, c config.RedisConfig) (redis.UniversalCli
 
 // openClickHouse connects to the attempt log's ClickHouse as clickhouse.*
 // says, over TLS when clickhouse.tls or a clickhouse.tls_*_file asks for it
-// (docs/security.md, "Transport"). It dials lazily; the error names a TLS
-// file that cannot be used.
-func openClickHouse(ch config.ClickHouseConfig) (driver.Conn, error) {
+// (docs/security.md, "Transport"), with at most conns connections open at
+// once (0: attemptlog.DefaultMaxOpenConns). It dials lazily; the error
+// names a TLS file that cannot be used.
+func openClickHouse(ch config.ClickHouseConfig, conns int) (driver.Conn, error) {
 	tc, err := tlsFor("clickhouse", ch.TLSFiles())
 	if err != nil {
 		return nil, err
 	}
-	return attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password, TLS: tc})
+	return attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password, TLS: tc,
+		MaxOpenConns: conns})
 }
 
 // openAttemptLog is openClickHouse once the attempt log's schema is there
 // (the analysts' commands read it); errors name clickhouse.addr. The
 // caller closes it.
 func openAttemptLog(ctx context.Context, ch config.ClickHouseConfig) (driver.Conn, error) {
-	conn, err := openClickHouse(ch)
+	conn, err := openClickHouse(ch, 0)
 	if err != nil {
 		return nil, err
 	}

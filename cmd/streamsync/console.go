@@ -16,9 +16,9 @@ import (
 // runs with the attempt log's ClickHouse, runs started from the console
 // wired like `streamsync reconcile`.
 type adminPart struct {
-	srv       *admin.Server
-	console   *admin.Console
-	stopStart func() // ends a run started from the console; nil without ClickHouse
+	srv     *admin.Server
+	console *admin.Console
+	starter *reconcile.Starter // runs started from the console; nil without ClickHouse
 }
 
 // newAdmin builds the admin server when admin.addr is set; /readyz asks
@@ -36,9 +36,10 @@ func newAdmin(p *runProcess) (component, error) {
 	if p.ch != nil {
 		chains = attemptlog.ChainSource{Conn: p.ch, Database: cfg.ClickHouse.Database}
 		var err error
-		if starter, build, a.stopStart, err = reconcileStarter(p.env, p.shards[0]); err != nil {
+		if starter, build, err = reconcileStarter(p); err != nil {
 			return nil, err
 		}
+		a.starter = starter
 		p.onClose(a.close) // when it never started
 	}
 	api, err := a.consoleAPI(p, ops, chains, reconcile.AdminRoutes(admin.NewAPI(ops, chains, p.log), p.ch, cfg.ClickHouse.Database, starter, build))
@@ -88,8 +89,8 @@ func (a *adminPart) Stop(ctx context.Context) error {
 }
 
 func (a *adminPart) close() {
-	if a.stopStart != nil {
-		a.stopStart()
-		a.stopStart = nil
+	if a.starter != nil {
+		a.starter.Close()
+		a.starter = nil
 	}
 }

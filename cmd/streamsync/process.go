@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/sinks/attemptlog"
 	"github.com/streamsync/streamsync/sinks/partner"
 )
 
@@ -28,6 +29,14 @@ type runProcess struct {
 	pipeline *pipeline.Pipeline
 	closers  []func()
 }
+
+// runClickHouseConns bounds the connections of the process' one ClickHouse
+// client: attemptlog.DefaultMaxOpenConns for the exporters, the admin API
+// and the dead-letter archive, and as many again for a reconciliation run
+// (one at a time: scheduled and console runs take the same lock), which
+// holds a connection per side while it loads them. An exporter that waits
+// past the dial timeout for a connection counts ClickHouse as away.
+const runClickHouseConns = 2 * attemptlog.DefaultMaxOpenConns
 
 // openProcess connects to Redis (which must answer), registers the
 // process' gauges and takes its consumer name.
@@ -60,7 +69,7 @@ func openProcess(ctx context.Context, e *env) (_ *runProcess, err error) {
 	p.onClose(p.name.Release)
 	p.consumer = p.name.Name()
 	if ch := e.cfg.ClickHouse; ch.Addr != "" {
-		if p.ch, err = openClickHouse(ch); err != nil {
+		if p.ch, err = openClickHouse(ch, runClickHouseConns); err != nil {
 			return nil, err
 		}
 		p.onClose(func() { _ = p.ch.Close() })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 	"github.com/streamsync/streamsync/event"
@@ -39,7 +40,17 @@ func runReconcile(ctx context.Context, e *env) error {
 	if cfg.ClickHouse.Addr == "" {
 		return fmt.Errorf("clickhouse.addr: required for reconcile (both sides are compared in ClickHouse)")
 	}
-	rc, cleanup, err := newReconciler(e, reconcileConfigFromFlags(e))
+	rdb, err := newRedis(cfg.Redis)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	conn, err := openClickHouse(cfg.ClickHouse, 0)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	rc, cleanup, err := newReconciler(e, rdb, conn, reconcileConfigFromFlags(e))
 	if err != nil {
 		return err
 	}
@@ -72,40 +83,26 @@ func reconcileConfigFromFlags(e *env) reconcile.Config {
 		Recent: recent, FirstDiffs: limit, KeepItems: keep}
 }
 
-// newReconciler wires a Reconciler from the settings: ClickHouse, Redis (the
-// ledger and the events stream), our source and the partner's read API.
-func newReconciler(e *env, rc reconcile.Config) (*reconcile.Reconciler, func(), error) {
+// newReconciler wires a Reconciler from the settings over rdb (the ledger
+// and the events stream) and conn (ClickHouse), which it does not close:
+// our source and the partner's read API, which cleanup closes.
+func newReconciler(e *env, rdb redis.UniversalClient, conn driver.Conn, rc reconcile.Config) (*reconcile.Reconciler, func(), error) {
 	cfg := e.cfg
-	rdb, err := newRedis(cfg.Redis)
-	if err != nil {
-		return nil, nil, err
-	}
-	ch := cfg.ClickHouse
-	conn, err := openClickHouse(ch)
-	if err != nil {
-		_ = rdb.Close()
-		return nil, nil, err
-	}
 	ours, err := openSource(cfg.Source, e.log)
 	if err != nil {
-		_ = rdb.Close()
-		_ = conn.Close()
 		return nil, nil, err
 	}
 	theirs, err := partnerReader(cfg.Sink, e.log)
 	if err != nil {
-		_ = rdb.Close()
-		_ = conn.Close()
+		_ = ours.Close()
 		return nil, nil, err
 	}
 	cleanup := func() {
 		_ = theirs.Close()
 		_ = ours.Close()
-		_ = conn.Close()
-		_ = rdb.Close()
 	}
 	shards := shardsOf(cfg)
-	rc.Database = ch.Database
+	rc.Database = cfg.ClickHouse.Database
 	rc.Logger = e.log
 	deps := reconcile.Deps{CH: conn, Theirs: theirs, Ledger: ledgerOf(rdb, shards),
 		Append: repairAppender(rdb, shards)}
@@ -140,20 +137,18 @@ func ledgerOf(rdb redis.UniversalClient, shards pipeline.Shards) reconcile.Redis
 }
 
 // reconcileStarter starts the runs asked for on the admin API's POST
-// /api/v1/reconcile/run, wired like `streamsync reconcile` and sharing the
-// scheduled runs' lock. stop ends a run in progress.
-func reconcileStarter(e *env, keys pipeline.Keys) (s *reconcile.Starter, build reconcile.BuildFunc, stop func(), err error) {
-	rdb, err := newRedis(e.cfg.Redis)
+// /api/v1/reconcile/run, wired like `streamsync reconcile` over the
+// process' Redis and ClickHouse and sharing the scheduled runs' lock.
+// Its Close ends a run in progress.
+func reconcileStarter(p *runProcess) (*reconcile.Starter, reconcile.BuildFunc, error) {
+	s, err := reconcile.NewStarter(reconcile.StartConfig{LockKey: p.shards[0].ReconcileLock(), Logger: p.log}, p.rdb)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	s, err = reconcile.NewStarter(reconcile.StartConfig{LockKey: keys.ReconcileLock(), Logger: e.log}, rdb)
-	if err != nil {
-		_ = rdb.Close()
-		return nil, nil, nil, err
+	build := func(c reconcile.Config) (*reconcile.Reconciler, func(), error) {
+		return newReconciler(p.env, p.rdb, p.ch, c)
 	}
-	build = func(c reconcile.Config) (*reconcile.Reconciler, func(), error) { return newReconciler(e, c) }
-	return s, build, func() { s.Close(); _ = rdb.Close() }, nil
+	return s, build, nil
 }
 
 // newReconcileSchedule runs scheduled reconciliations (reconcile.every,
@@ -164,19 +159,14 @@ func newReconcileSchedule(p *runProcess) (component, error) {
 	if cfg.Reconcile.Every <= 0 {
 		return nil, nil
 	}
-	r, cleanup, err := newReconciler(p.env, reconcile.Config{Repair: cfg.Reconcile.Repair})
+	r, cleanup, err := newReconciler(p.env, p.rdb, p.ch, reconcile.Config{Repair: cfg.Reconcile.Repair})
 	if err != nil {
 		return nil, fmt.Errorf("reconcile.every: %w", err)
 	}
 	p.onClose(cleanup)
-	rdb, err := newRedis(cfg.Redis)
-	if err != nil {
-		return nil, err
-	}
-	p.onClose(func() { _ = rdb.Close() })
 	keys := p.shards[0]
 	s, err := reconcile.NewScheduler(reconcile.ScheduleConfig{Every: cfg.Reconcile.Every, LockKey: keys.ReconcileLock(),
-		LastKey: keys.ReconcileLast(), Logger: p.log, Registerer: p.reg}, rdb, r)
+		LastKey: keys.ReconcileLast(), Logger: p.log, Registerer: p.reg}, p.rdb, r)
 	if err != nil {
 		return nil, err
 	}
