@@ -19,7 +19,9 @@ func TestAdminRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	build := func(c reconcile.Config) (*reconcile.Reconciler, func(), error) { return w.reconciler(c, true), func() {}, nil }
+	build := func(c reconcile.Config) (*reconcile.Reconciler, func(), error) {
+		return w.reconciler(c, true), func() {}, nil
+	}
 	with := reconcile.AdminRoutes(next, w.conn, w.db, s, build)
 	without := reconcile.AdminRoutes(next, nil, "", nil, nil)
 	tests := []struct {
