@@ -2,7 +2,6 @@ package loadtest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,55 +10,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/demo"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
-
-// JSON is the entry as the ingest endpoint takes it: version and ts as
-// numbers, data as an object when it is one.
-func (e Entry) JSON() []byte {
-	m := make(map[string]any, len(e.Fields)/2)
-	for i := 0; i+1 < len(e.Fields); i += 2 {
-		k, v := e.Fields[i], e.Fields[i+1]
-		switch {
-		case (k == "version" || k == "ts") && isDigits(v):
-			n, _ := strconv.ParseInt(v, 10, 64)
-			m[k] = n
-		case k == "data" && json.Valid([]byte(v)) && len(v) > 0 && v[0] == '{':
-			m[k] = json.RawMessage(v)
-		default:
-			m[k] = v
-		}
-	}
-	b, _ := json.Marshal(m)
-	return b
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// WithTS returns the entry with ts set to at (unix ms), for end-to-end
-// latency; malformed entries are sent as they are.
-func WithTS(e Entry, at time.Time) Entry {
-	if e.Kind == "malformed" {
-		return e
-	}
-	f := make([]string, 0, len(e.Fields)+2)
-	for i := 0; i+1 < len(e.Fields); i += 2 {
-		if e.Fields[i] != "ts" {
-			f = append(f, e.Fields[i], e.Fields[i+1])
-		}
-	}
-	return Entry{Kind: e.Kind, Fields: append(f, "ts", strconv.FormatInt(at.UnixMilli(), 10))}
-}
 
 // Sent is one event the driver sent.
 type Sent struct {
@@ -78,7 +31,7 @@ type Sent struct {
 // rate; every event of a request gets the request's send time and answer.
 // token, when set, is the producer's (ingest.tokens), sent as
 // "Authorization: Bearer <token>".
-func Attack(ctx context.Context, mode, ingestURL, token string, rdb *redis.Client, stream string, entries []Entry, rate, batch int) []Sent {
+func Attack(ctx context.Context, mode, ingestURL, token string, rdb *redis.Client, stream string, entries []demo.Entry, rate, batch int) []Sent {
 	if mode == "xadd" {
 		return xaddAttack(ctx, rdb, stream, entries, vegeta.ConstantPacer{Freq: rate, Per: time.Second})
 	}
@@ -94,9 +47,9 @@ func Attack(ctx context.Context, mode, ingestURL, token string, rdb *redis.Clien
 			return vegeta.ErrNoTargets
 		}
 		now := time.Now()
-		es := make([]Entry, 0, starts[next+1]-starts[next])
+		es := make([]demo.Entry, 0, starts[next+1]-starts[next])
 		for i := starts[next]; i < starts[next+1]; i++ {
-			e := WithTS(entries[i], now)
+			e := demo.WithTS(entries[i], now)
 			sent[i] = Sent{ID: e.Get("id"), Kind: e.Kind}
 			es = append(es, e)
 		}
@@ -142,7 +95,7 @@ func Attack(ctx context.Context, mode, ingestURL, token string, rdb *redis.Clien
 // entries[starts[k]:starts[k+1]]. A malformed entry goes in a request of its
 // own: ingest refuses a whole batch for one bad event (contract §1), which
 // would take the valid ones of its batch with it.
-func splitRequests(entries []Entry, n int) []int {
+func splitRequests(entries []demo.Entry, n int) []int {
 	n = max(n, 1)
 	starts := []int{0}
 	size := 0
@@ -160,7 +113,7 @@ func splitRequests(entries []Entry, n int) []int {
 
 // requestBody is the ingest body of es: one JSON object, or with array a
 // JSON array of them.
-func requestBody(es []Entry, array bool) []byte {
+func requestBody(es []demo.Entry, array bool) []byte {
 	if !array && len(es) == 1 {
 		return es[0].JSON()
 	}
@@ -200,7 +153,7 @@ func (p eventPacer) Rate(time.Duration) float64 {
 	return float64(p.rate) * float64(len(p.starts)-1) / float64(events)
 }
 
-func xaddAttack(ctx context.Context, rdb *redis.Client, stream string, entries []Entry, pacer vegeta.Pacer) []Sent {
+func xaddAttack(ctx context.Context, rdb *redis.Client, stream string, entries []demo.Entry, pacer vegeta.Pacer) []Sent {
 	sent := make([]Sent, 0, len(entries))
 	start := time.Now()
 	var mu sync.Mutex
@@ -212,7 +165,7 @@ func xaddAttack(ctx context.Context, rdb *redis.Client, stream string, entries [
 			break
 		}
 		time.Sleep(wait)
-		e := WithTS(entries[i], time.Now())
+		e := demo.WithTS(entries[i], time.Now())
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {

@@ -2,15 +2,16 @@ package loadtest
 
 import (
 	"encoding/json"
+	"github.com/streamsync/streamsync/demo"
 	"reflect"
 	"testing"
 	"time"
 )
 
-func entries(kinds ...string) []Entry {
-	out := make([]Entry, len(kinds))
+func entries(kinds ...string) []demo.Entry {
+	out := make([]demo.Entry, len(kinds))
 	for i, k := range kinds {
-		out[i] = Entry{Kind: k}
+		out[i] = demo.Entry{Kind: k}
 	}
 	return out
 }
@@ -68,14 +69,14 @@ func TestEventPacerKeepsTheEventRate(t *testing.T) {
 // Every request body of a story is what ingest takes: an object alone, or
 // an array of as many objects as the request has entries, in order.
 func TestRequestBodies(t *testing.T) {
-	story := Story(StoryConfig{Seed: 7, Accounts: 20, Events: 3000})
+	story := demo.Story(demo.StoryConfig{Seed: 7, Accounts: 20, Events: 3000})
 	now := time.UnixMilli(1_800_000_000_000)
 	for _, n := range []int{1, 7, 50} {
 		starts := splitRequests(story, n)
 		for k := 0; k+1 < len(starts); k++ {
-			es := make([]Entry, 0, n)
+			es := make([]demo.Entry, 0, n)
 			for _, e := range story[starts[k]:starts[k+1]] {
-				es = append(es, WithTS(e, now))
+				es = append(es, demo.WithTS(e, now))
 			}
 			body := requestBody(es, n > 1)
 			if n == 1 {

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/streamsync/streamsync/demo"
 	"math/rand/v2"
 	"strconv"
 )
@@ -24,12 +25,12 @@ var upsertNames = []string{"Li Lei", "Han Meimei", "Ada Okafor", "Jonas Berg", "
 // order and every event is deliverable: each ends delivered, none stale or
 // unchanged (data carries the record's revision). Kind is "event" for all;
 // the same config gives the same entries.
-func Upserts(c UpsertsConfig) []Entry {
+func Upserts(c UpsertsConfig) []demo.Entry {
 	rng := rand.New(rand.NewPCG(c.Seed, c.Seed+1))
 	accounts := max(1, c.Accounts)
 	perAccount := max(1, c.N/(3*accounts)) // records per account
 	revs := map[string]int{}
-	out := make([]Entry, c.N)
+	out := make([]demo.Entry, c.N)
 	for i := range out {
 		a, r := rng.IntN(accounts), rng.IntN(perAccount)
 		entity := "main_registration"
@@ -42,7 +43,7 @@ func Upserts(c UpsertsConfig) []Entry {
 		data, _ := json.Marshal(map[string]any{
 			"name": upsertNames[rng.IntN(len(upsertNames))], "seat": fmt.Sprintf("%c%d", 'A'+rng.IntN(8), 1+rng.IntN(30)), "rev": rev,
 		})
-		out[i] = Entry{Kind: "event", Fields: []string{
+		out[i] = demo.Entry{Kind: "event", Fields: []string{
 			"id", fmt.Sprintf("evt-%d-%d", c.Seed, i), "account", "acc-" + strconv.Itoa(a), "entity", entity, "key", key,
 			"op", "upsert", "version", strconv.FormatInt(1_700_000_000_000+int64(i), 10), "data", string(data),
 		}}

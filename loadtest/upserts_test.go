@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/streamsync/streamsync/demo"
 	"github.com/streamsync/streamsync/event"
 )
 
@@ -44,7 +45,7 @@ func TestUpserts(t *testing.T) {
 	if len(accounts) < 90 || len(last) < c.N/4 || len(last) > c.N/2 {
 		t.Fatalf("%d accounts, %d records for %d events", len(accounts), len(last), c.N)
 	}
-	if len(Expected(a)) != len(last) {
-		t.Fatalf("Expected has %d records, want %d", len(Expected(a)), len(last))
+	if len(demo.Expected(a)) != len(last) {
+		t.Fatalf("Expected has %d records, want %d", len(demo.Expected(a)), len(last))
 	}
 }

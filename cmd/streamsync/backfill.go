@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -40,21 +38,18 @@ func runBackfill(ctx context.Context, e *env) error {
 	if perSecond == 0 {
 		perSecond = -1 // backfill.Config: negative is no limit
 	}
-	rdb, err := newRedis(cfg.Redis)
+	rdb, err := connectRedis(ctx, cfg.Redis)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	if err := pingRedis(ctx, rdb, cfg.Redis); err != nil {
-		return err
-	}
-	bad := &badLines{log: e.log, file: cfg.Source.File}
+	bad := source.NewBadLines(cfg.Source.File, e.log)
 	c := cfg.Source
 	sc, err := sourceConfig(c, e.log)
 	if err != nil {
 		return err
 	}
-	sc.OnBadLine = bad.note
+	sc.OnBadLine = bad.Note
 	src, err := source.New(sc)
 	if err != nil {
 		return err
@@ -81,13 +76,13 @@ func runBackfill(ctx context.Context, e *env) error {
 		Resume: resume, RunID: runID, ReplayDead: replay, Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes},
 		Progress: progress, Logger: e.log,
 		LedgerEntities: func(ctx context.Context) ([]string, error) { return ledgerOf(rdb, shards).Entities(ctx) },
-		Replayer:       deadReplayer{pipeline.DeadOps{RDB: rdb, Shards: shards, Instance: "backfill", AttemptLog: cfg.ClickHouse.Addr != ""}},
+		Replayer:       pipeline.DeadOps{RDB: rdb, Shards: shards, Instance: "backfill", AttemptLog: cfg.ClickHouse.Addr != ""},
 	}, rdb, src)
 	if err != nil {
 		return err
 	}
 	sum, runErr := b.Run(ctx)
-	sum.BadLines = bad.count()
+	sum.BadLines = bad.Count()
 	if sum.BadLines > 0 {
 		sum.Notes = append(sum.Notes, fmt.Sprintf("%d lines of %s are not records and were skipped (see the WARN lines)", sum.BadLines, c.File))
 	}
@@ -117,48 +112,4 @@ func runBackfill(ctx context.Context, e *env) error {
 		}
 	}
 	return runErr
-}
-
-// badLines counts a file source's lines that are not records, each once
-// (every entity read is a pass over the file), and logs each once.
-type badLines struct {
-	log  *slog.Logger
-	file string
-	mu   sync.Mutex
-	seen map[int]bool
-}
-
-func (b *badLines) note(line int, err error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.seen[line] {
-		return
-	}
-	if b.seen == nil {
-		b.seen = map[int]bool{}
-	}
-	b.seen[line] = true
-	b.log.Warn("source file: line skipped", "file", b.file, "line", line, "err", err)
-}
-
-func (b *badLines) count() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return int64(len(b.seen))
-}
-
-// deadReplayer replays dead letters by reason and age with the pipeline's
-// dead-letter replay (the same as `streamsync dead replay`).
-type deadReplayer struct{ ops pipeline.DeadOps }
-
-func (d deadReplayer) ReplayDead(ctx context.Context, reasons []string, since time.Time) (int, error) {
-	n := 0
-	for _, r := range reasons {
-		done, err := d.ops.Replay(ctx, pipeline.DeadFilter{Reason: r, Since: since.UnixMilli()})
-		n += len(done)
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }

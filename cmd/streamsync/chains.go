@@ -25,14 +25,11 @@ func runChains(ctx context.Context, e *env) error {
 	account, _ := e.fs.GetString("account")
 	since, _ := e.fs.GetDuration("since")
 	stuck, _ := e.fs.GetDuration("stuck")
-	conn, err := openClickHouse(ch)
+	conn, err := openAttemptLog(ctx, ch)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if err := attemptlog.EnsureSchema(ctx, conn, ch.Database); err != nil {
-		return fmt.Errorf("clickhouse.addr %s: %w", ch.Addr, err)
-	}
 	chains, truncated, err := attemptlog.Chains(ctx, conn, ch.Database, attemptlog.ChainFilter{Account: account, Since: time.Now().Add(-since), Stuck: stuck})
 	if err != nil {
 		return fmt.Errorf("clickhouse.addr %s: %w", ch.Addr, err)

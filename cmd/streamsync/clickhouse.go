@@ -4,22 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/streamsync/streamsync/config"
-	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
-
-// openClickHouse connects to the attempt log's ClickHouse as clickhouse.*
-// says, over TLS when clickhouse.tls or a clickhouse.tls_*_file asks for it
-// (docs/security.md, "Transport"). It dials lazily; the error names a TLS
-// file that cannot be used.
-func openClickHouse(ch config.ClickHouseConfig) (driver.Conn, error) {
-	tc, err := tlsFor("clickhouse", ch.TLSFiles())
-	if err != nil {
-		return nil, err
-	}
-	return attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password, TLS: tc})
-}
 
 // withClickHouseHint adds a hint naming the clickhouse.* settings to an
 // error of a ClickHouse connection refused for its credentials or its TLS;

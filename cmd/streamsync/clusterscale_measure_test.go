@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/demo"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/loadtest"
 	"github.com/streamsync/streamsync/partnersim"
@@ -150,7 +151,7 @@ func buildPartnersim(t *testing.T) string {
 	return bin
 }
 
-func measureClusterRow(t *testing.T, rdb *redis.ClusterClient, addrs []string, simBin string, work []loadtest.Entry, procs, nShards int) clusterRow {
+func measureClusterRow(t *testing.T, rdb *redis.ClusterClient, addrs []string, simBin string, work []demo.Entry, procs, nShards int) clusterRow {
 	ctx := context.Background()
 	row := clusterRow{procs: procs, shards: nShards}
 	prefix := fmt.Sprintf("%sp%ds%d:", testenv.Prefix(t), procs, nShards)
@@ -357,7 +358,7 @@ func simStats(url string) (partnersim.Stats, error) {
 // answered 2xx or 409 (contract §2: both end an event), whether any
 // account's versions went down in arrival order, the overlap counter, and
 // whether every record holds the newest version and data of the work.
-func checkClusterRow(t *testing.T, row *clusterRow, url string, work []loadtest.Entry) {
+func checkClusterRow(t *testing.T, row *clusterRow, url string, work []demo.Entry) {
 	t.Helper()
 	ended := map[string]bool{}
 	lastVersion := map[string]int64{}
@@ -392,7 +393,7 @@ func checkClusterRow(t *testing.T, row *clusterRow, url string, work []loadtest.
 	var st partnersim.State
 	getJSON(t, url+"/_sim/state", &st)
 	row.overlaps = st.Stats.Overlaps
-	want := loadtest.Expected(work)
+	want := demo.Expected(work)
 	row.stateOK = len(st.Records) == len(want)
 	for _, r := range st.Records {
 		w, ok := want[r.Entity+"/"+r.Key]

@@ -3,49 +3,94 @@ package main
 import (
 	"context"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/admin"
 	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/reconcile"
+	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
 
-// consoleAPI adds the console's endpoints (the live chart's series, chain
-// timelines) to the admin API and samples the counters until ctx ends.
-func consoleAPI(ctx context.Context, e *env, rdb redis.UniversalClient, keys pipeline.Keys, ops pipeline.DeadOps, chains admin.ChainLister, api http.Handler) (http.Handler, error) {
-	var lag admin.ExportLagFunc
-	tl, _ := chains.(admin.TimelineFinder)
-	if tl != nil {
-		lag = func(ctx context.Context) (admin.ExportLag, error) {
-			return exportLag(ctx, rdb, keys.Attempts, time.Now())
-		}
+// adminPart serves health, metrics, the admin JSON API and the console on
+// admin.addr (docs/operations.md): dead letters, chains and reconciliation
+// runs with the attempt log's ClickHouse, runs started from the console
+// wired like `streamsync reconcile`.
+type adminPart struct {
+	srv     *admin.Server
+	console *admin.Console
+	starter *reconcile.Starter // runs started from the console; nil without ClickHouse
+}
+
+// newAdmin builds the admin server when admin.addr is set; /readyz asks
+// the pipeline.
+func newAdmin(p *runProcess) (component, error) {
+	cfg := p.cfg
+	if cfg.Admin.Addr == "" {
+		return nil, nil
 	}
-	c, err := admin.NewConsole(admin.ConsoleConfig{Logger: e.log}, ops, tl, lag)
+	ops := pipeline.DeadOps{RDB: p.rdb, Shards: p.shards, Instance: p.consumer, AttemptLog: p.attemptLog()}
+	a := &adminPart{}
+	var chains admin.ChainLister
+	var starter *reconcile.Starter // nil without ClickHouse, as build
+	var build reconcile.BuildFunc
+	if p.ch != nil {
+		chains = attemptlog.ChainSource{Conn: p.ch, Database: cfg.ClickHouse.Database}
+		var err error
+		if starter, build, err = reconcileStarter(p); err != nil {
+			return nil, err
+		}
+		a.starter = starter
+		p.onClose(a.close) // when it never started
+	}
+	api, err := a.consoleAPI(p, ops, chains, reconcile.AdminRoutes(admin.NewAPI(ops, chains, p.log), p.ch, cfg.ClickHouse.Database, starter, build))
 	if err != nil {
 		return nil, err
 	}
-	go c.Run(ctx)
+	if a.srv, err = admin.New(admin.Config{Addr: cfg.Admin.Addr, Token: cfg.Admin.Token, Hosts: cfg.Admin.Hosts}, p.pipeline.Ready, p.reg, api, p.log); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// consoleAPI adds the console's endpoints (the live chart's series, chain
+// timelines) to the admin API.
+func (a *adminPart) consoleAPI(p *runProcess, ops pipeline.DeadOps, chains admin.ChainLister, api http.Handler) (http.Handler, error) {
+	var lag admin.ExportLagFunc
+	tl, _ := chains.(admin.TimelineFinder)
+	if tl != nil {
+		attempts := p.shards[0].Attempts
+		lag = func(ctx context.Context) (admin.ExportLag, error) {
+			b, err := attemptlog.ReadBacklog(ctx, p.rdb, attempts, time.Now())
+			return admin.ExportLag{BacklogRows: b.Rows, Seconds: b.Age.Seconds()}, err
+		}
+	}
+	c, err := admin.NewConsole(admin.ConsoleConfig{Logger: p.log}, ops, tl, lag)
+	if err != nil {
+		return nil, err
+	}
+	a.console = c
 	return c.Wrap(api), nil
 }
 
-// exportLag reads the rows waiting in the attempts stream for ClickHouse
-// and the age of the oldest (its entry id starts with the unix ms it was
-// written; the exporter deletes rows once ClickHouse has them).
-func exportLag(ctx context.Context, rdb redis.UniversalClient, stream string, now time.Time) (admin.ExportLag, error) {
-	pipe := rdb.Pipeline()
-	n := pipe.XLen(ctx, stream)
-	first := pipe.XRangeN(ctx, stream, "-", "+", 1)
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return admin.ExportLag{}, err
+// Start samples the console's counters until ctx ends and serves.
+func (a *adminPart) Start(ctx context.Context) error {
+	go a.console.Run(ctx)
+	return a.srv.Start()
+}
+
+// Stop lets open requests finish for at most 5s, then ends a run started
+// from the console.
+func (a *adminPart) Stop(ctx context.Context) error {
+	c, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = a.srv.Close(c)
+	a.close()
+	return nil
+}
+
+func (a *adminPart) close() {
+	if a.starter != nil {
+		a.starter.Close()
+		a.starter = nil
 	}
-	l := admin.ExportLag{BacklogRows: n.Val()}
-	if msgs := first.Val(); len(msgs) > 0 {
-		ms, _, _ := strings.Cut(msgs[0].ID, "-")
-		if at, err := strconv.ParseInt(ms, 10, 64); err == nil {
-			l.Seconds = max(0, now.Sub(time.UnixMilli(at)).Seconds())
-		}
-	}
-	return l, nil
 }

@@ -14,9 +14,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/demo"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/internal/testenv"
-	"github.com/streamsync/streamsync/loadtest"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/pipeline"
 )
@@ -59,7 +59,7 @@ func TestCrashRecovery(t *testing.T) {
 	hs := httptest.NewServer(sim)
 	t.Cleanup(hs.Close)
 
-	story := loadtest.Story(loadtest.StoryConfig{Seed: 7, Accounts: 2000, Events: 30000})
+	story := demo.Story(demo.StoryConfig{Seed: 7, Accounts: 2000, Events: 30000})
 	if len(story) < 20000 {
 		t.Fatalf("story has %d entries, want at least 20,000", len(story))
 	}
@@ -69,7 +69,7 @@ func TestCrashRecovery(t *testing.T) {
 		"STREAMSYNC_SINK__BASE_URL="+hs.URL, "STREAMSYNC_SINK__CLIENT_ID=id", "STREAMSYNC_SINK__CLIENT_SECRET=sec",
 		"STREAMSYNC_RETRY__INITIAL=20ms", "STREAMSYNC_RETRY__MAX=500ms", "STREAMSYNC_SINK__TIMEOUT=3s")
 	ctx := context.Background()
-	add := func(entries []loadtest.Entry) {
+	add := func(entries []demo.Entry) {
 		pipe := rdb.Pipeline()
 		for _, e := range entries {
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: keys.Events, Values: e.Values()})
@@ -110,7 +110,7 @@ func TestCrashRecovery(t *testing.T) {
 // it should have, only invalid entries are dead letters, the partner holds
 // exactly the newest version of every record, and no account ever had two
 // requests at the partner at once.
-func checkOutcome(t *testing.T, story []loadtest.Entry, steps map[string][]string, ops pipeline.DeadOps, sim *partnersim.Server) {
+func checkOutcome(t *testing.T, story []demo.Entry, steps map[string][]string, ops pipeline.DeadOps, sim *partnersim.Server) {
 	t.Helper()
 	ctx := context.Background()
 	// Every event has exactly one terminal step, with the reason it should have.
@@ -143,7 +143,7 @@ func checkOutcome(t *testing.T, story []loadtest.Entry, steps map[string][]strin
 	}
 
 	// The partner holds exactly the newest version of every record.
-	want := loadtest.Expected(story)
+	want := demo.Expected(story)
 	got := map[string]partnersim.RecordState{}
 	for _, r := range sim.Snapshot("").Records {
 		got[r.Entity+"/"+r.Key] = r

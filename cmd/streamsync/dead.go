@@ -62,14 +62,11 @@ func runDead(ctx context.Context, e *env) error {
 	limit, _ := e.fs.GetInt("limit")
 	cursor, _ := e.fs.GetString("cursor")
 	f := pipeline.DeadFilter{IDs: ids, Reason: reason, Account: account, All: all}
-	rdb, err := newRedis(e.cfg.Redis)
+	rdb, err := connectRedis(ctx, e.cfg.Redis)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	if err := pingRedis(ctx, rdb, e.cfg.Redis); err != nil {
-		return err
-	}
 	ops := pipeline.DeadOps{RDB: rdb, Shards: shardsOf(e.cfg), Instance: "cli", AttemptLog: e.cfg.ClickHouse.Addr != ""}
 	switch action {
 	case "list":

@@ -3,37 +3,32 @@ package main
 import (
 	"context"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/deadarchive"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
-// startDeadArchive runs the dead-letter archive beside the pipeline
-// (docs/operations.md, "Old dead letters are archived"): every few minutes
-// one process moves the dead letters older than dead.max_age to ClickHouse
-// (conn; nil without clickhouse.addr) and then out of Redis. Without
-// ClickHouse nothing is trimmed, and start-up says so.
-func startDeadArchive(e *env, rdb redis.UniversalClient, conn driver.Conn, shards pipeline.Shards, consumer string, reg prometheus.Registerer) (stop func(), err error) {
+// newDeadArchive is the dead-letter archive (docs/operations.md, "Old dead
+// letters are archived"): every few minutes one process moves the dead
+// letters older than dead.max_age to ClickHouse and then out of Redis.
+// Without ClickHouse nothing is trimmed, and start-up says so.
+func newDeadArchive(p *runProcess) (component, error) {
 	var store deadarchive.Store
-	if conn != nil {
-		store = deadarchive.NewClickHouseStore(conn, e.cfg.ClickHouse.Database)
+	if p.ch != nil {
+		store = deadarchive.NewClickHouseStore(p.ch, p.cfg.ClickHouse.Database)
 	}
-	a, err := deadarchive.New(deadarchive.Config{Shards: shards, MaxAge: e.cfg.Dead.MaxAge, LockKey: shards[0].DeadArchiveLock(),
-		Instance: consumer, Store: store, Logger: e.log, Registerer: reg}, rdb)
+	a, err := deadarchive.New(deadarchive.Config{Shards: p.shards, MaxAge: p.cfg.Dead.MaxAge, LockKey: p.shards[0].DeadArchiveLock(),
+		Instance: p.consumer, Store: store, Logger: p.log, Registerer: p.reg}, p.rdb)
 	if err != nil {
 		return nil, err
 	}
-	if !a.Enabled() {
-		e.log.Warn("dead letters are not archived: clickhouse.addr is empty, so the dead-letter stream keeps every dead letter until it is replayed or dropped (dead.max_age applies only with ClickHouse)",
-			"dead_max_age", e.cfg.Dead.MaxAge)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		a.Run(ctx)
-	}()
-	return func() { cancel(); <-done }, nil
+	run := &background{run: a.Run}
+	return funcs{
+		start: func(ctx context.Context) error {
+			if !a.Enabled() {
+				p.log.Warn("dead letters are not archived: clickhouse.addr is empty, so the dead-letter stream keeps every dead letter until it is replayed or dropped (dead.max_age applies only with ClickHouse)",
+					"dead_max_age", p.cfg.Dead.MaxAge)
+			}
+			return run.Start(ctx)
+		},
+		stop: run.Stop,
+	}, nil
 }

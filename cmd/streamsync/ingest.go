@@ -4,58 +4,63 @@ import (
 	"context"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/ingest"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
-// startIngest runs the HTTP ingest when ingest.addr is set: producers'
+// ingestPart is the HTTP ingest, on when ingest.addr is set: producers'
 // tokens from ingest.tokens (without any, loopback only), at most
 // ingest.max_events events a request, the partner's name refused as an
-// origin (docs/security.md, "Ingest"). The returned func stops it, letting
-// accepted requests finish.
-func startIngest(e *env, rdb redis.UniversalClient, shards pipeline.Shards, consumer string, reg prometheus.Registerer) (func(), error) {
-	cfg := e.cfg
+// origin (docs/security.md, "Ingest").
+type ingestPart struct {
+	p     *runProcess
+	in    *ingest.Server
+	names []string
+}
+
+func newIngest(p *runProcess) (component, error) {
+	cfg := p.cfg
 	if cfg.Ingest.Addr == "" {
-		return func() {}, nil
+		return nil, nil
 	}
-	keys := shards[0]
 	var producers []ingest.Producer
 	var names []string
-	for _, p := range cfg.Ingest.Producers() {
-		producers = append(producers, ingest.Producer{Name: p.Name, Token: p.Token})
-		names = append(names, p.Name)
+	for _, pr := range cfg.Ingest.Producers() {
+		producers = append(producers, ingest.Producer{Name: pr.Name, Token: pr.Token})
+		names = append(names, pr.Name)
 	}
 	var partners []string
 	if cfg.Sink.PartnerName != "" {
 		partners = append(partners, cfg.Sink.PartnerName)
 	}
-	ic := ingest.Config{Addr: cfg.Ingest.Addr, Stream: keys.Events, MaxBodyBytes: int64(cfg.Ingest.MaxBodyBytes), MaxEvents: cfg.Ingest.MaxEvents,
-		Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes}, Producers: producers, PartnerNames: partners, Registerer: reg, Logger: e.log,
-		Keys: keys, PrepareTimeout: cfg.Ingest.PrepareTimeout, CheckURL: cfg.Ingest.CheckURL, CheckMaxAttempts: cfg.Ingest.CheckMaxAttempts,
-		Instance: consumer, AttemptLog: cfg.ClickHouse.Addr != ""}
-	if len(shards) > 1 {
-		// Events are routed to their account's shard; prepared events
-		// keep to one shard's keys, so they are off with several shards.
-		ic.Stream, ic.Route, ic.Keys = "", shards.Stream, pipeline.Keys{}
-	}
-	in, err := ingest.New(ic, rdb)
+	ic := ingest.Config{Addr: cfg.Ingest.Addr, MaxBodyBytes: int64(cfg.Ingest.MaxBodyBytes), MaxEvents: cfg.Ingest.MaxEvents,
+		Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes}, Producers: producers, PartnerNames: partners, Registerer: p.reg, Logger: p.log,
+		PrepareTimeout: cfg.Ingest.PrepareTimeout, CheckURL: cfg.Ingest.CheckURL, CheckMaxAttempts: cfg.Ingest.CheckMaxAttempts,
+		Instance: p.consumer, AttemptLog: p.attemptLog()}
+	ic.UseShards(p.shards)
+	in, err := ingest.New(ic, p.rdb)
 	if err != nil {
 		return nil, err
 	}
-	if err := in.Start(); err != nil {
-		return nil, err
+	return &ingestPart{p: p, in: in, names: names}, nil
+}
+
+func (i *ingestPart) Start(context.Context) error {
+	if err := i.in.Start(); err != nil {
+		return err
 	}
-	if len(names) == 0 {
-		e.log.Warn("ingest: no ingest.tokens: open to every process on this host, loopback only (docs/security.md)", "addr", in.Addr())
+	if len(i.names) == 0 {
+		i.p.log.Warn("ingest: no ingest.tokens: open to every process on this host, loopback only (docs/security.md)", "addr", i.in.Addr())
 	} else {
-		e.log.Info("ingest: producers", "names", names)
+		i.p.log.Info("ingest: producers", "names", i.names)
 	}
-	return func() {
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = in.Close(c) // accepted requests finish
-	}, nil
+	return nil
+}
+
+// Stop lets accepted requests finish, for at most 10s.
+func (i *ingestPart) Stop(ctx context.Context) error {
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_ = i.in.Close(c) // accepted requests finish
+	return nil
 }

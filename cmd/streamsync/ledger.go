@@ -48,14 +48,11 @@ func runLedger(ctx context.Context, e *env) error {
 	default:
 		return fmt.Errorf("ledger: want get, set or drop, not %q", action)
 	}
-	rdb, err := newRedis(e.cfg.Redis)
+	rdb, err := connectRedis(ctx, e.cfg.Redis)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	if err := pingRedis(ctx, rdb, e.cfg.Redis); err != nil {
-		return err
-	}
 	ops := pipeline.LedgerOps{RDB: rdb, Shards: shardsOf(e.cfg)}
 	switch action {
 	case "get":

@@ -10,7 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/spf13/pflag"
-	"github.com/streamsync/streamsync/loadtest"
+	"github.com/streamsync/streamsync/demo"
 	"github.com/streamsync/streamsync/pipeline"
 )
 
@@ -28,20 +28,17 @@ func runProduce(ctx context.Context, e *env) error {
 	events, _ := e.fs.GetInt("events")
 	rate, _ := e.fs.GetFloat64("rate")
 	seed, _ := e.fs.GetUint64("seed")
-	rdb, err := newRedis(e.cfg.Redis)
+	rdb, err := connectRedis(ctx, e.cfg.Redis)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	if err := pingRedis(ctx, rdb, e.cfg.Redis); err != nil {
-		return err
-	}
 	pub, err := redisstream.NewPublisher(redisstream.PublisherConfig{Client: rdb, Marshaller: pipeline.EntryMarshaller{}}, watermill.NopLogger{})
 	if err != nil {
 		return fmt.Errorf("publisher: %w", err)
 	}
 	shards := shardsOf(e.cfg)
-	story := loadtest.Story(loadtest.StoryConfig{Seed: seed, Accounts: accounts, Events: events, PartnerName: e.cfg.Sink.PartnerName})
+	story := demo.Story(demo.StoryConfig{Seed: seed, Accounts: accounts, Events: events, PartnerName: e.cfg.Sink.PartnerName})
 	var tick <-chan time.Time
 	if rate > 0 {
 		t := time.NewTicker(time.Duration(float64(time.Second) / rate))
@@ -49,7 +46,7 @@ func runProduce(ctx context.Context, e *env) error {
 		tick = t.C
 	}
 	kinds := map[string]int{}
-	publish := func(i int, en loadtest.Entry) error {
+	publish := func(i int, en demo.Entry) error {
 		kv := append([]string(nil), en.Fields...)
 		account := ""
 		for j := 0; j+1 < len(kv); j += 2 {
@@ -97,8 +94,8 @@ func runProduce(ctx context.Context, e *env) error {
 // owedParents returns, in story order, the entries of rest that create or
 // update a record some entry of done names as its parent and that done does
 // not hold: what an interrupted story still owes its children.
-func owedParents(done, rest []loadtest.Entry) []loadtest.Entry {
-	field := func(en loadtest.Entry, name string) string {
+func owedParents(done, rest []demo.Entry) []demo.Entry {
+	field := func(en demo.Entry, name string) string {
 		for j := 0; j+1 < len(en.Fields); j += 2 {
 			if en.Fields[j] == name {
 				return en.Fields[j+1]
@@ -115,7 +112,7 @@ func owedParents(done, rest []loadtest.Entry) []loadtest.Entry {
 			have[field(en, "entity")+"/"+field(en, "key")] = true
 		}
 	}
-	var owed []loadtest.Entry
+	var owed []demo.Entry
 	for _, en := range rest {
 		rec := field(en, "entity") + "/" + field(en, "key")
 		if en.Kind == "event" && needed[rec] && !have[rec] {

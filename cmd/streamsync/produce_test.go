@@ -3,14 +3,14 @@ package main
 import (
 	"testing"
 
-	"github.com/streamsync/streamsync/loadtest"
+	"github.com/streamsync/streamsync/demo"
 )
 
 // However far an interrupted story got, every child appended has its parent
 // appended too, so no parent_missing dead letter follows a Ctrl-C.
 func TestInterruptedStoryOwesNoParent(t *testing.T) {
-	story := loadtest.Story(loadtest.StoryConfig{Seed: 7, Accounts: 3, Events: 300})
-	field := func(en loadtest.Entry, name string) string {
+	story := demo.Story(demo.StoryConfig{Seed: 7, Accounts: 3, Events: 300})
+	field := func(en demo.Entry, name string) string {
 		for j := 0; j+1 < len(en.Fields); j += 2 {
 			if en.Fields[j] == name {
 				return en.Fields[j+1]
@@ -20,7 +20,7 @@ func TestInterruptedStoryOwesNoParent(t *testing.T) {
 	}
 	orphansSomewhere := false
 	for cut := 0; cut <= len(story); cut++ {
-		appended := append(append([]loadtest.Entry{}, story[:cut]...), owedParents(story[:cut], story[cut:])...)
+		appended := append(append([]demo.Entry{}, story[:cut]...), owedParents(story[:cut], story[cut:])...)
 		have, without := map[string]bool{}, 0
 		for _, en := range appended {
 			if en.Kind == "event" {

@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
-	"github.com/streamsync/streamsync/config"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/ingest"
 	"github.com/streamsync/streamsync/pipeline"
@@ -43,7 +40,17 @@ func runReconcile(ctx context.Context, e *env) error {
 	if cfg.ClickHouse.Addr == "" {
 		return fmt.Errorf("clickhouse.addr: required for reconcile (both sides are compared in ClickHouse)")
 	}
-	rc, cleanup, err := newReconciler(e, reconcileConfigFromFlags(e))
+	rdb, err := newRedis(cfg.Redis)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	conn, err := openClickHouse(cfg.ClickHouse, 0)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	rc, cleanup, err := newReconciler(e, rdb, conn, reconcileConfigFromFlags(e))
 	if err != nil {
 		return err
 	}
@@ -76,40 +83,26 @@ func reconcileConfigFromFlags(e *env) reconcile.Config {
 		Recent: recent, FirstDiffs: limit, KeepItems: keep}
 }
 
-// newReconciler wires a Reconciler from the settings: ClickHouse, Redis (the
-// ledger and the events stream), our source and the partner's read API.
-func newReconciler(e *env, rc reconcile.Config) (*reconcile.Reconciler, func(), error) {
+// newReconciler wires a Reconciler from the settings over rdb (the ledger
+// and the events stream) and conn (ClickHouse), which it does not close:
+// our source and the partner's read API, which cleanup closes.
+func newReconciler(e *env, rdb redis.UniversalClient, conn driver.Conn, rc reconcile.Config) (*reconcile.Reconciler, func(), error) {
 	cfg := e.cfg
-	rdb, err := newRedis(cfg.Redis)
+	ours, err := openSource(cfg.Source, e.log)
 	if err != nil {
-		return nil, nil, err
-	}
-	ch := cfg.ClickHouse
-	conn, err := openClickHouse(ch)
-	if err != nil {
-		_ = rdb.Close()
-		return nil, nil, err
-	}
-	ours, err := newSource(cfg.Source, e)
-	if err != nil {
-		_ = rdb.Close()
-		_ = conn.Close()
 		return nil, nil, err
 	}
 	theirs, err := partnerReader(cfg.Sink, e.log)
 	if err != nil {
-		_ = rdb.Close()
-		_ = conn.Close()
+		_ = ours.Close()
 		return nil, nil, err
 	}
 	cleanup := func() {
 		_ = theirs.Close()
 		_ = ours.Close()
-		_ = conn.Close()
-		_ = rdb.Close()
 	}
 	shards := shardsOf(cfg)
-	rc.Database = ch.Database
+	rc.Database = cfg.ClickHouse.Database
 	rc.Logger = e.log
 	deps := reconcile.Deps{CH: conn, Theirs: theirs, Ledger: ledgerOf(rdb, shards),
 		Append: repairAppender(rdb, shards)}
@@ -143,77 +136,47 @@ func ledgerOf(rdb redis.UniversalClient, shards pipeline.Shards) reconcile.Redis
 	return l
 }
 
-// newSource builds our source from source.*.
-func newSource(c config.SourceConfig, e *env) (source.Source, error) {
-	return openSource(c, e.log)
-}
-
-// withReconcileRuns adds GET /api/v1/reconcile/runs to the admin API when the
-// attempt log's ClickHouse is there (runs is nil otherwise), and POST
-// /api/v1/reconcile/run: start answers it, or it answers 501 without
-// ClickHouse (start is nil).
-func withReconcileRuns(api, runs, start http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	if runs != nil {
-		mux.Handle("GET /api/v1/reconcile/runs", runs)
-	}
-	if start == nil {
-		start = reconcile.StartHandler(nil, nil)
-	}
-	mux.Handle("POST /api/v1/reconcile/run", start)
-	mux.Handle("/", api)
-	return mux
-}
-
-// reconcileStarter is the handler of POST /api/v1/reconcile/run: runs
-// started from the console, wired like `streamsync reconcile` and sharing
-// the scheduled runs' lock. stop ends a run in progress.
-func reconcileStarter(e *env, keys pipeline.Keys) (h http.Handler, stop func(), err error) {
-	rdb, err := newRedis(e.cfg.Redis)
+// reconcileStarter starts the runs asked for on the admin API's POST
+// /api/v1/reconcile/run, wired like `streamsync reconcile` over the
+// process' Redis and ClickHouse and sharing the scheduled runs' lock.
+// Its Close ends a run in progress.
+func reconcileStarter(p *runProcess) (*reconcile.Starter, reconcile.BuildFunc, error) {
+	s, err := reconcile.NewStarter(reconcile.StartConfig{LockKey: p.shards[0].ReconcileLock(), Logger: p.log}, p.rdb)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := reconcile.NewStarter(reconcile.StartConfig{LockKey: keys.ReconcileLock(), Logger: e.log}, rdb)
-	if err != nil {
-		_ = rdb.Close()
-		return nil, nil, err
+	build := func(c reconcile.Config) (*reconcile.Reconciler, func(), error) {
+		return newReconciler(p.env, p.rdb, p.ch, c)
 	}
-	build := func(c reconcile.Config) (*reconcile.Reconciler, func(), error) { return newReconciler(e, c) }
-	return reconcile.StartHandler(s, build), func() { s.Close(); _ = rdb.Close() }, nil
+	return s, build, nil
 }
 
-// startReconcile runs scheduled reconciliations (reconcile.every,
-// reconcile.repair) beside the pipeline; the returned func stops them and
+// newReconcileSchedule runs scheduled reconciliations (reconcile.every,
+// reconcile.repair) beside the pipeline when reconcile.every is set; Stop
 // waits for a run in progress to end.
-func startReconcile(e *env, keys pipeline.Keys, reg prometheus.Registerer) (func(), error) {
-	cfg := e.cfg
-	r, cleanup, err := newReconciler(e, reconcile.Config{Repair: cfg.Reconcile.Repair})
+func newReconcileSchedule(p *runProcess) (component, error) {
+	cfg := p.cfg
+	if cfg.Reconcile.Every <= 0 {
+		return nil, nil
+	}
+	r, cleanup, err := newReconciler(p.env, p.rdb, p.ch, reconcile.Config{Repair: cfg.Reconcile.Repair})
 	if err != nil {
 		return nil, fmt.Errorf("reconcile.every: %w", err)
 	}
-	rdb, err := newRedis(cfg.Redis)
-	if err != nil {
-		cleanup()
-		return nil, err
-	}
+	p.onClose(cleanup)
+	keys := p.shards[0]
 	s, err := reconcile.NewScheduler(reconcile.ScheduleConfig{Every: cfg.Reconcile.Every, LockKey: keys.ReconcileLock(),
-		LastKey: keys.ReconcileLast(), Logger: e.log, Registerer: reg}, rdb, r)
+		LastKey: keys.ReconcileLast(), Logger: p.log, Registerer: p.reg}, p.rdb, r)
 	if err != nil {
-		cleanup()
-		_ = rdb.Close()
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.Run(ctx)
-	}()
-	e.log.Info("scheduled reconciliation on", "every", cfg.Reconcile.Every, "repair", cfg.Reconcile.Repair)
-	return func() {
-		cancel()
-		<-done
-		cleanup()
-		_ = rdb.Close()
+	run := &background{run: s.Run}
+	return funcs{
+		start: func(ctx context.Context) error {
+			_ = run.Start(ctx)
+			p.log.Info("scheduled reconciliation on", "every", cfg.Reconcile.Every, "repair", cfg.Reconcile.Repair)
+			return nil
+		},
+		stop: run.Stop,
 	}, nil
 }

@@ -19,6 +19,14 @@ type quietRedis struct{}
 
 func (quietRedis) Printf(context.Context, string, ...any) {}
 
+// redisPoolSize bounds the connections of a Redis client (of a Cluster
+// client: to each node). `streamsync run` has one client, which the
+// pipeline, the exporters, the ingest, the outbox relay, reconciliation and
+// the rest share; all but the pipeline make few calls at once. go-redis
+// dials connections as they are needed, so a command that needs few opens
+// few.
+const redisPoolSize = 256
+
 // newRedis is a client of one Redis, or of a Redis Cluster when the
 // settings name one (redis.addrs, redis.cluster; contract §9), as the ACL
 // user redis.username, over TLS when redis.tls or a redis.tls_*_file says
@@ -31,10 +39,10 @@ func newRedis(c config.RedisConfig) (redis.UniversalClient, error) {
 	}
 	if c.IsCluster() {
 		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Nodes(), Username: c.Username, Password: c.Password,
-			TLSConfig: tc, PoolSize: 256}), nil
+			TLSConfig: tc, PoolSize: redisPoolSize}), nil
 	}
 	return redis.NewClient(&redis.Options{Addr: c.Nodes()[0], Username: c.Username, Password: c.Password, DB: c.DB,
-		TLSConfig: tc, PoolSize: 256}), nil
+		TLSConfig: tc, PoolSize: redisPoolSize}), nil
 }
 
 // shardsOf are the key sets of every shard: exactly the configured names

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/demo"
 	"github.com/streamsync/streamsync/internal/testenv"
-	"github.com/streamsync/streamsync/loadtest"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/pipeline"
 )
@@ -45,7 +45,7 @@ func TestManyProcessesOnCluster(t *testing.T) {
 	}
 	hs := httptest.NewServer(sim)
 	t.Cleanup(hs.Close)
-	story := loadtest.Story(loadtest.StoryConfig{Seed: 11, Accounts: *scaleAccounts, Events: *scaleEvents})
+	story := demo.Story(demo.StoryConfig{Seed: 11, Accounts: *scaleAccounts, Events: *scaleEvents})
 	conn, db := testenv.ClickHouse(t)
 	env := []string{
 		"STREAMSYNC_REDIS__ADDRS=" + strings.Join(addrs, ","), "STREAMSYNC_STREAM__SHARDS=" + fmt.Sprint(nShards),
@@ -59,7 +59,7 @@ func TestManyProcessesOnCluster(t *testing.T) {
 		"STREAMSYNC_RETRY__INITIAL=20ms", "STREAMSYNC_RETRY__MAX=500ms", "STREAMSYNC_SINK__TIMEOUT=5s",
 	}
 	ctx := context.Background()
-	add := func(entries []loadtest.Entry) {
+	add := func(entries []demo.Entry) {
 		pipe := rdb.Pipeline()
 		for _, e := range entries {
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: shards.Stream(e.Get("account")), Values: e.Values()})

@@ -70,14 +70,11 @@ func runSQL(ctx context.Context, e *env) error {
 	if ch.Addr == "" {
 		return fmt.Errorf("clickhouse.addr: required for sql (the attempt log is off)")
 	}
-	conn, err := openClickHouse(ch)
+	conn, err := openAttemptLog(ctx, ch)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if err := attemptlog.EnsureSchema(ctx, conn, ch.Database); err != nil {
-		return fmt.Errorf("clickhouse.addr %s: %w", ch.Addr, err)
-	}
 	if err := deadarchive.EnsureSchema(ctx, conn, ch.Database); err != nil { // archived_dead_letters reads it
 		return fmt.Errorf("clickhouse.addr %s: %w", ch.Addr, err)
 	}

@@ -12,14 +12,11 @@ import (
 )
 
 func runStatus(ctx context.Context, e *env) error {
-	rdb, err := newRedis(e.cfg.Redis)
+	rdb, err := connectRedis(ctx, e.cfg.Redis)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	if err := pingRedis(ctx, rdb, e.cfg.Redis); err != nil {
-		return err
-	}
 	s, err := pipeline.ReadShardsStatus(ctx, rdb, shardsOf(e.cfg))
 	if err != nil {
 		return err

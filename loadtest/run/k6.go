@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/demo"
 	"github.com/streamsync/streamsync/loadtest"
 )
 
 // k6Attack offers the story with loadtest/k6/ingest.js: the events go to k6
 // as a JSON file (one generator for both tools); what ingest accepted is what
 // reached the events stream.
-func k6Attack(ctx context.Context, o options, sys *system, rdb *redis.Client, story []loadtest.Entry, rate int, d time.Duration) ([]loadtest.Sent, k6Summary, error) {
+func k6Attack(ctx context.Context, o options, sys *system, rdb *redis.Client, story []demo.Entry, rate int, d time.Duration) ([]loadtest.Sent, k6Summary, error) {
 	file := filepath.Join(sys.dir, fmt.Sprintf("events-%d.json", rate))
 	objs := make([]json.RawMessage, len(story))
 	for i, e := range story {

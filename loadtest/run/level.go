@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/demo"
 	"github.com/streamsync/streamsync/loadtest"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
@@ -29,7 +30,7 @@ func offerLevel(ctx context.Context, o options, sys *system, rdb *redis.Client, 
 	if o.mode != "xadd" || o.k6 != "" {
 		echoes = -1
 	}
-	story := loadtest.Story(loadtest.StoryConfig{Seed: o.seed*1000 + uint64(i), Accounts: min(o.accounts, max(1, n/10)), Events: n * 3 / 2, EchoShare: echoes})
+	story := demo.Story(demo.StoryConfig{Seed: o.seed*1000 + uint64(i), Accounts: min(o.accounts, max(1, n/10)), Events: n * 3 / 2, EchoShare: echoes})
 	duration := time.Duration(float64(len(story)) / float64(rate) * float64(time.Second))
 	fromSample := len(*all)
 	logFrom := simLogNext(sys)
@@ -75,7 +76,7 @@ func offerLevel(ctx context.Context, o options, sys *system, rdb *redis.Client, 
 // drainLevel pre-fills a backlog with the pipeline's reading paused behind
 // it, then measures the drain.
 func drainLevel(ctx context.Context, o options, sys *system, rdb *redis.Client, collect func(), all *[]loadtest.Sample) (loadtest.LevelResult, error) {
-	story := loadtest.Story(loadtest.StoryConfig{Seed: o.seed, Accounts: o.accounts, Events: o.backlog * 3 / 2})
+	story := demo.Story(demo.StoryConfig{Seed: o.seed, Accounts: o.accounts, Events: o.backlog * 3 / 2})
 	log.Printf("appending a backlog of %d events", len(story))
 	start := time.Now()
 	sent := make([]loadtest.Sent, 0, len(story))
@@ -83,7 +84,7 @@ func drainLevel(ctx context.Context, o options, sys *system, rdb *redis.Client, 
 		pipe := rdb.Pipeline()
 		now := time.Now()
 		for _, e := range story[i:min(i+1000, len(story))] {
-			e = loadtest.WithTS(e, now)
+			e = demo.WithTS(e, now)
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: sys.keys.Events, Values: e.Values()})
 			sent = append(sent, loadtest.Sent{ID: e.Get("id"), Kind: e.Kind, At: now, Accepted: true})
 		}

@@ -98,7 +98,14 @@ type Options struct {
 	// TLS, when set, is the TLS of the native protocol (the server's
 	// tcp_port_secure, usually 9440; docs/security.md, "Transport").
 	TLS *tls.Config
+	// MaxOpenConns bounds the connections open at once
+	// (DefaultMaxOpenConns); a query or a batch waits DialTimeout (2s) at
+	// most for one.
+	MaxOpenConns int
 }
+
+// DefaultMaxOpenConns is Options.MaxOpenConns when it is not set.
+const DefaultMaxOpenConns = 4
 
 // String never shows the password.
 func (o Options) String() string {
@@ -117,12 +124,15 @@ func redacted(secret string) string {
 
 // Open connects (lazily: the first query dials).
 func Open(o Options) (driver.Conn, error) {
+	if o.MaxOpenConns <= 0 {
+		o.MaxOpenConns = DefaultMaxOpenConns
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        []string{o.Addr},
 		Auth:        clickhouse.Auth{Database: "default", Username: o.Username, Password: o.Password},
 		TLS:         o.TLS,
 		DialTimeout: 2 * time.Second, ReadTimeout: time.Minute,
-		MaxOpenConns: 4,
+		MaxOpenConns: o.MaxOpenConns,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse.addr %s: %w", o.Addr, err)

@@ -1,4 +1,4 @@
-package loadtest
+package demo
 
 import (
 	"encoding/json"
@@ -56,32 +56,6 @@ func (c *StoryConfig) setDefaults() {
 	if c.BaseVersion == 0 {
 		c.BaseVersion = 1_700_000_000_000
 	}
-}
-
-// Entry is one XADD: its fields as name/value pairs, in order.
-type Entry struct {
-	Fields []string
-	// Kind says what the story meant it to be: "event", "echo" or "malformed".
-	Kind string
-}
-
-// Get returns a field's value.
-func (e Entry) Get(name string) string {
-	for i := 0; i+1 < len(e.Fields); i += 2 {
-		if e.Fields[i] == name {
-			return e.Fields[i+1]
-		}
-	}
-	return ""
-}
-
-// Values is the entry as XADD values.
-func (e Entry) Values() []any {
-	v := make([]any, len(e.Fields))
-	for i, f := range e.Fields {
-		v[i] = f
-	}
-	return v
 }
 
 // Story makes the entries. The same config gives the same story.

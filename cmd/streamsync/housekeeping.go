@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/pipeline"
+)
+
+// newHousekeeping is what runs beside the pipeline until the process is
+// told to stop: the summary line, the trimming of acked entries older than
+// stream.keep_acked from every events stream, and the report of the
+// partner's state (breaker, credentials) that `streamsync status` shows.
+func newHousekeeping(p *runProcess) (component, error) {
+	var trimmers []*pipeline.Trimmer
+	for _, k := range p.shards {
+		t, err := pipeline.NewTrimmer(pipeline.TrimConfig{Stream: k.Events, KeepAcked: p.cfg.Stream.KeepAcked, Logger: p.log}, p.rdb)
+		if err != nil {
+			return nil, err
+		}
+		trimmers = append(trimmers, t)
+	}
+	reporter := pipeline.PartnerReporter{RDB: p.rdb, Keys: p.shards[0], Instance: p.consumer, Sink: p.sink, Logger: p.log}
+	return &background{untilSignal: true, run: func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Go(func() { summarize(ctx, p.env, p.rdb, p.shards) })
+		for _, t := range trimmers {
+			wg.Go(func() { t.Run(ctx) })
+		}
+		reporter.Run(ctx)
+		wg.Wait()
+	}}, nil
+}
+
+// summarize logs one line of counters every few seconds while anything moves.
+func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, shards pipeline.Shards) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	var last pipeline.Status
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s, err := pipeline.ReadShardsStatus(ctx, rdb, shards)
+		if err != nil {
+			continue
+		}
+		s.Partner = nil // logged by the sink when it changes
+		if fmt.Sprint(s) == fmt.Sprint(last) {
+			continue
+		}
+		last = s
+		// Counts since the step counters began (_total) beside what waits right now (_now).
+		e.log.Info("summary", "delivered_total", s.Steps["delivered"],
+			"skipped_total", s.Steps["skipped_stale"]+s.Steps["skipped_unchanged"]+s.Steps["skipped_loop"],
+			"parked_total", s.Steps["parked"], "retries_total", s.Steps["retry_scheduled"], "replayed_total", s.Steps["replayed"],
+			"dead_now", s.Dead, "lag_now", s.Lag, "pending_now", s.Pending, "delayed_now", s.Delayed, "retrying_now", s.Retrying)
+	}
+}
