@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/pipeline"
 )
 
@@ -30,7 +31,7 @@ const (
 type Config struct {
 	// Shards are the key sets of every shard; each shard's dead-letter
 	// stream is archived.
-	Shards pipeline.Shards
+	Shards layout.Shards
 	// MaxAge is dead.max_age: a dead letter appended to its stream longer
 	// ago than this (the time in its entry id) is archived, then trimmed.
 	MaxAge time.Duration
@@ -42,7 +43,7 @@ type Config struct {
 	Batch      int
 	BatchBytes int
 	// LockKey is the lease that lets one process archive at a time
-	// (pipeline.Keys.DeadArchiveLock of the first shard); LockTTL how long
+	// (layout.Keys.DeadArchiveLock of the first shard); LockTTL how long
 	// it outlives a holder that stopped (2m: an insert may take 1m),
 	// renewed after every batch.
 	LockKey string

@@ -11,7 +11,7 @@ import (
 )
 
 // The one-at-a-time lease of archive passes across processes
-// (pipeline.Keys.DeadArchiveLock): a holder's token SET NX with a TTL,
+// (layout.Keys.DeadArchiveLock): a holder's token SET NX with a TTL,
 // renewed between batches. A holder that loses it stops after its batch;
 // the batch is then archived at most twice, which the table collapses.
 

@@ -6,7 +6,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // trimChunk is how many archived entries one trimScript call removes.
@@ -15,7 +15,7 @@ const trimChunk = 100
 // trimScript removes archived entries from a dead-letter stream, exactly the
 // ids given (never by range: an entry that was not archived stays), and
 // forgets the dead state of their records: a record's state "dead:<event
-// id>" (pipeline.Keys.State) is deleted when it names the removed entry's
+// id>" (layout.Keys.State) is deleted when it names the removed entry's
 // event, so that the state hashes shrink with the stream. A child whose
 // parent's dead letter was archived then waits dependency.max_wait for it
 // instead of being dead-lettered at once; it ends parent_missing either way.
@@ -51,7 +51,7 @@ const maxEntityLen = 64
 
 // trim removes the archived letters of shard k from its dead-letter
 // stream, trimChunk at a time, and returns how many it deleted.
-func trim(ctx context.Context, rdb redis.UniversalClient, k pipeline.Keys, letters []Letter) (int, error) {
+func trim(ctx context.Context, rdb redis.UniversalClient, k layout.Keys, letters []Letter) (int, error) {
 	total := 0
 	for len(letters) > 0 {
 		chunk := letters[:min(trimChunk, len(letters))]

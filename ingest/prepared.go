@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/pipeline"
 )
 
@@ -20,7 +21,7 @@ import (
 // released already does nothing.
 type Prepared struct {
 	rdb      redis.UniversalClient
-	keys     pipeline.Keys
+	keys     layout.Keys
 	timeout  time.Duration
 	instance string
 	rows     bool

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/streams"
 	"github.com/streamsync/streamsync/internal/testenv"
 )
@@ -36,7 +37,7 @@ func TestCommitsShareRoundTrips(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	prefix := testenv.Prefix(t)
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
-	k := NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
+	k := layout.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
 	ctx := context.Background()
 	if err := streams.EnsureGroup(ctx, rdb, k.Events, k.Group); err != nil {
 		t.Fatal(err)
@@ -101,7 +102,7 @@ func TestCombinedCommitKeepsOutcomesApart(t *testing.T) {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
-	k := NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
+	k := layout.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
 	ctx := context.Background()
 	if err := streams.EnsureGroup(ctx, rdb, k.Events, k.Group); err != nil {
 		t.Fatal(err)

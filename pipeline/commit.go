@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // entry is one stream entry on its way through the pipeline.
@@ -48,7 +49,7 @@ type committer struct {
 // committed is false when the entry had been committed before (by this
 // process before a crash, or by another one that claimed it); released
 // says the commit also released children waiting for the record.
-func (c *committer) commit(ctx context.Context, k Keys, en entry, e event.Event, hash string, o handlers.Outcome, now time.Time) (committed, released bool, err error) {
+func (c *committer) commit(ctx context.Context, k layout.Keys, en entry, e event.Event, hash string, o handlers.Outcome, now time.Time) (committed, released bool, err error) {
 	rkey := e.Key
 	ledgerMode, ledgerVal := "none", ""
 	switch o.Ledger {

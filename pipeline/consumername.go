@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // consumerTTL is how long a consumer name stays taken after its process
@@ -42,7 +43,7 @@ type NameConfig struct {
 // ConsumerName is a consumer name of the group held by this process: two
 // running processes of one name would both take the same shards (a shard's
 // owner lease holds the name) and read each other's pending entries. The
-// hold is a key per name (Keys.ConsumerName) whose value names this life of
+// hold is a key per name (layout.Keys.ConsumerName) whose value names this life of
 // the process — host, process id, a random part — renewed every second
 // until Release; a process that dies lets it lapse within consumerTTL.
 type ConsumerName struct {
@@ -67,7 +68,7 @@ type ConsumerName struct {
 // entries. A name the user set (not Auto) that is still renewed after that
 // wait is ErrConsumerInUse; a default one is skipped at once when another
 // live process has it.
-func TakeConsumerName(ctx context.Context, rdb redis.UniversalClient, shards Shards, cfg NameConfig) (*ConsumerName, error) {
+func TakeConsumerName(ctx context.Context, rdb redis.UniversalClient, shards layout.Shards, cfg NameConfig) (*ConsumerName, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("consumer name: a name is required")
 	}

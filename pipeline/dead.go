@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/proof"
 )
 
@@ -104,7 +105,7 @@ const (
 // starting after cursor (a dead-letter entry id; "" for the start), and the
 // cursor of the next page ("" at the end). A page stops early at
 // MaxListBytes.
-func ListDead(ctx context.Context, rdb redis.UniversalClient, k Keys, f DeadFilter, cursor string, limit int) ([]DeadLetter, string, error) {
+func ListDead(ctx context.Context, rdb redis.UniversalClient, k layout.Keys, f DeadFilter, cursor string, limit int) ([]DeadLetter, string, error) {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -172,8 +173,8 @@ type DeadOps struct {
 	RDB redis.UniversalClient
 	// Keys of a single shard; Shards, when set, of every shard (Keys is
 	// then ignored).
-	Keys       Keys
-	Shards     Shards
+	Keys       layout.Keys
+	Shards     layout.Shards
 	Instance   string
 	AttemptLog bool
 	Clock      Clock
@@ -247,11 +248,11 @@ func (o DeadOps) Drop(ctx context.Context, f DeadFilter) ([]string, error) {
 
 var errGone = errors.New("gone")
 
-func (o DeadOps) shards() Shards {
+func (o DeadOps) shards() layout.Shards {
 	if len(o.Shards) > 0 {
 		return o.Shards
 	}
-	return Shards{o.Keys}
+	return layout.Shards{o.Keys}
 }
 
 func (o DeadOps) each(ctx context.Context, f DeadFilter, do func(DeadLetter) error) ([]string, error) {

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // DeadFields are a dead letter's fields (contract §1): fields verbatim,
@@ -35,7 +36,7 @@ const ScriptLib = luaLib
 // events stream (an invalid outbox row): the dead letter, the step's row
 // (when rows is true) and the step's count in one MULTI/EXEC, so all of them
 // are written or none. o.Step is StepInvalid or StepDead.
-func DeadLetterDirect(ctx context.Context, rdb redis.UniversalClient, k Keys, source string, e event.Event,
+func DeadLetterDirect(ctx context.Context, rdb redis.UniversalClient, k layout.Keys, source string, e event.Event,
 	fields map[string]string, o handlers.Outcome, now time.Time, instance string, rows bool) error {
 	pipe := rdb.TxPipeline()
 	pipe.XAdd(ctx, &redis.XAddArgs{Stream: k.Dead, Values: DeadFields(fields, o, now)})

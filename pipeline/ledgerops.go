@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // LedgerEntry is one record's ledger entry in one shard, as operators see
@@ -33,7 +34,7 @@ func ledgerEntry(shard int, entity, key string, l handlers.Ledger) LedgerEntry {
 // one in every shard.
 type LedgerOps struct {
 	RDB    redis.UniversalClient
-	Shards Shards
+	Shards layout.Shards
 }
 
 // ErrNoLedgerEntry is returned when the ledger holds nothing for a record.
@@ -46,7 +47,7 @@ var ErrAmbiguous = errors.New("entries in more than one shard; name the account"
 // shardsFor is the shards to look in: the account's, or every one ("").
 func (o LedgerOps) shardsFor(account string) []int {
 	if account != "" || len(o.Shards) == 1 {
-		return []int{ShardOf(account, len(o.Shards))}
+		return []int{layout.ShardOf(account, len(o.Shards))}
 	}
 	all := make([]int, len(o.Shards))
 	for i := range all {

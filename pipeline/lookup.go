@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // lookup takes the account's lease and fills in what the steps need to know
@@ -15,7 +16,7 @@ import (
 // the other events in flight. k is the event's shard; a parent that shard
 // knows nothing of is looked for in the other shards in a second round trip
 // (contract §9: a parent in another shard still gates its child).
-func lookup(ctx context.Context, trips *roundTrips, k Keys, all Shards, w *handlers.Work, runID string, leaseTTL time.Duration) error {
+func lookup(ctx context.Context, trips *roundTrips, k layout.Keys, all layout.Shards, w *handlers.Work, runID string, leaseTTL time.Duration) error {
 	e := w.Event
 	leaseKey := k.Lease(e.Account)
 	keys := []string{leaseKey, k.Ledger(e.Entity)}
@@ -74,7 +75,7 @@ func text(v any) string {
 // lookupParentElsewhere reads the parent's ledger and state in every shard
 // but k: the first shard whose ledger has it wins, else the first that
 // knows its state.
-func lookupParentElsewhere(ctx context.Context, rdb redis.UniversalClient, k Keys, all Shards, w *handlers.Work) error {
+func lookupParentElsewhere(ctx context.Context, rdb redis.UniversalClient, k layout.Keys, all layout.Shards, w *handlers.Work) error {
 	e := w.Event
 	pipe := rdb.Pipeline()
 	type pair struct{ ledger, state *redis.StringCmd }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // moveLimit is how many members one moveDueScript call moves at most.
@@ -22,7 +23,7 @@ const moveLimit = 100
 // process may have); and only while this process owns the shard.
 type mover struct {
 	rdb      redis.UniversalClient
-	keys     Keys
+	keys     layout.Keys
 	zset     string
 	step     handlers.Step // the row each move writes ("" for none)
 	rows     bool

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 )
 
@@ -20,7 +21,7 @@ import (
 // consumers of a group, so two processes reading one shard could deliver an
 // account's later event before the other one delivers its earlier event;
 // the account lease only keeps them from overlapping. So every shard has an
-// owner lease (Keys.Owner, the consumer name, TTL ttl) and only its holder
+// owner lease (layout.Keys.Owner, the consumer name, TTL ttl) and only its holder
 // reads the shard. Each process holds at most its fair share of the shards
 // — ceil(shards / live processes), the live ones counted in a ZSET of
 // heartbeats (Shards' Members key) — and gives up a shard beyond its share
@@ -44,7 +45,7 @@ type owners struct {
 
 var _ ordered.Gate = (*owners)(nil)
 
-func newOwners(rdb redis.UniversalClient, shards Shards, consumer string, ttl time.Duration, log *slog.Logger) *owners {
+func newOwners(rdb redis.UniversalClient, shards layout.Shards, consumer string, ttl time.Duration, log *slog.Logger) *owners {
 	o := &owners{rdb: rdb, consumer: consumer, ttl: ttl, members: shards[0].Members, log: log,
 		lease: map[string]string{}, owned: map[string]bool{}, live: 1}
 	for _, k := range shards {

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/proof"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/tracing"
@@ -25,8 +26,8 @@ import (
 type Config struct {
 	// Keys names the keys of a single-shard pipeline; Shards, when set, the
 	// keys of every shard (contract §9), and Keys is ignored.
-	Keys     Keys
-	Shards   Shards
+	Keys     layout.Keys
+	Shards   layout.Shards
 	Consumer string // consumer name in the group; stable across restarts
 	// Name, when set, is the consumer name this process holds already
 	// (TakeConsumerName, with a default name picked); Consumer is then
@@ -98,7 +99,7 @@ func (c *Config) setDefaults() {
 		c.Subscriber.Vanished = handlers.MetaVanished
 	}
 	if len(c.Shards) == 0 {
-		c.Shards = Shards{c.Keys}
+		c.Shards = layout.Shards{c.Keys}
 	}
 	c.Keys = c.Shards[0]
 	c.Subscriber.Group, c.Subscriber.Consumer = c.Keys.Group, c.Consumer
@@ -264,7 +265,7 @@ func (p *Pipeline) Ready(ctx context.Context) error {
 
 // handle runs one entry through the steps and commits the outcome. An
 // error leaves the entry pending: it is handed out again.
-func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
+func (p *Pipeline) handle(keys layout.Keys, msg *message.Message) (err error) {
 	start := time.Now()
 	var o *handlers.Outcome
 	en := entry{streamID: msg.Metadata.Get(MetaStreamID)}
@@ -420,7 +421,7 @@ func (p *Pipeline) checkProof(ctx context.Context, e event.Event, fields map[str
 }
 
 // releaseLease gives up the account's lease if this run holds it.
-func (p *Pipeline) releaseLease(keys Keys, account string) {
+func (p *Pipeline) releaseLease(keys layout.Keys, account string) {
 	if account == "" {
 		return
 	}
@@ -431,7 +432,7 @@ func (p *Pipeline) releaseLease(keys Keys, account string) {
 	}
 }
 
-func sameGroup(s Shards) bool {
+func sameGroup(s layout.Shards) bool {
 	for _, k := range s {
 		if k.Group != s[0].Group {
 			return false

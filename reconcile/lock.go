@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The one-at-a-time lock (pipeline.Keys.ReconcileLock) that scheduled runs
+// The one-at-a-time lock (layout.Keys.ReconcileLock) that scheduled runs
 // and runs started from the admin API share, across processes: a random
 // token SET NX with a TTL, renewed every TTL/3 while a run goes on.
 

@@ -9,12 +9,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/admin"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/pipeline"
 )
 
 // consoleAPI adds the console's endpoints (the live chart's series, chain
 // timelines) to the admin API and samples the counters until ctx ends.
-func consoleAPI(ctx context.Context, e *env, rdb redis.UniversalClient, keys pipeline.Keys, ops pipeline.DeadOps, chains admin.ChainLister, api http.Handler) (http.Handler, error) {
+func consoleAPI(ctx context.Context, e *env, rdb redis.UniversalClient, keys layout.Keys, ops pipeline.DeadOps, chains admin.ChainLister, api http.Handler) (http.Handler, error) {
 	var lag admin.ExportLagFunc
 	tl, _ := chains.(admin.TimelineFinder)
 	if tl != nil {

@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/deadarchive"
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // startDeadArchive runs the dead-letter archive beside the pipeline
@@ -15,7 +15,7 @@ import (
 // one process moves the dead letters older than dead.max_age to ClickHouse
 // (conn; nil without clickhouse.addr) and then out of Redis. Without
 // ClickHouse nothing is trimmed, and start-up says so.
-func startDeadArchive(e *env, rdb redis.UniversalClient, conn driver.Conn, shards pipeline.Shards, consumer string, reg prometheus.Registerer) (stop func(), err error) {
+func startDeadArchive(e *env, rdb redis.UniversalClient, conn driver.Conn, shards layout.Shards, consumer string, reg prometheus.Registerer) (stop func(), err error) {
 	var store deadarchive.Store
 	if conn != nil {
 		store = deadarchive.NewClickHouseStore(conn, e.cfg.ClickHouse.Database)

@@ -8,7 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/ingest"
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // startIngest runs the HTTP ingest when ingest.addr is set: producers'
@@ -16,7 +16,7 @@ import (
 // ingest.max_events events a request, the partner's name refused as an
 // origin (docs/security.md, "Ingest"). The returned func stops it, letting
 // accepted requests finish.
-func startIngest(e *env, rdb redis.UniversalClient, shards pipeline.Shards, consumer string, reg prometheus.Registerer) (func(), error) {
+func startIngest(e *env, rdb redis.UniversalClient, shards layout.Shards, consumer string, reg prometheus.Registerer) (func(), error) {
 	cfg := e.cfg
 	if cfg.Ingest.Addr == "" {
 		return func() {}, nil
@@ -39,7 +39,7 @@ func startIngest(e *env, rdb redis.UniversalClient, shards pipeline.Shards, cons
 	if len(shards) > 1 {
 		// Events are routed to their account's shard; prepared events
 		// keep to one shard's keys, so they are off with several shards.
-		ic.Stream, ic.Route, ic.Keys = "", shards.Stream, pipeline.Keys{}
+		ic.Stream, ic.Route, ic.Keys = "", shards.Stream, layout.Keys{}
 	}
 	in, err := ingest.New(ic, rdb)
 	if err != nil {

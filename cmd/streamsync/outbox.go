@@ -8,13 +8,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/outbox"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 // startOutbox runs the outbox relay (contract §8) beside the pipeline when
 // outbox.dsn is set; the returned func stops it and closes its pool.
-func startOutbox(e *env, rdb redis.UniversalClient, keys pipeline.Keys, consumer string, reg prometheus.Registerer) (func(), error) {
+func startOutbox(e *env, rdb redis.UniversalClient, keys layout.Keys, consumer string, reg prometheus.Registerer) (func(), error) {
 	cfg := e.cfg
 	if cfg.Outbox.DSN == "" {
 		return func() {}, nil

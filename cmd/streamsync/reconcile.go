@@ -12,7 +12,7 @@ import (
 	"github.com/streamsync/streamsync/config"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/ingest"
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/reconcile"
 	"github.com/streamsync/streamsync/source"
 )
@@ -126,14 +126,14 @@ func newReconciler(e *env, rc reconcile.Config) (*reconcile.Reconciler, func(), 
 
 // repairAppender appends reconciliation repairs through the ingest's append
 // path, each with a repair proof (reconcile.SignRepairs).
-func repairAppender(rdb redis.UniversalClient, shards pipeline.Shards) reconcile.AppendFunc {
+func repairAppender(rdb redis.UniversalClient, shards layout.Shards) reconcile.AppendFunc {
 	return reconcile.SignRepairs(rdb, shards[0].ProofKey, func(ctx context.Context, events []event.Event) error {
 		return ingest.AppendRouted(ctx, rdb, shards.Stream, events)
 	})
 }
 
 // ledgerOf reads the ledger of every shard.
-func ledgerOf(rdb redis.UniversalClient, shards pipeline.Shards) reconcile.RedisLedger {
+func ledgerOf(rdb redis.UniversalClient, shards layout.Shards) reconcile.RedisLedger {
 	l := reconcile.RedisLedger{RDB: rdb, Key: shards[0].Ledger}
 	if len(shards) > 1 {
 		for _, k := range shards {
@@ -168,7 +168,7 @@ func withReconcileRuns(api, runs, start http.Handler) http.Handler {
 // reconcileStarter is the handler of POST /api/v1/reconcile/run: runs
 // started from the console, wired like `streamsync reconcile` and sharing
 // the scheduled runs' lock. stop ends a run in progress.
-func reconcileStarter(e *env, keys pipeline.Keys) (h http.Handler, stop func(), err error) {
+func reconcileStarter(e *env, keys layout.Keys) (h http.Handler, stop func(), err error) {
 	rdb, err := newRedis(e.cfg.Redis)
 	if err != nil {
 		return nil, nil, err
@@ -185,7 +185,7 @@ func reconcileStarter(e *env, keys pipeline.Keys) (h http.Handler, stop func(), 
 // startReconcile runs scheduled reconciliations (reconcile.every,
 // reconcile.repair) beside the pipeline; the returned func stops them and
 // waits for a run in progress to end.
-func startReconcile(e *env, keys pipeline.Keys, reg prometheus.Registerer) (func(), error) {
+func startReconcile(e *env, keys layout.Keys, reg prometheus.Registerer) (func(), error) {
 	cfg := e.cfg
 	r, cleanup, err := newReconciler(e, reconcile.Config{Repair: cfg.Reconcile.Repair})
 	if err != nil {

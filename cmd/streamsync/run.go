@@ -19,6 +19,7 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/internal/apiclient"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/reconcile"
@@ -202,7 +203,7 @@ func runPipeline(ctx context.Context, e *env) error {
 }
 
 // summarize logs one line of counters every few seconds while anything moves.
-func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, shards pipeline.Shards) {
+func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, shards layout.Shards) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	var last pipeline.Status
@@ -233,7 +234,7 @@ func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, shards pi
 // pipeline; the pipeline never waits on them. With more than one shard each
 // has its own spool directory (spool_dir/shard-N) and its metrics carry a
 // shard label.
-func startExporters(e *env, rdb redis.UniversalClient, conn driver.Conn, shards pipeline.Shards, consumer string, reg prometheus.Registerer) (func(), error) {
+func startExporters(e *env, rdb redis.UniversalClient, conn driver.Conn, shards layout.Shards, consumer string, reg prometheus.Registerer) (func(), error) {
 	ch := e.cfg.ClickHouse
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
