@@ -127,20 +127,21 @@ var ledgerModes = map[handlers.LedgerWrite]string{
 }
 
 // reentryPayload is the entry a parked or retrying event comes back with,
-// in the packed form (PackFields): its own fields as read, byte for byte,
-// with streamsync's meta fields renewed. It holds at most maxFlatFields
-// fields plus MoreField and the meta fields, so that moveDueScript can
+// in the packed form (layout.PackFields): its own fields as read, byte for
+// byte, with streamsync's meta fields renewed. It holds at most layout's
+// maxFlatFields fields plus layout.MoreField and the meta fields, so that moveDueScript can
 // re-enter it with one XADD.
 func reentryPayload(fields map[string]string, m handlers.Meta) string {
-	f := flatFields(fields, func(k string) bool { return !handlers.IsMeta(k) })
-	return PackFields(append(f, m.Fields()...))
+	f := layout.FlatFields(fields, func(k string) bool { return !handlers.IsMeta(k) })
+	return layout.PackFields(append(f, m.Fields()...))
 }
 
 // deadFields are the entry's own fields verbatim plus dead_reason,
 // dead_error, dead_attempts and dead_at (contract §1). Fields past
-// maxFlatFields are kept packed in MoreField (ExpandFields unfolds them).
+// layout's maxFlatFields are kept packed in layout.MoreField
+// (layout.ExpandFields unfolds them).
 func deadFields(fields map[string]string, o handlers.Outcome, now time.Time) []any {
-	kv := flatFields(fields, func(k string) bool {
+	kv := layout.FlatFields(fields, func(k string) bool {
 		return !handlers.IsMeta(k) && !strings.HasPrefix(k, "dead_")
 	})
 	f := make([]any, 0, len(kv)+8)

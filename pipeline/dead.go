@@ -76,13 +76,13 @@ func (f DeadFilter) idSet() map[string]struct{} {
 }
 
 // deadLetter reads one entry of the dead-letter stream, with the fields
-// packed in MoreField unfolded.
+// packed in layout.MoreField unfolded.
 func deadLetter(xm redis.XMessage) DeadLetter {
 	f := make(map[string]string, len(xm.Values))
 	for k, v := range xm.Values {
 		f[k] = fmt.Sprint(v)
 	}
-	_ = ExpandFields(f) // one that cannot be unfolded is shown as it is
+	_ = layout.ExpandFields(f) // one that cannot be unfolded is shown as it is
 	n, _ := strconv.Atoi(f["dead_attempts"])
 	at, _ := strconv.ParseInt(f["dead_at"], 10, 64)
 	return DeadLetter{DeadID: xm.ID, EventID: f["id"], Account: f["account"], Reason: f["dead_reason"], Error: f["dead_error"], Attempts: n, At: at, Fields: f}
@@ -222,10 +222,10 @@ func (o DeadOps) Replay(ctx context.Context, f DeadFilter) ([]string, error) {
 
 // replayFields is the entry a dead letter re-enters as: its own fields
 // byte for byte (without the dead_* ones and streamsync's own), at most
-// maxFlatFields of them as fields and the rest packed, _ss_replay=1, and
+// layout's maxFlatFields of them as fields and the rest packed, _ss_replay=1, and
 // the replay's proof made with key.
 func replayFields(fields map[string]string, key *proof.Key) []string {
-	f := flatFields(fields, func(k string) bool {
+	f := layout.FlatFields(fields, func(k string) bool {
 		return !handlers.IsMeta(k) && !strings.HasPrefix(k, "dead_")
 	})
 	return append(f, handlers.MetaReplay, "1", handlers.MetaProof, key.Sign(proof.Replay, fields))

@@ -8,8 +8,8 @@ import "github.com/redis/go-redis/v9"
 // unpacking lists) before its first write, and never unpacks a list longer
 // than it checked: Redis does not roll a script back, so an error after a
 // write leaves a half-done move. A Lua call takes at most about 8,000
-// values; entries written here hold at most maxFlatFields fields (the rest
-// packed in MoreField, see packed.go), so they fit.
+// values; entries written here hold at most layout's maxFlatFields fields
+// (the rest packed in layout.MoreField), so they fit.
 const luaLib = `
 -- the most values one call may take (Lua's limit is about 8,000)
 local MAXV = 7000
@@ -353,7 +353,7 @@ return {#ids, first[2] or false}
 
 // replayScript re-enters one dead letter as a new entry of the events
 // stream with the fields the caller built from it (its own fields without
-// the dead_* ones, MoreField kept packed, plus _ss_replay=1 and the
+// the dead_* ones, layout.MoreField kept packed, plus _ss_replay=1 and the
 // replay's proof); the dead
 // letter is deleted, the record's dead state cleared, and a `replayed` row
 // written. The dead letter is looked up first: a stream entry never

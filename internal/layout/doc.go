@@ -1,5 +1,6 @@
 // Package layout is streamsync's Redis layout: the name of every key a
-// shard of the pipeline uses (keys.go), so that every package that reads or
-// writes that state — the pipeline, the ingest, the outbox relay, the admin
-// API, the dead-letter archive — builds its keys in one place.
+// shard uses (keys.go) and the form of the entries streamsync writes itself
+// (packed.go), so that every package that reads or writes that state — the
+// pipeline, the ingest, the outbox relay, the admin API, the dead-letter
+// archive — builds its keys and entries in one place.
 package layout
