@@ -12,7 +12,6 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/internal/layout"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 // Prepared keeps prepared events (contract §8) in Redis: Prepare stores
@@ -83,7 +82,7 @@ func (p *Prepared) Prepare(ctx context.Context, events []event.Event, producer s
 		pipe.HDel(ctx, p.keys.PreparedChecks, field)
 		if p.rows {
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: p.keys.Attempts,
-				Values: pipeline.RowFields(preparedSource(e.ID), e, handlers.Outcome{Step: handlers.StepPrepared}, now, p.instance)})
+				Values: layout.RowFields(preparedSource(e.ID), e, handlers.Outcome{Step: handlers.StepPrepared}, now, p.instance)})
 		}
 		pipe.HIncrBy(ctx, p.keys.Steps, string(handlers.StepPrepared), 1)
 	}

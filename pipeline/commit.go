@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/streamsync/streamsync/event"
@@ -87,14 +86,14 @@ func (c *committer) commit(ctx context.Context, k layout.Keys, en entry, e event
 		}
 	case handlers.StepDead:
 		stateMode, stateVal, release = "set", string(handlers.NewState(handlers.StateDead, e.ID)), "1"
-		dead = deadFields(en.fields, o, now)
+		dead = layout.DeadFields(en.fields, o, now)
 	case handlers.StepInvalid:
 		stateMode = "keep"
-		dead = deadFields(en.fields, o, now)
+		dead = layout.DeadFields(en.fields, o, now)
 	}
 	var rowFields []any
 	if c.rows {
-		rowFields = row(cmp.Or(en.vanished, en.streamID), e, o, now, c.instance)
+		rowFields = layout.RowFields(cmp.Or(en.vanished, en.streamID), e, o, now, c.instance)
 	}
 	keys := []string{
 		k.Events, k.Attempts, k.Steps,
@@ -134,25 +133,6 @@ var ledgerModes = map[handlers.LedgerWrite]string{
 func reentryPayload(fields map[string]string, m handlers.Meta) string {
 	f := layout.FlatFields(fields, func(k string) bool { return !handlers.IsMeta(k) })
 	return layout.PackFields(append(f, m.Fields()...))
-}
-
-// deadFields are the entry's own fields verbatim plus dead_reason,
-// dead_error, dead_attempts and dead_at (contract §1). Fields past
-// layout's maxFlatFields are kept packed in layout.MoreField
-// (layout.ExpandFields unfolds them).
-func deadFields(fields map[string]string, o handlers.Outcome, now time.Time) []any {
-	kv := layout.FlatFields(fields, func(k string) bool {
-		return !handlers.IsMeta(k) && !strings.HasPrefix(k, "dead_")
-	})
-	f := make([]any, 0, len(kv)+8)
-	for _, s := range kv {
-		f = append(f, s)
-	}
-	if len(f) == 0 {
-		f = append(f, "id", "") // a stream entry needs a field; an unreadable one keeps what it can
-	}
-	return append(f, "dead_reason", o.DeadReason, "dead_error", o.Error,
-		"dead_attempts", strconv.Itoa(o.Attempt), "dead_at", strconv.FormatInt(now.UnixMilli(), 10))
 }
 
 // commitAnswer reads commitScript's answer for one outcome: 1 committed, 0
