@@ -2,7 +2,7 @@ package ingest
 
 import (
 	"github.com/redis/go-redis/v9"
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // maxPreparedValues bounds the field list of a prepared event a script
@@ -27,7 +27,7 @@ const maxPreparedValues = 64
 //
 // Returns 1 when the event was prepared and is now released, 0 when it was
 // not prepared (never, or released already: harmless).
-var releaseScript = redis.NewScript(pipeline.ScriptLib + `
+var releaseScript = redis.NewScript(layout.ScriptLib + `
 local id, action, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local p = redis.call('HGET', KEYS[1], id)
 if not p then return 0 end

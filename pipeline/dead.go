@@ -201,19 +201,10 @@ func (o DeadOps) Replay(ctx context.Context, f DeadFilter) ([]string, error) {
 	if clock == nil {
 		clock = WallClock
 	}
-	rows := "0"
-	if o.AttemptLog {
-		rows = "1"
-	}
 	return o.each(ctx, f, func(d DeadLetter) error {
-		k := o.shards()[d.Shard]
-		keys := []string{k.Dead, k.Events, k.Attempts, k.Steps, k.State(d.Fields["entity"])}
-		args := []any{d.DeadID, clock.Now().UnixMilli(), o.Instance, rows}
-		for _, s := range replayFields(d.Fields, key) {
-			args = append(args, s)
-		}
-		err := replayScript.Run(ctx, o.RDB, keys, args...).Err()
-		if errors.Is(err, redis.Nil) {
+		ok, err := layout.Replay(ctx, o.RDB, o.shards()[d.Shard], d.DeadID, d.Fields["entity"], clock.Now(), o.Instance, o.AttemptLog,
+			replayFields(d.Fields, key))
+		if err == nil && !ok {
 			return errGone
 		}
 		return err

@@ -21,7 +21,7 @@ var ErrAccountBusy = errors.New("account is being delivered by another process")
 // took it, or held it already (a release that failed), in which case the
 // lease is renewed. Another holder's id means it is taken. Accounts
 // (per run), shards and consumer names (per process) are leased this way;
-// lookupScript takes account leases the same way in bulk.
+// layout.RoundTrips.Lookup takes account leases the same way in bulk.
 func takeLease(ctx context.Context, rdb redis.UniversalClient, key, id string, ttl time.Duration) (bool, error) {
 	holder, err := rdb.Do(ctx, "SET", key, id, "NX", "PX", ttl.Milliseconds(), "GET").Result()
 	if errors.Is(err, redis.Nil) {
@@ -48,7 +48,7 @@ func holdsLease(ctx context.Context, rdb redis.UniversalClient, key, id string) 
 }
 
 // leaseHeldBy reads the answer of a lease's SET NX GET (takeLease,
-// lookupScript): nil, or the holder's id.
+// layout.RoundTrips.Lookup): nil, or the holder's id.
 func leaseHeldBy(ctx context.Context, rdb redis.UniversalClient, holder any, key, runID string, ttl time.Duration) (bool, error) {
 	switch h, _ := holder.(string); {
 	case holder == nil:

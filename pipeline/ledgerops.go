@@ -113,18 +113,15 @@ func (o LedgerOps) Set(ctx context.Context, entity, key, account string, version
 	if err != nil {
 		return nil, LedgerEntry{}, err
 	}
-	got, err := ledgerSetScript.Run(ctx, o.RDB, []string{o.Shards[s].Ledger(entity)}, key, version, "ledger-set").Slice()
+	old, now, err := layout.LedgerSet(ctx, o.RDB, o.Shards[s], entity, key, version, "ledger-set")
 	if err != nil {
 		return nil, LedgerEntry{}, fmt.Errorf("ledger set %s %s: %w", entity, key, err)
 	}
-	if len(got) != 2 {
-		return nil, LedgerEntry{}, fmt.Errorf("ledger set %s %s: answered %v", entity, key, got)
-	}
-	if old := text(got[0]); old != "" {
+	if old != "" {
 		b := ledgerEntry(s, entity, key, handlers.ParseLedger(old))
 		before = &b
 	}
-	return before, ledgerEntry(s, entity, key, handlers.ParseLedger(text(got[1]))), nil
+	return before, ledgerEntry(s, entity, key, handlers.ParseLedger(now)), nil
 }
 
 // Drop deletes the record's entry and returns it: the next event of the
@@ -135,7 +132,7 @@ func (o LedgerOps) Drop(ctx context.Context, entity, key, account string) (Ledge
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	old, err := ledgerDropScript.Run(ctx, o.RDB, []string{o.Shards[s].Ledger(entity)}, key).Text()
+	old, err := layout.LedgerDrop(ctx, o.RDB, o.Shards[s], entity, key)
 	if errors.Is(err, redis.Nil) {
 		return LedgerEntry{}, fmt.Errorf("%s %s: %w in shard %d", entity, key, ErrNoLedgerEntry, s)
 	}
@@ -144,31 +141,3 @@ func (o LedgerOps) Drop(ctx context.Context, entity, key, account string) (Ledge
 	}
 	return ledgerEntry(s, entity, key, handlers.ParseLedger(old)), nil
 }
-
-// ledgerSetScript gives a ledger entry a new version in one step, so that a
-// commit in between is not undone: the entry's content part is kept; a
-// missing (or unreadable) entry gets "<version>||0|<event id>".
-//
-// KEYS[1] the entity's ledger hash
-// ARGV[1] record key   ARGV[2] version (decimal)   ARGV[3] event id of a new entry
-//
-// Returns {the entry as it was (false: none), the entry now}.
-var ledgerSetScript = redis.NewScript(`
-if not string.match(ARGV[2], '^%d+$') then return redis.error_reply('ledger set: version ' .. ARGV[2] .. ' is not a whole number') end
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-local rest = cur and string.match(cur, '^%d+(|.*)$')
-if not rest then rest = '||0|' .. ARGV[3] end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. rest)
-return {cur, ARGV[2] .. rest}
-`)
-
-// ledgerDropScript deletes a ledger entry and returns it.
-//
-// KEYS[1] the entity's ledger hash   ARGV[1] record key
-//
-// Returns the entry as it was, or nil when there was none.
-var ledgerDropScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur then redis.call('HDEL', KEYS[1], ARGV[1]) end
-return cur
-`)

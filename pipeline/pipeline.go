@@ -134,7 +134,7 @@ type Pipeline struct {
 	cfg     Config
 	rdb     redis.UniversalClient
 	subs    []*ordered.Subscriber // one per shard
-	trips   *roundTrips           // shared by the lookups and commits of every shard
+	trips   *layout.RoundTrips    // shared by the lookups and commits of every shard
 	router  *message.Router
 	steps   handlers.StepFunc
 	commit  *committer
@@ -164,7 +164,7 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 	}
 	runID := newRunID(cfg.Consumer)
 	tr := tracing.New(cfg.Tracing)
-	trips := &roundTrips{rdb: rdb}
+	trips := layout.NewRoundTrips(rdb)
 	p := &Pipeline{trips: trips,
 		cfg: cfg, rdb: rdb, router: router, log: cfg.Logger, runID: runID, tracer: tr,
 		commit:   &committer{instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog, trips: trips},
@@ -315,7 +315,7 @@ func (p *Pipeline) handle(keys layout.Keys, msg *message.Message) (err error) {
 			return nil
 		}
 		known := time.Now() // the lease, once taken, is held from before here
-		if err := lookup(ctx, p.trips, keys, p.cfg.Shards, w, p.runID, p.cfg.LeaseTTL); err != nil {
+		if err := lookup(ctx, p.rdb, p.trips, keys, p.cfg.Shards, w, p.runID, p.cfg.LeaseTTL); err != nil {
 			if errors.Is(err, ErrAccountBusy) {
 				// Another process delivers this account: wait for it, which
 				// is normal work, not a fault.
