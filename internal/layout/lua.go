@@ -79,9 +79,3 @@ local function row_from_fields(f, sid, step, now, instance)
     'instance', instance }
 end
 `
-
-// ScriptLib is luaLib for the scripts of other packages that write
-// attempt-log rows: vgt(a, b) compares decimal versions;
-// row_from_fields(f, sid, step, now, instance) builds a row
-// (streams.RowColumns) from an entry's flat field list.
-const ScriptLib = luaLib
