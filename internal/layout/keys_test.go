@@ -24,6 +24,18 @@ func TestSingleShardKeepsTodaysNames(t *testing.T) {
 			t.Errorf("key %q, want %q", got, want)
 		}
 	}
+	for got, want := range map[string]string{
+		k.Partner: "streamsync:partner", k.Owner: "streamsync:owner", k.Members: "streamsync:members",
+		k.ProofKey: "streamsync:proof_key", k.Prepared: "streamsync:prepared", k.PreparedDue: "streamsync:prepared_due",
+		k.PreparedChecks: "streamsync:prepared_checks", k.ConsumerName("host-2"): "streamsync:members:host-2",
+		k.ReconcileLock(): "streamsync:reconcile:lock", k.ReconcileLast(): "streamsync:reconcile:last",
+		k.DeadArchiveLock(): "streamsync:dead_archive:lock", k.Backfill("r1"): "streamsync:backfill:r1",
+		k.LedgerPattern(): "streamsync:ledger:*", k.LedgerPrefix(): "streamsync:ledger:",
+	} {
+		if got != want {
+			t.Errorf("key %q, want %q", got, want)
+		}
+	}
 	if s.Stream("any account") != "streamsync:events" {
 		t.Errorf("one shard routes to %s", s.Stream("any account"))
 	}
