@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/internal/lease"
 )
 
 // lookup takes the account's lease and fills in what the steps need to know
@@ -22,7 +23,7 @@ func lookup(ctx context.Context, rdb redis.UniversalClient, trips *layout.RoundT
 	got, err := trips.Lookup(ctx, k, e, runID, leaseTTL)
 	held := false
 	if err == nil {
-		held, err = leaseHeldBy(ctx, rdb, got.Holder, leaseKey, runID, leaseTTL)
+		held, err = lease.New(rdb, leaseKey, runID, leaseTTL).Taken(ctx, got.Holder)
 	}
 	if err != nil {
 		return fmt.Errorf("lookup ledger of %s: %w", e.ID, err)

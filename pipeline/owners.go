@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/internal/lease"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 )
 
@@ -55,6 +56,11 @@ func newOwners(rdb redis.UniversalClient, shards layout.Shards, consumer string,
 	return o
 }
 
+// leaseOf is this process' claim on stream's owner lease.
+func (o *owners) leaseOf(stream string) lease.Lease {
+	return lease.New(o.rdb, o.lease[stream], o.consumer, o.ttl)
+}
+
 // Read lets this process read stream while it holds the shard's owner
 // lease and the shard is within its share; it takes a free shard while it
 // holds fewer than its share.
@@ -75,7 +81,7 @@ func (o *owners) Read(ctx context.Context, stream string, held int) bool {
 	if len(o.owned) >= share {
 		return false
 	}
-	ok, err := takeLease(ctx, o.rdb, o.lease[stream], o.consumer, o.ttl)
+	ok, err := o.leaseOf(stream).Take(ctx)
 	if err != nil {
 		o.log.Warn("shard owner lease not taken", "stream", stream, "err", err)
 		return false
@@ -92,7 +98,7 @@ func (o *owners) Read(ctx context.Context, stream string, held int) bool {
 // those it owns: what was read is left to the shard's reader, which may be
 // this process again once Redis answers (it then claims it back, in order).
 func (o *owners) Kept(ctx context.Context, stream string) bool {
-	held, err := holdsLease(ctx, o.rdb, o.lease[stream], o.consumer)
+	held, err := o.leaseOf(stream).Held(ctx)
 	if held {
 		return true
 	}
@@ -144,7 +150,7 @@ func (o *owners) surplus(stream string, share int) bool {
 // release gives up a shard's lease if this process holds it.
 func (o *owners) release(ctx context.Context, stream string) {
 	delete(o.owned, stream)
-	if err := releaseScript.Run(ctx, o.rdb, []string{o.lease[stream]}, o.consumer).Err(); err != nil {
+	if _, err := o.leaseOf(stream).Release(ctx); err != nil {
 		o.log.Warn("shard owner lease not released; it lapses by itself", "stream", stream, "err", err)
 	}
 }
@@ -184,7 +190,7 @@ func (o *owners) beat(ctx context.Context) {
 	o.mu.Unlock()
 	renewed := make([]*redis.Cmd, len(owned))
 	for i, s := range owned {
-		renewed[i] = renewScript.Eval(ctx, pipe, []string{o.lease[s]}, o.consumer, o.ttl.Milliseconds())
+		renewed[i] = o.leaseOf(s).RenewIn(ctx, pipe)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		o.log.Warn("shard owner heartbeat failed; trying again", "err", err)

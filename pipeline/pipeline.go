@@ -16,6 +16,7 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/internal/lease"
 	"github.com/streamsync/streamsync/internal/proof"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/tracing"
@@ -308,8 +309,8 @@ func (p *Pipeline) handle(keys layout.Keys, msg *message.Message) (err error) {
 	}
 	if o == nil {
 		w := &handlers.Work{Event: e, Meta: meta, Now: p.cfg.Clock.Now()}
-		lease := keys.Lease(e.Account)
-		if p.settling.waits(lease) {
+		acct := lease.New(p.rdb, keys.Lease(e.Account), p.runID, p.cfg.LeaseTTL)
+		if p.settling.waits(acct.Key) {
 			p.log.Debug("the account's lease runs out after a partner call that went unanswered; the event waits", "event_id", e.ID, "account", e.Account)
 			msg.Nack()
 			return nil
@@ -327,14 +328,14 @@ func (p *Pipeline) handle(keys layout.Keys, msg *message.Message) (err error) {
 			p.metrics.failures.Inc()
 			return err
 		}
-		lc := &leaseCheck{rdb: p.rdb, key: lease, runID: p.runID, ttl: p.cfg.LeaseTTL, at: known}
-		stopKeeping = keepLease(p.rdb, lease, p.runID, p.cfg.LeaseTTL, lc.renewed)
+		lc := &leaseCheck{lease: acct, at: known}
+		stopKeeping = acct.Keep(lc.renewed)
 		ctx = withLeaseCheck(ctx, lc)
 		o, err = p.steps(ctx, w)
 		if lc.isUnsettled() {
 			stopKeeping()
 			en.keepLease = true
-			p.settling.add(lease, p.cfg.LeaseTTL)
+			p.settling.add(acct.Key, p.cfg.LeaseTTL)
 			p.log.Warn("a partner call went unanswered and may still be under way; the account's next delivery waits for its lease to run out",
 				"event_id", e.ID, "account", e.Account, "lease_ttl", p.cfg.LeaseTTL)
 		}
@@ -427,7 +428,7 @@ func (p *Pipeline) releaseLease(keys layout.Keys, account string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := releaseScript.Run(ctx, p.rdb, []string{keys.Lease(account)}, p.runID).Err(); err != nil {
+	if _, err := lease.New(p.rdb, keys.Lease(account), p.runID, p.cfg.LeaseTTL).Release(ctx); err != nil {
 		p.log.Warn("account lease not released; it lapses by itself", "account", account, "err", err)
 	}
 }
