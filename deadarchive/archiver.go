@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/internal/lease"
 	"github.com/streamsync/streamsync/pipeline"
 )
 
@@ -159,7 +160,7 @@ func (a *Archiver) Pass(ctx context.Context) (int, error) {
 	if err != nil || !ok {
 		return 0, err
 	}
-	defer l.release(ctx)
+	defer release(ctx, l)
 	total := 0
 	for i := range a.cfg.Shards {
 		n, err := a.shard(ctx, l, i)
@@ -173,7 +174,7 @@ func (a *Archiver) Pass(ctx context.Context) (int, error) {
 }
 
 // shard archives one shard's old dead letters, a batch at a time.
-func (a *Archiver) shard(ctx context.Context, l *lease, i int) (int, error) {
+func (a *Archiver) shard(ctx context.Context, l lease.Lease, i int) (int, error) {
 	k := a.cfg.Shards[i]
 	cutoff := a.cfg.Clock.Now().Add(-a.cfg.MaxAge).UnixMilli() // entries appended before it are old
 	if cutoff <= 0 {
@@ -206,7 +207,7 @@ func (a *Archiver) shard(ctx context.Context, l *lease, i int) (int, error) {
 		if !more {
 			return total, nil
 		}
-		if !l.renew(ctx) {
+		if !renew(ctx, l) {
 			return total, ErrLeaseLost
 		}
 		start = "(" + entries[len(entries)-1].id
