@@ -111,8 +111,8 @@ var ledgerModes = map[handlers.LedgerWrite]string{
 // reentryPayload is the entry a parked or retrying event comes back with,
 // in the packed form (layout.PackFields): its own fields as read, byte for
 // byte, with streamsync's meta fields renewed. It holds at most layout's
-// maxFlatFields fields plus layout.MoreField and the meta fields, so that layout.MoveDue can
-// re-enter it with one XADD.
+// maxFlatFields fields plus layout.MoreField and the meta fields, so that
+// layout.MoveDue can re-enter it with one XADD.
 func reentryPayload(fields map[string]string, m handlers.Meta) string {
 	f := layout.FlatFields(fields, func(k string) bool { return !handlers.IsMeta(k) })
 	return layout.PackFields(append(f, m.Fields()...))
