@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/internal/httpserve"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/reconcile"
@@ -19,12 +20,12 @@ import (
 
 // deadLetters writes n dead letters whose data is size bytes into a fresh
 // dead-letter stream and returns the operations over it.
-func deadLetters(t *testing.T, n, size int) (pipeline.DeadOps, redis.UniversalClient, pipeline.Keys) {
+func deadLetters(t *testing.T, n, size int) (pipeline.DeadOps, redis.UniversalClient, layout.Keys) {
 	t.Helper()
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
-	keys := pipeline.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 1, false)[0]
+	keys := layout.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 1, false)[0]
 	ctx := context.Background()
 	data := `{"x":"` + strings.Repeat("a", size) + `"}`
 	pipe := rdb.Pipeline()

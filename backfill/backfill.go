@@ -43,7 +43,7 @@ type Config struct {
 	// Stream is the events stream the upserts are appended to.
 	Stream string
 	// Route, when set, names the events stream of an account's shard
-	// (contract §9, pipeline.Shards.Stream) and Stream is not used for appends.
+	// (contract §9, layout.Shards.Stream) and Stream is not used for appends.
 	Route func(account string) string
 	// StateKey names the Redis hash that keeps a run's position (built by
 	// the caller with the other keys); required.

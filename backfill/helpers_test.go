@@ -16,16 +16,16 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/backfill"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
-	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/source"
 )
 
 // env is a test's Redis keys of its own.
 type env struct {
 	rdb  *redis.Client
-	keys pipeline.Keys
+	keys layout.Keys
 }
 
 func newEnv(t *testing.T) env {
@@ -33,7 +33,7 @@ func newEnv(t *testing.T) env {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
-	return env{rdb: rdb, keys: pipeline.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")}
+	return env{rdb: rdb, keys: layout.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")}
 }
 
 func (e env) config() backfill.Config {

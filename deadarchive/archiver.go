@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/internal/lease"
 	"github.com/streamsync/streamsync/pipeline"
 )
 
@@ -30,7 +32,7 @@ const (
 type Config struct {
 	// Shards are the key sets of every shard; each shard's dead-letter
 	// stream is archived.
-	Shards pipeline.Shards
+	Shards layout.Shards
 	// MaxAge is dead.max_age: a dead letter appended to its stream longer
 	// ago than this (the time in its entry id) is archived, then trimmed.
 	MaxAge time.Duration
@@ -42,7 +44,7 @@ type Config struct {
 	Batch      int
 	BatchBytes int
 	// LockKey is the lease that lets one process archive at a time
-	// (pipeline.Keys.DeadArchiveLock of the first shard); LockTTL how long
+	// (layout.Keys.DeadArchiveLock of the first shard); LockTTL how long
 	// it outlives a holder that stopped (2m: an insert may take 1m),
 	// renewed after every batch.
 	LockKey string
@@ -158,7 +160,7 @@ func (a *Archiver) Pass(ctx context.Context) (int, error) {
 	if err != nil || !ok {
 		return 0, err
 	}
-	defer l.release(ctx)
+	defer release(ctx, l)
 	total := 0
 	for i := range a.cfg.Shards {
 		n, err := a.shard(ctx, l, i)
@@ -172,7 +174,7 @@ func (a *Archiver) Pass(ctx context.Context) (int, error) {
 }
 
 // shard archives one shard's old dead letters, a batch at a time.
-func (a *Archiver) shard(ctx context.Context, l *lease, i int) (int, error) {
+func (a *Archiver) shard(ctx context.Context, l lease.Lease, i int) (int, error) {
 	k := a.cfg.Shards[i]
 	cutoff := a.cfg.Clock.Now().Add(-a.cfg.MaxAge).UnixMilli() // entries appended before it are old
 	if cutoff <= 0 {
@@ -205,7 +207,7 @@ func (a *Archiver) shard(ctx context.Context, l *lease, i int) (int, error) {
 		if !more {
 			return total, nil
 		}
-		if !l.renew(ctx) {
+		if !renew(ctx, l) {
 			return total, ErrLeaseLost
 		}
 		start = "(" + entries[len(entries)-1].id

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 const day = 24 * time.Hour
@@ -33,8 +33,8 @@ func TestOldDeadLettersArchivedWithEveryFieldAndTrimmed(t *testing.T) {
 	for i, ago := range []time.Duration{40 * day, 39 * day, 38 * day, 37 * day} {
 		old0 = append(old0, add(0, ago, letter(fmt.Sprint("e", i), "sub", fmt.Sprint("k", i), ago, now)...))
 	}
-	more := pipeline.PackFields([]string{"extra_1", "one", "extra_2", "\xff\xfe not utf-8"})
-	odd := append(letter("odd", "sub", "k-odd", 31*day, now), "note", "first", "note", "second", pipeline.MoreField, more)
+	more := layout.PackFields([]string{"extra_1", "one", "extra_2", "\xff\xfe not utf-8"})
+	odd := append(letter("odd", "sub", "k-odd", 31*day, now), "note", "first", "note", "second", layout.MoreField, more)
 	old0 = append(old0, f.dead(0, 31*day, odd...))
 	want[old0[4]] = append(letter("odd", "sub", "k-odd", 31*day, now), "note", "first", "note", "second", "extra_1", "one", "extra_2", "\xff\xfe not utf-8")
 	young0 = append(young0, f.dead(0, 29*day, letter("y0", "sub", "ky0", 29*day, now)...), f.dead(0, time.Hour, letter("y1", "sub", "ky1", time.Hour, now)...))

@@ -11,8 +11,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 type fakeClock struct {
@@ -32,7 +32,7 @@ const maxAge = 30 * 24 * time.Hour
 type fixture struct {
 	t      *testing.T
 	rdb    redis.UniversalClient
-	shards pipeline.Shards
+	shards layout.Shards
 	ch     driver.Conn
 	db     string
 	clock  *fakeClock
@@ -42,7 +42,7 @@ func newFixture(t *testing.T, rdb redis.UniversalClient, n int) *fixture {
 	t.Helper()
 	prefix := testenv.Prefix(t)
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
-	shards := pipeline.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", n, n > 1)
+	shards := layout.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", n, n > 1)
 	ch, db := testenv.ClickHouse(t)
 	// now: a day boundary in the past, so that ids placed around it are valid stream ids
 	return &fixture{t: t, rdb: rdb, shards: shards, ch: ch, db: db, clock: &fakeClock{now: time.UnixMilli(1_750_000_000_000)}}

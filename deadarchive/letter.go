@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // Letter is one dead letter as it is archived: where it was, the fields
@@ -26,7 +26,7 @@ type Letter struct {
 	Error    string // dead_error
 	Attempts uint32 // dead_attempts; 0 when absent or not a number
 	// Names and Values are every field of the entry in stream order, byte
-	// for byte, the packed pipeline.MoreField unfolded in its place (one
+	// for byte, the packed layout.MoreField unfolded in its place (one
 	// that does not unfold stays as it is). The fields above are copies.
 	Names, Values []string
 	ArchivedAt    time.Time
@@ -55,8 +55,8 @@ func letterOf(stream string, shard int, e entry) Letter {
 	l := Letter{Stream: stream, Shard: shard, StreamID: e.id}
 	for i := 0; i+1 < len(e.kv); i += 2 {
 		name, value := e.kv[i], e.kv[i+1]
-		if name == pipeline.MoreField {
-			if kv, err := pipeline.UnpackFields(value); err == nil {
+		if name == layout.MoreField {
+			if kv, err := layout.UnpackFields(value); err == nil {
 				for j := 0; j+1 < len(kv); j += 2 {
 					l.Names, l.Values = append(l.Names, kv[j]), append(l.Values, kv[j+1])
 				}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/streamsync/streamsync/deadarchive"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/outbox"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/reconcile"
@@ -73,7 +74,7 @@ func exported(t *testing.T) map[string]bool {
 	rec := &recorder{names: map[string]bool{}}
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	t.Cleanup(func() { _ = rdb.Close() })
-	keys := pipeline.NewKeys("events", "g", "dead", "delayed", "retry")
+	keys := layout.NewKeys("events", "g", "dead", "delayed", "retry")
 	gauges, err := pipeline.NewGauges(pipeline.GaugesConfig{Keys: keys}, rdb)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +103,7 @@ func exported(t *testing.T) map[string]bool {
 	if _, err := outbox.NewRelay(outbox.Config{Keys: keys, Instance: "c", Registerer: rec}, nil, rdb); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := deadarchive.New(deadarchive.Config{Shards: pipeline.Shards{keys}, MaxAge: time.Hour, LockKey: keys.DeadArchiveLock(),
+	if _, err := deadarchive.New(deadarchive.Config{Shards: layout.Shards{keys}, MaxAge: time.Hour, LockKey: keys.DeadArchiveLock(),
 		Registerer: rec}, rdb); err != nil {
 		t.Fatal(err)
 	}

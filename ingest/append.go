@@ -55,7 +55,7 @@ func Append(ctx context.Context, rdb redis.UniversalClient, stream string, event
 }
 
 // AppendRouted appends validated events to the events stream of each one's
-// account (route: pipeline.Shards.Stream, contract §9): per stream one
+// account (route: layout.Shards.Stream, contract §9): per stream one
 // atomic pipelined call, all of that stream's events or none of them (a
 // single event needs no MULTI). With shards a batch may span several
 // streams, which on a Redis Cluster live in different slots and cannot share

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 var testProducers = []Producer{{Name: "crm", Token: "s3cret-crm"}, {Name: "billing", Token: "an0ther-billing"}}
@@ -46,7 +46,7 @@ func postAs(t *testing.T, url, auth, body string) (int, map[string]any, http.Hea
 
 // startWith starts an ingest with prepared events on keys and the given
 // producers; the check-back asks checkURL.
-func startWith(t *testing.T, keys pipeline.Keys, clock *atomic.Int64, ps []Producer, checkURL string) (*Server, string) {
+func startWith(t *testing.T, keys layout.Keys, clock *atomic.Int64, ps []Producer, checkURL string) (*Server, string) {
 	t.Helper()
 	s, err := New(Config{Addr: "127.0.0.1:0", Stream: keys.Events, Keys: keys, Limits: event.Limits{MaxBytes: 4096},
 		Now: func() time.Time { return time.UnixMilli(clock.Load()) }, CheckURL: checkURL, CheckEvery: time.Hour,

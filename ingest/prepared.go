@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // Prepared keeps prepared events (contract §8) in Redis: Prepare stores
@@ -20,7 +19,7 @@ import (
 // released already does nothing.
 type Prepared struct {
 	rdb      redis.UniversalClient
-	keys     pipeline.Keys
+	keys     layout.Keys
 	timeout  time.Duration
 	instance string
 	rows     bool
@@ -95,7 +94,7 @@ func (p *Prepared) Prepare(ctx context.Context, events []event.Event, producer s
 		pipe.HDel(ctx, p.keys.PreparedChecks, field)
 		if p.rows {
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: p.keys.Attempts,
-				Values: pipeline.RowFields(preparedSource(field), e, handlers.Outcome{Step: handlers.StepPrepared}, now, p.instance)})
+				Values: layout.RowFields(preparedSource(field), e, handlers.Outcome{Step: handlers.StepPrepared}, now, p.instance)})
 		}
 		pipe.HIncrBy(ctx, p.keys.Steps, string(handlers.StepPrepared), 1)
 	}
@@ -120,23 +119,17 @@ func producerFields(producer string) []any {
 // (PreparedField). It reports false when it is not prepared (never was, or
 // was released already).
 func (p *Prepared) Release(ctx context.Context, field, action, deadError string, now time.Time) (bool, error) {
-	k := p.keys
-	n, err := releaseScript.Run(ctx, p.rdb,
-		[]string{k.Prepared, k.PreparedDue, k.PreparedChecks, k.Events, k.Attempts, k.Steps, k.Dead},
-		p.releaseArgs(field, action, deadError, now)...).Int()
+	ok, err := layout.ReleasePrepared(ctx, p.rdb, p.keys, p.release(field, action, deadError, now))
 	if err != nil {
 		return false, fmt.Errorf("%s prepared event %s: %w", action, fieldName(field), err)
 	}
-	return n == 1, nil
+	return ok, nil
 }
 
-// releaseArgs are releaseScript's ARGV.
-func (p *Prepared) releaseArgs(field, action, deadError string, now time.Time) []any {
-	rows := "0"
-	if p.rows {
-		rows = "1"
-	}
-	return []any{field, action, now.UnixMilli(), p.instance, rows, deadError, maxPreparedValues, preparedSource(field)}
+// release is the release of the prepared event kept under field.
+func (p *Prepared) release(field, action, deadError string, now time.Time) layout.PreparedRelease {
+	return layout.PreparedRelease{Field: field, Action: action, DeadError: deadError, Now: now,
+		Instance: p.instance, Rows: p.rows, Source: preparedSource(field)}
 }
 
 // fieldName shows a prepared field in errors and logs: "producer/id".
@@ -155,9 +148,7 @@ const releaseChunk = 100
 // ids that were not prepared by that producer (another producer's are left
 // as they are).
 func (p *Prepared) ReleaseMany(ctx context.Context, ids []string, action, producer string, now time.Time) (int, []string, error) {
-	k := p.keys
-	keys := []string{k.Prepared, k.PreparedDue, k.PreparedChecks, k.Events, k.Attempts, k.Steps, k.Dead}
-	if err := releaseScript.Load(ctx, p.rdb).Err(); err != nil {
+	if err := layout.LoadReleasePrepared(ctx, p.rdb); err != nil {
 		return 0, nil, fmt.Errorf("%s prepared events: %w", action, err)
 	}
 	released, unknown := 0, []string{}
@@ -166,7 +157,7 @@ func (p *Prepared) ReleaseMany(ctx context.Context, ids []string, action, produc
 		pipe := p.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(chunk))
 		for i, id := range chunk {
-			cmds[i] = releaseScript.EvalSha(ctx, pipe, keys, p.releaseArgs(PreparedField(producer, id), action, "", now)...)
+			cmds[i] = layout.ReleasePreparedIn(ctx, pipe, p.keys, p.release(PreparedField(producer, id), action, "", now))
 		}
 		_, _ = pipe.Exec(ctx) // errors are read per command below
 		for i, c := range cmds {
@@ -195,8 +186,7 @@ func (p *Prepared) ReleaseMany(ctx context.Context, ids []string, action, produc
 // hold (after which another instance may take them); it returns their
 // fields (PreparedField).
 func (p *Prepared) claimDue(ctx context.Context, now time.Time, limit int, hold time.Duration) ([]string, error) {
-	return claimDueScript.Run(ctx, p.rdb, []string{p.keys.PreparedDue},
-		now.UnixMilli(), limit, now.Add(hold).UnixMilli()).StringSlice()
+	return layout.ClaimDuePrepared(ctx, p.rdb, p.keys, now, limit, now.Add(hold))
 }
 
 // recheck counts a check-back that did not settle the prepared event kept
@@ -204,8 +194,7 @@ func (p *Prepared) claimDue(ctx context.Context, now time.Time, limit int, hold 
 // max); it returns the check-backs so far, -1 when it is no longer
 // prepared.
 func (p *Prepared) recheck(ctx context.Context, field string, now time.Time, initial, max time.Duration) (int, error) {
-	n, err := recheckScript.Run(ctx, p.rdb, []string{p.keys.PreparedDue, p.keys.PreparedChecks}, field,
-		strconv.FormatInt(now.UnixMilli(), 10), initial.Milliseconds(), max.Milliseconds()).Int()
+	n, err := layout.RecheckPrepared(ctx, p.rdb, p.keys, field, now, initial, max)
 	if err != nil {
 		return 0, fmt.Errorf("recheck prepared event %s: %w", fieldName(field), err)
 	}

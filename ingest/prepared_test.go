@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/pipeline"
 )
@@ -22,13 +23,13 @@ const t0 = int64(1700000000000)
 
 type preparedEnv struct {
 	rdb   *redis.Client
-	keys  pipeline.Keys
+	keys  layout.Keys
 	clock *atomic.Int64 // unix ms
 	srv   *Server
 	url   string
 }
 
-func startPrepared(t *testing.T, keys pipeline.Keys, clock *atomic.Int64, checkURL string) *preparedEnv {
+func startPrepared(t *testing.T, keys layout.Keys, clock *atomic.Int64, checkURL string) *preparedEnv {
 	t.Helper()
 	rdb := testenv.Redis(t)
 	s, err := New(Config{Addr: "127.0.0.1:0", Stream: keys.Events, Keys: keys, Limits: event.Limits{MaxBytes: 4096},
@@ -45,9 +46,9 @@ func startPrepared(t *testing.T, keys pipeline.Keys, clock *atomic.Int64, checkU
 	return &preparedEnv{rdb: rdb, keys: keys, clock: clock, srv: s, url: "http://" + s.Addr() + "/v1/events"}
 }
 
-func preparedKeys(t *testing.T) pipeline.Keys {
+func preparedKeys(t *testing.T) layout.Keys {
 	p := testenv.Prefix(t)
-	k := pipeline.NewKeys(p+"events", "g", p+"dead", p+"delayed", p+"retry")
+	k := layout.NewKeys(p+"events", "g", p+"dead", p+"delayed", p+"retry")
 	t.Cleanup(func() {
 		testenv.Redis(t).Del(context.Background(), k.Events, k.Dead, k.Attempts, k.Steps, k.Prepared, k.PreparedDue, k.PreparedChecks)
 	})

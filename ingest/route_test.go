@@ -9,8 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 // With shards, every event lands in its account's shard stream
@@ -23,7 +23,7 @@ func TestIngestRoutesByShardOnCluster(t *testing.T) { ingestRoutes(t, testenv.Re
 
 func ingestRoutes(t *testing.T, rdb redis.UniversalClient) {
 	prefix := testenv.Prefix(t)
-	shards := pipeline.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 4, true)
+	shards := layout.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 4, true)
 	t.Cleanup(func() {
 		for _, k := range shards {
 			rdb.Del(context.Background(), k.Events)
@@ -56,7 +56,7 @@ func ingestRoutes(t *testing.T, rdb redis.UniversalClient) {
 		}
 		for _, e := range entries {
 			acc := e.Values["account"].(string)
-			if got := pipeline.ShardOf(acc, len(shards)); got != i {
+			if got := layout.ShardOf(acc, len(shards)); got != i {
 				t.Errorf("%s of shard %d is in stream %s (shard %d)", e.Values["id"], got, k.Events, i)
 			}
 			seen++

@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/internal/httpserve"
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // Config configures the Server.
@@ -19,7 +19,7 @@ type Config struct {
 	Addr   string // host:port
 	Stream string // the events stream
 	// Route names the events stream of an account's shard (contract §9;
-	// pipeline.Shards.Stream); nil appends every event to Stream.
+	// layout.Shards.Stream); nil appends every event to Stream.
 	Route func(account string) string
 	// MaxBodyBytes bounds a request body (16 MiB); more is answered 413.
 	MaxBodyBytes int64
@@ -49,7 +49,7 @@ type Config struct {
 	// Prepared events (contract §8), on when Keys.Prepared is set: Keys
 	// names where they wait and where confirmed, dead and attempt-log rows
 	// go (Keys.Events must be Stream).
-	Keys pipeline.Keys
+	Keys layout.Keys
 	// PrepareTimeout is how long a prepared event waits for confirm or
 	// cancel before it is checked back (30s).
 	PrepareTimeout time.Duration

@@ -1,9 +1,8 @@
 package ingest
 
 import (
+	"github.com/streamsync/streamsync/internal/layout"
 	"testing"
-
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 func TestUseShards(t *testing.T) {
@@ -19,7 +18,7 @@ func TestUseShards(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			shards := pipeline.NewShards("ev", "g", "dead", "delayed", "retry", tt.n, tt.n > 1)
+			shards := layout.NewShards("ev", "g", "dead", "delayed", "retry", tt.n, tt.n > 1)
 			var c Config
 			c.UseShards(shards)
 			if c.Stream != tt.stream || (c.Route != nil) != tt.routed || (c.Keys.Prepared != "") != tt.preparedKeys {

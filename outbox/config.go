@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamsync/streamsync/event"
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // Defaults of contract §4.
@@ -32,9 +32,9 @@ type Config struct {
 	Poll time.Duration
 	// Keys names the events stream, the dead-letter stream and the attempts
 	// stream an invalid row's row goes to.
-	Keys pipeline.Keys
+	Keys layout.Keys
 	// Route, when set, names the events stream of an account's shard
-	// (contract §9, pipeline.Shards.Stream); relayed events go there instead
+	// (contract §9, layout.Shards.Stream); relayed events go there instead
 	// of Keys.Events.
 	Route func(account string) string
 	// Limits are the event limits of contract §1 (event.max_bytes).

@@ -16,7 +16,7 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/ingest"
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // Relay moves committed outbox rows into the events stream.
@@ -218,7 +218,7 @@ func (r *Relay) deadLetter(ctx context.Context, id int64, raw json.RawMessage, r
 		Key: fields[event.FieldKey], Op: event.Op(fields[event.FieldOp])}
 	o := handlers.Outcome{Step: handlers.StepInvalid, DeadReason: handlers.ReasonInvalid, Error: "outbox row " + fields["outbox_id"] + ": " + reason}
 	source := "outbox:" + r.cfg.Table + ":" + fields["outbox_id"]
-	if err := pipeline.DeadLetterDirect(ctx, r.rdb, r.cfg.Keys, source, e, fields, o, now, r.cfg.Instance, r.cfg.AttemptLog); err != nil {
+	if err := layout.DeadLetterDirect(ctx, r.rdb, r.cfg.Keys, source, e, fields, o, now, r.cfg.Instance, r.cfg.AttemptLog); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil

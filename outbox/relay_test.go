@@ -17,14 +17,14 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 type fixture struct {
 	pool  *pgxpool.Pool
 	rdb   *redis.Client
-	keys  pipeline.Keys
+	keys  layout.Keys
 	table string
 }
 
@@ -41,7 +41,7 @@ func setup(t *testing.T) *fixture {
 	_, _ = rand.Read(b)
 	f := &fixture{pool: pool, rdb: testenv.Redis(t), table: "test_outbox_" + hex.EncodeToString(b)}
 	p := testenv.Prefix(t)
-	f.keys = pipeline.NewKeys(p+"events", "g", p+"dead", p+"delayed", p+"retry")
+	f.keys = layout.NewKeys(p+"events", "g", p+"dead", p+"delayed", p+"retry")
 	if err := EnsureTable(ctx, pool, f.table); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/internal/lease"
 )
 
 // consumerTTL is how long a consumer name stays taken after its process
@@ -42,7 +44,7 @@ type NameConfig struct {
 // ConsumerName is a consumer name of the group held by this process: two
 // running processes of one name would both take the same shards (a shard's
 // owner lease holds the name) and read each other's pending entries. The
-// hold is a key per name (Keys.ConsumerName) whose value names this life of
+// hold is a key per name (layout.Keys.ConsumerName) whose value names this life of
 // the process — host, process id, a random part — renewed every second
 // until Release; a process that dies lets it lapse within consumerTTL.
 type ConsumerName struct {
@@ -67,7 +69,7 @@ type ConsumerName struct {
 // entries. A name the user set (not Auto) that is still renewed after that
 // wait is ErrConsumerInUse; a default one is skipped at once when another
 // live process has it.
-func TakeConsumerName(ctx context.Context, rdb redis.UniversalClient, shards Shards, cfg NameConfig) (*ConsumerName, error) {
+func TakeConsumerName(ctx context.Context, rdb redis.UniversalClient, shards layout.Shards, cfg NameConfig) (*ConsumerName, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("consumer name: a name is required")
 	}
@@ -113,14 +115,10 @@ func TakeConsumerName(ctx context.Context, rdb redis.UniversalClient, shards Sha
 func holdName(ctx context.Context, rdb redis.UniversalClient, key, holder string, wait bool) (bool, error) {
 	deadline := time.Now().Add(2 * consumerTTL)
 	for {
-		got, err := rdb.Do(ctx, "SET", key, holder, "NX", "PX", consumerTTL.Milliseconds(), "GET").Result()
-		if errors.Is(err, redis.Nil) {
-			return true, nil
+		taken, other, err := lease.New(rdb, key, holder, consumerTTL).TakeIfFree(ctx)
+		if taken || err != nil {
+			return taken, err
 		}
-		if err != nil {
-			return false, err
-		}
-		other, _ := got.(string)
 		if (!wait && !formerLife(other)) || time.Now().After(deadline) {
 			return false, nil
 		}
@@ -185,9 +183,9 @@ func (n *ConsumerName) keep() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		r, err := renewScript.Run(ctx, n.rdb, []string{n.key}, n.holder, consumerTTL.Milliseconds()).Int()
-		if err == nil && r == 0 {
-			if ok, err := takeLease(ctx, n.rdb, n.key, n.holder, consumerTTL); err == nil && !ok {
+		l := lease.New(n.rdb, n.key, n.holder, consumerTTL)
+		if ok, err := l.Renew(ctx); err == nil && !ok {
+			if ok, err := l.Take(ctx); err == nil && !ok {
 				n.log.Error("another running process uses this consumer name; give every process its own stream.consumer", "consumer", n.name)
 			}
 		}
@@ -203,7 +201,7 @@ func (n *ConsumerName) Release() {
 		<-n.done
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = releaseScript.Run(ctx, n.rdb, []string{n.key}, n.holder).Err()
+		_, _ = lease.New(n.rdb, n.key, n.holder, consumerTTL).Release(ctx)
 		ownHolders.Delete(n.holder)
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 )
 
@@ -20,7 +21,7 @@ func TestDefaultConsumerNamePicksAFreeOne(t *testing.T) {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
-	shards := NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 1, false)
+	shards := layout.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 1, false)
 	ctx := context.Background()
 	take := func(auto bool) (*ConsumerName, error) {
 		n, err := TakeConsumerName(ctx, rdb, shards, NameConfig{Name: "host", Auto: auto})
@@ -64,7 +65,7 @@ func TestRestartKeepsTheDefaultConsumerName(t *testing.T) {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
-	shards := NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 1, false)
+	shards := layout.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 1, false)
 	ctx := context.Background()
 	host, _ := os.Hostname()
 	// The former life: this process' id (a container restarted under the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/proof"
 )
 
@@ -75,13 +76,13 @@ func (f DeadFilter) idSet() map[string]struct{} {
 }
 
 // deadLetter reads one entry of the dead-letter stream, with the fields
-// packed in MoreField unfolded.
+// packed in layout.MoreField unfolded.
 func deadLetter(xm redis.XMessage) DeadLetter {
 	f := make(map[string]string, len(xm.Values))
 	for k, v := range xm.Values {
 		f[k] = fmt.Sprint(v)
 	}
-	_ = ExpandFields(f) // one that cannot be unfolded is shown as it is
+	_ = layout.ExpandFields(f) // one that cannot be unfolded is shown as it is
 	n, _ := strconv.Atoi(f["dead_attempts"])
 	at, _ := strconv.ParseInt(f["dead_at"], 10, 64)
 	return DeadLetter{DeadID: xm.ID, EventID: f["id"], Account: f["account"], Reason: f["dead_reason"], Error: f["dead_error"], Attempts: n, At: at, Fields: f}
@@ -104,7 +105,7 @@ const (
 // starting after cursor (a dead-letter entry id; "" for the start), and the
 // cursor of the next page ("" at the end). A page stops early at
 // MaxListBytes.
-func ListDead(ctx context.Context, rdb redis.UniversalClient, k Keys, f DeadFilter, cursor string, limit int) ([]DeadLetter, string, error) {
+func ListDead(ctx context.Context, rdb redis.UniversalClient, k layout.Keys, f DeadFilter, cursor string, limit int) ([]DeadLetter, string, error) {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -172,8 +173,8 @@ type DeadOps struct {
 	RDB redis.UniversalClient
 	// Keys of a single shard; Shards, when set, of every shard (Keys is
 	// then ignored).
-	Keys       Keys
-	Shards     Shards
+	Keys       layout.Keys
+	Shards     layout.Shards
 	Instance   string
 	AttemptLog bool
 	Clock      Clock
@@ -200,19 +201,10 @@ func (o DeadOps) Replay(ctx context.Context, f DeadFilter) ([]string, error) {
 	if clock == nil {
 		clock = WallClock
 	}
-	rows := "0"
-	if o.AttemptLog {
-		rows = "1"
-	}
 	return o.each(ctx, f, func(d DeadLetter) error {
-		k := o.shards()[d.Shard]
-		keys := []string{k.Dead, k.Events, k.Attempts, k.Steps, k.State(d.Fields["entity"])}
-		args := []any{d.DeadID, clock.Now().UnixMilli(), o.Instance, rows}
-		for _, s := range replayFields(d.Fields, key) {
-			args = append(args, s)
-		}
-		err := replayScript.Run(ctx, o.RDB, keys, args...).Err()
-		if errors.Is(err, redis.Nil) {
+		ok, err := layout.Replay(ctx, o.RDB, o.shards()[d.Shard], d.DeadID, d.Fields["entity"], clock.Now(), o.Instance, o.AttemptLog,
+			replayFields(d.Fields, key))
+		if err == nil && !ok {
 			return errGone
 		}
 		return err
@@ -221,10 +213,10 @@ func (o DeadOps) Replay(ctx context.Context, f DeadFilter) ([]string, error) {
 
 // replayFields is the entry a dead letter re-enters as: its own fields
 // byte for byte (without the dead_* ones and streamsync's own), at most
-// maxFlatFields of them as fields and the rest packed, _ss_replay=1, and
+// layout's maxFlatFields of them as fields and the rest packed, _ss_replay=1, and
 // the replay's proof made with key.
 func replayFields(fields map[string]string, key *proof.Key) []string {
-	f := flatFields(fields, func(k string) bool {
+	f := layout.FlatFields(fields, func(k string) bool {
 		return !handlers.IsMeta(k) && !strings.HasPrefix(k, "dead_")
 	})
 	return append(f, handlers.MetaReplay, "1", handlers.MetaProof, key.Sign(proof.Replay, fields))
@@ -247,11 +239,11 @@ func (o DeadOps) Drop(ctx context.Context, f DeadFilter) ([]string, error) {
 
 var errGone = errors.New("gone")
 
-func (o DeadOps) shards() Shards {
+func (o DeadOps) shards() layout.Shards {
 	if len(o.Shards) > 0 {
 		return o.Shards
 	}
-	return Shards{o.Keys}
+	return layout.Shards{o.Keys}
 }
 
 func (o DeadOps) each(ctx context.Context, f DeadFilter, do func(DeadLetter) error) ([]string, error) {

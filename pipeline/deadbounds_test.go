@@ -8,17 +8,18 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 )
 
 // deadStream writes n dead letters of about size bytes each straight into
 // a dead-letter stream, as the pipeline writes them.
-func deadStream(t *testing.T, n, size int) (redis.UniversalClient, Keys) {
+func deadStream(t *testing.T, n, size int) (redis.UniversalClient, layout.Keys) {
 	t.Helper()
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
-	keys := NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 1, false)[0]
+	keys := layout.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 1, false)[0]
 	ctx := context.Background()
 	data := `{"x":"` + strings.Repeat("a", size) + `"}`
 	pipe := rdb.Pipeline()

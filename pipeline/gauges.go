@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 var errMissingKeys = errors.New("gauges: stream and group required")
@@ -15,10 +16,10 @@ var errMissingKeys = errors.New("gauges: stream and group required")
 // GaugesConfig configures the Redis-derived metrics.
 type GaugesConfig struct {
 	// Keys are the key names of a single shard; ignored when Shards is set.
-	Keys Keys
+	Keys layout.Keys
 	// Shards are the key sets of every shard (contract §9): the gauges
 	// report their sums, as `streamsync status` does. Empty means Keys alone.
-	Shards Shards
+	Shards layout.Shards
 	// Timeout bounds the Redis reads of one scrape (2s).
 	Timeout time.Duration
 	// Prepared counts the prepared events (contract §8) not yet confirmed
@@ -30,7 +31,7 @@ type GaugesConfig struct {
 
 func (c *GaugesConfig) setDefaults() {
 	if len(c.Shards) == 0 {
-		c.Shards = Shards{c.Keys}
+		c.Shards = layout.Shards{c.Keys}
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 2 * time.Second
@@ -44,7 +45,7 @@ func (c *GaugesConfig) setDefaults() {
 func (c GaugesConfig) Validate() error {
 	shards := c.Shards
 	if len(shards) == 0 {
-		shards = Shards{c.Keys}
+		shards = layout.Shards{c.Keys}
 	}
 	for _, k := range shards {
 		if k.Events == "" || k.Group == "" {

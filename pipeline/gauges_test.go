@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/streams"
 	"github.com/streamsync/streamsync/internal/testenv"
 )
@@ -54,7 +55,7 @@ func TestGaugesReadRedisOnScrape(t *testing.T) {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
-	keys := NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
+	keys := layout.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
 	ctx := context.Background()
 	for i := range 5 {
 		rdb.XAdd(ctx, &redis.XAddArgs{Stream: keys.Events, Values: []string{"id", fmt.Sprint(i)}})
@@ -111,7 +112,7 @@ func TestGaugesReadRedisOnScrape(t *testing.T) {
 func TestGaugesRedisDown(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = rdb.Close() })
-	g, err := NewGauges(GaugesConfig{Keys: NewKeys("x:events", "g", "x:dead", "x:delayed", "x:retry")}, rdb)
+	g, err := NewGauges(GaugesConfig{Keys: layout.NewKeys("x:events", "g", "x:dead", "x:delayed", "x:retry")}, rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestGaugesSumEveryShard(t *testing.T) {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
-	shards := NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 3, true)
+	shards := layout.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 3, true)
 	ctx := context.Background()
 	for i, k := range shards {
 		n := i + 1 // shard i holds n of everything, 2n entries and 2n steps

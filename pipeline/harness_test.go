@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/pipeline/ordered"
@@ -30,8 +31,8 @@ func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.
 type harness struct {
 	t      *testing.T
 	rdb    redis.UniversalClient
-	keys   Keys   // shard 0
-	shards Shards // every shard
+	keys   layout.Keys   // shard 0
+	shards layout.Shards // every shard
 	sim    *partnersim.Server
 	clock  *fakeClock
 	p      *Pipeline
@@ -59,7 +60,7 @@ func newHarness(t *testing.T, o options) *harness {
 	}
 	prefix := testenv.Prefix(t)
 	n := max(o.shards, 1)
-	shards := NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", n, onCluster || n > 1)
+	shards := layout.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", n, onCluster || n > 1)
 	if n > 1 && !onCluster {
 		testenv.CheckScriptSlots(t, rdb)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/sinks/partner"
@@ -140,7 +141,7 @@ func newLeaseHarness(t *testing.T, lp *leasePartner, o leaseOptions) *harness {
 	t.Helper()
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
-	shards := NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 1, false)
+	shards := layout.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", 1, false)
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
 	lp.t, lp.rdb, lp.lease, lp.busy, lp.logs = t, rdb, shards[0].Lease, map[string]int{}, &syncBuffer{}
 	hs := httptest.NewServer(lp)

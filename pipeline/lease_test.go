@@ -8,46 +8,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/lease"
 	"github.com/streamsync/streamsync/internal/testenv"
 )
-
-// A lease held by a long delivery outlives its TTL while kept, and lapses
-// once the keeping stops; another run cannot take it meanwhile.
-func TestLeaseKeptWhileDelivering(t *testing.T) {
-	rdb := testenv.Redis(t)
-	key := testenv.Prefix(t) + "lease"
-	ctx := context.Background()
-	t.Cleanup(func() { rdb.Del(ctx, key) })
-	// Long enough that a renewal every ttl/3 lands in time on a loaded machine.
-	const ttl = 1500 * time.Millisecond
-	take := func(run string) bool {
-		t.Helper()
-		ok, err := takeLease(ctx, rdb, key, run, ttl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ok
-	}
-	if !take("run-a") {
-		t.Fatal("first acquire failed")
-	}
-	if !take("run-a") {
-		t.Fatal("the holder's own acquire failed")
-	}
-	stop := keepLease(rdb, key, "run-a", ttl, nil)
-	end := time.Now().Add(2 * ttl)
-	for time.Now().Before(end) {
-		if v, _ := rdb.Get(ctx, key).Result(); v != "run-a" {
-			t.Fatalf("lease lost while kept (value %q)", v)
-		}
-		if take("run-b") {
-			t.Fatal("another run took a kept lease")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	stop()
-	testenv.WaitFor(t, 5*time.Second, "the lease to lapse", func() bool { return rdb.Exists(ctx, key).Val() == 0 })
-}
 
 // After a long wait (a process paused past its lease), a partner call
 // asks Redis whether the account's lease is still this run's; once it was
@@ -59,7 +22,7 @@ func TestLeaseCheckAfterAStall(t *testing.T) {
 	t.Cleanup(func() { rdb.Del(ctx, key) })
 	const ttl = 3 * time.Second
 	rdb.Set(ctx, key, "run-a", ttl)
-	lc := &leaseCheck{rdb: rdb, key: key, runID: "run-a", ttl: ttl, at: time.Now()}
+	lc := &leaseCheck{lease: lease.New(rdb, key, "run-a", ttl), at: time.Now()}
 	rdb.Set(ctx, key, "run-b", ttl) // taken meanwhile, but known held a moment ago
 	if err := lc.Check(ctx); err != nil {
 		t.Fatalf("a lease known held a moment ago is asked about: %v", err)
@@ -90,9 +53,9 @@ func TestFailedRenewalStopsTheCalls(t *testing.T) {
 	t.Cleanup(func() { rdb.Del(ctx, key) })
 	const ttl = 600 * time.Millisecond
 	rdb.Set(ctx, key, "run-a", ttl)
-	lc := &leaseCheck{rdb: rdb, key: key, runID: "run-a", ttl: ttl, at: time.Now()}
+	lc := &leaseCheck{lease: lease.New(rdb, key, "run-a", ttl), at: time.Now()}
 	var renewals atomic.Int32
-	stop := keepLease(rdb, key, "run-a", ttl, func(ok bool, at time.Time) {
+	stop := lc.lease.Keep(func(ok bool, at time.Time) {
 		lc.renewed(ok, at)
 		renewals.Add(1)
 	})
@@ -126,7 +89,7 @@ func TestLeaseCannotTellIsNotHeld(t *testing.T) {
 	via := redis.NewClient(&redis.Options{Addr: px.addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { via.Close() })
-	lc := &leaseCheck{rdb: via, key: key, runID: "run-a", ttl: ttl, at: time.Now().Add(-ttl)}
+	lc := &leaseCheck{lease: lease.New(via, key, "run-a", ttl), at: time.Now().Add(-ttl)}
 	if err := lc.Check(ctx); err != nil {
 		t.Fatalf("through the proxy, before the cut: %v", err)
 	}
@@ -135,7 +98,7 @@ func TestLeaseCannotTellIsNotHeld(t *testing.T) {
 	if err := lc.Check(ctx); !errors.Is(err, errLeaseGone) {
 		t.Fatalf("Redis not answering: %v; want errLeaseGone", err)
 	}
-	if held, _ := holdsLease(ctx, via, key, "run-a"); held {
-		t.Fatal("holdsLease: Redis not answering counts as held")
+	if held, _ := lc.lease.Held(ctx); held {
+		t.Fatal("lease.Held: Redis not answering counts as held")
 	}
 }

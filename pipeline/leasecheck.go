@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/internal/delivery"
+	"github.com/streamsync/streamsync/internal/lease"
 )
 
 // errLeaseGone is why a delivery stops before a partner call: the account's
@@ -22,7 +22,7 @@ var errLeaseGone = errors.New("the account's lease is not this process' any more
 // asks, not only the first.
 //
 //   - The lease counts as held without asking Redis while it was known held
-//     less than a third of its TTL ago (keepLease renews it that often, and
+//     less than a third of its TTL ago (lease.Keep renews it that often, and
 //     a renewal gives it a whole TTL); after that Redis is asked.
 //   - A failed renewal, Redis saying another holder, and Redis not answering
 //     ("cannot tell") all count as not held, for good: no further call of
@@ -33,10 +33,7 @@ var errLeaseGone = errors.New("the account's lease is not this process' any more
 //     and runs out; until then no process, this one included, delivers the
 //     account's next event.
 type leaseCheck struct {
-	rdb   redis.UniversalClient
-	key   string
-	runID string
-	ttl   time.Duration
+	lease lease.Lease // the account's, held by this run
 
 	mu        sync.Mutex
 	at        time.Time // when the lease was last known held
@@ -53,10 +50,10 @@ func (lc *leaseCheck) Check(ctx context.Context) error {
 	if lc.gone != nil {
 		return lc.gone
 	}
-	if time.Since(lc.at) < lc.ttl/3 {
+	if time.Since(lc.at) < lc.lease.TTL/3 {
 		return nil
 	}
-	held, err := holdsLease(ctx, lc.rdb, lc.key, lc.runID)
+	held, err := lc.lease.Held(ctx)
 	switch {
 	case err != nil:
 		lc.gone = fmt.Errorf("%w: Redis cannot say whether it is (%v); the event stays pending", errLeaseGone, err)
@@ -68,7 +65,7 @@ func (lc *leaseCheck) Check(ctx context.Context) error {
 	return lc.gone
 }
 
-// renewed is told how each of keepLease's renewals went; at is when the
+// renewed is told how each of lease.Keep's renewals went; at is when the
 // renewal was sent.
 func (lc *leaseCheck) renewed(ok bool, at time.Time) {
 	lc.mu.Lock()
@@ -99,7 +96,7 @@ func (lc *leaseCheck) Unsettled() {
 	// An error leaves the lease as it is: still this run's, kept from this
 	// run's own next delivery by Pipeline.settling, and lapsing by itself
 	// once no longer renewed.
-	_ = lapseScript.Run(ctx, lc.rdb, []string{lc.key}, lc.runID, unsettledHolder(lc.runID), lc.ttl.Milliseconds()).Err()
+	_, _ = lc.lease.Lapse(ctx, unsettledHolder(lc.lease.ID))
 }
 
 // isUnsettled reports whether a call of the delivery may still be at the
@@ -115,23 +112,9 @@ func (lc *leaseCheck) isUnsettled() bool {
 // releases the lease, and an operator reading it sees why it is held.
 func unsettledHolder(runID string) string { return runID + " (unsettled call)" }
 
-// lapseScript hands a lease this run holds to another value for a whole
-// TTL, so that it runs out instead of being released or renewed.
-//
-// KEYS[1] the lease   ARGV[1] this run's id   ARGV[2] the value to run out under
-// ARGV[3] time to live, ms
-// Returns 1 when handed over, 0 when this run did not hold it.
-var lapseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  return 1
-end
-return 0
-`)
-
 // settling remembers, in this process, the accounts whose lease runs out
 // after an unsettled call, until it has: their next delivery waits even if
-// Redis did not take the lease's new value (lapseScript failed), in which
+// Redis did not take the lease's new value (lease.Lapse failed), in which
 // case this run's own id would still renew it.
 type settling struct {
 	mu    sync.Mutex

@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 )
 
@@ -38,7 +39,7 @@ func TestMeasureLedger(t *testing.T) {
 		{"UUID keys and ids (36 bytes each)", func(int) string { return uuid() }, func(int) string { return uuid() }},
 	} {
 		prefix := testenv.Prefix(t)
-		keys := NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
+		keys := layout.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
 		ledger := keys.Ledger("sub_registration")
 		var valueBytes, keyBytes int
 		for from := 0; from < n; from += 1000 {

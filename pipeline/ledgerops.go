@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // LedgerEntry is one record's ledger entry in one shard, as operators see
@@ -36,7 +37,7 @@ func ledgerEntry(shard int, entity, key string, l handlers.Ledger) LedgerEntry {
 // operation looks in that account's shard only, without one in every shard.
 type LedgerOps struct {
 	RDB    redis.UniversalClient
-	Shards Shards
+	Shards layout.Shards
 }
 
 // ErrNoLedgerEntry is returned when the ledger holds nothing for a record.
@@ -49,7 +50,7 @@ var ErrAmbiguous = errors.New("entries in more than one shard; name the account"
 // shardsFor is the shards to look in: the account's, or every one ("").
 func (o LedgerOps) shardsFor(account string) []int {
 	if account != "" || len(o.Shards) == 1 {
-		return []int{ShardOf(account, len(o.Shards))}
+		return []int{layout.ShardOf(account, len(o.Shards))}
 	}
 	all := make([]int, len(o.Shards))
 	for i := range all {
@@ -118,18 +119,15 @@ func (o LedgerOps) Set(ctx context.Context, entity, key, account string, version
 	if err != nil {
 		return nil, LedgerEntry{}, err
 	}
-	got, err := ledgerSetScript.Run(ctx, o.RDB, []string{o.Shards[s].Ledger(entity)}, key, version, "ledger-set", account).Slice()
+	old, now, err := layout.LedgerSet(ctx, o.RDB, o.Shards[s], entity, key, version, "ledger-set", account)
 	if err != nil {
 		return nil, LedgerEntry{}, fmt.Errorf("ledger set %s %s: %w", entity, key, err)
 	}
-	if len(got) != 2 {
-		return nil, LedgerEntry{}, fmt.Errorf("ledger set %s %s: answered %v", entity, key, got)
-	}
-	if old := text(got[0]); old != "" {
+	if old != "" {
 		b := ledgerEntry(s, entity, key, handlers.ParseLedger(old))
 		before = &b
 	}
-	return before, ledgerEntry(s, entity, key, handlers.ParseLedger(text(got[1]))), nil
+	return before, ledgerEntry(s, entity, key, handlers.ParseLedger(now)), nil
 }
 
 // Drop deletes the record's entry and returns it: the next event of the
@@ -140,7 +138,7 @@ func (o LedgerOps) Drop(ctx context.Context, entity, key, account string) (Ledge
 	if err != nil {
 		return LedgerEntry{}, err
 	}
-	old, err := ledgerDropScript.Run(ctx, o.RDB, []string{o.Shards[s].Ledger(entity)}, key).Text()
+	old, err := layout.LedgerDrop(ctx, o.RDB, o.Shards[s], entity, key)
 	if errors.Is(err, redis.Nil) {
 		return LedgerEntry{}, fmt.Errorf("%s %s: %w in shard %d", entity, key, ErrNoLedgerEntry, s)
 	}
@@ -149,34 +147,3 @@ func (o LedgerOps) Drop(ctx context.Context, entity, key, account string) (Ledge
 	}
 	return ledgerEntry(s, entity, key, handlers.ParseLedger(old)), nil
 }
-
-// ledgerSetScript gives a ledger entry a new version in one step, so that a
-// commit in between is not undone: the entry's content part is kept; a
-// missing (or unreadable) entry gets "<version>||0|<event id>"; an entry
-// without an account gets ARGV[4]'s, after "\x1f" (handlers.Ledger).
-//
-// KEYS[1] the entity's ledger hash
-// ARGV[1] record key   ARGV[2] version (decimal)   ARGV[3] event id of a new entry
-// ARGV[4] the record's account, or "" when not known
-//
-// Returns {the entry as it was (false: none), the entry now}.
-var ledgerSetScript = redis.NewScript(`
-if not string.match(ARGV[2], '^%d+$') then return redis.error_reply('ledger set: version ' .. ARGV[2] .. ' is not a whole number') end
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-local rest = cur and string.match(cur, '^%d+(|.*)$')
-if not rest then rest = '||0|' .. ARGV[3] end
-if ARGV[4] ~= '' and not string.find(rest, '\31', 1, true) then rest = rest .. '\31' .. ARGV[4] end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. rest)
-return {cur, ARGV[2] .. rest}
-`)
-
-// ledgerDropScript deletes a ledger entry and returns it.
-//
-// KEYS[1] the entity's ledger hash   ARGV[1] record key
-//
-// Returns the entry as it was, or nil when there was none.
-var ledgerDropScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur then redis.call('HDEL', KEYS[1], ARGV[1]) end
-return cur
-`)

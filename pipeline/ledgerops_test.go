@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // An operator mends a ledger pushed too high with LedgerOps (`streamsync
@@ -26,7 +27,7 @@ func TestLedgerOpsMendALedgerTooHigh(t *testing.T) {
 	h.waitSteps("e2", "skipped_stale")
 
 	got, err := ops.Get(ctx, "main", "k", "")
-	if err != nil || len(got) != 1 || got[0].Shard != ShardOf("acc", 3) || got[0].Version != maxVersion {
+	if err != nil || len(got) != 1 || got[0].Shard != layout.ShardOf("acc", 3) || got[0].Version != maxVersion {
 		t.Fatalf("get without an account: %+v %v", got, err)
 	}
 	before, after, err := ops.Set(ctx, "main", "k", "", 6)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 )
 
@@ -24,9 +25,9 @@ func AccountKey(m *message.Message) string { return m.Metadata.Get(MetaAccount) 
 
 // EntryMarshaller maps flat producer entries (contract §1: no envelope) to
 // Watermill messages and back: the payload is the entry's fields in the
-// packed form (PackFields: byte for byte, so values that are not UTF-8 reach
+// packed form (layout.PackFields: byte for byte, so values that are not UTF-8 reach
 // validation as the producer wrote them), and the account is in the metadata.
-// A MoreField is unfolded: the message carries every field of the entry.
+// A layout.MoreField is unfolded: the message carries every field of the entry.
 type EntryMarshaller struct{}
 
 var _ redisstream.MarshallerUnmarshaller = EntryMarshaller{}
@@ -43,10 +44,10 @@ func (EntryMarshaller) Unmarshal(values map[string]any) (*message.Message, error
 			fields[k] = fmt.Sprint(v)
 		}
 	}
-	// An unreadable MoreField stays a field; validation ignores streamsync's
+	// An unreadable layout.MoreField stays a field; validation ignores streamsync's
 	// own fields, so it cannot make a valid event of an invalid one.
-	_ = ExpandFields(fields)
-	msg := message.NewMessage("", []byte(PackFields(sortedPairs(fields))))
+	_ = layout.ExpandFields(fields)
+	msg := message.NewMessage("", []byte(layout.PackFields(sortedPairs(fields))))
 	msg.Metadata.Set(MetaAccount, fields["account"])
 	// The fields as read travel in the context too, so that Fields need not
 	// unpack the payload again; they are never changed after this.
@@ -78,7 +79,7 @@ func Fields(msg *message.Message) (map[string]string, error) {
 	if f, ok := msg.Context().Value(fieldsKey{}).(map[string]string); ok {
 		return f, nil
 	}
-	kv, err := UnpackFields(string(msg.Payload))
+	kv, err := layout.UnpackFields(string(msg.Payload))
 	if err != nil {
 		return nil, fmt.Errorf("message %s: payload is not an entry: %w", msg.UUID, err)
 	}

@@ -2,17 +2,15 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"math"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
-// moveLimit is how many members one moveDueScript call moves at most.
+// moveLimit is how many members one layout.MoveDue call moves at most.
 const moveLimit = 100
 
 // mover puts events whose due time has come from a ZSET back into the
@@ -22,7 +20,7 @@ const moveLimit = 100
 // process may have); and only while this process owns the shard.
 type mover struct {
 	rdb      redis.UniversalClient
-	keys     Keys
+	keys     layout.Keys
 	zset     string
 	step     handlers.Step // the row each move writes ("" for none)
 	rows     bool
@@ -79,18 +77,9 @@ func (m *mover) wake() {
 // moveDue moves every member due now, a batch per script call, and
 // reports the due time of the earliest member left (math.MaxInt64: none).
 func (m *mover) moveDue(ctx context.Context) (int, int64, error) {
-	rows := "0"
-	if m.rows {
-		rows = "1"
-	}
 	total := 0
 	for {
-		res, err := moveDueScript.Run(ctx, m.rdb, []string{m.zset, m.keys.Payloads, m.keys.Events, m.keys.Attempts, m.keys.Steps, m.keys.Dead},
-			m.clock.Now().UnixMilli(), moveLimit, string(m.step), m.instance, rows).Slice()
-		if err != nil {
-			return total, -1, err
-		}
-		n, next, err := moveAnswer(res)
+		n, next, err := layout.MoveDue(ctx, m.rdb, m.keys, m.zset, m.clock.Now(), moveLimit, m.step, m.instance, m.rows)
 		if err != nil {
 			return total, -1, err
 		}
@@ -102,24 +91,4 @@ func (m *mover) moveDue(ctx context.Context) (int, int64, error) {
 			return total, next, nil
 		}
 	}
-}
-
-// moveAnswer reads moveDueScript's {moved, earliest due or nil}.
-func moveAnswer(res []any) (int, int64, error) {
-	if len(res) != 2 {
-		return 0, -1, fmt.Errorf("move answered %v", res)
-	}
-	n, ok := res[0].(int64)
-	if !ok {
-		return 0, -1, fmt.Errorf("move answered %v", res)
-	}
-	next := int64(math.MaxInt64)
-	if s, ok := res[1].(string); ok {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return 0, -1, fmt.Errorf("move: earliest due %q: %w", s, err)
-		}
-		next = int64(f)
-	}
-	return int(n), next, nil
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/internal/lease"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 )
 
@@ -20,7 +22,7 @@ import (
 // consumers of a group, so two processes reading one shard could deliver an
 // account's later event before the other one delivers its earlier event;
 // the account lease only keeps them from overlapping. So every shard has an
-// owner lease (Keys.Owner, the consumer name, TTL ttl) and only its holder
+// owner lease (layout.Keys.Owner, the consumer name, TTL ttl) and only its holder
 // reads the shard. Each process holds at most its fair share of the shards
 // — ceil(shards / live processes), the live ones counted in a ZSET of
 // heartbeats (Shards' Members key) — and gives up a shard beyond its share
@@ -44,7 +46,7 @@ type owners struct {
 
 var _ ordered.Gate = (*owners)(nil)
 
-func newOwners(rdb redis.UniversalClient, shards Shards, consumer string, ttl time.Duration, log *slog.Logger) *owners {
+func newOwners(rdb redis.UniversalClient, shards layout.Shards, consumer string, ttl time.Duration, log *slog.Logger) *owners {
 	o := &owners{rdb: rdb, consumer: consumer, ttl: ttl, members: shards[0].Members, log: log,
 		lease: map[string]string{}, owned: map[string]bool{}, live: 1}
 	for _, k := range shards {
@@ -52,6 +54,11 @@ func newOwners(rdb redis.UniversalClient, shards Shards, consumer string, ttl ti
 		o.lease[k.Events] = k.Owner
 	}
 	return o
+}
+
+// leaseOf is this process' claim on stream's owner lease.
+func (o *owners) leaseOf(stream string) lease.Lease {
+	return lease.New(o.rdb, o.lease[stream], o.consumer, o.ttl)
 }
 
 // Read lets this process read stream while it holds the shard's owner
@@ -74,7 +81,7 @@ func (o *owners) Read(ctx context.Context, stream string, held int) bool {
 	if len(o.owned) >= share {
 		return false
 	}
-	ok, err := takeLease(ctx, o.rdb, o.lease[stream], o.consumer, o.ttl)
+	ok, err := o.leaseOf(stream).Take(ctx)
 	if err != nil {
 		o.log.Warn("shard owner lease not taken", "stream", stream, "err", err)
 		return false
@@ -91,7 +98,7 @@ func (o *owners) Read(ctx context.Context, stream string, held int) bool {
 // those it owns: what was read is left to the shard's reader, which may be
 // this process again once Redis answers (it then claims it back, in order).
 func (o *owners) Kept(ctx context.Context, stream string) bool {
-	held, err := holdsLease(ctx, o.rdb, o.lease[stream], o.consumer)
+	held, err := o.leaseOf(stream).Held(ctx)
 	if held {
 		return true
 	}
@@ -143,7 +150,7 @@ func (o *owners) surplus(stream string, share int) bool {
 // release gives up a shard's lease if this process holds it.
 func (o *owners) release(ctx context.Context, stream string) {
 	delete(o.owned, stream)
-	if err := releaseScript.Run(ctx, o.rdb, []string{o.lease[stream]}, o.consumer).Err(); err != nil {
+	if _, err := o.leaseOf(stream).Release(ctx); err != nil {
 		o.log.Warn("shard owner lease not released; it lapses by itself", "stream", stream, "err", err)
 	}
 }
@@ -183,7 +190,7 @@ func (o *owners) beat(ctx context.Context) {
 	o.mu.Unlock()
 	renewed := make([]*redis.Cmd, len(owned))
 	for i, s := range owned {
-		renewed[i] = renewScript.Eval(ctx, pipe, []string{o.lease[s]}, o.consumer, o.ttl.Milliseconds())
+		renewed[i] = o.leaseOf(s).RenewIn(ctx, pipe)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		o.log.Warn("shard owner heartbeat failed; trying again", "err", err)

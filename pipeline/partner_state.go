@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/sinks/partner"
 )
 
@@ -36,7 +37,7 @@ const PartnerStateTTL = time.Minute
 // PartnerReporter keeps this process' PartnerState in Redis for status.
 type PartnerReporter struct {
 	RDB      redis.UniversalClient
-	Keys     Keys
+	Keys     layout.Keys
 	Instance string
 	Sink     *partner.Sink
 	// Every is how often the state is looked at (1s); it is written when it
@@ -91,7 +92,7 @@ func StateOf(instance string, h partner.Health, now time.Time) PartnerState {
 }
 
 // WritePartnerState stores one process' state.
-func WritePartnerState(ctx context.Context, rdb redis.UniversalClient, k Keys, st PartnerState) error {
+func WritePartnerState(ctx context.Context, rdb redis.UniversalClient, k layout.Keys, st PartnerState) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err

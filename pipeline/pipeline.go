@@ -16,6 +16,8 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/internal/delivery"
+	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/internal/lease"
 	"github.com/streamsync/streamsync/internal/proof"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/tracing"
@@ -26,8 +28,8 @@ import (
 type Config struct {
 	// Keys names the keys of a single-shard pipeline; Shards, when set, the
 	// keys of every shard (contract §9), and Keys is ignored.
-	Keys     Keys
-	Shards   Shards
+	Keys     layout.Keys
+	Shards   layout.Shards
 	Consumer string // consumer name in the group; stable across restarts
 	// Name, when set, is the consumer name this process holds already
 	// (TakeConsumerName, with a default name picked); Consumer is then
@@ -99,7 +101,7 @@ func (c *Config) setDefaults() {
 		c.Subscriber.Vanished = handlers.MetaVanished
 	}
 	if len(c.Shards) == 0 {
-		c.Shards = Shards{c.Keys}
+		c.Shards = layout.Shards{c.Keys}
 	}
 	c.Keys = c.Shards[0]
 	c.Subscriber.Group, c.Subscriber.Consumer = c.Keys.Group, c.Consumer
@@ -134,7 +136,7 @@ type Pipeline struct {
 	cfg     Config
 	rdb     redis.UniversalClient
 	subs    []*ordered.Subscriber // one per shard
-	trips   *roundTrips           // shared by the lookups and commits of every shard
+	trips   *layout.RoundTrips    // shared by the lookups and commits of every shard
 	router  *message.Router
 	steps   handlers.Steps
 	commit  *committer
@@ -164,7 +166,7 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 	}
 	runID := newRunID(cfg.Consumer)
 	tr := tracing.New(cfg.Tracing)
-	trips := &roundTrips{rdb: rdb}
+	trips := layout.NewRoundTrips(rdb)
 	p := &Pipeline{trips: trips,
 		cfg: cfg, rdb: rdb, router: router, log: cfg.Logger, runID: runID, tracer: tr,
 		commit:   &committer{instance: cfg.Instance, runID: runID, rows: cfg.AttemptLog, trips: trips},
@@ -260,7 +262,7 @@ func (p *Pipeline) Ready(ctx context.Context) error {
 
 // handle runs one entry through the steps and commits the outcome. An
 // error leaves the entry pending: it is handed out again.
-func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
+func (p *Pipeline) handle(keys layout.Keys, msg *message.Message) (err error) {
 	start := time.Now()
 	var o *handlers.Outcome
 	en := entry{streamID: msg.Metadata.Get(MetaStreamID)}
@@ -304,14 +306,14 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 	}
 	if o == nil {
 		w.Meta, w.Now = meta, p.cfg.Clock.Now()
-		lease := keys.Lease(e.Account)
-		if p.settling.waits(lease) {
+		acct := lease.New(p.rdb, keys.Lease(e.Account), p.runID, p.cfg.LeaseTTL)
+		if p.settling.waits(acct.Key) {
 			p.log.Debug("the account's lease runs out after a partner call that went unanswered; the event waits", "event_id", e.ID, "account", e.Account)
 			msg.Nack()
 			return nil
 		}
 		known := time.Now() // the lease, once taken, is held from before here
-		if err := lookup(ctx, p.trips, keys, p.cfg.Shards, w, p.runID, p.cfg.LeaseTTL); err != nil {
+		if err := lookup(ctx, p.rdb, p.trips, keys, p.cfg.Shards, w, p.runID, p.cfg.LeaseTTL); err != nil {
 			if errors.Is(err, ErrAccountBusy) {
 				// Another process delivers this account: wait for it, which
 				// is normal work, not a fault.
@@ -323,14 +325,14 @@ func (p *Pipeline) handle(keys Keys, msg *message.Message) (err error) {
 			p.metrics.failures.Inc()
 			return err
 		}
-		lc := &leaseCheck{rdb: p.rdb, key: lease, runID: p.runID, ttl: p.cfg.LeaseTTL, at: known}
-		stopKeeping = keepLease(p.rdb, lease, p.runID, p.cfg.LeaseTTL, lc.renewed)
+		lc := &leaseCheck{lease: acct, at: known}
+		stopKeeping = acct.Keep(lc.renewed)
 		ctx = delivery.WithGuard(ctx, lc) // the sink asks for the lease before every call
 		o, err = p.steps.Run(ctx, w)
 		if lc.isUnsettled() {
 			stopKeeping()
 			en.keepLease = true
-			p.settling.add(lease, p.cfg.LeaseTTL)
+			p.settling.add(acct.Key, p.cfg.LeaseTTL)
 			p.log.Warn("a partner call went unanswered and may still be under way; the account's next delivery waits for its lease to run out",
 				"event_id", e.ID, "account", e.Account, "lease_ttl", p.cfg.LeaseTTL)
 		}
@@ -417,18 +419,18 @@ func (p *Pipeline) checkProof(ctx context.Context, e event.Event, fields map[str
 }
 
 // releaseLease gives up the account's lease if this run holds it.
-func (p *Pipeline) releaseLease(keys Keys, account string) {
+func (p *Pipeline) releaseLease(keys layout.Keys, account string) {
 	if account == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := releaseScript.Run(ctx, p.rdb, []string{keys.Lease(account)}, p.runID).Err(); err != nil {
+	if _, err := lease.New(p.rdb, keys.Lease(account), p.runID, p.cfg.LeaseTTL).Release(ctx); err != nil {
 		p.log.Warn("account lease not released; it lapses by itself", "account", account, "err", err)
 	}
 }
 
-func sameGroup(s Shards) bool {
+func sameGroup(s layout.Shards) bool {
 	for _, k := range s {
 		if k.Group != s[0].Group {
 			return false

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 )
@@ -28,8 +29,8 @@ func TestShardsDeliverEveryAccount(t *testing.T) {
 	for i, k := range h.shards {
 		rows, _ := h.rdb.XRange(ctx, k.Attempts, "-", "+").Result()
 		for _, r := range rows {
-			if acc := r.Values["account"].(string); ShardOf(acc, 4) != i {
-				t.Errorf("account %s (shard %d) has a row in shard %d", acc, ShardOf(acc, 4), i)
+			if acc := r.Values["account"].(string); layout.ShardOf(acc, 4) != i {
+				t.Errorf("account %s (shard %d) has a row in shard %d", acc, layout.ShardOf(acc, 4), i)
 			}
 		}
 	}
@@ -61,7 +62,7 @@ func TestParentInAnotherShard(t *testing.T) {
 	h := newHarness(t, options{shards: 4})
 	child, parent := "acc-1", ""
 	for i := 2; parent == ""; i++ {
-		if a := fmt.Sprintf("acc-%d", i); ShardOf(a, 4) != ShardOf(child, 4) {
+		if a := fmt.Sprintf("acc-%d", i); layout.ShardOf(a, 4) != layout.ShardOf(child, 4) {
 			parent = a
 		}
 	}
@@ -160,7 +161,7 @@ func TestDeadLettersOverShards(t *testing.T) {
 		}
 		pages++
 		for _, d := range page {
-			if ShardOf(d.Account, 3) != d.Shard {
+			if layout.ShardOf(d.Account, 3) != d.Shard {
 				t.Errorf("%s of %s listed in shard %d", d.EventID, d.Account, d.Shard)
 			}
 			got = append(got, d.EventID)

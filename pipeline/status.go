@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // Status is what `streamsync status` and GET /api/v1/status show.
@@ -40,7 +41,7 @@ type Status struct {
 // ReadShardsStatus reads the counters of every shard in one pipelined round
 // trip (one per Cluster node) and adds them up. With one shard it is
 // ReadStatus.
-func ReadShardsStatus(ctx context.Context, rdb redis.UniversalClient, shards Shards) (Status, error) {
+func ReadShardsStatus(ctx context.Context, rdb redis.UniversalClient, shards layout.Shards) (Status, error) {
 	if len(shards) == 1 {
 		return ReadStatus(ctx, rdb, shards[0])
 	}
@@ -76,7 +77,7 @@ func ReadShardsStatus(ctx context.Context, rdb redis.UniversalClient, shards Sha
 }
 
 // ReadStatus reads the counters in one pipelined round trip.
-func ReadStatus(ctx context.Context, rdb redis.UniversalClient, k Keys) (Status, error) {
+func ReadStatus(ctx context.Context, rdb redis.UniversalClient, k layout.Keys) (Status, error) {
 	pipe := rdb.Pipeline()
 	read := queueStatus(ctx, pipe, k)
 	if _, err := pipe.Exec(ctx); err != nil && !isNoStream(err) {
@@ -89,7 +90,7 @@ func ReadStatus(ctx context.Context, rdb redis.UniversalClient, k Keys) (Status,
 
 // queueStatus queues the reads of one shard's counters on pipe; the
 // function returned reads their answers once pipe has run.
-func queueStatus(ctx context.Context, pipe redis.Pipeliner, k Keys) func() Status {
+func queueStatus(ctx context.Context, pipe redis.Pipeliner, k layout.Keys) func() Status {
 	xlen := pipe.XLen(ctx, k.Events)
 	groups := pipe.XInfoGroups(ctx, k.Events)
 	delayed := pipe.ZCard(ctx, k.Delayed)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 )
@@ -32,7 +33,7 @@ func TestPipelineRecoversFromAVanishedStream(t *testing.T) {
 // pendingThenGone makes the group, appends one entry per id of account acc
 // (versions 1, 2, …), lets consumer "dead" read them all (they are pending
 // under it), then runs gone to remove some of them from the stream.
-func pendingThenGone(t *testing.T, rdb redis.UniversalClient, k Keys, ids []string, gone func(streamIDs []string)) {
+func pendingThenGone(t *testing.T, rdb redis.UniversalClient, k layout.Keys, ids []string, gone func(streamIDs []string)) {
 	t.Helper()
 	ctx := context.Background()
 	if err := rdb.XGroupCreateMkStream(ctx, k.Events, k.Group, "0").Err(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/ingest"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/pipeline"
@@ -27,7 +28,7 @@ import (
 type world struct {
 	t       *testing.T
 	rdb     *redis.Client
-	keys    pipeline.Keys
+	keys    layout.Keys
 	conn    driver.Conn
 	db      string
 	ours    *partnersim.Server
@@ -44,7 +45,7 @@ func newWorld(t *testing.T) *world {
 	prefix := testenv.Prefix(t)
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
 	w := &world{t: t, rdb: rdb, conn: conn, db: db,
-		keys: pipeline.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")}
+		keys: layout.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")}
 	var urls [2]string
 	for i, sim := range []**partnersim.Server{&w.ours, &w.theirs} {
 		s, err := partnersim.New(partnersim.Options{ClientID: "id", ClientSecret: "sec", Seed: uint64(i + 1)})

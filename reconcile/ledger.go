@@ -17,7 +17,7 @@ import (
 // written before the ledger kept accounts have none).
 type RedisLedger struct {
 	RDB redis.UniversalClient
-	// Key names the ledger hash of an entity (pipeline.Keys.Ledger).
+	// Key names the ledger hash of an entity (layout.Keys.Ledger).
 	Key func(entity string) string
 	// Shards, when set, name the ledger hash of an entity in every shard
 	// (contract §9; Key is then ignored): a record's entry is in its

@@ -9,33 +9,20 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/lease"
 )
 
-// The one-at-a-time lock (pipeline.Keys.ReconcileLock) that scheduled runs
-// and runs started from the admin API share, across processes: a random
-// token SET NX with a TTL, renewed every TTL/3 while a run goes on.
-
-var (
-	renewScript = redis.NewScript(`
--- KEYS[1]: lock; ARGV[1]: token; ARGV[2]: TTL ms. Returns 1 when renewed.
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0`)
-	releaseScript = redis.NewScript(`
--- KEYS[1]: lock; ARGV[1]: token. Returns 1 when released.
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0`)
-)
+// The one-at-a-time lock (layout.Keys.ReconcileLock) that scheduled runs
+// and runs started from the admin API share, across processes: a lease
+// (package internal/lease) held under a random token, renewed every TTL/3
+// while a run goes on.
 
 // acquire takes the lock; ok is false when another run holds it.
 func acquire(ctx context.Context, rdb redis.UniversalClient, key string, ttl time.Duration) (token string, ok bool, err error) {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	token = hex.EncodeToString(b)
-	ok, err = rdb.SetNX(ctx, key, token, ttl).Result()
+	ok, err = lease.New(rdb, key, token, ttl).Take(ctx)
 	if err != nil {
 		return "", false, fmt.Errorf("reconcile lock: %w", err)
 	}
@@ -44,7 +31,7 @@ func acquire(ctx context.Context, rdb redis.UniversalClient, key string, ttl tim
 
 // release drops the lock when it still holds token.
 func release(ctx context.Context, rdb redis.UniversalClient, key, token string) {
-	_ = releaseScript.Run(context.WithoutCancel(ctx), rdb, []string{key}, token).Err()
+	_, _ = lease.New(rdb, key, token, 0).Release(context.WithoutCancel(ctx))
 }
 
 // hold renews the lock while the returned context lives; it cancels that
@@ -53,6 +40,7 @@ func release(ctx context.Context, rdb redis.UniversalClient, key, token string) 
 // have lapsed, and another process may be running by then.
 func hold(ctx context.Context, rdb redis.UniversalClient, key, token string, ttl time.Duration, log *slog.Logger) (context.Context, context.CancelFunc) {
 	runCtx, cancel := context.WithCancel(ctx)
+	l := lease.New(rdb, key, token, ttl)
 	go func() {
 		t := time.NewTicker(ttl / 3)
 		defer t.Stop()
@@ -65,10 +53,10 @@ func hold(ctx context.Context, rdb redis.UniversalClient, key, token string, ttl
 			}
 			at := time.Now()
 			rctx, rcancel := context.WithTimeout(runCtx, ttl/3)
-			n, err := renewScript.Run(rctx, rdb, []string{key}, token, ttl.Milliseconds()).Int()
+			ok, err := l.Renew(rctx)
 			rcancel()
 			switch {
-			case err == nil && n == 0:
+			case err == nil && !ok:
 				log.Error("reconcile lock lost; stopping the run")
 				cancel()
 				return

@@ -27,7 +27,7 @@ type AppendFunc func(ctx context.Context, events []event.Event) error
 
 // SignRepairs wraps next so that every repair it appends carries a repair
 // proof made with streamsync's key, stored in Redis under keyName
-// (pipeline.Keys.ProofKey; made there on first use, see proof.Load): only a
+// (layout.Keys.ProofKey; made there on first use, see proof.Load): only a
 // proven repair passes the ledger's stale and unchanged checks and sets the
 // ledger to its version once delivered (docs/security.md).
 func SignRepairs(rdb redis.Cmdable, keyName string, next AppendFunc) AppendFunc {

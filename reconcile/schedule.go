@@ -22,7 +22,7 @@ const (
 // instances.
 type ScheduleConfig struct {
 	Every time.Duration // reconcile.every; > 0
-	// LockKey and LastKey are pipeline.Keys.ReconcileLock/ReconcileLast.
+	// LockKey and LastKey are layout.Keys.ReconcileLock/ReconcileLast.
 	LockKey, LastKey string
 	// LockTTL is how long the lock outlives a holder that stopped renewing
 	// it (a crash); renewed every LockTTL/3 while a run goes on.

@@ -19,7 +19,7 @@ var ErrRunning = errors.New("a reconciliation is running; try again when it has 
 
 // StartConfig configures a Starter.
 type StartConfig struct {
-	// LockKey is pipeline.Keys.ReconcileLock, the lock scheduled runs take.
+	// LockKey is layout.Keys.ReconcileLock, the lock scheduled runs take.
 	LockKey string
 	// LockTTL: as ScheduleConfig.LockTTL (DefaultLockTTL).
 	LockTTL time.Duration

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 // captureStderr runs fn with os.Stderr going to a pipe and returns what it wrote.
@@ -129,12 +129,12 @@ func TestBackfillReplaysDeadOfEveryShard(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 3
-	shards := pipeline.NewShards(prefix+"events", "streamsync", prefix+"dead", prefix+"delayed", prefix+"retry", n, false)
+	shards := layout.NewShards(prefix+"events", "streamsync", prefix+"dead", prefix+"delayed", prefix+"retry", n, false)
 	seen := map[int]bool{}
 	var ids []string
 	for i := 0; len(seen) < n; i++ {
 		acc := fmt.Sprintf("acc-%d", i)
-		shard := pipeline.ShardOf(acc, n)
+		shard := layout.ShardOf(acc, n)
 		if seen[shard] {
 			continue
 		}

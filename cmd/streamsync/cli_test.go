@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/proof"
 	"github.com/streamsync/streamsync/internal/testenv"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 func cli(t *testing.T, environ []string, args ...string) (string, error) {
@@ -94,7 +94,7 @@ func TestStatusAndDeadCommands(t *testing.T) {
 	if last["id"] != "e1" || last["_ss_replay"] != "1" || last["dead_reason"] != nil || last["data"] != "{}" {
 		t.Fatalf("replayed entry %v", last)
 	}
-	key, err := proof.Load(ctx, rdb, pipeline.NewKeys(prefix+"events", "", "", "", "").ProofKey)
+	key, err := proof.Load(ctx, rdb, layout.NewKeys(prefix+"events", "", "", "", "").ProofKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/demo"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/loadtest"
 	"github.com/streamsync/streamsync/partnersim"
@@ -156,7 +157,7 @@ func measureClusterRow(t *testing.T, rdb *redis.ClusterClient, addrs []string, s
 	row := clusterRow{procs: procs, shards: nShards}
 	prefix := fmt.Sprintf("%sp%ds%d:", testenv.Prefix(t), procs, nShards)
 	defer testenv.DeleteKeys(rdb, prefix)
-	shards := pipeline.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", nShards, true)
+	shards := layout.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", nShards, true)
 
 	// Pre-fill, before anything is measured.
 	for i := 0; i < len(work); i += 5000 {
@@ -279,7 +280,7 @@ func measureClusterRow(t *testing.T, rdb *redis.ClusterClient, addrs []string, s
 }
 
 // terminalSteps is the number of terminal steps counted over the shards.
-func terminalSteps(ctx context.Context, rdb redis.UniversalClient, shards pipeline.Shards) int64 {
+func terminalSteps(ctx context.Context, rdb redis.UniversalClient, shards layout.Shards) int64 {
 	pipe := rdb.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(shards))
 	for i, k := range shards {

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/demo"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/pipeline"
@@ -101,7 +102,7 @@ func TestCrashRecovery(t *testing.T) {
 		ids[i] = e.Get("id")
 	}
 	steps := waitAllTerminal(t, conn, db, ids, 4*time.Minute, p)
-	assertNoRowMissing(t, rdb, pipeline.Shards{keys}, conn, db)
+	assertNoRowMissing(t, rdb, layout.Shards{keys}, conn, db)
 	p.kill()
 	checkOutcome(t, story, steps, pipeline.DeadOps{RDB: rdb, Keys: keys}, sim)
 }
@@ -236,7 +237,7 @@ func hasTerminal(steps []string) bool {
 
 // assertNoRowMissing: every step the pipeline counted has its row in
 // ClickHouse, once the exporter has emptied the attempts stream.
-func assertNoRowMissing(t *testing.T, rdb redis.UniversalClient, shards pipeline.Shards, conn driver.Conn, db string) {
+func assertNoRowMissing(t *testing.T, rdb redis.UniversalClient, shards layout.Shards, conn driver.Conn, db string) {
 	t.Helper()
 	ctx := context.Background()
 	testenv.WaitFor(t, time.Minute, "the attempts streams exported", func() bool {

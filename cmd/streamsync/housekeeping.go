@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/streamsync/streamsync/internal/layout"
 	"sync"
 	"time"
 
@@ -36,7 +37,7 @@ func newHousekeeping(p *runProcess) (component, error) {
 }
 
 // summarize logs one line of counters every few seconds while anything moves.
-func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, shards pipeline.Shards) {
+func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, shards layout.Shards) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	var last pipeline.Status

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/pipeline"
 )
 
@@ -96,22 +97,22 @@ func TestLedgerCommandWithShards(t *testing.T) {
 	rdb, _, env := streams(t, "c1")
 	ctx := context.Background()
 	env = append(env, "STREAMSYNC_STREAM__SHARDS=3")
-	var shards pipeline.Shards // as the commands derive them
+	var shards layout.Shards // as the commands derive them
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "STREAMSYNC_STREAM__EVENTS="); ok {
 			base := strings.TrimSuffix(v, "events")
-			shards = pipeline.NewShards(v, "g", base+"dead", base+"delayed", base+"retry", 3, true)
+			shards = layout.NewShards(v, "g", base+"dead", base+"delayed", base+"retry", 3, true)
 		}
 	}
 	a, b := "acc-1", "acc-2"
-	for pipeline.ShardOf(b, 3) == pipeline.ShardOf(a, 3) {
+	for layout.ShardOf(b, 3) == layout.ShardOf(a, 3) {
 		b += "x"
 	}
 	rdb.HSet(ctx, shards.For(a).Ledger("main"), "k", "9223372036854775807|h|0|e1")
 
 	out, err := cli(t, env, "ledger", "get", "main", "k", "--format", "json")
 	var got struct{ Items []pipeline.LedgerEntry }
-	if err != nil || json.Unmarshal([]byte(out), &got) != nil || len(got.Items) != 1 || got.Items[0].Shard != pipeline.ShardOf(a, 3) {
+	if err != nil || json.Unmarshal([]byte(out), &got) != nil || len(got.Items) != 1 || got.Items[0].Shard != layout.ShardOf(a, 3) {
 		t.Fatalf("get without an account: %v\n%s", err, out)
 	}
 	if out, err := cli(t, env, "ledger", "get", "main", "k", "--account", b); err != nil || !strings.Contains(out, "no entry in the account's shard") {

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
-	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
 
@@ -73,5 +73,5 @@ func TestClickHouseOutage(t *testing.T) {
 			t.Fatalf("%s: %v", id, s)
 		}
 	}
-	assertNoRowMissing(t, rdb, pipeline.Shards{keys}, conn, db)
+	assertNoRowMissing(t, rdb, layout.Shards{keys}, conn, db)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/streamsync/streamsync/internal/layout"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,7 +22,7 @@ type runProcess struct {
 	*env
 	rdb      redis.UniversalClient
 	ch       driver.Conn
-	shards   pipeline.Shards
+	shards   layout.Shards
 	name     *pipeline.ConsumerName
 	consumer string
 	reg      *prometheus.Registry

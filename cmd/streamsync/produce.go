@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/spf13/pflag"
 	"github.com/streamsync/streamsync/demo"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/pipeline"
 )
 
@@ -57,7 +58,7 @@ func runProduce(ctx context.Context, e *env) error {
 		if en.Kind != "malformed" {
 			kv = append(kv, "ts", strconv.FormatInt(time.Now().UnixMilli(), 10))
 		}
-		payload := []byte(pipeline.PackFields(kv)) // the fields byte for byte, as EntryMarshaller carries them
+		payload := []byte(layout.PackFields(kv)) // the fields byte for byte, as EntryMarshaller carries them
 		if err := pub.Publish(shards.Stream(account), message.NewMessage(strconv.Itoa(i), payload)); err != nil {
 			return fmt.Errorf("append entry %d: %w", i, err)
 		}

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/ingest"
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/reconcile"
 	"github.com/streamsync/streamsync/source"
 )
@@ -119,14 +119,14 @@ func newReconciler(e *env, rdb redis.UniversalClient, conn driver.Conn, rc recon
 
 // repairAppender appends reconciliation repairs through the ingest's append
 // path, each with a repair proof (reconcile.SignRepairs).
-func repairAppender(rdb redis.UniversalClient, shards pipeline.Shards) reconcile.AppendFunc {
+func repairAppender(rdb redis.UniversalClient, shards layout.Shards) reconcile.AppendFunc {
 	return reconcile.SignRepairs(rdb, shards[0].ProofKey, func(ctx context.Context, events []event.Event) error {
 		return ingest.AppendRouted(ctx, rdb, shards.Stream, events)
 	})
 }
 
 // ledgerOf reads the ledger of every shard.
-func ledgerOf(rdb redis.UniversalClient, shards pipeline.Shards) reconcile.RedisLedger {
+func ledgerOf(rdb redis.UniversalClient, shards layout.Shards) reconcile.RedisLedger {
 	l := reconcile.RedisLedger{RDB: rdb, Key: shards[0].Ledger}
 	if len(shards) > 1 {
 		for _, k := range shards {

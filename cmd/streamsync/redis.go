@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/config"
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 func init() { redis.SetLogger(quietRedis{}) } // go-redis' own dial retries are noise; errors reach us
@@ -47,9 +47,9 @@ func newRedis(c config.RedisConfig) (redis.UniversalClient, error) {
 
 // shardsOf are the key sets of every shard: exactly the configured names
 // with one shard on one Redis, a hash tag per shard otherwise.
-func shardsOf(c config.Config) pipeline.Shards {
+func shardsOf(c config.Config) layout.Shards {
 	s := c.Stream
-	return pipeline.NewShards(s.Events, s.Group, s.Dead, s.Delayed, s.Retry, s.Shards, s.Shards > 1 || c.Redis.IsCluster())
+	return layout.NewShards(s.Events, s.Group, s.Dead, s.Delayed, s.Retry, s.Shards, s.Shards > 1 || c.Redis.IsCluster())
 }
 
 // consumerName is stream.consumer, or the host name.

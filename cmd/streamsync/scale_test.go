@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/demo"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/pipeline"
@@ -36,7 +37,7 @@ func TestManyProcessesOnCluster(t *testing.T) {
 	prefix := testenv.Prefix(t)
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
 	const nShards = 6
-	shards := pipeline.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", nShards, true)
+	shards := layout.NewShards(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry", nShards, true)
 
 	sim, err := partnersim.New(partnersim.Options{ClientID: "id", ClientSecret: "sec", TokenTTL: 3 * time.Second,
 		Faults: partnersim.Faults{ErrorRate: 0.05, Latency: partnersim.Duration(time.Millisecond)}, Seed: 42})

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/internal/layout"
 )
 
 // shardAnswer is `streamsync shard ACCOUNT --format json`.
@@ -31,7 +31,7 @@ func runShard(_ context.Context, e *env) error {
 	}
 	shards := shardsOf(e.cfg)
 	if e.format == "json" {
-		return json.NewEncoder(e.out).Encode(shardAnswer{Account: account, Shard: pipeline.ShardOf(account, len(shards)),
+		return json.NewEncoder(e.out).Encode(shardAnswer{Account: account, Shard: layout.ShardOf(account, len(shards)),
 			Stream: shards.Stream(account)})
 	}
 	_, err := fmt.Fprintln(e.out, shards.Stream(account))

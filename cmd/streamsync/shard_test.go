@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/pipeline"
 )
@@ -20,7 +21,7 @@ func TestShardCommand(t *testing.T) {
 		t.Fatalf("one shard: %q %v", out, err)
 	}
 	out, err = cli(t, []string{"STREAMSYNC_STREAM__SHARDS=6"}, "shard", "acc-7")
-	want := pipeline.NewShards("streamsync:events", "streamsync", "streamsync:dead", "streamsync:delayed", "streamsync:retry", 6, true)[crc32.ChecksumIEEE([]byte("acc-7"))%6].Events
+	want := layout.NewShards("streamsync:events", "streamsync", "streamsync:dead", "streamsync:delayed", "streamsync:retry", 6, true)[crc32.ChecksumIEEE([]byte("acc-7"))%6].Events
 	if err != nil || out != want+"\n" || strings.Count(out, "\n") != 1 {
 		t.Fatalf("six shards: %q %v, want %q", out, err, want)
 	}
@@ -44,7 +45,7 @@ func TestShardCommandJSON(t *testing.T) {
 		Stream  string `json:"stream"`
 	}
 	n := int(crc32.ChecksumIEEE([]byte("acc-7")) % 6)
-	want := pipeline.NewShards("streamsync:events", "streamsync", "streamsync:dead", "streamsync:delayed", "streamsync:retry", 6, true)[n].Events
+	want := layout.NewShards("streamsync:events", "streamsync", "streamsync:dead", "streamsync:delayed", "streamsync:retry", 6, true)[n].Events
 	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Account != "acc-7" || got.Shard == nil || *got.Shard != n || got.Stream != want {
 		t.Fatalf("json: %q %v, want shard %d stream %q", out, err, n, want)
 	}
@@ -59,7 +60,7 @@ func TestStatusPerShard(t *testing.T) {
 	env := []string{"STREAMSYNC_REDIS__ADDR=" + testenv.RedisAddr(t), "STREAMSYNC_STREAM__EVENTS=" + prefix + "events",
 		"STREAMSYNC_STREAM__DEAD=" + prefix + "dead", "STREAMSYNC_STREAM__DELAYED=" + prefix + "delayed", "STREAMSYNC_STREAM__RETRY=" + prefix + "retry",
 		"STREAMSYNC_STREAM__SHARDS=3"}
-	shards := pipeline.NewShards(prefix+"events", "streamsync", prefix+"dead", prefix+"delayed", prefix+"retry", 3, true)
+	shards := layout.NewShards(prefix+"events", "streamsync", prefix+"dead", prefix+"delayed", prefix+"retry", 3, true)
 	for _, acc := range []string{"a", "b", "c", "d", "e"} {
 		rdb.XAdd(ctx, &redis.XAddArgs{Stream: shards.Stream(acc), Values: []any{"id", acc, "account", acc}})
 	}

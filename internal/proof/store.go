@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Load reads the key stored under name (pipeline.Keys.ProofKey), making it
+// Load reads the key stored under name (layout.Keys.ProofKey), making it
 // on first use: 32 random bytes set with SET NX, so that every streamsync
 // process and command of one deployment ends up with the same key and none
 // has to be configured. Whoever loses the race reads the winner's. The key

@@ -25,6 +25,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/loadtest"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/pipeline"
@@ -255,7 +256,7 @@ func endToEnd(ctx context.Context, rdb *redis.Client, n, accounts, rate int, att
 	tp, tr := otelBench(len(traced) > 0 && traced[0])
 	defer tp.Shutdown(context.Background())
 	sink, _ := partner.New(partner.Config{BaseURL: hs.URL, ClientID: "id", ClientSecret: "sec", MaxConns: 1024, WrapTransport: tr.Transport})
-	keys := pipeline.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
+	keys := layout.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
 	p, err := pipeline.New(pipeline.Config{Keys: keys, Consumer: "bench", PartnerName: "partner",
 		Retry: handlers.RetryPolicy{Initial: time.Second, Max: time.Minute, MaxAttempts: 15}, MaxWait: time.Minute,
 		AttemptLog: attemptLog, Tracing: tp, Logger: slog.New(slog.DiscardHandler)}, rdb, sink)

@@ -16,15 +16,15 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/loadtest"
-	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
 
 // system is partnersim and streamsync, run as processes of their own.
 type system struct {
 	dir                         string
-	keys                        pipeline.Keys
+	keys                        layout.Keys
 	db                          string
 	simURL, ingestURL, adminURL string
 	ingestToken                 string // the load driver's, in ingest.tokens
@@ -58,7 +58,7 @@ func startSystem(ctx context.Context, o options, dir string) (*system, error) {
 		ingestToken: rand.Text()}
 	prefix := "loadtest:" + tag + ":"
 	s.prefix = prefix
-	s.keys = pipeline.NewKeys(prefix+"events", "streamsync", prefix+"dead", prefix+"delayed", prefix+"retry")
+	s.keys = layout.NewKeys(prefix+"events", "streamsync", prefix+"dead", prefix+"delayed", prefix+"retry")
 
 	simLog, _ := os.Create(filepath.Join(dir, "partnersim.log"))
 	s.sim = exec.Command("bin/partnersim", "--addr", simAddr, "--latency", o.partnerLatency.String(),

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/pipeline"
@@ -27,7 +28,7 @@ func TestExporterTakesEveryStepKind(t *testing.T) {
 	conn, db := testenv.ClickHouse(t)
 	ctx := context.Background()
 	prefix := testenv.Prefix(t)
-	keys := pipeline.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
+	keys := layout.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix) })
 	sim, err := partnersim.New(partnersim.Options{})
 	if err != nil {

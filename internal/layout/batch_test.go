@@ -1,4 +1,4 @@
-package pipeline
+package layout
 
 import (
 	"context"
@@ -53,7 +53,7 @@ func TestCommitsShareRoundTrips(t *testing.T) {
 	}
 	count := &countPipelines{}
 	rdb.AddHook(count)
-	b := &roundTrips{rdb: rdb}
+	b := &RoundTrips{rdb: rdb}
 	var wg sync.WaitGroup
 	got := make([]int64, 200)
 	for i := range 200 {
@@ -123,7 +123,7 @@ func TestCombinedCommitKeepsOutcomesApart(t *testing.T) {
 			done: make(chan struct{})}
 	}
 	batch := []*scriptPart{part(ids[0], "k0", "5|h|1|"), part(ids[1], "k1", "not a ledger value"), part(ids[2], "k2", "7|h|1|")}
-	(&roundTrips{rdb: rdb}).exec(batch)
+	(&RoundTrips{rdb: rdb}).exec(batch)
 	for i, want := range []int64{1, -1, 1} {
 		n, err := commitAnswer(batch[i].answer, batch[i].err)
 		if want < 0 {

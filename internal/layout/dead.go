@@ -1,8 +1,10 @@
-package pipeline
+package layout
 
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -10,31 +12,28 @@ import (
 	"github.com/streamsync/streamsync/handlers"
 )
 
-// DeadFields are a dead letter's fields (contract §1): fields verbatim,
-// streamsync's meta fields left out, at most 500 of them kept, plus
-// dead_reason, dead_error, dead_attempts and dead_at from o. For callers
-// that dead-letter an event in a script or transaction of their own.
+// DeadFields are the entry's own fields verbatim plus dead_reason,
+// dead_error, dead_attempts and dead_at (contract §1). Fields past
+// maxFlatFields are kept packed in MoreField (ExpandFields unfolds them).
 func DeadFields(fields map[string]string, o handlers.Outcome, now time.Time) []any {
-	return deadFields(fields, o, now)
+	kv := FlatFields(fields, func(k string) bool {
+		return !handlers.IsMeta(k) && !strings.HasPrefix(k, "dead_")
+	})
+	f := make([]any, 0, len(kv)+8)
+	for _, s := range kv {
+		f = append(f, s)
+	}
+	if len(f) == 0 {
+		f = append(f, "id", "") // a stream entry needs a field; an unreadable one keeps what it can
+	}
+	return append(f, "dead_reason", o.DeadReason, "dead_error", o.Error,
+		"dead_attempts", strconv.Itoa(o.Attempt), "dead_at", strconv.FormatInt(now.UnixMilli(), 10))
 }
-
-// RowFields is the attempts-stream entry (streams.RowColumns) of step o of e, read
-// from source: a stream entry id, or another name unique per event (an
-// outbox row, a prepared event), so that a row written twice collapses.
-func RowFields(source string, e event.Event, o handlers.Outcome, at time.Time, instance string) []any {
-	return row(source, e, o, at, instance)
-}
-
-// ScriptLib is the Lua shared by the pipeline's scripts, for scripts of
-// other packages that write attempt-log rows: vgt(a, b) compares decimal
-// versions; row_from_fields(f, sid, step, now, instance) builds a row
-// (streams.RowColumns) from an entry's flat field list.
-const ScriptLib = luaLib
 
 // DeadLetterDirect dead-letters an event that never was an entry of the
 // events stream (an invalid outbox row): the dead letter, the step's row
 // (when rows is true) and the step's count in one MULTI/EXEC, so all of them
-// are written or none. o.Step is StepInvalid or StepDead.
+// are written or none. o.Step is handlers.StepInvalid or handlers.StepDead.
 func DeadLetterDirect(ctx context.Context, rdb redis.UniversalClient, k Keys, source string, e event.Event,
 	fields map[string]string, o handlers.Outcome, now time.Time, instance string, rows bool) error {
 	pipe := rdb.TxPipeline()

@@ -1,4 +1,4 @@
-package pipeline
+package layout
 
 import (
 	"errors"
@@ -82,10 +82,10 @@ func UnpackFields(s string) ([]string, error) {
 	return out, nil
 }
 
-// flatFields lists the fields for which keep is true as name/value pairs:
+// FlatFields lists the fields for which keep is true as name/value pairs:
 // the contract's fields first, then the rest by name; past maxFlatFields
 // the rest goes packed into MoreField.
-func flatFields(fields map[string]string, keep func(name string) bool) []string {
+func FlatFields(fields map[string]string, keep func(name string) bool) []string {
 	names := make([]string, 0, len(fields))
 	for _, k := range contractFields {
 		if _, ok := fields[k]; ok && keep(k) {

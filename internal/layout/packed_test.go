@@ -1,4 +1,4 @@
-package pipeline
+package layout
 
 import (
 	"reflect"
@@ -29,7 +29,7 @@ func TestFlatFieldsPacksTheRest(t *testing.T) {
 	for i := range 2 * maxFlatFields {
 		fields[strings.Repeat("a", 1+i%7)+string(rune('0'+i%10))+strings.Repeat("z", i/70)] = "v"
 	}
-	kv := flatFields(fields, func(k string) bool { return k != "_ss_attempts" })
+	kv := FlatFields(fields, func(k string) bool { return k != "_ss_attempts" })
 	if kv[0] != "id" || kv[2] != "key" || kv[len(kv)-2] != MoreField || len(kv) != 2*maxFlatFields+2 {
 		t.Fatalf("flat list starts %q, ends %q, %d values", kv[:4], kv[len(kv)-2], len(kv))
 	}

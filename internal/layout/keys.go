@@ -1,4 +1,4 @@
-package pipeline
+package layout
 
 import (
 	"fmt"
@@ -9,7 +9,10 @@ import (
 	"github.com/streamsync/streamsync/internal/keyslot"
 )
 
-// Keys names every Redis key of one shard; nothing else builds a key.
+// Keys names every Redis key of one shard; nothing else builds a key. The
+// configured names (events, group, dead, delayed, retry) are kept as they
+// are; every other name is derived from the events stream's prefix in one
+// function (Keys.key).
 //
 // Keys derived from the events stream share its prefix, so a hash tag in
 // the stream names ("{ss}:events", "{ss}:dead", …) puts every key a script
@@ -45,64 +48,73 @@ type Keys struct {
 	base     string
 }
 
-// NewKeys derives the key set from the configured stream names.
+// NewKeys derives the key set from the configured stream names: those as
+// configured, every other key from the events stream's prefix (Keys.key).
 func NewKeys(events, group, dead, delayed, retry string) Keys {
-	base := strings.TrimSuffix(events, ":events")
-	return Keys{
-		Events: events, Group: group, Dead: dead, Delayed: delayed, Retry: retry,
-		Attempts: base + ":attempts",
-		Payloads: base + ":payloads",
-		Steps:    base + ":steps",
-		Partner:  base + ":partner",
-		Owner:    base + ":owner",
-		Members:  base + ":members",
-		ProofKey: base + ":proof_key",
-		base:     base,
+	k := Keys{Events: events, Group: group, Dead: dead, Delayed: delayed, Retry: retry,
+		base: strings.TrimSuffix(events, ":events")}
+	k.Attempts = k.key("attempts")
+	k.Payloads = k.key("payloads")
+	k.Steps = k.key("steps")
+	k.Partner = k.key("partner")
+	k.Owner = k.key("owner")
+	k.Members = k.key("members")
+	k.ProofKey = k.key("proof_key")
+	k.Prepared = k.key("prepared")
+	k.PreparedDue = k.key("prepared_due")
+	k.PreparedChecks = k.key("prepared_checks")
+	return k
+}
 
-		Prepared:       base + ":prepared",
-		PreparedDue:    base + ":prepared_due",
-		PreparedChecks: base + ":prepared_checks",
-	}
+// key names a key derived from the events stream's prefix:
+// "prefix:part:part…". Every key but the configured names is made here,
+// so that a prefix of its own for some of them (a second partner's state)
+// is a change to this function and NewKeys only.
+func (k Keys) key(parts ...string) string {
+	return k.base + ":" + strings.Join(parts, ":")
 }
 
 // Ledger is the hash of one entity: record key → what the partner last got.
-func (k Keys) Ledger(entity string) string { return k.base + ":ledger:" + entity }
+func (k Keys) Ledger(entity string) string { return k.key("ledger", entity) }
 
 // State is the hash of one entity: record key → where its latest event
 // waits in the pipeline (parked, retry, dead); it tells a child whether its
 // parent is known.
-func (k Keys) State(entity string) string { return k.base + ":state:" + entity }
+func (k Keys) State(entity string) string { return k.key("state", entity) }
 
 // Waiting is the set of children's event ids that wait for one parent record.
-func (k Keys) Waiting(entity, key string) string {
-	return k.base + ":waiting:" + entity + ":" + key
-}
+func (k Keys) Waiting(entity, key string) string { return k.key("waiting", entity, key) }
 
 // ConsumerName is the key that holds a consumer name for the one running
 // process using it (value: that process' holder id, with a TTL); the first
-// shard's is the one used.
-func (k Keys) ConsumerName(name string) string { return k.Members + ":" + name }
+// shard's is the one used. It is Members followed by the name.
+func (k Keys) ConsumerName(name string) string { return k.key("members", name) }
 
 // Lease is the per-account lease that keeps one account's deliveries serial
 // across processes.
-func (k Keys) Lease(account string) string { return k.base + ":lease:" + account }
+func (k Keys) Lease(account string) string { return k.key("lease", account) }
 
 // ReconcileLock is the lock that lets one process at a time run a scheduled
 // reconciliation (value: the holder's token, with a TTL).
-func (k Keys) ReconcileLock() string { return k.base + ":reconcile:lock" }
+func (k Keys) ReconcileLock() string { return k.key("reconcile", "lock") }
 
 // ReconcileLast holds when the last scheduled reconciliation started (unix ms).
-func (k Keys) ReconcileLast() string { return k.base + ":reconcile:last" }
+func (k Keys) ReconcileLast() string { return k.key("reconcile", "last") }
+
+// DeadArchiveLock is the lease that lets one process at a time archive old
+// dead letters (value: the holder's token, with a TTL); the first shard's is
+// the one used.
+func (k Keys) DeadArchiveLock() string { return k.key("dead_archive", "lock") }
 
 // Backfill is the hash that keeps one backfill run's position (contract §7).
-func (k Keys) Backfill(runID string) string { return k.base + ":backfill:" + runID }
+func (k Keys) Backfill(runID string) string { return k.key("backfill", runID) }
 
 // LedgerPattern matches every entity's ledger hash; the entity follows the
 // prefix LedgerPrefix.
-func (k Keys) LedgerPattern() string { return k.base + ":ledger:*" }
+func (k Keys) LedgerPattern() string { return k.key("ledger", "*") }
 
 // LedgerPrefix is what a ledger hash's name starts with, before the entity.
-func (k Keys) LedgerPrefix() string { return k.base + ":ledger:" }
+func (k Keys) LedgerPrefix() string { return k.key("ledger", "") }
 
 // Shards are the key sets of every shard, index = shard number (contract §9).
 type Shards []Keys
@@ -137,7 +149,7 @@ func NewShards(events, group, dead, delayed, retry string, n int, tagged bool) S
 			return sb + ":" + s
 		}
 		out[i] = NewKeys(name(events), group, name(dead), name(delayed), name(retry))
-		out[i].ProofKey = base + ":proof_key"
+		out[i].ProofKey = Keys{base: base}.key("proof_key") // untagged: one per deployment
 	}
 	return out
 }
@@ -184,8 +196,3 @@ func (s Shards) For(account string) Keys { return s[ShardOf(account, len(s))] }
 // Stream is the events stream a producer appends the account's events to.
 // Ingest, the outbox relay and every other producer route with it.
 func (s Shards) Stream(account string) string { return s.For(account).Events }
-
-// DeadArchiveLock is the lease that lets one process at a time archive old
-// dead letters (value: the holder's token, with a TTL); the first shard's is
-// the one used.
-func (k Keys) DeadArchiveLock() string { return k.base + ":dead_archive:lock" }

@@ -1,18 +1,26 @@
-package ingest
+package layout
 
 import (
+	"context"
+	"strconv"
+	"time"
+
 	"github.com/redis/go-redis/v9"
-	"github.com/streamsync/streamsync/pipeline"
 )
+
+// Prepared events (docs/producers.md, "Prepared events") wait in
+// Keys.Prepared, Keys.PreparedDue and Keys.PreparedChecks until their
+// producer confirms or cancels them, or the check-backs give up on them;
+// package ingest decides which.
 
 // maxPreparedValues bounds the field list of a prepared event a script
 // unpacks: an event from the JSON ingest has at most 11 fields and the
 // producer's (24 values), far below Lua's limit of about 8,000 values.
 const maxPreparedValues = 64
 
-// releaseScript ends one prepared event: confirm appends its entry to the
-// events stream (step confirmed), cancel drops it (step cancelled, terminal),
-// dead dead-letters it with dead_reason=unconfirmed (step dead). It checks
+// releasePreparedScript ends one prepared event: confirm appends its entry
+// to the events stream (step confirmed), cancel drops it (step cancelled,
+// terminal), dead dead-letters it with dead_reason=unconfirmed (step dead). It checks
 // everything that can fail (the payload decodes, its size, the type of
 // every key it writes, the step counter) before its first write, and
 // unpacks at most maxPreparedValues values.
@@ -20,14 +28,14 @@ const maxPreparedValues = 64
 // KEYS[1] prepared hash   KEYS[2] prepared_due ZSET   KEYS[3] prepared_checks hash
 // KEYS[4] events stream   KEYS[5] attempts stream     KEYS[6] steps hash
 // KEYS[7] dead stream
-// ARGV[1] the event's field (PreparedField)   ARGV[2] confirm|cancel|dead
+// ARGV[1] the event's field (ingest.PreparedField)   ARGV[2] confirm|cancel|dead
 // ARGV[3] now, unix ms   ARGV[4] instance   ARGV[5] "1": write the step's row
 // ARGV[6] dead_error   ARGV[7] maxPreparedValues
-// ARGV[8] the row's stream_id (preparedSource)
+// ARGV[8] the row's stream_id
 //
 // Returns 1 when the event was prepared and is now released, 0 when it was
 // not prepared (never, or released already: harmless).
-var releaseScript = redis.NewScript(pipeline.ScriptLib + `
+var releasePreparedScript = redis.NewScript(luaLib + `
 local id, action, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local p = redis.call('HGET', KEYS[1], id)
 if not p then return 0 end
@@ -70,6 +78,54 @@ redis.call('HINCRBY', KEYS[6], step, 1)
 return 1
 `)
 
+// PreparedRelease is one release of a prepared event, as
+// releasePreparedScript takes it.
+type PreparedRelease struct {
+	Field     string // the event's field in Keys.Prepared (ingest.PreparedField)
+	Action    string // confirm, cancel or dead
+	DeadError string // the dead_error of a dead one
+	Now       time.Time
+	Instance  string
+	Rows      bool   // write the step's row
+	Source    string // the row's stream_id
+}
+
+func (r PreparedRelease) args() []any {
+	rows := "0"
+	if r.Rows {
+		rows = "1"
+	}
+	return []any{r.Field, r.Action, r.Now.UnixMilli(), r.Instance, rows, r.DeadError, maxPreparedValues, r.Source}
+}
+
+func preparedKeys(k Keys) []string {
+	return []string{k.Prepared, k.PreparedDue, k.PreparedChecks, k.Events, k.Attempts, k.Steps, k.Dead}
+}
+
+// ReleasePrepared releases r in shard k; false when the event was not
+// prepared (never, or released already).
+func ReleasePrepared(ctx context.Context, rdb redis.Scripter, k Keys, r PreparedRelease) (bool, error) {
+	n, err := releasePreparedScript.Run(ctx, rdb, preparedKeys(k), r.args()...).Int()
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
+// LoadReleasePrepared makes sure Redis has releasePreparedScript, for
+// ReleasePreparedIn.
+func LoadReleasePrepared(ctx context.Context, rdb redis.Scripter) error {
+	return releasePreparedScript.Load(ctx, rdb).Err()
+}
+
+// ReleasePreparedIn queues the release of r on pipe by the script's SHA,
+// so that many releases share a round trip. The command answers 1 when
+// released, 0 when not prepared; NOSCRIPT when the script was flushed
+// since LoadReleasePrepared (ReleasePrepared then sends it whole).
+func ReleasePreparedIn(ctx context.Context, pipe redis.Pipeliner, k Keys, r PreparedRelease) *redis.Cmd {
+	return releasePreparedScript.EvalSha(ctx, pipe, preparedKeys(k), r.args()...)
+}
+
 // claimDueScript takes up to ARGV[2] prepared events whose check-back is
 // due and moves their due time to ARGV[3], so that one instance checks each
 // at a time (another takes it over if this one dies before answering).
@@ -83,6 +139,12 @@ local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, to
 for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], 'XX', ARGV[3], id) end
 return ids
 `)
+
+// ClaimDuePrepared takes up to limit prepared events of shard k whose
+// check-back is due at now, until until; it returns their fields.
+func ClaimDuePrepared(ctx context.Context, rdb redis.Scripter, k Keys, now time.Time, limit int, until time.Time) ([]string, error) {
+	return claimDueScript.Run(ctx, rdb, []string{k.PreparedDue}, now.UnixMilli(), limit, until.UnixMilli()).StringSlice()
+}
 
 // recheckScript counts one more unsettled check-back of a prepared event
 // that is still prepared and sets its next due time: now + initial·2^(n-1),
@@ -104,3 +166,12 @@ if n <= 40 then wait = math.min(wait, tonumber(ARGV[3]) * 2 ^ (n - 1)) end
 redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[2]) + wait, ARGV[1])
 return n
 `)
+
+// RecheckPrepared counts a check-back of the prepared event kept under
+// field in shard k that did not settle it, and sets its next due time
+// (backoff from initial doubling to max); it returns the check-backs so
+// far, -1 when it is no longer prepared.
+func RecheckPrepared(ctx context.Context, rdb redis.Scripter, k Keys, field string, now time.Time, initial, max time.Duration) (int, error) {
+	return recheckScript.Run(ctx, rdb, []string{k.PreparedDue, k.PreparedChecks}, field,
+		strconv.FormatInt(now.UnixMilli(), 10), initial.Milliseconds(), max.Milliseconds()).Int()
+}

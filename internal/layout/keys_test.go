@@ -1,4 +1,4 @@
-package pipeline
+package layout
 
 import (
 	"strings"
@@ -19,6 +19,18 @@ func TestSingleShardKeepsTodaysNames(t *testing.T) {
 		k.Retry: "streamsync:retry", k.Attempts: "streamsync:attempts", k.Payloads: "streamsync:payloads", k.Steps: "streamsync:steps",
 		k.Ledger("main"): "streamsync:ledger:main", k.State("main"): "streamsync:state:main",
 		k.Waiting("main", "m/1"): "streamsync:waiting:main:m/1", k.Lease("acc-7"): "streamsync:lease:acc-7",
+	} {
+		if got != want {
+			t.Errorf("key %q, want %q", got, want)
+		}
+	}
+	for got, want := range map[string]string{
+		k.Partner: "streamsync:partner", k.Owner: "streamsync:owner", k.Members: "streamsync:members",
+		k.ProofKey: "streamsync:proof_key", k.Prepared: "streamsync:prepared", k.PreparedDue: "streamsync:prepared_due",
+		k.PreparedChecks: "streamsync:prepared_checks", k.ConsumerName("host-2"): "streamsync:members:host-2",
+		k.ReconcileLock(): "streamsync:reconcile:lock", k.ReconcileLast(): "streamsync:reconcile:last",
+		k.DeadArchiveLock(): "streamsync:dead_archive:lock", k.Backfill("r1"): "streamsync:backfill:r1",
+		k.LedgerPattern(): "streamsync:ledger:*", k.LedgerPrefix(): "streamsync:ledger:",
 	} {
 		if got != want {
 			t.Errorf("key %q, want %q", got, want)

@@ -1,4 +1,4 @@
-package pipeline
+package layout
 
 import (
 	"math"
@@ -18,10 +18,12 @@ func RowID(streamID string, step handlers.Step, attempt int) string {
 	return streamID + ":" + string(step) + ":" + strconv.Itoa(attempt)
 }
 
-// row is the attempts-stream entry of one step, as flat field/value pairs.
-// Every value converts to its column (contract §3): attempt and latency are
-// capped at what UInt16 and UInt32 hold.
-func row(streamID string, e event.Event, o handlers.Outcome, at time.Time, instance string) []any {
+// RowFields is the attempts-stream entry (streams.RowColumns) of step o of
+// e, read from streamID: a stream entry id, or another name unique per
+// event (an outbox row, a prepared event), so that a row written twice
+// collapses. Every value converts to its column (contract §3): attempt and
+// latency are capped at what UInt16 and UInt32 hold.
+func RowFields(streamID string, e event.Event, o handlers.Outcome, at time.Time, instance string) []any {
 	ms := at.UnixMilli()
 	errText := o.Error
 	if len(errText) > maxRowError {

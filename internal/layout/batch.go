@@ -1,4 +1,4 @@
-package pipeline
+package layout
 
 import (
 	"context"
@@ -17,22 +17,26 @@ const (
 	maxSenders        = 4
 )
 
-// roundTrips lets the Redis calls of events in flight at the same time
+// RoundTrips lets the Redis calls of events in flight at the same time
 // share pipelined round trips instead of one each: the lookups of many
-// events in one script call per shard, the commits of many outcomes in
-// another (see scriptPart). Every caller's work is its own (each commit
+// events in one script call per shard (Lookup), the commits of many
+// outcomes in another (Commit; see scriptPart). Every caller's work is its own (each commit
 // still atomic and acked first, with an answer of its own); only the call
 // and the network round trip are shared. Nothing waits for a batch to fill:
 // a caller sends at once when fewer than maxSenders round trips are under
 // way, and whoever queues meanwhile goes in the next one (natural batching),
 // so a lone call costs no extra latency. No goroutine runs while nothing is
 // queued.
-type roundTrips struct {
+type RoundTrips struct {
 	rdb     redis.UniversalClient
 	mu      sync.Mutex
 	queue   []*scriptPart
 	senders int // round trips being sent
 }
+
+// NewRoundTrips shares round trips to rdb among the callers of Lookup and
+// Commit.
+func NewRoundTrips(rdb redis.UniversalClient) *RoundTrips { return &RoundTrips{rdb: rdb} }
 
 // scriptPart is one caller's share of a script call that takes many
 // callers' work at once (commitScript, lookupScript: ARGV[1] the number of
@@ -57,7 +61,7 @@ const maxCombinedArgs = 20000
 // scriptPart) in the shared round trip and returns the script's answer for
 // it. It returns early with ctx's error when ctx ends first; the part may
 // still run.
-func (b *roundTrips) runPart(ctx context.Context, script *redis.Script, group string, keys []string, args []any) (any, error) {
+func (b *RoundTrips) runPart(ctx context.Context, script *redis.Script, group string, keys []string, args []any) (any, error) {
 	p := &scriptPart{script: script, group: group, keys: keys, args: args, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
@@ -80,7 +84,7 @@ func (b *roundTrips) runPart(ctx context.Context, script *redis.Script, group st
 // send sends queued batches until own is answered, then hands the rest of
 // the queue to a goroutine of its own, so that no caller waits on others'
 // calls for long; with own nil it sends until the queue is empty.
-func (b *roundTrips) send(own *scriptPart) {
+func (b *RoundTrips) send(own *scriptPart) {
 	for {
 		b.mu.Lock()
 		if len(b.queue) == 0 {
@@ -112,7 +116,7 @@ func isClosed(c chan struct{}) bool {
 
 // exec sends one batch in one pipeline: a combined call per script and
 // group, each part getting its answer from its call's.
-func (b *roundTrips) exec(batch []*scriptPart) {
+func (b *RoundTrips) exec(batch []*scriptPart) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pipe := b.rdb.Pipeline()
