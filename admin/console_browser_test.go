@@ -13,7 +13,7 @@ import (
 )
 
 // What other parts of streamsync add to the status and the reconciliation
-// runs (contract §6's classes), as their endpoints answer; the console
+// runs (docs/reconcile.md's classes), as their endpoints answer; the console
 // renders them when present.
 const (
 	richStatus = `{"stream_length":12,"pending":1,"lag":3,"delayed":2,"retrying":1,"dead":4,"attempts_backlog":0,"consumers":1,

@@ -85,7 +85,7 @@ func New(cfg Config, ready ReadyFunc, gatherer prometheus.Gatherer, api http.Han
 	if api != nil {
 		s.mux.Handle("/api/", s.requireToken(api))
 		// The operators' console: static files that call /api/ with the token
-		// the operator types in (contract §4's web page).
+		// the operator types in (docs/operations.md's web page).
 		files, _ := fs.Sub(consoleFiles, "console")
 		index, _ := fs.ReadFile(files, "index.html")
 		static := http.StripPrefix("/console/", http.FileServerFS(files))

@@ -11,7 +11,7 @@ import (
 )
 
 // eventOf is the upsert a record becomes: id bf-<run_id>-<n>, origin
-// backfill, the record's version, data and parent (contract §7).
+// backfill, the record's version, data and parent (docs/backfill.md).
 func eventOf(runID string, n int64, r source.Record, ts int64) event.Event {
 	e := event.Event{ID: "bf-" + runID + "-" + strconv.FormatInt(n, 10), Account: r.Account, Entity: r.Entity, Key: r.Key,
 		Op: event.OpUpsert, Version: r.Version, Data: r.Data, Origin: Origin, TS: ts}

@@ -20,16 +20,16 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultRate     = 1000 // records a second (contract §7)
+	DefaultRate     = 1000 // records a second (docs/backfill.md)
 	DefaultMaxBatch = 100  // records per append under a rate limit
 	// UnlimitedBatch is the records per append without a limit: fewer,
 	// larger round trips.
 	UnlimitedBatch = 500
-	// Origin marks a backfill event (contract §7).
+	// Origin marks a backfill event (docs/backfill.md).
 	Origin = "backfill"
 )
 
-// Dead-letter reasons replayed by --replay-dead (contract §7).
+// Dead-letter reasons replayed by --replay-dead (docs/backfill.md).
 var ReplayReasons = []string{"parent_missing", "exhausted"}
 
 // DeadReplayer replays the dead letters with one of reasons that died at or
@@ -43,7 +43,7 @@ type Config struct {
 	// Stream is the events stream the upserts are appended to.
 	Stream string
 	// Route, when set, names the events stream of an account's shard
-	// (contract §9, layout.Shards.Stream) and Stream is not used for appends.
+	// (docs/scaling.md, layout.Shards.Stream) and Stream is not used for appends.
 	Route func(account string) string
 	// StateKey names the Redis hash that keeps a run's position (built by
 	// the caller with the other keys); required.
@@ -52,7 +52,7 @@ type Config struct {
 	// the file's), else LedgerEntities.
 	Entities []string
 	// LedgerEntities are the entities the ledger has seen, for a source that
-	// cannot list its own (http without source.entities, contract §5).
+	// cannot list its own (http without source.entities, docs/reconcile.md).
 	LedgerEntities func(ctx context.Context) ([]string, error)
 	// Accounts to read (--account); empty: every account.
 	Accounts []string

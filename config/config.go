@@ -38,7 +38,7 @@ type RedisConfig struct {
 	TLSCAFile   string `koanf:"tls_ca_file"`
 	TLSCertFile string `koanf:"tls_cert_file"`
 	TLSKeyFile  string `koanf:"tls_key_file"`
-	// Addrs lists Redis Cluster nodes (contract §9); more than one, or
+	// Addrs lists Redis Cluster nodes (docs/scaling.md); more than one, or
 	// Cluster, means a Redis Cluster, and Addr is then not used.
 	Addrs   []string `koanf:"addrs"`
 	Cluster bool     `koanf:"cluster"`
@@ -73,7 +73,7 @@ type StreamConfig struct {
 	// KeepAcked is how long entries every consumer group has acked stay in
 	// the events stream before it is trimmed.
 	KeepAcked time.Duration `koanf:"keep_acked"`
-	// Shards is how many shards the accounts are spread over (contract §9).
+	// Shards is how many shards the accounts are spread over (docs/scaling.md).
 	Shards int `koanf:"shards"`
 }
 
@@ -174,7 +174,7 @@ type IngestConfig struct {
 	TokensFile string   `koanf:"tokens_file"`
 	// MaxEvents is how many events one request may carry.
 	MaxEvents int `koanf:"max_events"`
-	// Prepared events (contract §8): how long one may wait unconfirmed before
+	// Prepared events (docs/producers.md): how long one may wait unconfirmed before
 	// it is checked back, where, and how many check-backs before it is
 	// dead-lettered unconfirmed.
 	PrepareTimeout   time.Duration `koanf:"prepare_timeout"`
@@ -182,7 +182,7 @@ type IngestConfig struct {
 	CheckMaxAttempts int           `koanf:"check_max_attempts"`
 }
 
-// OutboxConfig is the PostgreSQL transactional-outbox relay (contract §8);
+// OutboxConfig is the PostgreSQL transactional-outbox relay (docs/producers.md);
 // an empty DSN turns it off.
 type OutboxConfig struct {
 	DSN string `koanf:"dsn"`
@@ -198,7 +198,7 @@ type LogConfig struct {
 	Format string `koanf:"format"`
 }
 
-// SourceConfig is our side of the records (contract §5).
+// SourceConfig is our side of the records (docs/reconcile.md).
 type SourceConfig struct {
 	Kind         string `koanf:"kind"` // none, http or file
 	BaseURL      string `koanf:"base_url"`
@@ -222,7 +222,7 @@ func (s SourceConfig) TLSFiles() TLSFiles {
 	return TLSFiles{CAFile: s.TLSCAFile, CertFile: s.TLSCertFile, KeyFile: s.TLSKeyFile}
 }
 
-// ReconcileConfig schedules reconciliation inside `streamsync run` (contract §6).
+// ReconcileConfig schedules reconciliation inside `streamsync run` (docs/reconcile.md).
 type ReconcileConfig struct {
 	Every  time.Duration `koanf:"every"` // 0: off
 	Repair bool          `koanf:"repair"`

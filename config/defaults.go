@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Defaults of contract §4, by key. Every key streamsync knows is here.
+// Defaults of docs/operations.md, by key. Every key streamsync knows is here.
 var defaults = map[string]any{
 	"redis.addr":     "127.0.0.1:6379",
 	"redis.password": "",

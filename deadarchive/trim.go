@@ -9,7 +9,7 @@ import (
 	"github.com/streamsync/streamsync/internal/layout"
 )
 
-// maxEntityLen is the longest entity a valid event has (contract §1); a
+// maxEntityLen is the longest entity a valid event has (docs/events.md); a
 // dead letter naming a longer one never had a record state.
 const maxEntityLen = 64
 

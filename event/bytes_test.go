@@ -5,7 +5,7 @@ import (
 )
 
 // Keys, accounts and parent keys travel path-escaped or in a JSON body: any
-// valid UTF-8 is legal (contract §1); only id is a header.
+// valid UTF-8 is legal (docs/events.md); only id is a header.
 func TestAnyUTF8IsALegalKey(t *testing.T) {
 	for _, k := range []string{"r\t1", "a b/c?d#e%f", "键-42", "nul\x00x", "line\nbreak"} {
 		m := validEntry()

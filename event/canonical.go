@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 )
 
-// Canonical returns data as canonical JSON (contract §6): object keys sorted
+// Canonical returns data as canonical JSON (docs/reconcile.md): object keys sorted
 // by their UTF-8 bytes, no insignificant whitespace, strings re-encoded with
 // RFC 8785's minimal escaping (only '"', '\\' and control characters; the
 // short forms \b \f \n \r \t, other controls as \u00xx), numbers exactly as
@@ -32,7 +32,7 @@ func Canonical(data []byte) ([]byte, error) {
 }
 
 // ContentHash is the hash of a record's data that the ledger keeps and that
-// reconciliation compares (contract §6): SHA-256, lower-case hex, of
+// reconciliation compares (docs/reconcile.md): SHA-256, lower-case hex, of
 // Canonical(data). Data that is not JSON hashes as its raw bytes, so it still
 // compares equal only to itself.
 func ContentHash(data []byte) string {

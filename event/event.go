@@ -11,7 +11,7 @@ const (
 	OpDelete Op = "delete"
 	// OpSync is a trigger-query event: it names a record and carries no
 	// version or data; the record's current state is read from the source
-	// when the event is delivered (contract §7).
+	// when the event is delivered (docs/backfill.md).
 	OpSync Op = "sync"
 )
 
@@ -36,7 +36,7 @@ const (
 	FieldProof = "_ss_proof"
 )
 
-// Limits of contract §1.
+// Limits of docs/events.md.
 const (
 	MaxIDBytes       = 128
 	MaxEntityBytes   = 64
@@ -63,7 +63,7 @@ type Event struct {
 	TraceParent  string
 	// IdempotencyKey is sent as the Idempotency-Key header when set; empty
 	// means ID. It is never a stream field: a sync delivery sets it to
-	// "<id>:<version sent>" (contract §7).
+	// "<id>:<version sent>" (docs/backfill.md).
 	IdempotencyKey string
 	// Proof is appended as the field FieldProof when set: streamsync's own
 	// proof (a repair's), set by streamsync just before appending. Parsing
@@ -73,7 +73,7 @@ type Event struct {
 }
 
 // IdemKey is the Idempotency-Key the partner sees for the event: its
-// IdempotencyKey when set, else its ID (contract §2).
+// IdempotencyKey when set, else its ID (docs/partner-api.md).
 func (e Event) IdemKey() string {
 	if e.IdempotencyKey != "" {
 		return e.IdempotencyKey

@@ -71,7 +71,7 @@ func FromStream(values map[string]any, lim Limits) (Event, error) {
 	return e, p.err()
 }
 
-// fromStrings reads and validates every field of contract §1.
+// fromStrings reads and validates every field of docs/events.md.
 func fromStrings(f map[string]string, p *problems) Event {
 	e := Event{
 		ID:           f[FieldID],
@@ -122,7 +122,7 @@ func parseInt(field, s string, p *problems) int64 {
 	return n
 }
 
-// Validate checks an event built in code against contract §1.
+// Validate checks an event built in code against docs/events.md.
 func Validate(e Event) error {
 	var p problems
 	validate(&e, &p)
@@ -171,7 +171,7 @@ func validate(e *Event, p *problems) {
 
 // text checks a required or optional string that travels path-escaped or
 // in a JSON body (key, account, origin): any valid UTF-8, tabs and other
-// control characters included (contract §1), at most max bytes.
+// control characters included (docs/events.md), at most max bytes.
 func text(p *problems, field, s string, max int, required bool) {
 	switch {
 	case s == "":
@@ -191,7 +191,7 @@ func IsDotSegment(key string) bool { return key == "." || key == ".." }
 
 // dotSegment refuses the keys "." and "..": in a URL path they are
 // dot-segments (RFC 3986 §3.3), which clients, proxies and servers remove
-// when they clean a path — also after decoding "%2E" (§6.2.2.2) — so no
+// when they clean a path — also after decoding "%2E" (RFC 3986 §6.2.2.2) — so no
 // encoding makes them reach the record (docs/field-values.md).
 func dotSegment(p *problems, field, s string) {
 	if IsDotSegment(s) {

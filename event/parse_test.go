@@ -144,7 +144,7 @@ func assertProblem(tb testing.TB, err error, field, reason string) {
 	tb.Fatalf("problems %v lack %s: %s", ie.Problems, field, reason)
 }
 
-// A sync event (contract §7) names a record without version or data; its
+// A sync event (docs/backfill.md) names a record without version or data; its
 // stream fields round-trip without a version.
 func TestFromStreamSyncWithoutVersion(t *testing.T) {
 	m := map[string]any{"id": "s1", "account": "a", "entity": "x", "key": "k", "op": "sync"}

@@ -15,7 +15,7 @@ var (
 // literal with its quotes) can be decoded without rewriting it: it must be
 // valid UTF-8, and every \u escape of a surrogate must be half of a pair.
 // Go's decoder turns both kinds of fault into U+FFFD, so two different
-// values would become one (contract §1: field values are never rewritten).
+// values would become one (docs/events.md: field values are never rewritten).
 func checkJSONText(b []byte) error {
 	if !utf8.Valid(b) {
 		return errNotUTF8

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// RetryPolicy is exponential backoff with jitter (contract §1: 1 s doubling
+// RetryPolicy is exponential backoff with jitter (docs/events.md: 1 s doubling
 // to 5 min, at most 15 partner calls).
 type RetryPolicy struct {
 	Initial     time.Duration

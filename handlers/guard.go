@@ -14,7 +14,7 @@ import (
 //
 // Only an event that proves streamsync wrote it passes without the check
 // (Meta.Proven, docs/security.md): a reconciliation repair always, since
-// the ledger may be what drifted (contract §6), and a replayed dead letter
+// the ledger may be what drifted (docs/reconcile.md), and a replayed dead letter
 // for its own event id. The origin field proves nothing: an event with
 // origin=reconcile and no valid proof is checked like any other.
 func LedgerGuard() StepFunc {

@@ -23,7 +23,7 @@ type Ledger struct {
 }
 
 // accountSep parts the event id from the account. An event id holds no
-// control character (it travels as a header, contract §1), so the first
+// control character (it travels as a header, docs/events.md), so the first
 // one in the last part is this separator, whatever the account holds.
 const accountSep = "\x1f"
 
@@ -69,7 +69,7 @@ func LedgerWithHash(e event.Event, hash string) Ledger {
 }
 
 // ContentHash identifies a record's content: event.ContentHash of its data
-// (SHA-256 hex of canonical JSON, contract §6), the hash reconciliation
+// (SHA-256 hex of canonical JSON, docs/reconcile.md), the hash reconciliation
 // compares with the partner's. A delete hashes to "-".
 func ContentHash(e event.Event) string {
 	if e.Op == event.OpDelete {

@@ -4,7 +4,7 @@ import "context"
 
 // LoopFilter ends an event that came from the partner itself: it is never
 // sent back, but the ledger records its content, so that an echo of the
-// same content from our side is recognised as unchanged (contract §1).
+// same content from our side is recognised as unchanged (docs/events.md).
 //
 // It records the content only, not the version (LedgerContent): anyone
 // who can write an event can write origin=partner, and nothing proves the

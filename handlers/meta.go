@@ -42,7 +42,7 @@ type Meta struct {
 	// streamsync's key: proof.Repair, proof.Replay, or proof.None. It is
 	// never read from a field.
 	Proven proof.Kind
-	// SourceFails counts failed source reads of a sync event (contract §7),
+	// SourceFails counts failed source reads of a sync event (docs/backfill.md),
 	// apart from partner calls.
 	SourceFails int
 	Trace       string // traceparent of the span that parked the event, for the next pass

@@ -10,7 +10,7 @@ import (
 // after them).
 const (
 	NameValidate = "validate"
-	NameSync     = "sync" // op=sync: the record read from the source (contract §7)
+	NameSync     = "sync" // op=sync: the record read from the source (docs/backfill.md)
 	NameLoop     = "loop"
 	NameLedger   = "ledger"
 	NameGate     = "gate"

@@ -17,7 +17,7 @@ type SourceRecord struct {
 	Data    json.RawMessage
 }
 
-// RecordReader reads one record of our source (contract §5). found is false
+// RecordReader reads one record of our source (docs/reconcile.md). found is false
 // when the source does not have the record. An error wrapping
 // ErrSourceTransient may pass when the read is tried again.
 type RecordReader interface {
@@ -29,11 +29,11 @@ type RecordReader interface {
 var ErrSourceTransient = errors.New("source failed transiently")
 
 // NoSourceError is the dead_error of a sync event when no source is
-// configured (contract §5).
+// configured (docs/reconcile.md).
 const NoSourceError = "op=sync needs a source to read the record from, and source.kind is none: " +
 	"set source.kind to http (with source.base_url) or file (with source.file)"
 
-// SyncRead turns a trigger-query event (op=sync, contract §7) into the change
+// SyncRead turns a trigger-query event (op=sync, docs/backfill.md) into the change
 // it stands for, reading the record's current state from r: an upsert with
 // the source's version and data, or, when the source no longer has the
 // record, a delete with the ledger's version + 1 (skipped_stale when the

@@ -7,10 +7,10 @@ import (
 	"github.com/streamsync/streamsync/event"
 )
 
-// Step names one row of the attempt log (contract §3).
+// Step names one row of the attempt log (docs/operations.md).
 type Step string
 
-// The steps of contract §3.
+// The steps of docs/operations.md.
 const (
 	StepDelivered        Step = "delivered"
 	StepSkippedStale     Step = "skipped_stale"
@@ -22,19 +22,19 @@ const (
 	StepDead             Step = "dead"
 	StepInvalid          Step = "invalid"
 	StepReplayed         Step = "replayed"
-	// Prepared events (contract §8); cancelled is terminal.
+	// Prepared events (docs/producers.md); cancelled is terminal.
 	StepPrepared  Step = "prepared"
 	StepConfirmed Step = "confirmed"
 	StepCancelled Step = "cancelled"
 )
 
-// Dead-letter reasons (contract §1).
+// Dead-letter reasons (docs/events.md).
 const (
 	ReasonInvalid       = "invalid"
 	ReasonParentMissing = "parent_missing"
 	ReasonRejected      = "rejected"
 	ReasonExhausted     = "exhausted"
-	ReasonUnconfirmed   = "unconfirmed" // a prepared event never confirmed (§8)
+	ReasonUnconfirmed   = "unconfirmed" // a prepared event never confirmed (docs/producers.md)
 )
 
 // Work is one event on its way through the steps, with what the pipeline

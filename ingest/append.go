@@ -10,7 +10,7 @@ import (
 	"github.com/streamsync/streamsync/event"
 )
 
-// Parse validates ingest JSON objects (contract §1: the stream's field
+// Parse validates ingest JSON objects (docs/events.md: the stream's field
 // names, version and ts as numbers, data as an object) into events, stamping
 // ts with now where an event has none. It returns the valid events and one
 // Rejected per invalid object, naming its index and every problem.
@@ -55,12 +55,12 @@ func Append(ctx context.Context, rdb redis.UniversalClient, stream string, event
 }
 
 // AppendRouted appends validated events to the events stream of each one's
-// account (route: layout.Shards.Stream, contract §9): per stream one
+// account (route: layout.Shards.Stream, docs/scaling.md): per stream one
 // atomic pipelined call, all of that stream's events or none of them (a
 // single event needs no MULTI). With shards a batch may span several
 // streams, which on a Redis Cluster live in different slots and cannot share
 // one MULTI: should one stream's call fail, the caller resends the batch and
-// the copies already appended are skipped as duplicates (contract §1: a
+// the copies already appended are skipped as duplicates (docs/events.md: a
 // repeated id is stale).
 func AppendRouted(ctx context.Context, rdb redis.UniversalClient, route func(account string) string, events []event.Event) error {
 	return appendRouted(ctx, rdb, route, events, nil)

@@ -13,7 +13,7 @@ import (
 	"github.com/streamsync/streamsync/internal/apiclient"
 )
 
-// Check-back answers (contract §8).
+// Check-back answers (docs/producers.md).
 const (
 	CheckCommit   = "commit"
 	CheckRollback = "rollback"

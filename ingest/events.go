@@ -36,7 +36,7 @@ func (r *rejections) add(x Rejected) {
 	r.count++
 }
 
-// handleEvents serves POST /v1/events and ?prepare=1 (contract §1, §8): the
+// handleEvents serves POST /v1/events and ?prepare=1 (docs/events.md, docs/producers.md): the
 // body is read item by item, each validated as it comes (an item larger
 // than event.Limits.MaxJSONBytes is refused without being parsed); a body over
 // ingest.max_events items is answered 413 as soon as the next item starts,

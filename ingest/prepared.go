@@ -13,7 +13,7 @@ import (
 	"github.com/streamsync/streamsync/internal/layout"
 )
 
-// Prepared keeps prepared events (contract §8) in Redis: Prepare stores
+// Prepared keeps prepared events (docs/producers.md) in Redis: Prepare stores
 // them, Release confirms, cancels or dead-letters one of them in one atomic
 // script, so that a crash at any point loses none and a release of an event
 // released already does nothing.

@@ -12,7 +12,7 @@ import (
 )
 
 // handleRelease serves POST /v1/events/confirm and /v1/events/cancel
-// (contract §8): body {"ids":[…]}, at most ingest.max_events ids (more:
+// (docs/producers.md): body {"ids":[…]}, at most ingest.max_events ids (more:
 // 413), answer 200 {"<done>":N,"unknown":[…]}, unknown naming the ids that
 // the requesting producer has not prepared (never, released already — a
 // confirm after the check-back released an event is harmless — or prepared

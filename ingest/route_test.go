@@ -14,7 +14,7 @@ import (
 )
 
 // With shards, every event lands in its account's shard stream
-// (crc32(account) mod N, contract §9), a batch spread over shards included.
+// (crc32(account) mod N, docs/scaling.md), a batch spread over shards included.
 func TestIngestRoutesByShard(t *testing.T) { ingestRoutes(t, testenv.Redis(t)) }
 
 // The same on the test Redis Cluster, where a batch's shards live in

@@ -18,7 +18,7 @@ import (
 type Config struct {
 	Addr   string // host:port
 	Stream string // the events stream
-	// Route names the events stream of an account's shard (contract §9;
+	// Route names the events stream of an account's shard (docs/scaling.md;
 	// layout.Shards.Stream); nil appends every event to Stream.
 	Route func(account string) string
 	// MaxBodyBytes bounds a request body (16 MiB); more is answered 413.
@@ -46,7 +46,7 @@ type Config struct {
 	Now    func() time.Time
 	Logger *slog.Logger
 
-	// Prepared events (contract §8), on when Keys.Prepared is set: Keys
+	// Prepared events (docs/producers.md), on when Keys.Prepared is set: Keys
 	// names where they wait and where confirmed, dead and attempt-log rows
 	// go (Keys.Events must be Stream).
 	Keys layout.Keys

@@ -27,7 +27,7 @@ type Sent struct {
 // Attack sends every entry at rate events a second, through the ingest
 // endpoint (vegeta) or with XADD at the same pace; it returns what was sent.
 // With batch > 1 (ingest only) each request carries up to batch events as a
-// JSON array (contract §1), requests paced so that events still go out at
+// JSON array (docs/events.md), requests paced so that events still go out at
 // rate; every event of a request gets the request's send time and answer.
 // token, when set, is the producer's (ingest.tokens), sent as
 // "Authorization: Bearer <token>".
@@ -93,7 +93,7 @@ func Attack(ctx context.Context, mode, ingestURL, token string, rdb *redis.Clien
 // splitRequests cuts entries into requests of at most n events, in order,
 // and returns where each request starts, then len(entries): request k is
 // entries[starts[k]:starts[k+1]]. A malformed entry goes in a request of its
-// own: ingest refuses a whole batch for one bad event (contract §1), which
+// own: ingest refuses a whole batch for one bad event (docs/events.md), which
 // would take the valid ones of its batch with it.
 func splitRequests(entries []demo.Entry, n int) []int {
 	n = max(n, 1)

@@ -19,7 +19,7 @@ type UpsertsConfig struct {
 
 var upsertNames = []string{"Li Lei", "Han Meimei", "Ada Okafor", "Jonas Berg", "Priya Nair", "Mateo Ruiz", "Yuki Sato", "Amara Diallo"}
 
-// Upserts makes the entries: contract §1 fields id account entity key
+// Upserts makes the entries: docs/events.md fields id account entity key
 // op=upsert version data, in that order. version is 1.7e12 + the entry's
 // position, so within an account (and a record) stream order is version
 // order and every event is deliverable: each ends delivered, none stale or

@@ -9,7 +9,7 @@ import (
 	"github.com/streamsync/streamsync/event"
 )
 
-// The peer benchmark's work: deterministic, every entry a valid contract §1
+// The peer benchmark's work: deterministic, every entry a valid docs/events.md
 // upsert, versions growing with position within each record, and about
 // three events per record.
 func TestUpserts(t *testing.T) {

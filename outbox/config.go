@@ -12,7 +12,7 @@ import (
 	"github.com/streamsync/streamsync/internal/layout"
 )
 
-// Defaults of contract §4.
+// Defaults of docs/operations.md.
 const (
 	DefaultTable = "streamsync_outbox"
 	DefaultBatch = 500
@@ -34,10 +34,10 @@ type Config struct {
 	// stream an invalid row's row goes to.
 	Keys layout.Keys
 	// Route, when set, names the events stream of an account's shard
-	// (contract §9, layout.Shards.Stream); relayed events go there instead
+	// (docs/scaling.md, layout.Shards.Stream); relayed events go there instead
 	// of Keys.Events.
 	Route func(account string) string
-	// Limits are the event limits of contract §1 (event.max_bytes).
+	// Limits are the event limits of docs/events.md (event.max_bytes).
 	Limits event.Limits
 	// Instance fills the attempt log's instance column; AttemptLog turns
 	// rows on.

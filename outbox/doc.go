@@ -1,4 +1,4 @@
-// Package outbox is the transactional-outbox relay of contract §8: it moves
+// Package outbox is the transactional-outbox relay of docs/producers.md: it moves
 // the rows producers commit to a PostgreSQL table, in id order and in
 // batches, into the events stream through the ingest's append path, and
 // deletes them only after Redis has them.

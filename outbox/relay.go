@@ -237,7 +237,7 @@ func (r *Relay) updateLag(ctx context.Context) {
 }
 
 // route is where an account's events go: its shard's events stream
-// (contract §9) when Config.Route is set, else Keys.Events.
+// (docs/scaling.md) when Config.Route is set, else Keys.Events.
 func (r *Relay) route(account string) string {
 	if r.cfg.Route != nil {
 		return r.cfg.Route(account)

@@ -23,7 +23,7 @@ func lockKey(table string) int64 {
 	return int64(h.Sum64())
 }
 
-// EnsureTable creates the outbox table of contract §8 when it is missing:
+// EnsureTable creates the outbox table of docs/producers.md when it is missing:
 // id BIGSERIAL PRIMARY KEY, event JSONB NOT NULL, created_at TIMESTAMPTZ NOT
 // NULL DEFAULT now(). Producers write it with one plain INSERT:
 //

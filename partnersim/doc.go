@@ -1,4 +1,4 @@
-// Package partnersim is a partner API that speaks contract §2 completely,
+// Package partnersim is a partner API that speaks docs/partner-api.md completely,
 // with in-memory records, expiring client-credentials tokens, idempotency
 // keys, and faults injected from options or at run time through /_sim/faults.
 // cmd/partnersim serves it; tests start it in process over real HTTP.

@@ -17,7 +17,7 @@ type listItem struct {
 	Account string          `json:"account"`
 	Version int64           `json:"version"`
 	Data    json.RawMessage `json:"data"`
-	Parent  *Ref            `json:"parent,omitempty"` // beyond contract §2, ignored by clients that do not know it
+	Parent  *Ref            `json:"parent,omitempty"` // beyond docs/partner-api.md, ignored by clients that do not know it
 }
 
 // handleList is GET /v1/{entity}?account=A&cursor=C&limit=N: live records of

@@ -34,7 +34,7 @@ type record struct {
 func (r *record) view() map[string]any {
 	v := map[string]any{"account": r.Account, "version": r.Version, "data": r.Data, "updated_at": r.UpdatedAt.UTC().Format(time.RFC3339Nano)}
 	if r.Parent != nil {
-		v["parent"] = r.Parent // beyond contract §2: lets the simulator play a source with parents
+		v["parent"] = r.Parent // beyond docs/partner-api.md: lets the simulator play a source with parents
 	}
 	return v
 }

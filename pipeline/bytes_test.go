@@ -24,7 +24,7 @@ func TestKeysThatAreNotUTF8StayApart(t *testing.T) {
 	}
 }
 
-// Any valid UTF-8 is a legal key (contract §1): a tab, a slash, CJK.
+// Any valid UTF-8 is a legal key (docs/events.md): a tab, a slash, CJK.
 func TestKeyWithATabIsDelivered(t *testing.T) {
 	h := newHarness(t, options{})
 	h.upsert("tab-1", "acc\tB", "main", "r\t1/键", 1, `{"n":1}`)

@@ -59,7 +59,7 @@ func TestReplayAndDrop(t *testing.T) {
 }
 
 // DeadFilter.Since keeps the dead letters that died at or after it (the
-// backfill's --replay-dead, contract §7).
+// backfill's --replay-dead, docs/backfill.md).
 func TestDeadFilterSince(t *testing.T) {
 	tests := []struct {
 		name string

@@ -9,7 +9,7 @@ import (
 )
 
 // newEndToEnd is streamsync_end_to_end_seconds: from the producer's `ts`
-// (contract §1, unix ms) to the event's terminal step, by outcome. Buckets
+// (docs/events.md, unix ms) to the event's terminal step, by outcome. Buckets
 // from 5 ms to about 45 min, the longest a retried event takes by default.
 func newEndToEnd() *prometheus.HistogramVec {
 	return prometheus.NewHistogramVec(prometheus.HistogramOpts{

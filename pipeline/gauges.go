@@ -17,12 +17,12 @@ var errMissingKeys = errors.New("gauges: stream and group required")
 type GaugesConfig struct {
 	// Keys are the key names of a single shard; ignored when Shards is set.
 	Keys layout.Keys
-	// Shards are the key sets of every shard (contract §9): the gauges
+	// Shards are the key sets of every shard (docs/scaling.md): the gauges
 	// report their sums, as `streamsync status` does. Empty means Keys alone.
 	Shards layout.Shards
 	// Timeout bounds the Redis reads of one scrape (2s).
 	Timeout time.Duration
-	// Prepared counts the prepared events (contract §8) not yet confirmed
+	// Prepared counts the prepared events (docs/producers.md) not yet confirmed
 	// or cancelled; nil reports the count `streamsync status` shows (the
 	// prepared_due ZSETs of every shard).
 	Prepared func(ctx context.Context) (int64, error)
@@ -57,7 +57,7 @@ func (c GaugesConfig) Validate() error {
 
 // Gauges is a prometheus.Collector that reads the pipeline's state from
 // Redis when /metrics is scraped — one pipelined round trip a scrape, never
-// per event: what `streamsync status` shows (contract §4), as gauges, and the
+// per event: what `streamsync status` shows (docs/operations.md), as gauges, and the
 // step counts as streamsync_steps_total. (The attempt-log backlog is the
 // exporter's streamsync_attempts_backlog.)
 //
@@ -92,7 +92,7 @@ func NewGauges(cfg GaugesConfig, rdb redis.UniversalClient) (*Gauges, error) {
 		retrying:  d("streamsync_retrying", "Events waiting in the retry ZSET for their next attempt."),
 		dead:      d("streamsync_dead", "Entries in the dead-letter stream (waiting to be replayed or dropped)."),
 		consumers: d("streamsync_consumers", "Consumers in the consumer group."),
-		prepared:  d("streamsync_prepared", "Prepared events not yet confirmed or cancelled (contract §8); 0 while there are none."),
+		prepared:  d("streamsync_prepared", "Prepared events not yet confirmed or cancelled (docs/producers.md); 0 while there are none."),
 		steps:     d("streamsync_steps_total", "Steps recorded by every process of the stream, by step: the counts `streamsync status` shows.", "step"),
 	}, nil
 }

@@ -16,7 +16,7 @@ import (
 // of the ledger and the state of the parent, in one round trip shared with
 // the other events in flight. k is the event's shard; a parent that shard
 // knows nothing of is looked for in the other shards in a second round trip
-// (contract §9: a parent in another shard still gates its child).
+// (docs/scaling.md: a parent in another shard still gates its child).
 func lookup(ctx context.Context, rdb redis.UniversalClient, trips *layout.RoundTrips, k layout.Keys, all layout.Shards, w *handlers.Work, runID string, leaseTTL time.Duration) error {
 	e := w.Event
 	leaseKey := k.Lease(e.Account)

@@ -20,10 +20,10 @@ const (
 )
 
 // AccountKey is the order key of streamsync's subscriber: the account
-// (contract §2: order per account).
+// (docs/partner-api.md: order per account).
 func AccountKey(m *message.Message) string { return m.Metadata.Get(MetaAccount) }
 
-// EntryMarshaller maps flat producer entries (contract §1: no envelope) to
+// EntryMarshaller maps flat producer entries (docs/events.md: no envelope) to
 // Watermill messages and back: the payload is the entry's fields in the
 // packed form (layout.PackFields: byte for byte, so values that are not UTF-8 reach
 // validation as the producer wrote them), and the account is in the metadata.

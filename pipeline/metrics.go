@@ -13,7 +13,7 @@ type metrics struct {
 	moved    *prometheus.CounterVec
 	failures prometheus.Counter
 	endToEnd *prometheus.HistogramVec
-	// sourceFailures counts failed source reads of sync events (contract §7).
+	// sourceFailures counts failed source reads of sync events (docs/backfill.md).
 	sourceFailures prometheus.Counter
 	// proofsRejected counts entries whose proof field does not verify
 	// (docs/security.md).

@@ -17,7 +17,7 @@ import (
 	"github.com/streamsync/streamsync/pipeline/ordered"
 )
 
-// owners decides which process reads which shard (contract §9: per-account
+// owners decides which process reads which shard (docs/scaling.md: per-account
 // order holds across processes). The entries of one stream go to many
 // consumers of a group, so two processes reading one shard could deliver an
 // account's later event before the other one delivers its earlier event;

@@ -10,7 +10,7 @@ import (
 	"github.com/streamsync/streamsync/sinks/partner"
 )
 
-// An outage after good traffic (contract §1): the breaker opens within 20
+// An outage after good traffic (docs/events.md): the breaker opens within 20
 // consecutive failures however many calls succeeded before, so at most 19
 // events spend an attempt (a retry_scheduled row) on it, not every event in
 // flight; afterwards every event is delivered and none is dead.

@@ -12,7 +12,7 @@ import (
 	"github.com/streamsync/streamsync/sinks/partner"
 )
 
-// A token endpoint that refuses the credentials (contract §1): the events
+// A token endpoint that refuses the credentials (docs/events.md): the events
 // wait without a row per probe (there used to be a retry_scheduled row per
 // probe, at attempt 0, for ever), none is dead-lettered, status says so, and
 // once the credentials are accepted every event is delivered.

@@ -27,7 +27,7 @@ import (
 // Config configures a Pipeline.
 type Config struct {
 	// Keys names the keys of a single-shard pipeline; Shards, when set, the
-	// keys of every shard (contract §9), and Keys is ignored.
+	// keys of every shard (docs/scaling.md), and Keys is ignored.
 	Keys     layout.Keys
 	Shards   layout.Shards
 	Consumer string // consumer name in the group; stable across restarts
@@ -56,7 +56,7 @@ type Config struct {
 	LeaseTTL time.Duration
 	// AttemptLog turns the per-step rows on.
 	AttemptLog bool
-	// Records reads our source for op=sync events (contract §7); nil
+	// Records reads our source for op=sync events (docs/backfill.md); nil
 	// (source.kind none) dead-letters them invalid.
 	Records handlers.RecordReader
 	// Tracing makes a span per step of every event (package tracing); nil is off.

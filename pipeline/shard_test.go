@@ -57,7 +57,7 @@ func TestShardsDeliverEveryAccount(t *testing.T) {
 }
 
 // A child whose parent lives in another shard is still gated, and released
-// at its next re-check once the parent is delivered (contract §9).
+// at its next re-check once the parent is delivered (docs/scaling.md).
 func TestParentInAnotherShard(t *testing.T) {
 	h := newHarness(t, options{shards: 4})
 	child, parent := "acc-1", ""
@@ -105,7 +105,7 @@ func TestSingleShardKeepsTodaysData(t *testing.T) {
 	// payloads is emptied (and so deleted) once the child is released; the
 	// shard's owner lease, the heartbeats of the processes and their names
 	// are not data
-	// (contract §9), and go when the process stops.
+	// (docs/scaling.md), and go when the process stops.
 	got := slices.DeleteFunc(keys, func(k string) bool {
 		return k == prefix+"payloads" || k == prefix+"owner" || k == prefix+"members" || strings.HasPrefix(k, prefix+"members:")
 	})

@@ -23,18 +23,18 @@ type Status struct {
 	Attempts     int64            `json:"attempts_backlog"`
 	Consumers    int64            `json:"consumers"`
 	Steps        map[string]int64 `json:"steps"`
-	Prepared     int64            `json:"prepared"` // prepared events neither confirmed nor cancelled yet (§8)
+	Prepared     int64            `json:"prepared"` // prepared events neither confirmed nor cancelled yet (docs/producers.md)
 	// Partner is what each running process knows of the partner: its
 	// circuit breaker and whether the token endpoint accepts the credentials.
 	Partner []PartnerState `json:"partner"`
 	// Stream is the shard's events stream (in Shards' items).
 	Stream string `json:"stream,omitempty"`
 	// Owner is the consumer name of the process that reads the shard (its
-	// owner lease, contract §9), "" when none does right now; in the sums,
+	// owner lease, docs/scaling.md), "" when none does right now; in the sums,
 	// set only with one shard (else see Shards).
 	Owner string `json:"owner,omitempty"`
 	// Shards are the counters of each shard, in shard order, when there is
-	// more than one (contract §9); the fields above are their sums.
+	// more than one (docs/scaling.md); the fields above are their sums.
 	Shards []Status `json:"shards,omitempty"`
 }
 

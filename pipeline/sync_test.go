@@ -32,7 +32,7 @@ func (r testReader) Read(ctx context.Context, entity, key string) (handlers.Sour
 }
 
 // ourSystem is a second partnersim playing our system: the source of sync
-// events, read over HTTP (contract §5).
+// events, read over HTTP (docs/reconcile.md).
 type ourSystem struct {
 	t   *testing.T
 	sim *partnersim.Server
@@ -96,7 +96,7 @@ func (h *harness) sync(id, key string) {
 	h.xadd("id", id, "account", "acc", "entity", "sub", "key", key, "op", "sync")
 }
 
-// Sync events (contract §7) for created, updated and deleted records, out of
+// Sync events (docs/backfill.md) for created, updated and deleted records, out of
 // order and duplicated, leave the partner at the source's state; deliveries
 // carry "<id>:<version sent>" and the rows record that version.
 func TestSyncEventsConvergeToSource(t *testing.T) {

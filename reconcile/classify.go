@@ -9,7 +9,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// Classes of contract §6. Equal records are counted, not listed.
+// Classes of docs/reconcile.md. Equal records are counted, not listed.
 const (
 	ClassMissing = "missing" // ours only
 	ClassExtra   = "extra"   // theirs only

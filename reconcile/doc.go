@@ -1,5 +1,5 @@
 // Package reconcile compares our records (the source, or the ledger) with the
-// partner's copy and repairs the drift (contract §6): both sides are streamed
+// partner's copy and repairs the drift (docs/reconcile.md): both sides are streamed
 // into ClickHouse, classified there with one FULL OUTER JOIN per entity, and
 // repairs are appended to the events stream as ordinary events.
 package reconcile

@@ -20,7 +20,7 @@ type RedisLedger struct {
 	// Key names the ledger hash of an entity (layout.Keys.Ledger).
 	Key func(entity string) string
 	// Shards, when set, name the ledger hash of an entity in every shard
-	// (contract §9; Key is then ignored): a record's entry is in its
+	// (docs/scaling.md; Key is then ignored): a record's entry is in its
 	// account's shard, which a reader of one key cannot tell, so every shard
 	// is read.
 	Shards []func(entity string) string

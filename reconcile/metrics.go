@@ -2,7 +2,7 @@ package reconcile
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// metrics of contract §6.
+// metrics of docs/reconcile.md.
 type metrics struct {
 	differences *prometheus.GaugeVec
 	lastSuccess prometheus.Gauge

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// AttemptsTable is the attempt log's table (contract §3).
+// AttemptsTable is the attempt log's table (docs/operations.md).
 const AttemptsTable = "attempts"
 
 // recentRef is one record delivered in the window, with the account of its

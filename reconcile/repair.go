@@ -14,7 +14,7 @@ import (
 	"github.com/streamsync/streamsync/internal/proof"
 )
 
-// OriginReconcile is the origin of repair events (contract §6). It names
+// OriginReconcile is the origin of repair events (docs/reconcile.md). It names
 // them for operators and analysts; what lets the ledger pass a repair
 // without its stale and unchanged checks is the repair proof the AppendFunc
 // adds, never this origin (docs/security.md).

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Against values (contract §6).
+// Against values (docs/reconcile.md).
 const (
 	AgainstSource = "source"
 	AgainstLedger = "ledger"
@@ -52,7 +52,7 @@ type Report struct {
 // Found is the number of differences of every class.
 func (r Report) Found() int64 { return r.Missing + r.Extra + r.Behind + r.Ahead + r.Differs }
 
-// ExitCode is contract §6's exit status: 0 equal, 1 differences found (even
+// ExitCode is docs/reconcile.md's exit status: 0 equal, 1 differences found (even
 // when repaired), 2 the run could not be done.
 func (r Report) ExitCode() int {
 	switch r.Status {

@@ -17,7 +17,7 @@ const (
 	DefaultLockTTL = time.Minute
 )
 
-// ScheduleConfig runs reconciliations inside `streamsync run` (contract §6:
+// ScheduleConfig runs reconciliations inside `streamsync run` (docs/reconcile.md:
 // reconcile.every, reconcile.repair), one process at a time across
 // instances.
 type ScheduleConfig struct {

@@ -8,14 +8,14 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// Tables of contract §6, within the configured database.
+// Tables of docs/reconcile.md, within the configured database.
 const (
 	ItemsTable = "reconcile_items"
 	DiffsTable = "reconcile_diffs"
 	RunsTable  = "reconcile_runs"
 )
 
-// itemColumns of reconcile_items: contract §6's eight, then what a repair
+// itemColumns of reconcile_items: docs/reconcile.md's eight, then what a repair
 // needs of our record (data and parent; empty on the partner's side).
 var itemColumns = []string{"run_id", "side", "entity", "key", "account", "version", "hash", "deleted", "data", "parent_entity", "parent_key"}
 

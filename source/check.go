@@ -22,7 +22,7 @@ func absURL(s string) error {
 	return nil
 }
 
-// check applies contract §1's rules for account, entity, key, version, data
+// check applies docs/events.md's rules for account, entity, key, version, data
 // and parent to a record (the same rules as an upsert event's).
 func check(r Record) error {
 	if r.Entity == "" || r.Key == "" || r.Account == "" {

@@ -120,7 +120,7 @@ type getAnswer struct {
 	Parent  *Ref            `json:"parent"`
 }
 
-// Get is GET /v1/{entity}/{key} (contract §2); 404 is not found.
+// Get is GET /v1/{entity}/{key} (docs/partner-api.md); 404 is not found.
 func (s *httpSource) Get(ctx context.Context, entity, key string) (Record, bool, error) {
 	target := s.base + "/v1/" + apiclient.PathSegment(entity) + "/" + apiclient.PathSegment(key)
 	body, status, err := s.do(ctx, target, http.StatusOK, http.StatusNotFound)

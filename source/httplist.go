@@ -13,7 +13,7 @@ import (
 	"github.com/streamsync/streamsync/internal/apiclient"
 )
 
-// List is GET /v1/{entity}?account=A&cursor=C&limit=N (contract §2), one
+// List is GET /v1/{entity}?account=A&cursor=C&limit=N (docs/partner-api.md), one
 // request per page; a transient failure of a page is asked again (Retries
 // times, backing off from 200 ms, honouring Retry-After up to a minute).
 //

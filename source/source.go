@@ -12,7 +12,7 @@ import (
 	"github.com/streamsync/streamsync/internal/apiclient"
 )
 
-// Kinds of source (contract §5, source.kind).
+// Kinds of source (docs/reconcile.md, source.kind).
 const (
 	KindNone = "none"
 	KindHTTP = "http"
@@ -27,7 +27,7 @@ const (
 )
 
 // ErrNoSource is returned by every read of the none source: repair, backfill
-// and op=sync need a real one (contract §5).
+// and op=sync need a real one (docs/reconcile.md).
 var ErrNoSource = errors.New("no source configured (source.kind is none)")
 
 // Ref names a record.
@@ -72,7 +72,7 @@ type Source interface {
 	// Entities are the entities to read: source.entities when set; for a
 	// file, every entity in it; nil when the source cannot tell (http
 	// without source.entities), in which case the caller uses the ledger's
-	// entities (contract §5).
+	// entities (docs/reconcile.md).
 	Entities(ctx context.Context) ([]string, error)
 	// List streams one entity's records.
 	List(entity string, opt ListOptions) Iterator
@@ -82,7 +82,7 @@ type Source interface {
 	Close() error
 }
 
-// Config configures a Source; the fields follow contract §4's source.* keys.
+// Config configures a Source; the fields follow docs/operations.md's source.* keys.
 type Config struct {
 	Kind         string        // source.kind: none (default), http, file
 	BaseURL      string        // source.base_url (http)

@@ -19,7 +19,7 @@ const ScopeName = "github.com/streamsync/streamsync"
 const (
 	SpanEvent    = "streamsync.event" // one pass of one stream entry through the steps
 	SpanValidate = handlers.NameValidate
-	SpanSync     = handlers.NameSync // op=sync: the record read from the source (contract §7)
+	SpanSync     = handlers.NameSync // op=sync: the record read from the source (docs/backfill.md)
 	SpanLoop     = handlers.NameLoop
 	SpanLedger   = handlers.NameLedger
 	SpanGate     = handlers.NameGate
@@ -32,7 +32,7 @@ const (
 	AttrAccount  = attribute.Key("streamsync.account")
 	AttrRecord   = attribute.Key("streamsync.record") // entity/key
 	AttrStreamID = attribute.Key("streamsync.stream_id")
-	AttrStep     = attribute.Key("streamsync.step") // the outcome's step (contract §3)
+	AttrStep     = attribute.Key("streamsync.step") // the outcome's step (docs/operations.md)
 	AttrAttempt  = attribute.Key("streamsync.attempt")
 	AttrReason   = attribute.Key("streamsync.dead_reason")
 )
@@ -83,7 +83,7 @@ func TraceParent(ctx context.Context) string {
 }
 
 // Begin starts the span of one pass of a stream entry. Its parent is the
-// producer's traceparent (contract §1) when the entry has a valid one;
+// producer's traceparent (docs/events.md) when the entry has a valid one;
 // an entry re-entered after parking or a retry carries the context of the
 // span that parked it (handlers.MetaTrace): the pass links to that span, and
 // takes it as parent when the producer sent none, so every pass of one event
@@ -195,7 +195,7 @@ func (t *Tracer) Step(name string, s handlers.StepFunc) handlers.StepFunc {
 }
 
 // Deliver wraps the deliver step in a "deliver" span whose traceparent is
-// the one the partner gets (contract §1: traceparent carried through every
+// the one the partner gets (docs/events.md: traceparent carried through every
 // step); the HTTP call is a child span (Transport).
 func (t *Tracer) Deliver(s handlers.StepFunc) handlers.StepFunc {
 	if !t.On() {

@@ -24,7 +24,7 @@ func backfillFlags(fs *pflag.FlagSet) {
 	fs.Bool("replay-dead", false, "at the end, replay the dead letters with reason parent_missing or exhausted that died since the run began")
 }
 
-// runBackfill is `streamsync backfill` (contract §7).
+// runBackfill is `streamsync backfill` (docs/backfill.md).
 func runBackfill(ctx context.Context, e *env) error {
 	cfg := e.cfg
 	entities, _ := e.fs.GetStringArray("entity")

@@ -34,7 +34,7 @@ func captureStderr(t *testing.T, fn func()) string {
 	return <-done
 }
 
-// `streamsync backfill --format json` (contract §7): the first stderr line
+// `streamsync backfill --format json` (docs/backfill.md): the first stderr line
 // names the run, the summary is one JSON object, and every record is in the
 // events stream; without a source it stops naming source.kind.
 func TestBackfillCommand(t *testing.T) {

@@ -64,7 +64,7 @@ func openAttemptLog(ctx context.Context, ch config.ClickHouseConfig) (driver.Con
 	return conn, nil
 }
 
-// openSource builds the source source.* configures (contract §5).
+// openSource builds the source source.* configures (docs/reconcile.md).
 func openSource(c config.SourceConfig, log *slog.Logger) (source.Source, error) {
 	sc, err := sourceConfig(c, log)
 	if err != nil {
@@ -83,7 +83,7 @@ func sourceConfig(c config.SourceConfig, log *slog.Logger) (source.Config, error
 		ClientSecret: c.ClientSecret, Timeout: c.Timeout, File: c.File, Entities: c.Entities, Logger: log, TLS: tc}, nil
 }
 
-// partnerReader reads the partner's records through its §2 read API with
+// partnerReader reads the partner's records through its read API (docs/partner-api.md) with
 // the sink's settings (sink.*, its TLS included); errors name the partner
 // and sink.*, not the source.
 func partnerReader(c config.SinkConfig, log *slog.Logger) (source.Source, error) {

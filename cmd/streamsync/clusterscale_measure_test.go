@@ -273,7 +273,7 @@ func measureClusterRow(t *testing.T, rdb *redis.ClusterClient, addrs []string, s
 		t.Errorf("%dx%d: not every event finished right: %s, %d dead letters", procs, nShards, row.verdict(len(work)), row.dead)
 	}
 	if row.reorders != 0 || row.stale != 0 {
-		t.Errorf("%dx%d: per-account stream order broken (contract §1, §9): %d PUTs of an account with a lower version than one before, %d events skipped as stale",
+		t.Errorf("%dx%d: per-account stream order broken (docs/events.md, docs/scaling.md): %d PUTs of an account with a lower version than one before, %d events skipped as stale",
 			procs, nShards, row.reorders, row.stale)
 	}
 	return row
@@ -356,7 +356,7 @@ func simStats(url string) (partnersim.Stats, error) {
 }
 
 // checkClusterRow reads partnersim's log and state: how many events were
-// answered 2xx or 409 (contract §2: both end an event), whether any
+// answered 2xx or 409 (docs/partner-api.md: both end an event), whether any
 // account's versions went down in arrival order, the overlap counter, and
 // whether every record holds the newest version and data of the work.
 func checkClusterRow(t *testing.T, row *clusterRow, url string, work []demo.Entry) {

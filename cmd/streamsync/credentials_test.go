@@ -16,7 +16,7 @@ import (
 	"github.com/streamsync/streamsync/pipeline"
 )
 
-// A wrong sink.client_secret (contract §1): the running process says so in
+// A wrong sink.client_secret (docs/events.md): the running process says so in
 // an ERROR naming sink.client_id and the token endpoint's answer, in
 // /metrics, in /api/v1/status and in `streamsync status`; the events wait,
 // none dead-lettered, with no row per probe.

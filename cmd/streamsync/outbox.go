@@ -9,7 +9,7 @@ import (
 	"github.com/streamsync/streamsync/outbox"
 )
 
-// newOutbox is the outbox relay (contract §8), on when outbox.dsn is set;
+// newOutbox is the outbox relay (docs/producers.md), on when outbox.dsn is set;
 // its pool is closed with the process.
 func newOutbox(p *runProcess) (component, error) {
 	cfg := p.cfg

@@ -23,7 +23,7 @@ func produceFlags(fs *pflag.FlagSet) {
 }
 
 // runProduce appends a conference-registration story to the events stream
-// through Watermill's Redis Streams publisher, with flat fields (contract §1).
+// through Watermill's Redis Streams publisher, with flat fields (docs/events.md).
 func runProduce(ctx context.Context, e *env) error {
 	accounts, _ := e.fs.GetInt("accounts")
 	events, _ := e.fs.GetInt("events")

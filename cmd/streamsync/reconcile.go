@@ -34,7 +34,7 @@ type exitError struct {
 func (e *exitError) Error() string { return e.msg }
 func (e *exitError) ExitCode() int { return e.code }
 
-// runReconcile is `streamsync reconcile` (contract §6).
+// runReconcile is `streamsync reconcile` (docs/reconcile.md).
 func runReconcile(ctx context.Context, e *env) error {
 	cfg := e.cfg
 	if cfg.ClickHouse.Addr == "" {

@@ -28,7 +28,7 @@ func (quietRedis) Printf(context.Context, string, ...any) {}
 const redisPoolSize = 256
 
 // newRedis is a client of one Redis, or of a Redis Cluster when the
-// settings name one (redis.addrs, redis.cluster; contract §9), as the ACL
+// settings name one (redis.addrs, redis.cluster; docs/scaling.md), as the ACL
 // user redis.username, over TLS when redis.tls or a redis.tls_*_file says
 // so (docs/security.md, "Transport"). The error names a TLS file that cannot
 // be used; the client dials lazily.
@@ -105,7 +105,7 @@ var movedRE = regexp.MustCompile(`\b(MOVED|ASK) \d+ \S`)
 
 // withRedisHint adds a hint naming the settings to err when its message
 // shows that the settings and the server disagree about being a Redis
-// Cluster (contract §9): MOVED, ASK or CLUSTERDOWN from a Cluster node used
+// Cluster (docs/scaling.md): MOVED, ASK or CLUSTERDOWN from a Cluster node used
 // as one Redis, "cluster support disabled" from one Redis used as a Cluster.
 // Other errors (and nil) are returned as they are.
 func withRedisHint(err error, c config.RedisConfig) error {

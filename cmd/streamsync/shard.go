@@ -18,7 +18,7 @@ type shardAnswer struct {
 
 // runShard is `streamsync shard ACCOUNT`: the name of the events stream a
 // producer must XADD the account's events to, alone on one line (contract
-// §9); with --format json, {"account","shard","stream"}. It needs no Redis:
+// docs/scaling.md); with --format json, {"account","shard","stream"}. It needs no Redis:
 // the rule is crc32(account) mod stream.shards. An empty account is an
 // error (exit 2): no event has one.
 func runShard(_ context.Context, e *env) error {

@@ -9,7 +9,7 @@ import (
 )
 
 // recordReader lets op=sync deliveries read the source; nil for kind none,
-// which makes sync events invalid (contract §5).
+// which makes sync events invalid (docs/reconcile.md).
 func recordReader(s source.Source) handlers.RecordReader {
 	if s == nil || s.Kind() == source.KindNone {
 		return nil

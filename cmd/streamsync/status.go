@@ -61,7 +61,7 @@ func orNone(s string) string {
 }
 
 // partnerLine says what one process knows of the partner, loudly when the
-// credentials are refused (contract §1).
+// credentials are refused (docs/events.md).
 func partnerLine(p pipeline.PartnerState) string {
 	line := "breaker " + p.Breaker
 	if p.Breaker != "closed" {

@@ -12,7 +12,7 @@ import (
 
 // tableWriter is the CLI's table output: a tabwriter whose text shows bytes
 // that are not UTF-8 as \xNN escapes. Field values are bytes as producers
-// wrote them (contract §1); a raw 0xff is tabwriter's escape character and
+// wrote them (docs/events.md); a raw 0xff is tabwriter's escape character and
 // would break every column after it, and raw bytes garble a terminal.
 type tableWriter struct{ *tabwriter.Writer }
 

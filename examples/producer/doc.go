@@ -1,5 +1,5 @@
 // Package main is the producer example: a small example of the two reliable ways to hand
-// events to streamsync (contract §8, docs/producers.md): the transactional
+// events to streamsync (docs/producers.md, docs/producers.md): the transactional
 // outbox (the business write and the outbox row in one PostgreSQL
 // transaction) and prepared events (prepare, write, confirm, with a
 // check-back endpoint that answers for transactions that never confirmed).

@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// NewHTTPClient is an HTTP client for a contract §2 API: at most maxConns
+// NewHTTPClient is an HTTP client for a docs/partner-api.md API: at most maxConns
 // connections to the host (kept alive), a dial timeout of dialTimeout, the
 // TLS of tc (a custom CA, a client certificate; nil: the system's roots),
 // and redirects never followed — a 3xx is returned as the answer (contract
-// §1: only the answer to the request sent counts; docs/security.md,
+// docs/events.md: only the answer to the request sent counts; docs/security.md,
 // "Transport"). Per-request timeouts are the caller's (a context deadline).
 func NewHTTPClient(dialTimeout time.Duration, maxConns int, tc *tls.Config) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()

@@ -1,4 +1,4 @@
 // Package apiclient is the HTTP plumbing shared by everything that calls a
-// contract §2 API (the partner sink, the source): a client-credentials token
+// docs/partner-api.md API (the partner sink, the source): a client-credentials token
 // cache and an HTTP client that never follows redirects.
 package apiclient

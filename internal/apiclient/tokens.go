@@ -20,7 +20,7 @@ const DefaultTokenEarlyExpiry = 2 * time.Second
 // this one waited for: the token endpoint was not asked again.
 var ErrSharedFetch = errors.New("shared token fetch failed")
 
-// Tokens caches one client-credentials token (contract §2's POST
+// Tokens caches one client-credentials token (docs/partner-api.md's POST
 // /oauth/token), fetches a new one shortly before it expires, and drops it
 // when the API answers 401. Safe for concurrent use. The token endpoint is
 // asked with a client that never follows a redirect.

@@ -5,7 +5,7 @@ import "time"
 // Class is what a partner answer means for the event.
 type Class int
 
-// The classes of contract §2's answers.
+// The classes of docs/partner-api.md's answers.
 const (
 	// Delivered: 2xx, or 404 to a DELETE (already gone).
 	Delivered Class = iota + 1
@@ -25,7 +25,7 @@ const (
 	// Aborted: the caller's context ended (shutdown); the event stays pending.
 	Aborted
 	// AuthRefused: the token endpoint refused the client credentials (or
-	// answered with something that is not a token); events wait, contract §1.
+	// answered with something that is not a token); events wait, docs/events.md.
 	AuthRefused
 )
 

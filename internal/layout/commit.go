@@ -19,7 +19,7 @@ import (
 // dead-letters it, releases the children waiting for the record, appends the
 // step's row and releases the account's lease; the steps hash is counted
 // once per call. Many outcomes in one call cost Redis one script call
-// instead of one each (contract §9's batched commits).
+// instead of one each (docs/scaling.md's batched commits).
 //
 // ARGV[1] is the number of outcomes P. Outcome i has 13 keys at
 // KEYS[13(i-1)+1 ..] and its arguments follow the previous outcome's:

@@ -13,7 +13,7 @@ import (
 )
 
 // DeadFields are the entry's own fields verbatim plus dead_reason,
-// dead_error, dead_attempts and dead_at (contract §1). Fields past
+// dead_error, dead_attempts and dead_at (docs/events.md). Fields past
 // maxFlatFields are kept packed in MoreField (ExpandFields unfolds them).
 func DeadFields(fields map[string]string, o handlers.Outcome, now time.Time) []any {
 	kv := FlatFields(fields, func(k string) bool {

@@ -27,7 +27,7 @@ type Keys struct {
 	Attempts string // stream of attempt-log rows, exported to ClickHouse
 	Payloads string // hash: event id → the entry of an event waiting in Delayed or Retry
 	Steps    string // hash: step → count, for status
-	// Prepared events (contract §8): event id → the event's fields (a JSON
+	// Prepared events (docs/producers.md): event id → the event's fields (a JSON
 	// list); when each is checked back next (ZSET, score = due ms); how
 	// many check-backs each has had (hash: event id → count).
 	Prepared       string
@@ -35,7 +35,7 @@ type Keys struct {
 	PreparedChecks string
 	Partner        string // hash: instance → what that process knows of the partner (PartnerState JSON), for status
 	// Owner is the shard's owner lease: the consumer name of the one
-	// process that reads the shard (contract §9). Members is a ZSET of the
+	// process that reads the shard (docs/scaling.md). Members is a ZSET of the
 	// live processes (consumer name → heartbeat expiry, unix ms); the first
 	// shard's is the one used.
 	Owner   string
@@ -106,7 +106,7 @@ func (k Keys) ReconcileLast() string { return k.key("reconcile", "last") }
 // the one used.
 func (k Keys) DeadArchiveLock() string { return k.key("dead_archive", "lock") }
 
-// Backfill is the hash that keeps one backfill run's position (contract §7).
+// Backfill is the hash that keeps one backfill run's position (docs/backfill.md).
 func (k Keys) Backfill(runID string) string { return k.key("backfill", runID) }
 
 // LedgerPattern matches every entity's ledger hash; the entity follows the
@@ -116,7 +116,7 @@ func (k Keys) LedgerPattern() string { return k.key("ledger", "*") }
 // LedgerPrefix is what a ledger hash's name starts with, before the entity.
 func (k Keys) LedgerPrefix() string { return k.key("ledger", "") }
 
-// Shards are the key sets of every shard, index = shard number (contract §9).
+// Shards are the key sets of every shard, index = shard number (docs/scaling.md).
 type Shards []Keys
 
 // NewShards builds the key sets of n shards from the configured names.
@@ -182,7 +182,7 @@ func balancedTag(prefix string, i, n int) string {
 }
 
 // ShardOf is the shard of an account: CRC-32 (IEEE) of the account's bytes
-// mod n (contract §9); 0 when n ≤ 1.
+// mod n (docs/scaling.md); 0 when n ≤ 1.
 func ShardOf(account string, n int) int {
 	if n <= 1 {
 		return 0

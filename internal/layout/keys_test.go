@@ -41,7 +41,7 @@ func TestSingleShardKeepsTodaysNames(t *testing.T) {
 	}
 }
 
-// ShardOf is CRC-32 (IEEE) of the account's bytes mod N (contract §9);
+// ShardOf is CRC-32 (IEEE) of the account's bytes mod N (docs/scaling.md);
 // the expected values come from zlib.crc32.
 func TestShardOf(t *testing.T) {
 	for _, tc := range []struct {

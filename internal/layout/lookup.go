@@ -11,7 +11,7 @@ import (
 )
 
 // lookupScript looks up what the steps need to know of one or more events
-// of one shard, and takes each one's account lease (contract §2: one
+// of one shard, and takes each one's account lease (docs/partner-api.md: one
 // delivery per account at a time), in one call instead of a few commands
 // each. ARGV[1] is the number of events P; event i's keys follow the
 // previous event's, and its five arguments too:

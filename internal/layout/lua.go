@@ -62,7 +62,7 @@ local function row_from_fields(f, sid, step, now, instance)
   local m = {}
   for i = 1, #f, 2 do m[f[i]] = f[i + 1] end
   local id = m['id'] or ''
-  -- every row must convert (contract §3): a version that is not an Int64 is
+  -- every row must convert (docs/operations.md): a version that is not an Int64 is
   -- 0, its text in error
   local version, err = int64_text(m['version']), ''
   if not version then

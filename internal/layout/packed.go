@@ -14,7 +14,7 @@ import (
 // Entries streamsync writes itself (re-entries from the delayed and retry
 // ZSETs, replays, dead letters) pass through Lua scripts, and a Lua call
 // takes at most about 8,000 values. An entry may carry far more fields
-// (contract §1: extra fields up to event.max_bytes), so a script never gets
+// (docs/events.md: extra fields up to event.max_bytes), so a script never gets
 // them one by one: at most maxFlatFields travel as fields, the contract's
 // own first, and the rest are packed, byte for byte, into the one field
 // MoreField. Reading an entry unfolds MoreField again (ExpandFields).

@@ -21,7 +21,7 @@ func RowID(streamID string, step handlers.Step, attempt int) string {
 // RowFields is the attempts-stream entry (streams.RowColumns) of step o of
 // e, read from streamID: a stream entry id, or another name unique per
 // event (an outbox row, a prepared event), so that a row written twice
-// collapses. Every value converts to its column (contract §3): attempt and
+// collapses. Every value converts to its column (docs/operations.md): attempt and
 // latency are capped at what UInt16 and UInt32 hold.
 func RowFields(streamID string, e event.Event, o handlers.Outcome, at time.Time, instance string) []any {
 	ms := at.UnixMilli()

@@ -1,7 +1,7 @@
 package streams
 
 // RowColumns are the fields of an attempt-log row in the attempts stream:
-// the columns of contract §3, in order. The pipeline's Go code and Lua
+// the columns of docs/operations.md, in order. The pipeline's Go code and Lua
 // scripts that write rows (released, replayed) use the same names, and the
 // exporter's ClickHouse table has these columns in this order.
 var RowColumns = []string{

@@ -73,7 +73,7 @@ func DeleteKeys(rdb redis.UniversalClient, prefix string) {
 // CheckScriptSlots makes the test fail when rdb runs a Lua script (EVAL,
 // EVALSHA, their _RO forms, FCALL) whose keys lie in more than one Redis
 // Cluster hash slot: such a call fails on a Cluster (CROSSSLOT), so a
-// script's keys must share a hash tag (contract §9).
+// script's keys must share a hash tag (docs/scaling.md).
 func CheckScriptSlots(tb testing.TB, rdb redis.UniversalClient) {
 	rdb.AddHook(&slotHook{tb: tb})
 }

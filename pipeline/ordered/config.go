@@ -73,7 +73,7 @@ type Config struct {
 	// Gate, when set, decides before each read whether this subscription
 	// may read the stream now, so that one subscription of the group at a
 	// time reads it and order per key holds across processes (contract
-	// §9). While it says no the subscription reads nothing and is asked
+	// docs/scaling.md). While it says no the subscription reads nothing and is asked
 	// again after GatePoll (1s); what it holds is still handed out and
 	// finished. Once let in, it first claims every entry pending in the
 	// group — its own and other consumers' — in stream order (XAUTOCLAIM

@@ -1,6 +1,6 @@
 // Package ordered is a Watermill subscriber over Redis Streams consumer
 // groups that hands out at most one message per order key at a time, in
-// stream order, and many keys in parallel (contract §2: per-account order).
+// stream order, and many keys in parallel (docs/partner-api.md: per-account order).
 // It reads and acks in batches, resumes its consumer's own pending entries
 // first after a restart, claims entries that dead consumers left pending,
 // and never stops on an entry it cannot read.

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Column is one column of streamsync.attempts (contract §3).
+// Column is one column of streamsync.attempts (docs/operations.md).
 type Column struct {
 	Name string
 	Type string

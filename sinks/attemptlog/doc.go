@@ -1,4 +1,4 @@
 // Package attemptlog writes the attempt log to ClickHouse: the schema of
-// contract §3, the exporter from the attempts stream in Redis, the disk spool
+// docs/operations.md, the exporter from the attempts stream in Redis, the disk spool
 // used while ClickHouse is away, and the analysts' queries.
 package attemptlog

@@ -28,7 +28,7 @@ type ExporterConfig struct {
 	Stream string // the attempts stream the pipeline appends rows to
 	// RowIDPrefix is put in front of every row_id read from Stream: the
 	// shard's number ("3/") when there are several shards, whose stream
-	// entry ids (part of a row_id) may coincide (contract §3: row_id is
+	// entry ids (part of a row_id) may coincide (docs/operations.md: row_id is
 	// unique per step). Empty with one shard.
 	RowIDPrefix string
 	Group       string // consumer group shared by every process' exporter

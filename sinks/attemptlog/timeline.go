@@ -31,7 +31,7 @@ const maxTimelineRows = 20000
 
 // Timeline returns every step of the chains the query picks, each chain's
 // steps in time order, with attempt, HTTP status, latency and error
-// (contract §3's columns). Duplicated rows collapse (FINAL). truncated
+// (docs/operations.md's columns). Duplicated rows collapse (FINAL). truncated
 // reports that more chains matched than q.Limit, or that the chains had
 // more than maxTimelineRows steps in all and only those were read.
 func Timeline(ctx context.Context, conn driver.Conn, database string, q TimelineQuery) (chains []Chain, truncated bool, err error) {

@@ -8,7 +8,7 @@ import (
 )
 
 // DefaultAuthLogEvery is how often, at most, the refused credentials are
-// logged as an ERROR (contract §1: at most once a minute).
+// logged as an ERROR (docs/events.md: at most once a minute).
 const DefaultAuthLogEvery = time.Minute
 
 // auth tracks whether the token endpoint accepts the client credentials,

@@ -43,7 +43,7 @@ next:
 	return out
 }
 
-// Contract §1: a token endpoint that refuses the credentials is handled as
+// docs/events.md: a token endpoint that refuses the credentials is handled as
 // "partner down" — events wait, none fails — and loudly: an ERROR naming
 // sink.client_id and the endpoint's answer at most once a minute, the
 // streamsync_partner_auth_ok gauge, and Health for `status`.

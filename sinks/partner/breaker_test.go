@@ -108,7 +108,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	testenv.WaitFor(t, 10*time.Second, what, cond)
 }
 
-// Contract §1: the breaker trips within 20 consecutive transient failures
+// docs/events.md: the breaker trips within 20 consecutive transient failures
 // however many calls succeeded before; while open, one probe at a time, at
 // most one every 2 s. Over real HTTP to partnersim, on the injected clock.
 func TestBreakerTripsWithin20FailuresAfterManySuccesses(t *testing.T) {

@@ -21,8 +21,8 @@ const maxRetryAfter = 24 * time.Hour
 
 // Classify turns one partner call's outcome into a delivery.Answer (its
 // Class, RetryAfter and Detail; the caller adds status, latency and calls):
-// every answer of contract §2 in one place. Only the answer to the request
-// streamsync sent counts (contract §1, "what counts as the partner's
+// every answer of docs/partner-api.md in one place. Only the answer to the request
+// streamsync sent counts (docs/events.md, "what counts as the partner's
 // answer"): the client never follows a redirect, so status is the
 // partner's status for our request.
 //
@@ -96,7 +96,7 @@ func Classify(method string, status int, hdr http.Header, answer apiclient.Body,
 }
 
 // ClassifyToken judges a failed token request (the token path of contract
-// §1 "partner down"): the caller's context ending is Aborted; a transport
+// docs/events.md "partner down"): the caller's context ending is Aborted; a transport
 // error, an answer cut short, or a 5xx, 408, 425 or 429 from the token
 // endpoint is Transient; any other answer — 4xx (bad credentials), a
 // redirect (never followed), a 2xx without a token — is AuthRefused, whose

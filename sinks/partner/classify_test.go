@@ -51,7 +51,7 @@ func TestClassify(t *testing.T) {
 		{"connection refused", "PUT", 0, nil, ``, errors.New("dial tcp: connection refused"), delivery.Transient, 0, "dial tcp: connection refused"},
 		{"timeout", "PUT", 0, nil, ``, context.DeadlineExceeded, delivery.Transient, 0, "context deadline exceeded"},
 		{"shutdown", "PUT", 0, nil, ``, context.Canceled, delivery.Aborted, 0, "context canceled"},
-		// Only the partner's own answer to our request counts (contract §1).
+		// Only the partner's own answer to our request counts (docs/events.md).
 		{"301 is never delivered", "PUT", 301, hdr("Location", "https://elsewhere/v1/x/k"), ``, nil, delivery.Permanent, 0, "301 Moved Permanently: redirect not followed, Location: https://elsewhere/v1/x/k"},
 		{"302 on delete", "DELETE", 302, hdr("Location", "/login"), `<html>`, nil, delivery.Permanent, 0, "302 Found: redirect not followed, Location: /login: <html>"},
 		{"304 without location", "PUT", 304, nil, ``, nil, delivery.Permanent, 0, "304 Not Modified: redirect not followed, no Location"},

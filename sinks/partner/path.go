@@ -8,7 +8,7 @@ import (
 	"github.com/streamsync/streamsync/internal/apiclient"
 )
 
-// request is the method and URL of an event's call (contract §2): PUT or
+// request is the method and URL of an event's call (docs/partner-api.md): PUT or
 // DELETE /v1/{entity}/{key}, each path value one escaped segment
 // (apiclient.PathSegment: a key "." or ".." stays a record's name, never a
 // step up the path).

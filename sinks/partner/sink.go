@@ -130,7 +130,7 @@ type Sink struct {
 }
 
 // noRedirect makes a client hand back a 3xx as the answer: a redirect is
-// never followed (contract §1, "what counts as the partner's answer"), on
+// never followed (docs/events.md, "what counts as the partner's answer"), on
 // the record requests and on the token request alike.
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
@@ -227,7 +227,7 @@ func (s *Sink) Health() Health {
 	return h
 }
 
-// Send delivers one event. While the partner is down (contract §1) it waits
+// Send delivers one event. While the partner is down (docs/events.md) it waits
 // for the breaker instead of failing, and so it does while the token
 // endpoint refuses the credentials; it returns when the partner answered
 // with something other than a failed probe, or when ctx ends (delivery.Aborted).
