@@ -9,16 +9,16 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
 
-// Operations are what the admin API does; pipeline.DeadOps implements them.
+// Operations are what the admin API does; inspect.Inspector implements them.
 type Operations interface {
-	Status(ctx context.Context) (pipeline.Status, error)
-	List(ctx context.Context, f pipeline.DeadFilter, cursor string, limit int) ([]pipeline.DeadLetter, string, error)
-	Replay(ctx context.Context, f pipeline.DeadFilter) ([]string, error)
-	Drop(ctx context.Context, f pipeline.DeadFilter) ([]string, error)
+	Status(ctx context.Context) (inspect.Status, error)
+	ListDead(ctx context.Context, f inspect.DeadFilter, cursor string, limit int) ([]inspect.DeadLetter, string, error)
+	ReplayDead(ctx context.Context, f inspect.DeadFilter) ([]string, error)
+	DropDead(ctx context.Context, f inspect.DeadFilter) ([]string, error)
 }
 
 // ChainLister finds failed and stuck chains in the attempt log: at most
@@ -63,17 +63,17 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "since: " + err.Error()})
 			return
 		}
-		items, next, err := ops.List(r.Context(), pipeline.DeadFilter{Reason: q.Get("reason"), Account: q.Get("account"), IDs: q["id"]}, cursor, limit)
+		items, next, err := ops.ListDead(r.Context(), inspect.DeadFilter{Reason: q.Get("reason"), Account: q.Get("account"), IDs: q["id"]}, cursor, limit)
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 			return
 		}
 		if items == nil {
-			items = []pipeline.DeadLetter{}
+			items = []inspect.DeadLetter{}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
 	})
-	act := func(name string, do func(context.Context, pipeline.DeadFilter) ([]string, error)) http.HandlerFunc {
+	act := func(name string, do func(context.Context, inspect.DeadFilter) ([]string, error)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			var body struct {
 				IDs     []string `json:"ids"`
@@ -89,8 +89,8 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 				writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("at most %d ids a call", MaxIDs)})
 				return
 			}
-			ids, err := do(r.Context(), pipeline.DeadFilter{IDs: body.IDs, Reason: body.Reason, Account: body.Account, All: body.All, Max: MaxPerCall})
-			if errors.Is(err, pipeline.ErrNoFilter) {
+			ids, err := do(r.Context(), inspect.DeadFilter{IDs: body.IDs, Reason: body.Reason, Account: body.Account, All: body.All, Max: MaxPerCall})
+			if errors.Is(err, inspect.ErrNoFilter) {
 				writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 				return
 			}
@@ -143,8 +143,8 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"chains": list, "truncated": truncated})
 	})
-	mux.HandleFunc("POST /api/v1/dead/replay", act("replayed", ops.Replay))
-	mux.HandleFunc("POST /api/v1/dead/drop", act("dropped", ops.Drop))
+	mux.HandleFunc("POST /api/v1/dead/replay", act("replayed", ops.ReplayDead))
+	mux.HandleFunc("POST /api/v1/dead/drop", act("dropped", ops.DropDead))
 	return mux
 }
 

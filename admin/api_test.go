@@ -9,33 +9,33 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
 
 type fakeOps struct{ replayed []string }
 
-func (f *fakeOps) Status(context.Context) (pipeline.Status, error) {
-	return pipeline.Status{StreamLength: 3, Dead: 1}, nil
+func (f *fakeOps) Status(context.Context) (inspect.Status, error) {
+	return inspect.Status{StreamLength: 3, Dead: 1}, nil
 }
 
-func (f *fakeOps) List(_ context.Context, flt pipeline.DeadFilter, _ string, limit int) ([]pipeline.DeadLetter, string, error) {
+func (f *fakeOps) ListDead(_ context.Context, flt inspect.DeadFilter, _ string, limit int) ([]inspect.DeadLetter, string, error) {
 	if flt.Reason == "rejected" {
-		return []pipeline.DeadLetter{{EventID: "e1", Reason: "rejected"}}, "", nil
+		return []inspect.DeadLetter{{EventID: "e1", Reason: "rejected"}}, "", nil
 	}
 	return nil, "", nil
 }
 
-func (f *fakeOps) Replay(_ context.Context, flt pipeline.DeadFilter) ([]string, error) {
+func (f *fakeOps) ReplayDead(_ context.Context, flt inspect.DeadFilter) ([]string, error) {
 	if flt.Empty() {
-		return nil, pipeline.ErrNoFilter
+		return nil, inspect.ErrNoFilter
 	}
 	f.replayed = append(f.replayed, flt.IDs...)
 	return flt.IDs, nil
 }
 
-func (f *fakeOps) Drop(ctx context.Context, flt pipeline.DeadFilter) ([]string, error) {
-	return f.Replay(ctx, flt)
+func (f *fakeOps) DropDead(ctx context.Context, flt inspect.DeadFilter) ([]string, error) {
+	return f.ReplayDead(ctx, flt)
 }
 
 type fakeChains struct{ got attemptlog.ChainFilter }

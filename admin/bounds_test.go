@@ -11,16 +11,16 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/internal/httpserve"
 	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
-	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/reconcile"
 )
 
 // deadLetters writes n dead letters whose data is size bytes into a fresh
 // dead-letter stream and returns the operations over it.
-func deadLetters(t *testing.T, n, size int) (pipeline.DeadOps, redis.UniversalClient, layout.Keys) {
+func deadLetters(t *testing.T, n, size int) (*inspect.Inspector, redis.UniversalClient, layout.Keys) {
 	t.Helper()
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
@@ -42,7 +42,7 @@ func deadLetters(t *testing.T, n, size int) (pipeline.DeadOps, redis.UniversalCl
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return pipeline.DeadOps{RDB: rdb, Keys: keys, Instance: "admin-test"}, rdb, keys
+	return inspect.New(inspect.Options{RDB: rdb, Keys: keys, Instance: "admin-test"}), rdb, keys
 }
 
 // startWith serves NewAPI(ops) (and the console's endpoints) through New.
@@ -126,7 +126,7 @@ func TestDropBounded(t *testing.T) {
 	}
 }
 
-// A page of dead letters stays near pipeline.MaxListBytes whatever its
+// A page of dead letters stays near inspect.MaxListBytes whatever its
 // limit, and its next_cursor goes on from there; limit is 1 to 1000.
 func TestDeadListBounded(t *testing.T) {
 	if testing.Short() {
@@ -145,12 +145,12 @@ func TestDeadListBounded(t *testing.T) {
 		if st != 200 {
 			t.Fatalf("%d %.200s", st, body)
 		}
-		if len(body) > 2*pipeline.MaxListBytes {
+		if len(body) > 2*inspect.MaxListBytes {
 			t.Fatalf("a page of %d bytes for limit=1000 of 512 KiB dead letters", len(body))
 		}
 		var page struct {
-			Items      []pipeline.DeadLetter `json:"items"`
-			NextCursor string                `json:"next_cursor"`
+			Items      []inspect.DeadLetter `json:"items"`
+			NextCursor string               `json:"next_cursor"`
 		}
 		if err := json.Unmarshal([]byte(body), &page); err != nil {
 			t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
 
@@ -54,9 +54,9 @@ func (c ConsoleConfig) Validate() error {
 	return nil
 }
 
-// StatusReader reads the pipeline's counters; pipeline.DeadOps implements it.
+// StatusReader reads the pipeline's counters; inspect.Inspector implements it.
 type StatusReader interface {
-	Status(ctx context.Context) (pipeline.Status, error)
+	Status(ctx context.Context) (inspect.Status, error)
 }
 
 // TimelineFinder finds chains with every step; attemptlog.ChainSource implements it.

@@ -120,7 +120,7 @@ func (truncatedChains) Chains(context.Context, attemptlog.ChainFilter) ([]attemp
 }
 
 // Bounded answers in the console: a page of large dead letters stops near
-// pipeline.MaxListBytes and the pager walks on to every one of them; a
+// inspect.MaxListBytes and the pager walks on to every one of them; a
 // failed-chains answer cut at its limit says so, and a chain's clipped
 // steps are counted in full.
 func TestConsoleShowsBoundedAnswers(t *testing.T) {

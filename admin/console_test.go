@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
 
@@ -21,10 +21,10 @@ type counters struct {
 	invalid         int64
 }
 
-func (c *counters) Status(context.Context) (pipeline.Status, error) {
+func (c *counters) Status(context.Context) (inspect.Status, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return pipeline.Status{Steps: map[string]int64{"delivered": c.delivered, "dead": c.dead, "invalid": c.invalid}}, nil
+	return inspect.Status{Steps: map[string]int64{"delivered": c.delivered, "dead": c.dead, "invalid": c.invalid}}, nil
 }
 
 type fakeTimeline struct{ got attemptlog.TimelineQuery }

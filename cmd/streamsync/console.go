@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/admin"
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/reconcile"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
@@ -28,7 +28,7 @@ func newAdmin(p *runProcess) (component, error) {
 	if cfg.Admin.Addr == "" {
 		return nil, nil
 	}
-	ops := pipeline.DeadOps{RDB: p.rdb, Shards: p.shards, Instance: p.consumer, AttemptLog: p.attemptLog()}
+	ops := inspect.New(inspect.Options{RDB: p.rdb, Shards: p.shards, Instance: p.consumer, AttemptLog: p.attemptLog()})
 	a := &adminPart{}
 	var chains admin.ChainLister
 	var starter *reconcile.Starter // nil without ClickHouse, as build
@@ -54,7 +54,7 @@ func newAdmin(p *runProcess) (component, error) {
 
 // consoleAPI adds the console's endpoints (the live chart's series, chain
 // timelines) to the admin API.
-func (a *adminPart) consoleAPI(p *runProcess, ops pipeline.DeadOps, chains admin.ChainLister, api http.Handler) (http.Handler, error) {
+func (a *adminPart) consoleAPI(p *runProcess, ops *inspect.Inspector, chains admin.ChainLister, api http.Handler) (http.Handler, error) {
 	var lag admin.ExportLagFunc
 	tl, _ := chains.(admin.TimelineFinder)
 	if tl != nil {

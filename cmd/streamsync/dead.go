@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/inspect"
 )
 
 func deadFlags(fs *pflag.FlagSet) {
@@ -24,14 +24,14 @@ var pastTense = map[string]string{"replay": "replayed", "drop": "dropped"}
 
 // missingIDs returns the ids (event ids or dead-letter entry ids) that name
 // no dead letter, in the order given.
-func missingIDs(ctx context.Context, ops pipeline.DeadOps, ids []string) ([]string, error) {
+func missingIDs(ctx context.Context, ops *inspect.Inspector, ids []string) ([]string, error) {
 	if len(ids) == 0 {
 		return []string{}, nil
 	}
 	found := map[string]bool{}
 	cursor := ""
 	for {
-		page, next, err := ops.List(ctx, pipeline.DeadFilter{IDs: ids}, cursor, 500)
+		page, next, err := ops.ListDead(ctx, inspect.DeadFilter{IDs: ids}, cursor, 500)
 		if err != nil {
 			return nil, err
 		}
@@ -61,25 +61,25 @@ func runDead(ctx context.Context, e *env) error {
 	all, _ := e.fs.GetBool("all")
 	limit, _ := e.fs.GetInt("limit")
 	cursor, _ := e.fs.GetString("cursor")
-	f := pipeline.DeadFilter{IDs: ids, Reason: reason, Account: account, All: all}
+	f := inspect.DeadFilter{IDs: ids, Reason: reason, Account: account, All: all}
 	rdb, err := connectRedis(ctx, e.cfg.Redis)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	ops := pipeline.DeadOps{RDB: rdb, Shards: shardsOf(e.cfg), Instance: "cli", AttemptLog: e.cfg.ClickHouse.Addr != ""}
+	ops := inspect.New(inspect.Options{RDB: rdb, Shards: shardsOf(e.cfg), Instance: "cli", AttemptLog: e.cfg.ClickHouse.Addr != ""})
 	switch action {
 	case "list":
 		if limit < 1 || limit > 1000 {
 			return fmt.Errorf("dead list: --limit must be 1 to 1000, is %d (page on with --cursor)", limit)
 		}
-		items, next, err := ops.List(ctx, f, cursor, limit)
+		items, next, err := ops.ListDead(ctx, f, cursor, limit)
 		if err != nil {
 			return err
 		}
 		if e.format == "json" {
 			if items == nil {
-				items = []pipeline.DeadLetter{}
+				items = []inspect.DeadLetter{}
 			}
 			return json.NewEncoder(e.out).Encode(map[string]any{"items": items, "next_cursor": next})
 		}
@@ -93,9 +93,9 @@ func runDead(ctx context.Context, e *env) error {
 		}
 		return tw.Flush()
 	case "replay", "drop":
-		do := ops.Replay
+		do := ops.ReplayDead
 		if action == "drop" {
-			do = ops.Drop
+			do = ops.DropDead
 		}
 		missing, err := missingIDs(ctx, ops, ids)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 	"github.com/streamsync/streamsync/sinks/partner"
@@ -55,7 +56,7 @@ func openProcess(ctx context.Context, e *env) (_ *runProcess, err error) {
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// lag, pending, delayed, retrying, dead, step counts: read from Redis on
 	// scrape, summed over the shards.
-	gauges, err := pipeline.NewGauges(pipeline.GaugesConfig{Shards: p.shards, Logger: e.log}, p.rdb)
+	gauges, err := inspect.New(inspect.Options{RDB: p.rdb, Shards: p.shards}).Gauges(0, e.log)
 	if err != nil {
 		return nil, err
 	}

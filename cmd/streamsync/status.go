@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/inspect"
 )
 
 func runStatus(ctx context.Context, e *env) error {
@@ -17,7 +17,7 @@ func runStatus(ctx context.Context, e *env) error {
 		return err
 	}
 	defer rdb.Close()
-	s, err := pipeline.ReadShardsStatus(ctx, rdb, shardsOf(e.cfg))
+	s, err := inspect.New(inspect.Options{RDB: rdb, Shards: shardsOf(e.cfg)}).Status(ctx)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func orNone(s string) string {
 
 // partnerLine says what one process knows of the partner, loudly when the
 // credentials are refused (docs/events.md).
-func partnerLine(p pipeline.PartnerState) string {
+func partnerLine(p inspect.PartnerState) string {
 	line := "breaker " + p.Breaker
 	if p.Breaker != "closed" {
 		line += " (partner down: delivery paused, probing)"

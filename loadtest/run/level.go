@@ -13,8 +13,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/demo"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/loadtest"
-	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 )
 
@@ -185,7 +185,7 @@ func readSteps(ctx context.Context, conn driver.Conn, db string, missing []strin
 
 // quiet reports whether the pipeline has nothing left to do.
 func quiet(ctx context.Context, sys *system) bool {
-	st, err := pipeline.ReadStatus(ctx, sys.rdb, sys.keys)
+	st, err := inspect.ReadStatus(ctx, sys.rdb, sys.keys)
 	return err == nil && st.Lag == 0 && st.Pending == 0 && st.Delayed == 0 && st.Retrying == 0 && st.Attempts == 0
 }
 
