@@ -27,23 +27,21 @@ type ChainLister interface {
 	Chains(ctx context.Context, f attemptlog.ChainFilter) ([]attemptlog.Chain, bool, error)
 }
 
-// NewAPI serves /api/v1/status, the dead-letter endpoints and the chains of
-// docs/operations.md ("Admin HTTP"), each bounded (limits.go); chains may be
-// nil when the attempt log is off.
-func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handler {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
+// statusHandler answers GET /api/v1/status: the pipeline's counters.
+func statusHandler(ops Operations) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		s, err := ops.Status(r.Context())
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 			return
 		}
 		writeJSON(w, http.StatusOK, s)
-	})
-	mux.HandleFunc("GET /api/v1/dead", func(w http.ResponseWriter, r *http.Request) {
+	}
+}
+
+// deadListHandler answers GET /api/v1/dead: a page of dead letters.
+func deadListHandler(ops Operations) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		limit := 100
 		if v := q.Get("limit"); v != "" {
@@ -72,42 +70,50 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 			items = []inspect.DeadLetter{}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
-	})
-	act := func(name string, do func(context.Context, inspect.DeadFilter) ([]string, error)) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			var body struct {
-				IDs     []string `json:"ids"`
-				Reason  string   `json:"reason"`
-				Account string   `json:"account"`
-				All     bool     `json:"all"`
-			}
-			if err := decodeBody(w, r, &body); err != nil {
-				writeJSON(w, bodyStatus(err), map[string]string{"error": err.Error()})
-				return
-			}
-			if len(body.IDs) > MaxIDs {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("at most %d ids a call", MaxIDs)})
-				return
-			}
-			ids, err := do(r.Context(), inspect.DeadFilter{IDs: body.IDs, Reason: body.Reason, Account: body.Account, All: body.All, Max: MaxPerCall})
-			if errors.Is(err, inspect.ErrNoFilter) {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-				return
-			}
-			if err != nil {
-				writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": err.Error(), name: ids})
-				return
-			}
-			if ids == nil {
-				ids = []string{}
-			}
-			logger.Info("dead letters "+name, "count", len(ids), "reason", body.Reason, "account", body.Account, "all", body.All)
-			// "more": the call stopped at MaxPerCall; the same call again
-			// handles the next ones.
-			writeJSON(w, http.StatusOK, map[string]any{name: ids, "count": len(ids), "more": len(ids) >= MaxPerCall})
-		}
 	}
-	mux.HandleFunc("GET /api/v1/chains", func(w http.ResponseWriter, r *http.Request) {
+}
+
+// deadActHandler answers POST /api/v1/dead/replay and /drop: do on the dead
+// letters the body names, the ids done answered under name.
+func deadActHandler(name string, do func(context.Context, inspect.DeadFilter) ([]string, error), logger *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			IDs     []string `json:"ids"`
+			Reason  string   `json:"reason"`
+			Account string   `json:"account"`
+			All     bool     `json:"all"`
+		}
+		if err := decodeBody(w, r, &body); err != nil {
+			writeJSON(w, bodyStatus(err), map[string]string{"error": err.Error()})
+			return
+		}
+		if len(body.IDs) > MaxIDs {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("at most %d ids a call", MaxIDs)})
+			return
+		}
+		ids, err := do(r.Context(), inspect.DeadFilter{IDs: body.IDs, Reason: body.Reason, Account: body.Account, All: body.All, Max: MaxPerCall})
+		if errors.Is(err, inspect.ErrNoFilter) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": err.Error(), name: ids})
+			return
+		}
+		if ids == nil {
+			ids = []string{}
+		}
+		logger.Info("dead letters "+name, "count", len(ids), "reason", body.Reason, "account", body.Account, "all", body.All)
+		// "more": the call stopped at MaxPerCall; the same call again
+		// handles the next ones.
+		writeJSON(w, http.StatusOK, map[string]any{name: ids, "count": len(ids), "more": len(ids) >= MaxPerCall})
+	}
+}
+
+// chainsHandler answers GET /api/v1/chains: failed and stuck chains, 503
+// when chains is nil (the attempt log is off).
+func chainsHandler(chains ChainLister) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		if chains == nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the attempt log is off (clickhouse.addr is empty)"})
 			return
@@ -142,10 +148,7 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 			list = []attemptlog.Chain{}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"chains": list, "truncated": truncated})
-	})
-	mux.HandleFunc("POST /api/v1/dead/replay", act("replayed", ops.ReplayDead))
-	mux.HandleFunc("POST /api/v1/dead/drop", act("dropped", ops.DropDead))
-	return mux
+	}
 }
 
 // deadCursor is where a dead-letter page starts: the cursor when there is

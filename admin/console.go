@@ -175,15 +175,6 @@ func (c *Console) Series() Series {
 	return out
 }
 
-// Wrap serves the console's endpoints and hands every other request to api.
-func (c *Console) Wrap(api http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/", api)
-	mux.HandleFunc("GET /api/v1/series", c.handleSeries)
-	mux.HandleFunc("GET /api/v1/chain", c.handleChain)
-	return mux
-}
-
 func (c *Console) handleSeries(w http.ResponseWriter, r *http.Request) {
 	s := c.Series()
 	if c.lag != nil {

@@ -5,15 +5,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
-	"net/http/pprof"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/streamsync/streamsync/internal/httpserve"
 )
 
@@ -75,43 +72,7 @@ func New(cfg Config, ready ReadyFunc, gatherer prometheus.Gatherer, api http.Han
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: logger, ready: ready, mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	s.mux.HandleFunc("GET /readyz", s.handleReady)
-	if gatherer != nil {
-		s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
-	}
-	if api != nil {
-		s.mux.Handle("/api/", s.requireToken(api))
-		// The operators' console: static files that call /api/ with the token
-		// the operator types in (docs/operations.md's web page).
-		files, _ := fs.Sub(consoleFiles, "console")
-		index, _ := fs.ReadFile(files, "index.html")
-		static := http.StripPrefix("/console/", http.FileServerFS(files))
-		s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Header().Set("Content-Security-Policy", consoleCSP)
-			w.Header().Set("Cache-Control", "no-cache")
-			_, _ = w.Write(index)
-		})
-		// Whether the console must ask for the token before its first call.
-		s.mux.HandleFunc("GET /console/auth", func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, map[string]bool{"token_required": cfg.Token != ""})
-		})
-		s.mux.HandleFunc("GET /console/", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Security-Policy", consoleCSP)
-			w.Header().Set("Cache-Control", "no-cache")
-			static.ServeHTTP(w, r)
-		})
-	}
-	// Profiles for load runs (`go tool pprof`), only behind the token: they
-	// show memory and goroutines, so without a token they are not served
-	// (404).
-	if cfg.Token != "" {
-		s.mux.Handle("/debug/pprof/", s.requireToken(http.HandlerFunc(pprof.Index)))
-		s.mux.Handle("/debug/pprof/profile", s.requireToken(http.HandlerFunc(pprof.Profile)))
-	}
+	s.routes(gatherer, api)
 	g := &guard{configured: cfg.Addr, extra: extra, next: s.mux, log: logger}
 	s.http = httpserve.NewServer(httpserve.Config{Setting: "admin.addr", Addr: cfg.Addr, Handler: g, Logger: logger, Limits: cfg.HTTP})
 	g.listening = s.http.Addr

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/streamsync/streamsync/admin"
 	"github.com/streamsync/streamsync/reconcile"
 )
 
@@ -22,8 +23,8 @@ func TestAdminRoutes(t *testing.T) {
 	build := func(c reconcile.Config) (*reconcile.Reconciler, func(), error) {
 		return w.reconciler(c, true), func() {}, nil
 	}
-	with := reconcile.AdminRoutes(next, w.conn, w.db, s, build)
-	without := reconcile.AdminRoutes(next, nil, "", nil, nil)
+	with := admin.ReconcileRoutes(next, reconcile.RunsHandler(w.conn, w.db), reconcile.StartHandler(s, build))
+	without := admin.ReconcileRoutes(next, nil, reconcile.StartHandler(nil, nil))
 	tests := []struct {
 		name         string
 		h            http.Handler

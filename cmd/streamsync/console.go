@@ -42,7 +42,11 @@ func newAdmin(p *runProcess) (component, error) {
 		a.starter = starter
 		p.onClose(a.close) // when it never started
 	}
-	api, err := a.consoleAPI(p, ops, chains, reconcile.AdminRoutes(admin.NewAPI(ops, chains, p.log), p.ch, cfg.ClickHouse.Database, starter, build))
+	var runs http.Handler // no runs to list without ClickHouse
+	if p.ch != nil {
+		runs = reconcile.RunsHandler(p.ch, cfg.ClickHouse.Database)
+	}
+	api, err := a.consoleAPI(p, ops, chains, admin.ReconcileRoutes(admin.NewAPI(ops, chains, p.log), runs, reconcile.StartHandler(starter, build)))
 	if err != nil {
 		return nil, err
 	}
