@@ -13,6 +13,7 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/ingest"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
 	"github.com/streamsync/streamsync/pipeline"
@@ -137,7 +138,7 @@ func TestBackfillWithLiveEvents(t *testing.T) {
 			t.Fatalf("partner not at the highest versions: %s", wrong)
 		}
 		time.Sleep(100 * time.Millisecond) // poll interval
-		st, err := pipeline.ReadStatus(context.Background(), e.rdb, e.keys)
+		st, err := inspect.ReadStatus(context.Background(), e.rdb, e.keys)
 		if err != nil || st.Lag != 0 || st.Pending != 0 || st.Delayed != 0 || st.Retrying != 0 {
 			continue
 		}

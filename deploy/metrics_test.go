@@ -17,6 +17,7 @@ import (
 
 	"github.com/streamsync/streamsync/deadarchive"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/outbox"
 	"github.com/streamsync/streamsync/pipeline"
@@ -75,7 +76,7 @@ func exported(t *testing.T) map[string]bool {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	t.Cleanup(func() { _ = rdb.Close() })
 	keys := layout.NewKeys("events", "g", "dead", "delayed", "retry")
-	gauges, err := pipeline.NewGauges(pipeline.GaugesConfig{Keys: keys}, rdb)
+	gauges, err := inspect.NewGauges(inspect.GaugesConfig{Keys: keys}, rdb)
 	if err != nil {
 		t.Fatal(err)
 	}

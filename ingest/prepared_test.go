@@ -14,9 +14,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 const t0 = int64(1700000000000)
@@ -82,9 +82,9 @@ func (p *preparedEnv) steps(t *testing.T) []string {
 	return out
 }
 
-func (p *preparedEnv) status(t *testing.T) pipeline.Status {
+func (p *preparedEnv) status(t *testing.T) inspect.Status {
 	t.Helper()
-	s, err := pipeline.ReadStatus(context.Background(), p.rdb, p.keys)
+	s, err := inspect.ReadStatus(context.Background(), p.rdb, p.keys)
 	if err != nil {
 		t.Fatal(err)
 	}

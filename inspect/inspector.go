@@ -8,27 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/internal/layout"
-	"github.com/streamsync/streamsync/pipeline"
 )
-
-// Status is what `streamsync status` and GET /api/v1/status show.
-type Status = pipeline.Status
-
-// PartnerState is what one running process knows of the partner.
-type PartnerState = pipeline.PartnerState
-
-// DeadLetter is one entry of the dead-letter stream.
-type DeadLetter = pipeline.DeadLetter
-
-// DeadFilter picks dead letters: by event id (or dead-letter entry id), by
-// reason, by account, or all of them.
-type DeadFilter = pipeline.DeadFilter
-
-// ErrNoFilter is returned when a replay or drop names nothing.
-var ErrNoFilter = pipeline.ErrNoFilter
-
-// MaxListBytes bounds one page of ListDead (docs/security.md).
-const MaxListBytes = pipeline.MaxListBytes
 
 // Options say where the pipeline's state is and who acts on it.
 type Options struct {
@@ -47,12 +27,12 @@ type Options struct {
 // drops dead letters, over every shard.
 type Inspector struct {
 	opts Options
-	ops  pipeline.DeadOps
+	ops  DeadOps
 }
 
 // New builds an Inspector.
 func New(o Options) *Inspector {
-	return &Inspector{opts: o, ops: pipeline.DeadOps{RDB: o.RDB, Keys: o.Keys, Shards: o.Shards, Instance: o.Instance, AttemptLog: o.AttemptLog}}
+	return &Inspector{opts: o, ops: DeadOps{RDB: o.RDB, Keys: o.Keys, Shards: o.Shards, Instance: o.Instance, AttemptLog: o.AttemptLog}}
 }
 
 // Status reads the counters of every shard in one pipelined round trip and
@@ -80,13 +60,8 @@ func (i *Inspector) DropDead(ctx context.Context, f DeadFilter) ([]string, error
 }
 
 // Gauges is the prometheus.Collector of the pipeline's state read when
-// /metrics is scraped (pipeline.Gauges): the counters Status reads, as
+// /metrics is scraped (Gauges): the counters Status reads, as
 // gauges. timeout bounds one scrape's reads (0: 2s).
 func (i *Inspector) Gauges(timeout time.Duration, logger *slog.Logger) (prometheus.Collector, error) {
-	return pipeline.NewGauges(pipeline.GaugesConfig{Keys: i.opts.Keys, Shards: i.opts.Shards, Timeout: timeout, Logger: logger}, i.opts.RDB)
-}
-
-// ReadStatus reads one shard's counters in one pipelined round trip.
-func ReadStatus(ctx context.Context, rdb redis.UniversalClient, k layout.Keys) (Status, error) {
-	return pipeline.ReadStatus(ctx, rdb, k)
+	return NewGauges(GaugesConfig{Keys: i.opts.Keys, Shards: i.opts.Shards, Timeout: timeout, Logger: logger}, i.opts.RDB)
 }

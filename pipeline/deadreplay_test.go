@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"github.com/streamsync/streamsync/inspect"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ func TestReplayDeadByReasonSince(t *testing.T) {
 	h.upsert("e2", "acc2", "main", "bad-2", 7, `{"x":2}`)
 	h.waitTerminal([]string{"e1", "e2"}, 10*time.Second)
 	h.faults(partnersim.Faults{})
-	ops := DeadOps{RDB: h.rdb, Keys: h.keys, Instance: "op", AttemptLog: true, Clock: h.clock}
+	ops := inspect.DeadOps{RDB: h.rdb, Keys: h.keys, Instance: "op", AttemptLog: true, Clock: h.clock}
 	ctx := context.Background()
 	later := h.clock.Now().Add(time.Hour)
 	tests := []struct {

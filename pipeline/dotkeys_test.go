@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"encoding/json"
+	"github.com/streamsync/streamsync/inspect"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -75,7 +76,7 @@ func TestDotKeys(t *testing.T) {
 	if s := by["up-3dots"]; len(s) == 0 || s[len(s)-1] != "delivered" {
 		t.Fatalf("up-3dots: steps %v, want delivered; dead letters %+v", s, h.dead())
 	}
-	dead := map[string]DeadLetter{}
+	dead := map[string]inspect.DeadLetter{}
 	for _, d := range h.dead() {
 		dead[d.EventID] = d
 	}

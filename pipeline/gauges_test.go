@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"github.com/streamsync/streamsync/inspect"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func TestGaugesReadRedisOnScrape(t *testing.T) {
 	rdb.HIncrBy(ctx, keys.Steps, "released", 3)
 	rdb.HIncrBy(ctx, keys.Steps, "delivered", 4)
 
-	g, err := NewGauges(GaugesConfig{Keys: keys, Prepared: func(context.Context) (int64, error) { return 7, nil }}, rdb)
+	g, err := inspect.NewGauges(inspect.GaugesConfig{Keys: keys, Prepared: func(context.Context) (int64, error) { return 7, nil }}, rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestGaugesReadRedisOnScrape(t *testing.T) {
 func TestGaugesRedisDown(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = rdb.Close() })
-	g, err := NewGauges(GaugesConfig{Keys: layout.NewKeys("x:events", "g", "x:dead", "x:delayed", "x:retry")}, rdb)
+	g, err := inspect.NewGauges(inspect.GaugesConfig{Keys: layout.NewKeys("x:events", "g", "x:dead", "x:delayed", "x:retry")}, rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestGaugesRedisDown(t *testing.T) {
 func TestStepsTotalAndEndToEndFromPipeline(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := newHarness(t, options{cfg: func(c *Config) { c.Registerer = reg }})
-	g, err := NewGauges(GaugesConfig{Keys: h.keys}, h.rdb)
+	g, err := inspect.NewGauges(inspect.GaugesConfig{Keys: h.keys}, h.rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +143,7 @@ func TestStepsTotalAndEndToEndFromPipeline(t *testing.T) {
 	h.waitSteps("c1", "parked", "released", "delivered")
 	h.waitSteps("p1", "delivered")
 
-	s, err := ReadStatus(context.Background(), h.rdb, h.keys)
+	s, err := inspect.ReadStatus(context.Background(), h.rdb, h.keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func TestStepsTotalAndEndToEndFromPipeline(t *testing.T) {
 }
 
 // With several shards every gauge is the sum over the shards, in one scrape:
-// the numbers `streamsync status` prints (ReadShardsStatus), not shard 0's.
+// the numbers `streamsync status` prints (inspect.ReadShardsStatus), not shard 0's.
 // Each shard holds different counts, so reading any one shard alone fails.
 func TestGaugesSumEveryShard(t *testing.T) {
 	rdb := testenv.Redis(t)
@@ -187,7 +188,7 @@ func TestGaugesSumEveryShard(t *testing.T) {
 		rdb.HIncrBy(ctx, k.Steps, "delivered", int64(2*n))
 	}
 
-	g, err := NewGauges(GaugesConfig{Shards: shards}, rdb)
+	g, err := inspect.NewGauges(inspect.GaugesConfig{Shards: shards}, rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +206,7 @@ func TestGaugesSumEveryShard(t *testing.T) {
 			t.Errorf("%s = %v, want %v (the sum over 3 shards)", k, got[k], v)
 		}
 	}
-	st, err := ReadShardsStatus(ctx, rdb, shards)
+	st, err := inspect.ReadShardsStatus(ctx, rdb, shards)
 	if err != nil {
 		t.Fatal(err)
 	}

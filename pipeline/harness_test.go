@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"github.com/streamsync/streamsync/inspect"
 	"net/http/httptest"
 	"sort"
 	"strings"
@@ -235,9 +236,9 @@ func terminal(step string) bool {
 }
 
 // dead returns the dead letters of the run.
-func (h *harness) dead() []DeadLetter {
+func (h *harness) dead() []inspect.DeadLetter {
 	h.t.Helper()
-	d, _, err := DeadOps{RDB: h.rdb, Shards: h.shards}.List(context.Background(), DeadFilter{All: true}, "", 1000)
+	d, _, err := inspect.DeadOps{RDB: h.rdb, Shards: h.shards}.List(context.Background(), inspect.DeadFilter{All: true}, "", 1000)
 	if err != nil {
 		h.t.Fatal(err)
 	}

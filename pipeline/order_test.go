@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/streamsync/streamsync/inspect"
 	"slices"
 	"strconv"
 	"strings"
@@ -113,7 +114,7 @@ func TestTwoProcessesKeepAccountsSerial(t *testing.T) {
 		b, _ := h.rdb.Get(context.Background(), h.shards[1].Owner).Result()
 		return a != "" && b != "" && a != b
 	})
-	st, err := ReadShardsStatus(context.Background(), h.rdb, h.shards)
+	st, err := inspect.ReadShardsStatus(context.Background(), h.rdb, h.shards)
 	if err != nil {
 		t.Fatal(err)
 	}

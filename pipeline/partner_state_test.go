@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"github.com/streamsync/streamsync/inspect"
 	"strings"
 	"testing"
 	"time"
@@ -49,10 +50,10 @@ func TestRefusedCredentialsWaitWithoutRows(t *testing.T) {
 	if d := h.dead(); len(d) != 0 {
 		t.Fatalf("dead letters: %+v", d)
 	}
-	var st Status
+	var st inspect.Status
 	testenv.WaitFor(t, 10*time.Second, "status to show the refusal", func() bool {
 		var err error
-		if st, err = ReadStatus(context.Background(), h.rdb, h.keys); err != nil {
+		if st, err = inspect.ReadStatus(context.Background(), h.rdb, h.keys); err != nil {
 			t.Fatal(err)
 		}
 		return len(st.Partner) == 1 && !st.Partner[0].AuthOK
@@ -70,26 +71,12 @@ func TestRefusedCredentialsWaitWithoutRows(t *testing.T) {
 		}
 	}
 	testenv.WaitFor(t, 10*time.Second, "status to show the credentials accepted", func() bool {
-		st, _ = ReadStatus(context.Background(), h.rdb, h.keys)
+		st, _ = inspect.ReadStatus(context.Background(), h.rdb, h.keys)
 		return len(st.Partner) == 1 && st.Partner[0].AuthOK && st.Partner[0].Breaker == "closed"
 	})
 	cancel()
 	<-reported
-	if st, _ = ReadStatus(context.Background(), h.rdb, h.keys); len(st.Partner) != 0 {
+	if st, _ = inspect.ReadStatus(context.Background(), h.rdb, h.keys); len(st.Partner) != 0 {
 		t.Fatalf("a stopped process is still in status: %+v", st.Partner)
-	}
-}
-
-func TestPartnerStatesLeaveOutStaleEntries(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	m := map[string]string{
-		"b":    fmt.Sprintf(`{"instance":"b","breaker":"open","auth_ok":false,"updated_at_ms":%d}`, now.Add(-time.Second).UnixMilli()),
-		"a":    fmt.Sprintf(`{"instance":"a","breaker":"closed","auth_ok":true,"updated_at_ms":%d}`, now.UnixMilli()),
-		"gone": fmt.Sprintf(`{"instance":"gone","updated_at_ms":%d}`, now.Add(-2*PartnerStateTTL).UnixMilli()),
-		"junk": `{`,
-	}
-	got := partnerStates(m, now)
-	if len(got) != 2 || got[0].Instance != "a" || got[1].Instance != "b" || got[1].AuthOK {
-		t.Fatalf("%+v", got)
 	}
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"github.com/streamsync/streamsync/inspect"
 	"math"
 	"testing"
 	"time"
@@ -186,8 +187,8 @@ func TestReplayProvesItself(t *testing.T) {
 	h.upsert("new", "acc", "main", "bad-k", 10, `{"v":10}`)
 	h.waitSteps("new", "delivered")
 
-	ops := DeadOps{RDB: h.rdb, Shards: h.shards, Instance: "op", AttemptLog: true, Clock: h.clock}
-	if _, err := ops.Replay(context.Background(), DeadFilter{IDs: []string{"old"}}); err != nil {
+	ops := inspect.DeadOps{RDB: h.rdb, Shards: h.shards, Instance: "op", AttemptLog: true, Clock: h.clock}
+	if _, err := ops.Replay(context.Background(), inspect.DeadFilter{IDs: []string{"old"}}); err != nil {
 		t.Fatal(err)
 	}
 	// Past the ledger, the partner itself says it has a newer version.
@@ -215,7 +216,7 @@ func TestReplayProvesItself(t *testing.T) {
 	h.faults(partnersim.Faults{RejectPrefix: "bad"})
 	h.upsert("newer", "acc", "main", "bad-k", 11, `{"v":11}`)
 	h.waitSteps("newer", "dead")
-	if _, err := ops.Replay(context.Background(), DeadFilter{IDs: []string{"newer"}}); err != nil {
+	if _, err := ops.Replay(context.Background(), inspect.DeadFilter{IDs: []string{"newer"}}); err != nil {
 		t.Fatal(err)
 	}
 	h.waitSteps("newer", "dead", "replayed", "dead")

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"github.com/streamsync/streamsync/inspect"
 	"slices"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestShardsDeliverEveryAccount(t *testing.T) {
 			}
 		}
 	}
-	st, err := ReadShardsStatus(ctx, h.rdb, h.shards)
+	st, err := inspect.ReadShardsStatus(ctx, h.rdb, h.shards)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,12 +151,12 @@ func TestDeadLettersOverShards(t *testing.T) {
 		h.upsert(id, fmt.Sprintf("acc-%d", i), "main", fmt.Sprintf("bad-%d", i), 1, `{}`)
 	}
 	h.waitTerminal(ids, 15*time.Second)
-	ops := DeadOps{RDB: h.rdb, Shards: h.shards, Instance: "op", AttemptLog: true, Clock: h.clock}
+	ops := inspect.DeadOps{RDB: h.rdb, Shards: h.shards, Instance: "op", AttemptLog: true, Clock: h.clock}
 	ctx := context.Background()
 	var got []string
 	cursor, pages := "", 0
 	for {
-		page, next, err := ops.List(ctx, DeadFilter{Reason: "rejected"}, cursor, 2)
+		page, next, err := ops.List(ctx, inspect.DeadFilter{Reason: "rejected"}, cursor, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,11 +179,11 @@ func TestDeadLettersOverShards(t *testing.T) {
 	if !slices.Equal(got, ids) {
 		t.Fatalf("listed %v, want %v", got, ids)
 	}
-	if _, _, err := ops.List(ctx, DeadFilter{All: true}, "7/0-0", 2); err == nil {
+	if _, _, err := ops.List(ctx, inspect.DeadFilter{All: true}, "7/0-0", 2); err == nil {
 		t.Fatal("a cursor of shard 7 of 3 was taken")
 	}
 	h.faults(partnersim.Faults{})
-	replayed, err := ops.Replay(ctx, DeadFilter{All: true})
+	replayed, err := ops.Replay(ctx, inspect.DeadFilter{All: true})
 	if err != nil || len(replayed) != 9 {
 		t.Fatalf("replayed %v: %v", replayed, err)
 	}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"github.com/streamsync/streamsync/inspect"
 	"strings"
 	"testing"
 	"time"
@@ -92,8 +93,8 @@ func TestWideEventParksRetriesDiesAndReplays(t *testing.T) {
 				t.Fatalf("dead letter: reason %s, %d fields, want %d", d[0].Reason, len(d[0].Fields), len(want)/2+4)
 			}
 			h.faults(partnersim.Faults{})
-			ops := DeadOps{RDB: h.rdb, Keys: h.keys, Instance: "op", AttemptLog: true, Clock: h.clock}
-			if got, err := ops.Replay(ctx, DeadFilter{IDs: []string{"w-dead"}}); err != nil || len(got) != 1 {
+			ops := inspect.DeadOps{RDB: h.rdb, Keys: h.keys, Instance: "op", AttemptLog: true, Clock: h.clock}
+			if got, err := ops.Replay(ctx, inspect.DeadFilter{IDs: []string{"w-dead"}}); err != nil || len(got) != 1 {
 				t.Fatalf("replay: %v %v", got, err)
 			}
 			h.waitSteps("w-dead", "dead", "replayed", "delivered")

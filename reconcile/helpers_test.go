@@ -12,6 +12,7 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/ingest"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
@@ -144,7 +145,7 @@ func (w *world) startPipeline() {
 func (w *world) waitDelivered(n int64) {
 	w.t.Helper()
 	testenv.WaitFor(w.t, 30*time.Second, "the pipeline to deliver every event", func() bool {
-		s, err := pipeline.ReadStatus(context.Background(), w.rdb, w.keys)
+		s, err := inspect.ReadStatus(context.Background(), w.rdb, w.keys)
 		return err == nil && s.Lag == 0 && s.Pending == 0 && s.Delayed == 0 && s.Retrying == 0 && s.Steps["delivered"] >= n
 	})
 }

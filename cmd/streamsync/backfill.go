@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/streamsync/streamsync/backfill"
 	"github.com/streamsync/streamsync/event"
-	"github.com/streamsync/streamsync/pipeline"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/source"
 	"golang.org/x/term"
 )
@@ -76,7 +76,7 @@ func runBackfill(ctx context.Context, e *env) error {
 		Resume: resume, RunID: runID, ReplayDead: replay, Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes},
 		Progress: progress, Logger: e.log,
 		LedgerEntities: func(ctx context.Context) ([]string, error) { return ledgerOf(rdb, shards).Entities(ctx) },
-		Replayer:       pipeline.DeadOps{RDB: rdb, Shards: shards, Instance: "backfill", AttemptLog: cfg.ClickHouse.Addr != ""},
+		Replayer:       inspect.DeadOps{RDB: rdb, Shards: shards, Instance: "backfill", AttemptLog: cfg.ClickHouse.Addr != ""},
 	}, rdb, src)
 	if err != nil {
 		return err

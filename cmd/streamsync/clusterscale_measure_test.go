@@ -22,11 +22,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/demo"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/loadtest"
 	"github.com/streamsync/streamsync/partnersim"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 // `make bench-cluster` = go test -tags measure -run MeasureClusterScale -v ./cmd/streamsync
@@ -228,11 +228,11 @@ func measureClusterRow(t *testing.T, rdb *redis.ClusterClient, addrs []string, s
 	// a terminal step, so that the polling costs Redis next to nothing; then
 	// the whole status.
 	deadline := start.Add(*clusterTimeout)
-	var st pipeline.Status
+	var st inspect.Status
 	for {
 		if terminalSteps(ctx, rdb, shards) >= int64(len(work)) {
 			var err error
-			if st, err = pipeline.ReadShardsStatus(ctx, rdb, shards); err == nil &&
+			if st, err = inspect.ReadShardsStatus(ctx, rdb, shards); err == nil &&
 				st.Lag == 0 && st.Pending == 0 && st.Delayed == 0 && st.Retrying == 0 {
 				break
 			}

@@ -16,10 +16,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/demo"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 // process is a streamsync run started as a child process.
@@ -104,14 +104,14 @@ func TestCrashRecovery(t *testing.T) {
 	steps := waitAllTerminal(t, conn, db, ids, 4*time.Minute, p)
 	assertNoRowMissing(t, rdb, layout.Shards{keys}, conn, db)
 	p.kill()
-	checkOutcome(t, story, steps, pipeline.DeadOps{RDB: rdb, Keys: keys}, sim)
+	checkOutcome(t, story, steps, inspect.DeadOps{RDB: rdb, Keys: keys}, sim)
 }
 
 // checkOutcome: every event has exactly one terminal step with the reason
 // it should have, only invalid entries are dead letters, the partner holds
 // exactly the newest version of every record, and no account ever had two
 // requests at the partner at once.
-func checkOutcome(t *testing.T, story []demo.Entry, steps map[string][]string, ops pipeline.DeadOps, sim *partnersim.Server) {
+func checkOutcome(t *testing.T, story []demo.Entry, steps map[string][]string, ops inspect.DeadOps, sim *partnersim.Server) {
 	t.Helper()
 	ctx := context.Background()
 	// Every event has exactly one terminal step, with the reason it should have.
@@ -136,7 +136,7 @@ func checkOutcome(t *testing.T, story []demo.Entry, steps map[string][]string, o
 			t.Errorf("event %s ended %s: %v", id, term[0], steps[id])
 		}
 	}
-	dead, _, _ := ops.List(ctx, pipeline.DeadFilter{All: true}, "", 100000)
+	dead, _, _ := ops.List(ctx, inspect.DeadFilter{All: true}, "", 100000)
 	for _, d := range dead {
 		if d.Reason != "invalid" {
 			t.Errorf("dead letter %s: %s %s", d.EventID, d.Reason, d.Error)

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 // A wrong sink.client_secret (docs/events.md): the running process says so in
@@ -57,7 +57,7 @@ func TestWrongClientSecretIsLoud(t *testing.T) {
 		return strings.Contains(m, "streamsync_partner_auth_ok 0") && strings.Contains(m, "streamsync_partner_breaker_state 2")
 	})
 	testenv.WaitFor(t, 10*time.Second, "the refusal in /api/v1/status", func() bool {
-		var st pipeline.Status
+		var st inspect.Status
 		return json.Unmarshal([]byte(get("/api/v1/status")), &st) == nil && len(st.Partner) == 1 && !st.Partner[0].AuthOK
 	})
 	out, err := cli(t, env, "status")

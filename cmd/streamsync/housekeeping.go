@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/internal/layout"
 	"sync"
 	"time"
@@ -40,14 +41,14 @@ func newHousekeeping(p *runProcess) (component, error) {
 func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, shards layout.Shards) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
-	var last pipeline.Status
+	var last inspect.Status
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		s, err := pipeline.ReadShardsStatus(ctx, rdb, shards)
+		s, err := inspect.ReadShardsStatus(ctx, rdb, shards)
 		if err != nil {
 			continue
 		}

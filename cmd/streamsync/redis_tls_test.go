@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/internal/testenv"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 // tlsRedisEnv points the commands at r: TLS with r's CA and client
@@ -40,7 +40,7 @@ func TestRedisTLSAndACLUser(t *testing.T) {
 			if err != nil {
 				t.Fatalf("status over TLS: %v", err)
 			}
-			var st pipeline.Status
+			var st inspect.Status
 			if err := json.Unmarshal([]byte(out), &st); err != nil || st.StreamLength == 0 {
 				t.Fatalf("status: %v\n%s", err, out)
 			}

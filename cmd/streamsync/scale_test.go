@@ -11,10 +11,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/demo"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 // The size of TestManyProcessesOnCluster: `go test -run ManyProcesses
@@ -86,7 +86,7 @@ func TestManyProcessesOnCluster(t *testing.T) {
 		}
 	})
 	delivered := func() int64 {
-		st, _ := pipeline.ReadShardsStatus(ctx, rdb, shards)
+		st, _ := inspect.ReadShardsStatus(ctx, rdb, shards)
 		return st.Steps["delivered"]
 	}
 	total := int64(len(story))
@@ -105,14 +105,14 @@ func TestManyProcessesOnCluster(t *testing.T) {
 	}
 	steps := waitAllTerminal(t, conn, db, ids, 4*time.Minute, procs[0])
 	assertNoRowMissing(t, rdb, shards, conn, db)
-	st, err := pipeline.ReadShardsStatus(ctx, rdb, shards)
+	st, err := inspect.ReadShardsStatus(ctx, rdb, shards)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range procs {
 		p.kill()
 	}
-	checkOutcome(t, story, steps, pipeline.DeadOps{RDB: rdb, Shards: shards}, sim)
+	checkOutcome(t, story, steps, inspect.DeadOps{RDB: rdb, Shards: shards}, sim)
 	for i, sh := range st.Shards {
 		if sh.Steps["delivered"] == 0 || sh.Pending != 0 || sh.Lag != 0 {
 			t.Errorf("shard %d: %+v", i, sh)

@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
-	"github.com/streamsync/streamsync/pipeline"
 )
 
 // `streamsync shard ACCOUNT` prints the account's stream alone on one line:
@@ -68,7 +68,7 @@ func TestStatusPerShard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s pipeline.Status
+	var s inspect.Status
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/internal/testenv"
 	"github.com/streamsync/streamsync/partnersim"
@@ -100,8 +101,8 @@ func TestExporterTakesEveryStepKind(t *testing.T) {
 	waitStep("dead", 1)
 	up("v1", "k5", "v1", `{}`) // invalid: the version is not a number
 	waitStep("invalid", 1)
-	ops := pipeline.DeadOps{RDB: rdb, Keys: keys, Instance: "op", AttemptLog: true}
-	if _, err := ops.Replay(ctx, pipeline.DeadFilter{IDs: []string{"v1"}}); err != nil {
+	ops := inspect.DeadOps{RDB: rdb, Keys: keys, Instance: "op", AttemptLog: true}
+	if _, err := ops.Replay(ctx, inspect.DeadFilter{IDs: []string{"v1"}}); err != nil {
 		t.Fatal(err)
 	}
 	waitStep("replayed", 1)

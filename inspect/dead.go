@@ -1,4 +1,4 @@
-package pipeline
+package inspect
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
@@ -180,6 +181,15 @@ type DeadOps struct {
 	Clock      Clock
 }
 
+// Clock tells the time of a replay; nil is the wall clock.
+type Clock interface {
+	Now() time.Time
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
 // Replay re-enters every dead letter that matches f as a new entry of the
 // events stream (same id, ledger check skipped once, a `replayed` row) and
 // removes it from the dead-letter stream. It returns the ids replayed: at
@@ -199,7 +209,7 @@ func (o DeadOps) Replay(ctx context.Context, f DeadFilter) ([]string, error) {
 	}
 	clock := o.Clock
 	if clock == nil {
-		clock = WallClock
+		clock = wallClock{}
 	}
 	return o.each(ctx, f, func(d DeadLetter) error {
 		ok, err := layout.Replay(ctx, o.RDB, o.shards()[d.Shard], d.DeadID, d.Fields["entity"], clock.Now(), o.Instance, o.AttemptLog,
