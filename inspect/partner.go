@@ -8,7 +8,7 @@ import (
 )
 
 // PartnerState is what one running process knows of the partner (contract
-// docs/events.md, "partner down"), as `streamsync status` and GET /api/v1/status show it.
+// docs/partner-faults.md, "Partner down"), as `streamsync status` and GET /api/v1/status show it.
 type PartnerState struct {
 	Instance string `json:"instance"`
 	// Breaker is the circuit breaker: closed, half-open or open.

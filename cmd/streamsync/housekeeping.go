@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"github.com/streamsync/streamsync/inspect"
-	"github.com/streamsync/streamsync/internal/layout"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/pipeline"
 )
 

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"github.com/streamsync/streamsync/internal/layout"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/inspect"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 	"github.com/streamsync/streamsync/sinks/partner"

@@ -9,7 +9,7 @@ import (
 )
 
 // readAnswer reads what Classify needs of an answer's body, at most
-// apiclient.MaxAnswer bytes (docs/partner-faults.md, "Large answers"): an
+// apiclient.MaxAnswer bytes (docs/partner-faults.md, "Long answers"): an
 // error answer's body whole (or its first MiB, in which Classify looks for
 // the error code); a success's body is read and dropped, since nothing in it
 // is judged. An error wraps apiclient.ErrAnswerCut when the body ended early.

@@ -6,7 +6,7 @@ import (
 )
 
 // BreakerConfig shapes the circuit breaker that pauses delivery while the
-// partner is down (docs/events.md, "partner down").
+// partner is down (docs/partner-faults.md, "Partner down").
 type BreakerConfig struct {
 	// TripAfter consecutive transient failures open the breaker, however
 	// many calls succeeded before (20). A token endpoint that refuses the

@@ -130,7 +130,7 @@ type Sink struct {
 }
 
 // noRedirect makes a client hand back a 3xx as the answer: a redirect is
-// never followed (docs/events.md, "what counts as the partner's answer"), on
+// never followed (docs/partner-faults.md, "What counts as the partner's answer"), on
 // the record requests and on the token request alike.
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
