@@ -1,0 +1,100 @@
+package profile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Error is a setting of a profile that is wrong: which profile, the
+// setting's path in it ("entities.contact.upsert.body"), its line in the
+// file (0 when not known) and what is wrong.
+type Error struct {
+	Profile string
+	Path    string
+	Line    int
+	Reason  string
+}
+
+func (e *Error) Error() string {
+	where := e.Path
+	if e.Line > 0 {
+		where = fmt.Sprintf("%s (line %d)", e.Path, e.Line)
+	}
+	return fmt.Sprintf("profile %s: %s: %s", e.Profile, where, e.Reason)
+}
+
+// maxProfileBytes bounds a profile file: configuration, not data.
+const maxProfileBytes = 1 << 20
+
+// Load reads, parses and checks the profile in the YAML file path.
+func Load(path string) (*Profile, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", path, err)
+	}
+	if fi.Size() > maxProfileBytes {
+		return nil, fmt.Errorf("profile %s: larger than %d bytes", path, maxProfileBytes)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", path, err)
+	}
+	return Parse(b, path)
+}
+
+// Parse parses and checks a profile written in YAML; source names it in
+// errors until its name is known. Every problem found is returned, joined,
+// each an *Error.
+func Parse(b []byte, source string) (*Profile, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, &Error{Profile: source, Reason: err.Error()}
+	}
+	var p Profile
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true) // a misspelt setting is an error, not ignored
+	if err := dec.Decode(&p); err != nil {
+		return nil, &Error{Profile: source, Reason: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if p.Name == "" {
+		return nil, &Error{Profile: source, Path: "name", Line: 1, Reason: "required"}
+	}
+	errs := p.check(func(path ...string) int { return lineOf(&root, path) })
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &p, nil
+}
+
+// lineOf is the line of the value at path in a YAML document; 0 when path
+// is not there (a default filled in), then the nearest line above it.
+func lineOf(root *yaml.Node, path []string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, key := range path {
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+				line = n.Content[i].Line
+				break
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
+}

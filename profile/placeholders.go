@@ -1,0 +1,97 @@
+package profile
+
+import (
+	"fmt"
+	"math/big"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/streamsync/streamsync/event"
+)
+
+// Placeholders are the names a path, query value or header value may hold
+// in braces; {data.FIELD} (a top-level field of data) is one too.
+var Placeholders = []string{"id", "account", "entity", "key", "op", "version", "parent.entity", "parent.key"}
+
+var placeholderRe = regexp.MustCompile(`\{([^{}]*)\}`)
+
+var dataFieldRe = regexp.MustCompile(`^data\.[A-Za-z0-9_-]+$`)
+
+// checkPlaceholders returns an error naming the first placeholder of s
+// that is not known.
+func checkPlaceholders(s string) error {
+	for _, m := range placeholderRe.FindAllStringSubmatch(s, -1) {
+		name := m[1]
+		if !known(name) {
+			return fmt.Errorf("unknown placeholder {%s} (known: {%s}, {data.FIELD})", name, strings.Join(Placeholders, "}, {"))
+		}
+	}
+	if strings.Count(s, "{") != strings.Count(s, "}") {
+		return fmt.Errorf("unbalanced braces in %q", s)
+	}
+	return nil
+}
+
+func known(name string) bool {
+	for _, p := range Placeholders {
+		if p == name {
+			return true
+		}
+	}
+	return dataFieldRe.MatchString(name)
+}
+
+// fill replaces every placeholder of s with its value from e, each passed
+// through esc (path-escaping in a path, none elsewhere). A {data.FIELD} that
+// is not a string, number or boolean in e's data is an error.
+func fill(s string, e event.Event, data map[string]any, esc func(string) string) (string, error) {
+	var err error
+	out := placeholderRe.ReplaceAllStringFunc(s, func(m string) string {
+		name := m[1 : len(m)-1]
+		v, ok := value(name, e, data)
+		if !ok && err == nil {
+			err = fmt.Errorf("{%s}: the event has no such value", name)
+		}
+		return esc(v)
+	})
+	return out, err
+}
+
+func value(name string, e event.Event, data map[string]any) (string, bool) {
+	switch name {
+	case "id":
+		return e.ID, true
+	case "account":
+		return e.Account, true
+	case "entity":
+		return e.Entity, true
+	case "key":
+		return e.Key, true
+	case "op":
+		return string(e.Op), true
+	case "version":
+		return strconv.FormatInt(e.Version, 10), true
+	case "parent.entity":
+		return e.ParentEntity, e.ParentEntity != ""
+	case "parent.key":
+		return e.ParentKey, e.ParentKey != ""
+	}
+	field, ok := strings.CutPrefix(name, "data.")
+	if !ok {
+		return "", false
+	}
+	switch v := data[field].(type) {
+	case string:
+		return v, true
+	case bool:
+		return strconv.FormatBool(v), true
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	case int:
+		return strconv.Itoa(v), true
+	case *big.Int:
+		return v.String(), true
+	}
+	return "", false
+}
