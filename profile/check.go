@@ -55,6 +55,21 @@ func (p *Profile) check(line func(path ...string) int) []error {
 			}
 			*op.dst = r
 		}
+		own := e.Answers
+		if name != "*" && p.Entities[name] != nil {
+			own = p.Entities[name].Answers
+		}
+		rules, problems := compileRules(own, "answers")
+		for _, pr := range problems {
+			fail(pr.reason, append(slices.Clone(section), strings.Split(pr.field, ".")...)...)
+		}
+		if name != "*" {
+			// The defaults' rules come after the entity's own; their
+			// problems are reported once, under defaults.
+			defaults, _ := compileRules(p.Defaults.Answers, "answers")
+			rules = append(rules, defaults...)
+		}
+		c.rules = rules
 		p.checked[name] = c
 	}
 	return errs
@@ -74,6 +89,7 @@ func merge(d Entity, e *Entity) Entity {
 	if e.Delete != nil {
 		out.Delete = e.Delete
 	}
+	out.Answers = append(append([]Rule(nil), e.Answers...), d.Answers...)
 	return out
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -79,22 +80,43 @@ func lineOf(root *yaml.Node, path []string) int {
 		n = n.Content[0]
 	}
 	line := n.Line
-	for _, key := range path {
-		if n.Kind != yaml.MappingNode {
-			return line
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				next = n.Content[i+1]
-				line = n.Content[i].Line
-				break
+	for _, part := range path {
+		for _, key := range splitIndex(part) {
+			if idx, err := strconv.Atoi(key); err == nil && n.Kind == yaml.SequenceNode {
+				if idx >= len(n.Content) {
+					return line
+				}
+				n = n.Content[idx]
+				line = n.Line
+				continue
+			}
+			var ok bool
+			if n, line, ok = child(n, key, line); !ok {
+				return line
 			}
 		}
-		if next == nil {
-			return line
-		}
-		n = next
 	}
 	return line
+}
+
+// splitIndex splits "answers[0]" into "answers" and "0".
+func splitIndex(part string) []string {
+	name, idx, ok := strings.Cut(part, "[")
+	if !ok {
+		return []string{part}
+	}
+	return []string{name, strings.TrimSuffix(idx, "]")}
+}
+
+// child is the value of key in mapping n, and its key's line.
+func child(n *yaml.Node, key string, line int) (*yaml.Node, int, bool) {
+	if n.Kind != yaml.MappingNode {
+		return n, line, false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1], n.Content[i].Line, true
+		}
+	}
+	return n, line, false
 }

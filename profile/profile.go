@@ -21,6 +21,9 @@ type Entity struct {
 	Query   map[string]string `yaml:"query"`
 	Upsert  *Request          `yaml:"upsert"`
 	Delete  *Request          `yaml:"delete"`
+	// Answers are the rules that judge the partner's answers; an entity's
+	// own are tried before the defaults' (see Rule).
+	Answers []Rule `yaml:"answers"`
 }
 
 // Request is one HTTP request: Path and the values of Query and Headers may
@@ -39,6 +42,7 @@ type Request struct {
 // compiled is one entity's requests, ready to render.
 type compiled struct {
 	upsert, delete *request
+	rules          []rule
 }
 
 type request struct {

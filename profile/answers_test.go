@@ -1,0 +1,105 @@
+package profile
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamsync/streamsync/internal/delivery"
+)
+
+const erp = `name: erp
+base_url: https://erp.example
+defaults:
+  upsert: {method: POST, path: /api/save}
+  delete: {method: POST, path: /api/remove}
+  answers:
+    - when: {status: 2xx, body: '.code == 0'}
+      then: delivered
+    - when: {status: 2xx, body: '.code == 40001'}
+      then: parent_missing
+      detail: .msg
+    - when: {status: 2xx, body: '.code == 42900'}
+      then: transient
+      wait: {body: .retry_in}
+    - when: {status: 2xx, body: '.code != 0'}
+      then: permanent
+      detail: .msg
+    - when: {status: 429, header: X-RateLimit-Reset}
+      then: transient
+      wait: {header: X-RateLimit-Reset}
+entities:
+  order:
+    answers:
+      - when: {status: "409"}
+        then: stale
+`
+
+// Rules judge answers by status, header and body — failures inside a 200
+// included — and the first that matches decides; an entity's own rules
+// come first; an answer no rule matches is left to the built-in meaning.
+func TestJudge(t *testing.T) {
+	p, err := Parse([]byte(erp), "erp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	hdr := func(kv ...string) http.Header {
+		h := http.Header{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			h.Set(kv[i], kv[i+1])
+		}
+		return h
+	}
+	tests := []struct {
+		name   string
+		entity string
+		status int
+		h      http.Header
+		body   string
+		ok     bool
+		class  delivery.Class
+		wait   time.Duration
+		detail string
+	}{
+		{"ok inside a 200", "contact", 200, nil, `{"code":0}`, true, delivery.Delivered, 0, "200"},
+		{"parent missing inside a 200", "contact", 200, nil, `{"code":40001,"msg":"parent not found"}`, true, delivery.ParentMissing, 0, "200 parent not found"},
+		{"failure inside a 200", "contact", 200, nil, `{"code":50003,"msg":"bad phone"}`, true, delivery.Permanent, 0, "200 bad phone"},
+		{"wait from the body", "contact", 200, nil, `{"code":42900,"retry_in":7}`, true, delivery.Transient, 7 * time.Second, "200"},
+		{"wait from a header in seconds", "contact", 429, hdr("X-RateLimit-Reset", "3"), ``, true, delivery.Transient, 3 * time.Second, "429"},
+		{"wait from a header as a date", "contact", 429, hdr("X-RateLimit-Reset", now.Add(time.Minute).Format(http.TimeFormat)), ``, true, delivery.Transient, time.Minute, "429"},
+		{"429 without the header: built-in", "contact", 429, nil, ``, false, 0, 0, ""},
+		{"a body that is not JSON matches no body rule", "contact", 200, nil, `<html>`, false, 0, 0, ""},
+		{"an entity's own rule", "order", 409, nil, `{}`, true, delivery.Stale, 0, "409"},
+		{"the defaults after an entity's own", "order", 200, nil, `{"code":0}`, true, delivery.Delivered, 0, "200"},
+		{"no rule for a 409 elsewhere", "contact", 409, nil, `{}`, false, 0, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.h
+			if h == nil {
+				h = http.Header{}
+			}
+			v, ok := p.Judge(tt.entity, tt.status, h, []byte(tt.body), now)
+			if ok != tt.ok || v.Class != tt.class || v.Wait != tt.wait || v.Detail != tt.detail {
+				t.Fatalf("Judge = %+v %v, want class %v wait %s detail %q ok %v", v, ok, tt.class, tt.wait, tt.detail, tt.ok)
+			}
+		})
+	}
+}
+
+func TestRulesChecked(t *testing.T) {
+	tests := []struct{ from, to, want string }{
+		{"then: stale", "then: done", "profile erp: entities.order.answers[0].then (line 25): must be one of"},
+		{`status: "409"`, `status: "49"`, "profile erp: entities.order.answers[0].when.status (line 24): must be a status"},
+		{"wait: {body: .retry_in}", "wait: {body: .retry_in +}", "profile erp: defaults.answers[2].wait.body (line 14): jq:"},
+		{"    - when: {status: \"409\"}", "    - when: {}", "profile erp: entities.order.answers[0].when (line 24): needs a status"},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(strings.Replace(erp, tt.from, tt.to, 1)), "erp.yaml")
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s → %s: %v, want %q", tt.from, tt.to, err, tt.want)
+		}
+	}
+}
