@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/streamsync/streamsync/internal/httpserve"
 )
 
 func main() {
@@ -50,7 +51,9 @@ func main() {
 		}
 		slog.Info("orders written with their outbox rows", "count", *n)
 	case "prepared":
-		go serveCheck(pool, *checkAddr)
+		if err := serveCheck(pool, *checkAddr); err != nil {
+			fail(err)
+		}
 		p := &preparer{ingest: *ingest, token: *token, client: &http.Client{Timeout: 10 * time.Second}}
 		for i := range *n {
 			if err := p.placeOrder(ctx, pool, order(i)); err != nil {
@@ -149,8 +152,10 @@ func (p *preparer) post(ctx context.Context, path string, body any) error {
 // commit when the order was written, rollback when it was not. By the time
 // streamsync asks (ingest.prepare_timeout after prepare) the write has
 // committed or failed; a producer whose writes may take longer answers
-// unknown while one is still in flight.
-func serveCheck(pool *pgxpool.Pool, addr string) {
+// unknown while one is still in flight. streamsync sends no credential to
+// it, so it listens on loopback only (docs/security.md): from elsewhere,
+// put a proxy with authentication in front of it.
+func serveCheck(pool *pgxpool.Pool, addr string) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /check", func(w http.ResponseWriter, r *http.Request) {
 		status := "rollback"
@@ -165,10 +170,8 @@ func serveCheck(pool *pgxpool.Pool, addr string) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"status": status})
 	})
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	if err := srv.ListenAndServe(); err != nil {
-		fail(err)
-	}
+	return httpserve.NewServer(httpserve.Config{Setting: "--check-addr", Addr: addr, Handler: mux,
+		LoopbackOnly: "up a proxy with authentication in front of it", Logger: slog.Default()}).Start()
 }
 
 func fail(err error) {
