@@ -79,7 +79,11 @@ type StreamConfig struct {
 
 // SinkConfig describes the partner API.
 type SinkConfig struct {
-	PartnerName  string `koanf:"partner_name"`
+	PartnerName string `koanf:"partner_name"`
+	// Profile is the partner's API (docs/partners.md): "" or "streamsync"
+	// for the built-in one (docs/partner-api.md), else the path of a
+	// profile's YAML file.
+	Profile      string `koanf:"profile"`
 	BaseURL      string `koanf:"base_url"`
 	TokenURL     string `koanf:"token_url"`
 	ClientID     string `koanf:"client_id"`
@@ -99,6 +103,13 @@ type SinkConfig struct {
 	// is not loopback (docs/security.md).
 	AllowHTTP bool `koanf:"allow_http"`
 }
+
+// BuiltInProfile is the name of the built-in partner API as a profile.
+const BuiltInProfile = "streamsync"
+
+// UsesProfile reports whether sink.profile names a profile file rather
+// than the built-in partner API.
+func (s SinkConfig) UsesProfile() bool { return s.Profile != "" && s.Profile != BuiltInProfile }
 
 // TLSFiles are the PEM files of the partner connection's TLS.
 func (s SinkConfig) TLSFiles() TLSFiles {

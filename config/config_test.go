@@ -142,6 +142,16 @@ func TestValidate(t *testing.T) {
 	if err := valid().Validate(); err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
+	// A profile may bring its own base_url: sink.base_url is then optional.
+	withProfile := valid()
+	withProfile.Sink.BaseURL = ""
+	withProfile.Sink.Profile = filepath.Join(t.TempDir(), "crm.yaml")
+	if err := os.WriteFile(withProfile.Sink.Profile, []byte("name: crm\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := withProfile.Validate(); err != nil {
+		t.Fatalf("config with a profile and no sink.base_url: %v", err)
+	}
 	tests := []struct {
 		name   string
 		mutate func(*Config)
@@ -161,6 +171,7 @@ func TestValidate(t *testing.T) {
 		{"partner name empty", func(c *Config) { c.Sink.PartnerName = "" }, "sink.partner_name"},
 		{"base url missing", func(c *Config) { c.Sink.BaseURL = "" }, "sink.base_url"},
 		{"base url relative", func(c *Config) { c.Sink.BaseURL = "/v1" }, "sink.base_url"},
+		{"profile file missing", func(c *Config) { c.Sink.Profile = "/nonexistent/crm.yaml" }, "sink.profile"},
 		{"base url ftp", func(c *Config) { c.Sink.BaseURL = "ftp://x" }, "sink.base_url"},
 		{"token url bad", func(c *Config) { c.Sink.TokenURL = "token" }, "sink.token_url"},
 		{"secret without id", func(c *Config) { c.Sink.ClientSecret = "s" }, "sink.client_id"},

@@ -32,6 +32,7 @@ var defaults = map[string]any{
 	"stream.shards":        1,
 
 	"sink.partner_name":  "partner",
+	"sink.profile":       "",
 	"sink.base_url":      "",
 	"sink.token_url":     "",
 	"sink.client_id":     "",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -75,7 +76,12 @@ func (c Config) Validate(sections ...string) error {
 	if want(SectionSink) {
 		s := c.Sink
 		v.check(s.PartnerName != "", "sink.partner_name", "required")
-		v.httpURL("sink.base_url", s.BaseURL, true)
+		// A profile may carry its own base_url; sink.base_url, when set, wins.
+		v.httpURL("sink.base_url", s.BaseURL, !s.UsesProfile())
+		if s.UsesProfile() {
+			_, err := os.Stat(s.Profile)
+			v.check(err == nil, "sink.profile", fmt.Sprintf("must be %q (the built-in partner API) or a profile file: %v", BuiltInProfile, err))
+		}
 		v.httpURL("sink.token_url", s.TokenURL, false)
 		v.check(s.ClientID != "" || s.ClientSecret == "", "sink.client_id", "required when sink.client_secret is set")
 		v.check(s.Timeout > 0, "sink.timeout", "must be more than 0")
