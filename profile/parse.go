@@ -33,7 +33,18 @@ func (e *Error) Error() string {
 const maxProfileBytes = 1 << 20
 
 // Load reads, parses and checks the profile in the YAML file path.
-func Load(path string) (*Profile, error) {
+func Load(path string) (*Profile, error) { return LoadWith(path, Options{}) }
+
+// Options change a profile as it is loaded.
+type Options struct {
+	// BaseURL, when set, replaces the profile's base_url (sink.base_url
+	// wins over the profile's, so one profile serves a test server and
+	// production alike).
+	BaseURL string
+}
+
+// LoadWith is Load with opt applied before the profile is checked.
+func LoadWith(path string, opt Options) (*Profile, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w", path, err)
@@ -45,13 +56,16 @@ func Load(path string) (*Profile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w", path, err)
 	}
-	return Parse(b, path)
+	return ParseWith(b, path, opt)
 }
 
 // Parse parses and checks a profile written in YAML; source names it in
 // errors until its name is known. Every problem found is returned, joined,
 // each an *Error.
-func Parse(b []byte, source string) (*Profile, error) {
+func Parse(b []byte, source string) (*Profile, error) { return ParseWith(b, source, Options{}) }
+
+// ParseWith is Parse with opt applied before the profile is checked.
+func ParseWith(b []byte, source string, opt Options) (*Profile, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
 		return nil, &Error{Profile: source, Reason: err.Error()}
@@ -64,6 +78,9 @@ func Parse(b []byte, source string) (*Profile, error) {
 	}
 	if p.Name == "" {
 		return nil, &Error{Profile: source, Path: "name", Line: 1, Reason: "required"}
+	}
+	if opt.BaseURL != "" {
+		p.BaseURL = opt.BaseURL
 	}
 	errs := p.check(func(path ...string) int { return lineOf(&root, path) })
 	if len(errs) > 0 {

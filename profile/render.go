@@ -21,6 +21,9 @@ type Rendered struct {
 	URL     string
 	Headers map[string]string
 	Body    []byte // JSON; nil for no body
+	// Idempotency names the header that carries the event's idempotency
+	// key ("": none); the sender sets its value.
+	Idempotency string
 }
 
 // ErrNoRequest is returned for an op no request is configured for.

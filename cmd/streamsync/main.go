@@ -67,9 +67,10 @@ var commands = map[string]struct {
 	"reconcile": {run: runReconcile, sections: reconcileSections, flags: reconcileFlags},
 	"backfill": {run: runBackfill, sections: []string{config.SectionRedis, config.SectionStream, config.SectionEvent, config.SectionSource, config.SectionLog},
 		flags: backfillFlags},
-	"shard":  {run: runShard, sections: []string{config.SectionRedis, config.SectionStream}},
-	"ledger": {run: runLedger, sections: operatorSections, flags: ledgerFlags},
-	"sql":    {run: runSQL, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: sqlFlags},
+	"shard":   {run: runShard, sections: []string{config.SectionRedis, config.SectionStream}},
+	"ledger":  {run: runLedger, sections: operatorSections, flags: ledgerFlags},
+	"partner": {run: runPartner, sections: []string{config.SectionSink, config.SectionEvent, config.SectionLog}, flags: partnerFlags},
+	"sql":     {run: runSQL, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: sqlFlags},
 }
 
 var operatorSections = []string{config.SectionRedis, config.SectionStream, config.SectionLog}

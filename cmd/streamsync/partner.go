@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/streamsync/streamsync/config"
+	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/profile"
+)
+
+func partnerFlags(fs *pflag.FlagSet) {
+	fs.String("event", "", "preview: a file of events (a JSON object, an array of them, or one a line)")
+	fs.String("partner-id", "", "preview: the partner's id of the record, for entities whose partner assigns ids (default: shown as {partner_id})")
+	fs.String("parent-partner-id", "", "preview: the partner's id of the parent (default: shown as {parent.partner_id})")
+}
+
+// maxPreviewBytes bounds the events file of `partner preview`.
+const maxPreviewBytes = 64 << 20
+
+// runPartner is `streamsync partner preview --event FILE` (the exact
+// requests the events would produce, secrets masked, nothing sent) and
+// `streamsync partner check` (one harmless read of the partner), both by
+// sink.profile (docs/partners.md, "Trying a profile").
+func runPartner(ctx context.Context, e *env) error {
+	if e.fs.NArg() != 1 {
+		return errors.New("partner: want preview or check, as in `streamsync partner preview --event events.json`")
+	}
+	p, err := loadProfile(e.cfg.Sink)
+	if err != nil {
+		return err
+	}
+	switch e.fs.Arg(0) {
+	case "preview":
+		file, _ := e.fs.GetString("event")
+		if file == "" {
+			return errors.New("partner preview: --event FILE is required (a JSON object, an array of them, or one a line)")
+		}
+		return previewFile(e, p, file)
+	case "check":
+		return checkPartner(ctx, e, p)
+	}
+	return fmt.Errorf("partner: want preview or check, not %q", e.fs.Arg(0))
+}
+
+// loadProfile is the profile of sink.profile, its base URL sink.base_url
+// when that is set; for the built-in partner API it is the built-in
+// profile (docs/partner-api.md written as a profile).
+func loadProfile(c config.SinkConfig) (*profile.Profile, error) {
+	opt := profile.Options{BaseURL: c.BaseURL}
+	if !c.UsesProfile() {
+		return profile.BuiltIn(opt)
+	}
+	p, err := profile.LoadWith(c.Profile, opt)
+	if err != nil {
+		return nil, fmt.Errorf("sink.profile: %w", err)
+	}
+	return p, nil
+}
+
+// readEvents reads a preview's events: one JSON object, an array of them,
+// or one object a line.
+func readEvents(file string) ([]json.RawMessage, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("partner preview: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPreviewBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("partner preview: %w", err)
+	}
+	if len(b) > maxPreviewBytes {
+		return nil, fmt.Errorf("partner preview: %s is larger than %d bytes", file, maxPreviewBytes)
+	}
+	if objs, err := event.SplitJSON(b); err == nil {
+		return objs, nil
+	}
+	var out []json.RawMessage
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 64<<10), maxPreviewBytes)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		if !json.Valid(line) {
+			return nil, fmt.Errorf("partner preview: %s line %d is not JSON", file, n)
+		}
+		out = append(out, append(json.RawMessage(nil), line...))
+	}
+	return out, sc.Err()
+}
+
+// previewRequest is one request as preview shows it.
+type previewRequest struct {
+	Event   string            `json:"event"`
+	Op      string            `json:"op"`
+	When    string            `json:"when,omitempty"`
+	Method  string            `json:"method,omitempty"`
+	URL     string            `json:"url,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    json.RawMessage   `json:"body,omitempty"`
+	Error   string            `json:"error,omitempty"`
+}
+
+func previewFile(e *env, p *profile.Profile, file string) error {
+	objs, err := readEvents(file)
+	if err != nil {
+		return err
+	}
+	self, _ := e.fs.GetString("partner-id")
+	parent, _ := e.fs.GetString("parent-partner-id")
+	if self == "" {
+		self = "{partner_id}"
+	}
+	if parent == "" {
+		parent = "{parent.partner_id}"
+	}
+	var out []previewRequest
+	failed := 0
+	for i, obj := range objs {
+		ev, err := event.FromJSON(obj, event.Limits{MaxBytes: e.cfg.Event.MaxBytes})
+		if err != nil {
+			failed++
+			out = append(out, previewRequest{Event: fmt.Sprintf("#%d %s", i+1, ev.ID), Error: err.Error()})
+			continue
+		}
+		for _, r := range previewEvent(p, ev, profile.IDs{Self: self, Parent: parent}) {
+			if r.Error != "" {
+				failed++
+			}
+			out = append(out, r)
+		}
+	}
+	if e.format == "json" {
+		if err := json.NewEncoder(e.out).Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printPreview(e.out, out)
+	}
+	if failed > 0 {
+		return fmt.Errorf("partner preview: %d of the requests could not be built (see above)", failed)
+	}
+	return nil
+}
+
+// previewEvent is the requests one event may produce: for an entity whose
+// partner assigns ids, the create (no id yet), the find before a retried
+// create, and the update or delete by the partner's id.
+func previewEvent(p *profile.Profile, ev event.Event, ids profile.IDs) []previewRequest {
+	type step struct {
+		op   profile.Op
+		when string
+	}
+	var steps []step
+	switch {
+	case !p.AssignsIDs(ev.Entity) && ev.Op == event.OpDelete:
+		steps = []step{{profile.OpDelete, ""}}
+	case !p.AssignsIDs(ev.Entity):
+		steps = []step{{profile.OpUpsert, ""}}
+	case ev.Op == event.OpDelete:
+		steps = []step{{profile.OpDelete, "once the partner has an id for the record (none: nothing is sent)"},
+			{profile.OpFind, "before a delete whose record's create was never committed"}}
+	default:
+		steps = []step{{profile.OpCreate, "while the partner has no id for the record"},
+			{profile.OpFind, "before a create is retried"},
+			{profile.OpUpdate, "once the partner has an id for the record"}}
+	}
+	label := ev.ID
+	var out []previewRequest
+	for _, s := range steps {
+		r := previewRequest{Event: label, Op: string(s.op), When: s.when}
+		rendered, err := p.RenderOp(s.op, ev, ids)
+		if errors.Is(err, profile.ErrNoRequest) && s.op == profile.OpFind {
+			continue // no find: a retried create is sent again, with the idempotency header if any
+		}
+		if err != nil {
+			r.Error = p.Mask(err.Error())
+			out = append(out, r)
+			continue
+		}
+		r.Method, r.URL, r.Headers = rendered.Method, p.Mask(rendered.URL), map[string]string{}
+		req, err := http.NewRequest(rendered.Method, rendered.URL, bytes.NewReader(rendered.Body))
+		if err == nil {
+			for k, v := range rendered.Headers {
+				req.Header.Set(k, v)
+			}
+			if rendered.Idempotency != "" {
+				req.Header.Set(rendered.Idempotency, ev.IdemKey())
+			}
+			err = p.Authorize(req, rendered.Body, time.Now(), "preview-nonce")
+		}
+		if err != nil {
+			r.Error = p.Mask(err.Error())
+			out = append(out, r)
+			continue
+		}
+		r.URL = p.Mask(req.URL.String())
+		for k := range req.Header {
+			r.Headers[k] = maskHeader(p, k, req.Header.Get(k))
+		}
+		if len(rendered.Body) > 0 {
+			r.Body = json.RawMessage(p.Mask(string(rendered.Body)))
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// maskHeader hides a credential: the Authorization header's value after
+// its scheme, and every secret of the profile wherever it stands.
+func maskHeader(p *profile.Profile, name, v string) string {
+	if strings.EqualFold(name, "Authorization") {
+		if scheme, _, ok := strings.Cut(v, " "); ok {
+			return scheme + " [redacted]"
+		}
+		return "[redacted]"
+	}
+	return p.Mask(v)
+}
+
+func printPreview(w io.Writer, rs []previewRequest) {
+	for _, r := range rs {
+		head := fmt.Sprintf("%s  %s", r.Event, r.Op)
+		if r.When != "" {
+			head += "  (" + r.When + ")"
+		}
+		fmt.Fprintln(w, head)
+		if r.Error != "" {
+			fmt.Fprintf(w, "  error: %s\n\n", r.Error)
+			continue
+		}
+		fmt.Fprintf(w, "  %s %s\n", r.Method, r.URL)
+		names := make([]string, 0, len(r.Headers))
+		for k := range r.Headers {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			fmt.Fprintf(w, "  %s: %s\n", k, r.Headers[k])
+		}
+		if len(r.Body) > 0 {
+			var pretty bytes.Buffer
+			if json.Indent(&pretty, r.Body, "  ", "  ") == nil {
+				fmt.Fprintf(w, "\n  %s\n", pretty.String())
+			} else {
+				fmt.Fprintf(w, "\n  %s\n", r.Body)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+}
