@@ -260,7 +260,8 @@ func merge(d Entity, e *Entity) Entity {
 	out.Query = mergeMaps(d.Query, e.Query)
 	switch {
 	case e.Upsert != nil:
-		out.Upsert, out.Create, out.Update, out.Find = e.Upsert, nil, nil, nil
+		// The entity's own create or update stay, to be reported.
+		out.Upsert, out.Create, out.Update, out.Find = e.Upsert, e.Create, e.Update, nil
 	case e.Create != nil || e.Update != nil:
 		out.Upsert = nil
 		out.Create = pick(e.Create, d.Create)
