@@ -137,6 +137,7 @@ func (p *Profile) RenderBulk(entity string, batch []event.Event, ids []IDs) (Ren
 	if out.Body, err = one(c.bulk.req.body, items); err != nil {
 		return Rendered{}, fmt.Errorf("profile %s: %s bulk: body: %w", p.Name, entity, err)
 	}
+	jsonContent(out.Headers)
 	return out, nil
 }
 

@@ -68,8 +68,20 @@ func (p *Profile) RenderOp(op Op, e event.Event, ids IDs) (Rendered, error) {
 		if out.Body, err = one(r.body, in); err != nil {
 			return Rendered{}, fmt.Errorf("profile %s: %s %s: body: %w", p.Name, e.Entity, op, err)
 		}
+		jsonContent(out.Headers)
 	}
 	return out, nil
+}
+
+// jsonContent sets Content-Type to application/json unless the profile
+// set one: every body a profile builds is JSON.
+func jsonContent(h map[string]string) {
+	for k := range h {
+		if strings.EqualFold(k, "Content-Type") {
+			return
+		}
+	}
+	h["Content-Type"] = "application/json"
 }
 
 // entity is what Check made of an entity: its own section, or the
