@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,10 +48,19 @@ type Match struct {
 }
 
 // Wait is where a transient outcome's wait comes from.
+//
+// Unit says what the number read means: "seconds" (the default: a delay,
+// as Retry-After; a header may also hold an HTTP date), "unix" or
+// "unix_ms" (the moment the wait ends, as many X-RateLimit-Reset headers
+// give it).
 type Wait struct {
 	Header string `yaml:"header"`
 	Body   string `yaml:"body"`
+	Unit   string `yaml:"unit"`
 }
+
+// waitUnits are Wait.Unit's values.
+var waitUnits = []string{"", "seconds", "unix", "unix_ms"}
 
 var outcomes = map[string]delivery.Class{
 	"delivered": delivery.Delivered, "stale": delivery.Stale, "parent_missing": delivery.ParentMissing,
@@ -83,6 +93,9 @@ func compileRules(rs []Rule, field string) ([]rule, []problem) {
 		}
 		if r.Wait.Header != "" && r.Wait.Body != "" {
 			ps = append(ps, problem{at + ".wait", "a header or a body, not both"})
+		}
+		if !slices.Contains(waitUnits, r.Wait.Unit) {
+			ps = append(ps, problem{at + ".wait.unit", fmt.Sprintf("must be seconds, unix or unix_ms, is %q", r.Wait.Unit)})
 		}
 		cr := rule{Rule: r, class: c}
 		for _, p := range []struct {
@@ -202,8 +215,8 @@ func first(code *gojq.Code, in any) (any, bool) {
 func wait(r rule, h http.Header, doc any, parse func() bool, now time.Time) time.Duration {
 	if r.Wait.Header != "" {
 		s := strings.TrimSpace(h.Get(r.Wait.Header))
-		if n, err := strconv.ParseFloat(s, 64); err == nil && n > 0 {
-			return time.Duration(n * float64(time.Second))
+		if n, err := strconv.ParseFloat(s, 64); err == nil {
+			return waitFor(n, r.Wait.Unit, now)
 		}
 		if t, err := http.ParseTime(s); err == nil && t.After(now) {
 			return t.Sub(now)
@@ -213,12 +226,26 @@ func wait(r rule, h http.Header, doc any, parse func() bool, now time.Time) time
 	if r.due != nil && parse() {
 		switch n := mustFirst(r.due, doc).(type) {
 		case int:
-			return time.Duration(n) * time.Second
+			return waitFor(float64(n), r.Wait.Unit, now)
 		case float64:
-			return time.Duration(n * float64(time.Second))
+			return waitFor(n, r.Wait.Unit, now)
 		}
 	}
 	return 0
+}
+
+// waitFor is the wait a number read in unit means at now; 0 for none.
+func waitFor(n float64, unit string, now time.Time) time.Duration {
+	var d time.Duration
+	switch unit {
+	case "unix":
+		d = time.Unix(0, int64(n*1e9)).Sub(now)
+	case "unix_ms":
+		d = time.UnixMilli(int64(n)).Sub(now)
+	default:
+		d = time.Duration(n * float64(time.Second))
+	}
+	return max(d, 0)
 }
 
 func mustFirst(code *gojq.Code, in any) any {

@@ -103,3 +103,32 @@ func TestRulesChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitUnits(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	for _, tt := range []struct {
+		unit, value string
+		want        time.Duration
+	}{
+		{"", "7", 7 * time.Second},
+		{"seconds", "1.5", 1500 * time.Millisecond},
+		{"unix", "1800000030", 30 * time.Second},
+		{"unix_ms", "1800000002500", 2500 * time.Millisecond},
+		{"unix", "1799999990", 0}, // a reset in the past: no wait beyond the backoff
+	} {
+		y := "name: w\nbase_url: http://x\ndefaults:\n  answers:\n    - when: {status: \"429\"}\n      then: transient\n      wait: {header: X-RateLimit-Reset, unit: \"" + tt.unit + "\"}\n" +
+			"  upsert: {method: PUT, path: \"/r/{key}\"}\n  delete: {method: DELETE, path: \"/r/{key}\"}\n"
+		p, err := Parse([]byte(y), "w.yaml")
+		if err != nil {
+			t.Fatalf("unit %q: %v", tt.unit, err)
+		}
+		v, ok := p.Judge("x", 429, http.Header{"X-Ratelimit-Reset": {tt.value}}, nil, now)
+		if !ok || v.Wait != tt.want {
+			t.Errorf("unit %q value %s: wait %v (matched %v), want %v", tt.unit, tt.value, v.Wait, ok, tt.want)
+		}
+	}
+	_, err := Parse([]byte("name: w\nbase_url: http://x\ndefaults:\n  answers:\n    - when: {status: \"429\"}\n      then: transient\n      wait: {header: X, unit: hours}\n"), "w.yaml")
+	if err == nil || !strings.Contains(err.Error(), "wait.unit (line 7)") {
+		t.Fatalf("a bad unit: %v", err)
+	}
+}

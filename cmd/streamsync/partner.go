@@ -225,9 +225,9 @@ func previewEvent(p *profile.Profile, ev event.Event, ids profile.IDs) []preview
 func maskHeader(p *profile.Profile, name, v string) string {
 	if strings.EqualFold(name, "Authorization") {
 		if scheme, _, ok := strings.Cut(v, " "); ok {
-			return scheme + " [redacted]"
+			return scheme + " <redacted>"
 		}
-		return "[redacted]"
+		return "<redacted>"
 	}
 	return p.Mask(v)
 }
