@@ -70,6 +70,11 @@ func (p *Profile) check(line func(path ...string) int) []error {
 			rules = append(rules, defaults...)
 		}
 		c.rules = rules
+		var rps []problem
+		c.read, c.compare, rps = compileRead(e)
+		for _, pr := range rps {
+			fail(pr.reason, append(slices.Clone(section), strings.Split(pr.field, ".")...)...)
+		}
 		p.checked[name] = c
 	}
 	return errs
@@ -88,6 +93,12 @@ func merge(d Entity, e *Entity) Entity {
 	}
 	if e.Delete != nil {
 		out.Delete = e.Delete
+	}
+	if e.Read != nil {
+		out.Read = e.Read
+	}
+	if e.Compare != nil {
+		out.Compare = e.Compare
 	}
 	out.Answers = append(append([]Rule(nil), e.Answers...), d.Answers...)
 	return out
