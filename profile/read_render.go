@@ -133,3 +133,15 @@ func (p *Profile) renderRead(r *readRequest, vals map[string]string, extra url.V
 	}
 	return out, nil
 }
+
+// WithBaseURL is the profile with base_url replaced (sink.base_url wins
+// over the profile's, so one profile serves a test server and production
+// alike); "" returns p. The copy shares what Parse compiled, read-only.
+func (p *Profile) WithBaseURL(base string) *Profile {
+	if base == "" {
+		return p
+	}
+	q := *p
+	q.BaseURL = base
+	return &q
+}
