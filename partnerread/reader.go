@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -110,7 +111,7 @@ func (r *Reader) Close() error {
 func (r *Reader) Entities(context.Context) ([]string, error) { return r.cfg.Entities, nil }
 
 // Hash is the profile's value-equality hash, for reconcile.Config.Hash.
-func (r *Reader) Hash(entity string, data []byte) string { return r.p.Hash(entity, data) }
+func (r *Reader) Hash(entity string, data json.RawMessage) string { return r.p.Hash(entity, data) }
 
 // answer is one 200 (or, for a point read, 404) answer.
 type answer struct {

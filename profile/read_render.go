@@ -59,7 +59,8 @@ func (p *Profile) RenderGet(entity, key, partnerID string) (Rendered, error) {
 }
 
 // ParseGet reads a point read's answer (status 200) for key: the item
-// itself, or — with read.items — the list's item whose key is key. found
+// itself, or — when read.items finds an array in it — the list's item whose
+// key is key. found
 // is false when the answer holds no such item; a soft-deleted item is
 // found, with Deleted set.
 func (p *Profile) ParseGet(entity, key string, body []byte) (Item, bool, error) {
@@ -73,8 +74,10 @@ func (p *Profile) ParseGet(entity, key string, body []byte) (Item, bool, error) 
 	}
 	raws := []any{v}
 	if cr.items != nil {
-		if raws, err = cr.pageItems(v); err != nil {
-			return Item{}, false, err
+		// Many APIs answer a list wrapped and one record bare: read.items
+		// applies when it finds an array, else the body is the item.
+		if arr, err := cr.pageItems(v); err == nil && arr != nil {
+			raws = arr
 		}
 	}
 	for _, raw := range raws {
