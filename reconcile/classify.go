@@ -34,36 +34,53 @@ func sideQuery(db, p string) string {
 // ”), so presence is a column of its own. Our tombstone against an absent
 // record is agreement ("gone", neither listed nor counted); our tombstone
 // against a present record is behind, ahead or differs by version, repaired
-// with a delete.
-const classExpr = `multiIf(
+// with a delete. A partner that keeps no versions (noVersions) has only
+// differs: its version 0 says nothing of behind or ahead.
+func classExpr(noVersions bool) string {
+	byVersion := `
+  t_ver < o_ver, 'behind',
+  t_ver > o_ver, 'ahead',`
+	if noVersions {
+		byVersion = ""
+	}
+	return `multiIf(
   t_present = 0 AND (o_present = 0 OR o_del = 1), 'gone',
   t_present = 0, 'missing',
   o_present = 0, 'extra',
-  o_del = 0 AND o_hash = t_hash, 'equal',
-  t_ver < o_ver, 'behind',
-  t_ver > o_ver, 'ahead',
+  o_del = 0 AND o_hash = t_hash, 'equal',` + byVersion + `
   'differs')`
+}
 
 // classify compares the two sides of one entity with one FULL OUTER JOIN
-// (USING: 18.16 cannot select the right key of a FULL JOIN ON) and writes
-// every difference to reconcile_diffs, each with its record's account: ours,
-// else the attempt log's (SideAccount), else the partner's. accounts, when
-// set, keeps the records of those accounts only (for the ledger, which
-// holds every account's); lookup reads the SideAccount rows (fillAccounts).
-func classify(ctx context.Context, conn driver.Conn, db, runID, entity string, ts time.Time, accounts []string, lookup bool) error {
+// (USING: 18.16 cannot select the right key of a FULL JOIN ON) of the items
+// of itemsRun and writes every difference to reconcile_diffs under diffRun,
+// each with its record's account: ours, else the attempt log's
+// (SideAccount), else the partner's. accounts, when set, keeps the records
+// of those accounts only (for the ledger, which holds every account's);
+// lookup reads the SideAccount rows (fillAccounts).
+func classify(ctx context.Context, conn driver.Conn, db, diffRun, itemsRun, entity string, ts time.Time, accounts []string, lookup, noVersions bool) error {
+	sel, args := differences(db, itemsRun, entity, accounts, lookup, noVersions)
+	q := fmt.Sprintf("INSERT INTO `%s`.`%s` (%s) SELECT ?, class, ?, key, d_acc, o_ver, t_ver, o_hash, t_hash, ? FROM (%s)",
+		db, DiffsTable, cols(diffColumns), sel)
+	if err := conn.Exec(ctx, q, append([]any{diffRun, entity, ts}, args...)...); err != nil {
+		return fmt.Errorf("classify %s: %w", entity, err)
+	}
+	return nil
+}
+
+// differences is the query of one entity's differences among the items of
+// itemsRun (key, d_acc, o_ver, o_hash, t_ver, t_hash, class), and its
+// arguments.
+func differences(db, itemsRun, entity string, accounts []string, lookup, noVersions bool) (string, []any) {
 	filter := "class NOT IN ('equal', 'gone')"
-	args := append([]any{runID, entity, ts}, joinedArgs(runID, entity, lookup)...)
+	args := joinedArgs(itemsRun, entity, lookup)
 	if len(accounts) > 0 {
 		filter += " AND d_acc IN ?"
 		args = append(args, clickhouse.GroupSet{Value: toAny(accounts)})
 	}
-	q := fmt.Sprintf("INSERT INTO `%s`.`%s` (%s) SELECT ?, class, ?, key, d_acc, o_ver, t_ver, o_hash, t_hash, ? FROM ("+
+	return fmt.Sprintf("SELECT key, d_acc, o_ver, o_hash, t_ver, t_hash, class FROM ("+
 		"SELECT key, d_acc, o_ver, o_hash, t_ver, t_hash, %s AS class FROM (%s)) WHERE %s",
-		db, DiffsTable, cols(diffColumns), classExpr, joined(db, lookup), filter)
-	if err := conn.Exec(ctx, q, args...); err != nil {
-		return fmt.Errorf("classify %s: %w", entity, err)
-	}
-	return nil
+		classExpr(noVersions), joined(db, lookup), filter), args
 }
 
 // countOurs is our side's live records of one entity that belong to

@@ -75,7 +75,7 @@ func (r *Reconciler) recent(ctx context.Context, runID string) ([]string, error)
 				}
 			}
 			if tFound && (len(cfg.Accounts) == 0 || slices.Contains(cfg.Accounts, t.Account)) {
-				if err := theirs.add(ctx, itemOf(t, false)); err != nil {
+				if err := theirs.add(ctx, itemOf(t, false, cfg.Hash)); err != nil {
 					return err
 				}
 			}
@@ -121,7 +121,7 @@ func (r *Reconciler) pointOurs(ctx context.Context, ref recentRef) (item, bool, 
 	if !found {
 		return item{}, false, nil
 	}
-	return itemOf(rec, r.cfg.Repair), true, nil
+	return itemOf(rec, r.cfg.Repair, r.cfg.Hash), true, nil
 }
 
 func toAny(s []string) []any {

@@ -43,8 +43,16 @@ type Config struct {
 	// KeepItems keeps the run's rows in reconcile_items (they are dropped
 	// when the run ends, by default).
 	KeepItems bool
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// Hash is what both sides' records are compared by (default
+	// ContentHash); a partner read through a profile is compared by the
+	// profile's Hash, on both sides (docs/partners-reads.md).
+	Hash HashFunc
+	// NoVersions says the partner keeps no versions (a profile's versions:
+	// none): a content difference is differs, never behind or ahead, and
+	// its repair re-sends our record at our version.
+	NoVersions bool
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 func (c *Config) setDefaults(hasSource bool) {
@@ -65,6 +73,9 @@ func (c *Config) setDefaults(hasSource bool) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Hash == nil {
+		c.Hash = ContentHash
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -165,8 +176,10 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	}
 	if !cfg.KeepItems {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		if derr := r.deps.CH.Exec(dctx, fmt.Sprintf("ALTER TABLE `%s`.`%s` DROP PARTITION ?", cfg.Database, ItemsTable), rep.RunID); derr != nil && err == nil {
-			r.log.Warn("reconcile: could not drop the run's items", "run_id", rep.RunID, "err", derr)
+		for _, part := range []string{rep.RunID, recheckRun(rep.RunID)} {
+			if derr := r.deps.CH.Exec(dctx, fmt.Sprintf("ALTER TABLE `%s`.`%s` DROP PARTITION ?", cfg.Database, ItemsTable), part); derr != nil && err == nil {
+				r.log.Warn("reconcile: could not drop the run's items", "run_id", rep.RunID, "partition", part, "err", derr)
+			}
 		}
 		cancel()
 	}
@@ -234,8 +247,17 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 	var total counts
 	for _, e := range entities {
 		start := time.Now()
-		if err := classify(ctx, r.deps.CH, cfg.Database, rep.RunID, e, rep.Started, filter, lookup[e]); err != nil {
-			return err
+		if cfg.Recent > 0 {
+			// Point reads already: nothing to re-check.
+			if err := classify(ctx, r.deps.CH, cfg.Database, rep.RunID, rep.RunID, e, rep.Started, filter, lookup[e], cfg.NoVersions); err != nil {
+				return err
+			}
+		} else {
+			n, err := r.recheck(ctx, rep.RunID, e, rep.Started, filter, lookup[e])
+			rep.Rechecked += n
+			if err != nil {
+				return err
+			}
 		}
 		c, err := count(ctx, r.deps.CH, cfg.Database, rep.RunID, e)
 		if err != nil {
@@ -250,8 +272,13 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 		total.add(c)
 	}
 	rep.set(total)
+	rep.Cleared = max(0, rep.Rechecked-rep.Found())
 	if cfg.Repair {
-		rp := &repairer{conn: r.deps.CH, db: cfg.Database, runID: rep.RunID, append: r.deps.Append, nowMS: cfg.Now().UnixMilli()}
+		rp := &repairer{conn: r.deps.CH, db: cfg.Database, runID: rep.RunID, itemsRun: rep.RunID, append: r.deps.Append,
+			nowMS: cfg.Now().UnixMilli(), noVersions: cfg.NoVersions}
+		if cfg.Recent == 0 {
+			rp.itemsRun = recheckRun(rep.RunID) // repairs send what the re-check read
+		}
 		for _, e := range entities {
 			err := rp.repairEntity(ctx, e, cfg.RepairExtra)
 			rep.Repaired = rp.n - int64(len(rp.batch))
@@ -325,7 +352,7 @@ func (r *Reconciler) load(ctx context.Context, runID, entity string) (noAccount 
 		if cfg.Against == AgainstLedger {
 			noAccount, err = streamLedger(ctx, r.deps.Ledger, ours, entity, cfg.Accounts)
 		} else {
-			err = streamList(ctx, r.deps.Ours, ours, entity, cfg.Accounts, cfg.Repair)
+			err = streamList(ctx, r.deps.Ours, ours, entity, cfg.Accounts, cfg.Repair, cfg.Hash)
 		}
 		if err != nil {
 			ours.abort()
@@ -334,7 +361,7 @@ func (r *Reconciler) load(ctx context.Context, runID, entity string) (noAccount 
 		}
 		errc <- err
 	}()
-	terr := streamList(ctx, r.deps.Theirs, theirs, entity, cfg.Accounts, false)
+	terr := streamList(ctx, r.deps.Theirs, theirs, entity, cfg.Accounts, false, cfg.Hash)
 	if terr != nil {
 		theirs.abort()
 		cancel()

@@ -48,11 +48,15 @@ const repairBatch = 500
 
 // repairer turns differences into events, numbering them rc-<run_id>-<n>.
 type repairer struct {
-	conn   driver.Conn
-	db     string
-	runID  string
-	append AppendFunc
-	nowMS  int64
+	conn  driver.Conn
+	db    string
+	runID string
+	// itemsRun is where our records' data are read: the re-check's
+	// items, or the run's own (--recent).
+	itemsRun   string
+	noVersions bool
+	append     AppendFunc
+	nowMS      int64
 
 	n     int64
 	batch []event.Event
@@ -134,7 +138,7 @@ func (r *repairer) repairEntity(ctx context.Context, entity string, extra bool) 
 		") ALL INNER JOIN (SELECT key, class, their_version FROM `%[1]s`.`%[3]s` "+
 		"WHERE run_id = ? AND entity = ? AND class IN ('missing', 'behind', 'differs')) USING key ORDER BY key",
 		r.db, ItemsTable, DiffsTable)
-	rows, err := r.conn.Query(ctx, q, r.runID, entity, r.runID, entity, r.runID, entity)
+	rows, err := r.conn.Query(ctx, q, r.itemsRun, entity, r.runID, entity, r.runID, entity)
 	if err != nil {
 		return fmt.Errorf("read repairs of %s: %w", entity, err)
 	}
@@ -147,7 +151,10 @@ func (r *repairer) repairEntity(ctx context.Context, entity string, extra bool) 
 			return fmt.Errorf("read repairs of %s: %w", entity, err)
 		}
 		version := ours
-		if class == ClassDiffers || theirs >= ours {
+		if r.noVersions {
+			// The partner keeps no version to outrun: ours is re-sent as it is.
+			version = max(ours, 1)
+		} else if class == ClassDiffers || theirs >= ours {
 			v, ok := above(theirs)
 			if !ok {
 				r.skip(entity, key, fmt.Sprintf("the partner holds version %d, and none is higher", theirs))

@@ -24,26 +24,31 @@ const (
 // Report is one run's outcome, as `streamsync reconcile` prints it and
 // reconcile_runs keeps it.
 type Report struct {
-	RunID       string    `json:"run_id"`
-	Against     string    `json:"against"`
-	Started     time.Time `json:"started"`
-	Finished    time.Time `json:"finished"`
-	Ours        int64     `json:"ours"`
-	Theirs      int64     `json:"theirs"`
-	Equal       int64     `json:"equal"`
-	Missing     int64     `json:"missing"`
-	Extra       int64     `json:"extra"`
-	Behind      int64     `json:"behind"`
-	Ahead       int64     `json:"ahead"`
-	Differs     int64     `json:"differs"`
-	Repaired    int64     `json:"repaired"`
-	Status      string    `json:"status"`
-	Error       string    `json:"error,omitempty"`
-	Entities    []string  `json:"entities"`
-	Accounts    []string  `json:"accounts"`
-	Recent      string    `json:"recent,omitempty"`
-	Notes       []string  `json:"notes"`
-	Differences []Diff    `json:"differences"`
+	RunID    string    `json:"run_id"`
+	Against  string    `json:"against"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Ours     int64     `json:"ours"`
+	Theirs   int64     `json:"theirs"`
+	Equal    int64     `json:"equal"`
+	Missing  int64     `json:"missing"`
+	Extra    int64     `json:"extra"`
+	Behind   int64     `json:"behind"`
+	Ahead    int64     `json:"ahead"`
+	Differs  int64     `json:"differs"`
+	Repaired int64     `json:"repaired"`
+	// Rechecked is the differences the lists suggested that were read
+	// again by point reads; Cleared those the point reads found equal (or
+	// gone from both sides), which are neither listed nor repaired.
+	Rechecked   int64    `json:"rechecked"`
+	Cleared     int64    `json:"cleared"`
+	Status      string   `json:"status"`
+	Error       string   `json:"error,omitempty"`
+	Entities    []string `json:"entities"`
+	Accounts    []string `json:"accounts"`
+	Recent      string   `json:"recent,omitempty"`
+	Notes       []string `json:"notes"`
+	Differences []Diff   `json:"differences"`
 	// Database is clickhouse.database, where reconcile_diffs keeps every
 	// difference; the table output names it in its hint.
 	Database string `json:"-"`
@@ -118,6 +123,10 @@ func (r Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "ours\t%d\t\ntheirs\t%d\t\n", r.Ours, r.Theirs)
 	for _, c := range append([]string{ClassEqual}, DiffClasses...) {
 		fmt.Fprintf(tw, "%s\t%d\t%s\n", c, r.ByClass(c), classHelp[c])
+	}
+	if r.Rechecked > 0 {
+		fmt.Fprintf(tw, "rechecked\t%d\tdifferences the lists suggested, read again one by one\n", r.Rechecked)
+		fmt.Fprintf(tw, "cleared\t%d\tfound equal when read again (not listed, not repaired)\n", r.Cleared)
 	}
 	fmt.Fprintf(tw, "repaired\t%d\tevents appended\n", r.Repaired)
 	for _, n := range r.Notes {

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 
@@ -16,10 +17,17 @@ type Reader interface {
 	Get(ctx context.Context, entity, key string) (source.Record, bool, error)
 }
 
+// HashFunc is what records are compared by: a hash of one record's data.
+type HashFunc func(entity string, data json.RawMessage) string
+
+// ContentHash is the default HashFunc: event.ContentHash, what the ledger
+// keeps (docs/reconcile.md).
+func ContentHash(_ string, data json.RawMessage) string { return event.ContentHash(data) }
+
 // itemOf is a record as reconcile_items keeps it; withData keeps what a
 // repair needs (our side only).
-func itemOf(r source.Record, withData bool) item {
-	it := item{Entity: r.Entity, Key: r.Key, Account: r.Account, Version: r.Version, Hash: event.ContentHash(r.Data)}
+func itemOf(r source.Record, withData bool, hash HashFunc) item {
+	it := item{Entity: r.Entity, Key: r.Key, Account: r.Account, Version: r.Version, Hash: hash(r.Entity, r.Data)}
 	if withData {
 		it.Data = string(r.Data)
 		if r.Parent != nil {
@@ -33,7 +41,7 @@ func itemOf(r source.Record, withData bool) item {
 // accounts is empty) into w. Pages are fetched one ahead of the hashing and
 // writing, so the network and ClickHouse overlap; at most three pages are in
 // memory.
-func streamList(ctx context.Context, rd Reader, w *itemWriter, entity string, accounts []string, withData bool) error {
+func streamList(ctx context.Context, rd Reader, w *itemWriter, entity string, accounts []string, withData bool, hash HashFunc) error {
 	if len(accounts) == 0 {
 		accounts = []string{""}
 	}
@@ -68,7 +76,7 @@ func streamList(ctx context.Context, rd Reader, w *itemWriter, entity string, ac
 				continue
 			}
 			for _, r := range page {
-				if werr = w.add(ctx, itemOf(r, withData)); werr != nil {
+				if werr = w.add(ctx, itemOf(r, withData, hash)); werr != nil {
 					cancel()
 					break
 				}
