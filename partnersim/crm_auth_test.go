@@ -168,3 +168,11 @@ func setBody(req *http.Request, b []byte) {
 	req.Body = io.NopCloser(bytes.NewReader(b))
 	req.ContentLength = int64(len(b))
 }
+
+// The worked example of docs/partnersim-crm.md.
+func TestCRMSignDocExample(t *testing.T) {
+	got := CRMSign("s3cret", "GET", "/crm/v2/contact", url.Values{"offset": {"10"}, "limit": {"5"}}, "1767323045", "n-1", nil)
+	if got != "afdfe569972e5a776b461a634565004522d3bdcdb6fe44edc84e285efd42e7c3" {
+		t.Fatalf("X-Sign %s differs from the documented example", got)
+	}
+}
