@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -279,5 +280,29 @@ func TestCRMIDOrder(t *testing.T) {
 		if got := crmID(n); got != want {
 			t.Errorf("crmID(%d) = %s, want %s", n, got, want)
 		}
+	}
+}
+
+// Concurrent creates under one X-Request-Id make one record; under none,
+// one each.
+func TestCRMConcurrentCreates(t *testing.T) {
+	c := startCRM(t, nil)
+	var wg sync.WaitGroup
+	ids := make([]string, 16)
+	for i := range ids {
+		wg.Go(func() {
+			r := c.call(http.MethodPost, "/crm/v2/contact", crmBody("same", "a", `{}`, ""), map[string]string{CRMRequestIDHeader: "evt-1"})
+			ids[i], _ = r.data()["id"].(string)
+		})
+	}
+	for i := range 16 {
+		wg.Go(func() { c.create("contact", fmt.Sprintf("k-%d", i), `{}`, "") })
+	}
+	wg.Wait()
+	if ids[0] == "" || slices.ContainsFunc(ids, func(id string) bool { return id != ids[0] }) {
+		t.Fatalf("ids %v: want one id for one X-Request-Id", ids)
+	}
+	if n := len(c.srv.CRMRecords("contact", "")); n != 17 {
+		t.Fatalf("%d records, want 17", n)
 	}
 }
