@@ -161,11 +161,12 @@ func (s *Server) routeCRM(mux *http.ServeMux) {
 }
 
 // crmGuard runs everything a crm call goes through, in this order: the
-// request is counted, the body read, an outage answered 503, the auth
+// body read, an outage answered 503, the auth
 // checked (40100), the rate limit and the injected 429s applied (42900), the
 // injected error rate answered 503, the injected latency waited; then the
-// handler runs, and the answer is delayed, dropped or hung as the faults
-// say. Every answer carries X-RateLimit-Limit, -Remaining and -Reset.
+// handler runs, the call is counted by route and code, and the answer is
+// delayed, dropped or hung as the faults say. Every answer carries
+// X-RateLimit-Limit, -Remaining and -Reset.
 func (s *Server) crmGuard(tail string, h crmHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := &crmCall{r: r, entity: r.PathValue("entity"), id: r.PathValue("id")}
