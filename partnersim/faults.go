@@ -45,6 +45,8 @@ type Faults struct {
 	// RefuseTokens answers every token request 401 invalid_client, as for a
 	// wrong client secret.
 	RefuseTokens bool `json:"refuse_tokens"`
+	// CRM are the faults of the crm API only (crm_faults.go).
+	CRM CRMFaults `json:"crm"`
 }
 
 // Validate reports a fault setting out of range.
@@ -57,7 +59,7 @@ func (f Faults) Validate() error {
 	case f.Rate429 < 0 || f.Rate429 > 1:
 		return fmt.Errorf("rate_429 must be 0 to 1, is %g", f.Rate429)
 	}
-	return nil
+	return f.CRM.Validate()
 }
 
 // retryAfterSeconds is the Retry-After header value.

@@ -2,6 +2,7 @@ package partnersim
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -36,6 +37,11 @@ type Options struct {
 	LogMax int
 	// IdemMax bounds the remembered idempotency keys (oldest go first); DefaultIdemMax when 0.
 	IdemMax int
+	// API is which APIs are served: APIBoth (the default, when empty), APIV1
+	// or APICRM.
+	API string
+	// CRM configures the crm API under /crm/ (docs/partnersim-crm.md).
+	CRM CRMOptions
 	// Seed makes the injected faults repeatable.
 	Seed uint64
 	// Now is the clock (time.Now when nil); tests move it to expire tokens.
@@ -59,12 +65,28 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.API == "" {
+		o.API = APIBoth
+	}
+	o.CRM.setDefaults()
+}
+
+func (o Options) validate() error {
+	if o.API != APIBoth && o.API != APIV1 && o.API != APICRM {
+		return fmt.Errorf("api must be both, v1 or crm, is %q", o.API)
+	}
+	if err := o.CRM.Validate(); err != nil {
+		return err
+	}
+	return o.Faults.Validate()
 }
 
 // Server is the simulated partner; it is an http.Handler.
 type Server struct {
-	opts Options
-	mux  *http.ServeMux
+	opts   Options
+	mux    *http.ServeMux
+	crmMux *http.ServeMux
+	crm    *crmStore
 
 	mu       sync.Mutex
 	faults   Faults
@@ -98,11 +120,14 @@ type Stats struct {
 // New builds a Server.
 func New(opts Options) (*Server, error) {
 	opts.setDefaults()
-	if err := opts.Faults.Validate(); err != nil {
+	if err := opts.validate(); err != nil {
 		return nil, err
 	}
 	s := &Server{opts: opts, faults: opts.Faults, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))}
+	s.crm = newCRMStore(opts.CRM, opts.IdemMax, opts.Seed)
 	s.resetLocked()
+	s.crmMux = http.NewServeMux()
+	s.routeCRM(s.crmMux)
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /oauth/token", s.outageGuard(s.handleToken))
 	s.mux.HandleFunc("PUT /v1/{entity}/{key}", s.recordGuard(s.handlePut))
@@ -120,6 +145,10 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("POST /_sim/reset", s.handleReset)
 	s.mux.HandleFunc("POST /_sim/seed", s.handleSeed)
 	s.mux.HandleFunc("POST /_sim/drift", s.handleDrift)
+	s.mux.HandleFunc("GET /_sim/crm/stats", s.handleCRMStats)
+	s.mux.HandleFunc("GET /_sim/crm/records", s.handleCRMRecords)
+	s.mux.HandleFunc("GET /_sim/crm/duplicates", s.handleCRMDuplicates)
+	s.mux.HandleFunc("POST /_sim/crm/seed", s.handleCRMSeed)
 	return s, nil
 }
 
@@ -132,12 +161,25 @@ func (s *Server) resetLocked() {
 	s.log = nil
 	s.inFlight = map[string]int{}
 	s.stats = Stats{ByStatus: map[string]int64{}, OverlapsByAccount: map[string]int64{}}
+	s.crm.reset()
 }
 
-// ServeHTTP serves the partner API and the /_sim control endpoints.
+// ServeHTTP serves the partner APIs and the /_sim control endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_sim/") || r.URL.Path == "/healthz" {
 		s.mux.ServeHTTP(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/crm/") {
+		if s.opts.API == APIV1 {
+			http.NotFound(w, r)
+			return
+		}
+		s.crmMux.ServeHTTP(w, r)
+		return
+	}
+	if s.opts.API == APICRM {
+		http.NotFound(w, r)
 		return
 	}
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}

@@ -1,3 +1,4 @@
 // Package main is the partnersim command: it serves a simulated partner API
-// (docs/partner-api.md) for tests, the demo and load runs.
+// (docs/partner-api.md) and a second one under /crm/ (docs/partnersim-crm.md)
+// for tests, the demo and load runs.
 package main

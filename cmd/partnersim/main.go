@@ -46,6 +46,14 @@ func run(args []string) error {
 	seedAccounts := fs.Int("seed-accounts", 10, "accounts the seeded records spread over")
 	driftEvery := fs.Duration("drift-every", 0, "drift the --seed-entity records this often (0: never), for reconciliation demos")
 	driftSpec := fs.String("drift", "drop=2,alter=1,age=1", "what each drift does: drop, alter, age, bump, add counts")
+	api := fs.String("api", partnersim.APIBoth, "APIs served: both, v1 (docs/partner-api.md) or crm (docs/partnersim-crm.md, under /crm/)")
+	crmAuth := fs.String("crm-auth", partnersim.CRMAuthNone, "auth of the crm API: none, api_key or hmac")
+	crmAPIKey := fs.String("crm-api-key", partnersim.DefaultCRMAPIKey, "the crm API's X-Api-Key (with --crm-auth api_key)")
+	crmAppKey := fs.String("crm-app-key", partnersim.DefaultCRMAppKey, "the crm API's X-App-Key (with --crm-auth hmac)")
+	crmSecret := fs.String("crm-secret", partnersim.DefaultCRMSecret, "the crm API's HMAC secret (with --crm-auth hmac)")
+	crmRateLimit := fs.Int("crm-rate-limit", partnersim.DefaultCRMRateLimit, "crm calls allowed per --crm-rate-window")
+	crmRateWindow := fs.Duration("crm-rate-window", partnersim.DefaultCRMRateWindow, "the crm API's rate-limit window")
+	crmShuffle := fs.Bool("crm-shuffle", false, "shuffle the items within each crm list page (an unstable order)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,12 +67,25 @@ func run(args []string) error {
 		Faults: partnersim.Faults{
 			Latency: partnersim.Duration(*latency), Jitter: partnersim.Duration(*jitter), ErrorRate: *errorRate,
 			Outage: *outage, Rate429: *rate429, RetryAfter: partnersim.Duration(*retryAfter), RejectPrefix: *rejectPrefix,
+			CRM: partnersim.CRMFaults{ShufflePages: *crmShuffle},
+		},
+		API: *api,
+		CRM: partnersim.CRMOptions{
+			Auth: *crmAuth, APIKey: *crmAPIKey, AppKey: *crmAppKey, Secret: *crmSecret,
+			RateLimit: *crmRateLimit, RateWindow: *crmRateWindow,
 		},
 	})
 	if err != nil {
 		return err
 	}
-	if *seedCount > 0 {
+	if *seedCount > 0 && *api == partnersim.APICRM {
+		if *driftEvery > 0 {
+			return errors.New("--drift-every drifts the built-in API's records; it does not go with --api crm")
+		}
+		if _, err := sim.CRMSeed(partnersim.SeedSpec{Entity: *seedEntity, Count: *seedCount, Accounts: *seedAccounts}); err != nil {
+			return fmt.Errorf("--seed-entity/--seed-count: %w", err)
+		}
+	} else if *seedCount > 0 {
 		if _, err := sim.Seed(partnersim.SeedSpec{Entity: *seedEntity, Count: *seedCount, Accounts: *seedAccounts, Version: 2}); err != nil {
 			return fmt.Errorf("--seed-entity/--seed-count: %w", err)
 		}
@@ -105,7 +126,8 @@ func run(args []string) error {
 			}
 		}()
 	}
-	logger.Info("partnersim listening", "addr", ln.Addr().String(), "auth", *clientID != "", "token_ttl", tokenTTL.String())
+	logger.Info("partnersim listening", "addr", ln.Addr().String(), "auth", *clientID != "", "token_ttl", tokenTTL.String(),
+		"api", *api, "crm_auth", *crmAuth)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
