@@ -8,6 +8,7 @@ import (
 
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/internal/delivery"
+	"github.com/streamsync/streamsync/internal/idmap"
 	"github.com/streamsync/streamsync/internal/proof"
 )
 
@@ -60,6 +61,32 @@ func TestDeliver(t *testing.T) {
 			}
 			if tt.due != 0 && o.Due.Sub(now) != tt.due {
 				t.Fatalf("due in %s, want %s", o.Due.Sub(now), tt.due)
+			}
+		})
+	}
+}
+
+// The id map's write travels from a delivered answer to the outcome the
+// commit records; any other outcome records none, whatever the answer holds.
+func TestDeliverCarriesIDMap(t *testing.T) {
+	policy := RetryPolicy{Initial: time.Second, Max: time.Minute, MaxAttempts: 5, Jitter: func() float64 { return 0.5 }}
+	set := idmap.Write{Op: idmap.WriteSet, ID: "P-1"}
+	for _, tc := range []struct {
+		name  string
+		class delivery.Class
+		want  idmap.Write
+	}{
+		{"delivered", delivery.Delivered, set},
+		{"stale", delivery.Stale, idmap.Write{}},
+		{"transient", delivery.Transient, idmap.Write{}},
+		{"rejected", delivery.Permanent, idmap.Write{}},
+		{"parent missing", delivery.ParentMissing, idmap.Write{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &Work{Event: upsert("e", 1, `{}`), Now: now}
+			o, err := Deliver(fakeSender(delivery.Answer{Class: tc.class, Status: 200, Calls: 1, IDMap: set}), policy, time.Second)(context.Background(), w)
+			if err != nil || o.IDMap != tc.want {
+				t.Fatalf("outcome %+v, %v; want id map %+v", o, err, tc.want)
 			}
 		})
 	}

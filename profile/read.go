@@ -214,4 +214,3 @@ func checkReadPlaceholders(s string) error {
 	}
 	return nil
 }
-

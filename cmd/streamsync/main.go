@@ -31,6 +31,8 @@ commands:
   shard     shard ACCOUNT: the events stream a producer appends the account's events to
   ledger    show or mend one record's ledger entry (e.g. one pushed too high):
             ledger get|set|drop ENTITY KEY [--account A] [--version N]
+  idmap     show or mend one record's entry in the id map of a partner that assigns ids:
+            idmap get|set|drop ENTITY KEY [--account A] [--id ID] [--json]
 
 Every command takes --config FILE, --format table|json, and a flag per setting
 (--sink.base_url=…); see config/streamsync.example.yaml.
@@ -69,6 +71,7 @@ var commands = map[string]struct {
 		flags: backfillFlags},
 	"shard":   {run: runShard, sections: []string{config.SectionRedis, config.SectionStream}},
 	"ledger":  {run: runLedger, sections: operatorSections, flags: ledgerFlags},
+	"idmap":   {run: runIDMap, sections: operatorSections, flags: idmapFlags},
 	"partner": {run: runPartner, sections: []string{config.SectionSink, config.SectionEvent, config.SectionLog}, flags: partnerFlags},
 	"sql":     {run: runSQL, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: sqlFlags},
 }
