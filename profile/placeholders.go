@@ -12,7 +12,11 @@ import (
 
 // Placeholders are the names a path, query value or header value may hold
 // in braces; {data.FIELD} (a top-level field of data) is one too.
-var Placeholders = []string{"id", "account", "entity", "key", "op", "version", "parent.entity", "parent.key"}
+// {partner_id} is the partner's id of the record (only in update, delete
+// and read.get of an entity whose partner assigns ids); {parent.partner_id}
+// the partner's id of the record's parent (in any request: the event then
+// waits until the parent has one). docs/partners.md, "Placeholders".
+var Placeholders = []string{"id", "account", "entity", "key", "op", "version", "parent.entity", "parent.key", "partner_id", "parent.partner_id"}
 
 var placeholderRe = regexp.MustCompile(`\{([^{}]*)\}`)
 
@@ -42,14 +46,25 @@ func known(name string) bool {
 	return dataFieldRe.MatchString(name)
 }
 
+// hasPlaceholder reports whether s holds {name}.
+func hasPlaceholder(s, name string) bool {
+	return strings.Contains(s, "{"+name+"}")
+}
+
 // fill replaces every placeholder of s with its value from e, each passed
 // through esc (path-escaping in a path, none elsewhere). A {data.FIELD} that
-// is not a string, number or boolean in e's data is an error.
+// is not a string, number or boolean in e's data is an error; so is
+// {partner_id} or {parent.partner_id} (fillIDs) with no id.
 func fill(s string, e event.Event, data map[string]any, esc func(string) string) (string, error) {
+	return fillIDs(s, e, data, IDs{}, esc)
+}
+
+// fillIDs is fill with the partner's ids of the record and its parent.
+func fillIDs(s string, e event.Event, data map[string]any, ids IDs, esc func(string) string) (string, error) {
 	var err error
 	out := placeholderRe.ReplaceAllStringFunc(s, func(m string) string {
 		name := m[1 : len(m)-1]
-		v, ok := value(name, e, data)
+		v, ok := value(name, e, data, ids)
 		if !ok && err == nil {
 			err = fmt.Errorf("{%s}: the event has no such value", name)
 		}
@@ -58,7 +73,7 @@ func fill(s string, e event.Event, data map[string]any, esc func(string) string)
 	return out, err
 }
 
-func value(name string, e event.Event, data map[string]any) (string, bool) {
+func value(name string, e event.Event, data map[string]any, ids IDs) (string, bool) {
 	switch name {
 	case "id":
 		return e.ID, true
@@ -76,12 +91,22 @@ func value(name string, e event.Event, data map[string]any) (string, bool) {
 		return e.ParentEntity, e.ParentEntity != ""
 	case "parent.key":
 		return e.ParentKey, e.ParentKey != ""
+	case "partner_id":
+		return ids.Self, ids.Self != ""
+	case "parent.partner_id":
+		return ids.Parent, ids.Parent != ""
 	}
 	field, ok := strings.CutPrefix(name, "data.")
 	if !ok {
 		return "", false
 	}
-	switch v := data[field].(type) {
+	return scalarText(data[field])
+}
+
+// scalarText is a JSON scalar (string, number, boolean) as text; numbers
+// as their decimal text.
+func scalarText(v any) (string, bool) {
+	switch v := v.(type) {
 	case string:
 		return v, true
 	case bool:
@@ -90,6 +115,8 @@ func value(name string, e event.Event, data map[string]any) (string, bool) {
 		return strconv.FormatFloat(v, 'f', -1, 64), true
 	case int:
 		return strconv.Itoa(v), true
+	case int64:
+		return strconv.FormatInt(v, 10), true
 	case *big.Int:
 		return v.String(), true
 	}

@@ -15,10 +15,10 @@ type Profile struct {
 	// Versions is what the partner keeps of a record's version: "number"
 	// (the default, as the built-in API), "time" (an RFC 3339 time, read as
 	// unix ms) or "none" (stale and unchanged are the ledger's alone;
-	// reconciliation compares content only).
-	Versions string `yaml:"versions"`
-	// Limits bound the calls to the partner.
-	Limits   Limits             `yaml:"limits"`
+	// reconciliation compares content only). Read it with Versions().
+	VersionKind string `yaml:"versions"`
+	// Limit bounds the calls to the partner; read it with Limits().
+	Limit    Limits             `yaml:"limits"`
 	Defaults Entity             `yaml:"defaults"`
 	Entities map[string]*Entity `yaml:"entities"`
 
@@ -230,6 +230,7 @@ type compiled struct {
 	read                                 *compiledRead
 	compare                              *compiledCompare
 	bulk                                 *compiledBulk
+	needsParent                          bool // some request uses the parent's partner id
 }
 
 type request struct {

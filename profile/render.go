@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/itchyny/gojq"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/internal/apiclient"
 )
@@ -21,41 +22,92 @@ type Rendered struct {
 	URL     string
 	Headers map[string]string
 	Body    []byte // JSON; nil for no body
+	// Idempotency is the name of the header that carries the event's
+	// idempotency key (the request's idempotency_header); "" when the
+	// partner has none. The sender sets its value.
+	Idempotency string
 }
 
 // ErrNoRequest is returned for an op no request is configured for.
 var ErrNoRequest = errors.New("no request for this op")
 
-// Render builds the request of event e by the profile: its entity's
-// section, or the defaults for an entity without one. Path placeholders are
-// path-escaped, one segment each (RFC 3986); query values are
-// query-escaped; the body is the one result of the request's jq program
-// over the event, as JSON. A program with no result, or more than one, is
-// an error.
+// Render builds the request of event e by the profile — RenderOp with
+// OpDelete for a delete and OpUpsert otherwise, and no partner ids.
 func (p *Profile) Render(e event.Event) (Rendered, error) {
-	c, ok := p.checked[e.Entity]
-	if !ok {
-		c = p.checked["*"]
+	op := OpUpsert
+	if e.Op == event.OpDelete {
+		op = OpDelete
 	}
-	var r *request
-	switch e.Op {
-	case event.OpDelete:
-		r = c.delete
-	default:
-		r = c.upsert
-	}
+	return p.RenderOp(op, e, IDs{})
+}
+
+// RenderOp builds the request op of event e becomes by the profile: its
+// entity's section, or the defaults for an entity without one; ids are the
+// partner's ids of the record and its parent ("" for none). Path
+// placeholders are path-escaped, one segment each (RFC 3986); query values
+// are query-escaped; the body is the one result of the request's jq program
+// over the event (with partner_id and parent.partner_id when known), as
+// JSON. The error wraps ErrNoRequest when the entity has no request for op;
+// a placeholder with no value (a {partner_id} with ids.Self empty), a body
+// program with no result or more than one are errors too.
+func (p *Profile) RenderOp(op Op, e event.Event, ids IDs) (Rendered, error) {
+	c := p.entity(e.Entity)
+	r := c.request(op)
 	if r == nil {
-		return Rendered{}, fmt.Errorf("profile %s: %s %s: %w", p.Name, e.Entity, e.Op, ErrNoRequest)
+		return Rendered{}, fmt.Errorf("profile %s: %s %s: %w", p.Name, e.Entity, op, ErrNoRequest)
 	}
-	in, data, err := input(e)
+	in, data, err := inputIDs(e, ids)
+	if err != nil {
+		return Rendered{}, fmt.Errorf("profile %s: %w", p.Name, err)
+	}
+	out, err := p.head(r, e, data, ids)
 	if err != nil {
 		return Rendered{}, err
 	}
-	path, err := fill(r.Path, e, data, apiclient.PathSegment)
+	if r.body != nil {
+		if out.Body, err = one(r.body, in); err != nil {
+			return Rendered{}, fmt.Errorf("profile %s: %s %s: body: %w", p.Name, e.Entity, op, err)
+		}
+	}
+	return out, nil
+}
+
+// entity is what Check made of an entity: its own section, or the
+// defaults'.
+func (p *Profile) entity(name string) *compiled {
+	if c, ok := p.checked[name]; ok {
+		return c
+	}
+	return p.checked["*"]
+}
+
+// request is c's request for op; nil for none.
+func (c *compiled) request(op Op) *request {
+	if c == nil {
+		return nil
+	}
+	switch op {
+	case OpUpsert:
+		return c.upsert
+	case OpCreate:
+		return c.create
+	case OpUpdate:
+		return c.update
+	case OpDelete:
+		return c.delete
+	case OpFind:
+		return c.find
+	}
+	return nil
+}
+
+// head is r's method, URL and headers for e, without the body.
+func (p *Profile) head(r *request, e event.Event, data map[string]any, ids IDs) (Rendered, error) {
+	path, err := fillIDs(r.Path, e, data, ids, apiclient.PathSegment)
 	if err != nil {
 		return Rendered{}, fmt.Errorf("profile %s: path: %w", p.Name, err)
 	}
-	out := Rendered{Method: r.Method, URL: strings.TrimRight(p.BaseURL, "/") + path, Headers: map[string]string{}}
+	out := Rendered{Method: r.Method, URL: strings.TrimRight(p.BaseURL, "/") + path, Headers: map[string]string{}, Idempotency: r.Idempotency}
 	if len(r.Query) > 0 {
 		names := make([]string, 0, len(r.Query))
 		for k := range r.Query {
@@ -64,7 +116,7 @@ func (p *Profile) Render(e event.Event) (Rendered, error) {
 		sort.Strings(names)
 		var q []string
 		for _, k := range names {
-			v, err := fill(r.Query[k], e, data, func(s string) string { return s })
+			v, err := fillIDs(r.Query[k], e, data, ids, func(s string) string { return s })
 			if err != nil {
 				return Rendered{}, fmt.Errorf("profile %s: query %s: %w", p.Name, k, err)
 			}
@@ -73,34 +125,44 @@ func (p *Profile) Render(e event.Event) (Rendered, error) {
 		out.URL += "?" + strings.Join(q, "&")
 	}
 	for k, v := range r.Headers {
-		h, err := fill(v, e, data, func(s string) string { return s })
+		h, err := fillIDs(v, e, data, ids, func(s string) string { return s })
 		if err != nil {
 			return Rendered{}, fmt.Errorf("profile %s: header %s: %w", p.Name, k, err)
 		}
 		out.Headers[k] = h
 	}
-	if r.body != nil {
-		iter := r.body.Run(in)
-		v, ok := iter.Next()
-		if !ok {
-			return Rendered{}, fmt.Errorf("profile %s: body: the jq program gave no result", p.Name)
-		}
-		if err, isErr := v.(error); isErr {
-			return Rendered{}, fmt.Errorf("profile %s: body: jq: %w", p.Name, err)
-		}
-		if _, more := iter.Next(); more {
-			return Rendered{}, fmt.Errorf("profile %s: body: the jq program gave more than one result", p.Name)
-		}
-		if out.Body, err = json.Marshal(v); err != nil {
-			return Rendered{}, fmt.Errorf("profile %s: body: %w", p.Name, err)
-		}
-	}
 	return out, nil
+}
+
+// one is the one result of code over in, as JSON.
+func one(code *gojq.Code, in any) ([]byte, error) {
+	iter := code.Run(in)
+	v, ok := iter.Next()
+	if !ok {
+		return nil, errors.New("the jq program gave no result")
+	}
+	if err, isErr := v.(error); isErr {
+		return nil, fmt.Errorf("jq: %w", err)
+	}
+	if _, more := iter.Next(); more {
+		return nil, errors.New("the jq program gave more than one result")
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // input is the event as jq sees it, and its data as a map (nil for none).
 func input(e event.Event) (map[string]any, map[string]any, error) {
-	in := map[string]any{"id": e.ID, "account": e.Account, "entity": e.Entity, "key": e.Key, "op": string(e.Op), "version": e.Version}
+	return inputIDs(e, IDs{})
+}
+
+// inputIDs is input with the partner's ids: partner_id, and
+// parent.partner_id, each present only when known.
+func inputIDs(e event.Event, ids IDs) (map[string]any, map[string]any, error) {
+	in := map[string]any{"id": e.ID, "account": e.Account, "entity": e.Entity, "key": e.Key, "op": string(e.Op), "version": int(e.Version)}
 	var data map[string]any
 	if len(e.Data) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(e.Data))
@@ -116,8 +178,15 @@ func input(e event.Event) (map[string]any, map[string]any, error) {
 		data = m
 		in["data"] = m
 	}
+	if ids.Self != "" {
+		in["partner_id"] = ids.Self
+	}
 	if e.ParentEntity != "" {
-		in["parent"] = map[string]any{"entity": e.ParentEntity, "key": e.ParentKey}
+		parent := map[string]any{"entity": e.ParentEntity, "key": e.ParentKey}
+		if ids.Parent != "" {
+			parent["partner_id"] = ids.Parent
+		}
+		in["parent"] = parent
 	}
 	return in, data, nil
 }
@@ -145,4 +214,15 @@ func normalize(v any) any {
 		}
 	}
 	return v
+}
+
+// parseJSON is body as jq sees it; an error when it is not JSON.
+func parseJSON(body []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("the answer's body is not JSON: %w", err)
+	}
+	return normalize(v), nil
 }
