@@ -32,7 +32,7 @@ func Deliver(s Sender, retry RetryPolicy, recheck time.Duration) StepFunc {
 		o.Meta.Attempts = n
 		switch r.Class {
 		case delivery.Delivered:
-			o.Step, o.Ledger = StepDelivered, LedgerSet
+			o.Step, o.Ledger, o.IDMap = StepDelivered, LedgerSet, r.IDMap
 			if w.Meta.Proven == proof.Repair {
 				o.Ledger = LedgerForce // the ledger holds what the repair sent, even a lower version
 			}

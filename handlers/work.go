@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/idmap"
 )
 
 // Step names one row of the attempt log (docs/operations.md).
@@ -104,6 +105,9 @@ type Outcome struct {
 	Ledger LedgerWrite
 	// Meta travels with a parked or retrying event into its next entry.
 	Meta Meta
+	// IDMap is what the record's id map entry records with a delivered
+	// outcome (the sender's delivery.Answer.IDMap); Op "" for any other.
+	IDMap idmap.Write
 }
 
 // StepFunc is one step: an Outcome ends the event there; nil passes it on.

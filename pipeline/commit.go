@@ -50,7 +50,8 @@ type committer struct {
 func (c *committer) commit(ctx context.Context, k layout.Keys, en entry, e event.Event, hash string, o handlers.Outcome, now time.Time) (committed, released bool, err error) {
 	out := layout.Commit{Event: e, StreamID: en.streamID, Now: now, Step: o.Step,
 		Ledger: "none", State: "clear", WaitOnParent: "0",
-		LeaseHolder: c.runID} // released if this run holds it
+		LeaseHolder: c.runID, // released if this run holds it
+		IDMap:       o.IDMap}
 	switch o.Ledger {
 	case handlers.LedgerSet, handlers.LedgerForce, handlers.LedgerContent:
 		if hash == "" {

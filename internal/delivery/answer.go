@@ -1,6 +1,10 @@
 package delivery
 
-import "time"
+import (
+	"time"
+
+	"github.com/streamsync/streamsync/internal/idmap"
+)
 
 // Class is what a partner answer means for the event.
 type Class int
@@ -66,4 +70,9 @@ type Answer struct {
 	// failure finds the breaker open, do not count, so an outage costs no
 	// event its attempts.
 	Calls int
+	// IDMap is what the record's id map entry is to record when the event
+	// is committed as delivered (a partner that assigns ids: the id its
+	// create answered or a find found, or that the record is gone); set
+	// by the sender only with Class Delivered.
+	IDMap idmap.Write
 }

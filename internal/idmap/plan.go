@@ -72,6 +72,12 @@ type Write struct {
 	ID string
 }
 
+// The ops of a Write.
+const (
+	WriteSet  = "set"
+	WriteGone = "gone"
+)
+
 // Map is the id map of one partner, sharded like the ledger.
 type Map interface {
 	// Get is the partner's id of a record; "" when it has none (never

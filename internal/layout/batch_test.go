@@ -65,8 +65,8 @@ func TestCommitsShareRoundTrips(t *testing.T) {
 				sid = read[i]
 			}
 			keys := []string{k.Events, k.Attempts, k.Steps, k.Ledger("x"), k.State("x"), k.Waiting("x", "k"), k.Delayed, k.Delayed,
-				k.Payloads, k.Dead, k.Waiting("", ""), k.Lease("a"), k.Ledger("")}
-			n, err := commitAnswer(b.runPart(ctx, commitScript, k.Events, keys, []any{"g", sid, "k", fmt.Sprint("e", i), 1, "delivered", "none", "", "keep", "", "0", "", "", "0", 0, 0, "run", ""}))
+				k.Payloads, k.Dead, k.Waiting("", ""), k.Lease("a"), k.Ledger(""), k.IDMap("x")}
+			n, err := commitAnswer(b.runPart(ctx, commitScript, k.Events, keys, []any{"g", sid, "k", fmt.Sprint("e", i), 1, "delivered", "none", "", "keep", "", "0", "", "", "0", 0, 0, "run", "", "", ""}))
 			if err != nil {
 				t.Error(err)
 			}
@@ -115,11 +115,11 @@ func TestCombinedCommitKeepsOutcomesApart(t *testing.T) {
 	}
 	keys := func(key string) []string {
 		return []string{k.Events, k.Attempts, k.Steps, k.Ledger("x"), k.State("x"), k.Waiting("x", key), k.Delayed, k.Delayed,
-			k.Payloads, k.Dead, k.Waiting("", ""), k.Lease("a"), k.Ledger("")}
+			k.Payloads, k.Dead, k.Waiting("", ""), k.Lease("a"), k.Ledger(""), k.IDMap("x")}
 	}
 	part := func(sid, key, ledger string) *scriptPart {
 		return &scriptPart{script: commitScript, group: k.Events, keys: keys(key),
-			args: []any{"g", sid, key, "e-" + key, 1, "delivered", "set", ledger, "clear_any", "", "1", "", "", "0", 0, 0, "run", ""},
+			args: []any{"g", sid, key, "e-" + key, 1, "delivered", "set", ledger, "clear_any", "", "1", "", "", "0", 0, 0, "run", "", "", ""},
 			done: make(chan struct{})}
 	}
 	batch := []*scriptPart{part(ids[0], "k0", "5|h|1|"), part(ids[1], "k1", "not a ledger value"), part(ids[2], "k2", "7|h|1|")}

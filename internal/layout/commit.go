@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/idmap"
 )
 
 // commitScript records the outcomes of one or more events of one shard,
@@ -16,19 +18,20 @@ import (
 // For each outcome it acks the entry, and only if this ack was the first (so
 // an outcome is never committed twice, whoever else claimed the entry) it
 // updates the ledger and the record's state, parks the event in a ZSET,
-// dead-letters it, releases the children waiting for the record, appends the
-// step's row and releases the account's lease; the steps hash is counted
+// dead-letters it, releases the children waiting for the record, records
+// the partner's id of the record (or that it is gone) in the id map, appends
+// the step's row and releases the account's lease; the steps hash is counted
 // once per call. Many outcomes in one call cost Redis one script call
 // instead of one each (docs/scaling.md's batched commits).
 //
-// ARGV[1] is the number of outcomes P. Outcome i has 13 keys at
-// KEYS[13(i-1)+1 ..] and its arguments follow the previous outcome's:
+// ARGV[1] is the number of outcomes P. Outcome i has K = outcomeKeys (14)
+// keys at KEYS[K(i-1)+1 ..] and its arguments follow the previous outcome's:
 //
 // KEYS +1 events stream      +2 attempts stream   +3 steps hash
 // KEYS +4 ledger hash        +5 state hash        +6 waiting set of this record
 // KEYS +7 delayed ZSET       +8 ZSET to park in   +9 payloads hash
 // KEYS +10 dead stream       +11 waiting set of the parent   +12 the account's lease
-// KEYS +13 ledger hash of the parent's entity
+// KEYS +13 ledger hash of the parent's entity   +14 id map hash of the record's entity
 //
 // ARGV +1 group            +2 stream entry id   +3 record key (ledger and state field)
 // ARGV +4 event id         +5 now, unix ms      +6 step
@@ -46,26 +49,29 @@ import (
 // ARGV +18 the parent's key: a child parked to wait for a parent that the
 // partner got meanwhile is due at once (no lost wake-up); a child that no
 // longer waits on it (+14 is "0") leaves the parent's waiting set
-// ARGV +19 .. +18+n dead-letter fields, then m row fields
+// ARGV +19 id map: "" (no write), set (+20 is the partner's id: "i|<id>"),
+// gone (+20 is the event's version: "g|<version>", unless the entry is a
+// "g|" of a higher version already)          +20 id map value
+// ARGV +21 .. +20+n dead-letter fields, then m row fields
 //
 // Returns one answer per outcome: 1 when committed (2 when it also released
 // children waiting for the record), 0 when the entry had been acked already, or an error text when its arguments do not add up
 // (nothing of that outcome written) or a write failed. The call as a whole
 // fails, before any write, only when the outcomes cannot be told apart.
-var commitScript = redis.NewScript(luaLib + `
+var commitScript = redis.NewScript(luaLib + "local K = " + strconv.Itoa(outcomeKeys) + "\n" + `
 local P = tonumber(ARGV[1])
-if not P or P < 1 or #KEYS ~= 13 * P then
+if not P or P < 1 or #KEYS ~= K * P then
   return redis.error_reply('commit: ' .. #KEYS .. ' keys for ' .. tostring(ARGV[1]) .. ' outcomes')
 end
 -- find every outcome's arguments before the first write
 local at, pos = {}, 1
 for i = 1, P do
   local n, m = tonumber(ARGV[pos + 15]), tonumber(ARGV[pos + 16])
-  if not n or not m or n < 0 or m < 0 or n + m > MAXV or pos + 18 + n + m > #ARGV then
+  if not n or not m or n < 0 or m < 0 or n + m > MAXV or pos + 20 + n + m > #ARGV then
     return redis.error_reply('commit: outcome ' .. i .. ': ' .. tostring(ARGV[pos + 15]) .. ' dead-letter and ' .. tostring(ARGV[pos + 16]) .. ' row values do not fit ' .. #ARGV .. ' arguments')
   end
   at[i] = pos
-  pos = pos + 18 + n + m
+  pos = pos + 20 + n + m
 end
 if pos ~= #ARGV then
   return redis.error_reply('commit: ' .. #ARGV .. ' arguments, ' .. pos .. ' expected')
@@ -83,6 +89,10 @@ local function one(kb, a)
   if (whole and not string.match(lval, '^%d+|')) or (lmode == 'bump' and not string.match(lval, '^%d+$'))
     or not (whole or lmode == 'bump' or lmode == 'none') then
     return 'commit: ledger value ' .. lval .. ' does not fit mode ' .. lmode
+  end
+  local imode, ival = ARGV[a + 19], ARGV[a + 20]
+  if not (imode == '' or (imode == 'set' and ival ~= '') or (imode == 'gone' and string.match(ival, '^%d+$'))) then
+    return 'commit: id map value ' .. ival .. ' does not fit mode ' .. imode
   end
   local lease, run = KEYS[kb + 12], ARGV[a + 17]
   if redis.call('XACK', KEYS[kb + 1], ARGV[a + 1], ARGV[a + 2]) == 0 then
@@ -110,6 +120,13 @@ local function one(kb, a)
     elseif lmode == 'bump' and cv and vgt(lval, cv) then
       redis.call('HSET', KEYS[kb + 4], rkey, lval .. rest)
     end
+  end
+
+  if imode == 'set' then
+    redis.call('HSET', KEYS[kb + 14], rkey, 'i|' .. ival)
+  elseif imode == 'gone' then
+    local gv = string.match(redis.call('HGET', KEYS[kb + 14], rkey) or '', '^g|(%d+)$')
+    if not gv or vgt(ival, gv) then redis.call('HSET', KEYS[kb + 14], rkey, 'g|' .. ival) end
   end
 
   local smode = ARGV[a + 9]
@@ -152,10 +169,10 @@ local function one(kb, a)
   end
 
   if n > 0 then
-    redis.call('XADD', KEYS[kb + 10], '*', unpack(ARGV, a + 19, a + 18 + n))
+    redis.call('XADD', KEYS[kb + 10], '*', unpack(ARGV, a + 21, a + 20 + n))
   end
   if m > 0 then
-    redis.call('XADD', KEYS[kb + 2], '*', unpack(ARGV, a + 19 + n, a + 18 + n + m))
+    redis.call('XADD', KEYS[kb + 2], '*', unpack(ARGV, a + 21 + n, a + 20 + n + m))
   end
   if redis.call('GET', lease) == run then redis.call('DEL', lease) end
   local c = counts[KEYS[kb + 3]]
@@ -168,7 +185,7 @@ local out = {}
 for i = 1, P do
   -- a write failing (another type under one of our keys) ends this outcome
   -- only; the outcomes before it stay committed and counted
-  local ok, r = pcall(one, 13 * (i - 1), at[i])
+  local ok, r = pcall(one, K * (i - 1), at[i])
   if not ok then
     r = 'commit: ' .. (type(r) == 'table' and tostring(r.err) or tostring(r))
   end
@@ -211,7 +228,14 @@ type Commit struct {
 	// LeaseHolder is the run whose hold on the account's lease is released
 	// ("": no run's; the lease is left to run out).
 	LeaseHolder string
+	// IDMap is what the record's id map entry records (Keys.IDMap): the
+	// partner's id ("set") or that the record is gone at the event's
+	// version ("gone"); Op "" leaves it as it is.
+	IDMap idmap.Write
 }
+
+// outcomeKeys is the number of keys of one outcome in commitScript.
+const outcomeKeys = 14
 
 // Commit writes c in the keys of its shard k, in a script call shared with
 // other commits. It answers 1 when committed, 2 when the commit also
@@ -232,12 +256,19 @@ func (t *RoundTrips) Commit(ctx context.Context, k Keys, c Commit) (int64, error
 		k.Events, k.Attempts, k.Steps,
 		k.Ledger(e.Entity), k.State(e.Entity), k.Waiting(e.Entity, e.Key),
 		k.Delayed, park, k.Payloads, k.Dead, k.Waiting(e.ParentEntity, e.ParentKey), k.Lease(e.Account),
-		k.Ledger(e.ParentEntity),
+		k.Ledger(e.ParentEntity), k.IDMap(e.Entity),
 	}
-	args := make([]any, 0, 19+len(c.Dead)+len(c.Row))
+	var ival string
+	switch c.IDMap.Op {
+	case idmap.WriteSet:
+		ival = c.IDMap.ID
+	case idmap.WriteGone:
+		ival = strconv.FormatInt(e.Version, 10)
+	}
+	args := make([]any, 0, 21+len(c.Dead)+len(c.Row))
 	args = append(args, k.Group, c.StreamID, e.Key, e.ID, c.Now.UnixMilli(), string(c.Step),
 		c.Ledger, c.LedgerValue, c.State, c.StateValue, release, c.ParkDue, c.Payload, c.WaitOnParent,
-		len(c.Dead), len(c.Row), c.LeaseHolder, e.ParentKey)
+		len(c.Dead), len(c.Row), c.LeaseHolder, e.ParentKey, c.IDMap.Op, ival)
 	args = append(args, c.Dead...)
 	args = append(args, c.Row...)
 	return commitAnswer(t.runPart(ctx, commitScript, k.Events, keys, args))

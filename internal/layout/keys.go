@@ -77,6 +77,12 @@ func (k Keys) key(parts ...string) string {
 // Ledger is the hash of one entity: record key → what the partner last got.
 func (k Keys) Ledger(entity string) string { return k.key("ledger", entity) }
 
+// IDMap is the id map of one entity whose partner assigns ids: record key
+// → "i|<partner id>", "c|<until unix ms>|<version>|<event id>" (a create
+// sent, not committed) or "g|<version>" (deleted at the partner); package
+// internal/idmap reads the values.
+func (k Keys) IDMap(entity string) string { return k.key("idmap", entity) }
+
 // State is the hash of one entity: record key → where its latest event
 // waits in the pipeline (parked, retry, dead); it tells a child whether its
 // parent is known.

@@ -18,6 +18,7 @@ func TestSingleShardKeepsTodaysNames(t *testing.T) {
 		k.Events: "streamsync:events", k.Group: "streamsync", k.Dead: "streamsync:dead", k.Delayed: "streamsync:delayed",
 		k.Retry: "streamsync:retry", k.Attempts: "streamsync:attempts", k.Payloads: "streamsync:payloads", k.Steps: "streamsync:steps",
 		k.Ledger("main"): "streamsync:ledger:main", k.State("main"): "streamsync:state:main",
+		k.IDMap("contact"):       "streamsync:idmap:contact",
 		k.Waiting("main", "m/1"): "streamsync:waiting:main:m/1", k.Lease("acc-7"): "streamsync:lease:acc-7",
 	} {
 		if got != want {
@@ -79,7 +80,7 @@ func TestShardKeysShareOneSlot(t *testing.T) {
 			slots := map[int]int{}
 			for i, k := range s {
 				keys := []string{k.Events, k.Dead, k.Delayed, k.Retry, k.Attempts, k.Payloads, k.Steps,
-					k.Ledger("main"), k.State("main"), k.Waiting("main", "m{1}"), k.Lease("acc{x}")}
+					k.Ledger("main"), k.State("main"), k.Waiting("main", "m{1}"), k.Lease("acc{x}"), k.IDMap("contact")}
 				slot := keyslot.Of(keys[0])
 				for _, key := range keys {
 					if keyslot.Of(key) != slot {
