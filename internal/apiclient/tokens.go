@@ -44,8 +44,8 @@ type Tokens struct {
 // credentials go as form fields (golang.org/x/oauth2 detects the style).
 // client asks the token endpoint (nil: a NewHTTPClient with a 10 s dial
 // timeout and the system's roots); early <= 0 means DefaultTokenEarlyExpiry; a nil now means
-// time.Now.
-func NewTokens(tokenURL, clientID, clientSecret string, client *http.Client, early time.Duration, now func() time.Time) *Tokens {
+// time.Now. scopes, when given, are asked for (a profile's auth.scopes).
+func NewTokens(tokenURL, clientID, clientSecret string, client *http.Client, early time.Duration, now func() time.Time, scopes ...string) *Tokens {
 	if early <= 0 {
 		early = DefaultTokenEarlyExpiry
 	}
@@ -56,7 +56,7 @@ func NewTokens(tokenURL, clientID, clientSecret string, client *http.Client, ear
 		client = NewHTTPClient(10*time.Second, 4, nil)
 	}
 	t := &Tokens{
-		cc:     clientcredentials.Config{ClientID: clientID, ClientSecret: clientSecret, TokenURL: tokenURL},
+		cc:     clientcredentials.Config{ClientID: clientID, ClientSecret: clientSecret, TokenURL: tokenURL, Scopes: scopes},
 		client: client,
 		early:  early,
 		now:    now,

@@ -18,6 +18,8 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/internal/apiclient"
 	"github.com/streamsync/streamsync/internal/delivery"
+	"github.com/streamsync/streamsync/internal/idmap"
+	"github.com/streamsync/streamsync/profile"
 	"golang.org/x/time/rate"
 )
 
@@ -59,6 +61,16 @@ type Config struct {
 	// certificate (sink.tls_*_file; docs/security.md, "Transport"); nil:
 	// the system's roots.
 	TLS *tls.Config
+	// Profile, when set, is the partner's API (docs/partners.md) spoken
+	// instead of the built-in one: its requests, auth, answer rules,
+	// limits and bulk endpoints; its auth replaces ClientID and
+	// ClientSecret, its rate and timeout (when set) RateLimit and Timeout.
+	// Nil: the built-in API of docs/partner-api.md.
+	Profile *profile.Profile
+	// IDs is the id map of the partner, required when the profile's
+	// partner assigns the ids of an entity's records (or of a parent's
+	// that a child's request names).
+	IDs idmap.Map
 }
 
 func (c *Config) setDefaults() {
@@ -88,10 +100,17 @@ func (c *Config) setDefaults() {
 
 // Validate reports a setting the sink cannot work with.
 func (c Config) Validate() error {
+	if c.Profile != nil && c.BaseURL == "" {
+		return c.validRate() // the profile's base_url is used
+	}
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("partner sink: base URL %q is not an absolute http(s) URL", apiclient.RedactURL(c.BaseURL))
 	}
+	return c.validRate()
+}
+
+func (c Config) validRate() error {
 	if c.RateLimit < 0 {
 		return errors.New("partner sink: rate limit must not be negative")
 	}
@@ -108,6 +127,13 @@ type result struct {
 	unsettled bool
 	// shared: the token fetch that failed was another caller's.
 	shared bool
+	// noCall: no call was made (a profile's delivery decided without the
+	// partner, or a guard or limit stopped it before the call): the
+	// breaker is not told of it.
+	noCall bool
+	// batched: the call was a bulk request another item of the batch
+	// reports to the breaker.
+	batched bool
 }
 
 // Sink delivers events to the partner API.
@@ -127,6 +153,10 @@ type Sink struct {
 	// urlSecrets: the password of the base URL's user info, and its Basic
 	// pair, which answers may echo.
 	urlSecrets []string
+	// clientID and tokenURL are the OAuth2 client's, for Health.
+	clientID, tokenURL string
+	// prof is set when the sink speaks a profile's API.
+	prof *profiled
 }
 
 // noRedirect makes a client hand back a 3xx as the answer: a redirect is
@@ -145,11 +175,13 @@ func New(cfg Config) (*Sink, error) {
 		return nil, fmt.Errorf("partner sink metrics: %w", err)
 	}
 	s := &Sink{
-		cfg:    cfg,
-		base:   strings.TrimRight(cfg.BaseURL, "/"),
-		client: apiclient.NewHTTPClient(cfg.Timeout, cfg.MaxConns, cfg.TLS),
-		m:      m,
-		log:    cfg.Logger,
+		cfg:      cfg,
+		base:     strings.TrimRight(cfg.BaseURL, "/"),
+		client:   apiclient.NewHTTPClient(cfg.Timeout, cfg.MaxConns, cfg.TLS),
+		m:        m,
+		log:      cfg.Logger,
+		clientID: cfg.ClientID,
+		tokenURL: cfg.TokenURL,
 	}
 	if u, _ := url.Parse(cfg.BaseURL); u != nil && u.User != nil {
 		if pw, ok := u.User.Password(); ok {
@@ -178,11 +210,19 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.WrapTransport != nil {
 		s.client.Transport = cfg.WrapTransport(s.client.Transport)
 	}
+	if cfg.Profile != nil {
+		if err := s.newProfiled(cfg); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
 // Close releases idle connections.
 func (s *Sink) Close() error {
+	if s.prof != nil {
+		s.prof.cancel()
+	}
 	s.client.CloseIdleConnections()
 	return nil
 }
@@ -217,9 +257,9 @@ type Health struct {
 // Health reports the breaker and the credentials now.
 func (s *Sink) Health() Health {
 	ok, detail, since := s.auth.state()
-	h := Health{Breaker: s.breaker.State(), AuthOK: ok, AuthError: detail, ClientID: s.cfg.ClientID}
+	h := Health{Breaker: s.breaker.State(), AuthOK: ok, AuthError: detail, ClientID: s.clientID}
 	if s.tokens != nil {
-		h.TokenURL = apiclient.RedactURL(s.cfg.TokenURL)
+		h.TokenURL = apiclient.RedactURL(s.tokenURL)
 	}
 	if !ok {
 		h.AuthRefusedSince = since
@@ -254,14 +294,24 @@ func (s *Sink) SendGuarded(ctx context.Context, e event.Event, g delivery.Guard)
 		if err != nil {
 			return delivery.Answer{Class: delivery.Aborted, Detail: err.Error(), Calls: counted}
 		}
-		if err := check(ctx, g); err != nil {
-			s.breaker.cancel(probe) // no call was made
-			return delivery.Answer{Class: delivery.Aborted, Detail: err.Error(), Calls: counted}
+		var r result
+		if s.prof != nil {
+			// The profile's delivery asks g before each of its calls.
+			if r = s.deliverProfiled(ctx, e, g); r.noCall {
+				s.breaker.cancel(probe) // decided without the partner
+				r.Calls = counted
+				return r.Answer
+			}
+		} else {
+			if err := check(ctx, g); err != nil {
+				s.breaker.cancel(probe) // no call was made
+				return delivery.Answer{Class: delivery.Aborted, Detail: err.Error(), Calls: counted}
+			}
+			r = s.call(ctx, e, g)
 		}
-		r := s.call(ctx, e, g)
 		o := outcomeOf(r.Class)
-		if r.shared && o == failed {
-			o = cut // counted once, by the caller that made the fetch
+		if (r.shared || r.batched) && o == failed {
+			o = cut // counted once, by the caller that made the fetch (or the batch's first item)
 		}
 		if o == failed || o == refused {
 			s.lastFailure.Store(&r.Detail)
