@@ -32,6 +32,9 @@ func (r *Reader) Get(ctx context.Context, entity, key string) (source.Record, bo
 		return source.Record{}, false, err
 	}
 	a, err := r.send(ctx, rr, profile.MaxGetBytes, true)
+	if err == nil && a.status != http.StatusNotFound {
+		err = r.judge(entity, rr, a)
+	}
 	if err != nil {
 		return source.Record{}, false, err
 	}
@@ -106,6 +109,9 @@ func (it *iterator) Next(ctx context.Context) ([]source.Record, error) {
 			return nil, err
 		}
 		a, err := it.r.send(ctx, rr, it.limit, false)
+		if err == nil {
+			err = it.r.judge(it.entity, rr, a)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -16,7 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/internal/apiclient"
+	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/profile"
 	"github.com/streamsync/streamsync/source"
 )
@@ -49,17 +51,15 @@ type Config struct {
 	Retries  int
 	MaxConns int
 	TLS      *tls.Config
-	// Authorize adds credentials to every request; nil sends none.
-	// TODO(lead): wire to profile.Profile.Authorize once it is on main.
+	// Authorize adds credentials to every request; nil: the profile's auth
+	// (Profile.Authorize, and a token of its OAuth2 client credentials).
 	Authorize AuthorizeFunc
 	// IDs returns the partner's id of one of our records from the id map
 	// ("" when it holds none); needed when read.get names {partner_id}.
 	IDs func(ctx context.Context, entity, key string) (string, error)
-	// Find looks a record up at the partner by our key (the profile's find
-	// request) when the id map holds no id: found false when the partner
-	// has none. TODO(lead): wire to A's RenderOp(OpFind, …) and
-	// CreatedID(entity, OpFind, …): send the rendered find through Do and
-	// read the id from its answer.
+	// Find looks a record up at the partner by our key when the id map
+	// holds no id: found false when the partner has none. Nil: the
+	// profile's find request, when the entity has one.
 	Find func(ctx context.Context, entity, key string) (partnerID string, found bool, err error)
 	// Entities are the entities to read (Entities); nil: the caller's.
 	Entities []string
@@ -95,7 +95,72 @@ func New(cfg Config) (*Reader, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Reader{cfg: cfg, p: cfg.Profile.WithBaseURL(cfg.BaseURL), client: apiclient.NewHTTPClient(cfg.Timeout, cfg.MaxConns, cfg.TLS)}, nil
+	r := &Reader{cfg: cfg, p: cfg.Profile.WithBaseURL(cfg.BaseURL), client: apiclient.NewHTTPClient(cfg.Timeout, cfg.MaxConns, cfg.TLS)}
+	if r.cfg.Authorize == nil {
+		r.cfg.Authorize = r.profileAuth()
+	}
+	if r.cfg.Find == nil {
+		r.cfg.Find = r.find
+	}
+	return r, nil
+}
+
+// profileAuth is the profile's own auth: Profile.Authorize for the static
+// kinds and signatures, and a bearer token of its OAuth2 client
+// credentials (docs/partners.md, "Auth").
+func (r *Reader) profileAuth() AuthorizeFunc {
+	tokenURL, id, secret, scopes, ok := r.p.OAuth2()
+	if !ok {
+		return r.p.Authorize
+	}
+	tokens := apiclient.NewTokens(tokenURL, id, secret, apiclient.NewHTTPClient(r.cfg.Timeout, 4, r.cfg.TLS), apiclient.DefaultTokenEarlyExpiry, r.cfg.Now, scopes...)
+	return func(req *http.Request, body []byte, now time.Time, nonce string) error {
+		tok, _, err := tokens.Get(req.Context())
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return r.p.Authorize(req, body, now, nonce)
+	}
+}
+
+// find is the profile's find request for one record: the partner's id of
+// the record of our key, found false when it has none (or the entity has
+// no find request).
+func (r *Reader) find(ctx context.Context, entity, key string) (string, bool, error) {
+	rr, err := r.p.RenderOp(profile.OpFind, event.Event{Entity: entity, Key: key, Op: event.OpUpsert}, profile.IDs{})
+	if errors.Is(err, profile.ErrNoRequest) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	a, err := r.send(ctx, rr, profile.MaxGetBytes, true)
+	if err != nil || a.status == http.StatusNotFound {
+		return "", false, err
+	}
+	if err := r.judge(entity, rr, a); err != nil {
+		return "", false, err
+	}
+	return r.p.CreatedID(entity, profile.OpFind, a.header, a.body)
+}
+
+// judge applies the profile's answer rules to a read's 200: a rule that
+// says the answer is not a success (an error inside a 200, such as
+// {"code":40100}) makes it an error, never data.
+func (r *Reader) judge(entity string, rr profile.Rendered, a answer) error {
+	v, ok := r.p.Judge(entity, a.status, a.header, a.body, r.cfg.Now())
+	if !ok || v.Class == delivery.Delivered {
+		return nil
+	}
+	err := &source.StatusError{Label: "partner", Method: rr.Method, URL: apiclient.RedactURL(rr.URL), Status: a.status,
+		Body: fmt.Sprintf("the profile's answer rules call this answer %s: %s", v.Class, r.p.Mask(v.Detail))}
+	if v.Class == delivery.Transient {
+		// read again like a 503 (the message says what was answered)
+		err.Status, err.RetryAfter = http.StatusServiceUnavailable, v.Wait
+		err.Body = fmt.Sprintf("answered %d; %s", a.status, err.Body)
+	}
+	return err
 }
 
 // Kind is "profile".
@@ -201,3 +266,6 @@ func nonce() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Profile is the profile the reader reads by (its base URL applied).
+func (r *Reader) Profile() *profile.Profile { return r.p }

@@ -12,8 +12,9 @@ const crmRead = `name: crm
 base_url: https://api.crm.example/v2/
 versions: time
 defaults:
-  upsert: {method: PUT, path: "/x/{key}"}
-  delete: {method: DELETE, path: "/x/{key}"}
+  create: {method: POST, path: /x, id: .id}
+  update: {method: PATCH, path: "/x/{partner_id}"}
+  delete: {method: DELETE, path: "/x/{partner_id}"}
 entities:
   contact:
     read:

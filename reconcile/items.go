@@ -32,6 +32,7 @@ type itemWriter struct {
 	runID     string
 	side      string
 	batchSize int
+	noHash    bool // every item's hash is left empty: content is not compared
 
 	batch driver.Batch
 	n     int
@@ -45,6 +46,9 @@ func (w *itemWriter) add(ctx context.Context, it item) error {
 			return fmt.Errorf("reconcile_items: prepare insert: %w", err)
 		}
 		w.batch = b
+	}
+	if w.noHash {
+		it.Hash = "" // content is not compared (Config.noContent)
 	}
 	var del uint8
 	if it.Deleted {

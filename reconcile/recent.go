@@ -41,8 +41,8 @@ func (r *Reconciler) recent(ctx context.Context, runID string) ([]string, error)
 	}
 	defer rows.Close()
 
-	ours := &itemWriter{conn: r.deps.CH, db: cfg.Database, runID: runID, side: SideOurs, batchSize: cfg.BatchSize}
-	theirs := &itemWriter{conn: r.deps.CH, db: cfg.Database, runID: runID, side: SideTheirs, batchSize: cfg.BatchSize}
+	ours := &itemWriter{conn: r.deps.CH, db: cfg.Database, runID: runID, side: SideOurs, batchSize: cfg.BatchSize, noHash: cfg.noContent}
+	theirs := &itemWriter{conn: r.deps.CH, db: cfg.Database, runID: runID, side: SideTheirs, batchSize: cfg.BatchSize, noHash: cfg.noContent}
 	var mu sync.Mutex // guards the writers and entities
 	var entities []string
 	g, gctx := errgroup.WithContext(ctx)

@@ -39,8 +39,8 @@ func (r *Reconciler) recheck(ctx context.Context, runID, entity string, ts time.
 	if err := r.deps.CH.Exec(ctx, q, append([]any{rc, SideSuspect, entity}, args...)...); err != nil {
 		return 0, fmt.Errorf("suspects of %s: %w", entity, err)
 	}
-	ours := &itemWriter{conn: r.deps.CH, db: cfg.Database, runID: rc, side: SideOurs, batchSize: cfg.BatchSize}
-	theirs := &itemWriter{conn: r.deps.CH, db: cfg.Database, runID: rc, side: SideTheirs, batchSize: cfg.BatchSize}
+	ours := &itemWriter{conn: r.deps.CH, db: cfg.Database, runID: rc, side: SideOurs, batchSize: cfg.BatchSize, noHash: cfg.noContent}
+	theirs := &itemWriter{conn: r.deps.CH, db: cfg.Database, runID: rc, side: SideTheirs, batchSize: cfg.BatchSize, noHash: cfg.noContent}
 	var n int64
 	after := ""
 	for {

@@ -51,8 +51,12 @@ type Config struct {
 	// none): a content difference is differs, never behind or ahead, and
 	// its repair re-sends our record at our version.
 	NoVersions bool
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// noContent: content is not compared, only presence, deletion and
+	// versions — a run against the ledger (which keeps a hash of the whole
+	// record) with a profile's Hash (which hashes its compared fields).
+	noContent bool
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 func (c *Config) setDefaults(hasSource bool) {
@@ -76,6 +80,8 @@ func (c *Config) setDefaults(hasSource bool) {
 	}
 	if c.Hash == nil {
 		c.Hash = ContentHash
+	} else if c.Against == AgainstLedger {
+		c.noContent = true
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -206,6 +212,9 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 	var filter []string
 	if cfg.Against == AgainstLedger {
 		rep.Notes = append(rep.Notes, "ours is the ledger: what streamsync last delivered, not our records themselves (set source.kind to compare with them)")
+		if cfg.noContent {
+			rep.Notes = append(rep.Notes, "content is not compared against the ledger through a profile (the ledger keeps a hash of the whole record, the profile compares its compared fields): presence, deletion and versions are; compare --against source for content")
+		}
 		if cfg.Recent == 0 {
 			filter = cfg.Accounts
 		}
@@ -344,8 +353,8 @@ func (r *Reconciler) load(ctx context.Context, runID, entity string) (noAccount 
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ours := &itemWriter{conn: r.deps.CH, db: cfg.Database, runID: runID, side: SideOurs, batchSize: cfg.BatchSize}
-	theirs := &itemWriter{conn: r.deps.CH, db: cfg.Database, runID: runID, side: SideTheirs, batchSize: cfg.BatchSize}
+	ours := &itemWriter{conn: r.deps.CH, db: cfg.Database, runID: runID, side: SideOurs, batchSize: cfg.BatchSize, noHash: cfg.noContent}
+	theirs := &itemWriter{conn: r.deps.CH, db: cfg.Database, runID: runID, side: SideTheirs, batchSize: cfg.BatchSize, noHash: cfg.noContent}
 	errc := make(chan error, 1)
 	go func() {
 		var err error

@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/config"
+	"github.com/streamsync/streamsync/internal/idmap"
+	"github.com/streamsync/streamsync/partnerread"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
 	"github.com/streamsync/streamsync/sinks/partner"
 	"github.com/streamsync/streamsync/source"
@@ -86,10 +88,25 @@ func sourceConfig(c config.SourceConfig, log *slog.Logger) (source.Config, error
 // partnerReader reads the partner's records through its read API (docs/partner-api.md) with
 // the sink's settings (sink.*, its TLS included); errors name the partner
 // and sink.*, not the source.
-func partnerReader(c config.SinkConfig, log *slog.Logger) (source.Source, error) {
+//
+// With sink.profile it reads through the profile (docs/partners.md,
+// "Reads"): ids, when set, is the id map a point read by the partner's id
+// looks in.
+func partnerReader(c config.SinkConfig, log *slog.Logger, ids func(ctx context.Context, entity, key string) (string, error)) (source.Source, error) {
 	tc, err := tlsFor("sink", c.TLSFiles())
 	if err != nil {
 		return nil, err
+	}
+	if c.UsesProfile() {
+		p, err := loadProfile(c)
+		if err != nil {
+			return nil, err
+		}
+		_, _, _, timeout := p.Limits()
+		if timeout <= 0 {
+			timeout = c.Timeout
+		}
+		return partnerread.New(partnerread.Config{Profile: p, Timeout: timeout, TLS: tc, IDs: ids, Logger: log})
 	}
 	return source.New(source.Config{Kind: source.KindHTTP, BaseURL: c.BaseURL, TokenURL: c.EffectiveTokenURL(),
 		ClientID: c.ClientID, ClientSecret: c.ClientSecret, Timeout: c.Timeout, Logger: log, TLS: tc,
@@ -99,17 +116,28 @@ func partnerReader(c config.SinkConfig, log *slog.Logger) (source.Source, error)
 // newSink is the partner sink of sink.*, its TLS included, with a
 // connection for each event stream.max_in_flight allows in flight; wrap
 // (tracing) wraps its transport, and its metrics go to reg.
-func newSink(cfg config.Config, log *slog.Logger, wrap func(http.RoundTripper) http.RoundTripper, reg prometheus.Registerer) (*partner.Sink, error) {
+//
+// With sink.profile the sink speaks the profile's API (docs/partners.md),
+// keeping the ids the partner assigns in ids.
+func newSink(cfg config.Config, log *slog.Logger, wrap func(http.RoundTripper) http.RoundTripper, reg prometheus.Registerer, ids idmap.Map) (*partner.Sink, error) {
 	c := cfg.Sink
 	tc, err := tlsFor("sink", c.TLSFiles())
 	if err != nil {
 		return nil, err
 	}
-	return partner.New(partner.Config{
+	pc := partner.Config{
 		TLS:     tc,
 		BaseURL: c.BaseURL, TokenURL: c.EffectiveTokenURL(), ClientID: c.ClientID, ClientSecret: c.ClientSecret,
 		Timeout: c.Timeout, RateLimit: c.RateLimit, MaxConns: cfg.Stream.MaxInFlight, Logger: log,
 		WrapTransport: wrap,
 		Registerer:    reg,
-	})
+	}
+	if c.UsesProfile() {
+		if pc.Profile, err = loadProfile(c); err != nil {
+			return nil, err
+		}
+		pc.BaseURL, pc.TokenURL, pc.ClientID, pc.ClientSecret = pc.Profile.BaseURL, "", "", ""
+		pc.IDs = ids
+	}
+	return partner.New(pc)
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/ingest"
 	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/partnerread"
+	"github.com/streamsync/streamsync/profile"
 	"github.com/streamsync/streamsync/reconcile"
 	"github.com/streamsync/streamsync/source"
 )
@@ -92,16 +94,20 @@ func newReconciler(e *env, rdb redis.UniversalClient, conn driver.Conn, rc recon
 	if err != nil {
 		return nil, nil, err
 	}
-	theirs, err := partnerReader(cfg.Sink, e.log)
+	shards := shardsOf(cfg)
+	theirs, err := partnerReader(cfg.Sink, e.log, layout.NewIDMapStore(rdb, shards).Get)
 	if err != nil {
 		_ = ours.Close()
 		return nil, nil, err
+	}
+	if pr, ok := theirs.(*partnerread.Reader); ok {
+		// compared as the profile says, on both sides (docs/partners.md, "Compared fields")
+		rc.Hash, rc.NoVersions = pr.Hash, pr.Profile().Versions() == profile.VersionsNone
 	}
 	cleanup := func() {
 		_ = theirs.Close()
 		_ = ours.Close()
 	}
-	shards := shardsOf(cfg)
 	rc.Database = cfg.ClickHouse.Database
 	rc.Logger = e.log
 	deps := reconcile.Deps{CH: conn, Theirs: theirs, Ledger: ledgerOf(rdb, shards),

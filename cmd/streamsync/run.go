@@ -11,6 +11,7 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/internal/apiclient"
+	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/tracing"
@@ -41,7 +42,7 @@ func runPipeline(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	if p.sink, err = newSink(e.cfg, e.log, tracing.New(tr.provider).Transport, p.reg); err != nil {
+	if p.sink, err = newSink(e.cfg, e.log, tracing.New(tr.provider).Transport, p.reg, layout.NewIDMapStore(p.rdb, p.shards)); err != nil {
 		return err
 	}
 	p.onClose(func() { _ = p.sink.Close() })
@@ -65,7 +66,7 @@ func runPipeline(ctx context.Context, e *env) error {
 	}
 	keys := p.shards[0]
 	e.log.Info("streamsync running", "events", keys.Events, "shards", len(p.shards), "redis_cluster", e.cfg.Redis.IsCluster(), "group", keys.Group,
-		"consumer", p.consumer, "partner", apiclient.RedactURL(e.cfg.Sink.BaseURL), "attempt_log", p.attemptLog())
+		"consumer", p.consumer, "partner", apiclient.RedactURL(e.cfg.Sink.BaseURL), "profile", e.cfg.Sink.Profile, "attempt_log", p.attemptLog())
 	select {
 	case <-ctx.Done():
 	case <-run.done:

@@ -80,9 +80,10 @@ const (
 
 // Map is the id map of one partner, sharded like the ledger.
 type Map interface {
-	// Get is the partner's id of a record; "" when it has none (never
-	// created, a create not committed, or deleted).
-	Get(ctx context.Context, entity, key string) (string, error)
+	// GetIn is the partner's id of a record of account (a child's parent
+	// is in the child's account, so in its shard); "" when it has none
+	// (never created, a create not committed, or deleted).
+	GetIn(ctx context.Context, account, entity, key string) (string, error)
 	// Begin decides what e (an upsert or a delete of an entity whose
 	// partner assigns ids) sends, and notes a create about to be sent
 	// (held for hold: a delete waits that long for it) or a delete that

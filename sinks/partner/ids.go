@@ -120,7 +120,7 @@ func (s *Sink) parentID(ctx context.Context, e event.Event) (string, *result) {
 		r := noCallAnswer(delivery.Permanent, fmt.Sprintf("%s needs its parent's partner id, and no id map is configured", e.Entity))
 		return "", &r
 	}
-	id, err := s.prof.ids.Get(ctx, e.ParentEntity, e.ParentKey)
+	id, err := s.prof.ids.GetIn(ctx, e.Account, e.ParentEntity, e.ParentKey)
 	if err != nil {
 		r := mapFailed("get the parent's id", ctx, err)
 		return "", &r
