@@ -20,7 +20,7 @@ const (
 // ReadPlaceholders are the names a read's path, query and header values may
 // hold: our key, the partner's id of the record (get only; from the id map)
 // and the account being listed.
-var ReadPlaceholders = []string{"key", "partner_id", "account"}
+var ReadPlaceholders = []string{"entity", "key", "partner_id", "account"}
 
 var pagingKinds = []string{PagingCursor, PagingNextLink, PagingLinkHeader, PagingOffset, PagingPage}
 

@@ -67,7 +67,7 @@ func (pg *Pager) Request() (Rendered, error) {
 	var err error
 	if pg.link != "" {
 		// A followed link carries its own query; the list's headers still apply.
-		out, err = pg.p.renderRead(pg.cr.list, map[string]string{"account": pg.account}, nil)
+		out, err = pg.p.renderRead(pg.cr.list, map[string]string{"account": pg.account, "entity": pg.entity}, nil)
 		out.URL = pg.link
 	} else {
 		extra := url.Values{}
@@ -85,7 +85,7 @@ func (pg *Pager) Request() (Rendered, error) {
 		case PagingPage:
 			extra.Set(pgs.Param, strconv.Itoa(pg.page))
 		}
-		out, err = pg.p.renderRead(pg.cr.list, map[string]string{"account": pg.account}, extra)
+		out, err = pg.p.renderRead(pg.cr.list, map[string]string{"account": pg.account, "entity": pg.entity}, extra)
 	}
 	if err != nil {
 		return Rendered{}, err

@@ -55,7 +55,7 @@ func (p *Profile) RenderGet(entity, key, partnerID string) (Rendered, error) {
 	if cr.getPartnerID && partnerID == "" {
 		return Rendered{}, fmt.Errorf("profile %s: %s/%s: read.get needs {partner_id}, and the record has none", p.Name, entity, key)
 	}
-	return p.renderRead(cr.get, map[string]string{"key": key, "partner_id": partnerID}, nil)
+	return p.renderRead(cr.get, map[string]string{"key": key, "partner_id": partnerID, "entity": entity}, nil)
 }
 
 // ParseGet reads a point read's answer (status 200) for key: the item

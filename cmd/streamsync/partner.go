@@ -209,7 +209,7 @@ func previewEvent(p *profile.Profile, ev event.Event, ids profile.IDs) []preview
 			out = append(out, r)
 			continue
 		}
-		r.URL = p.Mask(req.URL.String())
+		r.URL = strings.NewReplacer("%7Bpartner_id%7D", "{partner_id}", "%7Bparent.partner_id%7D", "{parent.partner_id}").Replace(p.Mask(req.URL.String()))
 		for k := range req.Header {
 			r.Headers[k] = maskHeader(p, k, req.Header.Get(k))
 		}
