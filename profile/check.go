@@ -125,6 +125,14 @@ func compileWrites(e Entity, required bool) (*compiled, []problem) {
 	if e.Find != nil && !assigns {
 		fail("find", "only for an entity whose partner assigns ids (create and update)")
 	}
+	for _, r := range []struct {
+		name string
+		r    *Request
+	}{{"upsert", e.Upsert}, {"create", e.Create}, {"update", e.Update}, {"delete", e.Delete}} {
+		if r.r != nil && r.r.Always {
+			fail(r.name+".always", "only for find: look the record up before every create")
+		}
+	}
 	if e.Delete == nil && required {
 		fail("delete", "no request for this op, here or in defaults")
 	}

@@ -88,6 +88,11 @@ type Request struct {
 	// Idempotency names the header that carries the event's idempotency
 	// key (its id, or id:version for op=sync) where the partner has one.
 	Idempotency string `yaml:"idempotency_header"`
+	// Always (find only) looks the record up before every create, not only
+	// before a retried one: for a partner that already holds records
+	// streamsync never created (go-live against a filled partner). Repairs
+	// and backfills look up first anyway.
+	Always bool `yaml:"always"`
 }
 
 // Read is how the partner's records of an entity are read.

@@ -40,6 +40,13 @@ func (p *Profile) AssignsIDs(entity string) bool {
 	return c != nil && c.create != nil
 }
 
+// FindAlways reports whether entity looks a record up (find, with
+// always: true) before every create, not only before a retried one.
+func (p *Profile) FindAlways(entity string) bool {
+	c := p.entity(entity)
+	return c != nil && c.find != nil && c.find.Always
+}
+
 // NeedsParentID reports whether some request of entity uses the partner's
 // id of the record's parent ({parent.partner_id} in a path, query or
 // header, or .parent.partner_id in a body): a child of it is not sent until

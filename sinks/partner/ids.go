@@ -48,6 +48,16 @@ func (s *Sink) deliverProfiled(ctx context.Context, e event.Event, g delivery.Gu
 	if err != nil {
 		return mapFailed("begin", ctx, err)
 	}
+	if s.findFirst(e) {
+		// a record the partner may hold without streamsync having created
+		// it: look it up before creating it, or before calling it never sent
+		switch plan.Action {
+		case idmap.Create:
+			plan.Action = idmap.FindThenCreate
+		case idmap.Nothing:
+			plan.Action = idmap.FindThenDelete
+		}
+	}
 	switch plan.Action {
 	case idmap.Nothing:
 		r = noCallAnswer(delivery.Delivered, "nothing sent: the partner never got the record")
@@ -111,6 +121,22 @@ func (s *Sink) deliverProfiled(ctx context.Context, e event.Event, g delivery.Gu
 	}
 	return noCallAnswer(delivery.Transient, fmt.Sprintf("id map: unknown plan %v", plan.Action))
 }
+
+// findFirst says whether e looks its record up before a first create (or
+// before calling a delete's record never sent): the profile's find says
+// always, or e is a repair or a backfill, whose records the partner may
+// well hold without streamsync having created them (docs/partners.md,
+// "Ids the partner assigns").
+func (s *Sink) findFirst(e event.Event) bool {
+	return s.prof.p.FindAlways(e.Entity) || e.Origin == originReconcile || e.Origin == originBackfill
+}
+
+// The origins of repairs and backfills (reconcile.OriginReconcile,
+// backfill.Origin; docs/events.md).
+const (
+	originReconcile = "reconcile"
+	originBackfill  = "backfill"
+)
 
 // parentID is the partner's id of e's parent; miss, when the parent has
 // none yet (not delivered: e waits for it, ParentMissing) or the map

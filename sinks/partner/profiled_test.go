@@ -329,3 +329,31 @@ func TestNoProfileIsTheBuiltInAPI(t *testing.T) {
 		t.Fatal("a profile path without a profile")
 	}
 }
+
+// A repair or backfill of a record the partner already holds (one
+// streamsync never created, so the id map has no id) looks it up before
+// creating it, and updates what it finds instead of making a duplicate; a
+// live event's first create does not look it up (no extra call).
+func TestProfileRepairFindsBeforeFirstCreate(t *testing.T) {
+	f := newProfiledFixture(t, "", nil)
+	ctx := context.Background()
+	f.crm.mu.Lock()
+	f.crm.contacts["p-77"] = map[string]any{"external_id": "c/held", "name": "old"}
+	f.crm.mu.Unlock()
+	repair := contact("rc-1", "c/held", 5, "new")
+	repair.Origin = "reconcile"
+	a := f.sink.Send(ctx, repair)
+	if a.Class != delivery.Delivered || a.IDMap != (idmap.Write{Op: idmap.WriteSet, ID: "p-77"}) {
+		t.Fatalf("repair: %+v", a)
+	}
+	if n := f.crm.contactCount(); n != 1 {
+		t.Fatalf("%d records at the partner, want 1 (no duplicate)", n)
+	}
+	if want := []string{"GET /contacts", "PATCH /contacts/p-77"}; !slices.Equal(f.crm.requests(), want) {
+		t.Fatalf("requests %v, want %v", f.crm.requests(), want)
+	}
+	live := contact("e-2", "c/new", 1, "x")
+	if a := f.sink.Send(ctx, live); a.Class != delivery.Delivered || a.Calls != 1 {
+		t.Fatalf("live first create: %+v", a)
+	}
+}
