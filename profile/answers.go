@@ -22,7 +22,9 @@ import (
 type Rule struct {
 	When Match `yaml:"when"`
 	// Then is the outcome: delivered, stale, parent_missing, transient,
-	// permanent or auth_refused.
+	// permanent, auth_refused, or not_found (the partner has no record of
+	// the id the request named: an update makes the record again with the
+	// create, a delete is done).
 	Then string `yaml:"then"`
 	// Detail is a jq program over the answer's body whose result (a
 	// string) is the readable error kept in the attempt log and dead
@@ -72,6 +74,7 @@ var statusRe = regexp.MustCompile(`^([1-5][0-9][0-9]|[1-5]xx)$`)
 type rule struct {
 	Rule
 	class             delivery.Class
+	notFound          bool
 	body, detail, due *gojq.Code
 }
 
@@ -82,8 +85,12 @@ func compileRules(rs []Rule, field string) ([]rule, []problem) {
 	for i, r := range rs {
 		at := fmt.Sprintf("%s[%d]", field, i)
 		c, ok := outcomes[r.Then]
+		notFound := r.Then == "not_found"
+		if notFound {
+			c, ok = delivery.Permanent, true
+		}
 		if !ok {
-			ps = append(ps, problem{at + ".then", fmt.Sprintf("must be one of delivered, stale, parent_missing, transient, permanent, auth_refused; is %q", r.Then)})
+			ps = append(ps, problem{at + ".then", fmt.Sprintf("must be one of delivered, stale, parent_missing, transient, permanent, auth_refused, not_found; is %q", r.Then)})
 		}
 		if r.When.Status != "" && !statusRe.MatchString(strings.ToLower(r.When.Status)) {
 			ps = append(ps, problem{at + ".when.status", fmt.Sprintf("must be a status (409) or a class (2xx), is %q", r.When.Status)})
@@ -97,7 +104,7 @@ func compileRules(rs []Rule, field string) ([]rule, []problem) {
 		if !slices.Contains(waitUnits, r.Wait.Unit) {
 			ps = append(ps, problem{at + ".wait.unit", fmt.Sprintf("must be seconds, unix or unix_ms, is %q", r.Wait.Unit)})
 		}
-		cr := rule{Rule: r, class: c}
+		cr := rule{Rule: r, class: c, notFound: notFound}
 		for _, p := range []struct {
 			src, name string
 			dst       **gojq.Code
@@ -126,7 +133,11 @@ func compileJQ(src string) (*gojq.Code, error) {
 
 // Verdict is what the rules made of an answer.
 type Verdict struct {
-	Class  delivery.Class
+	Class delivery.Class
+	// NotFound: the rule's outcome is not_found — the partner has no
+	// record of the id the request named (Class is Permanent): an update
+	// makes the record again with its create, a delete is done.
+	NotFound bool
 	Wait   time.Duration // for a transient outcome; 0: Retry-After or the backoff
 	Detail string
 }
@@ -171,7 +182,7 @@ func (p *Profile) Judge(entity string, status int, h http.Header, body []byte, n
 				continue
 			}
 		}
-		v = Verdict{Class: r.class, Detail: fmt.Sprintf("%d", status)}
+		v = Verdict{Class: r.class, NotFound: r.notFound, Detail: fmt.Sprintf("%d", status)}
 		if r.detail != nil && parse() {
 			if s, ok := first(r.detail, doc); ok {
 				if str, isStr := s.(string); isStr {

@@ -7,6 +7,9 @@
 # those files. When the reader of the output goes away (`make run | head -1`),
 # everything stops as on Ctrl-C.
 #
+# PARTNER_API=crm runs the demo against partnersim's second API (docs/partnersim-crm.md) through the
+# profile examples/partners/crm.yaml (docs/partners.md) instead of the built-in partner API.
+#
 # Ports: PARTNER_ADDR (127.0.0.1:8081), ADMIN_ADDR (127.0.0.1:8090),
 # INGEST_ADDR (127.0.0.1:8092), and Redis and ClickHouse as in scripts/infra.sh
 # (STREAMSYNC_DEV_REDIS_PORT, STREAMSYNC_DEV_CLICKHOUSE_PORT,
@@ -22,6 +25,11 @@ cd "$root"
 infra=scripts/infra.sh
 run=.run
 partner_addr=${PARTNER_ADDR:-127.0.0.1:8081}
+partner_api=${PARTNER_API:-streamsync}
+case "$partner_api" in
+  streamsync | crm) ;;
+  *) printf 'run: error: PARTNER_API must be streamsync (the built-in partner API) or crm (partnersim'"'"'s second API), is %s\n' "$partner_api" >&2; exit 1 ;;
+esac
 admin_addr=${ADMIN_ADDR:-127.0.0.1:8090}
 ingest_addr=${INGEST_ADDR:-127.0.0.1:8092}
 source_addr=${SOURCE_ADDR:-127.0.0.1:8083}
@@ -120,6 +128,24 @@ redis_addr=127.0.0.1:$redis_port
 ch_addr=127.0.0.1:$ch_port
 pg_dsn=$($infra env | sed -n 's/^export STREAMSYNC_TEST_POSTGRES_DSN=//p')
 
+# The partner's API: the built-in one, or partnersim's crm API through a profile whose HMAC secret is this
+# run's own (a file under .run/, as a production secret would be).
+if [ "$partner_api" = crm ]; then
+  crm_secret=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  umask 077
+  printf '%s\n' "$crm_secret" >"$run/crm-secret"
+  umask 022
+  sed "s|secret: env:CRM_APP_SECRET|secret: file:$root/$run/crm-secret|" examples/partners/crm.yaml >"$run/crm-profile.yaml"
+  sink_yaml="  profile: $root/$run/crm-profile.yaml
+  base_url: http://$partner_addr/crm"
+  partner_flags=(--api crm --crm-auth hmac --crm-secret "$crm_secret" --seed-entity contact --seed-count 2000)
+else
+  sink_yaml="  base_url: http://$partner_addr
+  client_id: streamsync
+  client_secret: streamsync-secret"
+  partner_flags=(--seed-entity contact --seed-count 2000 --drift-every 45s --drift drop=2,alter=1,age=1)
+fi
+
 # The settings of this run, for the pipeline and for the CLI next to it.
 cat >"$config_file" <<YAML
 $config_marker (scripts/run.sh) on $(date -u '+%Y-%m-%d %H:%M:%S UTC'): the settings that run uses.
@@ -132,9 +158,7 @@ clickhouse:
   addr: $ch_addr
   spool_dir: $root/$run/spool
 sink:
-  base_url: http://$partner_addr
-  client_id: streamsync
-  client_secret: streamsync-secret
+$sink_yaml
 admin:
   addr: $admin_addr
 ingest:
@@ -157,7 +181,7 @@ YAML
 # The file is the truth for this run: addresses from the caller's environment
 # would disagree with it.
 unset STREAMSYNC_CONFIG STREAMSYNC_REDIS__ADDR STREAMSYNC_CLICKHOUSE__ADDR STREAMSYNC_CLICKHOUSE__SPOOL_DIR \
-  STREAMSYNC_SINK__BASE_URL STREAMSYNC_SINK__CLIENT_ID STREAMSYNC_SINK__CLIENT_SECRET STREAMSYNC_ADMIN__ADDR STREAMSYNC_INGEST__ADDR
+  STREAMSYNC_SINK__BASE_URL STREAMSYNC_SINK__PROFILE STREAMSYNC_SINK__CLIENT_ID STREAMSYNC_SINK__CLIENT_SECRET STREAMSYNC_ADMIN__ADDR STREAMSYNC_INGEST__ADDR
 
 : >"$run/partnersim.log"
 : >"$run/source.log"
@@ -168,8 +192,7 @@ unset STREAMSYNC_CONFIG STREAMSYNC_REDIS__ADDR STREAMSYNC_CLICKHOUSE__ADDR STREA
 tail -q -n +1 -F "$run/streamsync.log" "$run/produce.log" 2>>"$run/run.log" &
 tail_pid=$!
 pids+=("$tail_pid")
-bin/partnersim --addr "$partner_addr" --latency 2ms --jitter 3ms --error-rate 0.02 \
-  --seed-entity contact --seed-count 2000 --drift-every 45s --drift drop=2,alter=1,age=1 >"$run/partnersim.log" 2>&1 &
+bin/partnersim --addr "$partner_addr" --latency 2ms --jitter 3ms --error-rate 0.02 "${partner_flags[@]}" >"$run/partnersim.log" 2>&1 &
 partner_pid=$!
 pids+=("$partner_pid")
 bin/partnersim --addr "$source_addr" --seed-entity contact --seed-count 2000 >"$run/source.log" 2>&1 &
@@ -195,7 +218,7 @@ until http_ok "$partner_addr" /healthz && http_ok "$admin_addr" /readyz; do
   [ $SECONDS -lt $deadline ] || die "not healthy after 30s: partnersim http://$partner_addr/healthz, streamsync http://$admin_addr/readyz; see $run/"
   sleep 0.2
 done
-say "healthy — redis $redis_addr, clickhouse $ch_addr, partnersim http://$partner_addr, streamsync admin http://$admin_addr (web page /), ingest http://$ingest_addr/v1/events; settings in $config_file, logs in $run/ (Ctrl-C stops all)"
+say "healthy — redis $redis_addr, clickhouse $ch_addr, partnersim http://$partner_addr (partner API: $partner_api), streamsync admin http://$admin_addr (web page /), ingest http://$ingest_addr/v1/events; settings in $config_file, logs in $run/ (Ctrl-C stops all)"
 # The demo producer: a conference-registration story, out of order, with echoes and a few malformed entries.
 bin/streamsync produce --config "$config_file" --rate "${DEMO_RATE:-50}" --events "${DEMO_EVENTS:-5000}" >"$run/produce.log" 2>&1 &
 pids+=($!)

@@ -243,7 +243,7 @@ func (b *batcher) itemAnswer(call result, it *bulkItem, res profile.ItemResult) 
 			out.Class, out.Detail = delivery.Permanent, "bulk: created, but the item's result holds no partner id"
 		}
 	case res.Status != 0:
-		a := s.judge(b.entity, http.MethodPut, res.Status, http.Header{}, apiclient.Body{}, nil)
+		a, _ := s.judge(b.entity, http.MethodPut, res.Status, http.Header{}, apiclient.Body{}, nil)
 		out.Class, out.RetryAfter, out.Status = a.Class, a.RetryAfter, res.Status
 		out.Detail = "bulk item: " + a.Detail
 		if res.Error != "" {

@@ -77,7 +77,7 @@ func (s *Sink) deliverProfiled(ctx context.Context, e event.Event, g delivery.Gu
 		if bulk {
 			return s.sendBulk(ctx, e, ids, g)
 		}
-		return s.sendOp(ctx, g, e, profile.OpUpdate, ids).result
+		return s.update(ctx, g, e, ids, 0)
 	case idmap.Create:
 		if bulk {
 			return s.sendBulk(ctx, e, ids, g)
@@ -109,11 +109,10 @@ func (s *Sink) deliverProfiled(ctx context.Context, e event.Event, g delivery.Gu
 		}
 		ids.Self = id
 		if bulk {
-			r = s.sendBulk(ctx, e, ids, g)
+			r = addCalls(s.sendBulk(ctx, e, ids, g), calls)
 		} else {
-			r = s.sendOp(ctx, g, e, profile.OpUpdate, ids).result
+			r = s.update(ctx, g, e, ids, calls)
 		}
-		r = addCalls(r, calls)
 		if r.Class == delivery.Delivered && r.IDMap.Op == "" {
 			r.IDMap = idmap.Write{Op: idmap.WriteSet, ID: id} // the lost create's record, found
 		}
@@ -186,6 +185,45 @@ func (s *Sink) sendOp(ctx context.Context, g delivery.Guard, e event.Event, op p
 func (s *Sink) deleteByID(ctx context.Context, g delivery.Guard, e event.Event, ids profile.IDs, calls int) result {
 	r := s.sendOp(ctx, g, e, profile.OpDelete, ids).result
 	return addCalls(r, calls)
+}
+
+// update sends the update by the partner's id in ids.Self. A partner that
+// has no record of that id (deleted on its side, or lost) gets the record
+// again by the create, whose id replaces the old one in the id map
+// (docs/partners.md, "Ids the partner assigns"). calls are the calls made
+// before it in this delivery.
+func (s *Sink) update(ctx context.Context, g delivery.Guard, e event.Event, ids profile.IDs, calls int) result {
+	rp := s.sendOp(ctx, g, e, profile.OpUpdate, ids)
+	if !rp.notFound {
+		return addCalls(rp.result, calls)
+	}
+	gone := ids.Self
+	calls += rp.Calls
+	// Look it up first (when the entity has a find): a create of this path
+	// whose answer was lost left no note in the id map, and its retry
+	// comes this way again.
+	ids.Self = ""
+	id, found, fr := s.find(ctx, g, e, ids)
+	if fr != nil {
+		return addCalls(*fr, calls)
+	}
+	if found != notLooked {
+		calls++
+	}
+	var r result
+	if found == foundIt && id != gone {
+		ids.Self = id
+		r = addCalls(s.sendOp(ctx, g, e, profile.OpUpdate, ids).result, calls)
+		if r.Class == delivery.Delivered {
+			r.IDMap = idmap.Write{Op: idmap.WriteSet, ID: id}
+		}
+	} else {
+		r = s.create(ctx, g, e, ids, calls)
+	}
+	if r.Class == delivery.Delivered {
+		r.Detail = fmt.Sprintf("%s (made again: the partner had no record of id %s)", r.Detail, gone)
+	}
+	return r
 }
 
 // create sends the create and reads the partner's id from its answer: a

@@ -96,6 +96,9 @@ type reply struct {
 	result
 	header http.Header
 	body   []byte
+	// notFound: the partner has no record of the id the request named (a
+	// 404 no rule judged, or a rule's not_found).
+	notFound bool
 }
 
 // exchange makes c, and once more at once with a fresh token after a 401
@@ -202,7 +205,7 @@ func (s *Sink) callProfiled(ctx context.Context, g delivery.Guard, c call) reply
 	if rerr == nil && (resp.Request == nil || resp.Request.Method != req.Method || resp.Request.URL.String() != req.URL.String()) {
 		rerr = errors.New("the answer is not to the request sent")
 	}
-	a := s.judge(c.entity, method, resp.StatusCode, resp.Header, answer, rerr)
+	a, notFound := s.judge(c.entity, method, resp.StatusCode, resp.Header, answer, rerr)
 	if a.Class == delivery.Unauthorized && s.tokens != nil {
 		s.tokens.Invalidate(tok)
 	}
@@ -210,14 +213,16 @@ func (s *Sink) callProfiled(ctx context.Context, g delivery.Guard, c call) reply
 	if a.Class == delivery.Transient && a.RetryAfter > 0 {
 		s.prof.lim.pause(a.RetryAfter) // a rate-limit answer holds the partner, not only this event
 	}
-	return reply{result: result{Answer: a, unsettled: unread}, header: resp.Header, body: answer.Bytes}
+	return reply{result: result{Answer: a, unsettled: unread}, header: resp.Header, body: answer.Bytes, notFound: notFound && !unread}
 }
 
 // judge is the meaning of an answer: the profile's rules first (failures
 // inside 200s, waits from a rate-limit header or the body), else the
 // built-in meaning of its status (Classify). An answer not read to its end
-// is not judged: it is transient.
-func (s *Sink) judge(entity, method string, status int, h http.Header, answer apiclient.Body, rerr error) delivery.Answer {
+// is not judged: it is transient. notFound says the partner has no record
+// of the id the request named (a rule's not_found; a 404 no rule judged):
+// a delete is then done.
+func (s *Sink) judge(entity, method string, status int, h http.Header, answer apiclient.Body, rerr error) (a delivery.Answer, notFound bool) {
 	now := s.cfg.Now()
 	if rerr == nil {
 		if v, ok := s.prof.p.Judge(entity, status, h, answer.Bytes, now); ok {
@@ -225,10 +230,13 @@ func (s *Sink) judge(entity, method string, status int, h http.Header, answer ap
 			if a.RetryAfter <= 0 {
 				a.RetryAfter = retryAfter(h.Get("Retry-After"), now)
 			}
-			return a
+			if v.NotFound && method == http.MethodDelete {
+				a.Class, a.Detail = delivery.Delivered, v.Detail+" (not found: already gone)"
+			}
+			return a, v.NotFound
 		}
 	}
-	return Classify(method, status, h, answer, rerr, now)
+	return Classify(method, status, h, answer, rerr, now), rerr == nil && status == http.StatusNotFound
 }
 
 // nonce is 16 random bytes in hex, for signed calls.

@@ -203,6 +203,9 @@ defaults:
     - when: {status: 2xx, body: '.code == 40100'}
       then: permanent
       detail: .msg
+    - when: {status: 2xx, body: '.code == 40400'}
+      then: not_found
+      detail: .msg
     - when: {status: 2xx, body: '.code != 0'}
       then: permanent
       detail: .msg

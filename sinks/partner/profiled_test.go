@@ -357,3 +357,33 @@ func TestProfileRepairFindsBeforeFirstCreate(t *testing.T) {
 		t.Fatalf("live first create: %+v", a)
 	}
 }
+
+// An update by an id the partner no longer knows (deleted on its side, or
+// the partner's store lost) makes the record again: a find first (a create
+// of this path whose answer was lost leaves no note), then the create,
+// whose id replaces the old one; a delete by such an id is done.
+func TestProfileUpdateOfAnIDThePartnerLostMakesItAgain(t *testing.T) {
+	f := newProfiledFixture(t, "", nil)
+	ctx := context.Background()
+	e := contact("e1", "c/1", 2, "Han Meimei")
+	if _, _, err := f.ids.Set(ctx, "contact", "c/1", e.Account, "p-gone"); err != nil {
+		t.Fatal(err)
+	}
+	a := f.sink.Send(ctx, e)
+	if a.Class != delivery.Delivered || a.IDMap != (idmap.Write{Op: idmap.WriteSet, ID: "p-1"}) || a.Calls != 3 {
+		t.Fatalf("update of a lost id: %+v", a)
+	}
+	if want := []string{"PATCH /contacts/p-gone", "GET /contacts", "POST /contacts"}; !slices.Equal(f.crm.requests(), want) {
+		t.Fatalf("requests %v, want %v", f.crm.requests(), want)
+	}
+	if n := f.crm.contactCount(); n != 1 {
+		t.Fatalf("%d records at the partner, want 1", n)
+	}
+	if _, _, err := f.ids.Set(ctx, "contact", "c/2", e.Account, "p-gone-too"); err != nil {
+		t.Fatal(err)
+	}
+	del := event.Event{ID: "e2", Account: e.Account, Entity: "contact", Key: "c/2", Op: event.OpDelete, Version: 3}
+	if a := f.sink.Send(ctx, del); a.Class != delivery.Delivered || a.IDMap.Op != idmap.WriteGone {
+		t.Fatalf("delete of a lost id: %+v", a)
+	}
+}
