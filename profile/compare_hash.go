@@ -12,7 +12,7 @@ import (
 )
 
 // Hash is the hash reconciliation compares of a record of entity
-// (docs/partners-reads.md, "Compared fields"), the same for our record and
+// (docs/partners.md, "Compared fields"), the same for our record and
 // the partner's in our shape: SHA-256, lower-case hex, of a canonical form
 // of data in which
 //   - only compare.fields are kept (all of data when none are named; a

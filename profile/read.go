@@ -9,7 +9,7 @@ import (
 	"github.com/itchyny/gojq"
 )
 
-// Read defaults (docs/partners-reads.md).
+// Read defaults (docs/partners.md, "Reads").
 const (
 	DefaultPageSize     = 100
 	DefaultMaxPageBytes = 32 << 20 // one list page's answer

@@ -17,7 +17,7 @@ import (
 var ErrPagingLoop = errors.New("the list's next page was one already read: it would never end")
 
 // Pager walks one entity's list a page at a time, by the profile's paging
-// (docs/partners-reads.md). It sends nothing: Request renders the next
+// (docs/partners.md, "Reads"). It sends nothing: Request renders the next
 // page's request, Page reads its answer and moves on. Not safe for
 // concurrent use.
 type Pager struct {

@@ -45,7 +45,7 @@ type Config struct {
 	KeepItems bool
 	// Hash is what both sides' records are compared by (default
 	// ContentHash); a partner read through a profile is compared by the
-	// profile's Hash, on both sides (docs/partners-reads.md).
+	// profile's Hash, on both sides (docs/partners.md, "Reads").
 	Hash HashFunc
 	// NoVersions says the partner keeps no versions (a profile's versions:
 	// none): a content difference is differs, never behind or ahead, and
