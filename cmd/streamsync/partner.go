@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/streamsync/streamsync/config"
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/apiclient"
 	"github.com/streamsync/streamsync/profile"
 )
 
@@ -66,6 +68,18 @@ func loadProfile(c config.SinkConfig) (*profile.Profile, error) {
 	p, err := profile.LoadWith(c.Profile, opt)
 	if err != nil {
 		return nil, fmt.Errorf("sink.profile: %w", err)
+	}
+	// The profile's own URLs are held to sink.allow_http as sink.base_url is
+	// (docs/security.md, "Transport").
+	urls := []string{p.BaseURL}
+	if tokenURL, _, _, _, ok := p.OAuth2(); ok {
+		urls = append(urls, tokenURL)
+	}
+	for _, raw := range urls {
+		if u, err := url.Parse(raw); err == nil && u.Scheme == "http" && !c.AllowHTTP && !config.IsLoopback(u.Host) {
+			return nil, fmt.Errorf("sink.profile: profile %s: %s is plain http:// on a host that is not loopback (%s); use https:// or set sink.allow_http: true",
+				p.Name, apiclient.RedactURL(raw), u.Host)
+		}
 	}
 	return p, nil
 }

@@ -33,6 +33,13 @@ func runPipeline(ctx context.Context, e *env) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
+	if e.cfg.Sink.UsesProfile() {
+		// a profile that cannot be used stops start-up before anything
+		// connects, naming its line (docs/partners.md, "Errors at start-up")
+		if _, err := loadProfile(e.cfg.Sink); err != nil {
+			return err
+		}
+	}
 	p, err := openProcess(ctx, e)
 	if err != nil {
 		return err
