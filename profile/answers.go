@@ -138,8 +138,8 @@ type Verdict struct {
 	// record of the id the request named (Class is Permanent): an update
 	// makes the record again with its create, a delete is done.
 	NotFound bool
-	Wait   time.Duration // for a transient outcome; 0: Retry-After or the backoff
-	Detail string
+	Wait     time.Duration // for a transient outcome; 0: Retry-After or the backoff
+	Detail   string
 }
 
 // Judge applies the rules of entity to an answer (status, headers, body —
