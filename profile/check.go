@@ -308,6 +308,9 @@ func mergeRead(d, e *Read) *Read {
 	if e.Item != "" {
 		out.Item = e.Item
 	}
+	if e.GetItem != "" {
+		out.GetItem = e.GetItem
+	}
 	if e.MaxPageBytes != 0 {
 		out.MaxPageBytes = e.MaxPageBytes
 	}

@@ -108,6 +108,10 @@ type Read struct {
 	// Items is a jq program over a list answer's body giving the page's
 	// items as an array (default: the body itself).
 	Items string `yaml:"items"`
+	// GetItem is a jq program over a get's answer giving the one item
+	// ({"data": {…}} → .data); null or no result: not there. Empty: the
+	// answer is the item, or a list (per Items) holding it.
+	GetItem string `yaml:"get_item"`
 	// Item is a jq program over one partner item giving our shape:
 	// {key, account (optional), version (optional: a number, or an RFC 3339
 	// time when versions is time), data (an object), deleted (optional

@@ -29,6 +29,7 @@ type compiledRead struct {
 	get, list     *readRequest
 	paging        Paging
 	items, item   *gojq.Code
+	getItem       *gojq.Code
 	next          *gojq.Code
 	maxPageBytes  int64
 	getPartnerID  bool // get names {partner_id}: a point read needs the id map
@@ -95,6 +96,9 @@ func compileRead(e Entity) (*compiledRead, *compiledCompare, []problem) {
 	}
 	ps = append(ps, compilePaging(cr, r.Paging)...)
 	var err error
+	if cr.getItem, err = compileOptionalJQ(r.GetItem); err != nil {
+		ps = append(ps, problem{"read.get_item", "jq: " + err.Error()})
+	}
 	if cr.items, err = compileOptionalJQ(r.Items); err != nil {
 		ps = append(ps, problem{"read.items", "jq: " + err.Error()})
 	}

@@ -73,7 +73,16 @@ func (p *Profile) ParseGet(entity, key string, body []byte) (Item, bool, error) 
 		return Item{}, false, err
 	}
 	raws := []any{v}
-	if cr.items != nil {
+	if cr.getItem != nil {
+		x, ok, err := runOne(cr.getItem, v)
+		if err != nil {
+			return Item{}, false, fmt.Errorf("read.get_item: %w", err)
+		}
+		if !ok || x == nil {
+			return Item{}, false, nil
+		}
+		raws = []any{x}
+	} else if cr.items != nil {
 		// Many APIs answer a list wrapped and one record bare: read.items
 		// applies when it finds an array, else the body is the item.
 		if arr, err := cr.pageItems(v); err == nil && arr != nil {

@@ -238,3 +238,29 @@ func TestReadCheck(t *testing.T) {
 		t.Fatalf("cursor without next and param: %v", err)
 	}
 }
+
+// A get whose answer wraps the record ({"data": {…}}) is read by get_item;
+// null there is "not there".
+func TestGetItemUnwraps(t *testing.T) {
+	p := mustParse(t, `name: w
+base_url: http://x
+versions: none
+defaults:
+  upsert: {method: PUT, path: "/r/{key}"}
+  delete: {method: DELETE, path: "/r/{key}"}
+  read:
+    get: {path: "/r/{key}"}
+    list: {path: /r}
+    paging: {kind: page, param: page}
+    items: .data.rows
+    get_item: .data
+    item: '{key: .code, data: {name: .name}}'
+`)
+	it, found, err := p.ParseGet("x", "k1", []byte(`{"ok":true,"data":{"code":"k1","name":"Ann"}}`))
+	if err != nil || !found || it.Key != "k1" || string(it.Data) != `{"name":"Ann"}` {
+		t.Fatalf("wrapped get: %+v %v %v", it, found, err)
+	}
+	if _, found, err := p.ParseGet("x", "k1", []byte(`{"ok":true,"data":null}`)); err != nil || found {
+		t.Fatalf("data null: found %v, %v", found, err)
+	}
+}
