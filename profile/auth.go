@@ -110,6 +110,11 @@ func readSecret(v string) (string, error) {
 		return "", errors.New("required (env:NAME, file:/path or the value)")
 	case strings.HasPrefix(v, "env:"):
 		name := strings.TrimPrefix(v, "env:")
+		if strings.HasPrefix(strings.ToUpper(name), "STREAMSYNC_") {
+			// STREAMSYNC_* variables are settings (docs/operations.md): one
+			// named here would be read as a setting too
+			return "", fmt.Errorf("environment variable %s: names starting STREAMSYNC_ are streamsync's settings; name the secret's variable otherwise (e.g. PARTNER_SECRET)", name)
+		}
 		s, ok := os.LookupEnv(name)
 		if !ok {
 			return "", fmt.Errorf("environment variable %s is not set", name)

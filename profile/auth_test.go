@@ -225,3 +225,13 @@ func TestMask(t *testing.T) {
 		t.Fatalf("a profile without secrets masked %s", got)
 	}
 }
+
+// A secret in a STREAMSYNC_* variable would be read as a setting too: it is
+// refused, naming the field.
+func TestSecretInASettingsVariableIsRefused(t *testing.T) {
+	t.Setenv("STREAMSYNC_SINK__CLIENT_SECRET", "a-secret-of-some-length")
+	_, err := Parse([]byte("name: s\nbase_url: http://x\nauth: {kind: bearer, token: env:STREAMSYNC_SINK__CLIENT_SECRET}\ndefaults:\n  upsert: {method: PUT, path: \"/r/{key}\"}\n  delete: {method: DELETE, path: \"/r/{key}\"}\n"), "s.yaml")
+	if err == nil || !strings.Contains(err.Error(), "auth.token (line 3)") || !strings.Contains(err.Error(), "STREAMSYNC_") {
+		t.Fatalf("err %v", err)
+	}
+}

@@ -128,6 +128,7 @@ type previewRequest struct {
 	Headers map[string]string `json:"headers,omitempty"`
 	Body    json.RawMessage   `json:"body,omitempty"`
 	Error   string            `json:"error,omitempty"`
+	Warning string            `json:"warning,omitempty"`
 }
 
 func previewFile(e *env, p *profile.Profile, file string) error {
@@ -145,11 +146,20 @@ func previewFile(e *env, p *profile.Profile, file string) error {
 	}
 	var out []previewRequest
 	failed := 0
+	batches := map[string][]event.Event{} // bulk entity → its upserts, for one batch each
+	var bulkOrder []string
 	for i, obj := range objs {
 		ev, err := event.FromJSON(obj, event.Limits{MaxBytes: e.cfg.Event.MaxBytes})
 		if err != nil {
 			failed++
 			out = append(out, previewRequest{Event: fmt.Sprintf("#%d %s", i+1, ev.ID), Error: err.Error()})
+			continue
+		}
+		if _, _, bulk := p.Bulk(ev.Entity); bulk && ev.Op != event.OpDelete {
+			if batches[ev.Entity] == nil {
+				bulkOrder = append(bulkOrder, ev.Entity)
+			}
+			batches[ev.Entity] = append(batches[ev.Entity], ev)
 			continue
 		}
 		for _, r := range previewEvent(p, ev, profile.IDs{Self: self, Parent: parent}) {
@@ -158,6 +168,13 @@ func previewFile(e *env, p *profile.Profile, file string) error {
 			}
 			out = append(out, r)
 		}
+	}
+	for _, entity := range bulkOrder {
+		r := previewBatch(p, entity, batches[entity], profile.IDs{Parent: parent})
+		if r.Error != "" {
+			failed++
+		}
+		out = append(out, r)
 	}
 	if e.format == "json" {
 		if err := json.NewEncoder(e.out).Encode(out); err != nil {
@@ -187,7 +204,7 @@ func previewEvent(p *profile.Profile, ev event.Event, ids profile.IDs) []preview
 	case !p.AssignsIDs(ev.Entity):
 		steps = []step{{profile.OpUpsert, ""}}
 	case ev.Op == event.OpDelete:
-		steps = []step{{profile.OpDelete, "once the partner has an id for the record (none: nothing is sent)"},
+		steps = []step{{profile.OpDelete, "once the partner has an id for the record; without one nothing is sent"},
 			{profile.OpFind, "before a delete whose record's create was never committed"}}
 	default:
 		steps = []step{{profile.OpCreate, "while the partner has no id for the record"},
@@ -200,44 +217,93 @@ func previewEvent(p *profile.Profile, ev event.Event, ids profile.IDs) []preview
 		r := previewRequest{Event: label, Op: string(s.op), When: s.when}
 		rendered, err := p.RenderOp(s.op, ev, ids)
 		if errors.Is(err, profile.ErrNoRequest) && s.op == profile.OpFind {
-			continue // no find: a retried create is sent again, with the idempotency header if any
+			// no find: a retried create is sent again, with the idempotency header if any
+			if c, cerr := p.RenderOp(profile.OpCreate, ev, ids); ev.Op != event.OpDelete && cerr == nil && c.Idempotency == "" {
+				out = append(out, previewRequest{Event: label, Op: "warning", Warning: "no find and no idempotency_header: " +
+					"a create whose answer is lost (a timeout, a crash) is sent again and can make a duplicate at the partner"})
+			}
+			continue
 		}
 		if err != nil {
 			r.Error = p.Mask(err.Error())
 			out = append(out, r)
 			continue
 		}
-		r.Method, r.URL, r.Headers = rendered.Method, p.Mask(rendered.URL), map[string]string{}
-		req, err := http.NewRequest(rendered.Method, rendered.URL, bytes.NewReader(rendered.Body))
-		if err == nil {
-			for k, v := range rendered.Headers {
-				req.Header.Set(k, v)
-			}
-			if rendered.Idempotency != "" {
-				req.Header.Set(rendered.Idempotency, ev.IdemKey())
-			}
-			err = p.Authorize(req, rendered.Body, time.Now(), "preview-nonce")
-		}
-		if err != nil {
-			r.Error = p.Mask(err.Error())
-			out = append(out, r)
-			continue
-		}
-		r.URL = strings.NewReplacer("%7Bpartner_id%7D", "{partner_id}", "%7Bparent.partner_id%7D", "{parent.partner_id}").Replace(p.Mask(req.URL.String()))
-		for k := range req.Header {
-			r.Headers[k] = maskHeader(p, k, req.Header.Get(k))
-		}
-		if len(rendered.Body) > 0 {
-			r.Body = json.RawMessage(p.Mask(string(rendered.Body)))
-		}
-		out = append(out, r)
+		out = append(out, finishPreview(p, r, rendered, ev.IdemKey()))
 	}
 	return out
+}
+
+// finishPreview fills r with the request rendered, authorized as it would
+// be sent (idemKey in the idempotency header), credentials masked.
+func finishPreview(p *profile.Profile, r previewRequest, rendered profile.Rendered, idemKey string) previewRequest {
+	r.Method, r.URL, r.Headers = rendered.Method, p.Mask(rendered.URL), map[string]string{}
+	req, err := http.NewRequest(rendered.Method, rendered.URL, bytes.NewReader(rendered.Body))
+	if err == nil {
+		for k, v := range rendered.Headers {
+			req.Header.Set(k, v)
+		}
+		if rendered.Idempotency != "" {
+			req.Header.Set(rendered.Idempotency, idemKey)
+		}
+		err = p.Authorize(req, rendered.Body, time.Now(), "preview-nonce")
+	}
+	if err != nil {
+		r.Error = p.Mask(err.Error())
+		return r
+	}
+	if name := p.Auth.Query; name != "" && req.URL.Query().Has(name) {
+		q := req.URL.Query()
+		q.Set(name, apiclient.Redacted) // a key of any length
+		req.URL.RawQuery = q.Encode()
+	}
+	r.URL = strings.NewReplacer("%7Bpartner_id%7D", "{partner_id}", "%7Bparent.partner_id%7D", "{parent.partner_id}", "%3Credacted%3E", apiclient.Redacted).Replace(p.Mask(req.URL.String()))
+	for k := range req.Header {
+		r.Headers[k] = maskHeader(p, k, req.Header.Get(k))
+	}
+	if len(rendered.Body) > 0 {
+		r.Body = json.RawMessage(p.Mask(string(rendered.Body)))
+	}
+	return r
+}
+
+// previewBatch is the first batch the upserts of a bulk entity would make:
+// up to the bulk size, one event an account, as the sink batches them.
+func previewBatch(p *profile.Profile, entity string, events []event.Event, ids profile.IDs) previewRequest {
+	size, _, _ := p.Bulk(entity)
+	var batch []event.Event
+	seen := map[string]bool{}
+	for _, ev := range events {
+		if len(batch) == size {
+			break
+		}
+		if !seen[ev.Account] {
+			seen[ev.Account] = true
+			batch = append(batch, ev)
+		}
+	}
+	names := make([]string, len(batch))
+	perItem := make([]profile.IDs, len(batch))
+	for i, ev := range batch {
+		names[i] = ev.ID
+		perItem[i] = ids
+	}
+	r := previewRequest{Event: strings.Join(names, ","), Op: "bulk",
+		When: fmt.Sprintf("the first batch of %d upserts of %s: up to %d a request, one event an account", len(batch), entity, size)}
+	rendered, err := p.RenderBulk(entity, batch, perItem)
+	if err != nil {
+		r.Error = p.Mask(err.Error())
+		return r
+	}
+	return finishPreview(p, r, rendered, "")
 }
 
 // maskHeader hides a credential: the Authorization header's value after
 // its scheme, and every secret of the profile wherever it stands.
 func maskHeader(p *profile.Profile, name, v string) string {
+	if p.Auth.Header != "" && strings.EqualFold(name, p.Auth.Header) {
+		return apiclient.Redacted // an API key of any length
+	}
 	if strings.EqualFold(name, "Authorization") {
 		if scheme, _, ok := strings.Cut(v, " "); ok {
 			return scheme + " <redacted>"
@@ -256,6 +322,10 @@ func printPreview(w io.Writer, rs []previewRequest) {
 		fmt.Fprintln(w, head)
 		if r.Error != "" {
 			fmt.Fprintf(w, "  error: %s\n\n", r.Error)
+			continue
+		}
+		if r.Warning != "" {
+			fmt.Fprintf(w, "  warning: %s\n\n", r.Warning)
 			continue
 		}
 		fmt.Fprintf(w, "  %s %s\n", r.Method, r.URL)

@@ -43,9 +43,11 @@ func TestPartnerPreviewAndCheck(t *testing.T) {
 	t.Setenv("CRM_APP_SECRET", secret) // a profile's env: secrets are the process's
 	var env []string
 	events := writeEvents(t,
-		`{"id":"e-1","account":"acme","entity":"contact","key":"c/1","op":"upsert","version":3,"data":{"name":"Ann"}}`,
-		`{"id":"e-2","account":"acme","entity":"contact","key":"c-2","op":"delete","version":4}`,
-		`{"id":"e-3","account":"acme","entity":"contact","op":"upsert","version":4,"data":{}}`)
+		`{"id":"e-1","account":"acme","entity":"badge","key":"c/1","op":"upsert","version":3,"data":{"name":"Ann"}}`,
+		`{"id":"e-2","account":"acme","entity":"badge","key":"c-2","op":"delete","version":4}`,
+		`{"id":"e-3","account":"acme","entity":"badge","op":"upsert","version":4,"data":{}}`,
+		`{"id":"e-4","account":"acme","entity":"contact","key":"k4","op":"upsert","version":4,"data":{"name":"Bo"}}`,
+		`{"id":"e-5","account":"beta","entity":"contact","key":"k5","op":"upsert","version":4,"data":{"name":"Cy"}}`)
 	out, err := cli(t, env, "partner", "preview", "--event", events, "--sink.profile", profileFile, "--sink.base_url", base, "--format", "json")
 	if err == nil || !strings.Contains(err.Error(), "1 of the requests could not be built") {
 		t.Fatalf("preview: err %v (the third event has no key)", err)
@@ -66,17 +68,30 @@ func TestPartnerPreviewAndCheck(t *testing.T) {
 			update = &reqs[i]
 		}
 	}
-	if create == nil || create.Method != "POST" || create.URL != base+"/v2/contact" || create.Headers["X-Sign"] == "" || create.Headers["X-Request-Id"] != "e-1" {
+	if create == nil || create.Method != "POST" || create.URL != base+"/v2/badge" || create.Headers["X-Sign"] == "" || create.Headers["X-Request-Id"] != "e-1" {
 		t.Fatalf("create %+v", create)
 	}
 	if !strings.Contains(string(create.Body), `"external_id":"c/1"`) {
 		t.Fatalf("create body %s", create.Body)
 	}
-	if update == nil || update.Method != "PATCH" || update.URL != base+"/v2/contact/{partner_id}" {
+	if update == nil || update.Method != "PATCH" || update.URL != base+"/v2/badge/{partner_id}" {
 		t.Fatalf("update %+v", update)
 	}
-	if !strings.Contains(reqs[len(reqs)-1].Error, "key") {
-		t.Fatalf("the bad event's error: %+v", reqs[len(reqs)-1])
+	var bad, batch *previewRequest
+	for i := range reqs {
+		switch {
+		case strings.Contains(reqs[i].Event, "e-3"):
+			bad = &reqs[i]
+		case reqs[i].Op == "bulk":
+			batch = &reqs[i]
+		}
+	}
+	if bad == nil || !strings.Contains(bad.Error, "key") {
+		t.Fatalf("the bad event's error: %+v", bad)
+	}
+	// contacts go through the batch upsert: one request for both accounts' events
+	if batch == nil || batch.Event != "e-4,e-5" || batch.URL != base+"/v2/contact/batch_upsert" || !strings.Contains(string(batch.Body), `"external_id":"k5"`) {
+		t.Fatalf("bulk %+v", batch)
 	}
 
 	out, err = cli(t, env, "partner", "check", "--entity", "contact", "--sink.profile", profileFile, "--sink.base_url", base)
