@@ -168,6 +168,11 @@ func (p *Profile) Judge(entity string, status int, h http.Header, body []byte, n
 		if !statusMatches(r.When.Status, status) {
 			continue
 		}
+		if r.When.Status == "" && r.class != delivery.Transient && retriedStatus(status) {
+			// a rule that names no status never makes an outage's answer
+			// (503 {"code":50300}) a dead letter (docs/partners.md, "Answers")
+			continue
+		}
 		if r.When.Header != "" {
 			got, present := h[http.CanonicalHeaderKey(r.When.Header)]
 			if !present || (r.When.Value != "" && (len(got) == 0 || got[0] != r.When.Value)) {
@@ -196,6 +201,12 @@ func (p *Profile) Judge(entity string, status int, h http.Header, body []byte, n
 		return v, true
 	}
 	return Verdict{}, false
+}
+
+// retriedStatus is a status the built-in meaning retries: 408, 425, 429,
+// 5xx (docs/partner-api.md).
+func retriedStatus(status int) bool {
+	return status == http.StatusRequestTimeout || status == http.StatusTooEarly || status == http.StatusTooManyRequests || status >= 500
 }
 
 func statusMatches(pattern string, status int) bool {

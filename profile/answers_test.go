@@ -132,3 +132,37 @@ func TestWaitUnits(t *testing.T) {
 		t.Fatalf("a bad unit: %v", err)
 	}
 }
+
+// A rule that names no status cannot turn an outage's answer into a dead
+// letter; one that names the status can; a transient rule still applies.
+func TestStatuslessRuleNeverDeadLettersARetriedStatus(t *testing.T) {
+	p, err := Parse([]byte(`name: g
+base_url: http://x
+defaults:
+  upsert: {method: PUT, path: "/r/{key}"}
+  delete: {method: DELETE, path: "/r/{key}"}
+  answers:
+    - when: {body: '.code == 42900'}
+      then: transient
+    - when: {status: "502", body: '.code == 1'}
+      then: permanent
+    - when: {body: '.code != 0'}
+      then: permanent
+`), "g.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, ok := p.Judge("x", 503, nil, []byte(`{"code":50300}`), now); ok {
+		t.Fatal("a statusless permanent rule judged a 503")
+	}
+	if v, ok := p.Judge("x", 200, nil, []byte(`{"code":40000}`), now); !ok || v.Class != delivery.Permanent {
+		t.Fatalf("200 with a code: %+v %v", v, ok)
+	}
+	if v, ok := p.Judge("x", 429, nil, []byte(`{"code":42900}`), now); !ok || v.Class != delivery.Transient {
+		t.Fatalf("429 by a transient rule: %+v %v", v, ok)
+	}
+	if v, ok := p.Judge("x", 502, nil, []byte(`{"code":1}`), now); !ok || v.Class != delivery.Permanent {
+		t.Fatalf("a rule naming 502: %+v %v", v, ok)
+	}
+}

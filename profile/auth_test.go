@@ -82,10 +82,10 @@ func TestHMACSHA256Hex(t *testing.T) {
 // HMAC-SHA1, base64, in the query, its secret from the environment: the
 // signature parameter is appended after the signed query; timestamps in ms.
 func TestHMACSHA1Base64InQuery(t *testing.T) {
-	t.Setenv("STREAMSYNC_TEST_HMAC_SECRET", "env-secret-0123456789")
+	t.Setenv("PROFILE_TEST_HMAC_SECRET", "env-secret-0123456789")
 	p := withAuth(t, `  kind: hmac
   hmac:
-    secret: env:STREAMSYNC_TEST_HMAC_SECRET
+    secret: env:PROFILE_TEST_HMAC_SECRET
     algorithm: hmac-sha1
     encoding: base64
     timestamp: unix_ms

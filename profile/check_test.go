@@ -80,7 +80,7 @@ func TestCheckWritesNamesSettingAndLine(t *testing.T) {
 		{"unknown auth kind", "kind: api_key", "kind: apikey", "profile hub: auth.kind (line 9): must be one of none, oauth2"},
 		{"api key in both places", "  header: X-Api-Key\n", "  header: X-Api-Key\n  query: key\n", "profile hub: auth.header (line 11): an api_key goes in a header or in the query"},
 		{"api key without key", "  key: k-0123456789\n", "", "profile hub: auth.key (line 8): required"},
-		{"api key from a missing variable", "key: k-0123456789", "key: env:STREAMSYNC_TEST_NO_SUCH_VAR", "profile hub: auth.key (line 10): environment variable STREAMSYNC_TEST_NO_SUCH_VAR is not set"},
+		{"api key from a missing variable", "key: k-0123456789", "key: env:PROFILE_TEST_NO_SUCH_VAR", "profile hub: auth.key (line 10): environment variable PROFILE_TEST_NO_SUCH_VAR is not set"},
 		{"api key from a missing file", "key: k-0123456789", "key: file:/nonexistent/key", "profile hub: auth.key (line 10): secret file: open /nonexistent/key"},
 		{"no upsert", "    upsert:\n      method: PUT\n      path: /deals/{key}\n", "    delete:\n      method: DELETE\n      path: /deals/{key}\n", "profile hub: entities.deal.upsert (line 37): no request for upserts"},
 	}
@@ -180,13 +180,13 @@ entities:
 }
 
 func TestSecretsFromEnvAndFile(t *testing.T) {
-	t.Setenv("STREAMSYNC_TEST_HUB_KEY", "env-key-0123456789")
-	t.Setenv("STREAMSYNC_TEST_EMPTY", "")
+	t.Setenv("PROFILE_TEST_HUB_KEY", "env-key-0123456789")
+	t.Setenv("PROFILE_TEST_EMPTY", "")
 	file := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(file, []byte("file-secret-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	y := strings.Replace(hub, "key: k-0123456789", "key: env:STREAMSYNC_TEST_HUB_KEY", 1)
+	y := strings.Replace(hub, "key: k-0123456789", "key: env:PROFILE_TEST_HUB_KEY", 1)
 	p, err := Parse([]byte(y), "hub.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -202,8 +202,8 @@ func TestSecretsFromEnvAndFile(t *testing.T) {
 	if s := p.Secrets(); len(s) != 2 || s[0] != "file-secret-0123456789" || s[1] != "svc:file-secret-0123456789" {
 		t.Fatalf("secrets %q", s)
 	}
-	_, err = Parse([]byte(strings.Replace(hub, "key: k-0123456789", "key: env:STREAMSYNC_TEST_EMPTY", 1)), "hub.yaml")
-	if err == nil || !strings.Contains(err.Error(), "auth.key (line 10): environment variable STREAMSYNC_TEST_EMPTY is empty") {
+	_, err = Parse([]byte(strings.Replace(hub, "key: k-0123456789", "key: env:PROFILE_TEST_EMPTY", 1)), "hub.yaml")
+	if err == nil || !strings.Contains(err.Error(), "auth.key (line 10): environment variable PROFILE_TEST_EMPTY is empty") {
 		t.Fatalf("empty variable: %v", err)
 	}
 }
