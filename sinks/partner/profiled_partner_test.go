@@ -42,6 +42,8 @@ type crm struct {
 	code         int           // every call answers 200 {"code": code} when not 0
 	slowBatch    time.Duration // a batch is applied, then its answer waits this long
 	failDeal     string        // the deal key whose batch item fails 422
+	createHeld   chan struct{} // when set, a create is told here it arrived, then waits for createGo
+	createGo     chan struct{}
 	secret       string        // HMAC secret; "" checks no signature
 }
 
@@ -99,6 +101,12 @@ func (c *crm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	switch {
 	case r.Method == http.MethodPost && path == "/contacts":
+		if c.createHeld != nil {
+			c.mu.Unlock()
+			c.createHeld <- struct{}{}
+			<-c.createGo
+			c.mu.Lock()
+		}
 		c.next++
 		id := fmt.Sprintf("p-%d", c.next)
 		c.contacts[id] = in

@@ -387,3 +387,52 @@ func TestProfileUpdateOfAnIDThePartnerLostMakesItAgain(t *testing.T) {
 		t.Fatalf("delete of a lost id: %+v", a)
 	}
 }
+
+// A delete racing its create in another process (two sinks sharing the id
+// map): while the create is in flight the delete waits, sending nothing;
+// once the create is answered and committed the delete's retry deletes the
+// record by its id — no record is left behind. And when the delete comes
+// first (nothing to delete), a create of an older version that starts later
+// is stale, so it cannot leave a record behind either.
+func TestProfileDeleteRacingCreateInAnotherProcess(t *testing.T) {
+	held, release := make(chan struct{}), make(chan struct{})
+	f := newProfiledFixture(t, "", func(c *crm, _ *Config) { c.createHeld, c.createGo = held, release })
+	other, err := New(Config{Profile: f.sink.prof.p, IDs: f.ids, Timeout: 2 * time.Second, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	ctx := context.Background()
+	create := contact("e1", "c/race", 1, "x")
+	del := event.Event{ID: "e2", Account: create.Account, Entity: "contact", Key: "c/race", Op: event.OpDelete, Version: 2}
+	created := make(chan delivery.Answer, 1)
+	go func() { created <- f.sink.Send(ctx, create) }()
+	<-held // the create is at the partner, unanswered
+	if a := other.Send(ctx, del); a.Class != delivery.Transient || a.Calls != 0 || a.RetryAfter <= 0 {
+		t.Fatalf("delete while the create is in flight: %+v", a)
+	}
+	close(release)
+	a := <-created
+	f.commit(t, create, a)
+	d := other.Send(ctx, del) // the delete's retry
+	if d.Class != delivery.Delivered || d.IDMap.Op != idmap.WriteGone {
+		t.Fatalf("delete after the create: %+v", d)
+	}
+	f.commit(t, del, d)
+	if n := f.crm.contactCount(); n != 0 {
+		t.Fatalf("%d records left at the partner", n)
+	}
+
+	// the other order: the delete decides nothing is there, then an older
+	// create of the record begins
+	del2 := event.Event{ID: "e4", Account: "acc-c/late", Entity: "contact", Key: "c/late", Op: event.OpDelete, Version: 5}
+	if a := other.Send(ctx, del2); a.Class != delivery.Delivered || a.Calls != 0 {
+		t.Fatalf("delete of nothing: %+v", a)
+	}
+	if a := f.sink.Send(ctx, contact("e3", "c/late", 4, "y")); a.Class != delivery.Stale || a.Calls != 0 {
+		t.Fatalf("older create after the delete: %+v", a)
+	}
+	if n := f.crm.contactCount(); n != 0 {
+		t.Fatalf("%d records left at the partner", n)
+	}
+}
