@@ -288,7 +288,11 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 		if cfg.Recent == 0 {
 			rp.itemsRun = recheckRun(rep.RunID) // repairs send what the re-check read
 		}
-		for _, e := range entities {
+		ordered, err := parentsFirst(ctx, r.deps.CH, cfg.Database, rp.itemsRun, entities)
+		if err != nil {
+			return err
+		}
+		for _, e := range ordered {
 			err := rp.repairEntity(ctx, e, cfg.RepairExtra)
 			rep.Repaired = rp.n - int64(len(rp.batch))
 			if err != nil {
