@@ -25,7 +25,7 @@ import (
 //	c|…, until ≤ now (never committed) hold, find_then_create          find_then_delete (no write)
 //	none                               hold, create                    g|version, nothing
 //	g|gv                               gv ≥ version: stale;            g|max(gv, version), nothing
-//	                                   else hold, create
+//	                                   else hold, find_then_create (made again after a delete: an archived one is found)
 //
 // "hold" writes c|ARGV[5]|ARGV[3]|ARGV[4].
 //
@@ -73,6 +73,9 @@ end
 if op == 'upsert' then
   if gv and not vgt(ver, gv) then return {'stale', '', 0} end
   hold()
+  -- a record made again after a delete: a partner that archives keeps the
+  -- old one, which a find turns up (reopened by the update, not made twice)
+  if gv then return {'find_then_create', '', 0} end
   return {'create', '', 0}
 end
 if gv and vgt(gv, ver) then ver = gv end

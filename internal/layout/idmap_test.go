@@ -50,7 +50,7 @@ func TestIDMapBegin(t *testing.T) {
 		{"upsert, id with a bar", "i|a|b", event.OpUpsert, 5, idmap.Plan{Action: idmap.Update, ID: "a|b"}, "i|a|b"},
 		{"upsert, gone at a higher version", "g|7", event.OpUpsert, 5, idmap.Plan{Action: idmap.Stale}, "g|7"},
 		{"upsert, gone at its version", "g|5", event.OpUpsert, 5, idmap.Plan{Action: idmap.Stale}, "g|5"},
-		{"upsert, gone at a lower version", "g|4", event.OpUpsert, 5, idmap.Plan{Action: idmap.Create}, held(5, "e-1")},
+		{"upsert, gone at a lower version", "g|4", event.OpUpsert, 5, idmap.Plan{Action: idmap.FindThenCreate}, held(5, "e-1")},
 		{"upsert, gone at a longer version", "g|10000000000000000", event.OpUpsert, 9000000000000000, idmap.Plan{Action: idmap.Stale}, "g|10000000000000000"},
 		{"upsert, none", "", event.OpUpsert, 5, idmap.Plan{Action: idmap.Create}, held(5, "e-1")},
 		{"upsert, another's create in flight", alive, event.OpUpsert, 5, idmap.Plan{Action: idmap.Wait, Wait: 5 * time.Second}, alive},
