@@ -33,6 +33,11 @@ func Deliver(s Sender, retry RetryPolicy, recheck time.Duration) StepFunc {
 		switch r.Class {
 		case delivery.Delivered:
 			o.Step, o.Ledger, o.IDMap = StepDelivered, LedgerSet, r.IDMap
+			if r.Calls == 0 {
+				// delivered with nothing sent (a delete of a record the
+				// partner never got): the row says why (docs/partners.md)
+				o.Error = r.Detail
+			}
 			if w.Meta.Proven == proof.Repair {
 				o.Ledger = LedgerForce // the ledger holds what the repair sent, even a lower version
 			}

@@ -136,3 +136,19 @@ func TestBackoffJitterStaysWithin20Percent(t *testing.T) {
 		t.Fatalf("the 14 waits of the defaults add up to %s, want about 40 min", total)
 	}
 }
+
+// Delivered with nothing sent (a delete of a record the partner never
+// got): the row keeps why; a delivery that made a call keeps no error.
+func TestDeliveredWithoutACallSaysWhy(t *testing.T) {
+	policy := RetryPolicy{Initial: time.Second, Max: time.Minute, MaxAttempts: 5, Jitter: func() float64 { return 0.5 }}
+	w := &Work{Event: upsert("e", 1, `{}`), Now: now}
+	why := "nothing sent: the partner never got the record"
+	o, err := Deliver(fakeSender(delivery.Answer{Class: delivery.Delivered, Detail: why}), policy, time.Second)(context.Background(), w)
+	if err != nil || o.Step != StepDelivered || o.Error != why {
+		t.Fatalf("outcome %+v, %v", o, err)
+	}
+	o, err = Deliver(fakeSender(delivery.Answer{Class: delivery.Delivered, Status: 200, Calls: 1, Detail: "200 OK"}), policy, time.Second)(context.Background(), w)
+	if err != nil || o.Error != "" {
+		t.Fatalf("outcome %+v, %v", o, err)
+	}
+}
