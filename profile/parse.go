@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -22,11 +23,15 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	where := e.Path
-	if e.Line > 0 {
-		where = fmt.Sprintf("%s (line %d)", e.Path, e.Line)
+	switch {
+	case e.Path != "" && e.Line > 0:
+		return fmt.Sprintf("profile %s: %s (line %d): %s", e.Profile, e.Path, e.Line, e.Reason)
+	case e.Path != "":
+		return fmt.Sprintf("profile %s: %s: %s", e.Profile, e.Path, e.Reason)
+	case e.Line > 0:
+		return fmt.Sprintf("profile %s: line %d: %s", e.Profile, e.Line, e.Reason)
 	}
-	return fmt.Sprintf("profile %s: %s: %s", e.Profile, where, e.Reason)
+	return fmt.Sprintf("profile %s: %s", e.Profile, e.Reason)
 }
 
 // maxProfileBytes bounds a profile file: configuration, not data.
@@ -74,7 +79,7 @@ func ParseWith(b []byte, source string, opt Options) (*Profile, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true) // a misspelt setting is an error, not ignored
 	if err := dec.Decode(&p); err != nil {
-		return nil, &Error{Profile: source, Reason: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, decodeError(source, err)
 	}
 	if p.Name == "" {
 		return nil, &Error{Profile: source, Path: "name", Line: 1, Reason: "required"}
@@ -136,4 +141,34 @@ func child(n *yaml.Node, key string, line int) (*yaml.Node, int, bool) {
 		}
 	}
 	return n, line, false
+}
+
+// fieldNotFoundRe and typeRe read yaml.v3's decode errors: "line 7: field
+// boddy not found in type profile.Request", "line 9: cannot unmarshal !!str
+// `x` into int".
+var (
+	fieldNotFoundRe = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
+	lineRe          = regexp.MustCompile(`^line (\d+): (.*)$`)
+)
+
+// decodeError turns a YAML decode error into one *Error a problem, each
+// with its line, in the words of docs/partners.md rather than Go's types.
+func decodeError(source string, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return &Error{Profile: source, Reason: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	var errs []error
+	for _, msg := range te.Errors {
+		e := &Error{Profile: source, Reason: msg}
+		if m := fieldNotFoundRe.FindStringSubmatch(msg); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			e.Reason = fmt.Sprintf("unknown setting %q (misspelt, or in the wrong section? see docs/partners.md)", m[2])
+		} else if m := lineRe.FindStringSubmatch(msg); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			e.Reason = strings.NewReplacer("!!str", "text", "!!int", "a number", "!!map", "a mapping", "!!seq", "a list", "!!bool", "true/false").Replace(m[2])
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
 }
