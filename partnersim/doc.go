@@ -2,5 +2,8 @@
 // (and a second, unlike API under /crm/: docs/partnersim-crm.md),
 // with in-memory records, expiring client-credentials tokens, idempotency
 // keys, and faults injected from options or at run time through /_sim/faults.
+// Beyond docs/partner-api.md it has POST /v1/{entity}/_bulk (bulk.go): many
+// PUTs in one request, each answered and counted as its own PUT, for the
+// bulk benchmark (docs/benchmarks.md, "Partner profiles").
 // cmd/partnersim serves it; tests start it in process over real HTTP.
 package partnersim

@@ -74,25 +74,30 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	var compact bytes.Buffer
 	_ = json.Compact(&compact, raw)
 	m := mutation{method: http.MethodPut, id: id, account: b.Account, version: b.Version, body: compact.Bytes()}
-	s.mutate(w, r, m, func(now time.Time) (int, any) {
-		if b.Parent != nil {
-			p := s.records[recordID{b.Parent.Entity, b.Parent.Key}]
-			if p == nil || p.Deleted {
-				return http.StatusConflict, errBody("parent_missing", fmt.Sprintf("parent %s/%s is not here", b.Parent.Entity, b.Parent.Key))
-			}
+	s.mutate(w, r, m, func(now time.Time) (int, any) { return s.applyPut(id, b, now) })
+}
+
+// applyPut applies a valid PUT of record id (or one item of a bulk
+// request) under s.mu: its parent must be here, its version newer than the
+// record's; 201 for a new record, 200 for a replaced one.
+func (s *Server) applyPut(id recordID, b putBody, now time.Time) (int, any) {
+	if b.Parent != nil {
+		p := s.records[recordID{b.Parent.Entity, b.Parent.Key}]
+		if p == nil || p.Deleted {
+			return http.StatusConflict, errBody("parent_missing", fmt.Sprintf("parent %s/%s is not here", b.Parent.Entity, b.Parent.Key))
 		}
-		cur := s.records[id]
-		if cur != nil && cur.Version >= b.Version {
-			return http.StatusConflict, map[string]any{"error": "stale_version", "current_version": cur.Version}
-		}
-		status := http.StatusOK
-		if cur == nil || cur.Deleted {
-			status = http.StatusCreated
-		}
-		rec := &record{Account: b.Account, Version: b.Version, Data: b.Data, Parent: b.Parent, UpdatedAt: now}
-		s.setRecord(id, rec)
-		return status, rec.view()
-	})
+	}
+	cur := s.records[id]
+	if cur != nil && cur.Version >= b.Version {
+		return http.StatusConflict, map[string]any{"error": "stale_version", "current_version": cur.Version}
+	}
+	status := http.StatusOK
+	if cur == nil || cur.Deleted {
+		status = http.StatusCreated
+	}
+	rec := &record{Account: b.Account, Version: b.Version, Data: b.Data, Parent: b.Parent, UpdatedAt: now}
+	s.setRecord(id, rec)
+	return status, rec.view()
 }
 
 func (b putBody) invalid() string {

@@ -131,6 +131,7 @@ func New(opts Options) (*Server, error) {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /oauth/token", s.outageGuard(s.handleToken))
 	s.mux.HandleFunc("PUT /v1/{entity}/{key}", s.recordGuard(s.handlePut))
+	s.mux.HandleFunc("POST /v1/{entity}/_bulk", s.recordGuard(s.handleBulk))
 	s.mux.HandleFunc("DELETE /v1/{entity}/{key}", s.recordGuard(s.handleDelete))
 	s.mux.HandleFunc("GET /v1/{entity}/{key}", s.recordGuard(s.handleGet))
 	s.mux.HandleFunc("GET /v1/{entity}", s.recordGuard(s.handleList))

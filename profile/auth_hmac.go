@@ -193,7 +193,7 @@ func timestamp(form string, now time.Time) string {
 
 // fillNames replaces each {name} of s by vals[name].
 func fillNames(s string, vals map[string]string) string {
-	return placeholderRe.ReplaceAllStringFunc(s, func(m string) string { return vals[m[1:len(m)-1]] })
+	return expand(s, func(name string) string { return vals[name] })
 }
 
 // canonicalQuery is q sorted by name, then value, each RFC 3986-encoded,

@@ -62,8 +62,7 @@ func fill(s string, e event.Event, data map[string]any, esc func(string) string)
 // fillIDs is fill with the partner's ids of the record and its parent.
 func fillIDs(s string, e event.Event, data map[string]any, ids IDs, esc func(string) string) (string, error) {
 	var err error
-	out := placeholderRe.ReplaceAllStringFunc(s, func(m string) string {
-		name := m[1 : len(m)-1]
+	out := expand(s, func(name string) string {
 		v, ok := value(name, e, data, ids)
 		if !ok && err == nil {
 			err = fmt.Errorf("{%s}: the event has no such value", name)
@@ -71,6 +70,38 @@ func fillIDs(s string, e event.Event, data map[string]any, ids IDs, esc func(str
 		return esc(v)
 	})
 	return out, err
+}
+
+// expand replaces each placeholder of s — what placeholderRe matches: "{",
+// no brace, "}" — with f of its name, as placeholderRe.ReplaceAllStringFunc
+// would, without a regular expression or an allocation for a string with
+// none: it runs for every request sent.
+func expand(s string, f func(name string) string) string {
+	i := strings.IndexByte(s, '{')
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for i >= 0 {
+		j := strings.IndexAny(s[i+1:], "{}")
+		if j < 0 {
+			break
+		}
+		j += i + 1
+		if s[j] == '{' { // a "{" with no "}" before the next "{": literal
+			b.WriteString(s[:j])
+			s = s[j:]
+			i = 0
+			continue
+		}
+		b.WriteString(s[:i])
+		b.WriteString(f(s[i+1 : j]))
+		s = s[j+1:]
+		i = strings.IndexByte(s, '{')
+	}
+	b.WriteString(s)
+	return b.String()
 }
 
 func value(name string, e event.Event, data map[string]any, ids IDs) (string, bool) {

@@ -109,10 +109,10 @@ func (p *Profile) ParseGet(entity, key string, body []byte) (Item, bool, error) 
 func (p *Profile) renderRead(r *readRequest, vals map[string]string, extra url.Values) (Rendered, error) {
 	var missing string
 	fillWith := func(s string, esc func(string) string) string {
-		return placeholderRe.ReplaceAllStringFunc(s, func(m string) string {
-			v := vals[m[1:len(m)-1]]
+		return expand(s, func(name string) string {
+			v := vals[name]
 			if v == "" && missing == "" {
-				missing = m
+				missing = "{" + name + "}"
 			}
 			return esc(v)
 		})

@@ -4,6 +4,16 @@
 # its records over every class. Prints wall time, records/s, peak RSS of
 # `streamsync reconcile` and the classification time, then the same with
 # --recent 1h over a day of attempt-log rows. Not part of `make test`.
+#
+#   PARTNER_API=crm   the partner is partnersim's crm API (docs/partnersim-crm.md)
+#                     read through examples/partners/crm.yaml (HMAC-signed, offset
+#                     paging, no versions), seeded alike; our side is a file
+#                     source (SOURCE=file). No drift (/_sim/drift is the built-in
+#                     API's); no --recent run unless RECENT=1.
+#   SOURCE=file       our side is a JSON Lines file of the same records instead
+#                     of a partnersim (written once into .run/).
+#   INFRA_UP=0        use the Redis and ClickHouse already running
+#                     (scripts/infra.sh env) instead of `infra.sh up`.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -12,7 +22,11 @@ ROWS_PER_DAY=${ROWS_PER_DAY:-1000000}
 src=127.0.0.1:${BENCH_SOURCE_PORT:-18471}
 part=127.0.0.1:${BENCH_PARTNER_PORT:-18472}
 db=bench_reconcile
-scripts/infra.sh up >/dev/null
+PARTNER_API=${PARTNER_API:-v1}
+if [ "$PARTNER_API" = crm ]; then SOURCE=${SOURCE:-file}; RECENT=${RECENT:-0}; fi
+SOURCE=${SOURCE:-http}
+RECENT=${RECENT:-1}
+[ "${INFRA_UP:-1}" = 0 ] || scripts/infra.sh up >/dev/null
 eval "$(scripts/infra.sh env)"
 mkdir -p .run
 pids=()
@@ -22,22 +36,44 @@ cleanup() {
 }
 trap cleanup EXIT
 start=$SECONDS
-bin/partnersim --addr "$src" --seed-entity reg --seed-count "$N" --seed-accounts 100 >.run/bench-source.log 2>&1 &
+srcfile=.run/bench-source-$N.jsonl
+if [ "$SOURCE" = file ]; then
+  # The records partnersim seeds (partnersim.SeedKey, SeedData, accounts
+  # acc-<i mod 100>, version 2), one a line.
+  [ -s "$srcfile" ] || awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "{\"entity\":\"reg\",\"key\":\"%09d\",\"account\":\"acc-%d\",\"version\":2,\"data\":{\"i\":%d,\"name\":\"record %d\"}}\n", i, i % 100, i, i }' >"$srcfile"
+else
+  bin/partnersim --addr "$src" --seed-entity reg --seed-count "$N" --seed-accounts 100 >.run/bench-source.log 2>&1 &
+  pids+=($!)
+fi
+if [ "$PARTNER_API" = crm ]; then
+  bin/partnersim --addr "$part" --api crm --crm-auth hmac --seed-entity reg --seed-count "$N" --seed-accounts 100 >.run/bench-partner.log 2>&1 &
+else
+  bin/partnersim --addr "$part" --seed-entity reg --seed-count "$N" --seed-accounts 100 >.run/bench-partner.log 2>&1 &
+fi
 pids+=($!)
-bin/partnersim --addr "$part" --seed-entity reg --seed-count "$N" --seed-accounts 100 >.run/bench-partner.log 2>&1 &
-pids+=($!)
-until curl -sf "http://$src/healthz" >/dev/null && curl -sf "http://$part/healthz" >/dev/null; do sleep 0.5; done
-echo "seeded $N records a side in $((SECONDS - start))s" >&2
-# 1% drift spread over the classes.
-d=$((N / 100))
-curl -sf -o /dev/null -X POST "http://$part/_sim/drift" -d "{\"entity\":\"reg\",\"drop\":$((d * 3 / 10)),\"alter\":$((d * 2 / 10)),\"age\":$((d * 2 / 10)),\"bump\":$((d / 10)),\"add\":$((d * 2 / 10))}"
+until { [ "$SOURCE" = file ] || curl -sf "http://$src/healthz" >/dev/null; } && curl -sf "http://$part/healthz" >/dev/null; do sleep 0.5; done
+echo "seeded $N records a side in $((SECONDS - start))s (partner API $PARTNER_API, our side: $SOURCE)" >&2
+if [ "$PARTNER_API" != crm ]; then
+  # 1% drift spread over the classes.
+  d=$((N / 100))
+  curl -sf -o /dev/null -X POST "http://$part/_sim/drift" -d "{\"entity\":\"reg\",\"drop\":$((d * 3 / 10)),\"alter\":$((d * 2 / 10)),\"age\":$((d * 2 / 10)),\"bump\":$((d / 10)),\"add\":$((d * 2 / 10))}"
+fi
 
 export STREAMSYNC_REDIS__ADDR=$STREAMSYNC_TEST_REDIS_ADDR STREAMSYNC_CLICKHOUSE__ADDR=$STREAMSYNC_TEST_CLICKHOUSE_ADDR
 export STREAMSYNC_CLICKHOUSE__DATABASE=$db STREAMSYNC_STREAM__EVENTS=bench-rc:events STREAMSYNC_STREAM__DEAD=bench-rc:dead
 export STREAMSYNC_STREAM__DELAYED=bench-rc:delayed STREAMSYNC_STREAM__RETRY=bench-rc:retry
 export STREAMSYNC_SINK__BASE_URL=http://$part STREAMSYNC_SINK__CLIENT_ID=streamsync STREAMSYNC_SINK__CLIENT_SECRET=streamsync-secret
-export STREAMSYNC_SOURCE__KIND=http STREAMSYNC_SOURCE__BASE_URL=http://$src
-export STREAMSYNC_SOURCE__CLIENT_ID=streamsync STREAMSYNC_SOURCE__CLIENT_SECRET=streamsync-secret
+if [ "$SOURCE" = file ]; then
+  export STREAMSYNC_SOURCE__KIND=file STREAMSYNC_SOURCE__FILE=$srcfile
+else
+  export STREAMSYNC_SOURCE__KIND=http STREAMSYNC_SOURCE__BASE_URL=http://$src
+  export STREAMSYNC_SOURCE__CLIENT_ID=streamsync STREAMSYNC_SOURCE__CLIENT_SECRET=streamsync-secret
+fi
+if [ "$PARTNER_API" = crm ]; then
+  # partnersim's default crm secret (partnersim.DefaultCRMSecret)
+  export STREAMSYNC_SINK__BASE_URL=http://$part/crm STREAMSYNC_SINK__PROFILE=examples/partners/crm.yaml CRM_APP_SECRET=${CRM_APP_SECRET:-streamsync-crm-secret}
+  unset STREAMSYNC_SINK__CLIENT_ID STREAMSYNC_SINK__CLIENT_SECRET
+fi
 
 run() { # run LABEL ARGS…: time and peak RSS of one reconcile
   local label=$1
@@ -52,6 +88,7 @@ run() { # run LABEL ARGS…: time and peak RSS of one reconcile
   cut -c1-400 .run/bench-out.json
 }
 run "full, $N a side"
+[ "$RECENT" = 1 ] || exit 0
 
 # A day of attempt-log rows (ROWS_PER_DAY delivered steps spread over 24h), then --recent 1h.
 clickhouse-client --port "${STREAMSYNC_TEST_CLICKHOUSE_ADDR##*:}" --query "CREATE TABLE IF NOT EXISTS $db.attempts (ts DateTime('UTC'), ts_ms UInt16, event_id String, row_id String, stream_id String, account String, entity String, key String, parent_entity String, parent_key String, chain_id String, op String, version Int64, attempt UInt16, step String, http_status UInt16, latency_us UInt32, error String, instance String) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMMDD(ts) ORDER BY (account, chain_id, row_id)"

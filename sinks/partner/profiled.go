@@ -150,14 +150,17 @@ func (s *Sink) callProfiled(ctx context.Context, g delivery.Guard, c call) reply
 	if err != nil {
 		return reply{result: result{Answer: delivery.Answer{Class: delivery.Permanent, Detail: "build request: " + err.Error()}, noCall: true}}
 	}
+	// Set directly, sized once: Header.Set's growing showed in the profile
+	// of every request (as on the built-in path, sink.go).
+	req.Header = make(http.Header, len(c.r.Headers)+4)
 	for k, v := range c.r.Headers {
-		req.Header.Set(k, v)
+		req.Header[http.CanonicalHeaderKey(k)] = []string{v}
 	}
-	if c.r.Body != nil && req.Header.Get("Content-Type") == "" {
+	if c.r.Body != nil && req.Header["Content-Type"] == nil {
 		req.Header["Content-Type"] = jsonContentType
 	}
 	if c.r.Idempotency != "" && c.key != "" {
-		req.Header.Set(c.r.Idempotency, c.key)
+		req.Header[http.CanonicalHeaderKey(c.r.Idempotency)] = []string{c.key}
 	}
 	if c.traceParent != "" {
 		req.Header["Traceparent"] = []string{c.traceParent}
@@ -202,7 +205,7 @@ func (s *Sink) callProfiled(ctx context.Context, g delivery.Guard, c call) reply
 	if rerr != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		rerr = fmt.Errorf("timeout after %s: %w", timeout, rerr)
 	}
-	if rerr == nil && (resp.Request == nil || resp.Request.Method != req.Method || resp.Request.URL.String() != req.URL.String()) {
+	if rerr == nil && resp.Request != req && (resp.Request == nil || resp.Request.Method != req.Method || resp.Request.URL.String() != req.URL.String()) {
 		rerr = errors.New("the answer is not to the request sent")
 	}
 	a, notFound := s.judge(c.entity, method, resp.StatusCode, resp.Header, answer, rerr)

@@ -468,7 +468,7 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) result {
 	if rerr != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		rerr = fmt.Errorf("timeout after %s: %w", s.cfg.Timeout, rerr)
 	}
-	if rerr == nil && (resp.Request == nil || resp.Request.Method != method || resp.Request.URL.String() != req.URL.String()) {
+	if rerr == nil && resp.Request != req && (resp.Request == nil || resp.Request.Method != method || resp.Request.URL.String() != req.URL.String()) {
 		rerr = errors.New("the answer is not to the request sent")
 	}
 	a := Classify(method, resp.StatusCode, resp.Header, answer, rerr, s.cfg.Now())
