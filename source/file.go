@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // filePageSize is the records a file iterator returns per page.
@@ -21,7 +23,18 @@ const filePageSize = 1000
 // maxLine bounds one line of a source file; a longer line is skipped as bad.
 const maxLine = 64 << 20
 
-type fileSource struct{ cfg Config }
+type fileSource struct {
+	cfg Config
+
+	// The point-read index, built by the first Get of a plain file: the
+	// byte offset of every record's line, by a hash of its entity and key
+	// (index; lines that share a hash with an earlier one in more).
+	indexOnce sync.Once
+	indexErr  error
+	index     map[uint64]int64
+	more      map[uint64][]int64
+	reader    *os.File
+}
 
 func newFile(cfg Config) (*fileSource, error) {
 	f, err := os.Open(cfg.File)
@@ -33,7 +46,14 @@ func newFile(cfg Config) (*fileSource, error) {
 }
 
 func (s *fileSource) Kind() string { return KindFile }
-func (s *fileSource) Close() error { return nil }
+
+// Close releases the point-read index's file.
+func (s *fileSource) Close() error {
+	if s.reader != nil {
+		return s.reader.Close()
+	}
+	return nil
+}
 
 // Entities are source.entities, or every entity in the file (one pass;
 // only the distinct names are kept).
@@ -57,9 +77,45 @@ func (s *fileSource) Entities(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// Get finds a record by reading the file through (a file has no index); when
-// a key appears more than once, the highest version wins.
+// Get finds a record; when a key appears more than once, the highest
+// version wins. A plain file is indexed by its first Get (one pass keeping
+// each line's offset by a hash of its entity and key, about 40 bytes a
+// record), so that reconciliation's re-check of many differences reads one
+// line each instead of the whole file each; a gzip file is read through for
+// every Get.
 func (s *fileSource) Get(ctx context.Context, entity, key string) (Record, bool, error) {
+	if strings.HasSuffix(s.cfg.File, ".gz") {
+		return s.getByScan(ctx, entity, key)
+	}
+	s.indexOnce.Do(func() { s.indexErr = s.buildIndex(ctx) })
+	if s.indexErr != nil {
+		return Record{}, false, s.indexErr
+	}
+	h := recordHash(entity, key)
+	offs := s.more[h]
+	if off, ok := s.index[h]; ok {
+		offs = append([]int64{off}, offs...)
+	}
+	var best Record
+	found := false
+	for _, off := range offs {
+		raw, err := readLineAt(s.reader, off)
+		if err != nil {
+			return Record{}, false, fmt.Errorf("source.file: %w", err)
+		}
+		var r Record
+		if json.Unmarshal(raw, &r) != nil || r.Entity != entity || r.Key != key || check(r) != nil {
+			continue // another record of the same hash
+		}
+		if !found || r.Version > best.Version {
+			best, found = r, true
+		}
+	}
+	return best, found, nil
+}
+
+// getByScan finds a record by reading the file through.
+func (s *fileSource) getByScan(ctx context.Context, entity, key string) (Record, bool, error) {
 	var best Record
 	found := false
 	err := s.scan(ctx, 0, func(_ int, r Record) bool {
@@ -69,6 +125,62 @@ func (s *fileSource) Get(ctx context.Context, entity, key string) (Record, bool,
 		return true
 	})
 	return best, found, err
+}
+
+// buildIndex reads the file once, keeping every record line's offset.
+func (s *fileSource) buildIndex(ctx context.Context) error {
+	lr, err := openLines(s.cfg.File)
+	if err != nil {
+		return err
+	}
+	defer lr.close()
+	s.index, s.more = map[uint64]int64{}, map[uint64][]int64{}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		start := lr.off
+		raw, _, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		var ref Ref
+		if len(bytes.TrimSpace(raw)) == 0 || json.Unmarshal(raw, &ref) != nil {
+			continue // bad lines are reported by the listing, not here
+		}
+		h := recordHash(ref.Entity, ref.Key)
+		if _, taken := s.index[h]; taken {
+			s.more[h] = append(s.more[h], start)
+		} else {
+			s.index[h] = start
+		}
+	}
+	if s.reader, err = os.Open(s.cfg.File); err != nil {
+		return fmt.Errorf("source.file: %w", err)
+	}
+	return nil
+}
+
+// recordHash is FNV-1a of entity, a zero byte and key.
+func recordHash(entity, key string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(entity))
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(key))
+	return h.Sum64()
+}
+
+// readLineAt reads the line that starts at off (at most maxLine bytes).
+func readLineAt(f *os.File, off int64) ([]byte, error) {
+	br := bufio.NewReader(io.NewSectionReader(f, off, maxLine))
+	line, err := br.ReadBytes('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return bytes.TrimSpace(line), nil
 }
 
 // List streams the file's records of one entity; the cursor is the number of
@@ -209,10 +321,11 @@ func (s *fileSource) parse(n int, raw []byte) (Record, bool) {
 
 // lineReader reads numbered lines of a plain or gzip file.
 type lineReader struct {
-	f  *os.File
-	gz *gzip.Reader
-	br *bufio.Reader
-	n  int
+	f   *os.File
+	gz  *gzip.Reader
+	br  *bufio.Reader
+	n   int
+	off int64 // bytes read so far: where the next line starts (of the uncompressed text)
 }
 
 func openLines(path string) (*lineReader, error) {
@@ -242,6 +355,7 @@ func (lr *lineReader) next() ([]byte, int, error) {
 	tooLong := false
 	for {
 		chunk, err := lr.br.ReadSlice('\n')
+		lr.off += int64(len(chunk))
 		if !tooLong {
 			if len(buf)+len(chunk) > maxLine {
 				tooLong, buf = true, []byte("line too long")
