@@ -20,6 +20,7 @@ import (
 //   - numbers are compared as values: 1.10, 1.1 and 11e-1 are one number,
 //     1e2 is 100, -0 is 0,
 //   - object keys are in no order, at every depth,
+//   - compare.case_insensitive fields are compared in lower case,
 //   - compare.times fields that hold RFC 3339 times are compared as
 //     instants (+01:00 and the same instant in Z are equal); a value that is
 //     no such time is compared as it is.
@@ -54,6 +55,11 @@ func hashData(cc *compiledCompare, data []byte) string {
 				}
 			}
 			m = kept
+		}
+		for f := range cc.fold {
+			if s, ok := m[f].(string); ok {
+				m[f] = strings.ToLower(s)
+			}
 		}
 		for f := range cc.times {
 			if s, ok := m[f].(string); ok {

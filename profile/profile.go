@@ -155,6 +155,9 @@ type Compare struct {
 	// Times are fields compared as instants (RFC 3339 in any offset equals
 	// the same instant in UTC).
 	Times []string `yaml:"times"`
+	// CaseInsensitive are text fields compared without regard to case (a
+	// partner that lower-cases e-mail addresses).
+	CaseInsensitive []string `yaml:"case_insensitive"`
 }
 
 // Bulk sends up to Size upserts of one entity in one request (at most one

@@ -44,6 +44,7 @@ type readRequest struct {
 type compiledCompare struct {
 	fields []string // empty: all of data
 	times  map[string]bool
+	fold   map[string]bool // compared without regard to case
 }
 
 // compileRead checks an entity's read and compare sections (merged with
@@ -52,7 +53,13 @@ func compileRead(e Entity) (*compiledRead, *compiledCompare, []problem) {
 	var ps []problem
 	var cc *compiledCompare
 	if e.Compare != nil {
-		cc = &compiledCompare{fields: slices.Clone(e.Compare.Fields), times: map[string]bool{}}
+		cc = &compiledCompare{fields: slices.Clone(e.Compare.Fields), times: map[string]bool{}, fold: map[string]bool{}}
+		for i, f := range e.Compare.CaseInsensitive {
+			if f == "" || strings.ContainsAny(f, ".[]") {
+				ps = append(ps, problem{fmt.Sprintf("compare.case_insensitive[%d]", i), fmt.Sprintf("must name a top-level field of data, is %q", f)})
+			}
+			cc.fold[f] = true
+		}
 		for i, f := range e.Compare.Fields {
 			if f == "" || strings.ContainsAny(f, ".[]") {
 				ps = append(ps, problem{fmt.Sprintf("compare.fields[%d]", i), fmt.Sprintf("must name a top-level field of data, is %q", f)})

@@ -264,3 +264,24 @@ defaults:
 		t.Fatalf("data null: found %v, %v", found, err)
 	}
 }
+
+// A field compared case-insensitively is equal in any case; the others
+// still differ by case.
+func TestHashCaseInsensitive(t *testing.T) {
+	p := mustParse(t, `name: c
+base_url: http://x
+defaults:
+  upsert: {method: PUT, path: "/r/{key}"}
+  delete: {method: DELETE, path: "/r/{key}"}
+  compare:
+    fields: [email, name]
+    case_insensitive: [email]
+`)
+	a := p.Hash("x", []byte(`{"email":"Ann@Example.COM","name":"Ann"}`))
+	if b := p.Hash("x", []byte(`{"email":"ann@example.com","name":"Ann"}`)); a != b {
+		t.Fatal("email differs by case only, and is not equal")
+	}
+	if b := p.Hash("x", []byte(`{"email":"ann@example.com","name":"ANN"}`)); a == b {
+		t.Fatal("name differs by case, and is equal")
+	}
+}
