@@ -59,6 +59,9 @@ if [ "$PARTNER_API" != crm ]; then
   curl -sf -o /dev/null -X POST "http://$part/_sim/drift" -d "{\"entity\":\"reg\",\"drop\":$((d * 3 / 10)),\"alter\":$((d * 2 / 10)),\"age\":$((d * 2 / 10)),\"bump\":$((d / 10)),\"add\":$((d * 2 / 10))}"
 fi
 
+# Only the settings below: not the streamsync.yaml a `make run` left in the project root.
+: >.run/bench-reconcile.yaml
+export STREAMSYNC_CONFIG=$PWD/.run/bench-reconcile.yaml
 export STREAMSYNC_REDIS__ADDR=$STREAMSYNC_TEST_REDIS_ADDR STREAMSYNC_CLICKHOUSE__ADDR=$STREAMSYNC_TEST_CLICKHOUSE_ADDR
 export STREAMSYNC_CLICKHOUSE__DATABASE=$db STREAMSYNC_STREAM__EVENTS=bench-rc:events STREAMSYNC_STREAM__DEAD=bench-rc:dead
 export STREAMSYNC_STREAM__DELAYED=bench-rc:delayed STREAMSYNC_STREAM__RETRY=bench-rc:retry
