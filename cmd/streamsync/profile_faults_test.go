@@ -355,6 +355,8 @@ func TestProfileCrashBetweenCreateAndCommit(t *testing.T) {
 // The create's answer is lost (the partner made the record, then closed
 // the connection): one record after the retry, the id map holds its id —
 // by the find alone, and with the crm's idempotency header too.
+// (company: the example sends it by the defaults' single create; its contacts
+// go through the batch upsert, which finds by external id.)
 func TestProfileLostCreateAnswer(t *testing.T) {
 	for _, tt := range []struct{ name, profile string }{
 		{"find", noRequestID(t)},
@@ -363,11 +365,11 @@ func TestProfileLostCreateAnswer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newProfileRun(t, tt.profile)
 			r.crm.faults(t, partnersim.Faults{CRM: partnersim.CRMFaults{DropCreates: 1}})
-			r.add(entry{id: "e-1", account: "acc-1", entity: "contact", key: "k-1", op: "upsert", version: 1, data: `{"name":"Ann"}`})
+			r.add(entry{id: "e-1", account: "acc-1", entity: "company", key: "k-1", op: "upsert", version: 1, data: `{"name":"Ann"}`})
 			r.start()
 			r.waitStep("delivered", 1, 20*time.Second)
-			rec := r.oneRecord("contact", "k-1")
-			if id, kind := r.idmapID("contact", "k-1"); id != rec.ID || kind != "id" {
+			rec := r.oneRecord("company", "k-1")
+			if id, kind := r.idmapID("company", "k-1"); id != rec.ID || kind != "id" {
 				t.Fatalf("id map holds %q (%s), the partner's record is %s", id, kind, rec.ID)
 			}
 			if st := r.crm.sim.CRMStats(); st.Aborted != 1 || r.step("retry_scheduled") < 1 {
