@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -234,6 +235,10 @@ func (r *Reader) once(ctx context.Context, rr profile.Rendered, limit int64, not
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = shown // the URL as rendered: not the credentials auth added to its query
+		}
 		return answer{}, fmt.Errorf("partner %s %s: %w", rr.Method, shown, err)
 	}
 	defer resp.Body.Close()

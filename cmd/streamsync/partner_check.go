@@ -33,8 +33,9 @@ type checkResult struct {
 	Detail  string `json:"detail,omitempty"`
 }
 
-// checkPartner makes one harmless read of the partner — the first page of
-// an entity's list (docs/partners.md, "Trying a profile") — and says
+// checkPartner makes harmless reads of the partner — the first page of an
+// entity's list, then its first record by read.get (docs/partners.md,
+// "Trying a profile") — and says
 // whether the partner answers and accepts our credentials. It fails when
 // it does not.
 func checkPartner(ctx context.Context, e *env, p *profile.Profile) error {
@@ -72,6 +73,24 @@ func checkPartner(ctx context.Context, e *env, p *profile.Profile) error {
 	case err == nil || errors.Is(err, io.EOF):
 		res.OK, res.Verdict, res.Records = true, "answered", len(page)
 		res.Detail = "the partner answered the first page of the list and accepted the credentials"
+		if len(page) > 0 {
+			// the first record read again by read.get: the point reads
+			// reconciliation re-checks differences with work too
+			key := page[0].Key
+			got, found, gerr := r.Get(ctx, entity, key)
+			switch {
+			case gerr != nil:
+				res.OK, res.Verdict = false, "failed (the list answered, the point read did not)"
+				res.Detail = fmt.Sprintf("read.get of %q, the list's first record: %s", key, p.Mask(gerr.Error()))
+			case !found:
+				res.OK, res.Verdict = false, "failed (the list answered, the point read did not)"
+				res.Detail = fmt.Sprintf("read.get of %q, the list's first record, found nothing: check read.get, get_item and item (and, for {partner_id}, find)", key)
+			case got.Key != key:
+				res.OK, res.Verdict = false, "failed (the point read gave another record)"
+			default:
+				res.Detail += fmt.Sprintf("; read.get of %q found it", key)
+			}
+		}
 	default:
 		res.Verdict, res.Detail = checkVerdict(err), p.Mask(err.Error())
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,6 +193,10 @@ func (s *Sink) callProfiled(ctx context.Context, g delivery.Guard, c call) reply
 	resp, err := s.client.Do(req)
 	latency := time.Since(start)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = c.r.URL // as rendered: not the key or signature auth added to its query
+		}
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("timeout after %s: %w", timeout, err)
 		}
