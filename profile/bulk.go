@@ -119,12 +119,13 @@ func (p *Profile) RenderBulk(entity string, batch []event.Event, ids []IDs) (Ren
 		return Rendered{}, fmt.Errorf("profile %s: %s bulk: %d ids for %d events", p.Name, entity, len(ids), len(batch))
 	}
 	items := make([]any, len(batch))
+	exact := map[uint64]string{}
 	for i, e := range batch {
 		var id IDs
 		if ids != nil {
 			id = ids[i]
 		}
-		in, _, err := inputIDs(e, id)
+		in, _, err := inputExact(e, id, exact)
 		if err != nil {
 			return Rendered{}, fmt.Errorf("profile %s: %s bulk: event %s: %w", p.Name, entity, e.ID, err)
 		}
@@ -134,7 +135,7 @@ func (p *Profile) RenderBulk(entity string, batch []event.Event, ids []IDs) (Ren
 	if err != nil {
 		return Rendered{}, err
 	}
-	if out.Body, err = one(c.bulk.req.body, items); err != nil {
+	if out.Body, err = one(c.bulk.req.body, items, exact); err != nil {
 		return Rendered{}, fmt.Errorf("profile %s: %s bulk: body: %w", p.Name, entity, err)
 	}
 	jsonContent(out.Headers)

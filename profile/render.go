@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -56,7 +58,8 @@ func (p *Profile) RenderOp(op Op, e event.Event, ids IDs) (Rendered, error) {
 	if r == nil {
 		return Rendered{}, fmt.Errorf("profile %s: %s %s: %w", p.Name, e.Entity, op, ErrNoRequest)
 	}
-	in, data, err := inputIDs(e, ids)
+	exact := map[uint64]string{}
+	in, data, err := inputExact(e, ids, exact)
 	if err != nil {
 		return Rendered{}, fmt.Errorf("profile %s: %w", p.Name, err)
 	}
@@ -65,7 +68,7 @@ func (p *Profile) RenderOp(op Op, e event.Event, ids IDs) (Rendered, error) {
 		return Rendered{}, err
 	}
 	if r.body != nil {
-		if out.Body, err = one(r.body, in); err != nil {
+		if out.Body, err = one(r.body, in, exact); err != nil {
 			return Rendered{}, fmt.Errorf("profile %s: %s %s: body: %w", p.Name, e.Entity, op, err)
 		}
 		jsonContent(out.Headers)
@@ -146,8 +149,9 @@ func (p *Profile) head(r *request, e event.Event, data map[string]any, ids IDs) 
 	return out, nil
 }
 
-// one is the one result of code over in, as JSON.
-func one(code *gojq.Code, in any) ([]byte, error) {
+// one is the one result of code over in, as JSON (numbers noted in exact
+// written as their own text; see encodeJSON).
+func one(code *gojq.Code, in any, exact map[uint64]string) ([]byte, error) {
 	iter := code.Run(in)
 	v, ok := iter.Next()
 	if !ok {
@@ -159,11 +163,7 @@ func one(code *gojq.Code, in any) ([]byte, error) {
 	if _, more := iter.Next(); more {
 		return nil, errors.New("the jq program gave more than one result")
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
+	return encodeJSON(v, exact)
 }
 
 // input is the event as jq sees it, and its data as a map (nil for none).
@@ -174,6 +174,13 @@ func input(e event.Event) (map[string]any, map[string]any, error) {
 // inputIDs is input with the partner's ids: partner_id, and
 // parent.partner_id, each present only when known.
 func inputIDs(e event.Event, ids IDs) (map[string]any, map[string]any, error) {
+	return inputExact(e, ids, nil)
+}
+
+// inputExact is inputIDs noting in exact (when not nil) the written text of
+// every number of data that float64 cannot hold exactly, by its float64's
+// bits, so that a body passing it through sends its digits (encodeJSON).
+func inputExact(e event.Event, ids IDs, exact map[uint64]string) (map[string]any, map[string]any, error) {
 	in := map[string]any{"id": e.ID, "account": e.Account, "entity": e.Entity, "key": e.Key, "op": string(e.Op), "version": int(e.Version)}
 	var data map[string]any
 	if len(e.Data) > 0 {
@@ -183,7 +190,7 @@ func inputIDs(e event.Event, ids IDs) (map[string]any, map[string]any, error) {
 		if err := dec.Decode(&v); err != nil {
 			return nil, nil, fmt.Errorf("data: %w", err)
 		}
-		m, ok := normalize(v).(map[string]any)
+		m, ok := normalizeExact(v, exact).(map[string]any)
 		if !ok {
 			return nil, nil, errors.New("data: not a JSON object")
 		}
@@ -205,7 +212,11 @@ func inputIDs(e event.Event, ids IDs) (map[string]any, map[string]any, error) {
 
 // normalize turns json.Number into the numbers jq knows: int, *big.Int for
 // a whole number too large for int, float64 otherwise.
-func normalize(v any) any {
+func normalize(v any) any { return normalizeExact(v, nil) }
+
+// normalizeExact is normalize noting in exact (when not nil) the text of a
+// number float64 cannot hold exactly (12345678901234567890.5, 0.1000000000000000055).
+func normalizeExact(v any, exact map[uint64]string) any {
 	switch x := v.(type) {
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
@@ -215,17 +226,86 @@ func normalize(v any) any {
 			return b
 		}
 		f, _ := x.Float64()
+		if exact != nil {
+			if r, ok := new(big.Rat).SetString(string(x)); ok {
+				if fr := new(big.Rat); fr.SetFloat64(f) == nil || fr.Cmp(r) != 0 {
+					exact[math.Float64bits(f)] = string(x)
+				}
+			}
+		}
 		return f
 	case map[string]any:
 		for k, e := range x {
-			x[k] = normalize(e)
+			x[k] = normalizeExact(e, exact)
 		}
 	case []any:
 		for i, e := range x {
-			x[i] = normalize(e)
+			x[i] = normalizeExact(e, exact)
 		}
 	}
 	return v
+}
+
+// encodeJSON is v as JSON, as encoding/json writes it, except that a
+// float64 noted in exact is written as the number's own text: a body that
+// passes a number of data through sends its digits, not float64's.
+func encodeJSON(v any, exact map[uint64]string) ([]byte, error) {
+	if len(exact) == 0 {
+		return json.Marshal(v)
+	}
+	var b bytes.Buffer
+	if err := writeExact(&b, v, exact); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func writeExact(b *bytes.Buffer, v any, exact map[uint64]string) error {
+	switch x := v.(type) {
+	case float64:
+		if text, ok := exact[math.Float64bits(x)]; ok {
+			b.WriteString(text)
+			return nil
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			kb, _ := json.Marshal(k)
+			b.Write(kb)
+			b.WriteByte(':')
+			if err := writeExact(b, x[k], exact); err != nil {
+				return err
+			}
+		}
+		b.WriteByte('}')
+		return nil
+	case []any:
+		b.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := writeExact(b, e, exact); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+		return nil
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b.Write(j)
+	return nil
 }
 
 // parseJSON is body as jq sees it; an error when it is not JSON.

@@ -129,3 +129,27 @@ func TestCreatedID(t *testing.T) {
 		t.Errorf("create of an upsert entity: %v", err)
 	}
 }
+
+// A number float64 cannot hold exactly (most decimals) keeps the digits it
+// was written with through a body that passes it on.
+func TestBodyKeepsTheDigitsOfNumbers(t *testing.T) {
+	p, err := Parse([]byte(`name: n
+base_url: http://x
+defaults:
+  upsert: {method: PUT, path: "/r/{key}", body: '{fields: .data, total: .data.f}'}
+  delete: {method: DELETE, path: "/r/{key}"}
+`), "n.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := event.Event{ID: "e", Account: "a", Entity: "x", Key: "k", Op: event.OpUpsert, Version: 1,
+		Data: json.RawMessage(`{"big":12345678901234567890.5,"f":1.0000000000000001,"pi":3.14159265358979323846,"n":1.10,"i":12345678901234567890123}`)}
+	r, err := p.RenderOp(OpUpsert, e, IDs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"fields":{"big":12345678901234567890.5,"f":1.0000000000000001,"i":12345678901234567890123,"n":1.10,"pi":3.14159265358979323846},"total":1.0000000000000001}`
+	if string(r.Body) != want {
+		t.Fatalf("body %s\nwant %s", r.Body, want)
+	}
+}
