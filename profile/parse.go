@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -79,7 +80,7 @@ func ParseWith(b []byte, source string, opt Options) (*Profile, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true) // a misspelt setting is an error, not ignored
 	if err := dec.Decode(&p); err != nil {
-		return nil, decodeError(source, err)
+		return nil, decodeError(profileName(&root, source), err, &root)
 	}
 	if p.Name == "" {
 		return nil, &Error{Profile: source, Path: "name", Line: 1, Reason: "required"}
@@ -153,7 +154,7 @@ var (
 
 // decodeError turns a YAML decode error into one *Error a problem, each
 // with its line, in the words of docs/partners.md rather than Go's types.
-func decodeError(source string, err error) error {
+func decodeError(source string, err error, root *yaml.Node) error {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
 		return &Error{Profile: source, Reason: strings.TrimPrefix(err.Error(), "yaml: ")}
@@ -163,12 +164,67 @@ func decodeError(source string, err error) error {
 		e := &Error{Profile: source, Reason: msg}
 		if m := fieldNotFoundRe.FindStringSubmatch(msg); m != nil {
 			e.Line, _ = strconv.Atoi(m[1])
+			e.Path = pathAt(root, e.Line, true)
 			e.Reason = fmt.Sprintf("unknown setting %q (misspelt, or in the wrong section? see docs/partners.md)", m[2])
 		} else if m := lineRe.FindStringSubmatch(msg); m != nil {
 			e.Line, _ = strconv.Atoi(m[1])
+			e.Path = pathAt(root, e.Line, false)
 			e.Reason = strings.NewReplacer("!!str", "text", "!!int", "a number", "!!map", "a mapping", "!!seq", "a list", "!!bool", "true/false").Replace(m[2])
 		}
 		errs = append(errs, e)
 	}
 	return errors.Join(errs...)
+}
+
+// profileName is the document's name, else source.
+func profileName(root *yaml.Node, source string) string {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if v, _, ok := child(n, "name", 0); ok && v.Kind == yaml.ScalarNode && v.Value != "" {
+		return v.Value
+	}
+	return source
+}
+
+// pathAt is the setting's path ("defaults.create.idempotency_headr") of the
+// key on line in root; "" when none is there. withKey false gives the path
+// of a value on the line (a mistyped value names its own setting).
+func pathAt(root *yaml.Node, line int, withKey bool) string {
+	var walk func(n *yaml.Node, path []string) (string, bool)
+	walk = func(n *yaml.Node, path []string) (string, bool) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if p, ok := walk(c, path); ok {
+					return p, true
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				at := append(slices.Clone(path), k.Value)
+				if k.Line == line && (withKey || v.Kind == yaml.ScalarNode && v.Line == line) {
+					return strings.Join(at, "."), true
+				}
+				if p, ok := walk(v, at); ok {
+					return p, true
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				at := slices.Clone(path)
+				if len(at) > 0 {
+					at[len(at)-1] = fmt.Sprintf("%s[%d]", at[len(at)-1], i)
+				}
+				if p, ok := walk(c, at); ok {
+					return p, true
+				}
+			}
+		}
+		return "", false
+	}
+	p, _ := walk(root, nil)
+	return p
 }

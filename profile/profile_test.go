@@ -95,7 +95,7 @@ func TestCheckNamesSettingAndLine(t *testing.T) {
 		{"bad jq", strings.Replace(crm, "(.data.seats // 0)", "(.data.seats //", 1), "profile crm: entities.contact.upsert.body (line 18): jq:"},
 		{"unknown placeholder", strings.Replace(crm, "/contacts/{key}", "/contacts/{partner_idd}", 1), "profile crm: entities.contact.upsert.path (line 15): unknown placeholder {partner_idd}"},
 		{"bad method", strings.Replace(crm, "method: put", "method: PUTT", 1), "profile crm: entities.contact.upsert.method (line 14): must be one of"},
-		{"unknown setting", strings.Replace(crm, "    query:", "    qeury:", 1), `line 11: unknown setting "qeury"`},
+		{"unknown setting", strings.Replace(crm, "    query:", "    qeury:", 1), `profile crm: entities.contact.qeury (line 11): unknown setting "qeury"`},
 		{"no delete", strings.Replace(crm, "  delete:\n    method: DELETE\n    path: /{entity}/{key}\n", "", 1), "profile crm: entities.contact.delete (line 7): no request for this op"},
 		{"no base url", strings.Replace(crm, "base_url: https://api.crm.example/v2/\n", "", 1), "profile crm: base_url"},
 		{"placeholder in a header", strings.Replace(crm, `"{id}"`, `"{secret}"`, 1), "profile crm: entities.contact.upsert.headers (line 16): X-Request-Id: unknown placeholder {secret}"},
@@ -140,7 +140,11 @@ func sprintf(format string, a ...any) string {
 // A misspelt setting is named with its line, in the page's words, not Go's.
 func TestMisspeltSettingNamesItsLine(t *testing.T) {
 	_, err := Parse([]byte("name: m\nbase_url: http://x\ndefaults:\n  upsert:\n    method: PUT\n    path: \"/r/{key}\"\n    boddy: '.'\n  delete: {method: DELETE, path: \"/r/{key}\"}\n"), "m.yaml")
-	if err == nil || err.Error() != `profile m.yaml: line 7: unknown setting "boddy" (misspelt, or in the wrong section? see docs/partners.md)` {
+	if err == nil || err.Error() != `profile m: defaults.upsert.boddy (line 7): unknown setting "boddy" (misspelt, or in the wrong section? see docs/partners.md)` {
 		t.Fatalf("err %v", err)
+	}
+	_, err = Parse([]byte("name: m\nbase_url: http://x\nlimits:\n  concurrency: lots\n"), "m.yaml")
+	if err == nil || !strings.Contains(err.Error(), "profile m: limits.concurrency (line 4): cannot unmarshal text `lots` into int") {
+		t.Fatalf("a mistyped value: %v", err)
 	}
 }
