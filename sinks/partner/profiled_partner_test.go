@@ -44,7 +44,7 @@ type crm struct {
 	failDeal     string        // the deal key whose batch item fails 422
 	createHeld   chan struct{} // when set, a create is told here it arrived, then waits for createGo
 	createGo     chan struct{}
-	secret       string        // HMAC secret; "" checks no signature
+	secret       string // HMAC secret; "" checks no signature
 }
 
 func newCRM() *crm {
