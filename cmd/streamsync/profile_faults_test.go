@@ -478,6 +478,17 @@ func TestProfileErrorStopsStartUp(t *testing.T) {
 	update := func(path, body string) string {
 		return "entities:\n  contact:\n    update:\n      method: PATCH\n      path: " + path + "\n      body: '" + body + "'\n"
 	}
+	// the lines of the example's defaults, which the sections appended follow
+	lines := func(path string) int {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(b), "\n")
+	}
+	base := lines(profileVariant(t))
+	noDelete := profileVariant(t, "  delete:\n    method: DELETE\n    path: /v2/{entity}/{partner_id}\n", "")
+	noDeleteBase := lines(noDelete)
 	for _, tt := range []struct {
 		name    string
 		profile string
@@ -485,11 +496,10 @@ func TestProfileErrorStopsStartUp(t *testing.T) {
 		want    string
 	}{
 		{"bad jq", profileAppend(t, update("/v2/{entity}/{partner_id}", "{fields: .data")), true,
-			"profile crm: entities.contact.update.body (line 78): jq: unexpected EOF"},
+			fmt.Sprintf("profile crm: entities.contact.update.body (line %d): jq: unexpected EOF", base+6)},
 		{"unknown placeholder", profileAppend(t, update("/v2/{entity}/{partner_idd}", "{fields: .data}")), true,
-			"profile crm: entities.contact.update.path (line 77): unknown placeholder {partner_idd}"},
-		{"delete with no request", profileVariant(t, "  delete:\n    method: DELETE\n    path: /v2/{entity}/{partner_id}\n", ""),
-			true, ""}, // no entity names a delete: appended below
+			fmt.Sprintf("profile crm: entities.contact.update.path (line %d): unknown placeholder {partner_idd}", base+5)},
+		{"delete with no request", noDelete, true, ""}, // no entity names a delete: appended below
 		{"hmac without a secret", profileVariant(t, "    secret: env:CRM_APP_SECRET\n", ""), true,
 			"profile crm: auth.hmac.secret (line 13): required: an HMAC needs a secret"},
 		{"hmac secret not set", crmExample, false,
@@ -498,7 +508,7 @@ func TestProfileErrorStopsStartUp(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.name == "delete with no request" {
 				appendTo(t, tt.profile, "entities:\n  contact: {}\n")
-				tt.want = "profile crm: entities.contact.delete (line 71): no request for this op, here or in defaults"
+				tt.want = fmt.Sprintf("profile crm: entities.contact.delete (line %d): no request for this op, here or in defaults", noDeleteBase+2)
 			}
 			abs, _ := filepath.Abs(tt.profile)
 			e := append(append([]string(nil), env...), "STREAMSYNC_SINK__PROFILE="+abs)
