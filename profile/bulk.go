@@ -119,7 +119,7 @@ func (p *Profile) RenderBulk(entity string, batch []event.Event, ids []IDs) (Ren
 		return Rendered{}, fmt.Errorf("profile %s: %s bulk: %d ids for %d events", p.Name, entity, len(ids), len(batch))
 	}
 	items := make([]any, len(batch))
-	exact := map[uint64]string{}
+	exact := newVerbatim()
 	for i, e := range batch {
 		var id IDs
 		if ids != nil {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/big"
 	"net/url"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -58,7 +59,7 @@ func (p *Profile) RenderOp(op Op, e event.Event, ids IDs) (Rendered, error) {
 	if r == nil {
 		return Rendered{}, fmt.Errorf("profile %s: %s %s: %w", p.Name, e.Entity, op, ErrNoRequest)
 	}
-	exact := map[uint64]string{}
+	exact := newVerbatim()
 	in, data, err := inputExact(e, ids, exact)
 	if err != nil {
 		return Rendered{}, fmt.Errorf("profile %s: %w", p.Name, err)
@@ -151,7 +152,7 @@ func (p *Profile) head(r *request, e event.Event, data map[string]any, ids IDs) 
 
 // one is the one result of code over in, as JSON (numbers noted in exact
 // written as their own text; see encodeJSON).
-func one(code *gojq.Code, in any, exact map[uint64]string) ([]byte, error) {
+func one(code *gojq.Code, in any, exact *verbatim) ([]byte, error) {
 	iter := code.Run(in)
 	v, ok := iter.Next()
 	if !ok {
@@ -180,7 +181,7 @@ func inputIDs(e event.Event, ids IDs) (map[string]any, map[string]any, error) {
 // inputExact is inputIDs noting in exact (when not nil) the written text of
 // every number of data that float64 cannot hold exactly, by its float64's
 // bits, so that a body passing it through sends its digits (encodeJSON).
-func inputExact(e event.Event, ids IDs, exact map[uint64]string) (map[string]any, map[string]any, error) {
+func inputExact(e event.Event, ids IDs, exact *verbatim) (map[string]any, map[string]any, error) {
 	in := map[string]any{"id": e.ID, "account": e.Account, "entity": e.Entity, "key": e.Key, "op": string(e.Op), "version": int(e.Version)}
 	var data map[string]any
 	if len(e.Data) > 0 {
@@ -190,9 +191,16 @@ func inputExact(e event.Event, ids IDs, exact map[uint64]string) (map[string]any
 		if err := dec.Decode(&v); err != nil {
 			return nil, nil, fmt.Errorf("data: %w", err)
 		}
-		m, ok := normalizeExact(v, exact).(map[string]any)
+		var numbers map[uint64]string
+		if exact != nil {
+			numbers = exact.numbers
+		}
+		m, ok := normalizeExact(v, numbers).(map[string]any)
 		if !ok {
 			return nil, nil, errors.New("data: not a JSON object")
+		}
+		if exact != nil {
+			exact.objects[reflect.ValueOf(m).Pointer()] = e.Data
 		}
 		data = m
 		in["data"] = m
@@ -246,11 +254,26 @@ func normalizeExact(v any, exact map[uint64]string) any {
 	return v
 }
 
-// encodeJSON is v as JSON, as encoding/json writes it, except that a
-// float64 noted in exact is written as the number's own text: a body that
-// passes a number of data through sends its digits, not float64's.
-func encodeJSON(v any, exact map[uint64]string) ([]byte, error) {
-	if len(exact) == 0 {
+// verbatim is what a body passing data through sends as it was written:
+// numbers float64 cannot hold (their text by their float64's bits), and
+// whole data objects the program passed on unchanged (the event's data
+// bytes by the decoded map's identity: gojq never changes a map in place,
+// so the same map is the same content).
+type verbatim struct {
+	numbers map[uint64]string
+	objects map[uintptr][]byte
+}
+
+func newVerbatim() *verbatim {
+	return &verbatim{numbers: map[uint64]string{}, objects: map[uintptr][]byte{}}
+}
+
+// encodeJSON is v as JSON, as encoding/json writes it, except that what
+// exact notes is written as it was written: a number float64 cannot hold
+// keeps its digits, and a data object passed through unchanged is the
+// event's data bytes (as the built-in partner API sends it).
+func encodeJSON(v any, exact *verbatim) ([]byte, error) {
+	if exact == nil || len(exact.numbers) == 0 && len(exact.objects) == 0 {
 		return json.Marshal(v)
 	}
 	var b bytes.Buffer
@@ -260,14 +283,18 @@ func encodeJSON(v any, exact map[uint64]string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func writeExact(b *bytes.Buffer, v any, exact map[uint64]string) error {
+func writeExact(b *bytes.Buffer, v any, exact *verbatim) error {
 	switch x := v.(type) {
 	case float64:
-		if text, ok := exact[math.Float64bits(x)]; ok {
+		if text, ok := exact.numbers[math.Float64bits(x)]; ok {
 			b.WriteString(text)
 			return nil
 		}
 	case map[string]any:
+		if raw, ok := exact.objects[reflect.ValueOf(x).Pointer()]; ok && x != nil {
+			b.Write(raw)
+			return nil
+		}
 		keys := make([]string, 0, len(x))
 		for k := range x {
 			keys = append(keys, k)

@@ -148,8 +148,28 @@ defaults:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"fields":{"big":12345678901234567890.5,"f":1.0000000000000001,"i":12345678901234567890123,"n":1.10,"pi":3.14159265358979323846},"total":1.0000000000000001}`
+	// data passed through unchanged is the event's bytes; a number taken
+	// out of it keeps its digits
+	want := `{"fields":` + string(e.Data) + `,"total":1.0000000000000001}`
 	if string(r.Body) != want {
 		t.Fatalf("body %s\nwant %s", r.Body, want)
+	}
+	// data changed by the program is encoded anew, its numbers still as written
+	p2, err := Parse([]byte(`name: n
+base_url: http://x
+defaults:
+  upsert: {method: PUT, path: "/r/{key}", body: '{fields: (.data | del(.i))}'}
+  delete: {method: DELETE, path: "/r/{key}"}
+`), "n.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = p2.RenderOp(OpUpsert, e, IDs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `{"fields":{"big":12345678901234567890.5,"f":1.0000000000000001,"n":1.10,"pi":3.14159265358979323846}}`
+	if string(r.Body) != want {
+		t.Fatalf("changed data: body %s\nwant %s", r.Body, want)
 	}
 }
