@@ -33,6 +33,8 @@ commands:
             ledger get|set|drop ENTITY KEY [--account A] [--version N]
   idmap     show or mend one record's entry in the id map of a partner that assigns ids:
             idmap get|set|drop ENTITY KEY [--account A] [--id ID] [--json]
+  partner   try sink.profile (docs/partners.md): partner preview --event FILE prints the requests
+            events would make, nothing sent; partner check [--entity E] reads the partner once
 
 Every command takes --config FILE, --format table|json, and a flag per setting
 (--sink.base_url=…); see config/streamsync.example.yaml.
