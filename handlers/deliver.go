@@ -48,6 +48,12 @@ func Deliver(s Sender, retry RetryPolicy, recheck time.Duration) StepFunc {
 		case delivery.Permanent:
 			o.Step, o.DeadReason, o.Error = StepDead, ReasonRejected, r.Detail
 		case delivery.ParentMissing:
+			if w.Event.Op == event.OpDelete && w.Parent.Found && w.Parent.Deleted {
+				// the partner refuses a child's delete for want of its parent,
+				// which is deleted: the child is gone with it
+				o.Step, o.Ledger, o.Error = StepDelivered, LedgerSet, "the partner has no parent of it (deleted): gone with its parent; "+r.Detail
+				break
+			}
 			if n >= retry.MaxAttempts {
 				o.Step, o.DeadReason, o.Error = StepDead, ReasonParentMissing, fmt.Sprintf("%s after %d attempts", r.Detail, n)
 				break

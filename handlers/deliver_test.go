@@ -152,3 +152,21 @@ func TestDeliveredWithoutACallSaysWhy(t *testing.T) {
 		t.Fatalf("outcome %+v, %v", o, err)
 	}
 }
+
+// A child's delete that the partner refuses for want of its parent, which
+// the ledger holds as deleted, is delivered: the child is gone with it.
+// With its parent present, the same answer parks it as before.
+func TestChildDeleteAfterParentDeleteIsDelivered(t *testing.T) {
+	policy := RetryPolicy{Initial: time.Second, Max: time.Minute, MaxAttempts: 5, Jitter: func() float64 { return 0.5 }}
+	del := childDelete("c")
+	gone := LedgerOf(event.Event{ID: "p", Op: event.OpDelete, Version: 2})
+	answer := delivery.Answer{Class: delivery.ParentMissing, Status: 424, Calls: 1, Detail: "424 learner-missing"}
+	o, err := Deliver(fakeSender(answer), policy, time.Second)(context.Background(), &Work{Event: del, Parent: gone, Now: now})
+	if err != nil || o.Step != StepDelivered || o.Ledger != LedgerSet {
+		t.Fatalf("outcome %+v, %v", o, err)
+	}
+	o, err = Deliver(fakeSender(answer), policy, time.Second)(context.Background(), &Work{Event: del, Parent: LedgerOf(upsert("p", 1, `{}`)), Now: now})
+	if err != nil || o.Step != StepParked {
+		t.Fatalf("with its parent present: %+v, %v", o, err)
+	}
+}

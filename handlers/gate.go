@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/streamsync/streamsync/event"
 )
 
 // DependencyGate holds a child back until the partner has its parent. The
@@ -16,6 +18,11 @@ func DependencyGate(maxWait, recheck time.Duration) StepFunc {
 	return func(_ context.Context, w *Work) (*Outcome, error) {
 		e := w.Event
 		if !e.HasParent() || w.Parent.Present() {
+			return nil, nil
+		}
+		if e.Op == event.OpDelete && w.Parent.Found && w.Parent.Deleted {
+			// a child's delete after its parent's: nothing to wait for (the
+			// partner answers it, or says the child is gone with its parent)
 			return nil, nil
 		}
 		parent := e.ParentEntity + "/" + e.ParentKey
@@ -34,6 +41,9 @@ func DependencyGate(maxWait, recheck time.Duration) StepFunc {
 		}
 		deadline := time.UnixMilli(m.UnseenSince).Add(maxWait)
 		if !w.Now.Before(deadline) {
+			if w.Parent.Found && w.Parent.Deleted {
+				return dead(w, ReasonParentMissing, fmt.Sprintf("parent %s was deleted (version %d) and not made again within %s", parent, w.Parent.Version, maxWait)), nil
+			}
 			return dead(w, ReasonParentMissing, fmt.Sprintf("parent %s not seen within %s", parent, maxWait)), nil
 		}
 		due := w.Now.Add(recheck)

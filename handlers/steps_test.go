@@ -121,6 +121,8 @@ func TestDependencyGate(t *testing.T) {
 		{"no parent", upsert("c", 1, `{}`), Ledger{}, "", Meta{}, "", time.Time{}, 0, ""},
 		{"parent delivered", child("c"), parentHere, "", Meta{}, "", time.Time{}, 0, ""},
 		{"parent deleted: wait", child("c"), parentGone, "", Meta{}, StepParked, now.Add(recheck), now.UnixMilli(), ""},
+		{"parent deleted, the child's delete: no wait", childDelete("c"), parentGone, "", Meta{}, "", time.Time{}, 0, ""},
+		{"parent deleted, past max wait", child("c"), parentGone, "", Meta{UnseenSince: now.Add(-maxWait).UnixMilli()}, StepDead, time.Time{}, 0, ReasonParentMissing},
 		{"parent unseen: start counting", child("c"), Ledger{}, "", Meta{}, StepParked, now.Add(recheck), now.UnixMilli(), ""},
 		{"parent unseen: due no later than max wait", child("c"), Ledger{}, "", Meta{UnseenSince: now.Add(-maxWait + 5*time.Second).UnixMilli()}, StepParked, now.Add(5 * time.Second), now.Add(-maxWait + 5*time.Second).UnixMilli(), ""},
 		{"parent unseen past max wait", child("c"), Ledger{}, "", Meta{UnseenSince: now.Add(-maxWait).UnixMilli()}, StepDead, time.Time{}, 0, ReasonParentMissing},
@@ -148,6 +150,12 @@ func TestDependencyGate(t *testing.T) {
 			}
 		})
 	}
+}
+
+func childDelete(id string) event.Event {
+	e := child(id)
+	e.Op, e.Data = event.OpDelete, nil
+	return e
 }
 
 func TestChainStopsAtFirstOutcome(t *testing.T) {
