@@ -274,3 +274,8 @@ func nonce() string {
 
 // Profile is the profile the reader reads by (its base URL applied).
 func (r *Reader) Profile() *profile.Profile { return r.p }
+
+// Reads reports whether the profile can read entity (it has a read
+// section, its own or the defaults'): reconciliation leaves the others out,
+// saying so, rather than failing.
+func (r *Reader) Reads(entity string) bool { return r.p.CanRead(entity) }

@@ -13,6 +13,13 @@ import (
 var ErrNoRead = errors.New("no read section for this entity")
 
 // read is the compiled read of entity (its section's, else the defaults').
+// CanRead reports whether entity has a read section (its own or the
+// defaults').
+func (p *Profile) CanRead(entity string) bool {
+	_, err := p.read(entity)
+	return err == nil
+}
+
 func (p *Profile) read(entity string) (*compiledRead, error) {
 	c, ok := p.checked[entity]
 	if !ok {

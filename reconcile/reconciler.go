@@ -232,6 +232,13 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 		if entities, err = r.entities(ctx); err != nil {
 			return err
 		}
+		if len(cfg.Entities) == 0 {
+			var unread []string
+			entities, unread = r.readable(entities)
+			if len(unread) > 0 {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("not compared: %s — the partner's profile has no read for them (docs/partners.md, \"Reads\")", strings.Join(unread, ", ")))
+			}
+		}
 		for _, e := range entities {
 			n, err := r.load(ctx, rep.RunID, e)
 			if err != nil {
@@ -319,6 +326,25 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 
 // entities are --entity, else the source's (source.entities, the file's),
 // else the ledger's.
+// readable splits entities into those the partner can be read for and
+// those it cannot: a partner read through a profile that has no read for an
+// entity (a child listed only under its parent, say). Without such a
+// partner every entity is readable.
+func (r *Reconciler) readable(entities []string) (yes, no []string) {
+	rd, ok := r.deps.Theirs.(interface{ Reads(entity string) bool })
+	if !ok {
+		return entities, nil
+	}
+	for _, e := range entities {
+		if rd.Reads(e) {
+			yes = append(yes, e)
+		} else {
+			no = append(no, e)
+		}
+	}
+	return yes, no
+}
+
 func (r *Reconciler) entities(ctx context.Context) ([]string, error) {
 	if len(r.cfg.Entities) > 0 {
 		return r.cfg.Entities, nil

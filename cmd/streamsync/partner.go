@@ -25,7 +25,7 @@ import (
 func partnerFlags(fs *pflag.FlagSet) {
 	fs.String("event", "", "preview: a file of events (a JSON object, an array of them, or one a line)")
 	fs.String("partner-id", "", "preview: the partner's id of the record, for entities whose partner assigns ids (default: shown as {partner_id})")
-	fs.String("entity", "", "check: the entity whose list is read (default: the first, in alphabetical order, of the entities the profile names)")
+	fs.String("entity", "", "check: the entity whose list is read (default: the first, in alphabetical order, of the entities the profile names and can read)")
 	fs.String("parent-partner-id", "", "preview: the partner's id of the parent (default: shown as {parent.partner_id})")
 }
 

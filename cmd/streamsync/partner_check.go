@@ -43,11 +43,13 @@ func checkPartner(ctx context.Context, e *env, p *profile.Profile) error {
 	if entity == "" {
 		names := make([]string, 0, len(p.Entities))
 		for n := range p.Entities {
-			names = append(names, n)
+			if p.CanRead(n) {
+				names = append(names, n)
+			}
 		}
 		slices.Sort(names)
 		if len(names) == 0 {
-			return errors.New("partner check: the profile names no entity; give one with --entity E (its list is read)")
+			return errors.New("partner check: the profile names no entity it can read; give one with --entity E (its list is read)")
 		}
 		entity = names[0]
 	}
