@@ -358,11 +358,20 @@ func compile(r Request, e Entity) (*request, []problem) {
 			ps = append(ps, problem{"query", k + ": " + err.Error()})
 		}
 	}
-	out := &request{Request: r}
+	out := &request{Request: r, needsData: strings.Contains(r.Path, "{data.")}
+	for _, v := range r.Headers {
+		out.needsData = out.needsData || strings.Contains(v, "{data.")
+	}
+	for _, v := range r.Query {
+		out.needsData = out.needsData || strings.Contains(v, "{data.")
+	}
 	if r.Body != "" {
 		q, err := gojq.Parse(r.Body)
 		if err == nil {
 			out.body, err = gojq.Compile(q)
+		}
+		if err == nil {
+			out.tmpl, _ = compileTemplate(q)
 		}
 		if err != nil {
 			ps = append(ps, problem{"body", "jq: " + err.Error()})

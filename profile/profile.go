@@ -249,4 +249,9 @@ type request struct {
 	Request
 	body *gojq.Code
 	id   *gojq.Code
+	// tmpl renders body without jq when the program has template's shape.
+	tmpl *template
+	// needsData: a placeholder of the path, query or headers names a field
+	// of data ({data.FIELD}), so data is decoded for it.
+	needsData bool
 }

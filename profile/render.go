@@ -59,6 +59,19 @@ func (p *Profile) RenderOp(op Op, e event.Event, ids IDs) (Rendered, error) {
 	if r == nil {
 		return Rendered{}, fmt.Errorf("profile %s: %s %s: %w", p.Name, e.Entity, op, ErrNoRequest)
 	}
+	if !r.needsData && (r.body == nil || r.tmpl != nil && r.tmpl.usable(e)) {
+		// nothing reads data but the body, and the body is a template (or
+		// there is none): no decoding, no jq
+		out, err := p.head(r, e, nil, ids)
+		if err != nil {
+			return Rendered{}, err
+		}
+		if r.tmpl != nil {
+			out.Body = r.tmpl.render(e, ids)
+			jsonContent(out.Headers)
+		}
+		return out, nil
+	}
 	exact := newVerbatim()
 	in, data, err := inputExact(e, ids, exact)
 	if err != nil {
