@@ -21,12 +21,9 @@ func idmapFlags(fs *pflag.FlagSet) {
 // ID]`: shows and mends the id map's entry of one record of a partner that
 // assigns ids (docs/operations.md, "The id map").
 func runIDMap(ctx context.Context, e *env) error {
-	if e.fs.NArg() != 3 {
-		return errors.New("idmap: want get, set or drop, an entity and a key, as in `streamsync idmap get contact r-42`")
-	}
-	action, entity, key := e.fs.Arg(0), e.fs.Arg(1), e.fs.Arg(2)
-	if !ledgerEntityRe.MatchString(entity) {
-		return fmt.Errorf("idmap: %q is not an entity name ([a-z0-9_-]{1,64}, docs/events.md)", entity)
+	action, entity, key, err := recordArgs(e, "idmap", "streamsync idmap get contact r-42")
+	if err != nil {
+		return err
 	}
 	if j, _ := e.fs.GetBool("json"); j {
 		e.format = "json"
@@ -42,8 +39,6 @@ func runIDMap(ctx context.Context, e *env) error {
 		if id == "" {
 			return errors.New("idmap set: --id wants the partner's id of the record")
 		}
-	default:
-		return fmt.Errorf("idmap: want get, set or drop, not %q", action)
 	}
 	rdb, err := connectRedis(ctx, e.cfg.Redis)
 	if err != nil {
@@ -90,20 +85,7 @@ func runIDMap(ctx context.Context, e *env) error {
 // printIDMap prints `idmap get`: {"items":[…]} as JSON, or a table (a line
 // saying so when there is no entry).
 func printIDMap(e *env, items []layout.IDMapEntry, shards int, account string) error {
-	if e.format == "json" {
-		if items == nil {
-			items = []layout.IDMapEntry{}
-		}
-		return json.NewEncoder(e.out).Encode(map[string]any{"items": items})
-	}
-	if len(items) == 0 {
-		where := "the account's shard"
-		if account == "" && shards > 1 {
-			where = fmt.Sprintf("any of %d shards", shards)
-		} else if shards == 1 {
-			where = "the id map"
-		}
-		_, err := fmt.Fprintf(e.out, "no entry in %s\n", where)
+	if done, err := printFound(e, items, shards, account, "the id map"); done {
 		return err
 	}
 	tw := newTable(e.out)

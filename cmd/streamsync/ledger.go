@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -18,18 +16,13 @@ func ledgerFlags(fs *pflag.FlagSet) {
 	fs.String("version", "", "set: the version the ledger is to hold")
 }
 
-var ledgerEntityRe = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
-
 // runLedger is `streamsync ledger get|set|drop ENTITY KEY [--account A]
 // [--version N]`: shows and mends the ledger's entry of one record, e.g. one
 // pushed too high (docs/operations.md, "Mending the ledger").
 func runLedger(ctx context.Context, e *env) error {
-	if e.fs.NArg() != 3 {
-		return errors.New("ledger: want get, set or drop, an entity and a key, as in `streamsync ledger get main_registration r-42`")
-	}
-	action, entity, key := e.fs.Arg(0), e.fs.Arg(1), e.fs.Arg(2)
-	if !ledgerEntityRe.MatchString(entity) {
-		return fmt.Errorf("ledger: %q is not an entity name ([a-z0-9_-]{1,64}, docs/events.md)", entity)
+	action, entity, key, err := recordArgs(e, "ledger", "streamsync ledger get main_registration r-42")
+	if err != nil {
+		return err
 	}
 	account, _ := e.fs.GetString("account")
 	vs, _ := e.fs.GetString("version")
@@ -45,8 +38,6 @@ func runLedger(ctx context.Context, e *env) error {
 			return fmt.Errorf("ledger set: --version wants a whole number from 0 to 9223372036854775807, not %q", vs)
 		}
 		version = v
-	default:
-		return fmt.Errorf("ledger: want get, set or drop, not %q", action)
 	}
 	rdb, err := connectRedis(ctx, e.cfg.Redis)
 	if err != nil {
@@ -93,20 +84,7 @@ func runLedger(ctx context.Context, e *env) error {
 // printLedger prints `ledger get`: {"items":[…]} as JSON, or a table (a
 // line saying so when there is no entry).
 func printLedger(e *env, items []pipeline.LedgerEntry, shards int, account string) error {
-	if e.format == "json" {
-		if items == nil {
-			items = []pipeline.LedgerEntry{}
-		}
-		return json.NewEncoder(e.out).Encode(map[string]any{"items": items})
-	}
-	if len(items) == 0 {
-		where := "the account's shard"
-		if account == "" && shards > 1 {
-			where = fmt.Sprintf("any of %d shards", shards)
-		} else if shards == 1 {
-			where = "the ledger"
-		}
-		_, err := fmt.Fprintf(e.out, "no entry in %s\n", where)
+	if done, err := printFound(e, items, shards, account, "the ledger"); done {
 		return err
 	}
 	tw := newTable(e.out)
