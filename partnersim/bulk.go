@@ -83,22 +83,9 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	s.mu.Lock()
-	f := s.faults
-	delay := time.Duration(f.Latency)
-	if f.Jitter > 0 {
-		delay += time.Duration(s.rng.Int64N(int64(f.Jitter)))
-	}
-	roll := s.rng.Float64()
-	s.mu.Unlock()
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	f, roll, ok := s.injectLatency(r)
+	if !ok {
+		return
 	}
 	switch {
 	case roll < f.ErrorRate:

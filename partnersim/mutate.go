@@ -27,6 +27,30 @@ type idemAnswer struct {
 	body        []byte
 }
 
+// injectLatency takes the faults as they stand and a roll of the dice for
+// them, and waits the injected latency (and jitter); ok is false when the
+// client went away meanwhile.
+func (s *Server) injectLatency(r *http.Request) (f Faults, roll float64, ok bool) {
+	s.mu.Lock()
+	f = s.faults
+	delay := time.Duration(f.Latency)
+	if f.Jitter > 0 {
+		delay += time.Duration(s.rng.Int64N(int64(f.Jitter)))
+	}
+	roll = s.rng.Float64()
+	s.mu.Unlock()
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return f, roll, false
+		}
+	}
+	return f, roll, true
+}
+
 // mutate runs a PUT or DELETE: it counts overlapping requests of one
 // account, waits the injected latency, injects the faults, answers a
 // repeated Idempotency-Key from memory, else applies the change, and logs
@@ -36,22 +60,9 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, m mutation, appl
 	s.enter(m.account)
 	defer s.leave(m.account)
 
-	s.mu.Lock()
-	f := s.faults
-	delay := time.Duration(f.Latency)
-	if f.Jitter > 0 {
-		delay += time.Duration(s.rng.Int64N(int64(f.Jitter)))
-	}
-	roll := s.rng.Float64()
-	s.mu.Unlock()
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	f, roll, ok := s.injectLatency(r)
+	if !ok {
+		return
 	}
 
 	status, body, hdr := 0, []byte(nil), http.Header{}
