@@ -3,6 +3,7 @@ package partnerread
 import (
 	"context"
 	"fmt"
+	"github.com/streamsync/streamsync/internal/apiclient"
 	"io"
 	"net/http"
 
@@ -43,7 +44,7 @@ func (r *Reader) Get(ctx context.Context, entity, key string) (source.Record, bo
 	}
 	it, found, err := r.p.ParseGet(entity, key, a.body)
 	if err != nil {
-		return source.Record{}, false, fmt.Errorf("partner GET %s: %w", rr.URL, err)
+		return source.Record{}, false, fmt.Errorf("partner GET %s: %w", apiclient.RedactURL(rr.URL), err)
 	}
 	if !found || it.Deleted {
 		return source.Record{}, false, nil
@@ -117,7 +118,7 @@ func (it *iterator) Next(ctx context.Context) ([]source.Record, error) {
 		}
 		items, err := it.pg.Page(a.header, a.body)
 		if err != nil {
-			return nil, fmt.Errorf("partner %s %s: %w", rr.Method, rr.URL, err)
+			return nil, fmt.Errorf("partner %s %s: %w", rr.Method, apiclient.RedactURL(rr.URL), err)
 		}
 		page := make([]source.Record, 0, len(items))
 		for _, x := range items {

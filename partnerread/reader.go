@@ -254,7 +254,8 @@ func (r *Reader) once(ctx context.Context, rr profile.Rendered, limit int64, not
 	}
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	se := &source.StatusError{Label: "partner", Method: rr.Method, URL: shown, Status: resp.StatusCode, Body: strings.TrimSpace(string(head))}
+	// an answer may echo our credentials (an API key, a signature's secret)
+	se := &source.StatusError{Label: "partner", Method: rr.Method, URL: shown, Status: resp.StatusCode, Body: r.p.Mask(strings.TrimSpace(string(head)))}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		se.Location = resp.Header.Get("Location") // never followed
 	}

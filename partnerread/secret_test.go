@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -45,5 +47,38 @@ defaults:
 	}
 	if !strings.Contains(log.String(), "asking again") {
 		t.Fatalf("no retry logged: %s", log.String())
+	}
+}
+
+// A partner that echoes the API key in an error answer does not put it in
+// the read's error.
+func TestEchoedKeyMasked(t *testing.T) {
+	const key = "echoed-key-0123456789"
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"bad request","apikey":"` + r.URL.Query().Get("apikey") + `"}`))
+	}))
+	defer hs.Close()
+	p, err := profile.Parse([]byte(`name: q
+base_url: `+hs.URL+`
+auth: {kind: api_key, query: apikey, key: `+key+`}
+defaults:
+  upsert: {method: PUT, path: "/r/{key}"}
+  delete: {method: DELETE, path: "/r/{key}"}
+  read:
+    get: {path: "/r/{key}"}
+    list: {path: /r}
+    paging: {kind: offset, param: offset, size: 10, size_param: limit}
+`), "q.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Config{Profile: p, Retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.List("x", source.ListOptions{}).Next(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "bad request") || strings.Contains(err.Error(), key) {
+		t.Fatalf("err %v", err)
 	}
 }
