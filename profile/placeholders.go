@@ -51,16 +51,12 @@ func hasPlaceholder(s, name string) bool {
 	return strings.Contains(s, "{"+name+"}")
 }
 
-// fill replaces every placeholder of s with its value from e, each passed
-// through esc (path-escaping in a path, none elsewhere). A {data.FIELD} that
-// is not a string, number or boolean in e's data is an error; so is
-// {partner_id} or {parent.partner_id} (fillIDs) with no id.
-func fill(s string, e event.Event, data map[string]any, esc func(string) string) (string, error) {
-	return fillIDs(s, e, data, IDs{}, esc)
-}
-
-// fillIDs is fill with the partner's ids of the record and its parent.
-func fillIDs(s string, e event.Event, data map[string]any, ids IDs, esc func(string) string) (string, error) {
+// fill replaces every placeholder of s with its value from e and ids (the
+// partner's ids of the record and its parent), each passed through esc
+// (path-escaping in a path, none elsewhere). A {data.FIELD} that is not a
+// string, number or boolean in e's data is an error; so is {partner_id} or
+// {parent.partner_id} with no id.
+func fill(s string, e event.Event, data map[string]any, ids IDs, esc func(string) string) (string, error) {
 	var err error
 	out := expand(s, func(name string) string {
 		v, ok := value(name, e, data, ids)

@@ -132,7 +132,7 @@ func (c *compiled) request(op Op) *request {
 
 // head is r's method, URL and headers for e, without the body.
 func (p *Profile) head(r *request, e event.Event, data map[string]any, ids IDs) (Rendered, error) {
-	path, err := fillIDs(r.Path, e, data, ids, apiclient.PathSegment)
+	path, err := fill(r.Path, e, data, ids, apiclient.PathSegment)
 	if err != nil {
 		return Rendered{}, fmt.Errorf("profile %s: path: %w", p.Name, err)
 	}
@@ -145,7 +145,7 @@ func (p *Profile) head(r *request, e event.Event, data map[string]any, ids IDs) 
 		sort.Strings(names)
 		var q []string
 		for _, k := range names {
-			v, err := fillIDs(r.Query[k], e, data, ids, func(s string) string { return s })
+			v, err := fill(r.Query[k], e, data, ids, func(s string) string { return s })
 			if err != nil {
 				return Rendered{}, fmt.Errorf("profile %s: query %s: %w", p.Name, k, err)
 			}
@@ -154,7 +154,7 @@ func (p *Profile) head(r *request, e event.Event, data map[string]any, ids IDs) 
 		out.URL += "?" + strings.Join(q, "&")
 	}
 	for k, v := range r.Headers {
-		h, err := fillIDs(v, e, data, ids, func(s string) string { return s })
+		h, err := fill(v, e, data, ids, func(s string) string { return s })
 		if err != nil {
 			return Rendered{}, fmt.Errorf("profile %s: header %s: %w", p.Name, k, err)
 		}
@@ -180,20 +180,12 @@ func one(code *gojq.Code, in any, exact *verbatim) ([]byte, error) {
 	return encodeJSON(v, exact)
 }
 
-// input is the event as jq sees it, and its data as a map (nil for none).
-func input(e event.Event) (map[string]any, map[string]any, error) {
-	return inputIDs(e, IDs{})
-}
-
-// inputIDs is input with the partner's ids: partner_id, and
-// parent.partner_id, each present only when known.
-func inputIDs(e event.Event, ids IDs) (map[string]any, map[string]any, error) {
-	return inputExact(e, ids, nil)
-}
-
-// inputExact is inputIDs noting in exact (when not nil) the written text of
-// every number of data that float64 cannot hold exactly, by its float64's
-// bits, so that a body passing it through sends its digits (encodeJSON).
+// inputExact is the event as jq sees it — with the partner's ids,
+// partner_id and parent.partner_id, each present only when known — and its
+// data as a map (nil for none), noting in exact (when not nil) the written
+// text of every number of data that float64 cannot hold exactly, by its
+// float64's bits, so that a body passing it through sends its digits
+// (encodeJSON).
 func inputExact(e event.Event, ids IDs, exact *verbatim) (map[string]any, map[string]any, error) {
 	in := map[string]any{"id": e.ID, "account": e.Account, "entity": e.Entity, "key": e.Key, "op": string(e.Op), "version": int(e.Version)}
 	var data map[string]any

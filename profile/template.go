@@ -18,26 +18,28 @@ import (
 // keys sorted, strings as encoding/json writes them, data as the event's
 // bytes. It decodes nothing. Any other program runs in jq.
 type template struct {
-	base  *tmplObject
-	cond  []string    // the field whose presence adds extra; nil: no extra
-	extra *tmplObject // added over base when cond holds (its keys win)
+	base   *tmplObject
+	cond   string      // the field whose presence adds extra; "": no extra
+	merged *tmplObject // base + extra (extra's keys win), for when cond holds
 }
 
 type tmplObject struct {
 	keys []string
 	vals []tmplValue
+	// names are the keys as JSON ("account":), written once at compile time
+	names [][]byte
 }
 
-// tmplValue is one of: a field of the event (path), a constant (konst,
-// JSON), an object.
+// tmplValue is one of: a field of the event (its name in templateFields),
+// a constant (konst, JSON), an object.
 type tmplValue struct {
-	path  []string
+	field string
 	konst []byte
 	obj   *tmplObject
 }
 
 // templateFields are the event's fields a template reads (the jq input of
-// render.go's inputIDs); anything else runs in jq.
+// render.go's inputExact); anything else runs in jq.
 var templateFields = map[string]bool{"id": true, "account": true, "entity": true, "key": true, "op": true,
 	"version": true, "data": true, "partner_id": true, "parent": true,
 	"parent.entity": true, "parent.key": true, "parent.partner_id": true}
@@ -75,7 +77,7 @@ func compileTemplate(q *gojq.Query) (*template, bool) {
 		if empty, ok := templateObject(f.Else); !ok || len(empty.keys) > 0 {
 			return nil, false
 		}
-		return &template{base: base, cond: cond, extra: extra}, true
+		return &template{base: base, cond: cond, merged: mergeObjects(base, extra)}, true
 	}
 	base, ok := templateObject(q)
 	if !ok {
@@ -110,7 +112,7 @@ func templateObject(q *gojq.Query) (*tmplObject, bool) {
 			if kv.KeyString != nil || !templateFields[key] {
 				return nil, false
 			}
-			v.path = []string{key}
+			v.field = key
 		} else {
 			var ok bool
 			if v, ok = templateValue(kv.Val); !ok {
@@ -127,12 +129,22 @@ func templateObject(q *gojq.Query) (*tmplObject, bool) {
 	for _, k := range o.keys {
 		o.vals = append(o.vals, byKey[k])
 	}
+	o.encodeNames()
 	return o, true
 }
 
+// encodeNames writes every key as JSON, with its colon.
+func (o *tmplObject) encodeNames() {
+	o.names = make([][]byte, len(o.keys))
+	for i, k := range o.keys {
+		j, _ := json.Marshal(k)
+		o.names[i] = append(j, ':')
+	}
+}
+
 func templateValue(q *gojq.Query) (tmplValue, bool) {
-	if p, ok := templatePath(q); ok {
-		return tmplValue{path: p}, true
+	if f, ok := templatePath(q); ok {
+		return tmplValue{field: f}, true
 	}
 	if o, ok := templateObject(q); ok {
 		return tmplValue{obj: o}, true
@@ -160,33 +172,27 @@ func templateValue(q *gojq.Query) (tmplValue, bool) {
 	return tmplValue{}, false
 }
 
-// templatePath is q when it is .field or .field.field of templateFields.
-func templatePath(q *gojq.Query) ([]string, bool) {
+// templatePath is q's field when q is .field or .field.field of
+// templateFields ("parent.key").
+func templatePath(q *gojq.Query) (string, bool) {
 	if q == nil || q.Op != 0 || q.Term == nil || q.Term.Type != gojq.TermTypeIndex || q.Term.Index == nil {
-		return nil, false
+		return "", false
 	}
 	ix := q.Term.Index
 	if ix.Name == "" || ix.Str != nil || ix.Start != nil || ix.End != nil || ix.IsSlice {
-		return nil, false
+		return "", false
 	}
-	path := []string{ix.Name}
-	for _, s := range q.Term.SuffixList {
-		if s.Iter || s.Optional || s.Index == nil || s.Index.Name == "" || s.Index.Str != nil || s.Index.Start != nil || s.Index.IsSlice {
-			return nil, false
+	field := ix.Name
+	for i, s := range q.Term.SuffixList {
+		if i > 0 || s.Iter || s.Optional || s.Index == nil || s.Index.Name == "" || s.Index.Str != nil || s.Index.Start != nil || s.Index.IsSlice {
+			return "", false
 		}
-		path = append(path, s.Index.Name)
+		field += "." + s.Index.Name
 	}
-	if len(path) > 2 || !templateFields[joinPath(path)] {
-		return nil, false
+	if !templateFields[field] {
+		return "", false
 	}
-	return path, true
-}
-
-func joinPath(p []string) string {
-	if len(p) == 2 {
-		return p[0] + "." + p[1]
-	}
-	return p[0]
+	return field, true
 }
 
 // usable reports whether the template can render e: its data, when it has
@@ -202,8 +208,8 @@ func (t *template) render(e event.Event, ids IDs) []byte {
 	var b bytes.Buffer
 	b.Grow(len(e.Data) + 128)
 	o := t.base
-	if t.cond != nil && truthy(e, ids, t.cond) {
-		o = mergeObjects(t.base, t.extra)
+	if t.cond != "" && truthy(e, ids, t.cond) {
+		o = t.merged
 	}
 	writeObject(&b, o, e, ids)
 	return b.Bytes()
@@ -226,17 +232,17 @@ func mergeObjects(a, b *tmplObject) *tmplObject {
 	for _, k := range out.keys {
 		out.vals = append(out.vals, vals[k])
 	}
+	out.encodeNames()
 	return out
 }
 
 func writeObject(b *bytes.Buffer, o *tmplObject, e event.Event, ids IDs) {
 	b.WriteByte('{')
-	for i, k := range o.keys {
+	for i := range o.keys {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		writeString(b, k)
-		b.WriteByte(':')
+		b.Write(o.names[i])
 		v := o.vals[i]
 		switch {
 		case v.obj != nil:
@@ -244,7 +250,7 @@ func writeObject(b *bytes.Buffer, o *tmplObject, e event.Event, ids IDs) {
 		case v.konst != nil:
 			b.Write(v.konst)
 		default:
-			writeField(b, e, ids, v.path)
+			writeField(b, e, ids, v.field)
 		}
 	}
 	b.WriteByte('}')
@@ -252,8 +258,8 @@ func writeObject(b *bytes.Buffer, o *tmplObject, e event.Event, ids IDs) {
 
 // writeField writes a field of the event as the jq input holds it: null
 // when absent (no parent, no partner id, no data).
-func writeField(b *bytes.Buffer, e event.Event, ids IDs, path []string) {
-	switch joinPath(path) {
+func writeField(b *bytes.Buffer, e event.Event, ids IDs, field string) {
+	switch field {
 	case "id":
 		writeString(b, e.ID)
 	case "account":
@@ -324,8 +330,8 @@ func writeString(b *bytes.Buffer, s string) {
 }
 
 // truthy is jq's truth of a field: present, and neither null nor false.
-func truthy(e event.Event, ids IDs, path []string) bool {
-	switch joinPath(path) {
+func truthy(e event.Event, ids IDs, field string) bool {
+	switch field {
 	case "data":
 		return len(e.Data) > 0
 	case "partner_id":

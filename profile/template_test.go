@@ -73,3 +73,27 @@ func TestTemplateMatchesJQ(t *testing.T) {
 		}
 	}
 }
+
+// The built-in API's profile renders its upserts by the template, with no
+// jq run and no decoding of data.
+func TestBuiltInProfileUsesTheTemplate(t *testing.T) {
+	p, err := BuiltIn(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.entity("anything").request(OpUpsert)
+	if r == nil || r.tmpl == nil || r.needsData {
+		t.Fatalf("the built-in upsert is not rendered by the template: %+v", r)
+	}
+	e := event.Event{ID: "e", Account: "a", Entity: "x", Key: "k", Op: event.OpUpsert, Version: 3, Data: json.RawMessage(`{"n":1}`)}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := p.RenderOp(OpUpsert, e, IDs{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// the jq path takes some 40 allocations here (decoding data, the
+	// program, encoding); the template a handful
+	if allocs > 20 {
+		t.Fatalf("RenderOp made %.0f allocations: not the template", allocs)
+	}
+}
