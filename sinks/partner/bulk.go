@@ -145,17 +145,11 @@ func (b *batcher) seal(bt *batch) {
 func (b *batcher) send(bt *batch) {
 	defer close(bt.done)
 	s := b.s
-	items := b.renderable(bt.items)
+	items, events, rd, err := b.render(bt.items)
 	if len(items) == 0 {
 		return
 	}
-	events := make([]event.Event, len(items))
-	ids := make([]profile.IDs, len(items))
-	for i, it := range items {
-		events[i], ids[i] = it.e, it.ids
-	}
-	rd, err := s.prof.p.RenderBulk(b.entity, events, ids)
-	if err != nil { // renderable rendered each alone; a batch of them fails as one
+	if err != nil { // render rendered each alone; a batch of them fails as one
 		for _, it := range items {
 			it.out = noCallAnswer(delivery.Permanent, s.scrub(fmt.Sprintf("render bulk: %v", err)))
 		}
@@ -200,18 +194,25 @@ func (b *batcher) send(bt *batch) {
 	}
 }
 
-// renderable drops from items (answering them) each event the bulk
-// request cannot be rendered with, tried alone, so that one event's bad
-// data fails that event only.
-func (b *batcher) renderable(items []*bulkItem) []*bulkItem {
+// render renders the batch of items; when that fails it drops (answering
+// them) each event the bulk request cannot be rendered with, tried alone, so
+// that one event's bad data fails that event only, and renders the rest.
+// It returns the items sent and their events; err is the rest's failure as
+// a batch.
+func (b *batcher) render(items []*bulkItem) ([]*bulkItem, []event.Event, profile.Rendered, error) {
 	s := b.s
-	events := make([]event.Event, len(items))
-	ids := make([]profile.IDs, len(items))
-	for i, it := range items {
-		events[i], ids[i] = it.e, it.ids
+	build := func(items []*bulkItem) ([]event.Event, profile.Rendered, error) {
+		events := make([]event.Event, len(items))
+		ids := make([]profile.IDs, len(items))
+		for i, it := range items {
+			events[i], ids[i] = it.e, it.ids
+		}
+		rd, err := s.prof.p.RenderBulk(b.entity, events, ids)
+		return events, rd, err
 	}
-	if _, err := s.prof.p.RenderBulk(b.entity, events, ids); err == nil {
-		return items
+	events, rd, err := build(items)
+	if err == nil {
+		return items, events, rd, nil
 	}
 	var ok []*bulkItem
 	for _, it := range items {
@@ -221,7 +222,11 @@ func (b *batcher) renderable(items []*bulkItem) []*bulkItem {
 		}
 		ok = append(ok, it)
 	}
-	return ok
+	if len(ok) == 0 {
+		return nil, nil, profile.Rendered{}, nil
+	}
+	events, rd, err = build(ok)
+	return ok, events, rd, err
 }
 
 // itemAnswer is one item's answer from its result in a batch answered 2xx
