@@ -262,7 +262,7 @@ entities:
       request:
         method: POST
         path: /batch/deals
-        body: '[.[] | {key: .key, amount: .data.amount}]'
+        body: '[.[] | {key: .key, amount: (.data.amount | tonumber)}]'
       results: .results
       match: .key
   bulkcontact:

@@ -436,3 +436,27 @@ func TestProfileDeleteRacingCreateInAnotherProcess(t *testing.T) {
 		t.Fatalf("%d records left at the partner", n)
 	}
 }
+
+// An event the bulk request cannot be rendered with fails alone; the
+// others of its batch go in one request.
+func TestProfileBulkBadItemFailsAlone(t *testing.T) {
+	f := newProfiledFixture(t, "", nil)
+	var es []event.Event
+	for _, k := range []string{"a", "b", "c"} {
+		amount := `1`
+		if k == "b" {
+			amount = `"not a number"`
+		}
+		es = append(es, event.Event{ID: "e-" + k, Account: "acc-" + k, Entity: "bulkdeal", Key: k, Op: event.OpUpsert, Version: 1, Data: json.RawMessage(`{"amount":` + amount + `}`)})
+	}
+	as := sendAll(f.sink, es)
+	if as[0].Class != delivery.Delivered || as[2].Class != delivery.Delivered {
+		t.Fatalf("the others: %+v", as)
+	}
+	if as[1].Class != delivery.Permanent || as[1].Calls != 0 || !strings.Contains(as[1].Detail, "render bulk") {
+		t.Fatalf("the bad one: %+v", as[1])
+	}
+	if r := f.crm.requests(); len(r) != 1 || r[0] != "POST /batch/deals" {
+		t.Fatalf("requests %v", r)
+	}
+}
