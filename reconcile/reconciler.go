@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,6 +83,7 @@ func (c *Config) setDefaults(hasSource bool) {
 		c.Hash = ContentHash
 	} else if c.Against == AgainstLedger {
 		c.noContent = true
+		c.Hash = noHash // nothing is compared by it: not worth computing
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -330,6 +332,9 @@ func (r *Reconciler) run(ctx context.Context, rep *Report) error {
 // those it cannot: a partner read through a profile that has no read for an
 // entity (a child listed only under its parent, say). Without such a
 // partner every entity is readable.
+// noHash is the HashFunc of a run that compares no content.
+func noHash(string, json.RawMessage) string { return "" }
+
 func (r *Reconciler) readable(entities []string) (yes, no []string) {
 	rd, ok := r.deps.Theirs.(interface{ Reads(entity string) bool })
 	if !ok {
