@@ -156,6 +156,7 @@ func (r *Reader) judge(entity string, rr profile.Rendered, a answer) error {
 	}
 	err := &source.StatusError{Label: "partner", Method: rr.Method, URL: apiclient.RedactURL(rr.URL), Status: a.status,
 		Body: fmt.Sprintf("the profile's answer rules call this answer %s: %s", v.Class, r.p.Mask(v.Detail))}
+	err.Refused = v.Class == delivery.AuthRefused
 	if v.Class == delivery.Transient {
 		// read again like a 503 (the message says what was answered)
 		err.Status, err.RetryAfter = http.StatusServiceUnavailable, v.Wait

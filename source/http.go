@@ -25,6 +25,9 @@ type StatusError struct {
 	Body        string        // the first bytes of the answer
 	RetryAfter  time.Duration // from Retry-After; 0 when absent
 	Location    string        // of a 3xx, which is never followed
+	// Refused: the partner's answer rules call the answer auth_refused (a
+	// 200 {"code":40100}, say): our credentials are not accepted.
+	Refused bool
 }
 
 func (e *StatusError) Error() string {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/streamsync/streamsync/internal/apiclient"
@@ -117,7 +116,7 @@ func checkPartner(ctx context.Context, e *env, p *profile.Profile) error {
 func checkVerdict(err error) string {
 	var se *source.StatusError
 	if errors.As(err, &se) {
-		if se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden || containsAuthRefused(se.Body) {
+		if se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden || se.Refused {
 			return "refused (the partner does not accept the credentials)"
 		}
 		return fmt.Sprintf("failed (the partner answered %d)", se.Status)
@@ -126,8 +125,4 @@ func checkVerdict(err error) string {
 		return "unreachable"
 	}
 	return "failed"
-}
-
-func containsAuthRefused(s string) bool {
-	return strings.Contains(s, "call this answer auth_refused")
 }
