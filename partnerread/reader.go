@@ -44,7 +44,8 @@ type Config struct {
 	Profile *profile.Profile
 	// BaseURL, when set (sink.base_url), wins over the profile's.
 	BaseURL string
-	// Timeout is one request's (default 10s).
+	// Timeout is one request's (default 10s); the profile's limits.timeout,
+	// when set, wins.
 	Timeout time.Duration
 	// Retries is how often a read that failed transiently (408, 429, 5xx, a
 	// timeout, a connection error, an answer cut short) is asked again,
@@ -80,6 +81,9 @@ type Reader struct {
 func New(cfg Config) (*Reader, error) {
 	if cfg.Profile == nil {
 		return nil, errors.New("partnerread: no profile")
+	}
+	if _, _, _, t := cfg.Profile.Limits(); t > 0 {
+		cfg.Timeout = t // the profile's limits.timeout wins, as for the sink
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout

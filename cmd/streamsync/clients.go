@@ -102,11 +102,7 @@ func partnerReader(c config.SinkConfig, log *slog.Logger, ids func(ctx context.C
 		if err != nil {
 			return nil, err
 		}
-		_, _, _, timeout := p.Limits()
-		if timeout <= 0 {
-			timeout = c.Timeout
-		}
-		return partnerread.New(partnerread.Config{Profile: p, Timeout: timeout, TLS: tc, IDs: ids, Logger: log})
+		return partnerread.New(partnerread.Config{Profile: p, Timeout: c.Timeout, TLS: tc, IDs: ids, Logger: log})
 	}
 	return source.New(source.Config{Kind: source.KindHTTP, BaseURL: c.BaseURL, TokenURL: c.EffectiveTokenURL(),
 		ClientID: c.ClientID, ClientSecret: c.ClientSecret, Timeout: c.Timeout, Logger: log, TLS: tc,

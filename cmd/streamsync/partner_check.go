@@ -57,11 +57,7 @@ func checkPartner(ctx context.Context, e *env, p *profile.Profile) error {
 	if err != nil {
 		return err
 	}
-	_, _, _, timeout := p.Limits()
-	if timeout <= 0 {
-		timeout = c.Timeout
-	}
-	r, err := partnerread.New(partnerread.Config{Profile: p, Timeout: timeout, TLS: tc, Retries: 1, Logger: e.log})
+	r, err := partnerread.New(partnerread.Config{Profile: p, Timeout: c.Timeout, TLS: tc, Retries: 1, Logger: e.log})
 	if err != nil {
 		return err
 	}
