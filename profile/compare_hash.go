@@ -28,9 +28,7 @@ import (
 // Data that is not a JSON object hashes as its bytes, equal only to itself.
 func (p *Profile) Hash(entity string, data json.RawMessage) string {
 	var cc *compiledCompare
-	if c, ok := p.checked[entity]; ok {
-		cc = c.compare
-	} else if c := p.checked["*"]; c != nil {
+	if c := p.entity(entity); c != nil {
 		cc = c.compare
 	}
 	return hashData(cc, data)

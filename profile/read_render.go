@@ -21,10 +21,7 @@ func (p *Profile) CanRead(entity string) bool {
 }
 
 func (p *Profile) read(entity string) (*compiledRead, error) {
-	c, ok := p.checked[entity]
-	if !ok {
-		c = p.checked["*"]
-	}
+	c := p.entity(entity)
 	if c == nil || c.read == nil {
 		return nil, fmt.Errorf("profile %s: %s: %w", p.Name, entity, ErrNoRead)
 	}

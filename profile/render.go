@@ -166,16 +166,12 @@ func (p *Profile) head(r *request, e event.Event, data map[string]any, ids IDs) 
 // one is the one result of code over in, as JSON (numbers noted in exact
 // written as their own text; see encodeJSON).
 func one(code *gojq.Code, in any, exact *verbatim) ([]byte, error) {
-	iter := code.Run(in)
-	v, ok := iter.Next()
+	v, ok, err := runOne(code, in)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, errors.New("the jq program gave no result")
-	}
-	if err, isErr := v.(error); isErr {
-		return nil, fmt.Errorf("jq: %w", err)
-	}
-	if _, more := iter.Next(); more {
-		return nil, errors.New("the jq program gave more than one result")
 	}
 	return encodeJSON(v, exact)
 }
