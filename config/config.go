@@ -19,6 +19,13 @@ type Config struct {
 	Source     SourceConfig     `koanf:"source"`
 	Reconcile  ReconcileConfig  `koanf:"reconcile"`
 	Dead       DeadConfig       `koanf:"dead"`
+	// Partners are further partners by name (docs/partners.md, "Several
+	// partners"); the one of sink.* keeps working beside them.
+	Partners map[string]PartnerConfig `koanf:"partners"`
+	// Ours is our own write API, to which changes from partners are
+	// delivered (docs/partners.md, "Two-way sync"); its partner_name is
+	// not used.
+	Ours SinkConfig `koanf:"ours"`
 }
 
 // RedisConfig says where the streams live.

@@ -53,6 +53,7 @@ func TestDefaultsMatchContract(t *testing.T) {
 		Log:        LogConfig{Level: "info", Format: "text"},
 		Source:     SourceConfig{Kind: "none", Timeout: 10 * time.Second, Entities: []string{}},
 		Dead:       DeadConfig{MaxAge: 30 * 24 * time.Hour},
+		Ours:       SinkConfig{Timeout: 10 * time.Second},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)

@@ -108,6 +108,19 @@ var defaults = map[string]any{
 
 	"dead.max_age": 30 * 24 * time.Hour,
 
+	"ours.profile":            "",
+	"ours.base_url":           "",
+	"ours.token_url":          "",
+	"ours.client_id":          "",
+	"ours.client_secret":      "",
+	"ours.client_secret_file": "",
+	"ours.timeout":            10 * time.Second,
+	"ours.rate_limit":         0.0,
+	"ours.tls_ca_file":        "",
+	"ours.tls_cert_file":      "",
+	"ours.tls_key_file":       "",
+	"ours.allow_http":         false,
+
 	"log.level":  "info",
 	"log.format": "text",
 }
@@ -122,8 +135,9 @@ func Keys() []string {
 	return keys
 }
 
-// IsKey reports whether key is a configuration key.
+// IsKey reports whether key is a configuration key: one of Keys, or a
+// setting of a partners.<name> entry.
 func IsKey(key string) bool {
-	_, ok := defaults[key]
+	_, ok := defaultOf(key)
 	return ok
 }

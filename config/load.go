@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -112,6 +113,7 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 			unknown = append(unknown, fmt.Errorf("%s: unknown setting", k))
 		}
 	}
+	fillPartnerDefaults(ko)
 	if err := checkTypes(ko); err != nil {
 		unknown = append(unknown, err)
 	}
@@ -152,7 +154,7 @@ func ParseDuration(s string) (time.Duration, error) {
 // daysToDurations turns duration settings written with days ("30d") into
 // durations, which the unmarshal does not know.
 func daysToDurations(ko *koanf.Koanf) {
-	for k, def := range defaults {
+	for k, def := range withPartnerKeys(ko) {
 		if _, ok := def.(time.Duration); !ok {
 			continue
 		}
@@ -169,9 +171,15 @@ func daysToDurations(ko *koanf.Koanf) {
 func checkTypes(ko *koanf.Koanf) error {
 	var errs []error
 	keys := Keys()
+	for _, k := range ko.Keys() {
+		if _, _, ok := partnerKey(k); ok {
+			keys = append(keys, k)
+		}
+	}
 	for _, k := range keys {
 		raw := ko.Get(k)
-		if err := checkType(defaults[k], raw); err != nil {
+		def, _ := defaultOf(k)
+		if err := checkType(def, raw); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", k, err))
 		}
 	}
@@ -264,7 +272,7 @@ func startsWithSection(name string) bool {
 // STREAMSYNC_REDIS__ADDRS=h1:p1,h2:p2) into its items, spaces trimmed and
 // empty items dropped.
 func splitLists(ko *koanf.Koanf) {
-	for k, def := range defaults {
+	for k, def := range withPartnerKeys(ko) {
 		if _, isList := def.([]string); !isList {
 			continue
 		}
@@ -280,4 +288,18 @@ func splitLists(ko *koanf.Koanf) {
 		}
 		_ = ko.Set(k, items)
 	}
+}
+
+// withPartnerKeys is defaults and the defaults of every partner entry's
+// keys in ko.
+func withPartnerKeys(ko *koanf.Koanf) map[string]any {
+	out := maps.Clone(defaults)
+	for _, k := range ko.Keys() {
+		if _, rest, ok := partnerKey(k); ok {
+			if d, ok := partnerDefault(rest); ok {
+				out[k] = d
+			}
+		}
+	}
+	return out
 }

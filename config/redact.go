@@ -49,6 +49,30 @@ func (c SourceConfig) String() string       { return show(c.redacted()) }
 func (c SourceConfig) GoString() string     { return "config.SourceConfig" + c.String() }
 func (c SourceConfig) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
+func (c PartnerConfig) String() string       { return show(c.redacted()) }
+func (c PartnerConfig) GoString() string     { return "config.PartnerConfig" + c.String() }
+func (c PartnerConfig) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+func (c PartnerConfig) redacted() any {
+	type plain struct {
+		Sink     any
+		Route    RouteConfig
+		Webhooks WebhooksConfig
+		Poll     PollConfig
+		Conflict map[string]string
+	}
+	w := c.Webhooks
+	w.Secrets = make([]string, len(c.Webhooks.Secrets))
+	for i, s := range c.Webhooks.Secrets {
+		if strings.HasPrefix(s, "env:") || strings.HasPrefix(s, "file:") {
+			w.Secrets[i] = s // where the secret is, not the secret
+		} else {
+			w.Secrets[i] = mask(s)
+		}
+	}
+	return plain{Sink: c.SinkConfig.redacted(), Route: c.Route, Webhooks: w, Poll: c.Poll, Conflict: c.Conflict}
+}
+
 func show(v any) string { return fmt.Sprintf("%+v", v) }
 
 func (c RedisConfig) redacted() any {

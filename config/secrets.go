@@ -30,6 +30,7 @@ func (c *Config) secretFiles() []struct {
 		{"admin.token_file", "admin.token", c.Admin.TokenFile, &c.Admin.Token},
 		{"source.client_secret_file", "source.client_secret", c.Source.ClientSecretFile, &c.Source.ClientSecret},
 		{"outbox.dsn_file", "outbox.dsn", c.Outbox.DSNFile, &c.Outbox.DSN},
+		{"ours.client_secret_file", "ours.client_secret", c.Ours.ClientSecretFile, &c.Ours.ClientSecret},
 	}
 }
 
@@ -40,7 +41,25 @@ func (c *Config) secretFiles() []struct {
 // ingest.tokens_file's lines are appended to ingest.tokens.
 func (c *Config) readSecretFiles() error {
 	var errs []error
-	for _, s := range c.secretFiles() {
+	files := c.secretFiles()
+	// partners' entries are values in a map: read into copies, put back below
+	partners := map[string]*PartnerConfig{}
+	for _, name := range c.PartnerNames() {
+		p := c.Partners[name]
+		partners[name] = &p
+		key := PartnersSection + "." + name + ".client_secret"
+		files = append(files, struct {
+			fileKey, key string
+			file         string
+			dst          *string
+		}{key + "_file", key, p.ClientSecretFile, &partners[name].ClientSecret})
+	}
+	defer func() {
+		for name, p := range partners {
+			c.Partners[name] = *p
+		}
+	}()
+	for _, s := range files {
 		if s.file == "" {
 			continue
 		}

@@ -77,7 +77,8 @@ func (c Config) Validate(sections ...string) error {
 		s := c.Sink
 		v.check(s.PartnerName != "", "sink.partner_name", "required")
 		// A profile may carry its own base_url; sink.base_url, when set, wins.
-		v.httpURL("sink.base_url", s.BaseURL, !s.UsesProfile())
+		// With partners.* entries the partner of sink.* is optional.
+		v.httpURL("sink.base_url", s.BaseURL, !s.UsesProfile() && len(c.Partners) == 0)
 		if s.UsesProfile() {
 			_, err := os.Stat(s.Profile)
 			v.check(err == nil, "sink.profile", fmt.Sprintf("must be %q (the built-in partner API) or a profile file: %v", BuiltInProfile, err))
@@ -89,6 +90,9 @@ func (c Config) Validate(sections ...string) error {
 		v.plainHTTP("sink.base_url", s.BaseURL, s.AllowHTTP)
 		v.plainHTTP("sink.token_url", s.TokenURL, s.AllowHTTP)
 		v.tlsFiles("sink", s.TLSFiles())
+	}
+	if want(SectionSink) || want(PartnersSection) {
+		v.partners(c)
 	}
 	if want(SectionRetry) {
 		r := c.Retry
