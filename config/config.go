@@ -109,6 +109,18 @@ type SinkConfig struct {
 	// AllowHTTP lets a plain http:// partner or source URL name a host that
 	// is not loopback (docs/security.md).
 	AllowHTTP bool `koanf:"allow_http"`
+	// Setting is where these settings came from, for messages: "sink" when
+	// empty, "partners.<name>" or "ours". Not a setting itself.
+	Setting string `koanf:"-"`
+}
+
+// Key names one of these settings where they came from:
+// Key("profile") is "sink.profile", "partners.erp.profile" or "ours.profile".
+func (s SinkConfig) Key(name string) string {
+	if s.Setting == "" {
+		return "sink." + name
+	}
+	return s.Setting + "." + name
 }
 
 // BuiltInProfile is the name of the built-in partner API as a profile.

@@ -29,6 +29,11 @@ const (
 	// of one deleted from the events stream while pending (a producer's
 	// XTRIM or XDEL): the deleted entry's id.
 	MetaVanished = "_ss_vanished"
+	// MetaFor names the one partner an entry is meant for: a retry, a
+	// released child or a replay of that partner's, re-entered into the
+	// events stream every partner reads (docs/partners.md, "Several
+	// partners"). The other partners pass the entry by.
+	MetaFor = "_ss_for"
 )
 
 // Meta is what an event carries from one entry to the next.

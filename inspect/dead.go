@@ -213,7 +213,7 @@ func (o DeadOps) Replay(ctx context.Context, f DeadFilter) ([]string, error) {
 	}
 	return o.each(ctx, f, func(d DeadLetter) error {
 		ok, err := layout.Replay(ctx, o.RDB, o.shards()[d.Shard], d.DeadID, d.Fields["entity"], clock.Now(), o.Instance, o.AttemptLog,
-			replayFields(d.Fields, key))
+			replayFields(d.Fields, key, o.shards()[d.Shard].Target))
 		if err == nil && !ok {
 			return errGone
 		}
@@ -224,12 +224,17 @@ func (o DeadOps) Replay(ctx context.Context, f DeadFilter) ([]string, error) {
 // replayFields is the entry a dead letter re-enters as: its own fields
 // byte for byte (without the dead_* ones and streamsync's own), at most
 // layout's maxFlatFields of them as fields and the rest packed, _ss_replay=1, and
-// the replay's proof made with key.
-func replayFields(fields map[string]string, key *proof.Key) []string {
+// the replay's proof made with key, and _ss_for=target when the dead
+// letter is one of several partners' (only that partner delivers it again).
+func replayFields(fields map[string]string, key *proof.Key, target string) []string {
 	f := layout.FlatFields(fields, func(k string) bool {
 		return !handlers.IsMeta(k) && !strings.HasPrefix(k, "dead_")
 	})
-	return append(f, handlers.MetaReplay, "1", handlers.MetaProof, key.Sign(proof.Replay, fields))
+	f = append(f, handlers.MetaReplay, "1", handlers.MetaProof, key.Sign(proof.Replay, fields))
+	if target != "" {
+		f = append(f, handlers.MetaFor, target)
+	}
+	return f
 }
 
 // Drop deletes every dead letter that matches f (at most f.Max when set)

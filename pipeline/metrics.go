@@ -20,6 +20,7 @@ type metrics struct {
 	proofsRejected prometheus.Counter
 	// vanished counts entries deleted from the events stream while pending.
 	vanished prometheus.Counter
+	passedBy prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -36,11 +37,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Failed source reads of op=sync events; each is retried like a partner failure."}),
 		proofsRejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamsync_proofs_rejected_total",
 			Help: "Entries whose proof field does not verify; each was handled as an ordinary event."}),
+		passedBy: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamsync_events_passed_by_total",
+			Help: "Entries of the events stream that are not this partner's (its route refuses them, or they were re-entered for another partner), acked with no step."}),
 		vanished: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamsync_entries_vanished_total",
 			Help: "Entries deleted from the events stream while pending (a producer's XTRIM or XDEL), each dead-lettered invalid with its stream id."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.dead, m.latency, m.handled, m.moved, m.failures, m.endToEnd, m.sourceFailures, m.proofsRejected, m.vanished)
+		reg.MustRegister(m.dead, m.latency, m.handled, m.moved, m.failures, m.endToEnd, m.sourceFailures, m.proofsRejected, m.vanished, m.passedBy)
 	}
 	return m
 }

@@ -42,8 +42,14 @@ type Config struct {
 	// when not set.
 	Subscriber  ordered.Config
 	PartnerName string
-	Limits      event.Limits
-	Retry       handlers.RetryPolicy
+	// Route says whether an entry is for this pipeline's partner, one of
+	// several reading the same events stream (docs/partners.md, "Several
+	// partners"); nil takes every entry. An entry it refuses, or one whose
+	// _ss_for names another partner than the shard keys' Target, is acked
+	// with no step and no row: it is not this partner's.
+	Route  func(fields map[string]string) bool
+	Limits event.Limits
+	Retry  handlers.RetryPolicy
 	// MaxWait bounds a child's wait for a parent never seen; Recheck is how
 	// often a parked child is looked at again at the latest.
 	MaxWait time.Duration
@@ -271,6 +277,10 @@ func (p *Pipeline) handle(keys layout.Keys, msg *message.Message) (err error) {
 		fields = map[string]string{}
 	}
 	en.fields = fields
+	if !p.forUs(keys, fields) {
+		p.metrics.passedBy.Inc()
+		return nil // acked by the subscriber, in its next batch
+	}
 	stopKeeping := func() {}
 	defer func() { stopKeeping() }()
 	ctx, span := p.tracer.Begin(msg.Context(), fields, en.streamID)
@@ -399,6 +409,15 @@ func (p *Pipeline) handle(keys layout.Keys, msg *message.Message) (err error) {
 	p.log.Log(context.Background(), level, "step", "event_id", e.ID, "account", e.Account, "stream_id", en.streamID,
 		"step", string(o.Step), "attempt", o.Attempt, "http_status", o.HTTPStatus, "reason", o.DeadReason, "error", o.Error)
 	return nil
+}
+
+// forUs reports whether an entry is this pipeline's partner's: not meant
+// for another partner (_ss_for), and taken by the route.
+func (p *Pipeline) forUs(keys layout.Keys, fields map[string]string) bool {
+	if t := fields[handlers.MetaFor]; t != "" && t != keys.Target {
+		return false
+	}
+	return p.cfg.Route == nil || p.cfg.Route(fields)
 }
 
 // checkProof is what the entry's proof proves (docs/security.md, "What

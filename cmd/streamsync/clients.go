@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -109,15 +110,14 @@ func partnerReader(c config.SinkConfig, log *slog.Logger, ids func(ctx context.C
 		Label: "partner", Setting: "sink"})
 }
 
-// newSink is the partner sink of sink.*, its TLS included, with a
+// newSink is the partner sink of c (sink.*, a partners entry or ours.*), its TLS included, with a
 // connection for each event stream.max_in_flight allows in flight; wrap
 // (tracing) wraps its transport, and its metrics go to reg.
 //
 // With sink.profile the sink speaks the profile's API (docs/partners.md),
 // keeping the ids the partner assigns in ids.
-func newSink(cfg config.Config, log *slog.Logger, wrap func(http.RoundTripper) http.RoundTripper, reg prometheus.Registerer, ids idmap.Map) (*partner.Sink, error) {
-	c := cfg.Sink
-	tc, err := tlsFor("sink", c.TLSFiles())
+func newSink(cfg config.Config, c config.SinkConfig, log *slog.Logger, wrap func(http.RoundTripper) http.RoundTripper, reg prometheus.Registerer, ids idmap.Map) (*partner.Sink, error) {
+	tc, err := tlsFor(cmp.Or(c.Setting, "sink"), c.TLSFiles())
 	if err != nil {
 		return nil, err
 	}

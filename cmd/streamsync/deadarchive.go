@@ -15,7 +15,7 @@ func newDeadArchive(p *runProcess) (component, error) {
 	if p.ch != nil {
 		store = deadarchive.NewClickHouseStore(p.ch, p.cfg.ClickHouse.Database)
 	}
-	a, err := deadarchive.New(deadarchive.Config{Shards: p.shards, MaxAge: p.cfg.Dead.MaxAge, LockKey: p.shards[0].DeadArchiveLock(),
+	a, err := deadarchive.New(deadarchive.Config{Shards: p.allShards(), MaxAge: p.cfg.Dead.MaxAge, LockKey: p.shards[0].DeadArchiveLock(),
 		Instance: p.consumer, Store: store, Logger: p.log, Registerer: p.reg}, p.rdb)
 	if err != nil {
 		return nil, err

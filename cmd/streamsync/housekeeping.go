@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/streamsync/streamsync/inspect"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -25,20 +26,26 @@ func newHousekeeping(p *runProcess) (component, error) {
 		}
 		trimmers = append(trimmers, t)
 	}
-	reporter := pipeline.PartnerReporter{RDB: p.rdb, Keys: p.shards[0], Instance: p.consumer, Sink: p.sink, Logger: p.log}
 	return &background{untilSignal: true, run: func(ctx context.Context) {
 		var wg sync.WaitGroup
-		wg.Go(func() { summarize(ctx, p.env, p.rdb, p.shards) })
+		for _, pr := range p.partners {
+			log := p.log
+			if len(p.partners) > 1 {
+				log = log.With("partner", pr.plan.name)
+			}
+			wg.Go(func() { summarize(ctx, log, p.rdb, pr.plan.shards) })
+			reporter := pipeline.PartnerReporter{RDB: p.rdb, Keys: pr.plan.shards[0], Instance: p.consumer, Sink: pr.sink, Logger: log}
+			wg.Go(func() { reporter.Run(ctx) })
+		}
 		for _, t := range trimmers {
 			wg.Go(func() { t.Run(ctx) })
 		}
-		reporter.Run(ctx)
 		wg.Wait()
 	}}, nil
 }
 
 // summarize logs one line of counters every few seconds while anything moves.
-func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, shards layout.Shards) {
+func summarize(ctx context.Context, log *slog.Logger, rdb redis.UniversalClient, shards layout.Shards) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	var last inspect.Status
@@ -58,7 +65,7 @@ func summarize(ctx context.Context, e *env, rdb redis.UniversalClient, shards la
 		}
 		last = s
 		// Counts since the step counters began (_total) beside what waits right now (_now).
-		e.log.Info("summary", "delivered_total", s.Steps["delivered"],
+		log.Info("summary", "delivered_total", s.Steps["delivered"],
 			"skipped_total", s.Steps["skipped_stale"]+s.Steps["skipped_unchanged"]+s.Steps["skipped_loop"],
 			"parked_total", s.Steps["parked"], "retries_total", s.Steps["retry_scheduled"], "replayed_total", s.Steps["replayed"],
 			"dead_now", s.Dead, "lag_now", s.Lag, "pending_now", s.Pending, "delayed_now", s.Delayed, "retrying_now", s.Retrying)

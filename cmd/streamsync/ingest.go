@@ -29,10 +29,10 @@ func newIngest(p *runProcess) (component, error) {
 		producers = append(producers, ingest.Producer{Name: pr.Name, Token: pr.Token})
 		names = append(names, pr.Name)
 	}
-	var partners []string
-	if cfg.Sink.PartnerName != "" {
-		partners = append(partners, cfg.Sink.PartnerName)
-	}
+	// no partner's name may be claimed as an origin through the ingest
+	// (docs/security.md), sink.partner_name's even when sink.* is not used
+	partners := []string{cfg.Sink.PartnerName}
+	partners = append(partners, cfg.PartnerNames()...)
 	ic := ingest.Config{Addr: cfg.Ingest.Addr, MaxBodyBytes: int64(cfg.Ingest.MaxBodyBytes), MaxEvents: cfg.Ingest.MaxEvents,
 		Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes}, Producers: producers, PartnerNames: partners, Registerer: p.reg, Logger: p.log,
 		PrepareTimeout: cfg.Ingest.PrepareTimeout, CheckURL: cfg.Ingest.CheckURL, CheckMaxAttempts: cfg.Ingest.CheckMaxAttempts,

@@ -67,7 +67,7 @@ func loadProfile(c config.SinkConfig) (*profile.Profile, error) {
 	}
 	p, err := profile.LoadWith(c.Profile, opt)
 	if err != nil {
-		return nil, fmt.Errorf("sink.profile: %w", err)
+		return nil, fmt.Errorf("%s: %w", c.Key("profile"), err)
 	}
 	// The profile's own URLs are held to sink.allow_http as sink.base_url is
 	// (docs/security.md, "Transport").
@@ -77,8 +77,8 @@ func loadProfile(c config.SinkConfig) (*profile.Profile, error) {
 	}
 	for _, raw := range urls {
 		if u, err := url.Parse(raw); err == nil && u.Scheme == "http" && !c.AllowHTTP && !config.IsLoopback(u.Host) {
-			return nil, fmt.Errorf("sink.profile: profile %s: %s is plain http:// on a host that is not loopback (%s); use https:// or set sink.allow_http: true",
-				p.Name, apiclient.RedactURL(raw), u.Host)
+			return nil, fmt.Errorf("%s: profile %s: %s is plain http:// on a host that is not loopback (%s); use https:// or set %s: true",
+				c.Key("profile"), p.Name, apiclient.RedactURL(raw), u.Host, c.Key("allow_http"))
 		}
 	}
 	return p, nil

@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
-	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/attemptlog"
-	"github.com/streamsync/streamsync/sinks/partner"
 )
 
 // runProcess is what the components of `streamsync run` share: the Redis
@@ -27,8 +26,9 @@ type runProcess struct {
 	name     *pipeline.ConsumerName
 	consumer string
 	reg      *prometheus.Registry
-	sink     *partner.Sink
-	pipeline *pipeline.Pipeline
+	// partners: one for each partner delivered to (docs/partners.md,
+	// "Several partners"), sink.*'s first.
+	partners []*partnerRun
 	closers  []func()
 }
 
@@ -54,13 +54,6 @@ func openProcess(ctx context.Context, e *env) (_ *runProcess, err error) {
 	}
 	p.onClose(func() { _ = p.rdb.Close() })
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	// lag, pending, delayed, retrying, dead, step counts: read from Redis on
-	// scrape, summed over the shards.
-	gauges, err := inspect.New(inspect.Options{RDB: p.rdb, Shards: p.shards}).Gauges(0, e.log)
-	if err != nil {
-		return nil, err
-	}
-	p.reg.MustRegister(gauges)
 	// A name the user set is refused when another running process has it; a
 	// default one (the host name) becomes host-2, host-3, … by itself.
 	p.name, err = pipeline.TakeConsumerName(ctx, p.rdb, p.shards, pipeline.NameConfig{Name: consumerName(e.cfg.Stream),
@@ -92,3 +85,25 @@ func (p *runProcess) close() {
 
 // attemptLog says whether steps write attempt-log rows (clickhouse.addr).
 func (p *runProcess) attemptLog() bool { return p.cfg.ClickHouse.Addr != "" }
+
+// ready reports whether every partner's pipeline is ready (/readyz).
+func (p *runProcess) ready(ctx context.Context) error {
+	for _, pr := range p.partners {
+		if err := pr.pipeline.Ready(ctx); err != nil {
+			if len(p.partners) > 1 {
+				return fmt.Errorf("partner %s: %w", pr.plan.name, err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// allShards are the key sets of every partner's shards, in partner order.
+func (p *runProcess) allShards() layout.Shards {
+	var out layout.Shards
+	for _, pr := range p.partners {
+		out = append(out, pr.plan.shards...)
+	}
+	return out
+}

@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamsync/streamsync/inspect"
+	"github.com/streamsync/streamsync/sinks/partner"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -33,11 +36,14 @@ func runPipeline(ctx context.Context, e *env) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
-	if e.cfg.Sink.UsesProfile() {
-		// a profile that cannot be used stops start-up before anything
-		// connects, naming its line (docs/partners.md, "Errors at start-up")
-		if _, err := loadProfile(e.cfg.Sink); err != nil {
-			return err
+	// a profile that cannot be used stops start-up before anything
+	// connects, naming its line (docs/partners.md, "Errors at start-up")
+	plans := partnerPlans(e.cfg, shardsOf(e.cfg))
+	for _, pl := range plans {
+		if pl.sink.UsesProfile() {
+			if _, err := loadProfile(pl.sink); err != nil {
+				return err
+			}
 		}
 	}
 	p, err := openProcess(ctx, e)
@@ -49,13 +55,32 @@ func runPipeline(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	if p.sink, err = newSink(e.cfg, e.log, tracing.New(tr.provider).Transport, p.reg, layout.NewIDMapStore(p.rdb, p.shards)); err != nil {
-		return err
+	for _, pl := range plans {
+		pr := &partnerRun{plan: pl, reg: p.reg}
+		if len(plans) > 1 {
+			// every metric names its partner (docs/operations.md, "Metrics")
+			pr.reg = prometheus.WrapRegistererWith(prometheus.Labels{"partner": pl.name}, p.reg)
+		}
+		if pr.sink, err = newSink(e.cfg, pl.sink, e.log.With("partner", pl.name), tracing.New(tr.provider).Transport, pr.reg, layout.NewIDMapStore(p.rdb, pl.shards)); err != nil {
+			return err
+		}
+		p.onClose(func() { _ = pr.sink.Close() })
+		// lag, pending, delayed, retrying, dead, step counts: read from
+		// Redis on scrape, summed over the shards.
+		gauges, err := inspect.New(inspect.Options{RDB: p.rdb, Shards: pl.shards}).Gauges(0, e.log)
+		if err != nil {
+			return err
+		}
+		pr.reg.MustRegister(gauges)
+		p.partners = append(p.partners, pr)
 	}
-	p.onClose(func() { _ = p.sink.Close() })
-	run, err := newPipeline(p, tr.provider)
-	if err != nil {
-		return err
+	var runs []component
+	for _, pr := range p.partners {
+		run, err := newPipeline(p, pr, tr.provider)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, run)
 	}
 	parts := []component{tr}
 	for _, build := range []func(*runProcess) (component, error){
@@ -68,15 +93,25 @@ func runPipeline(ctx context.Context, e *env) error {
 		parts = append(parts, c)
 	}
 	var l lifecycle
-	if err := l.start(ctx, append(parts, run)...); err != nil {
+	if err := l.start(ctx, append(parts, runs...)...); err != nil {
 		return err
 	}
-	keys := p.shards[0]
-	e.log.Info("streamsync running", "events", keys.Events, "shards", len(p.shards), "redis_cluster", e.cfg.Redis.IsCluster(), "group", keys.Group,
-		"consumer", p.consumer, "partner", apiclient.RedactURL(e.cfg.Sink.BaseURL), "profile", e.cfg.Sink.Profile, "attempt_log", p.attemptLog())
+	for _, pr := range p.partners {
+		keys := pr.plan.shards[0]
+		e.log.Info("streamsync running", "partner", pr.plan.name, "events", keys.Events, "shards", len(p.shards), "redis_cluster", e.cfg.Redis.IsCluster(),
+			"group", keys.Group, "consumer", p.consumer, "base_url", apiclient.RedactURL(pr.plan.sink.BaseURL), "profile", pr.plan.sink.Profile,
+			"attempt_log", p.attemptLog())
+	}
+	stopped := make(chan struct{}, len(runs))
+	for _, r := range runs {
+		go func() {
+			<-r.(*pipelineRun).done
+			stopped <- struct{}{}
+		}()
+	}
 	select {
 	case <-ctx.Done():
-	case <-run.done:
+	case <-stopped: // one pipeline failed: the process stops, and says why
 	}
 	if err := l.stop(context.WithoutCancel(ctx)); err != nil {
 		return err
@@ -94,10 +129,21 @@ type pipelineRun struct {
 	err    error
 }
 
-// newPipeline builds the pipeline of the settings: stream.*, event.*,
-// retry.*, dependency.*, delivering to the process' sink; op=sync events
-// read source.*.
-func newPipeline(p *runProcess, tp *tracing.Provider) (*pipelineRun, error) {
+// partnerRun is one partner's part of `streamsync run`: its sink and the
+// pipeline that reads the events stream with its consumer group, and the
+// registerer its metrics go to (labelled with the partner when there are
+// several).
+type partnerRun struct {
+	plan     partnerPlan
+	reg      prometheus.Registerer
+	sink     *partner.Sink
+	pipeline *pipeline.Pipeline
+}
+
+// newPipeline builds the pipeline of one partner from the settings:
+// stream.*, event.*, retry.*, dependency.*, delivering to the partner's
+// sink; op=sync events read source.*.
+func newPipeline(p *runProcess, pr *partnerRun, tp *tracing.Provider) (*pipelineRun, error) {
 	cfg := p.cfg
 	src, err := openSource(cfg.Source, p.log)
 	if err != nil {
@@ -105,22 +151,22 @@ func newPipeline(p *runProcess, tp *tracing.Provider) (*pipelineRun, error) {
 	}
 	p.onClose(func() { _ = src.Close() })
 	pl, err := pipeline.New(pipeline.Config{
-		Shards: p.shards, Name: p.name, Instance: p.consumer,
+		Shards: pr.plan.shards, Name: p.name, Instance: p.consumer,
 		Subscriber:  ordered.Config{Batch: cfg.Stream.Batch, MaxInFlight: cfg.Stream.MaxInFlight},
-		PartnerName: cfg.Sink.PartnerName,
-		Limits:      event.Limits{MaxBytes: cfg.Event.MaxBytes},
-		Retry:       handlers.RetryPolicy{Initial: cfg.Retry.Initial, Max: cfg.Retry.Max, MaxAttempts: cfg.Retry.MaxAttempts},
-		MaxWait:     cfg.Dependency.MaxWait,
-		LeaseTTL:    2 * cfg.Sink.Timeout,
-		AttemptLog:  p.attemptLog(),
-		Records:     recordReader(src),
-		Tracing:     tp,
-		Logger:      p.log, Registerer: p.reg,
-	}, p.rdb, p.sink)
+		PartnerName: pr.plan.name, Route: pr.plan.route(),
+		Limits:     event.Limits{MaxBytes: cfg.Event.MaxBytes},
+		Retry:      handlers.RetryPolicy{Initial: cfg.Retry.Initial, Max: cfg.Retry.Max, MaxAttempts: cfg.Retry.MaxAttempts},
+		MaxWait:    cfg.Dependency.MaxWait,
+		LeaseTTL:   2 * pr.plan.sink.Timeout,
+		AttemptLog: p.attemptLog(),
+		Records:    recordReader(src),
+		Tracing:    tp,
+		Logger:     p.log.With("partner", pr.plan.name), Registerer: pr.reg,
+	}, p.rdb, pr.sink)
 	if err != nil {
 		return nil, err
 	}
-	p.pipeline = pl
+	pr.pipeline = pl
 	return &pipelineRun{p: pl, done: make(chan struct{})}, nil
 }
 

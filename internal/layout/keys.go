@@ -45,7 +45,13 @@ type Keys struct {
 	// from the configured events stream without a shard's tag, so that the
 	// number of shards does not change it.
 	ProofKey string
-	base     string
+	// Target is the partner this key set's re-entered entries are meant
+	// for (a retry, a released child, a replay): their _ss_for field, so
+	// that the other partners reading the same events stream pass them by
+	// (docs/partners.md, "Several partners"). Empty with one partner.
+	Target string
+	base   string
+	pair   string // a partner's prefix, shared by its two directions (keys_partner.go)
 }
 
 // NewKeys derives the key set from the configured stream names: those as

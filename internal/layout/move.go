@@ -22,6 +22,8 @@ import (
 // KEYS[4] attempts stream               KEYS[5] steps hash      KEYS[6] dead stream
 // ARGV[1] now, unix ms   ARGV[2] limit   ARGV[3] step for the row ("" = none)
 // ARGV[4] instance       ARGV[5] "1": write rows
+// ARGV[6] the partner the entry is re-entered for ("" = none): its
+// _ss_for field, so that the other partners reading the stream pass it by
 //
 // Returns {the number of members taken from the ZSET, the due time (unix
 // ms) of the earliest member left, or false when none is}.
@@ -34,6 +36,14 @@ for _, id in ipairs(ids) do
   local f = p and decode_entry(p)
   -- nothing below can fail: f is a checked list of at most MAXV strings
   redis.call('ZREM', KEYS[1], id)
+  if f and ARGV[6] ~= '' then
+    local g = {}
+    for i = 1, #f, 2 do
+      if f[i] ~= '_ss_for' then g[#g + 1] = f[i]; g[#g + 1] = f[i + 1] end
+    end
+    g[#g + 1] = '_ss_for'; g[#g + 1] = ARGV[6]
+    f = g
+  end
   if f then
     local sid = redis.call('XADD', KEYS[3], '*', unpack(f))
     redis.call('HDEL', KEYS[2], id)
@@ -70,7 +80,7 @@ func MoveDue(ctx context.Context, rdb redis.Scripter, k Keys, zset string, now t
 		r = "1"
 	}
 	res, err := moveDueScript.Run(ctx, rdb, []string{zset, k.Payloads, k.Events, k.Attempts, k.Steps, k.Dead},
-		now.UnixMilli(), limit, string(step), instance, r).Slice()
+		now.UnixMilli(), limit, string(step), instance, r, k.Target).Slice()
 	if err != nil {
 		return 0, -1, err
 	}
