@@ -78,4 +78,3 @@ func (pl partnerPlan) route() func(map[string]string) bool {
 			(len(r.Origins) == 0 || slices.Contains(r.Origins, f["origin"]))
 	}
 }
-
