@@ -34,6 +34,10 @@ const (
 	// events stream every partner reads (docs/partners.md, "Several
 	// partners"). The other partners pass the entry by.
 	MetaFor = "_ss_for"
+	// MetaResolved marks an event that settles a conflict between the two
+	// sides of a two-way partner (docs/partners.md, "Conflicts"): it is
+	// delivered without another conflict check.
+	MetaResolved = "_ss_resolved"
 )
 
 // Meta is what an event carries from one entry to the next.
@@ -51,6 +55,8 @@ type Meta struct {
 	// apart from partner calls.
 	SourceFails int
 	Trace       string // traceparent of the span that parked the event, for the next pass
+	// Resolved: MetaResolved was set; the event settles a conflict.
+	Resolved bool
 }
 
 // MetaOf reads the meta fields of an entry.
@@ -64,6 +70,7 @@ func MetaOf(fields map[string]string) Meta {
 	m.Proof = fields[MetaProof]
 	m.SourceFails = atoi(fields[MetaSourceFails])
 	m.Trace = fields[MetaTrace]
+	m.Resolved = fields[MetaResolved] == "1"
 	return m
 }
 
@@ -97,6 +104,9 @@ func (m Meta) Fields() []string {
 	}
 	if m.Trace != "" {
 		f = append(f, MetaTrace, m.Trace)
+	}
+	if m.Resolved {
+		f = append(f, MetaResolved, "1")
 	}
 	return f
 }

@@ -13,6 +13,7 @@ const (
 	NameSync     = "sync" // op=sync: the record read from the source (docs/backfill.md)
 	NameLoop     = "loop"
 	NameLedger   = "ledger"
+	NameTwoWay   = "twoway" // a two-way partner's echoes and conflicts (docs/partners.md)
 	NameGate     = "gate"
 	NameDeliver  = "deliver"
 )
@@ -34,11 +35,14 @@ type StepsConfig struct {
 	MaxWait         time.Duration // a child's wait for a parent never seen
 	Recheck         time.Duration // a parked child is looked at again this often at the latest
 	Sender          Sender
+	// TwoWay, when set, runs after the ledger step for the events of a
+	// two-way partner's pipelines: echoes and conflicts (package twoway).
+	TwoWay StepFunc
 }
 
 // Steps are what every event goes through, in this order:
 //
-//	validate → sync → loop → ledger → gate → deliver
+//	validate → sync → loop → ledger → [twoway] → gate → deliver
 //
 // Validate reads the stream entry (Work.Fields) into Work.Event and
 // Work.Meta. The pipeline then looks up what the others need — the ledger's
@@ -56,14 +60,14 @@ func NewSteps(c StepsConfig, wrap Middleware) Steps {
 	if wrap == nil {
 		wrap = func(_ string, s StepFunc) StepFunc { return s }
 	}
-	return Steps{
-		Validate: wrap(NameValidate, ValidateEntry(c.Limits)),
-		Run: Chain(
-			wrap(NameSync, SyncRead(c.Records, c.Retry, c.OnSourceFailure)),
-			wrap(NameLoop, LoopFilter(c.PartnerName)),
-			wrap(NameLedger, LedgerGuard()),
-			wrap(NameGate, DependencyGate(c.MaxWait, c.Recheck)),
-			wrap(NameDeliver, Deliver(c.Sender, c.Retry, c.Recheck)),
-		),
+	run := []StepFunc{
+		wrap(NameSync, SyncRead(c.Records, c.Retry, c.OnSourceFailure)),
+		wrap(NameLoop, LoopFilter(c.PartnerName)),
+		wrap(NameLedger, LedgerGuard()),
 	}
+	if c.TwoWay != nil {
+		run = append(run, wrap(NameTwoWay, c.TwoWay))
+	}
+	run = append(run, wrap(NameGate, DependencyGate(c.MaxWait, c.Recheck)), wrap(NameDeliver, Deliver(c.Sender, c.Retry, c.Recheck)))
+	return Steps{Validate: wrap(NameValidate, ValidateEntry(c.Limits)), Run: Chain(run...)}
 }

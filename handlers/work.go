@@ -17,12 +17,16 @@ const (
 	StepSkippedStale     Step = "skipped_stale"
 	StepSkippedUnchanged Step = "skipped_unchanged"
 	StepSkippedLoop      Step = "skipped_loop"
-	StepParked           Step = "parked"
-	StepReleased         Step = "released"
-	StepRetryScheduled   Step = "retry_scheduled"
-	StepDead             Step = "dead"
-	StepInvalid          Step = "invalid"
-	StepReplayed         Step = "replayed"
+	// StepSkippedConflict: a change of a two-way partner's record that the
+	// other side's change won over, by the entity's conflict policy
+	// (docs/partners.md, "Conflicts").
+	StepSkippedConflict Step = "skipped_conflict"
+	StepParked          Step = "parked"
+	StepReleased        Step = "released"
+	StepRetryScheduled  Step = "retry_scheduled"
+	StepDead            Step = "dead"
+	StepInvalid         Step = "invalid"
+	StepReplayed        Step = "replayed"
 	// Prepared events (docs/producers.md); cancelled is terminal.
 	StepPrepared  Step = "prepared"
 	StepConfirmed Step = "confirmed"
@@ -36,6 +40,10 @@ const (
 	ReasonRejected      = "rejected"
 	ReasonExhausted     = "exhausted"
 	ReasonUnconfirmed   = "unconfirmed" // a prepared event never confirmed (docs/producers.md)
+	// ReasonConflict: both sides of a two-way partner changed the record
+	// since they last agreed, and the entity's policy is manual
+	// (docs/partners.md, "Conflicts").
+	ReasonConflict = "conflict"
 )
 
 // Work is one event on its way through the steps, with what the pipeline

@@ -47,7 +47,10 @@ type Config struct {
 	// partners"); nil takes every entry. An entry it refuses, or one whose
 	// _ss_for names another partner than the shard keys' Target, is acked
 	// with no step and no row: it is not this partner's.
-	Route  func(fields map[string]string) bool
+	Route func(fields map[string]string) bool
+	// TwoWay is the step of a two-way partner's echoes and conflicts
+	// (package twoway); nil for a one-way partner.
+	TwoWay handlers.StepFunc
 	Limits event.Limits
 	Retry  handlers.RetryPolicy
 	// MaxWait bounds a child's wait for a parent never seen; Recheck is how
@@ -183,7 +186,7 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 		workers: newWorkers(len(cfg.Shards) * cmp.Or(cfg.Subscriber.MaxInFlight, ordered.DefaultMaxInFlight)),
 	}
 	p.steps = handlers.NewSteps(handlers.StepsConfig{Limits: cfg.Limits, Records: cfg.Records, OnSourceFailure: p.metrics.sourceFailures.Inc,
-		PartnerName: cfg.PartnerName, Retry: cfg.Retry, MaxWait: cfg.MaxWait, Recheck: cfg.Recheck, Sender: sender}, tr.Wrap)
+		PartnerName: cfg.PartnerName, Retry: cfg.Retry, MaxWait: cfg.MaxWait, Recheck: cfg.Recheck, Sender: sender, TwoWay: cfg.TwoWay}, tr.Wrap)
 	router.AddMiddleware(middleware.Recoverer)
 	p.owners = newOwners(rdb, cfg.Shards, cfg.Consumer, cfg.LeaseTTL, cfg.Logger)
 	for i, keys := range cfg.Shards {

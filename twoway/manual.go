@@ -1,0 +1,152 @@
+package twoway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/source"
+)
+
+// State is one side's record in a conflict: its version and data, or
+// deleted.
+type State struct {
+	Version int64           `json:"version"`
+	Data    json.RawMessage `json:"data,omitempty"`
+	Deleted bool            `json:"deleted,omitempty"`
+}
+
+// Conflict is a conflict left to an operator (policy manual): the event
+// that met it, the side it came from, and both sides' records then. It is
+// kept in the partner's Conflicts hash until a replay settles it
+// (`streamsync dead replay --take ours|theirs`).
+type Conflict struct {
+	Partner string      `json:"partner"`
+	From    Side        `json:"from"`
+	Event   string      `json:"event_id"`
+	Account string      `json:"account"`
+	Entity  string      `json:"entity"`
+	Key     string      `json:"key"`
+	Parent  *source.Ref `json:"parent,omitempty"`
+	Ours    State       `json:"ours"`
+	Theirs  State       `json:"theirs"`
+}
+
+// maxStateInError bounds each side's data in a dead letter's dead_error.
+const maxStateInError = 512
+
+// manual dead-letters e with reason conflict, both sides' records in its
+// error and in the partner's Conflicts hash; the other side's own change,
+// when it comes, is stale (it waits in this conflict).
+func (p *Pair) manual(ctx context.Context, w *handlers.Work, _ layout.Agreement, cur source.Record, found bool) (*handlers.Outcome, error) {
+	e, from := w.Event, p.cfg.From
+	mine := State{Version: e.Version, Data: e.Data, Deleted: e.Op == event.OpDelete}
+	other := State{Version: cur.Version, Data: cur.Data, Deleted: !found}
+	c := Conflict{Partner: p.cfg.Partner, From: from, Event: e.ID, Account: e.Account, Entity: e.Entity, Key: e.Key}
+	if e.HasParent() {
+		c.Parent = &source.Ref{Entity: e.ParentEntity, Key: e.ParentKey}
+	}
+	if from == Ours {
+		c.Ours, c.Theirs = mine, other
+	} else {
+		c.Ours, c.Theirs = other, mine
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("conflict of %s/%s: %w", e.Entity, e.Key, err)
+	}
+	k := p.cfg.Keys.For(e.Account)
+	if err := p.rdb.HSet(ctx, k.Conflicts(e.Entity), e.Key, b).Err(); err != nil {
+		return nil, fmt.Errorf("conflict of %s/%s: %w", e.Entity, e.Key, err)
+	}
+	if found {
+		if err := p.agree(ctx, e, "", from.Other(), cur.Version); err != nil {
+			return nil, err
+		}
+	}
+	return &handlers.Outcome{Step: handlers.StepDead, DeadReason: handlers.ReasonConflict, Attempt: w.Meta.Attempts,
+		Error: fmt.Sprintf("both sides changed the record since they last agreed: ours %s; theirs %s; settle it with `streamsync dead replay --partner %s --id <dead letter id> --take ours|theirs`",
+			c.Ours.short(), c.Theirs.short(), p.cfg.Partner)}, nil
+}
+
+// short is the state for a dead letter's error: version and data, cut.
+func (s State) short() string {
+	if s.Deleted {
+		return fmt.Sprintf("deleted (version %d)", s.Version)
+	}
+	d := string(s.Data)
+	if len(d) > maxStateInError {
+		d = d[:maxStateInError] + "…"
+	}
+	return fmt.Sprintf("version %d %s", s.Version, d)
+}
+
+// ErrNoConflict is returned by ReadConflict for a record with no conflict
+// kept.
+var ErrNoConflict = errors.New("no conflict is kept for this record")
+
+// ReadConflict is the conflict kept for one record of the partner whose
+// key sets are keys.
+func ReadConflict(ctx context.Context, rdb redis.Cmdable, keys layout.Shards, account, entity, key string) (Conflict, error) {
+	s, err := rdb.HGet(ctx, keys.For(account).Conflicts(entity), key).Result()
+	if errors.Is(err, redis.Nil) {
+		return Conflict{}, ErrNoConflict
+	}
+	if err != nil {
+		return Conflict{}, err
+	}
+	var c Conflict
+	if err := json.Unmarshal([]byte(s), &c); err != nil {
+		return Conflict{}, fmt.Errorf("conflict of %s/%s: %w", entity, key, err)
+	}
+	return c, nil
+}
+
+// Settle is the event that settles c with side take's record, and the
+// direction it goes: to the partner (take == Ours) or to our system.
+// The caller appends it, marked resolved, to that direction's stream,
+// then forgets the conflict (Forget).
+func (c Conflict) Settle(take Side) (event.Event, error) {
+	var s State
+	switch take {
+	case Ours:
+		s = c.Ours
+	case Theirs:
+		s = c.Theirs
+	default:
+		return event.Event{}, fmt.Errorf("take %q: must be ours or theirs", take)
+	}
+	e := event.Event{ID: "settle-" + c.Event, Account: c.Account, Entity: c.Entity, Key: c.Key, Version: s.Version}
+	if len(e.ID) > 128 {
+		e.ID = e.ID[:128]
+	}
+	if s.Deleted {
+		e.Op = event.OpDelete
+		// the winning side deleted it; the other side's version domain is
+		// unknown here, so the delete goes as the newest it can
+		other := c.Theirs
+		if take == Theirs {
+			other = c.Ours
+		}
+		e.Version = max(s.Version, other.Version) + 1
+	} else {
+		e.Op, e.Data = event.OpUpsert, s.Data
+	}
+	if c.Parent != nil {
+		e.ParentEntity, e.ParentKey = c.Parent.Entity, c.Parent.Key
+	}
+	if e.Version <= 0 {
+		e.Version = 1
+	}
+	return e, nil
+}
+
+// Forget removes the conflict kept for one record.
+func Forget(ctx context.Context, rdb redis.Cmdable, keys layout.Shards, account, entity, key string) error {
+	return rdb.HDel(ctx, keys.For(account).Conflicts(entity), key).Err()
+}

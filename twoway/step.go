@@ -1,0 +1,144 @@
+package twoway
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/handlers"
+	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/internal/proof"
+	"github.com/streamsync/streamsync/source"
+)
+
+// Step is the pipeline step of this direction (handlers.StepsConfig.TwoWay):
+// echoes end skipped_loop, changes already settled skipped_stale, and
+// conflicts are settled by the entity's policy before anything is written.
+// An error (Redis) leaves the entry pending.
+func (p *Pair) Step() handlers.StepFunc {
+	return func(ctx context.Context, w *handlers.Work) (*handlers.Outcome, error) {
+		e := w.Event
+		if e.Op == event.OpSync {
+			return nil, nil
+		}
+		k := p.cfg.Keys.For(e.Account)
+		a, err := layout.ReadAgreement(ctx, p.rdb, k, e.Entity, e.Key)
+		if err != nil {
+			return nil, err
+		}
+		h := p.hash(e)
+		from := p.cfg.From
+		if w.Meta.Resolved || w.Meta.Proven != proof.None {
+			return nil, nil // settles a conflict, or an operator's replay or a repair: written as it is
+		}
+		if a.Found && a.Hash == h {
+			// what streamsync last wrote to the other side, or heard from
+			// it, coming back: an echo, whatever its origin says
+			if err := p.agree(ctx, e, "", from, e.Version); err != nil {
+				return nil, err
+			}
+			return &handlers.Outcome{Step: handlers.StepSkippedLoop, Ledger: handlers.LedgerSet, Attempt: w.Meta.Attempts,
+				Error: fmt.Sprintf("an echo: equal to what %s and %s last agreed on", from, from.Other())}, nil
+		}
+		if a.Found && e.Version <= settled(a, from) {
+			return &handlers.Outcome{Step: handlers.StepSkippedStale, Attempt: w.Meta.Attempts,
+				Error: fmt.Sprintf("%s version %d is not newer than the one already settled (%d)", from, e.Version, settled(a, from))}, nil
+		}
+		if p.cfg.Target == nil {
+			return nil, nil
+		}
+		cur, found, err := p.cfg.Target.Get(ctx, e.Entity, e.Key)
+		if err != nil {
+			n := w.Meta.Attempts + 1
+			o := &handlers.Outcome{Attempt: n, Meta: w.Meta}
+			o.Meta.Attempts = n
+			detail := fmt.Sprintf("reading %s's record before writing it: %v", from.Other(), err)
+			if n >= p.cfg.Retry.MaxAttempts {
+				o.Step, o.DeadReason, o.Error = handlers.StepDead, handlers.ReasonExhausted, detail
+			} else {
+				o.Step, o.Error, o.Due = handlers.StepRetryScheduled, detail, w.Now.Add(p.cfg.Retry.Backoff(n))
+			}
+			return o, nil
+		}
+		hc := p.recordHash(e.Entity, cur, found)
+		switch {
+		case hc == h:
+			// the other side holds this content already
+			if err := p.agree(ctx, e, h, from, e.Version); err != nil {
+				return nil, err
+			}
+			return &handlers.Outcome{Step: handlers.StepSkippedUnchanged, Ledger: handlers.LedgerSet, Attempt: w.Meta.Attempts,
+				Error: fmt.Sprintf("%s holds this content already", from.Other())}, nil
+		case !a.Found && !found, a.Found && a.Hash != "" && hc == a.Hash:
+			return nil, nil // the other side did not change it: no conflict
+		}
+		return p.conflict(ctx, w, a, cur, found)
+	}
+}
+
+// conflict settles a change of the record on both sides since they last
+// agreed, by the entity's policy.
+func (p *Pair) conflict(ctx context.Context, w *handlers.Work, a layout.Agreement, cur source.Record, found bool) (*handlers.Outcome, error) {
+	e, from := w.Event, p.cfg.From
+	to := from.Other()
+	policy := p.cfg.Policy(e.Entity)
+	var fromWins bool
+	switch policy {
+	case PolicyOurs:
+		fromWins = from == Ours
+	case PolicyTheirs:
+		fromWins = from == Theirs
+	case PolicyManual:
+		return p.manual(ctx, w, a, cur, found)
+	default: // newest: by each side's version (a time, for this to mean "newest"); a deletion of unknown time loses
+		fromWins = !found || e.Version >= cur.Version
+	}
+	if fromWins {
+		// written over the other side's change, which is settled: its own
+		// event, when it comes, is stale
+		if found {
+			if err := p.agree(ctx, e, "", to, cur.Version); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	}
+	r := resolution(e, cur, found, a, to)
+	if err := p.cfg.Resolve(ctx, r); err != nil {
+		return nil, fmt.Errorf("conflict of %s/%s: %w", e.Entity, e.Key, err)
+	}
+	if err := p.agree(ctx, e, "", from, e.Version); err != nil {
+		return nil, err
+	}
+	return &handlers.Outcome{Step: handlers.StepSkippedConflict, Attempt: w.Meta.Attempts,
+		Error: fmt.Sprintf("conflict: %s changed the record too; by policy %s, %s's record (version %d) is kept and written to %s",
+			to, policy, to, r.Version, from)}, nil
+}
+
+// resolution is the event that writes side to's record (cur; a delete when
+// it does not have it) to the other side, in place of e.
+func resolution(e event.Event, cur source.Record, found bool, a layout.Agreement, to Side) event.Event {
+	r := event.Event{ID: resolutionID(e.ID), Account: e.Account, Entity: e.Entity, Key: e.Key}
+	if found {
+		r.Op, r.Version, r.Data = event.OpUpsert, cur.Version, cur.Data
+		if cur.Parent != nil {
+			r.ParentEntity, r.ParentKey = cur.Parent.Entity, cur.Parent.Key
+		}
+	} else {
+		r.Op, r.Version = event.OpDelete, settled(a, to)+1
+	}
+	if r.Version <= 0 {
+		r.Version = 1
+	}
+	return r
+}
+
+// resolutionID is the id of the event that settles e's conflict: "cf-" and
+// e's id, cut to an event id's 128 bytes.
+func resolutionID(id string) string {
+	s := "cf-" + id
+	if len(s) > 128 {
+		s = s[:128]
+	}
+	return s
+}
