@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// The echo (docs/partnersim-crm.md, "Echo"): after every write it applies,
+// The echo (docs/partnersim.md): after every write it applies,
 // the simulator sends the change back to a receiver as its own change — a
 // new version, no origin — the way a system that re-emits every write it
 // receives does. It is what two-way sync must not turn into ping-pong.

@@ -7,7 +7,7 @@ import (
 
 // v1Change is the data of a webhook echo of the built-in API: the record
 // after the write, data null for a delete. Profiles map this exact shape
-// (docs/partnersim-crm.md, "Echo").
+// (docs/partnersim.md).
 type v1Change struct {
 	Entity  string          `json:"entity"`
 	Key     string          `json:"key"`
