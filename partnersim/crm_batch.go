@@ -68,14 +68,17 @@ func (s *Server) crmBatchUpsert(c *crmCall) crmAnswer {
 				parent = &w.ParentID
 			}
 			applyPatch(r, fields, owner, parent, now)
+			s.crmEchoWrite(st, r, now)
 			results[i].ID = r.ID
 			continue
 		}
-		r := &CRMRecord{ExternalID: w.ExternalID, Owner: w.Owner, Fields: compactFields(w.Fields), ParentID: w.ParentID, UpdatedAt: crmTime(now), entity: c.entity}
+		r := &CRMRecord{ExternalID: w.ExternalID, Owner: w.Owner, Fields: compactFields(w.Fields), ParentID: w.ParentID, entity: c.entity}
+		r.touch(now, false)
 		if !st.add(r) {
 			results[i].Code, results[i].Msg = CRMCodeFull, "record store full"
 			continue
 		}
+		s.crmEchoWrite(st, r, now)
 		results[i].ID = r.ID
 	}
 	st.mu.Unlock()

@@ -119,10 +119,12 @@ func (s *Server) crmCreate(c *crmCall) crmAnswer {
 	if b.ParentID != "" && !st.parentOK(b.ParentID) {
 		return crmErr(CRMCodeParentNotFound, "parent not found")
 	}
-	r := &CRMRecord{ExternalID: b.ExternalID, Owner: b.Owner, Fields: compactFields(b.Fields), ParentID: b.ParentID, UpdatedAt: crmTime(now), entity: c.entity}
+	r := &CRMRecord{ExternalID: b.ExternalID, Owner: b.Owner, Fields: compactFields(b.Fields), ParentID: b.ParentID, entity: c.entity}
+	r.touch(now, false)
 	if !st.add(r) {
 		return crmFault(CRMCodeFull, "record store full")
 	}
+	s.crmEchoWrite(st, r, now)
 	a := crmOK(map[string]string{"id": r.ID})
 	a.create = true
 	if requestID != "" {
@@ -176,6 +178,7 @@ func (s *Server) crmPatch(c *crmCall) crmAnswer {
 		return crmErr(CRMCodeInvalid, err.Error())
 	}
 	applyPatch(r, fields, b.Owner, b.ParentID, now)
+	s.crmEchoWrite(st, r, now)
 	return crmOK(nil)
 }
 
@@ -187,7 +190,7 @@ func applyPatch(r *CRMRecord, fields json.RawMessage, owner, parentID *string, n
 	if parentID != nil {
 		r.ParentID = *parentID
 	}
-	r.UpdatedAt = crmTime(now)
+	r.touch(now, false)
 }
 
 // mergeFields sets the top-level fields of patch in cur; a null removes one.
@@ -224,7 +227,9 @@ func (s *Server) crmDelete(c *crmCall) crmAnswer {
 		return crmErr(CRMCodeNotFound, "not found")
 	}
 	if !r.Archived {
-		r.Archived, r.UpdatedAt = true, crmTime(now)
+		r.Archived = true
+		r.touch(now, false)
+		s.crmEchoWrite(st, r, now)
 	}
 	return crmOK(nil)
 }
@@ -232,6 +237,8 @@ func (s *Server) crmDelete(c *crmCall) crmAnswer {
 // crmList is GET /crm/v2/{entity}: with external_id, the records that carry
 // it (archived ones included); otherwise a page of every record, in id
 // order, from offset, at most limit (1–200, default 50), with the total.
+// With updated_after=T (RFC 3339) only the records whose updated_at is at
+// or after T are listed (and counted in total): offset pages through them.
 func (s *Server) crmList(c *crmCall) crmAnswer {
 	q := c.r.URL.Query()
 	if q.Has("external_id") {
@@ -252,6 +259,15 @@ func (s *Server) crmList(c *crmCall) crmAnswer {
 		}
 		limit = n
 	}
+	var after time.Time
+	filtered := q.Has("updated_after")
+	if filtered {
+		t, err := time.Parse(time.RFC3339, q.Get("updated_after"))
+		if err != nil {
+			return crmErr(CRMCodeInvalid, "updated_after must be an RFC 3339 time")
+		}
+		after = t
+	}
 	shuffle := s.Faults().CRM.ShufflePages
 	st := s.crm
 	st.mu.Lock()
@@ -259,6 +275,9 @@ func (s *Server) crmList(c *crmCall) crmAnswer {
 	var recs []*CRMRecord
 	if e := st.entities[c.entity]; e != nil {
 		recs = e.recs
+	}
+	if filtered {
+		recs = updatedSince(recs, after)
 	}
 	total := len(recs)
 	page := []*CRMRecord{}
@@ -290,4 +309,15 @@ func crmItems(items []*CRMRecord, total *int) crmAnswer {
 		Items []*CRMRecord `json:"items"`
 		Total *int         `json:"total,omitempty"`
 	}{items, total})
+}
+
+// updatedSince is the records updated at or after t, in their order.
+func updatedSince(recs []*CRMRecord, t time.Time) []*CRMRecord {
+	out := []*CRMRecord{}
+	for _, r := range recs {
+		if !r.updated.Before(t) {
+			out = append(out, r)
+		}
+	}
+	return out
 }

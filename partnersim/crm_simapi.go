@@ -75,12 +75,13 @@ func (s *Server) CRMSeed(spec SeedSpec) (int, error) {
 	if spec.Accounts <= 0 {
 		spec.Accounts = 10
 	}
-	at := crmTime(s.opts.Now())
+	now := s.opts.Now()
 	st := s.crm
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for i := spec.Start; i < spec.Start+spec.Count; i++ {
-		r := &CRMRecord{ExternalID: SeedKey(spec.Prefix, i), Owner: "acc-" + strconv.Itoa(i%spec.Accounts), Fields: SeedData(i), UpdatedAt: at, entity: spec.Entity}
+		r := &CRMRecord{ExternalID: SeedKey(spec.Prefix, i), Owner: "acc-" + strconv.Itoa(i%spec.Accounts), Fields: SeedData(i), entity: spec.Entity}
+		r.touch(now, false)
 		if !st.add(r) {
 			return i - spec.Start, errors.New("record store full")
 		}

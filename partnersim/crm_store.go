@@ -21,7 +21,8 @@ type CRMRecord struct {
 	UpdatedAt  string          `json:"updated_at"` // RFC 3339, seconds, +08:00
 	Archived   bool            `json:"archived"`
 
-	entity string
+	entity  string
+	updated time.Time // UpdatedAt as a time (touch sets both)
 }
 
 // crmEntity holds one entity's records in id order (= creation order) and by

@@ -97,7 +97,9 @@ func (s *Server) applyPut(id recordID, b putBody, now time.Time) (int, any) {
 	}
 	rec := &record{Account: b.Account, Version: b.Version, Data: b.Data, Parent: b.Parent, UpdatedAt: now}
 	s.setRecord(id, rec)
-	return status, rec.view()
+	v := rec.view() // the answer shows the write; its echo has the next version
+	s.echoWrite(id, rec)
+	return status, v
 }
 
 func (b putBody) invalid() string {
@@ -141,6 +143,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 			return http.StatusConflict, map[string]any{"error": "stale_version", "current_version": cur.Version}
 		}
 		cur.Deleted, cur.Version, cur.Data, cur.UpdatedAt = true, version, nil, now
+		s.echoWrite(id, cur)
 		return http.StatusNoContent, nil
 	})
 }

@@ -42,6 +42,9 @@ type Options struct {
 	API string
 	// CRM configures the crm API under /crm/ (docs/partnersim-crm.md).
 	CRM CRMOptions
+	// Echo sends every applied write back as a new change (echo.go); off
+	// when its URL is empty.
+	Echo EchoOptions
 	// Seed makes the injected faults repeatable.
 	Seed uint64
 	// Now is the clock (time.Now when nil); tests move it to expire tokens.
@@ -69,6 +72,9 @@ func (o *Options) setDefaults() {
 		o.API = APIBoth
 	}
 	o.CRM.setDefaults()
+	if o.Echo.URL != "" {
+		o.Echo.setDefaults()
+	}
 }
 
 func (o Options) validate() error {
@@ -76,6 +82,9 @@ func (o Options) validate() error {
 		return fmt.Errorf("api must be both, v1 or crm, is %q", o.API)
 	}
 	if err := o.CRM.Validate(); err != nil {
+		return err
+	}
+	if err := o.Echo.Validate(); err != nil {
 		return err
 	}
 	return o.Faults.Validate()
@@ -87,6 +96,7 @@ type Server struct {
 	mux    *http.ServeMux
 	crmMux *http.ServeMux
 	crm    *crmStore
+	echo   *echoer // nil when the echo is off
 
 	mu       sync.Mutex
 	faults   Faults
@@ -105,8 +115,12 @@ type Server struct {
 
 // Stats are counters over the simulator's life (until /_sim/reset).
 type Stats struct {
-	Requests     int64            `json:"requests"`
-	ByStatus     map[string]int64 `json:"by_status"`
+	Requests int64            `json:"requests"`
+	ByStatus map[string]int64 `json:"by_status"`
+	// ByRoute counts the built-in API's requests by method and route, e.g.
+	// "PUT /v1/{entity}/{key}", "GET /v1/{entity}" (the crm API's are in
+	// State.CRM.Requests); a request no route matches counts as "other".
+	ByRoute      map[string]int64 `json:"by_route"`
 	TokensIssued int64            `json:"tokens_issued"`
 	// Overlaps counts record requests that arrived while another one for the
 	// same account was still being handled.
@@ -125,6 +139,9 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, faults: opts.Faults, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))}
 	s.crm = newCRMStore(opts.CRM, opts.IdemMax, opts.Seed)
+	if opts.Echo.URL != "" {
+		s.echo = newEchoer(opts.Echo, opts.Now, opts.Logger)
+	}
 	s.resetLocked()
 	s.crmMux = http.NewServeMux()
 	s.routeCRM(s.crmMux)
@@ -146,6 +163,8 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("POST /_sim/reset", s.handleReset)
 	s.mux.HandleFunc("POST /_sim/seed", s.handleSeed)
 	s.mux.HandleFunc("POST /_sim/drift", s.handleDrift)
+	s.mux.HandleFunc("POST /_sim/change", s.handleChange)
+	s.mux.HandleFunc("POST /_sim/changes", s.handleChanges)
 	s.mux.HandleFunc("GET /_sim/crm/stats", s.handleCRMStats)
 	s.mux.HandleFunc("GET /_sim/crm/records", s.handleCRMRecords)
 	s.mux.HandleFunc("GET /_sim/crm/duplicates", s.handleCRMDuplicates)
@@ -161,8 +180,19 @@ func (s *Server) resetLocked() {
 	s.idemFIFO = nil
 	s.log = nil
 	s.inFlight = map[string]int{}
-	s.stats = Stats{ByStatus: map[string]int64{}, OverlapsByAccount: map[string]int64{}}
+	s.stats = Stats{ByStatus: map[string]int64{}, ByRoute: map[string]int64{}, OverlapsByAccount: map[string]int64{}}
 	s.crm.reset()
+	if s.echo != nil {
+		s.echo.reset()
+	}
+}
+
+// Close stops the echo's senders (echoes not sent yet are dropped); the
+// simulator keeps answering. It may be called more than once.
+func (s *Server) Close() {
+	if s.echo != nil {
+		s.echo.close()
+	}
 }
 
 // ServeHTTP serves the partner APIs and the /_sim control endpoints.
@@ -188,6 +218,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.stats.Requests++
 	s.stats.ByStatus[strconv.Itoa(sw.status)]++
+	route := r.Pattern
+	if route == "" {
+		route = "other"
+	}
+	s.stats.ByRoute[route]++
 	s.mu.Unlock()
 	s.opts.Logger.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // LogEntry is one PUT or DELETE the simulator answered.
@@ -33,12 +34,17 @@ type RecordState struct {
 	Data    json.RawMessage `json:"data,omitempty"`
 	Parent  *Ref            `json:"parent,omitempty"`
 	Deleted bool            `json:"deleted,omitempty"`
+	// UpdatedAt is when the record was last written (its updated_at).
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // State is what /_sim/state answers.
 type State struct {
 	Records []RecordState `json:"records"`
 	Stats   Stats         `json:"stats"`
+	// CRM are the crm API's counters (GET /_sim/crm/stats); Echo the echo's.
+	CRM  CRMStats  `json:"crm"`
+	Echo EchoStats `json:"echo"`
 }
 
 func (s *Server) logRequest(e LogEntry) {
@@ -59,6 +65,11 @@ func (s *Server) Snapshot(account string) State {
 	defer s.mu.Unlock()
 	st := State{Records: []RecordState{}, Stats: s.stats}
 	st.Stats.ByStatus = maps.Clone(s.stats.ByStatus)
+	st.Stats.ByRoute = maps.Clone(s.stats.ByRoute)
+	st.CRM = s.CRMStats()
+	if s.echo != nil {
+		st.Echo = s.echo.stats()
+	}
 	st.Stats.OverlapsByAccount = maps.Clone(s.stats.OverlapsByAccount)
 	for _, n := range s.inFlight {
 		st.Stats.InFlight += n
@@ -67,7 +78,7 @@ func (s *Server) Snapshot(account string) State {
 		if account != "" && r.Account != account {
 			continue
 		}
-		st.Records = append(st.Records, RecordState{Entity: id.entity, Key: id.key, Account: r.Account, Version: r.Version, Data: r.Data, Parent: r.Parent, Deleted: r.Deleted})
+		st.Records = append(st.Records, RecordState{Entity: id.entity, Key: id.key, Account: r.Account, Version: r.Version, Data: r.Data, Parent: r.Parent, Deleted: r.Deleted, UpdatedAt: r.UpdatedAt})
 	}
 	slices.SortFunc(st.Records, func(a, b RecordState) int {
 		if c := cmp.Compare(a.Entity, b.Entity); c != 0 {

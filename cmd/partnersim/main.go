@@ -54,8 +54,19 @@ func run(args []string) error {
 	crmRateLimit := fs.Int("crm-rate-limit", partnersim.DefaultCRMRateLimit, "crm calls allowed per --crm-rate-window")
 	crmRateWindow := fs.Duration("crm-rate-window", partnersim.DefaultCRMRateWindow, "the crm API's rate-limit window")
 	crmShuffle := fs.Bool("crm-shuffle", false, "shuffle the items within each crm list page (an unstable order)")
+	echoURL := fs.String("echo-url", "", "send every applied write back to this URL as a new change (docs/partnersim.md); empty: no echo")
+	echoFormat := fs.String("echo-format", partnersim.EchoWebhook, "echo as webhook (Standard Webhooks) or events (streamsync's ingest POST /v1/events)")
+	echoSecret := fs.String("echo-secret", "", "whsec_… secret that signs webhook echoes (or $PARTNERSIM_ECHO_SECRET)")
+	echoToken := fs.String("echo-token", "", "bearer token of events echoes (or $PARTNERSIM_ECHO_TOKEN)")
+	echoDelay := fs.Duration("echo-delay", 0, "hold each echo this long after its write")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *echoSecret == "" {
+		*echoSecret = os.Getenv("PARTNERSIM_ECHO_SECRET")
+	}
+	if *echoToken == "" {
+		*echoToken = os.Getenv("PARTNERSIM_ECHO_TOKEN")
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -74,10 +85,12 @@ func run(args []string) error {
 			Auth: *crmAuth, APIKey: *crmAPIKey, AppKey: *crmAppKey, Secret: *crmSecret,
 			RateLimit: *crmRateLimit, RateWindow: *crmRateWindow,
 		},
+		Echo: partnersim.EchoOptions{URL: *echoURL, Format: *echoFormat, Secret: *echoSecret, Token: *echoToken, Delay: *echoDelay},
 	})
 	if err != nil {
 		return err
 	}
+	defer sim.Close()
 	if *seedCount > 0 && *api == partnersim.APICRM {
 		if *driftEvery > 0 {
 			return errors.New("--drift-every drifts the built-in API's records; it does not go with --api crm")
@@ -127,7 +140,7 @@ func run(args []string) error {
 		}()
 	}
 	logger.Info("partnersim listening", "addr", ln.Addr().String(), "auth", *clientID != "", "token_ttl", tokenTTL.String(),
-		"api", *api, "crm_auth", *crmAuth)
+		"api", *api, "crm_auth", *crmAuth, "echo_url", *echoURL, "echo_format", *echoFormat)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
