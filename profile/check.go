@@ -58,6 +58,10 @@ func (p *Profile) check(line func(path ...string) int) []error {
 		var rps []problem
 		c.read, c.compare, rps = compileRead(e)
 		failAll(rps, section...)
+		if c.read != nil && e.Read.Since != nil {
+			c.read.since, rps = compileSince(*e.Read.Since, c.read, p.Versions())
+			failAll(rps, section...)
+		}
 		if e.Bulk != nil {
 			var bps []problem
 			c.bulk, bps = compileBulk(*e.Bulk, e)
@@ -314,6 +318,7 @@ func mergeRead(d, e *Read) *Read {
 	if e.MaxPageBytes != 0 {
 		out.MaxPageBytes = e.MaxPageBytes
 	}
+	out.Since = pick(e.Since, d.Since)
 	return &out
 }
 

@@ -119,6 +119,10 @@ type Read struct {
 	Item string `yaml:"item"`
 	// MaxPageBytes bounds one page's answer (default 32 MiB).
 	MaxPageBytes int64 `yaml:"max_page_bytes"`
+	// Since, when set, is how List is asked for only the records changed
+	// since a moment, and how an item's updated time is read: what polling
+	// a partner for its changes needs (see Since).
+	Since *Since `yaml:"since"`
 }
 
 // Paging kinds.

@@ -32,8 +32,9 @@ type compiledRead struct {
 	getItem       *gojq.Code
 	next          *gojq.Code
 	maxPageBytes  int64
-	getPartnerID  bool // get names {partner_id}: a point read needs the id map
-	listByAccount bool // list names {account}: the partner filters by account
+	getPartnerID  bool           // get names {partner_id}: a point read needs the id map
+	listByAccount bool           // list names {account}: the partner filters by account
+	since         *compiledSince // nil: the list cannot be asked for changes only
 }
 
 type readRequest struct {

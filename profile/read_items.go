@@ -80,15 +80,31 @@ func (cr *compiledRead) pageItems(body any) ([]any, error) {
 
 // mapItem turns one partner item into our shape by Item.
 func (cr *compiledRead) mapItem(versions string, raw any) (Item, error) {
+	m, err := cr.runItem(raw)
+	if err != nil {
+		return Item{}, err
+	}
+	return itemOf(versions, m)
+}
+
+// runItem is Item's result over one partner item: an object.
+func (cr *compiledRead) runItem(raw any) (map[string]any, error) {
 	v, ok, err := runOne(cr.item, raw)
 	if err != nil {
-		return Item{}, fmt.Errorf("read.item: %w", err)
+		return nil, fmt.Errorf("read.item: %w", err)
 	}
 	m, isObj := v.(map[string]any)
 	if !ok || !isObj {
-		return Item{}, fmt.Errorf("read.item: gave %s, not an object {key, data, …}", typeName(v))
+		return nil, fmt.Errorf("read.item: gave %s, not an object {key, data, …}", typeName(v))
 	}
+	return m, nil
+}
+
+// itemOf reads Item's result m as our shape.
+func itemOf(versions string, m map[string]any) (Item, error) {
 	var it Item
+	var ok bool
+	var err error
 	if it.Key, ok = itemText(m["key"]); !ok || it.Key == "" {
 		return Item{}, fmt.Errorf("read.item: key is %s, not a string or number", typeName(m["key"]))
 	}

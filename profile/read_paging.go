@@ -35,6 +35,9 @@ type Pager struct {
 	lastURL string          // the request whose answer Page reads: relative links resolve against it
 	seen    map[string]bool // cursors and links already followed
 	lastSig [32]byte        // offset, page: the previous page's keys, to catch a parameter the partner ignores
+
+	since   string    // a listing of changes (ChangesPager): read.since's value; "" otherwise
+	changed []Changed // a listing of changes: the last page's
 }
 
 // Pager starts the listing of entity; account, when set, fills {account}
@@ -75,6 +78,9 @@ func (pg *Pager) Request() (Rendered, error) {
 		if pgs.SizeParam != "" {
 			extra.Set(pgs.SizeParam, strconv.Itoa(pgs.Size))
 		}
+		if pg.since != "" {
+			extra.Set(pg.cr.since.param, pg.since)
+		}
 		switch pgs.Kind {
 		case PagingCursor:
 			if pg.cursor != "" {
@@ -110,7 +116,7 @@ func (pg *Pager) Page(header http.Header, body []byte) ([]Item, error) {
 	}
 	items := make([]Item, 0, len(raws))
 	for _, raw := range raws {
-		it, err := pg.cr.mapItem(pg.p.Versions(), raw)
+		it, err := pg.mapOne(raw)
 		if err != nil {
 			return nil, err
 		}
