@@ -42,7 +42,7 @@ func (p *Profile) check(line func(path ...string) int) []error {
 	p.auth, aps = compileAuth(p.Auth)
 	failAll(aps)
 	var wps []problem
-	p.webhooks, wps = compileWebhooks(p.Webhooks, p.auth.kind == AuthHMAC)
+	p.webhooks, wps = compileWebhooks(p.Webhooks, p.auth.hmac)
 	failAll(wps, "webhooks")
 
 	p.checked = map[string]*compiled{}

@@ -51,8 +51,9 @@ var ErrNoWebhooks = errors.New("the profile has no webhooks section")
 var webhookEntityRe = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 
 // compileWebhooks checks the webhooks section; problems name the field
-// under "webhooks". hmac: the profile's auth is hmac.
-func compileWebhooks(w *Webhooks, hmac bool) (*compiledWebhooks, []problem) {
+// under "webhooks". hm is the profile's auth.hmac; nil when its auth is
+// not hmac.
+func compileWebhooks(w *Webhooks, hm *compiledHMAC) (*compiledWebhooks, []problem) {
 	if w == nil {
 		return nil, nil
 	}
@@ -70,8 +71,11 @@ func compileWebhooks(w *Webhooks, hmac bool) (*compiledWebhooks, []problem) {
 		c.scheme = WebhookSchemeStandard
 	case WebhookSchemeStandard:
 	case WebhookSchemeProfile:
-		if !hmac {
+		switch {
+		case hm == nil:
 			ps = append(ps, problem{"scheme", "profile verifies a webhook by auth.hmac, and the profile's auth is not hmac"})
+		case !hm.carriesTimestamp():
+			ps = append(ps, problem{"scheme", "profile needs auth.hmac to send {timestamp} alone in a header or query parameter (hmac.headers or hmac.query), so that a webhook's age can be told"})
 		}
 	default:
 		ps = append(ps, problem{"scheme", fmt.Sprintf("must be standard or profile, is %q", w.Scheme)})

@@ -128,4 +128,8 @@ func TestWebhooksChecked(t *testing.T) {
 	if p := mustParse(t, hmac); p.WebhookScheme() != WebhookSchemeProfile {
 		t.Errorf("scheme %q, want profile", p.WebhookScheme())
 	}
+	noTs := strings.Replace(hmac, `, headers: {X-Ts: "{timestamp}"}`, "", 1)
+	if _, err := Parse([]byte(noTs), "test"); err == nil || !strings.Contains(err.Error(), "webhooks.scheme (line 17): profile needs auth.hmac to send {timestamp}") {
+		t.Errorf("scheme profile without a timestamp header: %v", err)
+	}
 }
