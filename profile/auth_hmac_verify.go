@@ -121,3 +121,10 @@ func parseTimestamp(form, s string) (time.Time, error) {
 	sec, err := strconv.ParseInt(s, 10, 64)
 	return time.Unix(sec, 0), err
 }
+
+// CanVerifyHMAC reports whether VerifyHMAC can verify a request: the
+// profile's auth is hmac and sends {timestamp} alone in a header or query
+// parameter.
+func (p *Profile) CanVerifyHMAC() bool {
+	return p.auth != nil && p.auth.hmac != nil && p.auth.hmac.carriesTimestamp()
+}
