@@ -16,8 +16,8 @@ import (
 // even where a server in front moves that deadline on (internal/httpserve
 // does, as a body keeps its rate). Errors are *refusal.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	deadline := time.Now().Add(h.cfg.ReadTimeout)               // the wall clock: Now judges timestamps only
-	if r.ContentLength != 0 { // a request without a body is already being watched for its client going away: no deadline then
+	deadline := time.Now().Add(h.cfg.ReadTimeout) // the wall clock: Now judges timestamps only
+	if r.ContentLength != 0 {                     // a request without a body is already being watched for its client going away: no deadline then
 		_ = http.NewResponseController(w).SetReadDeadline(deadline) // not supported: the timed reader below still bounds it
 	}
 	var buf bytes.Buffer
