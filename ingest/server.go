@@ -12,6 +12,7 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/internal/httpserve"
 	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/webhook"
 )
 
 // Config configures the Server.
@@ -68,6 +69,13 @@ type Config struct {
 	// Instance and AttemptLog: the attempt log's instance column; rows on.
 	Instance   string
 	AttemptLog bool
+
+	// Webhooks, when it names partners, serves their webhooks at
+	// POST /v1/partners/{name}/webhooks (docs/partners.md, "Webhooks from a
+	// partner"). They prove themselves by their signature, not by a
+	// producer's token; the server's bounds (timeouts, connections) hold
+	// for them too. Its Registerer, Now and Logger default to the ingest's.
+	Webhooks webhook.Config
 }
 
 func (c *Config) setDefaults() {
@@ -142,7 +150,11 @@ func New(cfg Config, rdb redis.UniversalClient) (*Server, error) {
 		s.mux.HandleFunc("POST /v1/events/confirm", s.handleRelease(ActionConfirm, "confirmed"))
 		s.mux.HandleFunc("POST /v1/events/cancel", s.handleRelease(ActionCancel, "cancelled"))
 	}
-	hc := httpserve.Config{Setting: "ingest.addr", Addr: cfg.Addr, Handler: s.authenticate(s.mux), Logger: cfg.Logger, Limits: cfg.HTTP}
+	handler, err := s.withWebhooks(s.authenticate(s.mux))
+	if err != nil {
+		return nil, err
+	}
+	hc := httpserve.Config{Setting: "ingest.addr", Addr: cfg.Addr, Handler: handler, Logger: cfg.Logger, Limits: cfg.HTTP}
 	if ps.open() {
 		hc.LoopbackOnly = "ingest.tokens"
 	}

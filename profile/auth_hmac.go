@@ -117,19 +117,7 @@ func checkNames(s string, names []string) error {
 // bytes of body. The signature goes in sign_header, or is appended as the
 // query parameter sign_query (not itself signed).
 func (h *compiledHMAC) sign(r *http.Request, body []byte, now time.Time, nonce string) error {
-	sum256 := sha256.Sum256(body)
-	sumMD5 := md5.Sum(body)
-	vals := map[string]string{
-		"method":      r.Method,
-		"path":        r.URL.EscapedPath(),
-		"body":        string(body),
-		"body_sha256": hex.EncodeToString(sum256[:]),
-		"body_md5":    hex.EncodeToString(sumMD5[:]),
-		"timestamp":   timestamp(h.Timestamp, now),
-		"nonce":       nonce,
-		"app_key":     h.appKey,
-		"secret":      h.secret,
-	}
+	vals := h.values(r, body, timestamp(h.Timestamp, now), nonce)
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return fmt.Errorf("the request's query: %w", err)
@@ -150,6 +138,24 @@ func (h *compiledHMAC) sign(r *http.Request, body []byte, now time.Time, nonce s
 		r.URL.RawQuery = appendQuery(canon, h.SignQuery, sig)
 	}
 	return nil
+}
+
+// values are the placeholders' values for a request r carrying body,
+// signed at ts with nonce; {query} is the caller's.
+func (h *compiledHMAC) values(r *http.Request, body []byte, ts, nonce string) map[string]string {
+	sum256 := sha256.Sum256(body)
+	sumMD5 := md5.Sum(body)
+	return map[string]string{
+		"method":      r.Method,
+		"path":        r.URL.EscapedPath(),
+		"body":        string(body),
+		"body_sha256": hex.EncodeToString(sum256[:]),
+		"body_md5":    hex.EncodeToString(sumMD5[:]),
+		"timestamp":   ts,
+		"nonce":       nonce,
+		"app_key":     h.appKey,
+		"secret":      h.secret,
+	}
 }
 
 // signature is s hashed by the algorithm and encoded.

@@ -41,6 +41,9 @@ func (p *Profile) check(line func(path ...string) int) []error {
 	var aps []problem
 	p.auth, aps = compileAuth(p.Auth)
 	failAll(aps)
+	var wps []problem
+	p.webhooks, wps = compileWebhooks(p.Webhooks, p.auth.hmac)
+	failAll(wps, "webhooks")
 
 	p.checked = map[string]*compiled{}
 	names := []string{"*"}

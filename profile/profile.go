@@ -21,9 +21,13 @@ type Profile struct {
 	Limit    Limits             `yaml:"limits"`
 	Defaults Entity             `yaml:"defaults"`
 	Entities map[string]*Entity `yaml:"entities"`
+	// Webhooks is how the partner's webhooks become changes (see Webhooks);
+	// nil: the profile maps none.
+	Webhooks *Webhooks `yaml:"webhooks"`
 
-	checked map[string]*compiled // entity → what Check made of it; "*" for an entity without a section
-	auth    *compiledAuth
+	checked  map[string]*compiled // entity → what Check made of it; "*" for an entity without a section
+	auth     *compiledAuth
+	webhooks *compiledWebhooks
 }
 
 // Limits are per partner.
