@@ -21,12 +21,16 @@ const (
 	// other side's change won over, by the entity's conflict policy
 	// (docs/partners.md, "Conflicts").
 	StepSkippedConflict Step = "skipped_conflict"
-	StepParked          Step = "parked"
-	StepReleased        Step = "released"
-	StepRetryScheduled  Step = "retry_scheduled"
-	StepDead            Step = "dead"
-	StepInvalid         Step = "invalid"
-	StepReplayed        Step = "replayed"
+	// StepWebhookRefused: a webhook from a partner refused (a bad
+	// signature, a stale timestamp, a body that cannot be read); a row of
+	// the partner's inbound direction, not an event's (docs/partners.md).
+	StepWebhookRefused Step = "webhook_refused"
+	StepParked         Step = "parked"
+	StepReleased       Step = "released"
+	StepRetryScheduled Step = "retry_scheduled"
+	StepDead           Step = "dead"
+	StepInvalid        Step = "invalid"
+	StepReplayed       Step = "replayed"
 	// Prepared events (docs/producers.md); cancelled is terminal.
 	StepPrepared  Step = "prepared"
 	StepConfirmed Step = "confirmed"

@@ -211,3 +211,8 @@ func (p *Profile) Secrets() []string {
 func (p *Profile) Mask(s string) string {
 	return apiclient.Scrub(s, p.Secrets()...)
 }
+
+// ReadSecret reads a secret as a profile writes it (env:NAME, file:/path,
+// or the value), for settings that take secrets the same way; the error
+// never holds the secret.
+func ReadSecret(v string) (string, error) { return readSecret(v) }

@@ -38,6 +38,7 @@ func newIngest(p *runProcess) (component, error) {
 		PrepareTimeout: cfg.Ingest.PrepareTimeout, CheckURL: cfg.Ingest.CheckURL, CheckMaxAttempts: cfg.Ingest.CheckMaxAttempts,
 		Instance: p.consumer, AttemptLog: p.attemptLog()}
 	ic.UseShards(p.shards)
+	ic.Webhooks = p.webhooks
 	in, err := ingest.New(ic, p.rdb)
 	if err != nil {
 		return nil, err

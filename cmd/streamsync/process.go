@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/streamsync/streamsync/webhook"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,9 @@ type runProcess struct {
 	// partners: one for each partner delivered to (docs/partners.md,
 	// "Several partners"), sink.*'s first.
 	partners []*partnerRun
+	// webhooks are the two-way partners' webhooks the ingest takes; zero
+	// when none are configured.
+	webhooks webhook.Config
 	closers  []func()
 }
 

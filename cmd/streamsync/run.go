@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamsync/streamsync/config"
 	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/sinks/partner"
+	"github.com/streamsync/streamsync/twoway"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -55,16 +57,51 @@ func runPipeline(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	tw, err := newTwoWays(p, plans)
+	if err != nil {
+		return err
+	}
+	// every partner's pipeline, and for a two-way partner the one that
+	// brings its changes to our system (docs/partners.md, "Two-way sync")
+	var all []*partnerRun
 	for _, pl := range plans {
-		pr := &partnerRun{plan: pl, reg: p.reg}
-		if len(plans) > 1 {
-			// every metric names its partner (docs/operations.md, "Metrics")
-			pr.reg = prometheus.WrapRegistererWith(prometheus.Labels{"partner": pl.name}, p.reg)
+		all = append(all, &partnerRun{plan: pl, direction: directionOut})
+		if tw != nil && pl.conf.TwoWay() {
+			in := pl
+			in.sink, in.shards, in.legacy = oursSettings(e.cfg), pl.shards.Inbound(), false
+			all = append(all, &partnerRun{plan: in, direction: directionIn})
 		}
-		if pr.sink, err = newSink(e.cfg, pl.sink, e.log.With("partner", pl.name), tracing.New(tr.provider).Transport, pr.reg, layout.NewIDMapStore(p.rdb, pl.shards)); err != nil {
+	}
+	for _, pr := range all {
+		pl := pr.plan
+		pr.reg = p.reg
+		if len(all) > 1 {
+			// every metric names its partner and direction (docs/operations.md, "Metrics")
+			pr.reg = prometheus.WrapRegistererWith(prometheus.Labels{"partner": pl.name, "direction": pr.direction}, p.reg)
+		}
+		log := e.log.With("partner", pl.name)
+		if pr.direction == directionIn {
+			log = log.With("direction", directionIn)
+		}
+		if pr.sink, err = newSink(e.cfg, pl.sink, log, tracing.New(tr.provider).Transport, pr.reg, layout.NewIDMapStore(p.rdb, pl.shards)); err != nil {
 			return err
 		}
 		p.onClose(func() { _ = pr.sink.Close() })
+		if tw != nil && pl.conf.TwoWay() {
+			// before a write, the side written to is read: conflicts
+			target, err := profileReader(p, pl.sink, pl.shards)
+			if err != nil {
+				return err
+			}
+			p.onClose(func() { _ = target.Close() })
+			from, pairPlan := twoway.Ours, pl
+			if pr.direction == directionIn {
+				from, pairPlan.shards = twoway.Theirs, outShards(plans, pl.name)
+			}
+			if pr.twoway, err = tw.pair(p, pairPlan, from, target); err != nil {
+				return err
+			}
+		}
 		// lag, pending, delayed, retrying, dead, step counts: read from
 		// Redis on scrape, summed over the shards.
 		gauges, err := inspect.New(inspect.Options{RDB: p.rdb, Shards: pl.shards}).Gauges(0, e.log)
@@ -73,6 +110,11 @@ func runPipeline(ctx context.Context, e *env) error {
 		}
 		pr.reg.MustRegister(gauges)
 		p.partners = append(p.partners, pr)
+	}
+	if tw != nil {
+		if p.webhooks, err = tw.webhooks(p, plans); err != nil {
+			return err
+		}
 	}
 	var runs []component
 	for _, pr := range p.partners {
@@ -83,6 +125,13 @@ func runPipeline(ctx context.Context, e *env) error {
 		runs = append(runs, run)
 	}
 	parts := []component{tr}
+	if tw != nil {
+		pollers, err := tw.pollers(p, plans)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, pollers...)
+	}
 	for _, build := range []func(*runProcess) (component, error){
 		newExporters, newAdmin, newIngest, newReconcileSchedule, newOutbox, newDeadArchive, newHousekeeping,
 	} {
@@ -134,10 +183,28 @@ type pipelineRun struct {
 // registerer its metrics go to (labelled with the partner when there are
 // several).
 type partnerRun struct {
-	plan     partnerPlan
-	reg      prometheus.Registerer
-	sink     *partner.Sink
-	pipeline *pipeline.Pipeline
+	plan      partnerPlan
+	direction string // directionOut: to the partner; directionIn: its changes to our system
+	reg       prometheus.Registerer
+	sink      *partner.Sink
+	pipeline  *pipeline.Pipeline
+	twoway    *twoway.Pair // a two-way partner's: echoes and conflicts; nil otherwise
+}
+
+// The directions of a partner's pipelines.
+const (
+	directionOut = "out"
+	directionIn  = "in"
+)
+
+// outShards are the key sets of the partner named name (its outbound ones).
+func outShards(plans []partnerPlan, name string) layout.Shards {
+	for _, pl := range plans {
+		if pl.name == name {
+			return pl.shards
+		}
+	}
+	return nil
 }
 
 // newPipeline builds the pipeline of one partner from the settings:
@@ -145,24 +212,37 @@ type partnerRun struct {
 // sink; op=sync events read source.*.
 func newPipeline(p *runProcess, pr *partnerRun, tp *tracing.Provider) (*pipelineRun, error) {
 	cfg := p.cfg
+	// the inbound pipeline reads a stream of its own partner's changes:
+	// no route, no op=sync, and what comes back from our side is "ours"
+	loopName, route, records := pr.plan.name, pr.plan.route(), handlers.RecordReader(nil)
+	if pr.direction == directionIn {
+		loopName, route = config.OursName, nil
+	}
+	var sender handlers.Sender = pr.sink
+	if pr.twoway != nil {
+		sender = pr.twoway.Sender(pr.sink)
+	}
 	src, err := openSource(cfg.Source, p.log)
 	if err != nil {
 		return nil, err
 	}
 	p.onClose(func() { _ = src.Close() })
+	if pr.direction == directionOut {
+		records = recordReader(src)
+	}
 	pl, err := pipeline.New(pipeline.Config{
 		Shards: pr.plan.shards, Name: p.name, Instance: p.consumer,
 		Subscriber:  ordered.Config{Batch: cfg.Stream.Batch, MaxInFlight: cfg.Stream.MaxInFlight},
-		PartnerName: pr.plan.name, Route: pr.plan.route(),
+		PartnerName: loopName, Route: route, TwoWay: twoWayStep(pr),
 		Limits:     event.Limits{MaxBytes: cfg.Event.MaxBytes},
 		Retry:      handlers.RetryPolicy{Initial: cfg.Retry.Initial, Max: cfg.Retry.Max, MaxAttempts: cfg.Retry.MaxAttempts},
 		MaxWait:    cfg.Dependency.MaxWait,
 		LeaseTTL:   2 * pr.plan.sink.Timeout,
 		AttemptLog: p.attemptLog(),
-		Records:    recordReader(src),
+		Records:    records,
 		Tracing:    tp,
 		Logger:     p.log.With("partner", pr.plan.name), Registerer: pr.reg,
-	}, p.rdb, pr.sink)
+	}, p.rdb, sender)
 	if err != nil {
 		return nil, err
 	}
@@ -218,4 +298,12 @@ func (t *tracingPart) Stop(ctx context.Context) error {
 		_ = t.provider.Shutdown(c) // the spans still batched go out
 	})
 	return nil
+}
+
+// twoWayStep is the two-way step of pr's pipeline; nil for a one-way partner.
+func twoWayStep(pr *partnerRun) handlers.StepFunc {
+	if pr.twoway == nil {
+		return nil
+	}
+	return pr.twoway.Step()
 }
