@@ -21,16 +21,60 @@ type Operations interface {
 	DropDead(ctx context.Context, f inspect.DeadFilter) ([]string, error)
 }
 
+// PartnerStatusReader reads one partner's counters. An Operations that
+// implements it serves GET /api/v1/status?partner=NAME; without it a
+// partner there is answered 400.
+type PartnerStatusReader interface {
+	PartnerStatus(ctx context.Context, partner string) (inspect.Status, error)
+}
+
+// partnerParam reads partner= (a query parameter or a body field): empty
+// for every partner, else a partner name ([a-z0-9_-]{1,64}, docs/partners.md).
+func partnerParam(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	if err := attemptlog.CheckPartner(v); err != nil {
+		return "", err
+	}
+	return v, nil
+}
+
+// partnersHandler answers GET /api/v1/partners: the configured partners'
+// names, for the console's switch.
+func partnersHandler(names []string) http.HandlerFunc {
+	if names == nil {
+		names = []string{}
+	}
+	return func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"partners": names})
+	}
+}
+
 // ChainLister finds failed and stuck chains in the attempt log: at most
 // f.Limit, and whether more matched.
 type ChainLister interface {
 	Chains(ctx context.Context, f attemptlog.ChainFilter) ([]attemptlog.Chain, bool, error)
 }
 
-// statusHandler answers GET /api/v1/status: the pipeline's counters.
+// statusHandler answers GET /api/v1/status: the pipeline's counters, one
+// partner's with partner=NAME.
 func statusHandler(ops Operations) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s, err := ops.Status(r.Context())
+		partner, err := partnerParam(r.URL.Query().Get("partner"))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		var s inspect.Status
+		if partner == "" {
+			s, err = ops.Status(r.Context())
+		} else if ps, ok := ops.(PartnerStatusReader); ok {
+			s, err = ps.PartnerStatus(r.Context(), partner)
+		} else {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "partner: this streamsync counts no status per partner"})
+			return
+		}
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 			return
@@ -61,7 +105,12 @@ func deadListHandler(ops Operations) http.HandlerFunc {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "since: " + err.Error()})
 			return
 		}
-		items, next, err := ops.ListDead(r.Context(), inspect.DeadFilter{Reason: q.Get("reason"), Account: q.Get("account"), IDs: q["id"]}, cursor, limit)
+		partner, err := partnerParam(q.Get("partner"))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		items, next, err := ops.ListDead(r.Context(), inspect.DeadFilter{Reason: q.Get("reason"), Account: q.Get("account"), Partner: partner, IDs: q["id"]}, cursor, limit)
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 			return
@@ -81,17 +130,22 @@ func deadActHandler(name string, do func(context.Context, inspect.DeadFilter) ([
 			IDs     []string `json:"ids"`
 			Reason  string   `json:"reason"`
 			Account string   `json:"account"`
+			Partner string   `json:"partner"`
 			All     bool     `json:"all"`
 		}
 		if err := decodeBody(w, r, &body); err != nil {
 			writeJSON(w, bodyStatus(err), map[string]string{"error": err.Error()})
 			return
 		}
+		if _, err := partnerParam(body.Partner); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
 		if len(body.IDs) > MaxIDs {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("at most %d ids a call", MaxIDs)})
 			return
 		}
-		ids, err := do(r.Context(), inspect.DeadFilter{IDs: body.IDs, Reason: body.Reason, Account: body.Account, All: body.All, Max: MaxPerCall})
+		ids, err := do(r.Context(), inspect.DeadFilter{IDs: body.IDs, Reason: body.Reason, Account: body.Account, Partner: body.Partner, All: body.All, Max: MaxPerCall})
 		if errors.Is(err, inspect.ErrNoFilter) {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
@@ -103,15 +157,16 @@ func deadActHandler(name string, do func(context.Context, inspect.DeadFilter) ([
 		if ids == nil {
 			ids = []string{}
 		}
-		logger.Info("dead letters "+name, "count", len(ids), "reason", body.Reason, "account", body.Account, "all", body.All)
+		logger.Info("dead letters "+name, "count", len(ids), "reason", body.Reason, "account", body.Account, "partner", body.Partner, "all", body.All)
 		// "more": the call stopped at MaxPerCall; the same call again
 		// handles the next ones.
 		writeJSON(w, http.StatusOK, map[string]any{name: ids, "count": len(ids), "more": len(ids) >= MaxPerCall})
 	}
 }
 
-// chainsHandler answers GET /api/v1/chains: failed and stuck chains, 503
-// when chains is nil (the attempt log is off).
+// chainsHandler answers GET /api/v1/chains: failed and stuck chains (one
+// partner's with partner=NAME, each naming its partner), 503 when chains
+// is nil (the attempt log is off).
 func chainsHandler(chains ChainLister) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if chains == nil {
@@ -138,7 +193,12 @@ func chainsHandler(chains ChainLister) http.HandlerFunc {
 			}
 			limit = n
 		}
-		f := attemptlog.ChainFilter{Account: q.Get("account"), Since: time.Now().Add(-since), Stuck: stuck, Limit: limit}
+		partner, err := partnerParam(q.Get("partner"))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		f := attemptlog.ChainFilter{Account: q.Get("account"), Partner: partner, Since: time.Now().Add(-since), Stuck: stuck, Limit: limit}
 		list, truncated, err := chains.Chains(r.Context(), f)
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})

@@ -88,3 +88,52 @@ func TestAPI(t *testing.T) {
 		t.Fatalf("replayed %v", ops.replayed)
 	}
 }
+
+// partner= reaches the chains, timeline and dead-letter readers; a name
+// that is no partner name is 400; a status per partner needs an Operations
+// that counts one; the partners are the configured ones.
+func TestAPIPartner(t *testing.T) {
+	api, tl := &partnerAPI{}, &fakeTimeline{}
+	c, err := NewConsole(ConsoleConfig{}, &counters{}, tl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Addr: "127.0.0.1:0", Partners: []string{"crm", "erp"}}, func(context.Context) error { return nil }, nil,
+		c.Wrap(NewAPI(api, api, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	base := "http://" + s.Addr()
+	if code, body := call(t, "GET", base+"/api/v1/partners", "", ""); code != 200 || body != `{"partners":["crm","erp"]}`+"\n" {
+		t.Fatalf("partners: %d %s", code, body)
+	}
+	for _, tt := range []struct{ path, endpoint string }{{"/api/v1/chains?partner=erp", "chains"}, {"/api/v1/dead?partner=erp", "dead"},
+		{"/api/v1/status?partner=erp", "status"}} {
+		if code, body := call(t, "GET", base+tt.path, "", ""); code != 200 {
+			t.Fatalf("%s: %d %s", tt.path, code, body)
+		}
+		if got := api.asked(tt.endpoint); len(got) != 1 || got[0] != "erp" {
+			t.Fatalf("%s asked for %v", tt.path, got)
+		}
+	}
+	if code, body := call(t, "GET", base+"/api/v1/chain?event_id=e1&partner=erp", "", ""); code != 200 || tl.got.Partner != "erp" {
+		t.Fatalf("chain: %d %s, asked for %q", code, body, tl.got.Partner)
+	}
+	if code, body := call(t, "POST", base+"/api/v1/dead/replay", "", `{"ids":["e1"],"partner":"erp"}`, jsonCT); code != 200 {
+		t.Fatalf("replay: %d %s", code, body)
+	}
+	for _, path := range []string{"/api/v1/chains?partner=ERP", "/api/v1/dead?partner=a%20b", "/api/v1/chain?event_id=e1&partner=x'y", "/api/v1/status?partner=-!"} {
+		if code, _ := call(t, "GET", base+path, "", ""); code != 400 {
+			t.Errorf("%s: %d, want 400", path, code)
+		}
+	}
+	plain := httptest.NewServer(NewAPI(&fakeOps{}, nil, nil))
+	defer plain.Close()
+	if code, body := call(t, "GET", plain.URL+"/api/v1/status?partner=erp", "", ""); code != 400 || !strings.Contains(body, "per partner") {
+		t.Fatalf("status per partner without PartnerStatus: %d %s", code, body)
+	}
+}

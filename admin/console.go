@@ -188,7 +188,7 @@ func (c *Console) handleSeries(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleChain answers GET /api/v1/chain?event_id=E | record=ENTITY/KEY |
-// account=A [&since=24h, at most MaxSince] [&limit=20] with
+// account=A [&partner=NAME] [&since=24h, at most MaxSince] [&limit=20] with
 // {"chains":[…],"truncated":bool}, each with every step.
 func (c *Console) handleChain(w http.ResponseWriter, r *http.Request) {
 	if c.timeline == nil {
@@ -210,6 +210,10 @@ func (c *Console) handleChain(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		q.Entity, q.Key = entity, key
+	}
+	if q.Partner, err = partnerParam(qs.Get("partner")); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
 	}
 	if v := qs.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -21,6 +21,7 @@ import (
 //	GET     /                          the console's index.html    no     with an API
 //	GET     /console/auth              inline                      no     with an API
 //	GET     /console/                  the console's files         no     with an API
+//	GET     /api/v1/partners           partnersHandler             yes    with an API
 //	*       /api/                      the API below               yes    with an API
 //	*       /debug/pprof/              pprof.Index                 yes    with a token
 //	*       /debug/pprof/profile       pprof.Profile               yes    with a token
@@ -49,6 +50,7 @@ func (s *Server) routes(gatherer prometheus.Gatherer, api http.Handler) {
 	}
 	if api != nil {
 		s.mux.Handle("/api/", s.requireToken(api))
+		s.mux.Handle("GET /api/v1/partners", s.requireToken(partnersHandler(s.cfg.Partners)))
 		// The operators' console: static files that call /api/ with the token
 		// the operator types in (docs/operations.md's web page).
 		files, _ := fs.Sub(consoleFiles, "console")

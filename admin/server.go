@@ -35,6 +35,9 @@ type Config struct {
 	// Hosts are further names (host or host:port) a request's Host may
 	// carry besides Addr's own, e.g. a reverse proxy's (admin.hosts).
 	Hosts []string
+	// Partners are the configured partners' names, served at GET
+	// /api/v1/partners for the console's partner switch (docs/console.md).
+	Partners []string
 	// HTTP bounds time, header bytes and connections (docs/security.md);
 	// zero fields take httpserve's defaults.
 	HTTP httpserve.Limits

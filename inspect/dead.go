@@ -34,6 +34,10 @@ type DeadFilter struct {
 	IDs     []string
 	Reason  string
 	Account string
+	// Partner names the partner whose dead letters are meant (its own
+	// dead-letter stream, docs/partners.md), [a-z0-9_-]{1,64}; empty: every
+	// partner's. The admin API fills it from partner=.
+	Partner string
 	All     bool
 	// Since keeps only dead letters whose dead_at is at or after it (unix
 	// ms); 0: any time. It narrows the others and names nothing by itself.

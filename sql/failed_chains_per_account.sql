@@ -1,5 +1,7 @@
--- How many chains failed per account in the last hour (@since), and how many of those were dead letters of each reason?
+-- How many chains failed per partner and account in the last hour (@since), and how many of those were dead letters of each reason?
+-- @partner: one partner's, '' for all.
 SELECT
+    partner,
     account,
     count() AS failed_chains,
     countIf(last_step = 'invalid') AS invalid,
@@ -9,15 +11,16 @@ SELECT
 FROM
 (
     SELECT
+        partner,
         chain_id,
         any(account) AS account,
         argMax(step, (ts, ts_ms, row_id)) AS last_step,
         argMax(error, (ts, ts_ms, row_id)) AS last_error,
         argMax(http_status, (ts, ts_ms, row_id)) AS last_http_status
     FROM streamsync.attempts FINAL
-    WHERE ts >= (now() - 3600)/*@since*/
-    GROUP BY chain_id
+    WHERE ts >= (now() - 3600)/*@since*/ AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
+    GROUP BY partner, chain_id
 )
 WHERE last_step IN ('dead', 'invalid')
-GROUP BY account
-ORDER BY failed_chains DESC, account
+GROUP BY partner, account
+ORDER BY failed_chains DESC, partner, account

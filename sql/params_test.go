@@ -6,7 +6,7 @@ import (
 )
 
 func TestEveryQueryParameterized(t *testing.T) {
-	known := map[string]string{"since": "(now() - 3600)", "stuck_seconds": "300", "account": "''"}
+	known := map[string]string{"since": "(now() - 3600)", "stuck_seconds": "300", "account": "''", "partner": "''"}
 	for _, n := range Names() {
 		q, params, err := Parameterized(n, "db", nil)
 		if err != nil {
@@ -20,7 +20,8 @@ func TestEveryQueryParameterized(t *testing.T) {
 		}
 		for _, p := range params {
 			if def, ok := known[p.Name]; !ok || def != p.Default {
-				t.Errorf("%s: @%s defaults to %q; the CLI knows since (%s), stuck_seconds (%s), account (%s)", n, p.Name, p.Default, known["since"], known["stuck_seconds"], known["account"])
+				t.Errorf("%s: @%s defaults to %q; the CLI knows since (%s), stuck_seconds (%s), account (%s), partner (%s)", n, p.Name, p.Default,
+					known["since"], known["stuck_seconds"], known["account"], known["partner"])
 			}
 		}
 	}

@@ -1,6 +1,7 @@
--- Which errors come up most in the last hour (@since), on which steps, in how many chains and accounts?
+-- Which errors come up most in the last hour (@since), at which partner, on which steps, in how many chains and accounts? @partner: one partner's, '' for all.
 -- Errors are failures (a failed partner call, a dead letter, an invalid event), not a child parked waiting for its parent.
 SELECT
+    partner,
     error,
     step,
     count() AS rows,
@@ -8,7 +9,7 @@ SELECT
     uniqExact(account) AS accounts,
     max(ts) AS last_seen
 FROM streamsync.attempts FINAL
-WHERE ts >= (now() - 3600)/*@since*/ AND error != '' AND step IN ('retry_scheduled', 'dead', 'invalid')
-GROUP BY error, step
+WHERE ts >= (now() - 3600)/*@since*/ AND error != '' AND step IN ('retry_scheduled', 'dead', 'invalid') AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
+GROUP BY partner, error, step
 ORDER BY rows DESC
 LIMIT 20

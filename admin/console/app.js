@@ -75,14 +75,59 @@ function confirmAction(text, okLabel) {
   });
 }
 
-async function replayIDs(ids) {
+// replayIDs replays dead letters of one partner (who: the chain's partner,
+// else the switch's; '' with one partner).
+async function replayIDs(ids, who) {
   if (!ids.length) { say('select dead letters first', true); return false; }
   const ok = await confirmAction(`Replay ${ids.length} dead letter${ids.length > 1 ? 's' : ''}? Each re-enters the events stream with its id and is delivered again.`, 'Replay');
   if (!ok) return false;
-  const r = await api('/api/v1/dead/replay', { ids });
+  const body = { ids };
+  if (who ?? partner) body.partner = who ?? partner;
+  const r = await api('/api/v1/dead/replay', body);
   say(`replayed ${r.count}: ${r.replayed.join(', ')}`);
   return true;
 }
+
+// ---- partner switch ---------------------------------------------------------
+
+// partner is the partner the pages show, from the URL's partner=… ('' for
+// every partner); the switch lists the partners GET /api/v1/partners names.
+let partner = '';
+let partnersLoaded = false;
+
+// withPartner adds the shown partner to API query parameters.
+function withPartner(q) { if (partner) q.set('partner', partner); return q; }
+
+// href is a link to a page of this console that keeps the shown partner.
+function href(page, params) {
+  const q = withPartner(new URLSearchParams(params || {})).toString();
+  return '#' + page + (q ? '?' + q : '');
+}
+
+async function loadPartners() {
+  const d = await api('/api/v1/partners', undefined, { allow404: true });
+  const names = (d && d.partners) || [];
+  partnersLoaded = true;
+  $('#partner').innerHTML = '<option value="">all partners</option>' + names.map((n) => `<option value="${esc(n)}">${esc(n)}</option>`).join('');
+  showPartner(names.length > 1);
+}
+
+// showPartner sets the switch to the shown partner (one the list lacks,
+// from a link, is added so the switch never hides it).
+function showPartner(visible) {
+  const sel = $('#partner');
+  if (partner && ![...sel.options].some((o) => o.value === partner)) sel.insertAdjacentHTML('beforeend', `<option value="${esc(partner)}">${esc(partner)}</option>`);
+  sel.value = partner;
+  if (visible !== undefined) $('#partner-switch').hidden = !visible && !partner;
+  else if (partner) $('#partner-switch').hidden = false;
+}
+
+$('#partner').addEventListener('change', () => {
+  const [name, query] = (location.hash.slice(1) || 'overview').split('?');
+  const q = new URLSearchParams(query || '');
+  if ($('#partner').value) q.set('partner', $('#partner').value); else q.delete('partner');
+  location.hash = name + (q.toString() ? '?' + q : '');
+});
 
 // ---- routing --------------------------------------------------------------
 
@@ -96,7 +141,12 @@ function route() {
   for (const p of Object.keys(pages)) $('#page-' + p).hidden = p !== page;
   document.querySelectorAll('nav a').forEach((a) => a.classList.toggle('active', a.dataset.page === page));
   say('');
-  pages[page](new URLSearchParams(query || '')).catch(fail);
+  const params = new URLSearchParams(query || '');
+  partner = params.get('partner') || '';
+  showPartner();
+  document.querySelectorAll('nav a').forEach((a) => a.setAttribute('href', href(a.dataset.page)));
+  if (!partnersLoaded) loadPartners().catch(fail);
+  pages[page](params).catch(fail);
 }
 
 window.addEventListener('hashchange', route);
@@ -128,7 +178,7 @@ function partnerState(s) {
 }
 
 async function loadOverview() {
-  const [s, series] = await Promise.all([api('/api/v1/status'), api('/api/v1/series')]);
+  const [s, series] = await Promise.all([api('/api/v1/status?' + withPartner(new URLSearchParams())), api('/api/v1/series')]);
   const [breakerState, authState] = partnerState(s);
   const breaker = stateOf(breakerState);
   const auth = stateOf(authState);
@@ -181,11 +231,12 @@ setInterval(() => { if (current === 'overview' && !document.hidden && $('#login'
 
 // ---- dead letters ---------------------------------------------------------
 
-const deadState = { cursors: [''], page: 0, next: '', items: [] };
+const deadState = { cursors: [''], page: 0, next: '', items: [], partner: '' };
 
 async function loadDead(params) {
   if (params && params.get('account')) $('#dead-account').value = params.get('account');
-  const q = new URLSearchParams({ limit: 50 });
+  if (deadState.partner !== partner) { deadState.cursors = ['']; deadState.page = 0; deadState.partner = partner; }
+  const q = withPartner(new URLSearchParams({ limit: 50 }));
   const reason = $('#dead-reason').value, account = $('#dead-account').value.trim(), since = $('#dead-since').value;
   if (reason) q.set('reason', reason);
   if (account) q.set('account', account);
@@ -201,7 +252,7 @@ async function loadDead(params) {
       <td><input type="checkbox" class="pick" value="${esc(x.id)}" aria-label="select ${esc(x.id)}"></td>
       <td class="toggle" title="show fields">▸</td>
       <td>${when(x.dead_at)}</td>
-      <td class="mono"><a href="#chains?event_id=${encodeURIComponent(x.id)}" title="timeline">${esc(x.id)}</a></td>
+      <td class="mono"><a href="${esc(href('chains', { event_id: x.id }))}" title="timeline">${esc(x.id)}</a></td>
       <td>${esc(x.account)}</td>
       <td class="mono">${record(x.fields.entity, x.fields.key)}</td>
       <td>${badge(x.dead_reason)}</td>
@@ -240,7 +291,9 @@ $('#dead-drop').addEventListener('click', async () => {
     const ids = picked();
     if (!ids.length) return say('select dead letters first', true);
     if (!(await confirmAction(`Drop ${ids.length} dead letter${ids.length > 1 ? 's' : ''} for good? They are removed and never delivered.`, 'Drop'))) return;
-    const r = await api('/api/v1/dead/drop', { ids });
+    const body = { ids };
+    if (partner) body.partner = partner;
+    const r = await api('/api/v1/dead/drop', body);
     say(`dropped ${r.count}`);
     await loadDead();
   } catch (e) { fail(e); }
@@ -256,7 +309,7 @@ async function loadChains(params) {
       return searchChains(by === 'q' ? 'auto' : by, params.get(by));
     }
   }
-  if (!$('#chain-results').innerHTML) return failedChains();
+  if (!$('#chain-results').innerHTML || $('#chain-results').dataset.partner !== partner) return failedChains();
 }
 
 function timeline(c) {
@@ -265,10 +318,10 @@ function timeline(c) {
       <td>${esc(s.ts.replace('T', ' ').replace('Z', ''))}</td><td>${badge(s.step)}</td><td class="num">${s.attempt}</td>
       <td class="num">${s.http_status || ''}</td><td class="num">${s.latency_us ? (s.latency_us / 1000).toFixed(1) + ' ms' : ''}</td>
       <td class="err">${esc(s.error)}</td><td class="mono">${esc(s.stream_id || '')}</td></tr>`).join('');
-  return `<div class="chain" data-chain="${esc(c.chain_id)}">
-    <div class="head"><strong class="mono">${esc(c.chain_id)}</strong><span>account ${esc(c.account)}</span>
+  return `<div class="chain" data-chain="${esc(c.chain_id)}" data-partner="${esc(c.partner)}">
+    <div class="head"><strong class="mono">${esc(c.chain_id)}</strong><span class="partner">partner ${esc(c.partner)}</span><span>account ${esc(c.account)}</span>
       <span class="mono">${record(c.entity, c.key)}</span>${badge(c.last_step)}<span class="spacer"></span>
-      ${canReplay ? `<button type="button" class="primary replay-chain" data-id="${esc(c.chain_id)}">Replay dead letter</button>` : ''}
+      ${canReplay ? `<button type="button" class="primary replay-chain" data-id="${esc(c.chain_id)}" data-partner="${esc(c.partner)}">Replay dead letter</button>` : ''}
     </div>
     <table class="grid"><thead><tr><th>time (UTC)</th><th>step</th><th class="num">attempt</th><th class="num">HTTP</th><th class="num">latency</th><th>error</th><th>stream entry</th></tr></thead>
     <tbody>${rows}</tbody></table></div>`;
@@ -293,50 +346,54 @@ async function searchChains(by, value) {
   let d = { chains: [] }, used = tries[0];
   for (const b of tries) {
     used = b;
-    d = await api('/api/v1/chain?' + new URLSearchParams({ [b]: value, limit: 20 }));
+    d = await api('/api/v1/chain?' + withPartner(new URLSearchParams({ [b]: value, limit: 20 })));
     if (d.chains.length) break;
   }
   if (view !== chainView) return;
   const label = { event_id: 'event', record: 'record', account: 'account' }[used];
+  $('#chain-results').dataset.partner = partner;
   $('#chain-results').innerHTML = `<h2>Timeline of ${label} ${esc(value)}</h2>` + truncatedNote(d, 'chains') +
     (d.chains.map(timeline).join('') || '<p class="empty">No steps found in the attempt log (the last 7 days). Steps reach ClickHouse within seconds.</p>');
 }
 
 async function failedChains() {
   const view = ++chainView;
-  const d = await api('/api/v1/chains?since=1h');
+  const d = await api('/api/v1/chains?' + withPartner(new URLSearchParams({ since: '1h' })));
   if (view !== chainView) return;
   const rows = d.chains.map((c) => {
     const last = c.steps[c.steps.length - 1] || {};
-    return `<tr data-id="${esc(c.chain_id)}"><td class="mono"><a href="#chains?event_id=${encodeURIComponent(c.chain_id)}">${esc(c.chain_id)}</a></td>
-      <td>${esc(c.account)}</td><td class="mono">${record(c.entity, c.key)}</td><td>${badge(c.last_step)}</td>
+    return `<tr data-id="${esc(c.chain_id)}" data-partner="${esc(c.partner)}"><td class="mono"><a href="${esc(href('chains', { event_id: c.chain_id }))}">${esc(c.chain_id)}</a></td>
+      <td>${esc(c.partner)}</td><td>${esc(c.account)}</td><td class="mono">${record(c.entity, c.key)}</td><td>${badge(c.last_step)}</td>
       <td>${esc((c.last_ts || '').replace('T', ' ').replace('Z', ''))}</td><td class="num">${c.steps_total || c.steps.length}</td><td class="err">${esc(last.error)}</td>
-      <td>${c.last_step === 'dead' || c.last_step === 'invalid' ? `<button type="button" class="replay-chain" data-id="${esc(c.chain_id)}">Replay</button>` : ''}</td></tr>`;
+      <td>${c.last_step === 'dead' || c.last_step === 'invalid' ? `<button type="button" class="replay-chain" data-id="${esc(c.chain_id)}" data-partner="${esc(c.partner)}">Replay</button>` : ''}</td></tr>`;
   }).join('');
-  $('#chain-results').innerHTML = `<h2>Failed and stuck chains, last hour</h2>${truncatedNote(d, 'failed and stuck chains')}
-    <table class="grid" id="failed"><thead><tr><th>chain</th><th>account</th><th>record</th><th>last step</th><th>at (UTC)</th><th class="num">steps</th><th>last error</th><th></th></tr></thead>
-    <tbody>${rows || '<tr><td colspan="8" class="empty">None: every chain of the last hour ended well or is still moving.</td></tr>'}</tbody></table>`;
+  $('#chain-results').dataset.partner = partner;
+  $('#chain-results').innerHTML = `<h2>Failed and stuck chains, last hour${partner ? ', partner ' + esc(partner) : ''}</h2>${truncatedNote(d, 'failed and stuck chains')}
+    <table class="grid" id="failed"><thead><tr><th>chain</th><th>partner</th><th>account</th><th>record</th><th>last step</th><th>at (UTC)</th><th class="num">steps</th><th>last error</th><th></th></tr></thead>
+    <tbody>${rows || '<tr><td colspan="9" class="empty">None: every chain of the last hour ended well or is still moving.</td></tr>'}</tbody></table>`;
 }
 
 $('#chain-search').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const by = $('#chain-by').value, v = $('#chain-q').value;
-  const hash = '#chains?' + new URLSearchParams({ [by === 'auto' ? 'q' : by]: v.trim() });
+  const hash = href('chains', { [by === 'auto' ? 'q' : by]: v.trim() });
   if (location.hash !== hash) location.hash = hash; else searchChains(by, v).catch(fail);
 });
-$('#chain-failed').addEventListener('click', () => { if (location.hash !== '#chains') location.hash = '#chains'; failedChains().catch(fail); });
+$('#chain-failed').addEventListener('click', () => { if (location.hash !== href('chains')) location.hash = href('chains'); failedChains().catch(fail); });
 
 // Replay from a chain, then follow the chain until its new steps arrive.
 $('#chain-results').addEventListener('click', async (ev) => {
   const b = ev.target.closest('.replay-chain');
   if (!b) return;
   try {
-    const id = b.dataset.id;
-    if (!(await replayIDs([id]))) return;
+    const id = b.dataset.id, who = b.dataset.partner || '';
+    if (!(await replayIDs([id], who))) return;
     b.disabled = true;
     for (let i = 0; i < 30; i++) {
       await new Promise((r) => setTimeout(r, 1000));
-      const d = await api('/api/v1/chain?' + new URLSearchParams({ event_id: id }));
+      const q = new URLSearchParams({ event_id: id });
+      if (who) q.set('partner', who);
+      const d = await api('/api/v1/chain?' + q);
       const c = d.chains[0];
       if (c && c.last_step !== 'dead' && c.last_step !== 'invalid' && c.last_step !== 'replayed') {
         $('#chain-results').innerHTML = `<h2>Timeline of event ${esc(id)}</h2>` + timeline(c);

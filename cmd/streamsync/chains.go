@@ -12,6 +12,7 @@ import (
 
 func chainsFlags(fs *pflag.FlagSet) {
 	fs.String("account", "", "only this account's chains")
+	fs.String("partner", "", "only this partner's chains (default every partner's, each named)")
 	fs.Duration("since", time.Hour, "chains with a step in this past window")
 	fs.Duration("stuck", 5*time.Minute, "a chain waiting (parked, retrying) longer than this is stuck")
 }
@@ -23,14 +24,20 @@ func runChains(ctx context.Context, e *env) error {
 		return fmt.Errorf("clickhouse.addr: required for chains (the attempt log is off)")
 	}
 	account, _ := e.fs.GetString("account")
+	partner, _ := e.fs.GetString("partner")
+	if partner != "" {
+		if err := attemptlog.CheckPartner(partner); err != nil {
+			return fmt.Errorf("--partner: %w", err)
+		}
+	}
 	since, _ := e.fs.GetDuration("since")
 	stuck, _ := e.fs.GetDuration("stuck")
-	conn, err := openAttemptLog(ctx, ch)
+	conn, err := openAttemptLog(ctx, ch, e.cfg.Sink.PartnerName)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	chains, truncated, err := attemptlog.Chains(ctx, conn, ch.Database, attemptlog.ChainFilter{Account: account, Since: time.Now().Add(-since), Stuck: stuck})
+	chains, truncated, err := attemptlog.Chains(ctx, conn, ch.Database, attemptlog.ChainFilter{Account: account, Partner: partner, Since: time.Now().Add(-since), Stuck: stuck})
 	if err != nil {
 		return fmt.Errorf("clickhouse.addr %s: %w", ch.Addr, err)
 	}
@@ -45,10 +52,10 @@ func runChains(ctx context.Context, e *env) error {
 		fmt.Fprintf(tw, "no failed or stuck chains in the last %s\n", since)
 		return tw.Flush()
 	}
-	fmt.Fprintln(tw, "CHAIN\tACCOUNT\tENTITY/KEY\tLAST STEP AT (UTC)")
+	fmt.Fprintln(tw, "CHAIN\tPARTNER\tACCOUNT\tENTITY/KEY\tLAST STEP AT (UTC)")
 	fmt.Fprintln(tw, "  TIME (UTC)\tSTEP\tATTEMPT\tHTTP\tERROR")
 	for _, c := range chains {
-		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s at %s\n", c.ChainID, c.Account, c.Entity, c.Key, c.LastStep, c.LastTS.UTC().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s\t%s at %s\n", c.ChainID, c.Partner, c.Account, c.Entity, c.Key, c.LastStep, c.LastTS.UTC().Format(time.DateTime))
 		for _, s := range c.Steps {
 			status := ""
 			if s.HTTPStatus > 0 {
@@ -61,7 +68,7 @@ func runChains(ctx context.Context, e *env) error {
 		}
 	}
 	if truncated {
-		fmt.Fprintf(tw, "the %d most recent chains shown; more matched: narrow --since or name an --account\n", len(chains))
+		fmt.Fprintf(tw, "the %d most recent chains shown; more matched: narrow --since or name an --account or --partner\n", len(chains))
 	}
 	return tw.Flush()
 }

@@ -53,14 +53,15 @@ func openClickHouse(ch config.ClickHouseConfig, conns int) (driver.Conn, error) 
 }
 
 // openAttemptLog is openClickHouse once the attempt log's schema is there
-// (the analysts' commands read it); errors name clickhouse.addr. The
-// caller closes it.
-func openAttemptLog(ctx context.Context, ch config.ClickHouseConfig) (driver.Conn, error) {
+// (the analysts' commands read it), rows from before the partner column
+// reading as oldRowsPartner's (sink.partner_name); errors name
+// clickhouse.addr. The caller closes it.
+func openAttemptLog(ctx context.Context, ch config.ClickHouseConfig, oldRowsPartner string) (driver.Conn, error) {
 	conn, err := openClickHouse(ch, 0)
 	if err != nil {
 		return nil, err
 	}
-	if err := attemptlog.EnsureSchema(ctx, conn, ch.Database); err != nil {
+	if err := attemptlog.EnsureSchemaWith(ctx, conn, ch.Database, attemptlog.SchemaOptions{OldRowsPartner: oldRowsPartner}); err != nil {
 		_ = conn.Close()
 		return nil, fmt.Errorf("clickhouse.addr %s: %w", ch.Addr, err)
 	}

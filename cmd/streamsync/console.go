@@ -50,7 +50,8 @@ func newAdmin(p *runProcess) (component, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.srv, err = admin.New(admin.Config{Addr: cfg.Admin.Addr, Token: cfg.Admin.Token, Hosts: cfg.Admin.Hosts}, p.ready, p.reg, api, p.log); err != nil {
+	if a.srv, err = admin.New(admin.Config{Addr: cfg.Admin.Addr, Token: cfg.Admin.Token, Hosts: cfg.Admin.Hosts,
+		Partners: p.partnerNames()}, p.ready, p.reg, api, p.log); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -111,3 +111,14 @@ func (p *runProcess) allShards() layout.Shards {
 	}
 	return out
 }
+
+// partnerNames are the names of the partners delivered to, each once.
+func (p *runProcess) partnerNames() []string {
+	var out []string
+	for _, pr := range p.partners {
+		if pr.direction == directionOut {
+			out = append(out, pr.plan.name)
+		}
+	}
+	return out
+}

@@ -46,7 +46,7 @@ func TestSQLCommand(t *testing.T) {
 		}
 	}
 	out, err = cli(t, env, "sql", "top_errors")
-	if err != nil || !strings.HasPrefix(out, "ERROR") || !strings.Contains(out, "422 recent") || strings.Contains(out, "422 old") || strings.Contains(out, "parked") {
+	if err != nil || !strings.HasPrefix(out, "PARTNER  ERROR") || !strings.Contains(out, "422 recent") || strings.Contains(out, "422 old") || strings.Contains(out, "parked") {
 		t.Fatalf("sql top_errors (the last hour, failures only): %v\n%s", err, out)
 	}
 	out, err = cli(t, env, "sql", "top_errors", "--since", "6h", "--format", "json")
@@ -68,7 +68,44 @@ func TestSQLCommand(t *testing.T) {
 	}
 	out, err = cli(t, env, "chains", "--since", "6h")
 	lines := strings.Split(out, "\n")
-	if err != nil || len(lines) < 4 || !strings.HasPrefix(lines[0], "CHAIN") || !strings.Contains(lines[1], "STEP") || !strings.HasPrefix(lines[2], "recent") {
+	if err != nil || len(lines) < 4 || !strings.HasPrefix(lines[0], "CHAIN") || !strings.Contains(lines[1], "STEP") || !strings.HasPrefix(lines[2], "recent") ||
+		!strings.Contains(lines[0], "PARTNER") || !strings.Contains(lines[2], "partner") {
 		t.Fatalf("chains table without its header: %v\n%s", err, out)
+	}
+}
+
+// `chains --partner` and `sql … --partner` keep to one partner's rows; each
+// row names its partner.
+func TestCommandsTakeThePartner(t *testing.T) {
+	conn, db := testenv.ClickHouse(t)
+	ctx := context.Background()
+	if err := attemptlog.EnsureSchema(ctx, conn, db); err != nil {
+		t.Fatal(err)
+	}
+	row := func(partner, chain string) attemptlog.Row {
+		at := time.Now().Add(-10 * time.Minute)
+		return attemptlog.Row{"ts": strconv.FormatInt(at.Unix(), 10), "ts_ms": "0", "event_id": chain, "row_id": partner + ":" + chain,
+			"stream_id": "1-0", "account": "acc", "entity": "main", "key": chain, "chain_id": chain, "op": "upsert", "version": "1",
+			"attempt": "1", "step": "dead", "http_status": "422", "latency_us": "10", "error": "422 at " + partner, "instance": "t", "partner": partner}
+	}
+	if err := attemptlog.Insert(ctx, conn, db, []attemptlog.Row{row("crm", "c-1"), row("erp", "e-1")}); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"STREAMSYNC_CLICKHOUSE__ADDR=" + testenv.ClickHouseAddr(t), "STREAMSYNC_CLICKHOUSE__DATABASE=" + db}
+	for _, args := range [][]string{{"chains"}, {"sql", "failed_chains"}, {"sql", "top_errors"}, {"sql", "failed_chains_per_account"}} {
+		out, err := cli(t, env, args...)
+		if err != nil || !strings.Contains(out, "crm") || !strings.Contains(out, "erp") {
+			t.Fatalf("%v: both partners, each named: %v\n%s", args, err, out)
+		}
+		out, err = cli(t, env, append(args, "--partner", "erp")...)
+		if err != nil || strings.Contains(out, "crm") || !strings.Contains(out, "erp") {
+			t.Fatalf("%v --partner erp: only erp's: %v\n%s", args, err, out)
+		}
+	}
+	if _, err := cli(t, env, "chains", "--partner", "Not A Name"); err == nil || !strings.Contains(err.Error(), "--partner") {
+		t.Fatalf("chains --partner 'Not A Name': %v", err)
+	}
+	if _, err := cli(t, env, "sql", "archived_dead_letters", "--partner", "erp"); err == nil || !strings.Contains(err.Error(), "takes no --partner") {
+		t.Fatalf("sql archived_dead_letters --partner: %v", err)
 	}
 }

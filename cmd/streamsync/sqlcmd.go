@@ -31,12 +31,17 @@ var sqlParamFlags = []struct {
 		a, _ := fs.GetString("account")
 		return a
 	}},
+	{"partner", "partner", func(fs *pflag.FlagSet, _ time.Time) any {
+		p, _ := fs.GetString("partner")
+		return p
+	}},
 }
 
 func sqlFlags(fs *pflag.FlagSet) {
 	fs.Duration("since", time.Hour, "rows in this past window (the files' own default: the last hour)")
 	fs.Duration("stuck", 5*time.Minute, "failed_chains: a chain waiting longer than this is stuck")
 	fs.String("account", "", "failed_chains: only this account's chains (default every account)")
+	fs.String("partner", "", "only this partner's rows (default every partner's, each named in the partner column)")
 }
 
 // runSQL is `streamsync sql [NAME]`: without a name it lists the analysts'
@@ -70,7 +75,7 @@ func runSQL(ctx context.Context, e *env) error {
 	if ch.Addr == "" {
 		return fmt.Errorf("clickhouse.addr: required for sql (the attempt log is off)")
 	}
-	conn, err := openAttemptLog(ctx, ch)
+	conn, err := openAttemptLog(ctx, ch, e.cfg.Sink.PartnerName)
 	if err != nil {
 		return err
 	}

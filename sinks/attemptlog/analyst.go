@@ -19,10 +19,16 @@ type Answer struct {
 
 // RunQuery runs sql/<name>.sql against database. values binds parameters
 // by name on the client side (since: a time.Time; stuck_seconds: uint32;
-// account: string); a parameter not in values keeps the file's inline
-// default. A value for a parameter the query does not take is an error
-// naming the ones it does take.
+// account, partner: string); a parameter not in values keeps the file's
+// inline default. A value for a parameter the query does not take is an
+// error naming the ones it does take, a partner that is not a partner name
+// one naming the form.
 func RunQuery(ctx context.Context, conn driver.Conn, database, name string, values map[string]any) (Answer, error) {
+	if p, ok := values["partner"].(string); ok && p != "" {
+		if err := CheckPartner(p); err != nil {
+			return Answer{}, err
+		}
+	}
 	q, params, err := sql.Parameterized(name, database, func(p string) bool { _, ok := values[p]; return ok })
 	if err != nil {
 		return Answer{}, err

@@ -14,7 +14,10 @@ import (
 
 // ChainFilter picks chains for Chains.
 type ChainFilter struct {
-	Account string        // empty for all
+	Account string // empty for all
+	// Partner is the partner whose chains ([a-z0-9_-]{1,64}); empty for
+	// every partner's, each chain naming its own.
+	Partner string
 	Since   time.Time     // chains with a step since then
 	Stuck   time.Duration // a chain waiting longer than this is stuck
 	// Limit is the most chains returned, the most recent first (1 to
@@ -45,6 +48,9 @@ type Step struct {
 
 // Chain is a failed or stuck chain with every step.
 type Chain struct {
+	// Partner is the partner the chain's event went to: the same event
+	// delivered to two partners makes two chains with one ChainID.
+	Partner  string    `json:"partner"`
 	ChainID  string    `json:"chain_id"`
 	Account  string    `json:"account"`
 	Entity   string    `json:"entity"`
@@ -59,8 +65,14 @@ type Chain struct {
 
 // Chains runs sql/failed_chains.sql, at most f.Limit chains (the most
 // recent) and the last MaxChainSteps steps of each; truncated reports that
-// more chains matched than were returned.
+// more chains matched than were returned. A Partner that is not a partner
+// name is an error.
 func Chains(ctx context.Context, conn driver.Conn, database string, f ChainFilter) (chains []Chain, truncated bool, err error) {
+	if f.Partner != "" {
+		if err := CheckPartner(f.Partner); err != nil {
+			return nil, false, err
+		}
+	}
 	q, _, err := sql.Parameterized("failed_chains", database, nil)
 	if err != nil {
 		return nil, false, err
@@ -75,9 +87,9 @@ func Chains(ctx context.Context, conn driver.Conn, database string, f ChainFilte
 	if i < 0 {
 		return nil, false, errors.New("sql/failed_chains.sql: no LIMIT at its end")
 	}
-	q = fmt.Sprintf("SELECT chain_id, account, entity, key, last_step, last_ts, arraySlice(steps, -%[2]d), length(steps)\nFROM (\n%[1]s\n)\nORDER BY last_ts DESC\nLIMIT %[3]d",
+	q = fmt.Sprintf("SELECT partner, chain_id, account, entity, key, last_step, last_ts, arraySlice(steps, -%[2]d), length(steps)\nFROM (\n%[1]s\n)\nORDER BY last_ts DESC\nLIMIT %[3]d",
 		body[:i], MaxChainSteps, f.Limit+1)
-	rows, err := conn.Query(ctx, q, clickhouse.Named("since", f.Since.UTC()), clickhouse.Named("account", f.Account),
+	rows, err := conn.Query(ctx, q, clickhouse.Named("since", f.Since.UTC()), clickhouse.Named("account", f.Account), clickhouse.Named("partner", f.Partner),
 		clickhouse.Named("stuck_seconds", uint32(f.Stuck.Seconds())))
 	if err != nil {
 		return nil, false, fmt.Errorf("failed chains: %w", err)
@@ -88,7 +100,7 @@ func Chains(ctx context.Context, conn driver.Conn, database string, f ChainFilte
 		var c Chain
 		var steps [][]any
 		var total uint64
-		if err := rows.Scan(&c.ChainID, &c.Account, &c.Entity, &c.Key, &c.LastStep, &c.LastTS, &steps, &total); err != nil {
+		if err := rows.Scan(&c.Partner, &c.ChainID, &c.Account, &c.Entity, &c.Key, &c.LastStep, &c.LastTS, &steps, &total); err != nil {
 			return nil, false, fmt.Errorf("failed chains: %w", err)
 		}
 		if int(total) > len(steps) {

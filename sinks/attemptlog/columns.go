@@ -14,7 +14,9 @@ type Column struct {
 }
 
 // Columns of the attempt log, in the order rows carry them. The pipeline
-// writes rows with these field names to the attempts stream.
+// writes rows with these field names to the attempts stream, all but the
+// last: partner, which the exporter sets from the stream it reads
+// (ExporterConfig.Partner; docs/operations.md, "Attempt log").
 var Columns = []Column{
 	{"ts", "DateTime('UTC')"},
 	{"ts_ms", "UInt16"},
@@ -35,7 +37,13 @@ var Columns = []Column{
 	{"latency_us", "UInt32"},
 	{"error", "String"},
 	{"instance", "String"},
+	{PartnerColumn, "String"},
 }
+
+// PartnerColumn names the partner whose pipeline made the step. A table
+// from before it existed gets it with the old rows reading as the partner
+// of the single-partner settings (SchemaOptions.OldRowsPartner).
+const PartnerColumn = "partner"
 
 // columnList is "`ts`, `ts_ms`, …" for statements (18.16 needs an explicit
 // list in a batch insert).
@@ -82,6 +90,9 @@ func (r Row) values() ([]any, error) {
 			}
 			out[i] = n
 		default:
+			if c.Name == PartnerColumn && s == "" {
+				s = DefaultPartner // a row from a writer that does not name one
+			}
 			out[i] = s
 		}
 	}

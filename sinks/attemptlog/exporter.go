@@ -26,10 +26,18 @@ const (
 // ExporterConfig configures the Exporter.
 type ExporterConfig struct {
 	Stream string // the attempts stream the pipeline appends rows to
+	// Partner is the partner whose pipeline appends to Stream: the partner
+	// column of every row exported, from Redis or from the spool
+	// ([a-z0-9_-]{1,64}; DefaultPartner when empty).
+	Partner string
+	// OldRowsPartner is the partner an attempts table's rows from before
+	// the partner column read as (SchemaOptions; DefaultPartner when empty).
+	OldRowsPartner string
 	// RowIDPrefix is put in front of every row_id read from Stream: the
-	// shard's number ("3/") when there are several shards, whose stream
-	// entry ids (part of a row_id) may coincide (docs/operations.md: row_id is
-	// unique per step). Empty with one shard.
+	// shard's number ("3/") when there are several shards, and the
+	// partner's name ("erp:") for a partner other than the default, whose
+	// stream entry ids (part of a row_id) may coincide (docs/operations.md:
+	// row_id is unique per step). Empty with one shard and one partner.
 	RowIDPrefix string
 	Group       string // consumer group shared by every process' exporter
 	Consumer    string
@@ -50,6 +58,12 @@ type ExporterConfig struct {
 }
 
 func (c *ExporterConfig) setDefaults() {
+	if c.Partner == "" {
+		c.Partner = DefaultPartner
+	}
+	if c.OldRowsPartner == "" {
+		c.OldRowsPartner = DefaultPartner
+	}
 	if c.Group == "" {
 		c.Group = DefaultGroup
 	}
@@ -82,6 +96,12 @@ func (c ExporterConfig) Validate() error {
 		return errors.New("attempt log exporter: database required")
 	case c.SpoolDir == "":
 		return errors.New("attempt log exporter: spool dir required")
+	}
+	if err := CheckPartner(c.Partner); err != nil {
+		return fmt.Errorf("attempt log exporter: %w", err)
+	}
+	if err := CheckPartner(c.OldRowsPartner); err != nil {
+		return fmt.Errorf("attempt log exporter: old rows: %w", err)
 	}
 	return nil
 }
@@ -172,7 +192,7 @@ func (x *Exporter) probe(ctx context.Context) {
 	defer cancel()
 	err := x.conn.Ping(pctx)
 	if err == nil && !x.schemaReady {
-		if err = EnsureSchema(pctx, x.conn, x.cfg.Database); err == nil {
+		if err = EnsureSchemaWith(pctx, x.conn, x.cfg.Database, SchemaOptions{OldRowsPartner: x.cfg.OldRowsPartner}); err == nil {
 			x.schemaReady = true
 		}
 	}
@@ -248,6 +268,7 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 		if x.cfg.RowIDPrefix != "" && r["row_id"] != "" {
 			r["row_id"] = x.cfg.RowIDPrefix + r["row_id"]
 		}
+		r[PartnerColumn] = x.cfg.Partner // kept through the spool
 		if _, err := r.values(); err != nil || len(m.Values) == 0 {
 			x.log.Error("ATTEMPT-LOG ROW DROPPED: not a row", "stream_id", m.ID, "err", err)
 			x.m.dropped.Inc()
@@ -360,6 +381,11 @@ func (x *Exporter) replaySpool(ctx context.Context) bool {
 	if bad > 0 {
 		x.log.Error("ATTEMPT-LOG ROWS DROPPED: spool lines that are not rows", "segment", segs[0], "count", bad)
 		x.m.dropped.Add(float64(bad))
+	}
+	for _, r := range rows {
+		if r[PartnerColumn] == "" { // spooled by a streamsync from before partners: this spool's partner's
+			r[PartnerColumn] = x.cfg.Partner
+		}
 	}
 	for i := 0; i < len(rows); i += x.cfg.BatchSize {
 		if err := x.insert(ctx, rows[i:min(i+x.cfg.BatchSize, len(rows))]); err != nil {

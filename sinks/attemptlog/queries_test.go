@@ -165,10 +165,10 @@ func TestAnalystQueries(t *testing.T) {
 		name string
 		want []string // rows, fields joined by |
 	}{
-		{"failed_chains_per_account", []string{"acc2|3|1|1|1|0", "acc1|1|0|0|1|0"}},
-		{"retry_distribution", []string{"0|0|1|0", "1|1|2|0", "3|1|0|0"}},
-		{"top_errors", []string{"503 Service Unavailable: unavailable|retry_scheduled|3|2|2"}},
-		{"dead_children", []string{"D|acc2|sub|d|main|m1|P|422 Unprocessable Entity: rejected"}},
+		{"failed_chains_per_account", []string{"partner|acc2|3|1|1|1|0", "partner|acc1|1|0|0|1|0"}},
+		{"retry_distribution", []string{"partner|0|0|1|0", "partner|1|1|2|0", "partner|3|1|0|0"}},
+		{"top_errors", []string{"partner|503 Service Unavailable: unavailable|retry_scheduled|3|2|2"}},
+		{"dead_children", []string{"partner|D|acc2|sub|d|main|m1|P|422 Unprocessable Entity: rejected"}},
 		// O1 archived twice shows once; O3, archived 3 hours ago, not at all
 		{"archived_dead_letters", []string{"O1|acc1|main|k-O1|rejected|422 Unprocessable Entity: O1|1", "O2|acc1|main|k-O2|rejected|422 Unprocessable Entity: O2|1"}},
 	}
@@ -194,8 +194,8 @@ func TestAnalystQueries(t *testing.T) {
 		rows := query(t, conn, db, "latency_per_minute")
 		calls, maxUS := 0, 0
 		for _, r := range rows {
-			c, _ := strconv.Atoi(r[1])
-			m, _ := strconv.Atoi(r[3])
+			c, _ := strconv.Atoi(r[2])
+			m, _ := strconv.Atoi(r[4])
 			calls += c
 			maxUS = max(maxUS, m)
 		}

@@ -14,15 +14,39 @@ import (
 // Table is the attempt log's table name within the database.
 const Table = "attempts"
 
-// EnsureSchema creates the database and the attempts table when missing,
-// and adds the columns an older table lacks. It works on ClickHouse 18.16
-// (no TTL, codecs, DateTime64, ADD COLUMN IF NOT EXISTS) and on current
-// releases, where the error text is stored with a ZSTD codec.
+// SchemaOptions are the choices EnsureSchemaWith makes for a table.
+type SchemaOptions struct {
+	// OldRowsPartner is the partner rows written before the partner column
+	// existed read as: the column is added with this name as its default,
+	// so those rows, and rows a not yet upgraded process still inserts
+	// without the column, are the single partner's of the old settings
+	// (sink.partner_name). [a-z0-9_-]{1,64}; DefaultPartner when empty.
+	OldRowsPartner string
+}
+
+// EnsureSchema is EnsureSchemaWith with DefaultPartner as the old rows'
+// partner.
+func EnsureSchema(ctx context.Context, conn driver.Conn, database string) error {
+	return EnsureSchemaWith(ctx, conn, database, SchemaOptions{})
+}
+
+// EnsureSchemaWith creates the database and the attempts table when
+// missing, and adds the columns an older table lacks, keeping its rows
+// (ALTER TABLE … ADD COLUMN after a look at system.columns). It works on
+// ClickHouse 18.16 (no TTL, codecs, DateTime64, ADD COLUMN IF NOT EXISTS)
+// and on current releases, where the error text is stored with a ZSTD
+// codec. An OldRowsPartner that is not a partner name is an error.
 //
 // Duplicates of a row (an export retried after a crash) have the same
 // row_id and collapse: ReplacingMergeTree with row_id last in the sort key.
 // Queries that must be exact count distinct row_id or use FINAL.
-func EnsureSchema(ctx context.Context, conn driver.Conn, database string) error {
+func EnsureSchemaWith(ctx context.Context, conn driver.Conn, database string, o SchemaOptions) error {
+	if o.OldRowsPartner == "" {
+		o.OldRowsPartner = DefaultPartner
+	}
+	if err := CheckPartner(o.OldRowsPartner); err != nil {
+		return fmt.Errorf("attempt log schema: %w", err)
+	}
 	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+database+"`"); err != nil {
 		return fmt.Errorf("create database %s: %w", database, err)
 	}
@@ -32,7 +56,7 @@ func EnsureSchema(ctx context.Context, conn driver.Conn, database string) error 
 	}
 	cols := make([]string, len(Columns))
 	for i, c := range Columns {
-		cols[i] = columnDDL(c, modern)
+		cols[i] = columnDDL(c, modern, o)
 	}
 	ddl := fmt.Sprintf("CREATE TABLE IF NOT EXISTS `%s`.`%s` (\n  %s\n) ENGINE = ReplacingMergeTree\nPARTITION BY toYYYYMMDD(ts)\nORDER BY (account, chain_id, row_id)",
 		database, Table, strings.Join(cols, ",\n  "))
@@ -47,7 +71,7 @@ func EnsureSchema(ctx context.Context, conn driver.Conn, database string) error 
 		if have[c.Name] {
 			continue
 		}
-		alter := fmt.Sprintf("ALTER TABLE `%s`.`%s` ADD COLUMN %s", database, Table, columnDDL(c, modern))
+		alter := fmt.Sprintf("ALTER TABLE `%s`.`%s` ADD COLUMN %s", database, Table, columnDDL(c, modern, o))
 		if err := conn.Exec(ctx, alter); err != nil {
 			return fmt.Errorf("add column %s to %s.%s: %w", c.Name, database, Table, err)
 		}
@@ -55,10 +79,13 @@ func EnsureSchema(ctx context.Context, conn driver.Conn, database string) error 
 	return nil
 }
 
-func columnDDL(c Column, modern bool) string {
+func columnDDL(c Column, modern bool, o SchemaOptions) string {
 	d := "`" + c.Name + "` " + c.Type
-	if modern && c.Name == "error" {
+	switch {
+	case modern && c.Name == "error":
 		d += " CODEC(ZSTD(1))"
+	case c.Name == PartnerColumn:
+		d += " DEFAULT '" + o.OldRowsPartner + "'" // checked: [a-z0-9_-] only
 	}
 	return d
 }

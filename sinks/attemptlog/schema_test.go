@@ -8,12 +8,13 @@ import (
 	"github.com/streamsync/streamsync/internal/testenv"
 )
 
-// The pipeline writes rows with exactly the columns the table has.
+// The pipeline writes rows with exactly the columns the table has, but
+// the partner, which the exporter adds.
 func TestColumnsMatchThePipelineRows(t *testing.T) {
-	if len(Columns) != len(streams.RowColumns) {
-		t.Fatalf("%d columns, the pipeline writes %d", len(Columns), len(streams.RowColumns))
+	if len(Columns) != len(streams.RowColumns)+1 || Columns[len(Columns)-1].Name != PartnerColumn {
+		t.Fatalf("%d columns, the pipeline writes %d, and partner last", len(Columns), len(streams.RowColumns))
 	}
-	for i, c := range Columns {
+	for i, c := range Columns[:len(streams.RowColumns)] {
 		if c.Name != streams.RowColumns[i] {
 			t.Errorf("column %d is %s, the pipeline writes %s", i, c.Name, streams.RowColumns[i])
 		}

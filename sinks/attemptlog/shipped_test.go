@@ -90,11 +90,11 @@ func TestQueriesRunInClickHouseClient(t *testing.T) {
 func TestRunQueryBindsParameters(t *testing.T) {
 	conn, db := seed(t)
 	rows := queryWith(t, conn, db, "top_errors", map[string]any{"since": time.Now().Add(-12 * time.Minute).UTC()})
-	if len(rows) != 1 || rows[0][0] != "503 Service Unavailable: unavailable" || rows[0][2] != "1" {
+	if len(rows) != 1 || rows[0][1] != "503 Service Unavailable: unavailable" || rows[0][3] != "1" {
 		t.Fatalf("top_errors since 12 minutes ago: %v; want chain E's one 503", rows)
 	}
 	only := queryWith(t, conn, db, "failed_chains", map[string]any{"account": "acc1"})
-	if len(only) != 1 || only[0][0] != "B" {
+	if len(only) != 1 || only[0][1] != "B" {
 		t.Fatalf("failed_chains for acc1: %v; want B", only)
 	}
 	_, err := RunQuery(context.Background(), conn, db, "top_errors", map[string]any{"stuck_seconds": uint32(1)})
@@ -108,8 +108,8 @@ func TestRunQueryBindsParameters(t *testing.T) {
 func TestTopErrorsLeavesWaitsOut(t *testing.T) {
 	conn, db := seed(t)
 	for _, r := range query(t, conn, db, "top_errors") {
-		if r[1] != "retry_scheduled" && r[1] != "dead" && r[1] != "invalid" {
-			t.Errorf("top_errors row on step %s: %v", r[1], r)
+		if r[2] != "retry_scheduled" && r[2] != "dead" && r[2] != "invalid" {
+			t.Errorf("top_errors row on step %s: %v", r[2], r)
 		}
 	}
 }

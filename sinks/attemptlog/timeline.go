@@ -11,12 +11,16 @@ import (
 )
 
 // TimelineQuery picks the chains whose timelines Timeline returns: by event
-// id, by record (entity and key), or by account; exactly one of them.
+// id, by record (entity and key), or by account; exactly one of them, at
+// one partner or at every one.
 type TimelineQuery struct {
 	EventID string
 	Entity  string
 	Key     string
 	Account string
+	// Partner is the partner whose chains ([a-z0-9_-]{1,64}); empty for
+	// every partner's, each chain naming its own.
+	Partner string
 	// Since bounds the search to chains with a step since then.
 	Since time.Time
 	// Limit is the most chains returned, the most recent first (1 to 200; 20).
@@ -49,15 +53,23 @@ func Timeline(ctx context.Context, conn driver.Conn, database string, q Timeline
 	default:
 		return nil, false, ErrNoQuery
 	}
+	if q.Partner != "" {
+		if err := CheckPartner(q.Partner); err != nil {
+			return nil, false, err
+		}
+		cond += " AND partner = @partner"
+		args = append(args, clickhouse.Named("partner", q.Partner))
+	}
 	if q.Limit <= 0 {
 		q.Limit = 20
 	}
 	q.Limit = min(q.Limit, 200)
 	tbl := fmt.Sprintf("`%s`.`%s`", database, Table)
-	stmt := fmt.Sprintf(`SELECT chain_id, account, entity, key, ts, ts_ms, step, attempt, http_status, latency_us, error, stream_id, instance, row_id
+	// A chain is one partner's: the same event id at two partners is two chains.
+	stmt := fmt.Sprintf(`SELECT partner, chain_id, account, entity, key, ts, ts_ms, step, attempt, http_status, latency_us, error, stream_id, instance, row_id
 FROM %[1]s FINAL
-WHERE chain_id IN (SELECT chain_id FROM %[1]s WHERE %[2]s AND ts >= @since GROUP BY chain_id ORDER BY max(ts) DESC LIMIT %[3]d)
-ORDER BY chain_id, ts, ts_ms, row_id
+WHERE (partner, chain_id) IN (SELECT partner, chain_id FROM %[1]s WHERE %[2]s AND ts >= @since GROUP BY partner, chain_id ORDER BY max(ts) DESC LIMIT %[3]d)
+ORDER BY partner, chain_id, ts, ts_ms, row_id
 LIMIT %[4]d`, tbl, cond, q.Limit+1, maxTimelineRows+1)
 	rows, err := conn.Query(ctx, stmt, args...)
 	if err != nil {
@@ -65,7 +77,7 @@ LIMIT %[4]d`, tbl, cond, q.Limit+1, maxTimelineRows+1)
 	}
 	defer rows.Close()
 	var out []Chain
-	index := map[string]int{}
+	index := map[[2]string]int{} // partner, chain_id
 	read := 0
 	for rows.Next() {
 		if read++; read > maxTimelineRows {
@@ -77,15 +89,15 @@ LIMIT %[4]d`, tbl, cond, q.Limit+1, maxTimelineRows+1)
 		var ts time.Time
 		var ms uint16
 		var rowID string
-		if err := rows.Scan(&c.ChainID, &c.Account, &c.Entity, &c.Key, &ts, &ms, &st.Step, &st.Attempt, &st.HTTPStatus,
+		if err := rows.Scan(&c.Partner, &c.ChainID, &c.Account, &c.Entity, &c.Key, &ts, &ms, &st.Step, &st.Attempt, &st.HTTPStatus,
 			&st.LatencyUS, &st.Error, &st.StreamID, &st.Instance, &rowID); err != nil {
 			return nil, false, fmt.Errorf("chain timeline: %w", err)
 		}
 		st.TS = ts.Add(time.Duration(ms) * time.Millisecond).UTC()
-		i, ok := index[c.ChainID]
+		i, ok := index[[2]string{c.Partner, c.ChainID}]
 		if !ok {
 			i = len(out)
-			index[c.ChainID] = i
+			index[[2]string{c.Partner, c.ChainID}] = i
 			out = append(out, c)
 		}
 		ch := &out[i]
