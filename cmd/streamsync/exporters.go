@@ -6,17 +6,24 @@ import (
 
 // newExporters runs the attempt-log exporter of every shard beside the
 // pipeline when clickhouse.addr is set; the pipeline never waits on them.
-// The rows are sink.partner_name's, the partner of the single-partner
-// settings, whose row_ids stay as they were (docs/operations.md).
+// Each partner's (and direction's) attempts streams are exported with its
+// name; the rows of sink.partner_name, the partner of the single-partner
+// settings, keep the row_ids they had (docs/operations.md).
 func newExporters(p *runProcess) (component, error) {
 	if p.ch == nil {
 		return nil, nil
 	}
 	ch := p.cfg.ClickHouse
 	partner := p.cfg.Sink.PartnerName
-	streams := make([]attemptlog.Stream, len(p.shards))
-	for i, k := range p.shards {
-		streams[i] = attemptlog.Stream{Name: k.Attempts, Partner: partner, Shard: i}
+	var streams []attemptlog.Stream
+	for _, pr := range p.partners {
+		dir := attemptlog.DirectionOut
+		if pr.direction == directionIn {
+			dir = attemptlog.DirectionIn
+		}
+		for i, k := range pr.plan.shards {
+			streams = append(streams, attemptlog.Stream{Name: k.Attempts, Partner: pr.plan.name, Shard: i, Direction: dir})
+		}
 	}
 	xs, err := attemptlog.NewExporters(attemptlog.ExportersConfig{Streams: streams, DefaultPartner: partner, Exporter: attemptlog.ExporterConfig{Consumer: p.consumer,
 		Database: ch.Database, BacklogMax: ch.BacklogMax, SpoolDir: ch.SpoolDir, Logger: p.log, Registerer: p.reg}}, p.rdb, p.ch)

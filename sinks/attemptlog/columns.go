@@ -15,7 +15,7 @@ type Column struct {
 
 // Columns of the attempt log, in the order rows carry them. The pipeline
 // writes rows with these field names to the attempts stream, all but the
-// last: partner, which the exporter sets from the stream it reads
+// last two: partner and direction, which the exporter sets from the stream it reads
 // (ExporterConfig.Partner; docs/operations.md, "Attempt log").
 var Columns = []Column{
 	{"ts", "DateTime('UTC')"},
@@ -38,12 +38,24 @@ var Columns = []Column{
 	{"error", "String"},
 	{"instance", "String"},
 	{PartnerColumn, "String"},
+	{DirectionColumn, "String"},
 }
 
 // PartnerColumn names the partner whose pipeline made the step. A table
 // from before it existed gets it with the old rows reading as the partner
 // of the single-partner settings (SchemaOptions.OldRowsPartner).
 const PartnerColumn = "partner"
+
+// DirectionColumn says which way the step's event went: "out" to the
+// partner, "in" from a two-way partner to our own system
+// (docs/partners.md, "Two-way sync"). Rows from before it read as "out".
+const DirectionColumn = "direction"
+
+// The directions of DirectionColumn.
+const (
+	DirectionOut = "out"
+	DirectionIn  = "in"
+)
 
 // columnList is "`ts`, `ts_ms`, …" for statements (18.16 needs an explicit
 // list in a batch insert).
@@ -92,6 +104,9 @@ func (r Row) values() ([]any, error) {
 		default:
 			if c.Name == PartnerColumn && s == "" {
 				s = DefaultPartner // a row from a writer that does not name one
+			}
+			if c.Name == DirectionColumn && s == "" {
+				s = DirectionOut
 			}
 			out[i] = s
 		}

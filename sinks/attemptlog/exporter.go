@@ -1,6 +1,7 @@
 package attemptlog
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,9 @@ type ExporterConfig struct {
 	// column of every row exported, from Redis or from the spool
 	// ([a-z0-9_-]{1,64}; DefaultPartner when empty).
 	Partner string
+	// Direction is DirectionOut (the default) or DirectionIn: the stream
+	// is a two-way partner's inbound pipeline's.
+	Direction string
 	// OldRowsPartner is the partner an attempts table's rows from before
 	// the partner column read as (SchemaOptions; DefaultPartner when empty).
 	OldRowsPartner string
@@ -269,6 +273,7 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 			r["row_id"] = x.cfg.RowIDPrefix + r["row_id"]
 		}
 		r[PartnerColumn] = x.cfg.Partner // kept through the spool
+		r[DirectionColumn] = cmp.Or(x.cfg.Direction, DirectionOut)
 		if _, err := r.values(); err != nil || len(m.Values) == 0 {
 			x.log.Error("ATTEMPT-LOG ROW DROPPED: not a row", "stream_id", m.ID, "err", err)
 			x.m.dropped.Inc()

@@ -86,6 +86,8 @@ func columnDDL(c Column, modern bool, o SchemaOptions) string {
 		d += " CODEC(ZSTD(1))"
 	case c.Name == PartnerColumn:
 		d += " DEFAULT '" + o.OldRowsPartner + "'" // checked: [a-z0-9_-] only
+	case c.Name == DirectionColumn:
+		d += " DEFAULT '" + DirectionOut + "'"
 	}
 	return d
 }

@@ -22,6 +22,9 @@ type Stream struct {
 	// ([a-z0-9_-]{1,64}; ExportersConfig.DefaultPartner when empty).
 	Partner string
 	Shard   int // its shard's number, 0 to shards-1
+	// Direction is DirectionIn for a two-way partner's inbound stream;
+	// DirectionOut when empty.
+	Direction string
 }
 
 // ExportersConfig configures the exporters of every partner and shard
@@ -81,7 +84,7 @@ func NewExporters(cfg ExportersConfig, rdb redis.UniversalClient, conn driver.Co
 	}
 	for _, st := range cfg.Streams {
 		c := cfg.Exporter
-		c.Stream, c.Partner, c.OldRowsPartner = st.Name, st.Partner, cfg.DefaultPartner
+		c.Stream, c.Partner, c.OldRowsPartner, c.Direction = st.Name, st.Partner, cfg.DefaultPartner, st.Direction
 		c.RowIDPrefix = ""
 		labels := prometheus.Labels{}
 		if st.Partner != cfg.DefaultPartner {
@@ -89,6 +92,13 @@ func NewExporters(cfg ExportersConfig, rdb redis.UniversalClient, conn driver.Co
 			// row_ids can meet no other partner's.
 			c.RowIDPrefix = st.Partner + ":"
 			c.SpoolDir = filepath.Join(c.SpoolDir, "partner-"+st.Partner)
+		}
+		if st.Direction == DirectionIn {
+			c.RowIDPrefix += "in:"
+			c.SpoolDir = filepath.Join(c.SpoolDir, "in")
+			labels["direction"] = DirectionIn
+		} else if directions(cfg.Streams) > 1 {
+			labels["direction"] = DirectionOut
 		}
 		if shards > 1 {
 			c.RowIDPrefix += fmt.Sprintf("%d/", st.Shard)
@@ -122,4 +132,15 @@ func (s *Exporters) Run(ctx context.Context) {
 		})
 	}
 	wg.Wait()
+}
+
+// directions is how many directions streams have: 2 when a two-way
+// partner's inbound stream is among them.
+func directions(streams []Stream) int {
+	for _, st := range streams {
+		if st.Direction == DirectionIn {
+			return 2
+		}
+	}
+	return 1
 }
