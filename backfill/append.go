@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/ingest"
 	"github.com/streamsync/streamsync/source"
 )
@@ -39,7 +40,7 @@ func (b *Backfill) append(ctx context.Context, st *state, recs []source.Record, 
 			sum.Skipped++
 			continue
 		}
-		if size := entrySize(e); size > maxBytes(b.cfg.Limits) {
+		if size := entrySize(e) + len(b.forField()); size > maxBytes(b.cfg.Limits) {
 			b.cfg.Logger.Warn("backfill: record skipped", "entity", r.Entity, "key", r.Key,
 				"err", fmt.Sprintf("entry is %d bytes, more than event.max_bytes", size))
 			sum.Skipped++
@@ -47,7 +48,7 @@ func (b *Backfill) append(ctx context.Context, st *state, recs []source.Record, 
 		}
 		events = append(events, e)
 	}
-	if err := ingest.AppendRouted(ctx, b.rdb, b.route, events); err != nil {
+	if err := ingest.AppendRoutedFor(ctx, b.rdb, b.route, events, b.cfg.For); err != nil {
 		return 0, fmt.Errorf("backfill %s: %w", b.runID, err)
 	}
 	st.N = n
@@ -77,4 +78,12 @@ func (b *Backfill) route(account string) string {
 		return b.cfg.Route(account)
 	}
 	return b.cfg.Stream
+}
+
+// forField is the bytes the partner's _ss_for field adds to an entry.
+func (b *Backfill) forField() string {
+	if b.cfg.For == "" {
+		return ""
+	}
+	return handlers.MetaFor + b.cfg.For
 }

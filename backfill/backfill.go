@@ -45,6 +45,10 @@ type Config struct {
 	// Route, when set, names the events stream of an account's shard
 	// (docs/scaling.md, layout.Shards.Stream) and Stream is not used for appends.
 	Route func(account string) string
+	// For, when set, names the one partner of several the upserts are
+	// meant for (their _ss_for field, docs/partners.md "Several partners"):
+	// the other partners pass them by. Empty: every partner reads them.
+	For string
 	// StateKey names the Redis hash that keeps a run's position (built by
 	// the caller with the other keys); required.
 	StateKey func(runID string) string

@@ -26,6 +26,9 @@ type DeadLetter struct {
 	Fields   map[string]string `json:"fields"`
 	// Shard is the shard whose dead-letter stream holds the entry.
 	Shard int `json:"shard"`
+	// Partner is the partner whose dead letter it is, when several are
+	// configured (DeadOps.Partner).
+	Partner string `json:"partner,omitempty"`
 }
 
 // DeadFilter picks dead letters: by event id (or dead-letter entry id), by
@@ -183,6 +186,9 @@ type DeadOps struct {
 	Instance   string
 	AttemptLog bool
 	Clock      Clock
+	// Partner names the partner whose key sets these are, for the dead
+	// letters List returns (DeadLetter.Partner); "" with one partner.
+	Partner string
 }
 
 // Clock tells the time of a replay; nil is the wall clock.
@@ -301,6 +307,14 @@ func (o DeadOps) each(ctx context.Context, f DeadFilter, do func(DeadLetter) err
 // List is ListDead over every shard, shard by shard. With more than one
 // shard a cursor is "SHARD/ENTRY_ID"; with one it is the entry id alone.
 func (o DeadOps) List(ctx context.Context, f DeadFilter, cursor string, limit int) ([]DeadLetter, string, error) {
+	out, next, err := o.list(ctx, f, cursor, limit)
+	for i := range out {
+		out[i].Partner = o.Partner
+	}
+	return out, next, err
+}
+
+func (o DeadOps) list(ctx context.Context, f DeadFilter, cursor string, limit int) ([]DeadLetter, string, error) {
 	shards := o.shards()
 	if len(shards) == 1 {
 		return ListDead(ctx, o.RDB, shards[0], f, cursor, limit)

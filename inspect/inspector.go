@@ -21,6 +21,11 @@ type Options struct {
 	Instance string
 	// AttemptLog: a replay writes a `replayed` row to the attempt log.
 	AttemptLog bool
+	// Partner names the partner whose key sets Keys or Shards are, when
+	// several are configured (docs/partners.md, "Several partners"): Status
+	// and every dead letter listed carry it. Replays go back to that partner
+	// alone by the key sets' Target, not by this name.
+	Partner string
 }
 
 // Inspector reads the pipeline's counters and dead letters and replays or
@@ -32,12 +37,21 @@ type Inspector struct {
 
 // New builds an Inspector.
 func New(o Options) *Inspector {
-	return &Inspector{opts: o, ops: DeadOps{RDB: o.RDB, Keys: o.Keys, Shards: o.Shards, Instance: o.Instance, AttemptLog: o.AttemptLog}}
+	return &Inspector{opts: o, ops: DeadOps{RDB: o.RDB, Keys: o.Keys, Shards: o.Shards, Instance: o.Instance, AttemptLog: o.AttemptLog,
+		Partner: o.Partner}}
 }
 
 // Status reads the counters of every shard in one pipelined round trip and
 // adds them up.
-func (i *Inspector) Status(ctx context.Context) (Status, error) { return i.ops.Status(ctx) }
+// It names the partner of Options.Partner.
+func (i *Inspector) Status(ctx context.Context) (Status, error) {
+	s, err := i.ops.Status(ctx)
+	s.PartnerName = i.opts.Partner
+	return s, err
+}
+
+// Partner is the partner of Options.Partner ("" when not set).
+func (i *Inspector) Partner() string { return i.opts.Partner }
 
 // ListDead returns up to limit dead letters that match f, starting after
 // cursor ("" for the start), and the cursor of the next page ("" at the

@@ -14,6 +14,9 @@ import (
 
 // Status is what `streamsync status` and GET /api/v1/status show.
 type Status struct {
+	// PartnerName is the partner these counters are of when several are
+	// configured (Options.Partner; docs/partners.md, "Several partners").
+	PartnerName  string           `json:"partner_name,omitempty"`
 	StreamLength int64            `json:"stream_length"`
 	Pending      int64            `json:"pending"`
 	Lag          int64            `json:"lag"`

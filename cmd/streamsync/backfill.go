@@ -22,6 +22,23 @@ func backfillFlags(fs *pflag.FlagSet) {
 	fs.Float64("rate", backfill.DefaultRate, "records appended a second at most; 0 for no limit")
 	fs.String("resume", "", "continue the interrupted run RUN_ID")
 	fs.Bool("replay-dead", false, "at the end, replay the dead letters with reason parent_missing or exhausted that died since the run began")
+	partnerFlag(fs)
+}
+
+// deadReplayers replay the dead letters of each of several partners
+// (backfill.DeadReplayer), each back to its own partner.
+type deadReplayers []inspect.DeadOps
+
+func (rs deadReplayers) ReplayDead(ctx context.Context, reasons []string, since time.Time) (int, error) {
+	n := 0
+	for _, r := range rs {
+		m, err := r.ReplayDead(ctx, reasons, since)
+		n += m
+		if err != nil {
+			return n, fmt.Errorf("partner %s: %w", r.Partner, err)
+		}
+	}
+	return n, nil
 }
 
 // runBackfill is `streamsync backfill` (docs/backfill.md).
@@ -38,11 +55,30 @@ func runBackfill(ctx context.Context, e *env) error {
 	if perSecond == 0 {
 		perSecond = -1 // backfill.Config: negative is no limit
 	}
+	// --partner: the upserts are that partner's alone (_ss_for); without
+	// it every partner reads them
+	configured, _ := cliPlans(e)
+	plans, err := selectedPlans(e)
+	if err != nil {
+		return fmt.Errorf("backfill: %w", err)
+	}
+	forPartner := ""
+	if len(plans) == 1 {
+		forPartner = plans[0].shards[0].Target // "" with one partner configured
+	}
+	var replayers deadReplayers
+	for _, pl := range plans {
+		replayers = append(replayers, inspect.DeadOps{Shards: pl.shards, Instance: "backfill", AttemptLog: cfg.ClickHouse.Addr != "",
+			Partner: partnerLabel(configured, pl)})
+	}
 	rdb, err := connectRedis(ctx, cfg.Redis)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
+	for i := range replayers {
+		replayers[i].RDB = rdb
+	}
 	bad := source.NewBadLines(cfg.Source.File, e.log)
 	c := cfg.Source
 	sc, err := sourceConfig(c, e.log)
@@ -72,11 +108,11 @@ func runBackfill(ctx context.Context, e *env) error {
 		progress = backfill.NewLines(os.Stderr, runID, 5*time.Second, nil)
 	}
 	b, err := backfill.New(backfill.Config{
-		Stream: keys.Events, Route: shards.Stream, StateKey: keys.Backfill, Entities: entities, Accounts: accounts, Rate: perSecond,
+		Stream: keys.Events, Route: shards.Stream, For: forPartner, StateKey: keys.Backfill, Entities: entities, Accounts: accounts, Rate: perSecond,
 		Resume: resume, RunID: runID, ReplayDead: replay, Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes},
 		Progress: progress, Logger: e.log,
-		LedgerEntities: func(ctx context.Context) ([]string, error) { return ledgerOf(rdb, shards).Entities(ctx) },
-		Replayer:       inspect.DeadOps{RDB: rdb, Shards: shards, Instance: "backfill", AttemptLog: cfg.ClickHouse.Addr != ""},
+		LedgerEntities: func(ctx context.Context) ([]string, error) { return ledgerOf(rdb, plans[0].shards).Entities(ctx) },
+		Replayer:       replayers,
 	}, rdb, src)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ func deadFlags(fs *pflag.FlagSet) {
 	fs.Bool("all", false, "every dead letter")
 	fs.Int("limit", 100, "list: at most this many")
 	fs.String("cursor", "", "list: continue after this dead-letter entry id")
+	partnerFlag(fs)
 }
 
 var pastTense = map[string]string{"replay": "replayed", "drop": "dropped"}
@@ -62,18 +64,38 @@ func runDead(ctx context.Context, e *env) error {
 	limit, _ := e.fs.GetInt("limit")
 	cursor, _ := e.fs.GetString("cursor")
 	f := inspect.DeadFilter{IDs: ids, Reason: reason, Account: account, All: all}
+	if action != "list" && action != "replay" && action != "drop" {
+		return fmt.Errorf("dead: want list, replay or drop, not %q", action)
+	}
+	configured, _ := cliPlans(e)
+	plans, err := selectedPlans(e)
+	if err != nil {
+		return err
+	}
+	if action != "list" && len(plans) > 1 {
+		if _, err := cliPartner(e); err != nil {
+			return fmt.Errorf("dead %s: %w", action, err)
+		}
+	}
 	rdb, err := connectRedis(ctx, e.cfg.Redis)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	ops := inspect.New(inspect.Options{RDB: rdb, Shards: shardsOf(e.cfg), Instance: "cli", AttemptLog: e.cfg.ClickHouse.Addr != ""})
+	inspectors := make([]*inspect.Inspector, len(plans))
+	for i, pl := range plans {
+		// each partner's key sets: a replay goes back to its own partner
+		// alone (their Target, _ss_for)
+		inspectors[i] = inspect.New(inspect.Options{RDB: rdb, Shards: pl.shards, Instance: "cli", AttemptLog: e.cfg.ClickHouse.Addr != "",
+			Partner: partnerLabel(configured, pl)})
+	}
+	ops := inspectors[0]
 	switch action {
 	case "list":
 		if limit < 1 || limit > 1000 {
 			return fmt.Errorf("dead list: --limit must be 1 to 1000, is %d (page on with --cursor)", limit)
 		}
-		items, next, err := ops.ListDead(ctx, f, cursor, limit)
+		items, next, err := listDead(ctx, plans, inspectors, f, cursor, limit)
 		if err != nil {
 			return err
 		}
@@ -84,8 +106,15 @@ func runDead(ctx context.Context, e *env) error {
 			return json.NewEncoder(e.out).Encode(map[string]any{"items": items, "next_cursor": next})
 		}
 		tw := newTable(e.out)
+		several := len(configured) > 1
+		if several {
+			fmt.Fprint(tw, "PARTNER\t")
+		}
 		fmt.Fprintln(tw, "DEAD_AT\tID\tACCOUNT\tREASON\tATTEMPTS\tERROR")
 		for _, d := range items {
+			if several {
+				fmt.Fprintf(tw, "%s\t", d.Partner)
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", time.UnixMilli(d.At).UTC().Format(time.DateTime), d.EventID, d.Account, d.Reason, d.Attempts, d.Error)
 		}
 		if next != "" {
@@ -111,7 +140,7 @@ func runDead(ctx context.Context, e *env) error {
 			fmt.Fprintf(e.out, "%s: %d\n", action, len(done))
 		}
 		if len(done) > 0 {
-			e.log.Info("dead letters "+pastTense[action], "count", len(done), "ids", done, "reason", reason, "account", account, "all", all)
+			e.log.Info("dead letters "+pastTense[action], "partner", plans[0].name, "count", len(done), "ids", done, "reason", reason, "account", account, "all", all)
 		}
 		if err != nil {
 			return fmt.Errorf("dead %s: %w (use --id, --reason, --account or --all)", action, err)
@@ -121,5 +150,39 @@ func runDead(ctx context.Context, e *env) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("dead: want list, replay or drop, not %q", action)
+	return nil
+}
+
+// listDead is `dead list` over the partners of plans, partner by partner
+// (inspectors: one each, in the same order). With more than one the cursor
+// is "PARTNER/CURSOR", CURSOR being that partner's ("" for its start).
+func listDead(ctx context.Context, plans []partnerPlan, inspectors []*inspect.Inspector, f inspect.DeadFilter, cursor string, limit int) ([]inspect.DeadLetter, string, error) {
+	if len(plans) == 1 {
+		return inspectors[0].ListDead(ctx, f, cursor, limit)
+	}
+	from, after := 0, ""
+	if cursor != "" {
+		name, rest, ok := strings.Cut(cursor, "/")
+		from = slices.IndexFunc(plans, func(pl partnerPlan) bool { return pl.name == name })
+		if !ok || from < 0 {
+			return nil, "", fmt.Errorf("cursor %q: want PARTNER/CURSOR, as a page's \"more\" line gives it", cursor)
+		}
+		after = rest
+	}
+	var out []inspect.DeadLetter
+	for i := from; i < len(plans); i++ {
+		page, next, err := inspectors[i].ListDead(ctx, f, after, limit-len(out))
+		if err != nil {
+			return nil, "", fmt.Errorf("partner %s: %w", plans[i].name, err)
+		}
+		after = ""
+		out = append(out, page...)
+		if next != "" {
+			return out, plans[i].name + "/" + next, nil
+		}
+		if len(out) >= limit && i+1 < len(plans) {
+			return out, plans[i+1].name + "/", nil
+		}
+	}
+	return out, "", nil
 }

@@ -15,6 +15,7 @@ func idmapFlags(fs *pflag.FlagSet) {
 	fs.String("account", "", "the record's account: look in its shard only (without it, every shard)")
 	fs.String("id", "", "set: the partner's id of the record")
 	fs.Bool("json", false, "the same as --format json")
+	partnerFlag(fs)
 }
 
 // runIDMap is `streamsync idmap get|set|drop ENTITY KEY [--account A] [--id
@@ -40,19 +41,23 @@ func runIDMap(ctx context.Context, e *env) error {
 			return errors.New("idmap set: --id wants the partner's id of the record")
 		}
 	}
+	pl, err := cliPartner(e)
+	if err != nil {
+		return fmt.Errorf("idmap: %w", err)
+	}
 	rdb, err := connectRedis(ctx, e.cfg.Redis)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	store := layout.NewIDMapStore(rdb, shardsOf(e.cfg))
+	store := layout.NewIDMapStore(rdb, pl.shards) // the partner's id map
 	switch action {
 	case "get":
 		items, err := store.Raw(ctx, entity, key, account)
 		if err != nil {
 			return err
 		}
-		return printIDMap(e, items, len(shardsOf(e.cfg)), account)
+		return printIDMap(e, items, len(pl.shards), account)
 	case "set":
 		before, after, err := store.Set(ctx, entity, key, account, id)
 		if err != nil {
@@ -62,7 +67,7 @@ func runIDMap(ctx context.Context, e *env) error {
 		if before != nil {
 			was = before.Value
 		}
-		e.log.Info("id map entry set", "entity", entity, "key", key, "shard", after.Shard, "before", was, "partner_id", id)
+		e.log.Info("id map entry set", "partner", pl.name, "entity", entity, "key", key, "shard", after.Shard, "before", was, "partner_id", id)
 		if e.format == "json" {
 			return json.NewEncoder(e.out).Encode(map[string]any{"before": before, "after": after})
 		}
@@ -73,7 +78,7 @@ func runIDMap(ctx context.Context, e *env) error {
 		if err != nil {
 			return fmt.Errorf("idmap drop: %w", err)
 		}
-		e.log.Info("id map entry dropped", "entity", entity, "key", key, "shard", gone.Shard, "value", gone.Value)
+		e.log.Info("id map entry dropped", "partner", pl.name, "entity", entity, "key", key, "shard", gone.Shard, "value", gone.Value)
 		if e.format == "json" {
 			return json.NewEncoder(e.out).Encode(map[string]any{"dropped": gone})
 		}

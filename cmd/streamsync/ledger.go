@@ -14,6 +14,7 @@ import (
 func ledgerFlags(fs *pflag.FlagSet) {
 	fs.String("account", "", "the record's account: look in its shard only (without it, every shard)")
 	fs.String("version", "", "set: the version the ledger is to hold")
+	partnerFlag(fs)
 }
 
 // runLedger is `streamsync ledger get|set|drop ENTITY KEY [--account A]
@@ -39,12 +40,16 @@ func runLedger(ctx context.Context, e *env) error {
 		}
 		version = v
 	}
+	pl, err := cliPartner(e)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
 	rdb, err := connectRedis(ctx, e.cfg.Redis)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	ops := pipeline.LedgerOps{RDB: rdb, Shards: shardsOf(e.cfg)}
+	ops := pipeline.LedgerOps{RDB: rdb, Shards: pl.shards} // the partner's ledger
 	switch action {
 	case "get":
 		items, err := ops.Get(ctx, entity, key, account)
@@ -61,7 +66,7 @@ func runLedger(ctx context.Context, e *env) error {
 		if before != nil {
 			was = strconv.FormatInt(before.Version, 10)
 		}
-		e.log.Info("ledger entry set", "entity", entity, "key", key, "shard", after.Shard, "version_before", was, "version", after.Version)
+		e.log.Info("ledger entry set", "partner", pl.name, "entity", entity, "key", key, "shard", after.Shard, "version_before", was, "version", after.Version)
 		if e.format == "json" {
 			return json.NewEncoder(e.out).Encode(map[string]any{"before": before, "after": after})
 		}
@@ -72,7 +77,7 @@ func runLedger(ctx context.Context, e *env) error {
 		if err != nil {
 			return fmt.Errorf("ledger drop: %w", err)
 		}
-		e.log.Info("ledger entry dropped", "entity", entity, "key", key, "shard", gone.Shard, "version", gone.Version)
+		e.log.Info("ledger entry dropped", "partner", pl.name, "entity", entity, "key", key, "shard", gone.Shard, "version", gone.Version)
 		if e.format == "json" {
 			return json.NewEncoder(e.out).Encode(map[string]any{"dropped": gone})
 		}

@@ -18,8 +18,9 @@ const usage = `usage: streamsync <command> [flags]
 
 commands:
   run       the pipeline: consume events and deliver them to the partner
-  status    stream length, pending, lag, delayed, retrying, dead
+  status    stream length, pending, lag, delayed, retrying, dead [--partner NAME]
   dead      list, replay or drop dead letters: dead list|replay|drop [--id ID]... [--reason R] [--all]
+            [--partner NAME]
   chains    failed or stuck chains from the attempt log
   sql       the analysts' queries of sql/: sql lists them, sql NAME [--since 6h] runs one
   produce   append a demo conference-registration story to the events stream
@@ -34,7 +35,11 @@ commands:
   idmap     show or mend one record's entry in the id map of a partner that assigns ids:
             idmap get|set|drop ENTITY KEY [--account A] [--id ID] [--json]
   partner   try sink.profile (docs/partners.md): partner preview --event FILE prints the requests
-            events would make, nothing sent; partner check [--entity E] reads the partner once
+            events would make, nothing sent; partner check [--entity E] reads the partner once;
+            partner retire NAME [--drop-state] [--force] removes a partner taken out of the settings
+
+With several partners, status, dead, reconcile, backfill, ledger and idmap take
+--partner NAME (docs/operations.md, "Several partners").
 
 Every command takes --config FILE, --format table|json, and a flag per setting
 (--sink.base_url=…); see config/streamsync.example.yaml.
@@ -64,7 +69,7 @@ var commands = map[string]struct {
 	flags    func(fs *pflag.FlagSet)
 }{
 	"run":       {run: runPipeline},
-	"status":    {run: runStatus, sections: operatorSections},
+	"status":    {run: runStatus, sections: operatorSections, flags: statusFlags},
 	"dead":      {run: runDead, sections: operatorSections, flags: deadFlags},
 	"produce":   {run: runProduce, sections: operatorSections, flags: produceFlags},
 	"chains":    {run: runChains, sections: []string{config.SectionClickHouse, config.SectionLog}, flags: chainsFlags},

@@ -27,6 +27,8 @@ func partnerFlags(fs *pflag.FlagSet) {
 	fs.String("partner-id", "", "preview: the partner's id of the record, for entities whose partner assigns ids (default: shown as {partner_id})")
 	fs.String("entity", "", "check: the entity whose list is read (default: the first, in alphabetical order, of the entities the profile names and can read)")
 	fs.String("parent-partner-id", "", "preview: the partner's id of the parent (default: shown as {parent.partner_id})")
+	fs.Bool("drop-state", false, "retire: also delete every key of the partner (ledger, id map, dead letters, …)")
+	fs.Bool("force", false, "retire: even when a consumer of the partner's group read within the last 2 minutes")
 }
 
 // maxPreviewBytes bounds the events file of `partner preview`.
@@ -37,8 +39,11 @@ const maxPreviewBytes = 64 << 20
 // `streamsync partner check` (one harmless read of the partner), both by
 // sink.profile (docs/partners.md, "Trying a profile").
 func runPartner(ctx context.Context, e *env) error {
+	if e.fs.Arg(0) == "retire" {
+		return retirePartner(ctx, e)
+	}
 	if e.fs.NArg() != 1 {
-		return errors.New("partner: want preview or check, as in `streamsync partner preview --event events.json`")
+		return errors.New("partner: want preview, check or retire, as in `streamsync partner preview --event events.json`")
 	}
 	p, err := loadProfile(e.cfg.Sink)
 	if err != nil {
@@ -54,7 +59,7 @@ func runPartner(ctx context.Context, e *env) error {
 	case "check":
 		return checkPartner(ctx, e, p)
 	}
-	return fmt.Errorf("partner: want preview or check, not %q", e.fs.Arg(0))
+	return fmt.Errorf("partner: want preview, check or retire, not %q", e.fs.Arg(0))
 }
 
 // loadProfile is the profile of sink.profile, its base URL sink.base_url

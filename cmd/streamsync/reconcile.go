@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -25,6 +26,7 @@ func reconcileFlags(fs *pflag.FlagSet) {
 	fs.Duration("recent", 0, "only records delivered in this past window (attempt log), by point reads")
 	fs.Int("limit", reconcile.DefaultFirstDiffs, "differences listed in the output")
 	fs.Bool("keep-items", false, "keep the run's rows in reconcile_items (for digging in by hand)")
+	partnerFlag(fs)
 }
 
 // exitError ends the process with its code; differences found exit 1.
@@ -42,6 +44,10 @@ func runReconcile(ctx context.Context, e *env) error {
 	if cfg.ClickHouse.Addr == "" {
 		return fmt.Errorf("clickhouse.addr: required for reconcile (both sides are compared in ClickHouse)")
 	}
+	pl, err := cliPartner(e)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
 	rdb, err := newRedis(cfg.Redis)
 	if err != nil {
 		return err
@@ -52,7 +58,7 @@ func runReconcile(ctx context.Context, e *env) error {
 		return err
 	}
 	defer conn.Close()
-	rc, cleanup, err := newReconciler(e, rdb, conn, reconcileConfigFromFlags(e))
+	rc, cleanup, err := newReconciler(e, pl, rdb, conn, reconcileConfigFromFlags(e))
 	if err != nil {
 		return err
 	}
@@ -85,17 +91,18 @@ func reconcileConfigFromFlags(e *env) reconcile.Config {
 		Recent: recent, FirstDiffs: limit, KeepItems: keep}
 }
 
-// newReconciler wires a Reconciler from the settings over rdb (the ledger
-// and the events stream) and conn (ClickHouse), which it does not close:
-// our source and the partner's read API, which cleanup closes.
-func newReconciler(e *env, rdb redis.UniversalClient, conn driver.Conn, rc reconcile.Config) (*reconcile.Reconciler, func(), error) {
+// newReconciler wires a Reconciler of one partner (pl: its sink settings
+// and profile, its ledger and id map) from the settings over rdb (the
+// ledger and the events stream) and conn (ClickHouse), which it does not
+// close: our source and the partner's read API, which cleanup closes.
+func newReconciler(e *env, pl partnerPlan, rdb redis.UniversalClient, conn driver.Conn, rc reconcile.Config) (*reconcile.Reconciler, func(), error) {
 	cfg := e.cfg
 	ours, err := openSource(cfg.Source, e.log)
 	if err != nil {
 		return nil, nil, err
 	}
-	shards := shardsOf(cfg)
-	theirs, err := partnerReader(cfg.Sink, e.log, layout.NewIDMapStore(rdb, shards).Get)
+	shards := pl.shards
+	theirs, err := partnerReader(pl.sink, e.log, layout.NewIDMapStore(rdb, shards).Get)
 	if err != nil {
 		_ = ours.Close()
 		return nil, nil, err
@@ -109,7 +116,7 @@ func newReconciler(e *env, rdb redis.UniversalClient, conn driver.Conn, rc recon
 		_ = ours.Close()
 	}
 	rc.Database = cfg.ClickHouse.Database
-	rc.Logger = e.log
+	rc.Logger = e.log.With("partner", pl.name)
 	deps := reconcile.Deps{CH: conn, Theirs: theirs, Ledger: ledgerOf(rdb, shards),
 		Append: repairAppender(rdb, shards)}
 	if ours.Kind() != source.KindNone {
@@ -124,10 +131,12 @@ func newReconciler(e *env, rdb redis.UniversalClient, conn driver.Conn, rc recon
 }
 
 // repairAppender appends reconciliation repairs through the ingest's append
-// path, each with a repair proof (reconcile.SignRepairs).
+// path, each with a repair proof (reconcile.SignRepairs) and, when shards
+// are one of several partners' key sets, meant for that partner alone
+// (their Target, _ss_for): the others do not get another partner's repairs.
 func repairAppender(rdb redis.UniversalClient, shards layout.Shards) reconcile.AppendFunc {
 	return reconcile.SignRepairs(rdb, shards[0].ProofKey, func(ctx context.Context, events []event.Event) error {
-		return ingest.AppendRouted(ctx, rdb, shards.Stream, events)
+		return ingest.AppendRoutedFor(ctx, rdb, shards.Stream, events, shards[0].Target)
 	})
 }
 
@@ -144,45 +153,64 @@ func ledgerOf(rdb redis.UniversalClient, shards layout.Shards) reconcile.RedisLe
 
 // reconcileStarter starts the runs asked for on the admin API's POST
 // /api/v1/reconcile/run, wired like `streamsync reconcile` over the
-// process' Redis and ClickHouse and sharing the scheduled runs' lock.
+// process' Redis and ClickHouse and sharing the scheduled runs' lock: the
+// first partner's (reconcileStarterFor names one).
 // Its Close ends a run in progress.
 func reconcileStarter(p *runProcess) (*reconcile.Starter, reconcile.BuildFunc, error) {
-	s, err := reconcile.NewStarter(reconcile.StartConfig{LockKey: p.shards[0].ReconcileLock(), Logger: p.log}, p.rdb)
+	return reconcileStarterFor(p, p.partners[0].plan)
+}
+
+// reconcileStarterFor is reconcileStarter of one partner: its keys (lock,
+// ledger, id map) and its sink settings.
+func reconcileStarterFor(p *runProcess, pl partnerPlan) (*reconcile.Starter, reconcile.BuildFunc, error) {
+	s, err := reconcile.NewStarter(reconcile.StartConfig{LockKey: pl.shards[0].ReconcileLock(), Logger: p.log.With("partner", pl.name)}, p.rdb)
 	if err != nil {
 		return nil, nil, err
 	}
 	build := func(c reconcile.Config) (*reconcile.Reconciler, func(), error) {
-		return newReconciler(p.env, p.rdb, p.ch, c)
+		return newReconciler(p.env, pl, p.rdb, p.ch, c)
 	}
 	return s, build, nil
 }
 
 // newReconcileSchedule runs scheduled reconciliations (reconcile.every,
-// reconcile.repair) beside the pipeline when reconcile.every is set; Stop
-// waits for a run in progress to end.
+// reconcile.repair) beside the pipeline when reconcile.every is set, one
+// schedule per partner, each with its own lock; Stop waits for the runs in
+// progress to end.
 func newReconcileSchedule(p *runProcess) (component, error) {
 	cfg := p.cfg
 	if cfg.Reconcile.Every <= 0 {
 		return nil, nil
 	}
-	r, cleanup, err := newReconciler(p.env, p.rdb, p.ch, reconcile.Config{Repair: cfg.Reconcile.Repair})
-	if err != nil {
-		return nil, fmt.Errorf("reconcile.every: %w", err)
+	var runs []*background
+	for _, pr := range p.partners {
+		r, cleanup, err := newReconciler(p.env, pr.plan, p.rdb, p.ch, reconcile.Config{Repair: cfg.Reconcile.Repair})
+		if err != nil {
+			return nil, fmt.Errorf("reconcile.every: %w", err)
+		}
+		p.onClose(cleanup)
+		keys := pr.plan.shards[0]
+		s, err := reconcile.NewScheduler(reconcile.ScheduleConfig{Every: cfg.Reconcile.Every, LockKey: keys.ReconcileLock(),
+			LastKey: keys.ReconcileLast(), Logger: p.log.With("partner", pr.plan.name), Registerer: pr.reg}, p.rdb, r)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, &background{run: s.Run})
 	}
-	p.onClose(cleanup)
-	keys := p.shards[0]
-	s, err := reconcile.NewScheduler(reconcile.ScheduleConfig{Every: cfg.Reconcile.Every, LockKey: keys.ReconcileLock(),
-		LastKey: keys.ReconcileLast(), Logger: p.log, Registerer: p.reg}, p.rdb, r)
-	if err != nil {
-		return nil, err
-	}
-	run := &background{run: s.Run}
 	return funcs{
 		start: func(ctx context.Context) error {
-			_ = run.Start(ctx)
-			p.log.Info("scheduled reconciliation on", "every", cfg.Reconcile.Every, "repair", cfg.Reconcile.Repair)
+			for _, run := range runs {
+				_ = run.Start(ctx)
+			}
+			p.log.Info("scheduled reconciliation on", "every", cfg.Reconcile.Every, "repair", cfg.Reconcile.Repair, "partners", len(runs))
 			return nil
 		},
-		stop: run.Stop,
+		stop: func(ctx context.Context) error {
+			var errs []error
+			for _, run := range runs {
+				errs = append(errs, run.Stop(ctx))
+			}
+			return errors.Join(errs...)
+		},
 	}, nil
 }
