@@ -93,6 +93,11 @@ func (p *Profile) ParseGet(entity, key string, body []byte) (Item, bool, error) 
 			raws = arr
 		}
 	}
+	if m, ok := raws[0].(map[string]any); ok && len(raws) == 1 && m["key"] == nil {
+		// a point read's one record that does not name its key (the
+		// built-in API's GET) is the record of the key asked for
+		m["key"] = key
+	}
 	for _, raw := range raws {
 		it, err := cr.mapItem(p.Versions(), raw)
 		if err != nil {

@@ -8,9 +8,9 @@ import (
 	"github.com/streamsync/streamsync/internal/delivery"
 )
 
-// Sender wraps the sender of this direction: once the other side answers
-// 2xx to a write, the record's agreement holds what it got and the
-// version of the side it came from.
+// Sender wraps the sender of this direction: the record's agreement holds
+// the content about to be written, and once the other side answers 2xx
+// the version of the side it came from too.
 func (p *Pair) Sender(inner handlers.Sender) handlers.Sender { return &sender{p: p, inner: inner} }
 
 type sender struct {
@@ -19,6 +19,13 @@ type sender struct {
 }
 
 func (s *sender) Send(ctx context.Context, e event.Event) delivery.Answer {
+	// The other side may echo the write before its answer reaches us: the
+	// content is recorded before the call (the versions only after it), so
+	// that an echo is known whenever it comes. Should the write fail, an
+	// arriving change with this very content finds both sides holding it.
+	if err := s.p.agree(ctx, e, s.p.hash(e), s.p.cfg.From, 0); err != nil {
+		return delivery.Answer{Class: delivery.Transient, Detail: "two-way: recording what is about to be written: " + err.Error()}
+	}
 	a := s.inner.Send(ctx, e)
 	if a.Class == delivery.Delivered {
 		// Not ctx: the write is done; what it settles must be kept. A

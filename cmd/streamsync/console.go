@@ -28,7 +28,8 @@ func newAdmin(p *runProcess) (component, error) {
 	if cfg.Admin.Addr == "" {
 		return nil, nil
 	}
-	ops := inspect.New(inspect.Options{RDB: p.rdb, Shards: p.shards, Instance: p.consumer, AttemptLog: p.attemptLog()})
+	pops := newPartnerOps(p)
+	ops := pops.first() // the console's counters and chart: the first partner's
 	a := &adminPart{}
 	var chains admin.ChainLister
 	var starter *reconcile.Starter // nil without ClickHouse, as build
@@ -46,7 +47,7 @@ func newAdmin(p *runProcess) (component, error) {
 	if p.ch != nil {
 		runs = reconcile.RunsHandler(p.ch, cfg.ClickHouse.Database)
 	}
-	api, err := a.consoleAPI(p, ops, chains, admin.ReconcileRoutes(admin.NewAPI(ops, chains, p.log), runs, reconcile.StartHandler(starter, build)))
+	api, err := a.consoleAPI(p, ops, chains, admin.ReconcileRoutes(admin.NewAPI(pops, chains, p.log), runs, reconcile.StartHandler(starter, build)))
 	if err != nil {
 		return nil, err
 	}

@@ -184,6 +184,9 @@ func newReconcileSchedule(p *runProcess) (component, error) {
 	}
 	var runs []*background
 	for _, pr := range p.partners {
+		if pr.direction != directionOut {
+			continue // our system is reconciled against each partner, not against itself
+		}
 		r, cleanup, err := newReconciler(p.env, pr.plan, p.rdb, p.ch, reconcile.Config{Repair: cfg.Reconcile.Repair})
 		if err != nil {
 			return nil, fmt.Errorf("reconcile.every: %w", err)

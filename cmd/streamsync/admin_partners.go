@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/streamsync/streamsync/inspect"
+)
+
+// partnerOps are the admin API's operations over every partner
+// (docs/console.md): each partner's own Inspector, picked by the request's
+// partner; without one, the first partner's status, every partner's dead
+// letters, and a replay or drop refused when several are configured.
+type partnerOps struct {
+	names []string
+	by    map[string]*inspect.Inspector
+}
+
+// newPartnerOps builds one Inspector per partner the process delivers to.
+func newPartnerOps(p *runProcess) partnerOps {
+	o := partnerOps{by: map[string]*inspect.Inspector{}}
+	multi := len(p.partnerNames()) > 1
+	for _, pr := range p.partners {
+		if pr.direction != directionOut {
+			continue
+		}
+		label := ""
+		if multi {
+			label = pr.plan.name
+		}
+		o.names = append(o.names, pr.plan.name)
+		o.by[pr.plan.name] = inspect.New(inspect.Options{RDB: p.rdb, Shards: pr.plan.shards, Instance: p.consumer,
+			AttemptLog: p.attemptLog(), Partner: label})
+	}
+	return o
+}
+
+// errNoPartner is a partner= that names no configured partner.
+var errNoPartner = errors.New("no such partner")
+
+func (o partnerOps) pick(name string) (*inspect.Inspector, error) {
+	if name == "" {
+		return o.by[o.names[0]], nil
+	}
+	if i, ok := o.by[name]; ok {
+		return i, nil
+	}
+	return nil, fmt.Errorf("partner %q: %w (configured: %s)", name, errNoPartner, strings.Join(o.names, ", "))
+}
+
+func (o partnerOps) first() *inspect.Inspector { return o.by[o.names[0]] }
+
+func (o partnerOps) Status(ctx context.Context) (inspect.Status, error) { return o.first().Status(ctx) }
+
+func (o partnerOps) PartnerStatus(ctx context.Context, partner string) (inspect.Status, error) {
+	i, err := o.pick(partner)
+	if err != nil {
+		return inspect.Status{}, err
+	}
+	return i.Status(ctx)
+}
+
+// ListDead lists one partner's dead letters, or with no partner and
+// several configured every partner's, one after the other: the cursor is
+// then "<partner>/<that partner's cursor>".
+func (o partnerOps) ListDead(ctx context.Context, f inspect.DeadFilter, cursor string, limit int) ([]inspect.DeadLetter, string, error) {
+	if f.Partner != "" || len(o.names) == 1 {
+		i, err := o.pick(f.Partner)
+		if err != nil {
+			return nil, "", err
+		}
+		return i.ListDead(ctx, f, cursor, limit)
+	}
+	at, inner := o.names[0], ""
+	if cursor != "" {
+		var ok bool
+		if at, inner, ok = strings.Cut(cursor, "/"); !ok || o.by[at] == nil {
+			return nil, "", fmt.Errorf("cursor %q: not one this API gave", cursor)
+		}
+	}
+	var out []inspect.DeadLetter
+	for idx := indexOf(o.names, at); idx < len(o.names); idx++ {
+		name := o.names[idx]
+		items, next, err := o.by[name].ListDead(ctx, f, inner, limit-len(out))
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, items...)
+		if next != "" {
+			return out, name + "/" + next, nil
+		}
+		inner = ""
+		if len(out) >= limit && idx+1 < len(o.names) {
+			return out, o.names[idx+1] + "/", nil
+		}
+	}
+	return out, "", nil
+}
+
+func (o partnerOps) ReplayDead(ctx context.Context, f inspect.DeadFilter) ([]string, error) {
+	i, err := o.one(f)
+	if err != nil {
+		return nil, err
+	}
+	return i.ReplayDead(ctx, f)
+}
+
+func (o partnerOps) DropDead(ctx context.Context, f inspect.DeadFilter) ([]string, error) {
+	i, err := o.one(f)
+	if err != nil {
+		return nil, err
+	}
+	return i.DropDead(ctx, f)
+}
+
+// one is the Inspector a replay or a drop acts on: f's partner, or the
+// only one.
+func (o partnerOps) one(f inspect.DeadFilter) (*inspect.Inspector, error) {
+	if f.Partner == "" && len(o.names) > 1 {
+		return nil, fmt.Errorf("several partners are configured (%s): name one (partner)", strings.Join(o.names, ", "))
+	}
+	return o.pick(f.Partner)
+}
+
+func indexOf(names []string, name string) int {
+	for i, n := range names {
+		if n == name {
+			return i
+		}
+	}
+	return 0
+}
