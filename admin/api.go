@@ -132,6 +132,9 @@ func deadActHandler(name string, do func(context.Context, inspect.DeadFilter) ([
 			Account string   `json:"account"`
 			Partner string   `json:"partner"`
 			All     bool     `json:"all"`
+			// Take settles conflict dead letters with ours or theirs
+			// (replay only; docs/partners.md, "Conflicts").
+			Take string `json:"take"`
 		}
 		if err := decodeBody(w, r, &body); err != nil {
 			writeJSON(w, bodyStatus(err), map[string]string{"error": err.Error()})
@@ -145,7 +148,11 @@ func deadActHandler(name string, do func(context.Context, inspect.DeadFilter) ([
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("at most %d ids a call", MaxIDs)})
 			return
 		}
-		ids, err := do(r.Context(), inspect.DeadFilter{IDs: body.IDs, Reason: body.Reason, Account: body.Account, Partner: body.Partner, All: body.All, Max: MaxPerCall})
+		if body.Take != "" && (name != "replayed" || body.Take != "ours" && body.Take != "theirs") {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "take is ours or theirs, and only for a replay"})
+			return
+		}
+		ids, err := do(r.Context(), inspect.DeadFilter{IDs: body.IDs, Reason: body.Reason, Account: body.Account, Partner: body.Partner, All: body.All, Max: MaxPerCall, Take: body.Take})
 		if errors.Is(err, inspect.ErrNoFilter) {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return

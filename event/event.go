@@ -65,6 +65,11 @@ type Event struct {
 	// means ID. It is never a stream field: a sync delivery sets it to
 	// "<id>:<version sent>" (docs/backfill.md).
 	IdempotencyKey string
+	// SendVersion, when set, is the version sent in place of Version: a
+	// two-way partner's record written over the other side's higher one
+	// (docs/partners.md, "Two-way sync"). It is never a stream field; the
+	// ledger keeps Version.
+	SendVersion int64
 	// Proof is appended as the field FieldProof when set: streamsync's own
 	// proof (a repair's), set by streamsync just before appending. Parsing
 	// never fills it in; the pipeline reads the field with the entry's

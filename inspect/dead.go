@@ -45,6 +45,10 @@ type DeadFilter struct {
 	// Since keeps only dead letters whose dead_at is at or after it (unix
 	// ms); 0: any time. It narrows the others and names nothing by itself.
 	Since int64
+	// Take, for a replay of a two-way partner's conflict dead letters, is
+	// the side whose record wins: ours or theirs (docs/partners.md,
+	// "Conflicts"); the caller settles them (Replay does not).
+	Take string
 	// Max is the most dead letters one Replay or Drop handles (0: every one
 	// that matches); the admin API sets it so one call stays bounded in
 	// time and memory (docs/security.md). List ignores it.

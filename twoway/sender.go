@@ -2,6 +2,7 @@ package twoway
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
@@ -26,7 +27,14 @@ func (s *sender) Send(ctx context.Context, e event.Event) delivery.Answer {
 	if err := s.p.agree(ctx, e, s.p.hash(e), s.p.cfg.From, 0); err != nil {
 		return delivery.Answer{Class: delivery.Transient, Detail: "two-way: recording what is about to be written: " + err.Error()}
 	}
-	a := s.inner.Send(ctx, e)
+	sent := e
+	if e.SendVersion > 0 {
+		// written over the other side's higher version (Step); the same
+		// id with another body is a new request to the partner
+		sent.Version = e.SendVersion
+		sent.IdempotencyKey = fmt.Sprintf("%s:%d", e.IdemKey(), e.SendVersion)
+	}
+	a := s.inner.Send(ctx, sent)
 	if a.Class == delivery.Delivered {
 		// Not ctx: the write is done; what it settles must be kept. A
 		// failure here costs one echo's round trip at most.

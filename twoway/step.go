@@ -29,7 +29,9 @@ func (p *Pair) Step() handlers.StepFunc {
 		h := p.hash(e)
 		from := p.cfg.From
 		if w.Meta.Resolved || w.Meta.Proven != proof.None {
-			return nil, nil // settles a conflict, or an operator's replay or a repair: written as it is
+			// settles a conflict, or an operator's replay or a repair:
+			// written as it is, over the other side's version
+			return p.lift(ctx, w)
 		}
 		if a.Found && a.Hash == h {
 			// what streamsync last wrote to the other side, or heard from
@@ -49,16 +51,12 @@ func (p *Pair) Step() handlers.StepFunc {
 		}
 		cur, found, err := p.cfg.Target.Get(ctx, e.Entity, e.Key)
 		if err != nil {
-			n := w.Meta.Attempts + 1
-			o := &handlers.Outcome{Attempt: n, Meta: w.Meta}
-			o.Meta.Attempts = n
-			detail := fmt.Sprintf("reading %s's record before writing it: %v", from.Other(), err)
-			if n >= p.cfg.Retry.MaxAttempts {
-				o.Step, o.DeadReason, o.Error = handlers.StepDead, handlers.ReasonExhausted, detail
-			} else {
-				o.Step, o.Error, o.Due = handlers.StepRetryScheduled, detail, w.Now.Add(p.cfg.Retry.Backoff(n))
-			}
-			return o, nil
+			return p.readFailed(w, err), nil
+		}
+		if found && cur.Version >= e.Version {
+			// the other side numbers on from what it holds: a change made
+			// since they agreed goes over it (as a repair does)
+			w.Event.SendVersion = cur.Version + 1
 		}
 		hc := p.recordHash(e.Entity, cur, found)
 		switch {
@@ -141,4 +139,34 @@ func resolutionID(id string) string {
 		s = s[:128]
 	}
 	return s
+}
+
+// lift reads the other side's record and has e sent above its version.
+func (p *Pair) lift(ctx context.Context, w *handlers.Work) (*handlers.Outcome, error) {
+	if p.cfg.Target == nil {
+		return nil, nil
+	}
+	cur, found, err := p.cfg.Target.Get(ctx, w.Event.Entity, w.Event.Key)
+	if err != nil {
+		return p.readFailed(w, err), nil
+	}
+	if found && cur.Version >= w.Event.Version {
+		w.Event.SendVersion = cur.Version + 1
+	}
+	return nil, nil
+}
+
+// readFailed is the outcome of a failed read of the other side: a retry,
+// counted as an attempt, or dead once they are used up.
+func (p *Pair) readFailed(w *handlers.Work, err error) *handlers.Outcome {
+	n := w.Meta.Attempts + 1
+	o := &handlers.Outcome{Attempt: n, Meta: w.Meta}
+	o.Meta.Attempts = n
+	detail := fmt.Sprintf("reading %s's record before writing it: %v", p.cfg.From.Other(), err)
+	if n >= p.cfg.Retry.MaxAttempts {
+		o.Step, o.DeadReason, o.Error = handlers.StepDead, handlers.ReasonExhausted, detail
+	} else {
+		o.Step, o.Error, o.Due = handlers.StepRetryScheduled, detail, w.Now.Add(p.cfg.Retry.Backoff(n))
+	}
+	return o
 }

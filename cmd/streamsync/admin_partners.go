@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/streamsync/streamsync/event"
 	"strings"
 
 	"github.com/streamsync/streamsync/inspect"
@@ -15,12 +17,15 @@ import (
 // letters, and a replay or drop refused when several are configured.
 type partnerOps struct {
 	names []string
-	by    map[string]*inspect.Inspector
+	by    map[string]*inspect.Inspector // status
+	dead  map[string]*inspect.Inspector // dead letters: a two-way partner's inbound ones too
+	plans map[string]partnerPlan
+	p     *runProcess
 }
 
 // newPartnerOps builds one Inspector per partner the process delivers to.
 func newPartnerOps(p *runProcess) partnerOps {
-	o := partnerOps{by: map[string]*inspect.Inspector{}}
+	o := partnerOps{by: map[string]*inspect.Inspector{}, dead: map[string]*inspect.Inspector{}, plans: map[string]partnerPlan{}, p: p}
 	multi := len(p.partnerNames()) > 1
 	for _, pr := range p.partners {
 		if pr.direction != directionOut {
@@ -33,6 +38,9 @@ func newPartnerOps(p *runProcess) partnerOps {
 		o.names = append(o.names, pr.plan.name)
 		o.by[pr.plan.name] = inspect.New(inspect.Options{RDB: p.rdb, Shards: pr.plan.shards, Instance: p.consumer,
 			AttemptLog: p.attemptLog(), Partner: label})
+		o.dead[pr.plan.name] = inspect.New(inspect.Options{RDB: p.rdb, Shards: deadShards(pr.plan), Instance: p.consumer,
+			AttemptLog: p.attemptLog(), Partner: label})
+		o.plans[pr.plan.name] = pr.plan
 	}
 	return o
 }
@@ -40,11 +48,13 @@ func newPartnerOps(p *runProcess) partnerOps {
 // errNoPartner is a partner= that names no configured partner.
 var errNoPartner = errors.New("no such partner")
 
-func (o partnerOps) pick(name string) (*inspect.Inspector, error) {
+func (o partnerOps) pick(name string) (*inspect.Inspector, error) { return o.pickIn(o.by, name) }
+
+func (o partnerOps) pickIn(m map[string]*inspect.Inspector, name string) (*inspect.Inspector, error) {
 	if name == "" {
-		return o.by[o.names[0]], nil
+		return m[o.names[0]], nil
 	}
-	if i, ok := o.by[name]; ok {
+	if i, ok := m[name]; ok {
 		return i, nil
 	}
 	return nil, fmt.Errorf("partner %q: %w (configured: %s)", name, errNoPartner, strings.Join(o.names, ", "))
@@ -67,7 +77,7 @@ func (o partnerOps) PartnerStatus(ctx context.Context, partner string) (inspect.
 // then "<partner>/<that partner's cursor>".
 func (o partnerOps) ListDead(ctx context.Context, f inspect.DeadFilter, cursor string, limit int) ([]inspect.DeadLetter, string, error) {
 	if f.Partner != "" || len(o.names) == 1 {
-		i, err := o.pick(f.Partner)
+		i, err := o.pickIn(o.dead, f.Partner)
 		if err != nil {
 			return nil, "", err
 		}
@@ -83,7 +93,7 @@ func (o partnerOps) ListDead(ctx context.Context, f inspect.DeadFilter, cursor s
 	var out []inspect.DeadLetter
 	for idx := indexOf(o.names, at); idx < len(o.names); idx++ {
 		name := o.names[idx]
-		items, next, err := o.by[name].ListDead(ctx, f, inner, limit-len(out))
+		items, next, err := o.dead[name].ListDead(ctx, f, inner, limit-len(out))
 		if err != nil {
 			return nil, "", err
 		}
@@ -104,6 +114,10 @@ func (o partnerOps) ReplayDead(ctx context.Context, f inspect.DeadFilter) ([]str
 	if err != nil {
 		return nil, err
 	}
+	if f.Take != "" {
+		pl := o.plans[cmp.Or(f.Partner, o.names[0])]
+		return settleConflicts(ctx, o.p.rdb, pl, i, f, f.Take, event.Limits{MaxBytes: o.p.cfg.Event.MaxBytes})
+	}
 	return i.ReplayDead(ctx, f)
 }
 
@@ -121,7 +135,7 @@ func (o partnerOps) one(f inspect.DeadFilter) (*inspect.Inspector, error) {
 	if f.Partner == "" && len(o.names) > 1 {
 		return nil, fmt.Errorf("several partners are configured (%s): name one (partner)", strings.Join(o.names, ", "))
 	}
-	return o.pick(f.Partner)
+	return o.pickIn(o.dead, f.Partner)
 }
 
 func indexOf(names []string, name string) int {

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"github.com/streamsync/streamsync/event"
 	"slices"
 	"strings"
 	"time"
@@ -14,11 +16,12 @@ import (
 
 func deadFlags(fs *pflag.FlagSet) {
 	fs.StringArray("id", nil, "event id (or dead-letter entry id); repeatable")
-	fs.String("reason", "", "dead_reason: invalid, parent_missing, rejected or exhausted")
+	fs.String("reason", "", "dead_reason: invalid, parent_missing, rejected, exhausted, unconfirmed or conflict")
 	fs.String("account", "", "only this account's")
 	fs.Bool("all", false, "every dead letter")
 	fs.Int("limit", 100, "list: at most this many")
 	fs.String("cursor", "", "list: continue after this dead-letter entry id")
+	fs.String("take", "", "replay: settle conflict dead letters with ours or theirs (a two-way partner's, docs/partners.md)")
 	partnerFlag(fs)
 }
 
@@ -86,7 +89,7 @@ func runDead(ctx context.Context, e *env) error {
 	for i, pl := range plans {
 		// each partner's key sets: a replay goes back to its own partner
 		// alone (their Target, _ss_for)
-		inspectors[i] = inspect.New(inspect.Options{RDB: rdb, Shards: pl.shards, Instance: "cli", AttemptLog: e.cfg.ClickHouse.Addr != "",
+		inspectors[i] = inspect.New(inspect.Options{RDB: rdb, Shards: deadShards(pl), Instance: "cli", AttemptLog: e.cfg.ClickHouse.Addr != "",
 			Partner: partnerLabel(configured, pl)})
 	}
 	ops := inspectors[0]
@@ -125,6 +128,16 @@ func runDead(ctx context.Context, e *env) error {
 		do := ops.ReplayDead
 		if action == "drop" {
 			do = ops.DropDead
+		}
+		if take, _ := e.fs.GetString("take"); take != "" {
+			if action != "replay" {
+				return errors.New("dead drop: --take is for replay")
+			}
+			pl := plans[0]
+			lim := event.Limits{MaxBytes: e.cfg.Event.MaxBytes}
+			do = func(ctx context.Context, f inspect.DeadFilter) ([]string, error) {
+				return settleConflicts(ctx, rdb, pl, ops, f, take, lim)
+			}
 		}
 		missing, err := missingIDs(ctx, ops, ids)
 		if err != nil {

@@ -157,3 +157,114 @@ func canon(t *testing.T, data []byte) []byte {
 	}
 	return b
 }
+
+// TestTwoWayConflicts: with streamsync stopped, our system and the partner
+// both change a record they had agreed on; once it runs again, the
+// entity's conflict policy decides, and both sides end with the same
+// record: ours, theirs, the newest by version, or — manual — a dead
+// letter holding both, settled by a replay that names the winner.
+func TestTwoWayConflicts(t *testing.T) {
+	for _, tc := range []struct {
+		policy      string
+		oursVersion int64 // 0: the next one
+		want        string
+	}{
+		{"ours", 0, "ours"},
+		{"theirs", 0, "theirs"},
+		{"newest", 0, "theirs"},      // the partner's change is the later version
+		{"newest", 1000, "ours"},     // ours carries a higher one
+		{"manual", 0, "take-ours"},   // dead-lettered, then settled with ours
+		{"manual", 0, "take-theirs"}, // … or with theirs
+	} {
+		t.Run(tc.policy+"-"+tc.want, func(t *testing.T) {
+			s := newTwoWay(t, tc.policy)
+			ctx := context.Background()
+			if _, err := s.ours.Change(partnersim.ChangeSpec{Entity: "contact", Key: "r-1", Account: "acc-1", Data: []byte(`{"name":"A"}`)}); err != nil {
+				t.Fatal(err)
+			}
+			s.settled(t, 1, 1) // agreed on A
+			s.p.kill()
+
+			// between syncs: ours → B, theirs → C
+			if _, err := s.ours.Change(partnersim.ChangeSpec{Entity: "contact", Key: "r-1", Data: []byte(`{"name":"B"}`), Version: tc.oursVersion}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.them.Change(partnersim.ChangeSpec{Entity: "contact", Key: "r-1", Data: []byte(`{"name":"C"}`)}); err != nil {
+				t.Fatal(err)
+			}
+			o, th := records(s.ours)["contact/r-1"], records(s.them)["contact/r-1"]
+			// what each side's change feed would have brought
+			add := func(stream string, v map[string]any) {
+				if err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: v}).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			add(s.keys.Events, map[string]any{"id": "ours-b", "account": "acc-1", "entity": "contact", "key": "r-1", "op": "upsert",
+				"version": o.Version, "data": string(o.Data)})
+			add(s.erp.Inbound().Events, map[string]any{"id": "theirs-c", "account": "acc-1", "entity": "contact", "key": "r-1", "op": "upsert",
+				"version": th.Version, "data": string(th.Data), "origin": "erp"})
+			s.p = startProcess(t, s.env)
+			t.Cleanup(s.p.kill)
+
+			want := `{"name":"B"}`
+			if tc.want == "theirs" || tc.want == "take-theirs" {
+				want = `{"name":"C"}`
+			}
+			if tc.policy == "manual" {
+				dead := waitConflictDead(t, s)
+				if got := string(records(s.ours)["contact/r-1"].Data); got != `{"name":"B"}` {
+					t.Errorf("ours changed to %s before the conflict was settled", got)
+				}
+				if got := string(records(s.them)["contact/r-1"].Data); got != `{"name":"C"}` {
+					t.Errorf("the partner changed to %s before the conflict was settled", got)
+				}
+				take := tc.want[len("take-"):]
+				out, err := cli(t, s.env, "dead", "replay", "--partner", "erp", "--id", dead, "--take", take)
+				if err != nil {
+					t.Fatalf("dead replay --take %s: %v\n%s", take, err, out)
+				}
+			}
+			end := time.Now().Add(30 * time.Second)
+			for {
+				o, th := records(s.ours)["contact/r-1"], records(s.them)["contact/r-1"]
+				if string(canon(t, o.Data)) == want && string(canon(t, th.Data)) == want && echoPending(s.ours)+echoPending(s.them) == 0 {
+					break
+				}
+				if time.Now().After(end) {
+					t.Fatalf("policy %s: ours %s, theirs %s; want both %s\nout %v in %v\n%s", tc.policy, o.Data, th.Data, want,
+						s.steps(s.erp), s.steps(s.erp.Inbound()), tail(s.p.out.String(), 3000))
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			for _, k := range []layout.Keys{s.erp, s.erp.Inbound()} {
+				if n, _ := s.rdb.XLen(ctx, k.Dead).Result(); n != 0 {
+					d, _ := s.rdb.XRange(ctx, k.Dead, "-", "+").Result()
+					t.Errorf("%s: %d dead letters left: %v", k.Dead, n, d)
+				}
+			}
+		})
+	}
+}
+
+// waitConflictDead waits for a conflict dead letter of erp (either
+// direction; both directions may meet the same conflict at once) and
+// returns its event id.
+func waitConflictDead(t *testing.T, s *twoWaySetup) string {
+	t.Helper()
+	ctx := context.Background()
+	end := time.Now().Add(30 * time.Second)
+	for {
+		for _, k := range []layout.Keys{s.erp, s.erp.Inbound()} {
+			ds, _ := s.rdb.XRange(ctx, k.Dead, "-", "+").Result()
+			for _, d := range ds {
+				if d.Values["dead_reason"] == "conflict" {
+					return d.Values["id"].(string)
+				}
+			}
+		}
+		if time.Now().After(end) {
+			t.Fatalf("no conflict dead letter\nout %v in %v\n%s", s.steps(s.erp), s.steps(s.erp.Inbound()), tail(s.p.out.String(), 3000))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
