@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/streamsync/streamsync/internal/streams"
 	"os"
 	"path/filepath"
 	"slices"
@@ -158,7 +159,7 @@ func TestAnalystQueriesPerPartner(t *testing.T) {
 }
 
 // oldColumns are the attempt log's columns before partner.
-func oldColumns() []Column { return Columns[:len(Columns)-1] }
+func oldColumns() []Column { return Columns[:len(streams.RowColumns)] } // before partner and direction
 
 // A table made by the old DDL, holding rows, gets the partner column: no
 // row is lost, the old rows read as the partner of the single-partner
@@ -202,6 +203,9 @@ func TestSchemaAddsPartnerKeepingRows(t *testing.T) {
 	}
 	if got := columnsOf(t, db)[PartnerColumn]; got != "String" {
 		t.Fatalf("partner column %q", got)
+	}
+	if got := columnsOf(t, db)[DirectionColumn]; got != "String" {
+		t.Fatalf("direction column %q", got)
 	}
 	if err := Insert(ctx, conn, db, []Row{partnerRow("erp", "N1", "main", "n1", "dead", 1, 422, "422 Unprocessable Entity: new", time.Minute)}); err != nil {
 		t.Fatal(err)

@@ -9,10 +9,11 @@ import (
 )
 
 // The pipeline writes rows with exactly the columns the table has, but
-// the partner, which the exporter adds.
+// the partner and the direction, which the exporter adds.
 func TestColumnsMatchThePipelineRows(t *testing.T) {
-	if len(Columns) != len(streams.RowColumns)+1 || Columns[len(Columns)-1].Name != PartnerColumn {
-		t.Fatalf("%d columns, the pipeline writes %d, and partner last", len(Columns), len(streams.RowColumns))
+	n := len(streams.RowColumns)
+	if len(Columns) != n+2 || Columns[n].Name != PartnerColumn || Columns[n+1].Name != DirectionColumn {
+		t.Fatalf("%d columns, the pipeline writes %d, and partner and direction last", len(Columns), n)
 	}
 	for i, c := range Columns[:len(streams.RowColumns)] {
 		if c.Name != streams.RowColumns[i] {
