@@ -57,6 +57,11 @@ func runPipeline(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	// a consumer group of no configured partner holds back trimming
+	// (docs/operations.md, "Removing a partner")
+	p.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "streamsync_stream_groups_unconfigured",
+		Help: "Consumer groups on the events stream that belong to no configured partner; they hold back trimming."},
+		strayGroupsCounter(e.cfg, p.rdb, 2*time.Second)))
 	tw, err := newTwoWays(p, plans)
 	if err != nil {
 		return err
