@@ -20,6 +20,9 @@ func statusFlags(fs *pflag.FlagSet) { partnerFlag(fs) }
 // partner.
 type statusAnswer struct {
 	inspect.Status
+	// Inbound is a two-way partner's other direction: its changes on
+	// their way to our system (docs/partners.md, "Two-way sync").
+	Inbound      *inspect.Status      `json:"inbound,omitempty"`
 	Unconfigured []inspect.StrayGroup `json:"unconfigured_groups,omitempty"`
 }
 
@@ -29,6 +32,8 @@ type statusAnswer struct {
 type partnersAnswer struct {
 	StreamLength int64                     `json:"stream_length"`
 	Partners     map[string]inspect.Status `json:"partners"`
+	// Inbound: the two-way partners' other direction, by name.
+	Inbound      map[string]inspect.Status `json:"inbound,omitempty"`
 	Unconfigured []inspect.StrayGroup      `json:"unconfigured_groups,omitempty"`
 }
 
@@ -46,9 +51,17 @@ func runStatus(ctx context.Context, e *env) error {
 	}
 	defer rdb.Close()
 	stats := make([]inspect.Status, len(plans))
+	inbound := make([]*inspect.Status, len(plans))
 	for i, pl := range plans {
 		if stats[i], err = inspect.New(inspect.Options{RDB: rdb, Shards: pl.shards, Partner: partnerLabel(all, pl)}).Status(ctx); err != nil {
 			return err
+		}
+		if pl.conf.TwoWay() {
+			in, err := inspect.New(inspect.Options{RDB: rdb, Shards: pl.shards.Inbound(), Partner: partnerLabel(all, pl)}).Status(ctx)
+			if err != nil {
+				return err
+			}
+			inbound[i] = &in
 		}
 	}
 	stray, err := inspect.StrayGroups(ctx, rdb, shardsOf(e.cfg), e.cfg.Stream.Group, knownGroups(all))
@@ -59,11 +72,17 @@ func runStatus(ctx context.Context, e *env) error {
 		enc := json.NewEncoder(e.out)
 		enc.SetIndent("", "  ")
 		if len(plans) == 1 {
-			return enc.Encode(statusAnswer{Status: stats[0], Unconfigured: stray})
+			return enc.Encode(statusAnswer{Status: stats[0], Inbound: inbound[0], Unconfigured: stray})
 		}
 		a := partnersAnswer{StreamLength: stats[0].StreamLength, Partners: map[string]inspect.Status{}, Unconfigured: stray}
 		for i, pl := range plans {
 			a.Partners[pl.name] = stats[i]
+			if inbound[i] != nil {
+				if a.Inbound == nil {
+					a.Inbound = map[string]inspect.Status{}
+				}
+				a.Inbound[pl.name] = *inbound[i]
+			}
 		}
 		return enc.Encode(a)
 	}
@@ -74,17 +93,23 @@ func runStatus(ctx context.Context, e *env) error {
 		if len(all) > 1 {
 			fmt.Fprintf(e.out, "== partner %s (group %s)\n", plans[i].name, plans[i].shards[0].Group)
 		}
-		if err := printStatus(e, s); err != nil {
+		if err := printStatus(e, s, e.cfg.Stream.Events); err != nil {
 			return err
+		}
+		if in := inbound[i]; in != nil {
+			fmt.Fprintf(e.out, "\n== partner %s: its changes to our system (stream %s)\n", plans[i].name, plans[i].shards.Inbound()[0].Events)
+			if err := printStatus(e, *in, plans[i].shards.Inbound()[0].Events); err != nil {
+				return err
+			}
 		}
 	}
 	return printStrayGroups(e, stray)
 }
 
 // printStatus prints one partner's counters as a table.
-func printStatus(e *env, s inspect.Status) error {
+func printStatus(e *env, s inspect.Status, stream string) error {
 	tw := newTable(e.out)
-	fmt.Fprintf(tw, "stream\t%s\n", e.cfg.Stream.Events)
+	fmt.Fprintf(tw, "stream\t%s\n", stream)
 	fmt.Fprintf(tw, "stream_length\t%d\npending\t%d\nlag\t%d\ndelayed\t%d\nretrying\t%d\ndead\t%d\nattempts_backlog\t%d\nconsumers\t%d\n",
 		s.StreamLength, s.Pending, s.Lag, s.Delayed, s.Retrying, s.Dead, s.Attempts, s.Consumers)
 	fmt.Fprintf(tw, "prepared\t%d\n", s.Prepared)

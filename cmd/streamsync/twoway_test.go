@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"testing"
@@ -142,6 +143,17 @@ func TestTwoWayNoLoops(t *testing.T) {
 	s.settled(t, 2*n, 2*n)
 	if after := [2]int64{puts(s.ours), puts(s.them)}; after != before {
 		t.Errorf("writes went on after settling: %v → %v", before, after)
+	}
+	// status shows both directions
+	out, err := cli(t, s.env, "status", "--format", "json")
+	var st struct {
+		Steps   map[string]int `json:"steps"`
+		Inbound struct {
+			Steps map[string]int `json:"steps"`
+		} `json:"inbound"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &st) != nil || st.Steps["delivered"] != n || st.Inbound.Steps["delivered"] != n || st.Inbound.Steps["skipped_loop"] != n {
+		t.Errorf("status: %v\n%s", err, out)
 	}
 }
 
