@@ -26,6 +26,9 @@ func (p *Pair) Step() handlers.StepFunc {
 		if err != nil {
 			return nil, err
 		}
+		if err := p.parentAgreed(ctx, w); err != nil {
+			return nil, err
+		}
 		h := p.hash(e)
 		from := p.cfg.From
 		if w.Meta.Resolved || w.Meta.Proven != proof.None {
@@ -169,4 +172,23 @@ func (p *Pair) readFailed(w *handlers.Work, err error) *handlers.Outcome {
 		o.Step, o.Error, o.Due = handlers.StepRetryScheduled, detail, w.Now.Add(p.cfg.Retry.Backoff(n))
 	}
 	return o
+}
+
+// parentAgreed counts the parent as present at the side written to when
+// this direction's ledger does not know it but both sides agreed on it: a
+// parent that came the other way (made on the side the child is written
+// to) is there, though this direction never wrote it.
+func (p *Pair) parentAgreed(ctx context.Context, w *handlers.Work) error {
+	e := w.Event
+	if !e.HasParent() || w.Parent.Present() {
+		return nil
+	}
+	a, err := layout.ReadAgreement(ctx, p.rdb, p.cfg.Keys.For(e.Account), e.ParentEntity, e.ParentKey)
+	if err != nil {
+		return err
+	}
+	if a.Found && a.Hash != "" && a.Hash != "-" {
+		w.Parent.Found, w.Parent.Deleted = true, false
+	}
+	return nil
 }
