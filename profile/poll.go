@@ -158,22 +158,11 @@ func (pg *Pager) mapOne(raw any) (Item, error) {
 	if pg.since == "" {
 		return pg.cr.mapItem(pg.p.Versions(), raw)
 	}
-	m, err := pg.cr.runItem(raw)
+	it, pe, pk, err := pg.cr.mapItemParent(pg.p.Versions(), raw)
 	if err != nil {
 		return Item{}, err
 	}
-	it, err := itemOf(pg.p.Versions(), m)
-	if err != nil {
-		return Item{}, err
-	}
-	c := Changed{Item: it}
-	if par, ok := m["parent"].(map[string]any); ok {
-		c.ParentEntity, _ = itemText(par["entity"])
-		c.ParentKey, _ = itemText(par["key"])
-		if (c.ParentEntity == "") != (c.ParentKey == "") {
-			return Item{}, fmt.Errorf("read.item %s: parent needs both entity and key", it.Key)
-		}
-	}
+	c := Changed{Item: it, ParentEntity: pe, ParentKey: pk}
 	if c.Updated, err = pg.cr.since.updatedOf(raw, it); err != nil {
 		return Item{}, fmt.Errorf("read.since.updated of %s: %w", it.Key, err)
 	}
@@ -273,4 +262,24 @@ func (pg *Pager) Resume(pos string) error {
 		return bad
 	}
 	return nil
+}
+
+// mapItemParent is mapItem, and the parent read.item gives the record
+// ({entity, key}; both empty when it gives none).
+func (cr *compiledRead) mapItemParent(versions string, raw any) (it Item, parentEntity, parentKey string, err error) {
+	m, err := cr.runItem(raw)
+	if err != nil {
+		return Item{}, "", "", err
+	}
+	if it, err = itemOf(versions, m); err != nil {
+		return Item{}, "", "", err
+	}
+	if par, ok := m["parent"].(map[string]any); ok {
+		parentEntity, _ = itemText(par["entity"])
+		parentKey, _ = itemText(par["key"])
+		if (parentEntity == "") != (parentKey == "") {
+			return Item{}, "", "", fmt.Errorf("read.item %s: parent needs both entity and key", it.Key)
+		}
+	}
+	return it, parentEntity, parentKey, nil
 }

@@ -161,11 +161,12 @@ func (p *Profile) webhookChange(x any) (inbound.Change, error) {
 	if m["item"] == nil {
 		return inbound.Change{}, fmt.Errorf("entity %s: no item", entity)
 	}
-	it, err := cr.mapItem(p.Versions(), m["item"])
+	it, pe, pk, err := cr.mapItemParent(p.Versions(), m["item"])
 	if err != nil {
 		return inbound.Change{}, fmt.Errorf("entity %s: %w", entity, err)
 	}
-	c := inbound.Change{Entity: entity, Key: it.Key, Account: it.Account, Version: it.Version, Data: it.Data, Deleted: it.Deleted}
+	c := inbound.Change{Entity: entity, Key: it.Key, Account: it.Account, Version: it.Version, Data: it.Data, Deleted: it.Deleted,
+		ParentEntity: pe, ParentKey: pk}
 	if c.Deleted {
 		c.Data = nil
 	}
