@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/internal/apiclient"
+	"golang.org/x/time/rate"
 	"maps"
 	"net/http"
 	"slices"
@@ -105,7 +106,7 @@ func oursSettings(cfg config.Config) config.SinkConfig {
 // webhooks is the ingest's webhook configuration for the partners whose
 // webhooks.* are set; the zero Config when none are.
 func (t *twoWays) webhooks(p *runProcess, plans []partnerPlan) (webhook.Config, error) {
-	wc := webhook.Config{Partners: map[string]webhook.Partner{}, Appender: t.app, Recorder: refusals{p: p, plans: plans},
+	wc := webhook.Config{Partners: map[string]webhook.Partner{}, Appender: t.app, Recorder: newRefusals(p, plans),
 		Registerer: p.reg, Logger: p.log}
 	for _, pl := range plans {
 		w := pl.conf.Webhooks
@@ -163,12 +164,28 @@ func (t *twoWays) pollers(p *runProcess, plans []partnerPlan) ([]component, erro
 	return out, nil
 }
 
-// refusals writes a row for every refused webhook to the partner's
-// inbound attempt rows (step webhook_refused), so that an analyst sees
-// them beside the changes that got in.
+// refusals writes a row for a refused webhook to the partner's inbound
+// attempt rows (step webhook_refused), so that an analyst sees them beside
+// the changes that got in. Anyone can send a bad webhook: rows are written
+// at most refusalRows a second per partner (a burst of refusalBurst); the
+// rest are counted (streamsync_webhooks_refused_total) and logged only.
 type refusals struct {
-	p     *runProcess
-	plans []partnerPlan
+	p      *runProcess
+	plans  []partnerPlan
+	limits map[string]*rate.Limiter
+}
+
+const (
+	refusalRows  = 10
+	refusalBurst = 100
+)
+
+func newRefusals(p *runProcess, plans []partnerPlan) refusals {
+	r := refusals{p: p, plans: plans, limits: map[string]*rate.Limiter{}}
+	for _, pl := range plans {
+		r.limits[pl.name] = rate.NewLimiter(refusalRows, refusalBurst)
+	}
+	return r
 }
 
 func (r refusals) Refused(ctx context.Context, partner, webhookID, reason string) {
@@ -176,7 +193,7 @@ func (r refusals) Refused(ctx context.Context, partner, webhookID, reason string
 		return
 	}
 	for _, pl := range r.plans {
-		if pl.name != partner {
+		if pl.name != partner || !r.limits[pl.name].Allow() {
 			continue
 		}
 		k := pl.shards.Inbound()[0]
