@@ -70,7 +70,8 @@ type Config struct {
 	// LeaseKey is the Redis key of the lease that lets one process at a
 	// time poll the partner. On a Redis Cluster it must share its hash
 	// slot with every CursorKey (the cursor is written by a script that
-	// checks the lease). Required.
+	// checks the lease): when it has a hash tag, New checks that they do.
+	// Required.
 	LeaseKey string
 	// LeaseTTL is how long the lease outlives a process that stops
 	// renewing it (default 30 s); it is renewed every TTL/3 while a poll
@@ -135,7 +136,10 @@ func (c Config) Validate() error {
 		if c.Profile != nil && !c.Profile.CanPoll(e) {
 			return fmt.Errorf("partners.%s.poll.entities: profile %s cannot poll %s: give it read.list and read.since (docs/partners.md, \"Polling a partner\")", c.Partner, c.Profile.Name, e)
 		}
-		if k := c.CursorKey(e); keyslot.Of(k) != keyslot.Of(c.LeaseKey) {
+		// Keys without a hash tag are those of one shard on a single Redis
+		// (layout.NewShards tags every key it makes for a Cluster): any
+		// slots do there.
+		if k := c.CursorKey(e); keyslot.Tag(c.LeaseKey) != c.LeaseKey && keyslot.Of(k) != keyslot.Of(c.LeaseKey) {
 			return fmt.Errorf("poll %s: cursor key %s and lease key %s are in different Cluster slots (give them one hash tag)", c.Partner, k, c.LeaseKey)
 		}
 	}

@@ -291,6 +291,18 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// The keys of one shard on a single Redis have no hash tag: the cursor
+// and the lease may lie in any slots there.
+func TestConfigUntaggedKeys(t *testing.T) {
+	s := newSetup(t)
+	cfg := s.cfg
+	cfg.CursorKey = func(e string) string { return "streamsync:p:sim:poll:" + e }
+	cfg.LeaseKey = "streamsync:p:sim:poll:lock"
+	if _, err := poll.New(cfg, testenv.Redis(t), s.list, s.app); err != nil {
+		t.Fatalf("untagged keys: %v", err)
+	}
+}
+
 // SetCursor and Reset are what an operator uses to move or forget a cursor.
 func TestSetCursorAndReset(t *testing.T) {
 	s := newSetup(t)

@@ -257,7 +257,7 @@ async function loadDead(params) {
       <td class="mono">${record(x.fields.entity, x.fields.key)}</td>
       <td>${badge(x.dead_reason)}</td>
       <td class="num">${x.dead_attempts}</td>
-      <td class="err">${esc(x.dead_error)}</td>
+      <td class="err">${esc(x.dead_error)}${x.dead_reason === 'conflict' ? conflictButtons(x) : ''}</td>
     </tr>`).join('') || '<tr><td colspan="9" class="empty">No dead letters match.</td></tr>';
   $('#dead-page').textContent = `page ${deadState.page + 1}, ${d.items.length} shown${d.next_cursor ? ', more follow' : ''}`;
   $('#dead-next').disabled = !d.next_cursor;
@@ -278,6 +278,34 @@ $('#dead-rows').addEventListener('click', (ev) => {
   const rows = Object.keys(x.fields).sort().map((k) => `<tr><td class="mono">${esc(k)}</td><td class="mono">${esc(x.fields[k])}</td></tr>`).join('');
   tr.insertAdjacentHTML('afterend', `<tr class="fields"><td></td><td colspan="8"><table>${rows}</table></td></tr>`);
   t.textContent = '▾';
+});
+
+// conflictButtons settle a conflict dead letter (a two-way partner's
+// record changed on both sides, policy manual; docs/partners.md): keep our
+// system's record or the partner's. The error above them names both.
+function conflictButtons(x) {
+  const who = esc(x.partner || partner);
+  return `<div class="settle">
+    <button type="button" class="take" data-take="ours" data-id="${esc(x.id)}" data-partner="${who}">Keep ours</button>
+    <button type="button" class="take" data-take="theirs" data-id="${esc(x.id)}" data-partner="${who}">Keep theirs</button></div>`;
+}
+
+// settleConflict replays a conflict dead letter with one side's record:
+// it is written to the other side, and the conflict is forgotten.
+async function settleConflict(id, who, take) {
+  const side = take === 'ours' ? "our system's record; it is written to the partner" : "the partner's record; it is written to our system";
+  if (!(await confirmAction(`Settle the conflict of ${id} with ${side}?`, take === 'ours' ? 'Keep ours' : 'Keep theirs'))) return false;
+  const body = { ids: [id], take };
+  if (who) body.partner = who;
+  const r = await api('/api/v1/dead/replay', body);
+  say(`settled ${r.count} with ${take}: ${r.replayed.join(', ')}`);
+  return true;
+}
+
+$('#dead-rows').addEventListener('click', async (ev) => {
+  const b = ev.target.closest('button.take');
+  if (!b) return;
+  try { if (await settleConflict(b.dataset.id, b.dataset.partner, b.dataset.take)) await loadDead(); } catch (e) { fail(e); }
 });
 
 const picked = () => [...document.querySelectorAll('#dead-rows .pick:checked')].map((c) => c.value);

@@ -30,7 +30,7 @@ type twoWaySetup struct {
 
 const twoWaySecret = "whsec_" + "c3RyZWFtc3luYy10d28td2F5LXRlc3Qta2V5LTMy" // base64 of a 32-byte key
 
-func newTwoWay(t *testing.T, conflict string) *twoWaySetup {
+func newTwoWay(t *testing.T, conflict string, extraEnv ...string) *twoWaySetup {
 	t.Helper()
 	rdb, keys, env := streams(t, "twoway")
 	ingestAddr := freeAddr(t)
@@ -50,6 +50,7 @@ func newTwoWay(t *testing.T, conflict string) *twoWaySetup {
 		"STREAMSYNC_PARTNERS__ERP__BASE_URL="+hsThem.URL, "STREAMSYNC_PARTNERS__ERP__WEBHOOKS__SECRETS="+twoWaySecret,
 		"STREAMSYNC_PARTNERS__ERP__CONFLICT__DEFAULT="+conflict, "STREAMSYNC_OURS__BASE_URL="+hsOurs.URL,
 		"STREAMSYNC_RETRY__INITIAL=20ms", "STREAMSYNC_RETRY__MAX=200ms")
+	env = append(env, extraEnv...) // the last of a name wins
 	p := startProcess(t, env)
 	t.Cleanup(p.kill)
 	if _, err := base64.StdEncoding.DecodeString(twoWaySecret[len("whsec_"):]); err != nil {
@@ -191,32 +192,7 @@ func TestTwoWayConflicts(t *testing.T) {
 		t.Run(tc.policy+"-"+tc.want, func(t *testing.T) {
 			s := newTwoWay(t, tc.policy)
 			ctx := context.Background()
-			if _, err := s.ours.Change(partnersim.ChangeSpec{Entity: "contact", Key: "r-1", Account: "acc-1", Data: []byte(`{"name":"A"}`)}); err != nil {
-				t.Fatal(err)
-			}
-			s.settled(t, 1, 1) // agreed on A
-			s.p.kill()
-
-			// between syncs: ours → B, theirs → C
-			if _, err := s.ours.Change(partnersim.ChangeSpec{Entity: "contact", Key: "r-1", Data: []byte(`{"name":"B"}`), Version: tc.oursVersion}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.them.Change(partnersim.ChangeSpec{Entity: "contact", Key: "r-1", Data: []byte(`{"name":"C"}`)}); err != nil {
-				t.Fatal(err)
-			}
-			o, th := records(s.ours)["contact/r-1"], records(s.them)["contact/r-1"]
-			// what each side's change feed would have brought
-			add := func(stream string, v map[string]any) {
-				if err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: v}).Err(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			add(s.keys.Events, map[string]any{"id": "ours-b", "account": "acc-1", "entity": "contact", "key": "r-1", "op": "upsert",
-				"version": o.Version, "data": string(o.Data)})
-			add(s.erp.Inbound().Events, map[string]any{"id": "theirs-c", "account": "acc-1", "entity": "contact", "key": "r-1", "op": "upsert",
-				"version": th.Version, "data": string(th.Data), "origin": "erp"})
-			s.p = startProcess(t, s.env)
-			t.Cleanup(s.p.kill)
+			s.conflict(t, tc.oursVersion)
 
 			want := `{"name":"B"}`
 			if tc.want == "theirs" || tc.want == "take-theirs" {
@@ -256,6 +232,42 @@ func TestTwoWayConflicts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// conflict makes record contact/r-1 a conflict: both sides agree on
+// {"name":"A"}; then, with streamsync stopped, our system changes it to
+// {"name":"B"} (at oursVersion, 0 for the next one) and the partner to
+// {"name":"C"}, and each side's change feed brings its change; streamsync
+// runs again.
+func (s *twoWaySetup) conflict(t *testing.T, oursVersion int64) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.ours.Change(partnersim.ChangeSpec{Entity: "contact", Key: "r-1", Account: "acc-1", Data: []byte(`{"name":"A"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	s.settled(t, 1, 1) // agreed on A
+	s.p.kill()
+
+	// between syncs: ours → B, theirs → C
+	if _, err := s.ours.Change(partnersim.ChangeSpec{Entity: "contact", Key: "r-1", Data: []byte(`{"name":"B"}`), Version: oursVersion}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.them.Change(partnersim.ChangeSpec{Entity: "contact", Key: "r-1", Data: []byte(`{"name":"C"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	o, th := records(s.ours)["contact/r-1"], records(s.them)["contact/r-1"]
+	// what each side's change feed would have brought
+	add := func(stream string, v map[string]any) {
+		if err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: v}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(s.keys.Events, map[string]any{"id": "ours-b", "account": "acc-1", "entity": "contact", "key": "r-1", "op": "upsert",
+		"version": o.Version, "data": string(o.Data)})
+	add(s.erp.Inbound().Events, map[string]any{"id": "theirs-c", "account": "acc-1", "entity": "contact", "key": "r-1", "op": "upsert",
+		"version": th.Version, "data": string(th.Data), "origin": "erp"})
+	s.p = startProcess(t, s.env)
+	t.Cleanup(s.p.kill)
 }
 
 // waitConflictDead waits for a conflict dead letter of erp (either
