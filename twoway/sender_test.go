@@ -135,3 +135,23 @@ func TestEchoOfWriteWithLostAnswer(t *testing.T) {
 		t.Errorf("the echo ended %+v, want skipped", o)
 	}
 }
+
+// A process that dies between recording what it is about to write and the
+// write leaves the content recorded: the event's redelivery is a retry of
+// that write, not an echo of it, while another event with that content
+// (the other side's echo) still is.
+func TestRedeliveryAfterACrashIsNotAnEcho(t *testing.T) {
+	r := newRig(t, Ours, PolicyNewest)
+	r.agree(t, `{"n":1}`, 3, 4)
+	r.target.set("k1", 4, `{"n":1}`)
+	e := upsert("e1", 9, `{"n":2}`)
+	if _, err := r.pair.recordPending(t.Context(), e); err != nil { // and then the process dies
+		t.Fatal(err)
+	}
+	if o, _ := r.step(t, e, handlers.Meta{}); o != nil {
+		t.Fatalf("the redelivered event ended %s: %s; want it written", o.Step, o.Error)
+	}
+	if o, _ := r.step(t, upsert("echo-1", 10, `{"n":2}`), handlers.Meta{}); stepOf(o) != handlers.StepSkippedLoop {
+		t.Errorf("another event with the written content ended %+v, want skipped_loop", o)
+	}
+}

@@ -36,7 +36,7 @@ func (p *Pair) Step() handlers.StepFunc {
 			// written as it is, over the other side's version
 			return p.lift(ctx, w)
 		}
-		if a.Found && a.Hash == h {
+		if a.Found && a.Hash == h && a.Writer != e.ID {
 			// what streamsync last wrote to the other side, or heard from
 			// it, coming back: an echo, whatever its origin says
 			if err := p.agree(ctx, e, "", from, e.Version); err != nil {

@@ -40,10 +40,13 @@ func (p *Pair) recordPending(ctx context.Context, e event.Event) (pending, error
 		return pending{}, err
 	}
 	h := p.hash(e)
-	if err := p.agree(ctx, e, h, p.cfg.From, 0); err != nil {
+	// the writer too: should this process die before the answer, the
+	// event's redelivery is known for itself, not taken for an echo
+	k := p.cfg.Keys.For(e.Account)
+	if err := layout.AgreeWriter(ctx, p.rdb, k, e.Entity, e.Key, h, 0, 0, e.ID); err != nil {
 		return pending{}, err
 	}
-	return pending{e: e, before: before, wrote: layout.Agreement{Found: true, Hash: h, Ours: before.Ours, Theirs: before.Theirs}}, nil
+	return pending{e: e, before: before, wrote: layout.Agreement{Found: true, Hash: h, Ours: before.Ours, Theirs: before.Theirs, Writer: e.ID}}, nil
 }
 
 // undo puts the agreement back as it was before a write that failed, so

@@ -17,24 +17,32 @@ import (
 // streamsync last wrote to or heard from either side ("-": deleted; ""
 // when only versions are known); Ours and Theirs are the highest version of
 // each side that is settled: a change of that side at or below it is
-// already applied or was overruled.
+// already applied or was overruled. Writer is the event that last wrote
+// Hash to a side (recorded before the write): that very event coming
+// again is a retry, not an echo.
 type Agreement struct {
 	Found  bool
 	Hash   string
 	Ours   int64
 	Theirs int64
+	Writer string
 }
 
-// String is the stored form.
+// String is the stored form: "<hash>|<ours>|<theirs>", and "|<writer>"
+// when there is one (an event id, which may hold "|": it goes last).
 func (a Agreement) String() string {
-	return a.Hash + "|" + strconv.FormatInt(a.Ours, 10) + "|" + strconv.FormatInt(a.Theirs, 10)
+	s := a.Hash + "|" + strconv.FormatInt(a.Ours, 10) + "|" + strconv.FormatInt(a.Theirs, 10)
+	if a.Writer != "" {
+		s += "|" + a.Writer
+	}
+	return s
 }
 
 // ParseAgreement reads a stored agreement; "" or an unreadable value is
 // not Found.
 func ParseAgreement(s string) Agreement {
-	p := strings.Split(s, "|")
-	if len(p) != 3 {
+	p := strings.SplitN(s, "|", 4)
+	if len(p) < 3 {
 		return Agreement{}
 	}
 	o, err1 := strconv.ParseInt(p[1], 10, 64)
@@ -42,7 +50,11 @@ func ParseAgreement(s string) Agreement {
 	if err1 != nil || err2 != nil {
 		return Agreement{}
 	}
-	return Agreement{Found: true, Hash: p[0], Ours: o, Theirs: t}
+	a := Agreement{Found: true, Hash: p[0], Ours: o, Theirs: t}
+	if len(p) == 4 {
+		a.Writer = p[3]
+	}
+	return a
 }
 
 // ReadAgreement is k's agreement for one record.
@@ -62,6 +74,7 @@ func ReadAgreement(ctx context.Context, rdb redis.Cmdable, k Keys, entity, key s
 //
 // KEYS[1] the entity's Agreed hash
 // ARGV[1] record key  ARGV[2] hash ("" keeps it)  ARGV[3] our version  ARGV[4] their version
+// ARGV[5] the writer's event id ("" keeps it)
 var agreeScript = redis.NewScript(`
 -- versions are compared as decimal strings (int64 does not fit Lua's numbers)
 local function higher(a, b)
@@ -69,15 +82,18 @@ local function higher(a, b)
   return a > b
 end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
-local h, o, t = '', '0', '0'
+local h, o, t, w = '', '0', '0', ''
 if cur then
-  local a, b, c = string.match(cur, '^(.*)|(%d+)|(%d+)$')
-  if a then h, o, t = a, b, c end
+  local a, b, c, d = string.match(cur, '^([^|]*)|(%d+)|(%d+)|?(.*)$')
+  if a then h, o, t, w = a, b, c, d end
 end
 if ARGV[2] ~= '' then h = ARGV[2] end
 if string.match(ARGV[3], '^%d+$') and higher(ARGV[3], o) then o = ARGV[3] end
 if string.match(ARGV[4], '^%d+$') and higher(ARGV[4], t) then t = ARGV[4] end
-redis.call('HSET', KEYS[1], ARGV[1], h .. '|' .. o .. '|' .. t)
+if ARGV[5] ~= '' then w = ARGV[5] end
+local v = h .. '|' .. o .. '|' .. t
+if w ~= '' then v = v .. '|' .. w end
+redis.call('HSET', KEYS[1], ARGV[1], v)
 return 1
 `)
 
@@ -85,7 +101,13 @@ return 1
 // hash ("" keeps the one kept) and each side's settled version, each kept
 // when the one given is lower (0: unknown).
 func Agree(ctx context.Context, rdb redis.Scripter, k Keys, entity, key, hash string, ours, theirs int64) error {
-	if err := agreeScript.Run(ctx, rdb, []string{k.Agreed(entity)}, key, hash, strconv.FormatInt(max(ours, 0), 10), strconv.FormatInt(max(theirs, 0), 10)).Err(); err != nil {
+	return AgreeWriter(ctx, rdb, k, entity, key, hash, ours, theirs, "")
+}
+
+// AgreeWriter is Agree that also records writer, the event about to write
+// hash to a side ("" keeps the one kept).
+func AgreeWriter(ctx context.Context, rdb redis.Scripter, k Keys, entity, key, hash string, ours, theirs int64, writer string) error {
+	if err := agreeScript.Run(ctx, rdb, []string{k.Agreed(entity)}, key, hash, strconv.FormatInt(max(ours, 0), 10), strconv.FormatInt(max(theirs, 0), 10), writer).Err(); err != nil {
 		return fmt.Errorf("agreement %s/%s: %w", entity, key, err)
 	}
 	return nil
