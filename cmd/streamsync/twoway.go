@@ -147,6 +147,9 @@ func (t *twoWays) pollers(p *runProcess, plans []partnerPlan) ([]component, erro
 				}
 			}
 		}
+		if len(entities) == 0 {
+			return nil, fmt.Errorf("%s.poll.entities: name the entities to poll: the profile names none with a read.since (the built-in one names no entities at all)", pl.sink.Setting)
+		}
 		r, err := profileReader(p, pl.sink, pl.shards)
 		if err != nil {
 			return nil, err
