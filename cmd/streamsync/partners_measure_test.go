@@ -52,6 +52,7 @@ type isoRun struct {
 	streamsyncCPU   float64 // seconds of CPU from the first event sent to the last event finished
 	redisCPU        float64
 	simCPU          [2]float64
+	driverCPU       float64 // this process: vegeta, the outage schedule, the polling
 	machineCPU      float64 // seconds of CPU the whole machine used (every process, ours and others'), same span
 	loadBefore      string
 	loadAfter       string
@@ -64,6 +65,8 @@ type isoPartner struct {
 	rate        float64 // delivered / seconds from the first event sent to its last arrival
 	all         loadtest.Percentiles
 	window      loadtest.Percentiles // events sent during the outage window (the same window in a healthy run)
+	before      loadtest.Percentiles // events sent before it
+	after       loadtest.Percentiles // events sent after it: the down partner's catch-up runs then
 	minSecond   int                  // fewest deliveries in one second of the window
 	calls, fail int                  // requests at the partner, and those not answered 2xx
 	dead        int64
@@ -169,7 +172,7 @@ func measureIsolation(t *testing.T, rdb *redis.Client, simBin string, i int, nam
 	cpu0, redis0, sim0, sim1 := loadtest.ProcCPUSeconds(p.cmd.Process.Pid), redisCPU(t, rdb),
 		loadtest.ProcCPUSeconds(sims[0].Process.Pid), loadtest.ProcCPUSeconds(sims[1].Process.Pid)
 
-	mach0 := machineCPU()
+	mach0, driver0 := machineCPU(), loadtest.ProcCPUSeconds(os.Getpid())
 	r.start = time.Now()
 	faultsDone := make(chan struct{})
 	stopFaults := make(chan struct{})
@@ -233,6 +236,7 @@ func measureIsolation(t *testing.T, rdb *redis.Client, simBin string, i int, nam
 	r.streamsyncCPU = loadtest.ProcCPUSeconds(p.cmd.Process.Pid) - cpu0
 	r.redisCPU = redisCPU(t, rdb) - redis0
 	r.machineCPU = machineCPU() - mach0
+	r.driverCPU = loadtest.ProcCPUSeconds(os.Getpid()) - driver0
 	r.simCPU = [2]float64{loadtest.ProcCPUSeconds(sims[0].Process.Pid) - sim0, loadtest.ProcCPUSeconds(sims[1].Process.Pid) - sim1}
 	load, _ = os.ReadFile("/proc/loadavg")
 	r.loadAfter = strings.Join(strings.Fields(string(load))[:3], " ")
@@ -317,7 +321,7 @@ func isoMeasure(t *testing.T, url string, sentAt map[string]time.Time, start, wi
 		}
 		since = page.Next
 	}
-	var all, window []time.Duration
+	var all, window, before, after []time.Duration
 	perSecond := map[int]int{}
 	for id, at := range first {
 		s, ok := sentAt[id]
@@ -326,8 +330,13 @@ func isoMeasure(t *testing.T, url string, sentAt map[string]time.Time, start, wi
 		}
 		p.delivered++
 		all = append(all, at.Sub(s))
-		if !s.Before(winFrom) && s.Before(winTo) {
+		switch {
+		case s.Before(winFrom):
+			before = append(before, at.Sub(s))
+		case s.Before(winTo):
 			window = append(window, at.Sub(s))
+		default:
+			after = append(after, at.Sub(s))
 		}
 		if !at.Before(winFrom) && at.Before(winTo) {
 			perSecond[int(at.Sub(winFrom)/time.Second)]++
@@ -348,6 +357,7 @@ func isoMeasure(t *testing.T, url string, sentAt map[string]time.Time, start, wi
 		}
 	}
 	p.all, p.window = loadtest.Percentile(all), loadtest.Percentile(window)
+	p.before, p.after = loadtest.Percentile(before), loadtest.Percentile(after)
 	if p.delivered > 0 {
 		p.rate = float64(p.delivered) / p.lastArrival.Sub(start).Seconds()
 	}
@@ -422,13 +432,22 @@ func isoCPUProfile(t *testing.T, adminAddr, path string) {
 func isoTable(runs []isoRun) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d events/s offered for %s a run; outage runs: b down from %s for %s\n\n", *isoRate, *isoDuration, *isoOutageAt, *isoOutageFor)
-	fmt.Fprintln(&b, "| run | b | offered → accepted/s | a delivered/s | a p50 / p99 / max | a p50 / p99, events sent in the window | a fewest/s in the window | a dead | streamsync CPU s (cores) | Redis CPU s | partnersims CPU s | machine CPU s (cores), everyone's | load before → after |")
-	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(&b, "| run | b | offered → accepted/s | a delivered/s | a p50 / p99 / max, all events | a p50 / p99, sent before the window | in the window | after it | a fewest/s in the window | a dead |")
+	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|---|")
+	for i, r := range runs {
+		fmt.Fprintf(&b, "| %d | %s | %d → %.0f | %.0f | %s / %s / %s | %s / %s | %s / %s | %s / %s | %d | %d |\n", i+1, r.bState(),
+			*isoRate, float64(r.accepted)/r.sendSeconds, r.a.rate, ms(r.a.all.P50), ms(r.a.all.P99), ms(r.a.all.Max),
+			ms(r.a.before.P50), ms(r.a.before.P99), ms(r.a.window.P50), ms(r.a.window.P99), ms(r.a.after.P50), ms(r.a.after.P99), r.a.minSecond, r.a.dead)
+	}
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "| run | b | seconds until both had every event | streamsync CPU s (cores) | Redis CPU s | partnersims a + b CPU s | driver (vegeta) CPU s | machine CPU s (cores), every process | of which not ours | load before → after |")
+	fmt.Fprintln(&b, "|---|---|---|---|---|---|---|---|---|---|")
 	for i, r := range runs {
 		busy := r.finishedSeconds
-		fmt.Fprintf(&b, "| %d | %s | %d → %.0f | %.0f | %s / %s / %s | %s / %s | %d | %d | %.1f (%.2f) | %.1f | %.1f + %.1f | %.1f (%.2f) | %s → %s |\n", i+1, r.bState(),
-			*isoRate, float64(r.accepted)/r.sendSeconds, r.a.rate, ms(r.a.all.P50), ms(r.a.all.P99), ms(r.a.all.Max),
-			ms(r.a.window.P50), ms(r.a.window.P99), r.a.minSecond, r.a.dead, r.streamsyncCPU, r.streamsyncCPU/busy, r.redisCPU, r.simCPU[0], r.simCPU[1], r.machineCPU, r.machineCPU/busy, r.loadBefore, r.loadAfter)
+		others := r.machineCPU - r.streamsyncCPU - r.redisCPU - r.simCPU[0] - r.simCPU[1] - r.driverCPU
+		fmt.Fprintf(&b, "| %d | %s | %.1f | %.1f (%.2f) | %.1f | %.1f + %.1f | %.1f | %.1f (%.2f) | %.1f (%.2f) | %s → %s |\n", i+1, r.bState(), busy,
+			r.streamsyncCPU, r.streamsyncCPU/busy, r.redisCPU, r.simCPU[0], r.simCPU[1], r.driverCPU, r.machineCPU, r.machineCPU/busy,
+			others, others/busy, r.loadBefore, r.loadAfter)
 	}
 	fmt.Fprintln(&b)
 	fmt.Fprintln(&b, "| run | b | b delivered | b skipped as stale | b dead | b calls (not 2xx) | b backlog when it came back | first 2xx after | every event sent before it came back delivered after | last event delivered, after the last sent | records at b |")
