@@ -36,7 +36,9 @@ var (
 	isoAccounts   = flag.Int("partners.accounts", 2000, "TestMeasurePartnerIsolation: accounts the events spread over")
 	isoLatency    = flag.Duration("partners.latency", time.Millisecond, "TestMeasurePartnerIsolation: partnersim --latency of both partners")
 	isoClickHouse = flag.Bool("partners.clickhouse", true, "TestMeasurePartnerIsolation: attempt log on (ClickHouse), as in production")
-	isoProfile    = flag.String("partners.profile", "", "TestMeasurePartnerIsolation: a directory: CPU-profile streamsync (admin /debug/pprof/profile) for 30 s from the outage's start in each run, into RUN-N.pprof")
+	isoProfile    = flag.String("partners.profile", "", "TestMeasurePartnerIsolation: a directory: CPU-profile streamsync (admin /debug/pprof/profile) for -partners.profile-seconds from the outage's end (the catch-up; the same moment in a healthy run) in each run, into RUN-N.pprof")
+	isoProfSecs   = flag.Int("partners.profile-seconds", 10, "TestMeasurePartnerIsolation: length of that profile")
+	isoEnv        = flag.String("partners.env", "", "TestMeasurePartnerIsolation: more settings of the streamsync process, NAME=VALUE separated by spaces (e.g. STREAMSYNC_PARTNERS__B__RATE_LIMIT=2000)")
 	isoTimeout    = flag.Duration("partners.timeout", 10*time.Minute, "TestMeasurePartnerIsolation: longest wait, after the last event is sent, for both partners to have every event")
 )
 
@@ -162,6 +164,7 @@ func measureIsolation(t *testing.T, rdb *redis.Client, simBin string, i int, nam
 	} else {
 		env = append(env, "STREAMSYNC_CLICKHOUSE__ADDR=")
 	}
+	env = append(env, strings.Fields(*isoEnv)...)
 	p := startProcess(t, env)
 	defer p.kill()
 	testenv.WaitFor(t, 30*time.Second, "streamsync ready", func() bool { return httpStatus("http://"+adminAddr+"/readyz") == 200 })
@@ -188,9 +191,6 @@ func measureIsolation(t *testing.T, rdb *redis.Client, simBin string, i int, nam
 			}
 			setOutage(t, simURLs[1], true)
 			r.outageFrom = time.Now()
-			if *isoProfile != "" {
-				go isoCPUProfile(t, adminAddr, filepath.Join(*isoProfile, fmt.Sprintf("%s-%d.pprof", name, i+1)))
-			}
 			select {
 			case <-time.After(time.Until(r.outageFrom.Add(*isoOutageFor))):
 			case <-stopFaults:
@@ -200,12 +200,12 @@ func measureIsolation(t *testing.T, rdb *redis.Client, simBin string, i int, nam
 		}()
 	} else {
 		close(faultsDone)
-		if *isoProfile != "" {
-			go func() {
-				time.Sleep(*isoOutageAt) // the same part of the run as an outage run's profile
-				isoCPUProfile(t, adminAddr, filepath.Join(*isoProfile, fmt.Sprintf("%s-%d.pprof", name, i+1)))
-			}()
-		}
+	}
+	if *isoProfile != "" {
+		go func() {
+			time.Sleep(time.Until(r.start.Add(*isoOutageAt + *isoOutageFor))) // a schedule: the outage's end
+			isoCPUProfile(t, adminAddr, filepath.Join(*isoProfile, fmt.Sprintf("%s-%d.pprof", name, i+1)))
+		}()
 	}
 	sent := loadtest.Attack(ctx, "ingest", "http://"+ingestAddr+"/v1/events", token, nil, "", work, *isoRate, 1)
 	r.sendEnd = time.Now()
@@ -403,9 +403,9 @@ func redisCPU(t *testing.T, rdb *redis.Client) float64 {
 	return total
 }
 
-// isoCPUProfile saves 30 s of streamsync's CPU profile to path.
+// isoCPUProfile saves -partners.profile-seconds of streamsync's CPU profile to path.
 func isoCPUProfile(t *testing.T, adminAddr, path string) {
-	req, _ := http.NewRequest(http.MethodGet, "http://"+adminAddr+"/debug/pprof/profile?seconds=30", nil)
+	req, _ := http.NewRequest(http.MethodGet, "http://"+adminAddr+"/debug/pprof/profile?seconds="+strconv.Itoa(*isoProfSecs), nil)
 	req.Header.Set("Authorization", "Bearer "+profileToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
