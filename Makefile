@@ -80,6 +80,11 @@ BENCH_CLUSTER_FLAGS ?=
 bench-cluster: up-cluster ## 1 → 3 streamsync processes and 1 → 12 shards on the Redis Cluster: events/s and CPU per event (BENCH_CLUSTER_FLAGS=-cluster.rows=…)
 	$(TEST_ENV) && $(GO) test -tags measure -count=1 -timeout 60m -run '^TestMeasureClusterScale$$' -v ./cmd/streamsync $(BENCH_CLUSTER_FLAGS)
 
+.PHONY: bench-partners
+BENCH_PARTNERS_FLAGS ?=
+bench-partners: up ## two partners, 1,000 events/s on the ingest for 90 s, one partner down for 60 s: the other's latency and events/s beside runs with both up (BENCH_PARTNERS_FLAGS=-partners.runs=…)
+	$(TEST_ENV) && $(GO) test -tags measure -count=1 -timeout 60m -run '^TestMeasurePartnerIsolation$$' -v ./cmd/streamsync $(BENCH_PARTNERS_FLAGS)
+
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	$(GO) vet ./...
