@@ -273,23 +273,28 @@ done >"$demo_src"
 bin/streamsync backfill --config "$config_file" --source.kind file --source.file "$demo_src" --entity attendee --rate 50 --replay-dead >"$run/backfill.log" 2>&1 &
 pids+=($!)
 # Two-way sync, in small: every DEMO_CHANGES_EVERY, a user of the crm changes 5 contacts and a user of our
-# system 5 others (POST /_sim/changes, docs/partnersim.md), each round new ones. Each change reaches the
-# other side once; its echo comes back and ends skipped_loop.
+# system 5 others (POST /_sim/changes, docs/partnersim.md). Each round takes the next 10 contacts, and the next
+# make run carries on from the last round (.run/changes.round): both partnersims start afresh, and a contact
+# changed again with the same version would be stale to what streamsync agreed on before. Each change reaches
+# the other side once; its echo comes back and ends skipped_loop.
 demo_changes() {
-  local round=0 n=5 ok nap=
+  local round n=5 ok nap= from_crm from_ours
+  round=$(cat "$run/changes.round" 2>/dev/null || echo 0)
+  case "$round" in '' | *[!0-9]*) round=0 ;; esac
   # stopped by the clean-up: its pause too, so that nothing outlives the run
   trap '[ -z "$nap" ] || kill "$nap" 2>/dev/null; exit 0' TERM
   while :; do
-    ok=1
-    http_post "$crm_addr" /_sim/changes "{\"entity\":\"contact\",\"count\":$n,\"start\":$((round * n)),\"accounts\":10,\"seed\":$((round + 1))}" || ok=0
-    http_post "$source_addr" /_sim/changes "{\"entity\":\"contact\",\"count\":$n,\"start\":$((1000 + round * n)),\"accounts\":10,\"seed\":$((round + 1))}" || ok=0
+    ok=1 from_crm=$((round * 2 * n)) from_ours=$((round * 2 * n + n))
+    http_post "$crm_addr" /_sim/changes "{\"entity\":\"contact\",\"count\":$n,\"start\":$from_crm,\"accounts\":10,\"seed\":$((round + 1))}" || ok=0
+    http_post "$source_addr" /_sim/changes "{\"entity\":\"contact\",\"count\":$n,\"start\":$from_ours,\"accounts\":10,\"seed\":$((round + 1))}" || ok=0
     if [ "$ok" = 1 ]; then
       printf '%s round %d: %d contacts changed in the crm (from %09d), %d in our system (from %09d)\n' \
-        "$(date -u +%H:%M:%S)" "$round" "$n" $((round * n)) "$n" $((1000 + round * n))
+        "$(date -u +%H:%M:%S)" "$round" "$n" "$from_crm" "$n" "$from_ours"
     else
       printf '%s round %d: a change was refused; see crm.log and source.log\n' "$(date -u +%H:%M:%S)" "$round"
     fi
     round=$((round + 1))
+    printf '%d\n' "$round" >"$run/changes.round"
     sleep "${DEMO_CHANGES_EVERY:-20}" &
     nap=$!
     wait "$nap"
