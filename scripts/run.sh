@@ -143,7 +143,10 @@ printf '%s\n' "$crm_secret" >"$run/crm-secret"
 umask 022
 sed "s|secret: env:CRM_APP_SECRET|secret: file:$root/$run/crm-secret|" examples/partners/crm.yaml >"$run/crm-profile.yaml"
 
-# The settings of this run, for the pipeline and for the CLI next to it.
+# The settings of this run, for the pipeline and for the CLI next to it; readable by this user only (the
+# crm's webhook secret is in it).
+rm -f "$config_file"
+umask 077
 cat >"$config_file" <<YAML
 $config_marker (scripts/run.sh) on $(date -u '+%Y-%m-%d %H:%M:%S UTC'): the settings that run uses.
 # streamsync commands started in this directory read this file by themselves;
@@ -196,6 +199,7 @@ reconcile:
 outbox:
   dsn: $pg_dsn
 YAML
+umask 022
 # The file is the truth for this run: addresses from the caller's environment
 # would disagree with it.
 unset STREAMSYNC_CONFIG STREAMSYNC_REDIS__ADDR STREAMSYNC_CLICKHOUSE__ADDR STREAMSYNC_CLICKHOUSE__SPOOL_DIR \
