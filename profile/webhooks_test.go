@@ -133,3 +133,37 @@ func TestWebhooksChecked(t *testing.T) {
 		t.Errorf("scheme profile without a timestamp header: %v", err)
 	}
 }
+
+// The crm example maps partnersim's crm webhook (the record as the crm's
+// GET answers it) by read.item: a change, an archived record as a delete,
+// and any other type of notification as none.
+func TestCRMExampleWebhookChanges(t *testing.T) {
+	t.Setenv("CRM_APP_SECRET", "crm-secret-for-tests")
+	p, err := Load("../examples/partners/crm.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.HasWebhooks() || p.WebhookScheme() != WebhookSchemeStandard {
+		t.Fatalf("crm: webhooks %v, scheme %q", p.HasWebhooks(), p.WebhookScheme())
+	}
+	rec := func(archived bool) string {
+		return fmt.Sprintf(`{"id":"c_000123","external_id":"r-42","owner":"acc-7","fields":{"name":"Li Lei"},"updated_at":"2026-01-02T11:04:06+08:00","archived":%t}`, archived)
+	}
+	for _, tc := range []struct{ name, body, want string }{
+		{"change", `{"type":"record.changed","timestamp":"2026-01-02T03:04:06Z","data":{"object":"contact","deleted":false,"record":` + rec(false) + `}}`,
+			`[{"Entity":"contact","Key":"r-42","Account":"acc-7","Version":0,"Data":{"name":"Li Lei"},"Deleted":false,"ParentEntity":"","ParentKey":""}]`},
+		{"archived", `{"type":"record.changed","timestamp":"2026-01-02T03:04:07Z","data":{"object":"contact","deleted":true,"record":` + rec(true) + `}}`,
+			`[{"Entity":"contact","Key":"r-42","Account":"acc-7","Version":0,"Data":null,"Deleted":true,"ParentEntity":"","ParentKey":""}]`},
+		{"another type", `{"type":"ping"}`, `[]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := p.WebhookChanges([]byte(tc.body), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := json.Marshal(got); string(b) != tc.want {
+				t.Errorf("changes:\n got %s\nwant %s", b, tc.want)
+			}
+		})
+	}
+}

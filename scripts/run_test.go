@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,18 +31,19 @@ func newSandbox(tb testing.TB, bin string) *sandbox {
 	for _, f := range []string{"run.sh", "infra.sh"} {
 		copyFile(tb, f, filepath.Join(root, "scripts", f))
 	}
+	copyFile(tb, "../examples/partners/crm.yaml", filepath.Join(root, "examples", "partners", "crm.yaml"))
 	if err := os.Symlink(bin, filepath.Join(root, "bin")); err != nil {
 		tb.Fatal(err)
 	}
 	s := &sandbox{root: root, port: map[string]string{}}
-	for _, name := range []string{"redis", "clickhouse", "clickhouse_http", "partner", "admin", "ingest", "source"} {
+	for _, name := range []string{"redis", "clickhouse", "clickhouse_http", "partner", "crm", "admin", "ingest", "source"} {
 		s.port[name] = freePort(tb)
 	}
 	s.env = append(os.Environ(),
 		"STREAMSYNC_DEV_REDIS_PORT="+s.port["redis"], "STREAMSYNC_DEV_CLICKHOUSE_PORT="+s.port["clickhouse"],
 		"STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT="+s.port["clickhouse_http"],
 		"PARTNER_ADDR=127.0.0.1:"+s.port["partner"], "ADMIN_ADDR=127.0.0.1:"+s.port["admin"], "INGEST_ADDR=127.0.0.1:"+s.port["ingest"],
-		"SOURCE_ADDR=127.0.0.1:"+s.port["source"],
+		"SOURCE_ADDR=127.0.0.1:"+s.port["source"], "CRM_ADDR=127.0.0.1:"+s.port["crm"],
 		"DEMO_RATE=20", "DEMO_EVENTS=100000")
 	tb.Cleanup(func() { s.killLeftovers(tb) })
 	return s
@@ -72,8 +75,9 @@ func freePort(tb testing.TB) string {
 }
 
 // start runs scripts/run.sh in its own process group, its stdout a pipe the
-// test reads, and returns once it said "healthy".
-func (s *sandbox) start(tb testing.TB) (*exec.Cmd, io.ReadCloser) {
+// test reads, and returns once it said "healthy", with the lines it writes
+// from then on (the latest 10,000 not yet taken; none once out is closed).
+func (s *sandbox) start(tb testing.TB) (*exec.Cmd, io.ReadCloser, <-chan string) {
 	tb.Helper()
 	cmd := exec.Command("scripts/run.sh")
 	cmd.Dir, cmd.Env = s.root, s.env
@@ -88,15 +92,26 @@ func (s *sandbox) start(tb testing.TB) (*exec.Cmd, io.ReadCloser) {
 		tb.Fatal(err)
 	}
 	healthy := make(chan bool, 1)
+	lines := make(chan string, 10000)
 	go func() {
 		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for sc.Scan() {
 			if strings.HasPrefix(sc.Text(), "run: healthy") {
 				healthy <- true
-				return
+				break
 			}
 		}
-		healthy <- false
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default: // nobody takes them: the output is still read, so run.sh never blocks on it
+			}
+		}
+		select {
+		case healthy <- false:
+		default:
+		}
 	}()
 	select {
 	case ok := <-healthy:
@@ -107,7 +122,7 @@ func (s *sandbox) start(tb testing.TB) (*exec.Cmd, io.ReadCloser) {
 	case <-time.After(3 * time.Minute):
 		tb.Fatalf("run.sh not healthy after 3 minutes\n%s", s.logs())
 	}
-	return cmd, out
+	return cmd, out, lines
 }
 
 func (s *sandbox) logs() string {
@@ -179,12 +194,7 @@ func (s *sandbox) killLeftovers(tb testing.TB) {
 // `scripts/infra.sh env` exports the same address for shells elsewhere.
 func (s *sandbox) cliFindsTheRun(tb testing.TB) {
 	tb.Helper()
-	var env []string
-	for _, kv := range s.env {
-		if !strings.HasPrefix(kv, "STREAMSYNC_REDIS__") && !strings.HasPrefix(kv, "STREAMSYNC_CONFIG=") {
-			env = append(env, kv)
-		}
-	}
+	env := s.cliEnv()
 	yml, err := os.ReadFile(filepath.Join(s.root, "streamsync.yaml"))
 	if err != nil || !strings.Contains(string(yml), "addr: 127.0.0.1:"+s.port["redis"]) {
 		tb.Fatalf("streamsync.yaml (%v) does not name the run's Redis 127.0.0.1:%s:\n%s", err, s.port["redis"], yml)
@@ -201,6 +211,18 @@ func (s *sandbox) cliFindsTheRun(tb testing.TB) {
 	if err != nil || !strings.Contains(string(out), "export STREAMSYNC_REDIS__ADDR=127.0.0.1:"+s.port["redis"]+"\n") {
 		tb.Errorf("scripts/infra.sh env: %v\n%s", err, out)
 	}
+}
+
+// cliEnv is the environment of a CLI next to the run: no settings of its
+// own, so that it reads the run's streamsync.yaml.
+func (s *sandbox) cliEnv() []string {
+	var env []string
+	for _, kv := range s.env {
+		if !strings.HasPrefix(kv, "STREAMSYNC_REDIS__") && !strings.HasPrefix(kv, "STREAMSYNC_CONFIG=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 func buildBinaries(tb testing.TB) string {
@@ -229,7 +251,7 @@ func buildBinaries(tb testing.TB) string {
 // refuses naming the port that is taken.
 func TestRunStopsWhenOutputCloses(t *testing.T) {
 	s := newSandbox(t, buildBinaries(t))
-	cmd, out := s.start(t)
+	cmd, out, _ := s.start(t)
 	logBefore, _ := os.ReadFile(filepath.Join(s.root, ".run", "streamsync.log"))
 	s.cliFindsTheRun(t)
 
@@ -260,15 +282,76 @@ func TestRunStopsWhenOutputCloses(t *testing.T) {
 	s.stopped(t, cmd)
 }
 
-// Ctrl-C on `make run | tee log`: the terminal sends SIGINT to the whole
-// process group, tee dies with it, and the clean-up, writing to a closed
-// pipe, still stops everything.
-func TestRunStopsOnInterruptWithPipedOutput(t *testing.T) {
+// The demo's two partners and its two-way sync (docs/quickstart.md): the
+// changes made in the crm reach our system and those made in our system
+// reach the crm, each echo coming back ends skipped_loop, the run's output
+// shows a summary line per partner and direction, and nothing of the crm
+// ends dead (the partner of sink.* only the story's malformed entries).
+// Then Ctrl-C on `make run | tee log`: the terminal sends SIGINT to the
+// whole process group, tee dies with it, and the clean-up, writing to a
+// closed pipe, still stops everything.
+func TestRunSyncsTwoPartnersBothWaysAndStopsOnInterrupt(t *testing.T) {
 	s := newSandbox(t, buildBinaries(t))
-	cmd, out := s.start(t)
+	cmd, out, lines := s.start(t)
+	s.twoWaySettles(t, lines)
+	s.nothingDeadButTheMalformed(t)
 	out.Close()
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	s.stopped(t, cmd)
+}
+
+// summaryRe is a summary line of one partner and direction.
+var summaryRe = regexp.MustCompile(`msg=summary partner=(\S+) direction=(in|out) delivered_total=(\d+) .*skipped_loop_total=(\d+) `)
+
+// twoWaySettles waits for the run's summary lines to show, for the crm in
+// both directions, the first round of changes delivered (5 each way) and
+// their echoes skipped as loops, and a line of the partner of sink.*.
+func (s *sandbox) twoWaySettles(tb testing.TB, lines <-chan string) {
+	tb.Helper()
+	type counts struct{ delivered, loops int }
+	latest := map[string]counts{}
+	done := func() bool {
+		in, out := latest["crm in"], latest["crm out"]
+		_, partner := latest["partner out"]
+		return partner && in.delivered >= 5 && in.loops >= 5 && out.delivered >= 5 && out.loops >= 5
+	}
+	deadline := time.After(2 * time.Minute)
+	for !done() {
+		select {
+		case l := <-lines:
+			if m := summaryRe.FindStringSubmatch(l); m != nil {
+				d, _ := strconv.Atoi(m[3])
+				loops, _ := strconv.Atoi(m[4])
+				latest[m[1]+" "+m[2]] = counts{d, loops}
+			}
+		case <-deadline:
+			changes, _ := os.ReadFile(filepath.Join(s.root, ".run", "changes.log"))
+			tb.Fatalf("after 2 minutes the summary lines say %+v; want crm in and out each with 5 delivered and 5 skipped_loop, and partner out\nchanges.log:\n%s\n%s", latest, changes, s.logs())
+		}
+	}
+}
+
+// nothingDeadButTheMalformed: `bin/streamsync dead list` next to the run
+// lists no dead letter of the crm, and only invalid ones (the story's
+// malformed entries) of the partner of sink.*.
+func (s *sandbox) nothingDeadButTheMalformed(tb testing.TB) {
+	tb.Helper()
+	cmd := exec.Command("bin/streamsync", "dead", "list")
+	cmd.Dir, cmd.Env = s.root, s.cliEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		tb.Fatalf("bin/streamsync dead list: %v\n%s", err, out)
+	}
+	rows := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(rows) == 0 || !strings.HasPrefix(rows[0], "PARTNER") {
+		tb.Fatalf("bin/streamsync dead list: no header:\n%s", out)
+	}
+	col := strings.Index(rows[0], "REASON")
+	for _, r := range rows[1:] {
+		if !strings.HasPrefix(r, "partner ") || len(r) < col || !strings.HasPrefix(r[col:], "invalid ") {
+			tb.Errorf("dead next to the run: %q; want only the partner's invalid entries\n%s", r, out)
+		}
+	}
 }

@@ -31,7 +31,9 @@ func newHousekeeping(p *runProcess) (component, error) {
 		for _, pr := range p.partners {
 			log := p.log
 			if len(p.partners) > 1 {
-				log = log.With("partner", pr.plan.name)
+				// several pipelines: each line says whose, and which way
+				// (docs/partners.md, "make run: several partners and two-way sync")
+				log = log.With("partner", pr.plan.name, "direction", pr.direction)
 			}
 			wg.Go(func() { summarize(ctx, log, p.rdb, pr.plan.shards) })
 			reporter := pipeline.PartnerReporter{RDB: p.rdb, Keys: pr.plan.shards[0], Instance: p.consumer, Sink: pr.sink, Logger: log}
@@ -64,9 +66,11 @@ func summarize(ctx context.Context, log *slog.Logger, rdb redis.UniversalClient,
 			continue
 		}
 		last = s
-		// Counts since the step counters began (_total) beside what waits right now (_now).
+		// Counts since the step counters began (_total) beside what waits right now (_now);
+		// skipped_loop_total (echoes) and skipped_conflict_total (changes that lost a conflict) are among skipped_total.
 		log.Info("summary", "delivered_total", s.Steps["delivered"],
-			"skipped_total", s.Steps["skipped_stale"]+s.Steps["skipped_unchanged"]+s.Steps["skipped_loop"],
+			"skipped_total", s.Steps["skipped_stale"]+s.Steps["skipped_unchanged"]+s.Steps["skipped_loop"]+s.Steps["skipped_conflict"],
+			"skipped_loop_total", s.Steps["skipped_loop"], "skipped_conflict_total", s.Steps["skipped_conflict"],
 			"parked_total", s.Steps["parked"], "retries_total", s.Steps["retry_scheduled"], "replayed_total", s.Steps["replayed"],
 			"dead_now", s.Dead, "lag_now", s.Lag, "pending_now", s.Pending, "delayed_now", s.Delayed, "retrying_now", s.Retrying)
 	}
