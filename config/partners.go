@@ -22,9 +22,14 @@ const PartnersSection = "partners"
 // the conflict policy per entity.
 type PartnerConfig struct {
 	SinkConfig `koanf:",squash"`
-	Route      RouteConfig    `koanf:"route"`
-	Webhooks   WebhooksConfig `koanf:"webhooks"`
-	Poll       PollConfig     `koanf:"poll"`
+	// MaxInFlight bounds this partner's events in flight (per shard); 0:
+	// stream.max_in_flight. A partner catching up after an outage takes
+	// as much of the machine as it is let: a lower bound leaves the others
+	// theirs (docs/partners.md, "Several partners").
+	MaxInFlight int            `koanf:"max_in_flight"`
+	Route       RouteConfig    `koanf:"route"`
+	Webhooks    WebhooksConfig `koanf:"webhooks"`
+	Poll        PollConfig     `koanf:"poll"`
 	// Conflict is the policy per entity when both sides changed a record
 	// since they last agreed: ours, theirs, newest or manual; the entry
 	// "default" is every other entity's (docs/partners.md, "Conflicts").
@@ -104,6 +109,7 @@ var partnerDefaults = map[string]any{
 	"tls_cert_file":      "",
 	"tls_key_file":       "",
 	"allow_http":         false,
+	"max_in_flight":      0,
 	"route.entities":     []string{},
 	"route.accounts":     []string{},
 	"route.origins":      []string{},
@@ -202,6 +208,7 @@ func (v *validator) partners(c Config) {
 		v.check(p.ClientID != "" || p.ClientSecret == "", key("client_id"), "required when "+key("client_secret")+" is set")
 		v.check(p.Timeout > 0, key("timeout"), "must be more than 0")
 		v.check(p.RateLimit >= 0, key("rate_limit"), "must be 0 (no limit) or more")
+		v.check(p.MaxInFlight >= 0, key("max_in_flight"), fmt.Sprintf("must be 0 (stream.max_in_flight) or more, is %d", p.MaxInFlight))
 		v.plainHTTP(key("base_url"), p.BaseURL, p.AllowHTTP)
 		v.plainHTTP(key("token_url"), p.TokenURL, p.AllowHTTP)
 		v.tlsFiles(PartnersSection+"."+name, p.TLSFiles())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
@@ -237,7 +238,7 @@ func newPipeline(p *runProcess, pr *partnerRun, tp *tracing.Provider) (*pipeline
 	}
 	pl, err := pipeline.New(pipeline.Config{
 		Shards: pr.plan.shards, Name: p.name, Instance: p.consumer,
-		Subscriber:  ordered.Config{Batch: cfg.Stream.Batch, MaxInFlight: cfg.Stream.MaxInFlight},
+		Subscriber:  ordered.Config{Batch: cfg.Stream.Batch, MaxInFlight: cmp.Or(pr.plan.conf.MaxInFlight, cfg.Stream.MaxInFlight)},
 		PartnerName: loopName, Route: route, TwoWay: twoWayStep(pr),
 		Limits:     event.Limits{MaxBytes: cfg.Event.MaxBytes},
 		Retry:      handlers.RetryPolicy{Initial: cfg.Retry.Initial, Max: cfg.Retry.Max, MaxAttempts: cfg.Retry.MaxAttempts},
