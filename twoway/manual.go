@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
@@ -35,7 +36,13 @@ type Conflict struct {
 	Parent  *source.Ref `json:"parent,omitempty"`
 	Ours    State       `json:"ours"`
 	Theirs  State       `json:"theirs"`
+	At      int64       `json:"at"` // when it was met, unix ms
 }
+
+// sameConflictWithin is how long a conflict kept for a record is the one
+// the other direction meets too: both directions may read the record at
+// once, and one dead letter says it.
+const sameConflictWithin = 5 * time.Minute
 
 // maxStateInError bounds each side's data in a dead letter's dead_error.
 const maxStateInError = 512
@@ -47,7 +54,7 @@ func (p *Pair) manual(ctx context.Context, w *handlers.Work, _ layout.Agreement,
 	e, from := w.Event, p.cfg.From
 	mine := State{Version: e.Version, Data: e.Data, Deleted: e.Op == event.OpDelete}
 	other := State{Version: cur.Version, Data: cur.Data, Deleted: !found}
-	c := Conflict{Partner: p.cfg.Partner, From: from, Event: e.ID, Account: e.Account, Entity: e.Entity, Key: e.Key}
+	c := Conflict{Partner: p.cfg.Partner, From: from, Event: e.ID, Account: e.Account, Entity: e.Entity, Key: e.Key, At: p.cfg.Clock().UnixMilli()}
 	if e.HasParent() {
 		c.Parent = &source.Ref{Entity: e.ParentEntity, Key: e.ParentKey}
 	}
@@ -61,8 +68,24 @@ func (p *Pair) manual(ctx context.Context, w *handlers.Work, _ layout.Agreement,
 		return nil, fmt.Errorf("conflict of %s/%s: %w", e.Entity, e.Key, err)
 	}
 	k := p.cfg.Keys.For(e.Account)
-	if err := p.rdb.HSet(ctx, k.Conflicts(e.Entity), e.Key, b).Err(); err != nil {
+	set, err := p.rdb.HSetNX(ctx, k.Conflicts(e.Entity), e.Key, b).Result()
+	if err != nil {
 		return nil, fmt.Errorf("conflict of %s/%s: %w", e.Entity, e.Key, err)
+	}
+	if !set {
+		kept, err := ReadConflict(ctx, p.rdb, p.cfg.Keys, e.Account, e.Entity, e.Key)
+		if err != nil && !errors.Is(err, ErrNoConflict) {
+			return nil, err
+		}
+		if err == nil && kept.Event != e.ID && p.cfg.Clock().Sub(time.UnixMilli(kept.At)) < sameConflictWithin {
+			// the other direction met this conflict a moment ago and
+			// dead-lettered it: settling that one settles this change too
+			return &handlers.Outcome{Step: handlers.StepSkippedConflict, Attempt: w.Meta.Attempts,
+				Error: fmt.Sprintf("conflict: the same conflict waits in dead letter %s (policy manual); settling it settles this change", kept.Event)}, nil
+		}
+		if err := p.rdb.HSet(ctx, k.Conflicts(e.Entity), e.Key, b).Err(); err != nil {
+			return nil, fmt.Errorf("conflict of %s/%s: %w", e.Entity, e.Key, err)
+		}
 	}
 	if found {
 		if err := p.agree(ctx, e, "", from.Other(), cur.Version); err != nil {
@@ -121,10 +144,8 @@ func (c Conflict) Settle(take Side) (event.Event, error) {
 	default:
 		return event.Event{}, fmt.Errorf("take %q: must be ours or theirs", take)
 	}
-	e := event.Event{ID: "settle-" + c.Event, Account: c.Account, Entity: c.Entity, Key: c.Key, Version: s.Version}
-	if len(e.ID) > 128 {
-		e.ID = e.ID[:128]
-	}
+	// the dead event's own id: its chain goes on to the settling write
+	e := event.Event{ID: c.Event, Account: c.Account, Entity: c.Entity, Key: c.Key, Version: s.Version}
 	if s.Deleted {
 		e.Op = event.OpDelete
 		// the winning side deleted it; the other side's version domain is

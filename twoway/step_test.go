@@ -1,11 +1,15 @@
 package twoway
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/source"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
@@ -213,7 +217,7 @@ func TestManualConflictIsDeadLetteredWithBothStates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.ID != "settle-e1" || e.Version != 20 || string(e.Data) != `{"n":3}` || e.Op != event.OpUpsert {
+	if e.ID != "e1" || e.Version != 20 || string(e.Data) != `{"n":3}` || e.Op != event.OpUpsert {
 		t.Errorf("settle event %+v", e)
 	}
 	if err := Forget(t.Context(), r.rdb, r.keys, account, entity, "k1"); err != nil {
@@ -262,5 +266,42 @@ func TestReadFailureRetriesThenDead(t *testing.T) {
 	o, _ = r.step(t, upsert("e1", 10, `{"n":2}`), handlers.Meta{Attempts: 2})
 	if stepOf(o) != handlers.StepDead || o.DeadReason != handlers.ReasonExhausted {
 		t.Fatalf("outcome %+v, want dead once the attempts are used up", o)
+	}
+}
+
+// Both directions may read a record at once and meet the same conflict:
+// the first dead-letters it; the other direction's change, a moment
+// later, waits in that one (skipped_conflict) rather than making a second
+// dead letter. The same event again (a retry) is dead-lettered as before.
+func TestSameConflictMetByBothDirections(t *testing.T) {
+	r, o := conflictRig(t, Theirs, PolicyManual, 30, 20)
+	if stepOf(o) != handlers.StepDead {
+		t.Fatalf("first: %+v", o)
+	}
+	// the other direction, sharing the partner's keys
+	ours := &fakeReader{}
+	ours.set("k1", 30, `{"n":2}`)
+	out, err := New(Config{Partner: partner, From: Ours, Keys: r.keys, Hash: hashOf, Target: ours,
+		Policy: func(string) string { return PolicyManual }, Resolve: func(context.Context, event.Event) error { return nil },
+		Clock: func() time.Time { return now.Add(time.Second) }}, r.rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// our own change, read before the first dead letter's settled version
+	// was recorded: it meets the same conflict
+	w := &handlers.Work{Event: upsert("ours-1", 21, `{"n":3}`), Now: now}
+	if err := layout.Agree(t.Context(), r.rdb, r.keys.For(account), entity, "k1", "", 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	o2, err := out.manual(t.Context(), w, layout.Agreement{}, source.Record{Version: 30, Data: json.RawMessage(`{"n":2}`)}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stepOf(o2) != handlers.StepSkippedConflict || !strings.Contains(o2.Error, "e1") {
+		t.Errorf("the other direction's change: %+v, want skipped_conflict naming dead letter e1", o2)
+	}
+	// the first event again (its commit failed): dead-lettered again
+	if o3, _ := r.step(t, upsert("e1", 30, `{"n":2}`), handlers.Meta{}); stepOf(o3) != handlers.StepDead {
+		t.Errorf("the same event again: %+v, want dead", o3)
 	}
 }

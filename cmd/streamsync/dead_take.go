@@ -61,6 +61,7 @@ func settleConflicts(ctx context.Context, rdb redis.UniversalClient, pl partnerP
 		if err != nil {
 			return done, err
 		}
+		e.ID = d.EventID // the dead letter's chain goes on to the settling write
 		e.Proof = key.SignEvent(proof.Replay, e)
 		if side == twoway.Ours {
 			err = app.ToTheirs(ctx, pl.name, e)
