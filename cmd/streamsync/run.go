@@ -67,6 +67,9 @@ func runPipeline(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	if tw == nil && (e.cfg.Ours.BaseURL != "" || e.cfg.Ours.UsesProfile()) {
+		e.log.Warn("ours.* is set, but no partner is two-way (partners.<name>.webhooks or .poll): nothing is written to our system (docs/partners.md, \"Two-way sync\")")
+	}
 	// every partner's pipeline, and for a two-way partner the one that
 	// brings its changes to our system (docs/partners.md, "Two-way sync")
 	var all []*partnerRun

@@ -120,7 +120,7 @@ func printStatus(e *env, s inspect.Status, stream string) error {
 		fmt.Fprintf(tw, "step %s\t%d\n", step, s.Steps[step])
 	}
 	for _, p := range s.Partner {
-		fmt.Fprintf(tw, "partner %s\t%s\n", p.Instance, partnerLine(p))
+		fmt.Fprintf(tw, "partner, as %s sees it\t%s\n", p.Instance, partnerLine(p))
 	}
 	if err := tw.Flush(); err != nil || len(s.Shards) == 0 {
 		return err
