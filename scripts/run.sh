@@ -126,8 +126,8 @@ say "starting Redis (127.0.0.1:$redis_port), ClickHouse (127.0.0.1:$ch_port) and
 $infra up >>"$run/run.log" 2>&1 || die "scripts/infra.sh up failed; see $run/run.log"
 # A Redis or ClickHouse of another checkout (or another make run) on these
 # ports would mix two runs' events in one consumer group: refuse, naming it.
-if reused=$(grep -E 'reusing the (Redis|ClickHouse)' "$run/run.log"); then
-  die "${reused#infra: }, which another checkout or run started; stop it there (make down), or choose other ports with STREAMSYNC_DEV_REDIS_PORT / STREAMSYNC_DEV_CLICKHOUSE_PORT"
+if reused=$(grep -E 'reusing the (Redis|ClickHouse)' "$run/run.log" | sed -E 's/^infra: reusing the (Redis|ClickHouse) already answering on /\1 on /' | paste -sd ' ' -); then
+  die "another checkout or run already serves these ports ($reused) and would share this run's streams: stop it there (make down), or choose other ports with STREAMSYNC_DEV_REDIS_PORT / STREAMSYNC_DEV_CLICKHOUSE_PORT / STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT"
 fi
 grep -F 'reusing' "$run/run.log" | sed 's/^infra: /run: /' || true
 redis_addr=127.0.0.1:$redis_port
