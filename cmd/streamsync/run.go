@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamsync/streamsync/config"
-	"github.com/streamsync/streamsync/inspect"
-	"github.com/streamsync/streamsync/sinks/partner"
-	"github.com/streamsync/streamsync/twoway"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -17,7 +14,6 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/internal/apiclient"
-	"github.com/streamsync/streamsync/internal/layout"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/pipeline/ordered"
 	"github.com/streamsync/streamsync/tracing"
@@ -48,6 +44,11 @@ func runPipeline(ctx context.Context, e *env) error {
 				return err
 			}
 		}
+		if pl.conf.TwoWay() && e.cfg.Ours.UsesProfile() {
+			if _, err := loadProfile(oursSettings(e.cfg)); err != nil {
+				return err
+			}
+		}
 	}
 	p, err := openProcess(ctx, e)
 	if err != nil {
@@ -70,55 +71,8 @@ func runPipeline(ctx context.Context, e *env) error {
 	if tw == nil && (e.cfg.Ours.BaseURL != "" || e.cfg.Ours.UsesProfile()) {
 		e.log.Warn("ours.* is set, but no partner is two-way (partners.<name>.webhooks or .poll): nothing is written to our system (docs/partners.md, \"Two-way sync\")")
 	}
-	// every partner's pipeline, and for a two-way partner the one that
-	// brings its changes to our system (docs/partners.md, "Two-way sync")
-	var all []*partnerRun
-	for _, pl := range plans {
-		all = append(all, &partnerRun{plan: pl, direction: directionOut})
-		if tw != nil && pl.conf.TwoWay() {
-			in := pl
-			in.sink, in.shards, in.legacy = oursSettings(e.cfg), pl.shards.Inbound(), false
-			all = append(all, &partnerRun{plan: in, direction: directionIn})
-		}
-	}
-	for _, pr := range all {
-		pl := pr.plan
-		pr.reg = p.reg
-		if len(all) > 1 {
-			// every metric names its partner and direction (docs/operations.md, "Metrics")
-			pr.reg = prometheus.WrapRegistererWith(prometheus.Labels{"partner": pl.name, "direction": pr.direction}, p.reg)
-		}
-		log := e.log.With("partner", pl.name)
-		if pr.direction == directionIn {
-			log = log.With("direction", directionIn)
-		}
-		if pr.sink, err = newSink(e.cfg, pl.sink, log, tracing.New(tr.provider).Transport, pr.reg, layout.NewIDMapStore(p.rdb, pl.shards)); err != nil {
-			return err
-		}
-		p.onClose(func() { _ = pr.sink.Close() })
-		if tw != nil && pl.conf.TwoWay() {
-			// before a write, the side written to is read: conflicts
-			target, err := profileReader(p, pl.sink, pl.shards)
-			if err != nil {
-				return err
-			}
-			p.onClose(func() { _ = target.Close() })
-			from, pairPlan := twoway.Ours, pl
-			if pr.direction == directionIn {
-				from, pairPlan.shards = twoway.Theirs, outShards(plans, pl.name)
-			}
-			if pr.twoway, err = tw.pair(p, pairPlan, from, target); err != nil {
-				return err
-			}
-		}
-		// lag, pending, delayed, retrying, dead, step counts: read from
-		// Redis on scrape, summed over the shards.
-		gauges, err := inspect.New(inspect.Options{RDB: p.rdb, Shards: pl.shards}).Gauges(0, e.log)
-		if err != nil {
-			return err
-		}
-		pr.reg.MustRegister(gauges)
-		p.partners = append(p.partners, pr)
+	if err := buildPartnerRuns(p, plans, tw, tr.provider); err != nil {
+		return err
 	}
 	if tw != nil {
 		if p.webhooks, err = tw.webhooks(p, plans); err != nil {
@@ -185,35 +139,6 @@ type pipelineRun struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
-}
-
-// partnerRun is one partner's part of `streamsync run`: its sink and the
-// pipeline that reads the events stream with its consumer group, and the
-// registerer its metrics go to (labelled with the partner when there are
-// several).
-type partnerRun struct {
-	plan      partnerPlan
-	direction string // directionOut: to the partner; directionIn: its changes to our system
-	reg       prometheus.Registerer
-	sink      *partner.Sink
-	pipeline  *pipeline.Pipeline
-	twoway    *twoway.Pair // a two-way partner's: echoes and conflicts; nil otherwise
-}
-
-// The directions of a partner's pipelines.
-const (
-	directionOut = "out"
-	directionIn  = "in"
-)
-
-// outShards are the key sets of the partner named name (its outbound ones).
-func outShards(plans []partnerPlan, name string) layout.Shards {
-	for _, pl := range plans {
-		if pl.name == name {
-			return pl.shards
-		}
-	}
-	return nil
 }
 
 // newPipeline builds the pipeline of one partner from the settings:
@@ -307,12 +232,4 @@ func (t *tracingPart) Stop(ctx context.Context) error {
 		_ = t.provider.Shutdown(c) // the spans still batched go out
 	})
 	return nil
-}
-
-// twoWayStep is the two-way step of pr's pipeline; nil for a one-way partner.
-func twoWayStep(pr *partnerRun) handlers.StepFunc {
-	if pr.twoway == nil {
-		return nil
-	}
-	return pr.twoway.Step()
 }
