@@ -49,8 +49,8 @@ func (p *Pair) Step() handlers.StepFunc {
 			return &handlers.Outcome{Step: handlers.StepSkippedStale, Attempt: w.Meta.Attempts,
 				Error: fmt.Sprintf("%s version %d is not newer than the one already settled (%d)", from, e.Version, settled(a, from))}, nil
 		}
-		if p.cfg.Target == nil {
-			return nil, nil
+		if !p.canRead(e.Entity) {
+			return nil, nil // no conflict check: the other side cannot be read
 		}
 		cur, found, err := p.cfg.Target.Get(ctx, e.Entity, e.Key)
 		if err != nil {
@@ -146,7 +146,7 @@ func resolutionID(id string) string {
 
 // lift reads the other side's record and has e sent above its version.
 func (p *Pair) lift(ctx context.Context, w *handlers.Work) (*handlers.Outcome, error) {
-	if p.cfg.Target == nil {
+	if !p.canRead(w.Event.Entity) {
 		return nil, nil
 	}
 	cur, found, err := p.cfg.Target.Get(ctx, w.Event.Entity, w.Event.Key)
@@ -191,4 +191,18 @@ func (p *Pair) parentAgreed(ctx context.Context, w *handlers.Work) error {
 		w.Parent.Found, w.Parent.Deleted = true, false
 	}
 	return nil
+}
+
+// canRead reports whether the side written to can be read for entity: a
+// Target, which, when it says which entities it reads (partnerread.Reader
+// does), reads this one. A profile without a read section for an entity
+// leaves its writes without conflict checks (docs/partners.md, "Conflicts").
+func (p *Pair) canRead(entity string) bool {
+	if p.cfg.Target == nil {
+		return false
+	}
+	if r, ok := p.cfg.Target.(interface{ Reads(string) bool }); ok {
+		return r.Reads(entity)
+	}
+	return true
 }
