@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/redis/go-redis/v9"
 	"io"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -97,20 +99,60 @@ func (p *Poller) pollEntity(ctx context.Context, entity string, lost *atomic.Boo
 }
 
 // appendPage appends a page's changes, each with its own Ref, in the
-// order the partner listed them.
+// order the partner listed them — but those already appended: a listing
+// starts Overlap before the cursor, and what it reads again there was
+// appended by an earlier poll (seenKey keeps their Refs, by updated time,
+// until they fall out of the overlap).
 func (p *Poller) appendPage(ctx context.Context, entity string, page []profile.Changed) error {
-	for _, c := range page {
+	seen, err := p.seen(ctx, entity, page)
+	if err != nil {
+		return err
+	}
+	for i, c := range page {
+		if seen[i] {
+			continue
+		}
 		ch := inbound.Change{Entity: entity, Key: c.Key, Account: c.Account, Version: c.Version, Deleted: c.Deleted,
 			ParentEntity: c.ParentEntity, ParentKey: c.ParentKey}
 		if !c.Deleted {
 			ch.Data = c.Data
 		}
-		if err := p.app.Append(ctx, p.cfg.Partner, inbound.ViaPoll, Ref(entity, c), []inbound.Change{ch}); err != nil {
+		ref := Ref(entity, c)
+		if err := p.app.Append(ctx, p.cfg.Partner, inbound.ViaPoll, ref, []inbound.Change{ch}); err != nil {
 			return fmt.Errorf("append %s/%s: %w", entity, c.Key, err)
+		}
+		// a crash before this line appends it again next time: a
+		// duplicate id, which the ledger skips
+		if err := p.rdb.ZAdd(ctx, seenKey(p.cfg.CursorKey(entity)), redis.Z{Score: float64(c.Updated), Member: ref}).Err(); err != nil {
+			return fmt.Errorf("poll %s: %w", entity, err)
 		}
 		p.m.changes.WithLabelValues(p.cfg.Partner, entity).Inc()
 	}
 	return nil
+}
+
+// seenKey is the ZSET of the Refs appended lately (score: updated time,
+// unix ms), beside the cursor key (the same hash tag).
+func seenKey(cursorKey string) string { return cursorKey + ":seen" }
+
+// seen reports, for each change of page, whether an earlier poll appended it.
+func (p *Poller) seen(ctx context.Context, entity string, page []profile.Changed) ([]bool, error) {
+	out := make([]bool, len(page))
+	if len(page) == 0 {
+		return out, nil
+	}
+	args := []any{"ZMSCORE", seenKey(p.cfg.CursorKey(entity))}
+	for _, c := range page {
+		args = append(args, Ref(entity, c))
+	}
+	res, err := p.rdb.Do(ctx, args...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("poll %s: %w", entity, err)
+	}
+	for i, v := range res {
+		out[i] = v != nil
+	}
+	return out, nil
 }
 
 // finish ends a listing read to its end: the cursor moves (never back) to
@@ -130,6 +172,13 @@ func (p *Poller) finish(ctx context.Context, key string, st *State) error {
 		return err
 	}
 	st.CaughtUp, st.Listing = st.Started, false
+	if !st.Cursor.IsZero() {
+		// what the next listing cannot read again need not be remembered
+		below := st.Cursor.Add(-p.cfg.Overlap).UnixMilli()
+		if err := p.rdb.ZRemRangeByScore(ctx, seenKey(key), "-inf", "("+strconv.FormatInt(below, 10)).Err(); err != nil {
+			return fmt.Errorf("poll: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -113,12 +113,13 @@ func runDead(ctx context.Context, e *env) error {
 		if several {
 			fmt.Fprint(tw, "PARTNER\t")
 		}
-		fmt.Fprintln(tw, "DEAD_AT\tID\tACCOUNT\tREASON\tATTEMPTS\tERROR")
+		fmt.Fprintln(tw, "DEAD_AT\tID\tACCOUNT\tENTITY\tKEY\tREASON\tATTEMPTS\tERROR")
 		for _, d := range items {
 			if several {
 				fmt.Fprintf(tw, "%s\t", d.Partner)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", time.UnixMilli(d.At).UTC().Format(time.DateTime), d.EventID, d.Account, d.Reason, d.Attempts, d.Error)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", time.UnixMilli(d.At).UTC().Format(time.DateTime), d.EventID, d.Account,
+				d.Fields[event.FieldEntity], d.Fields[event.FieldKey], d.Reason, d.Attempts, d.Error)
 		}
 		if next != "" {
 			fmt.Fprintf(tw, "more: --cursor %s\n", next)

@@ -73,6 +73,11 @@ func EnsureSchemaWith(ctx context.Context, conn driver.Conn, database string, o 
 		}
 		alter := fmt.Sprintf("ALTER TABLE `%s`.`%s` ADD COLUMN %s", database, Table, columnDDL(c, modern, o))
 		if err := conn.Exec(ctx, alter); err != nil {
+			// Several exporters (one per partner and shard) start at once:
+			// another may have added it between the look and the ALTER.
+			if now, err2 := existingColumns(ctx, conn, database); err2 == nil && now[c.Name] {
+				continue
+			}
 			return fmt.Errorf("add column %s to %s.%s: %w", c.Name, database, Table, err)
 		}
 	}
