@@ -335,3 +335,34 @@ func TestSpoolKeepsThePartner(t *testing.T) {
 		t.Fatalf("%d rows not erp's (%v)", others, err)
 	}
 }
+
+// Several exporters (one per partner and shard) upgrade the same old
+// table at once: each sees the columns missing, and none fails because
+// another added one first.
+func TestSchemaUpgradedByManyAtOnce(t *testing.T) {
+	conn, db := testenv.ClickHouse(t)
+	ctx := context.Background()
+	if err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for _, c := range oldColumns() {
+		cols = append(cols, "`"+c.Name+"` "+c.Type)
+	}
+	if err := conn.Exec(ctx, fmt.Sprintf("CREATE TABLE %s.attempts (%s) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMMDD(ts) ORDER BY (account, chain_id, row_id)",
+		db, strings.Join(cols, ", "))); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 6)
+	for range cap(errs) {
+		go func() { errs <- EnsureSchema(ctx, conn, db) }()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Errorf("an upgrade beside others failed: %v", err)
+		}
+	}
+	if got := columnsOf(t, db)[DirectionColumn]; got != "String" {
+		t.Fatalf("direction column %q", got)
+	}
+}
