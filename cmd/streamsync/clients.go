@@ -123,8 +123,9 @@ func newSink(cfg config.Config, c config.SinkConfig, log *slog.Logger, wrap func
 		return nil, err
 	}
 	pc := partner.Config{
-		TLS:     tc,
-		BaseURL: c.BaseURL, TokenURL: c.EffectiveTokenURL(), ClientID: c.ClientID, ClientSecret: c.ClientSecret,
+		Settings: cmp.Or(c.Setting, "sink"),
+		TLS:      tc,
+		BaseURL:  c.BaseURL, TokenURL: c.EffectiveTokenURL(), ClientID: c.ClientID, ClientSecret: c.ClientSecret,
 		Timeout: c.Timeout, RateLimit: c.RateLimit, MaxConns: cfg.Stream.MaxInFlight, Logger: log,
 		WrapTransport: wrap,
 		Registerer:    reg,

@@ -93,12 +93,12 @@ func runStatus(ctx context.Context, e *env) error {
 		if len(all) > 1 {
 			fmt.Fprintf(e.out, "== partner %s (group %s)\n", plans[i].name, plans[i].shards[0].Group)
 		}
-		if err := printStatus(e, s, e.cfg.Stream.Events); err != nil {
+		if err := printStatus(e, s, e.cfg.Stream.Events, plans[i].sink.Key("client_id")); err != nil {
 			return err
 		}
 		if in := inbound[i]; in != nil {
 			fmt.Fprintf(e.out, "\n== partner %s: its changes to our system (stream %s)\n", plans[i].name, plans[i].shards.Inbound()[0].Events)
-			if err := printStatus(e, *in, plans[i].shards.Inbound()[0].Events); err != nil {
+			if err := printStatus(e, *in, plans[i].shards.Inbound()[0].Events, oursSettings(e.cfg).Key("client_id")); err != nil {
 				return err
 			}
 		}
@@ -107,7 +107,9 @@ func runStatus(ctx context.Context, e *env) error {
 }
 
 // printStatus prints one partner's counters as a table.
-func printStatus(e *env, s inspect.Status, stream string) error {
+// clientID is the setting of the credentials, for the line that says
+// they are refused.
+func printStatus(e *env, s inspect.Status, stream, clientID string) error {
 	tw := newTable(e.out)
 	fmt.Fprintf(tw, "stream\t%s\n", stream)
 	fmt.Fprintf(tw, "stream_length\t%d\npending\t%d\nlag\t%d\ndelayed\t%d\nretrying\t%d\ndead\t%d\nattempts_backlog\t%d\nconsumers\t%d\n",
@@ -120,7 +122,7 @@ func printStatus(e *env, s inspect.Status, stream string) error {
 		fmt.Fprintf(tw, "step %s\t%d\n", step, s.Steps[step])
 	}
 	for _, p := range s.Partner {
-		fmt.Fprintf(tw, "partner, as %s sees it\t%s\n", p.Instance, partnerLine(p))
+		fmt.Fprintf(tw, "partner, as %s sees it\t%s\n", p.Instance, partnerLine(p, clientID))
 	}
 	if err := tw.Flush(); err != nil || len(s.Shards) == 0 {
 		return err
@@ -174,14 +176,14 @@ func orNone(s string) string {
 
 // partnerLine says what one process knows of the partner, loudly when the
 // credentials are refused (docs/events.md).
-func partnerLine(p inspect.PartnerState) string {
+func partnerLine(p inspect.PartnerState, clientID string) string {
 	line := "breaker " + p.Breaker
 	if p.Breaker != "closed" {
 		line += " (partner down: delivery paused, probing)"
 	}
 	if !p.AuthOK {
-		line += fmt.Sprintf("; CREDENTIALS REFUSED by %s for sink.client_id %q since %s: %s",
-			p.TokenURL, p.ClientID, time.UnixMilli(p.AuthRefusedSince).UTC().Format(time.RFC3339), p.AuthError)
+		line += fmt.Sprintf("; CREDENTIALS REFUSED by %s for %s %q since %s: %s",
+			p.TokenURL, clientID, p.ClientID, time.UnixMilli(p.AuthRefusedSince).UTC().Format(time.RFC3339), p.AuthError)
 	}
 	return line
 }

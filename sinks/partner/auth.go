@@ -2,6 +2,7 @@ package partner
 
 import (
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ const DefaultAuthLogEvery = time.Minute
 // the endpoint's answer at most once per AuthLogEvery, the
 // streamsync_partner_auth_ok gauge, and Health for `streamsync status`.
 type auth struct {
+	setting            string // "sink.client_id", or a partner's
 	clientID, tokenURL string
 	every              time.Duration
 	now                func() time.Time
@@ -45,7 +47,7 @@ func (a *auth) accepted() {
 	a.down.Store(false)
 	a.m.authOK.Set(1)
 	a.log.Info("partner token endpoint accepts the credentials again; delivery resumes",
-		"sink.client_id", a.clientID, "token_url", a.tokenURL, "refused_for", a.now().Sub(a.since).Round(time.Second).String())
+		a.setting, a.clientID, "token_url", a.tokenURL, "refused_for", a.now().Sub(a.since).Round(time.Second).String())
 }
 
 // refusedWith notes a refusal, and logs it unless it was logged less than
@@ -64,8 +66,9 @@ func (a *auth) refusedWith(detail string) {
 		return
 	}
 	a.logged = now
-	a.log.Error("partner token endpoint refuses the credentials; events wait (none is dead-lettered) until it accepts them: check sink.client_id and sink.client_secret",
-		"sink.client_id", a.clientID, "token_url", a.tokenURL, "answer", detail, "refused_since", a.since)
+	a.log.Error("partner token endpoint refuses the credentials; events wait (none is dead-lettered) until it accepts them: check "+
+		a.setting+" and "+strings.TrimSuffix(a.setting, "_id")+"_secret",
+		a.setting, a.clientID, "token_url", a.tokenURL, "answer", detail, "refused_since", a.since)
 }
 
 // state is what Health reports.

@@ -2,6 +2,7 @@ package partner
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -32,6 +33,9 @@ const (
 
 // Config configures the Sink.
 type Config struct {
+	// Settings names where the settings came from, for messages: "sink"
+	// (when empty), "partners.<name>" or "ours" (docs/partners.md).
+	Settings     string
 	BaseURL      string
 	TokenURL     string // {BaseURL}/oauth/token when empty
 	ClientID     string // empty: no auth
@@ -188,7 +192,7 @@ func New(cfg Config) (*Sink, error) {
 			s.urlSecrets = []string{pw, u.User.Username() + ":" + pw}
 		}
 	}
-	s.auth = &auth{clientID: cfg.ClientID, tokenURL: apiclient.RedactURL(cfg.TokenURL), every: cfg.AuthLogEvery, now: cfg.Now, log: cfg.Logger, m: m}
+	s.auth = &auth{setting: cmp.Or(cfg.Settings, "sink") + ".client_id", clientID: cfg.ClientID, tokenURL: apiclient.RedactURL(cfg.TokenURL), every: cfg.AuthLogEvery, now: cfg.Now, log: cfg.Logger, m: m}
 	if cfg.ClientID != "" {
 		s.tokens = apiclient.NewTokens(cfg.TokenURL, cfg.ClientID, cfg.ClientSecret, apiclient.NewHTTPClient(cfg.Timeout, 4, cfg.TLS), cfg.TokenEarlyExpiry, cfg.Now)
 	}
