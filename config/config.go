@@ -168,6 +168,11 @@ type ClickHouseConfig struct {
 	TLSCAFile   string `koanf:"tls_ca_file"`
 	TLSCertFile string `koanf:"tls_cert_file"`
 	TLSKeyFile  string `koanf:"tls_key_file"`
+	// Retention is how long the attempt log keeps its rows: whole days
+	// (partitions) older than this are dropped, hourly, by one process at
+	// a time (docs/operations.md, "Retention"). 0 keeps every row; otherwise
+	// at least 24h. Default 30d.
+	Retention time.Duration `koanf:"retention"`
 }
 
 // TLSFiles are the PEM files of the ClickHouse connection's TLS.

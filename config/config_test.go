@@ -46,7 +46,7 @@ func TestDefaultsMatchContract(t *testing.T) {
 		Retry:      RetryConfig{Initial: time.Second, Max: 5 * time.Minute, MaxAttempts: 15},
 		Event:      EventConfig{MaxBytes: 1048576},
 		Dependency: DependencyConfig{MaxWait: 10 * time.Minute},
-		ClickHouse: ClickHouseConfig{Addr: "127.0.0.1:9000", Database: "streamsync", Username: "default", BacklogMax: 1000000, SpoolDir: "./data/spool"},
+		ClickHouse: ClickHouseConfig{Addr: "127.0.0.1:9000", Database: "streamsync", Username: "default", BacklogMax: 1000000, SpoolDir: "./data/spool", Retention: 30 * 24 * time.Hour},
 		Admin:      AdminConfig{Addr: "127.0.0.1:8090", Hosts: []string{}},
 		Ingest:     IngestConfig{MaxBodyBytes: 16 << 20, Tokens: []string{}, MaxEvents: 10000, PrepareTimeout: 30 * time.Second, CheckMaxAttempts: 10},
 		Outbox:     OutboxConfig{Table: "streamsync_outbox", Batch: 500},
@@ -187,6 +187,8 @@ func TestValidate(t *testing.T) {
 		{"clickhouse db bad", func(c *Config) { c.ClickHouse.Database = "a-b; drop" }, "clickhouse.database"},
 		{"backlog zero", func(c *Config) { c.ClickHouse.BacklogMax = 0 }, "clickhouse.backlog_max"},
 		{"spool dir empty", func(c *Config) { c.ClickHouse.SpoolDir = "" }, "clickhouse.spool_dir"},
+		{"retention below a day", func(c *Config) { c.ClickHouse.Retention = 23 * time.Hour }, "clickhouse.retention"},
+		{"retention negative", func(c *Config) { c.ClickHouse.Retention = -24 * time.Hour }, "clickhouse.retention"},
 		{"admin addr bad", func(c *Config) { c.Admin.Addr = "8090" }, "admin.addr"},
 		{"ingest addr bad", func(c *Config) { c.Ingest.Addr = "x" }, "ingest.addr"},
 		{"ingest body below an event", func(c *Config) { c.Ingest.MaxBodyBytes = 10 }, "ingest.max_body_bytes"},
@@ -212,6 +214,30 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("message %q does not start with the key", err)
 			}
 		})
+	}
+}
+
+// clickhouse.retention is written in days; 0 keeps every row, and a day
+// is the least otherwise (whole days are dropped).
+func TestClickHouseRetention(t *testing.T) {
+	for _, tt := range []struct {
+		env  string
+		want time.Duration
+	}{
+		{"7d", 7 * 24 * time.Hour},
+		{"0", 0},
+		{"24h", 24 * time.Hour},
+	} {
+		c, err := Load(nil, []string{"STREAMSYNC_SINK__BASE_URL=http://127.0.0.1:8081", "STREAMSYNC_CLICKHOUSE__RETENTION=" + tt.env})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.env, err)
+		}
+		if c.ClickHouse.Retention != tt.want {
+			t.Errorf("%s: retention %s, want %s", tt.env, c.ClickHouse.Retention, tt.want)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", tt.env, err)
+		}
 	}
 }
 

@@ -66,6 +66,7 @@ var defaults = map[string]any{
 	"clickhouse.tls_ca_file":   "",
 	"clickhouse.tls_cert_file": "",
 	"clickhouse.tls_key_file":  "",
+	"clickhouse.retention":     30 * 24 * time.Hour,
 
 	"admin.addr":  "127.0.0.1:8090",
 	"admin.token": "",

@@ -114,6 +114,8 @@ func (c Config) Validate(sections ...string) error {
 		v.check(ch.BacklogMax >= 1, "clickhouse.backlog_max", "must be 1 or more")
 		v.check(ch.SpoolDir != "", "clickhouse.spool_dir", "required when clickhouse.addr is set")
 		v.tlsFiles("clickhouse", ch.TLSFiles())
+		v.check(ch.Retention == 0 || ch.Retention >= 24*time.Hour, "clickhouse.retention",
+			fmt.Sprintf("must be 0 (keep every row) or at least 1d (whole days are dropped), is %s", ch.Retention))
 	}
 	if want(SectionAdmin) {
 		a := c.Admin
