@@ -118,6 +118,11 @@ func (k Keys) ReconcileLast() string { return k.key("reconcile", "last") }
 // the one used.
 func (k Keys) DeadArchiveLock() string { return k.key("dead_archive", "lock") }
 
+// RetentionLock is the lease that lets one process at a time drop the
+// attempt log's old partitions (value: the holder's token, with a TTL); the
+// first shard's is the one used.
+func (k Keys) RetentionLock() string { return k.key("retention", "lock") }
+
 // Backfill is the hash that keeps one backfill run's position (docs/backfill.md).
 func (k Keys) Backfill(runID string) string { return k.key("backfill", runID) }
 

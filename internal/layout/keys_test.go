@@ -30,7 +30,7 @@ func TestSingleShardKeepsTodaysNames(t *testing.T) {
 		k.ProofKey: "streamsync:proof_key", k.Prepared: "streamsync:prepared", k.PreparedDue: "streamsync:prepared_due",
 		k.PreparedChecks: "streamsync:prepared_checks", k.ConsumerName("host-2"): "streamsync:members:host-2",
 		k.ReconcileLock(): "streamsync:reconcile:lock", k.ReconcileLast(): "streamsync:reconcile:last",
-		k.DeadArchiveLock(): "streamsync:dead_archive:lock", k.Backfill("r1"): "streamsync:backfill:r1",
+		k.DeadArchiveLock(): "streamsync:dead_archive:lock", k.RetentionLock(): "streamsync:retention:lock", k.Backfill("r1"): "streamsync:backfill:r1",
 		k.LedgerPattern(): "streamsync:ledger:*", k.LedgerPrefix(): "streamsync:ledger:",
 	} {
 		if got != want {
