@@ -108,6 +108,10 @@ func exported(t *testing.T) map[string]bool {
 		Registerer: rec}, rdb); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := attemptlog.NewRetainer(attemptlog.RetentionConfig{Database: "db", Retention: attemptlog.DefaultRetention,
+		LockKey: keys.RetentionLock(), Registerer: rec}, rdb, nil); err != nil {
+		t.Fatal(err)
+	}
 	return rec.names
 }
 

@@ -82,6 +82,10 @@ func TestRunArchivesOldDeadLetters(t *testing.T) {
 			if !strings.Contains(metrics, want) {
 				t.Fatalf("/metrics lacks %q", want)
 			}
+			// The attempt log's retention runs beside the archive, with clickhouse.retention's default.
+			if has := strings.Contains(metrics, "streamsync_attempts_retention_seconds 2.592e+06"); has != withCH {
+				t.Fatalf("/metrics has the attempt log's retention (30d): %v, want %v", has, withCH)
+			}
 			if !withCH {
 				if got := left(); fmt.Sprint(got) != fmt.Sprint([]string{oldID, youngID}) {
 					t.Fatalf("without ClickHouse the dead-letter stream holds %v, want both", got)
