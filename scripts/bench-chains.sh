@@ -43,9 +43,12 @@ if [ -z "$addr" ]; then
     <users_config>users.xml</users_config>
 </yandex>
 XML
-  cat >"$dir/users.xml" <<'XML'
+  # A query may take BENCH_CHAINS_MAX_MEMORY bytes (8 GB): over 100 M rows the
+  # failed-chains question wants more than the machine can spare, and fails
+  # with "Memory limit exceeded" instead of taking it.
+  cat >"$dir/users.xml" <<XML
 <yandex>
-    <profiles><default/></profiles>
+    <profiles><default><max_memory_usage>${BENCH_CHAINS_MAX_MEMORY:-8000000000}</max_memory_usage></default></profiles>
     <users><default><password/><networks><ip>127.0.0.1</ip></networks>
         <profile>default</profile><quota>default</quota></default></users>
     <quotas><default/></quotas>
