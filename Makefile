@@ -101,3 +101,7 @@ clean-data: ## stop a make run and the servers this checkout started, then remov
 	$(INFRA) down
 	rm -rf .run
 	@echo "clean-data: .run/ removed"
+
+.PHONY: bench-chains
+bench-chains: ## N rows (default 10,000,000) of chains in a scratch ClickHouse of its own, then the failed-chains questions timed beside a bare scan; load time, disk and the server's peak RSS (BENCH_CHAINS_FLAGS=…)
+	N=$(or $(N),10000000) scripts/bench-chains.sh
