@@ -2,6 +2,8 @@
 -- Failed: the chain's last step is dead or invalid. Stuck: its last step is parked, released,
 -- retry_scheduled, prepared or confirmed and older than 5 minutes (@stuck_seconds). Only chains with a step in the last hour (@since); @account: one account's, '' for all; @partner: one partner's, '' for all.
 -- A chain is one partner's: the same event delivered to two partners makes two chains with the same chain_id.
+-- The candidates come from streamsync.chain_ends (each chain's latest step, kept by a materialized view); the
+-- answer is decided from the candidates' own rows in streamsync.attempts, read by its sort key, copies collapsed.
 SELECT
     partner,
     chain_id,
@@ -11,11 +13,20 @@ SELECT
     argMax(step, (ts, ts_ms, row_id)) AS last_step,
     max(ts) AS last_ts,
     arraySort(groupArray((ts, ts_ms, step, attempt, http_status, error))) AS steps
-FROM streamsync.attempts FINAL
-WHERE (partner, chain_id) IN (SELECT partner, chain_id FROM streamsync.attempts WHERE ts >= (now() - 3600)/*@since*/ AND (''/*@account*/ = '' OR account = ''/*@account*/)
-    AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))
+FROM (
+    SELECT partner, chain_id, account, entity, key, step, ts, ts_ms, row_id, attempt, http_status, error
+    FROM streamsync.attempts
+    WHERE (account, chain_id) IN (SELECT account, chain_id FROM streamsync.chain_ends
+        WHERE ts >= (now() - 3600)/*@since*/
+            AND (step IN ('dead', 'invalid') OR (step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND ts < now() - 300/*@stuck_seconds*/))
+            AND (''/*@account*/ = '' OR account = ''/*@account*/)
+            AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))
+        AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
+    LIMIT 1 BY partner, account, chain_id, row_id
+)
 GROUP BY partner, chain_id
-HAVING last_step IN ('dead', 'invalid')
-    OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/)
+HAVING last_ts >= (now() - 3600)/*@since*/
+    AND (last_step IN ('dead', 'invalid')
+        OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
 ORDER BY last_ts DESC
 LIMIT 1000

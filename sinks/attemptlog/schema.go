@@ -40,6 +40,10 @@ func EnsureSchema(ctx context.Context, conn driver.Conn, database string) error 
 // Duplicates of a row (an export retried after a crash) have the same
 // row_id and collapse: ReplacingMergeTree with row_id last in the sort key.
 // Queries that must be exact count distinct row_id or use FINAL.
+//
+// It also creates the chain_ends table and the materialized view that fills
+// it from attempts, and fills it from an existing table's rows
+// (ensureChainEnds, chainends.go).
 func EnsureSchemaWith(ctx context.Context, conn driver.Conn, database string, o SchemaOptions) error {
 	if o.OldRowsPartner == "" {
 		o.OldRowsPartner = DefaultPartner
@@ -81,7 +85,9 @@ func EnsureSchemaWith(ctx context.Context, conn driver.Conn, database string, o 
 			return fmt.Errorf("add column %s to %s.%s: %w", c.Name, database, Table, err)
 		}
 	}
-	return nil
+	// After the columns: the view reads partner and ts_ms, which an older
+	// table gets only above.
+	return ensureChainEnds(ctx, conn, database)
 }
 
 func columnDDL(c Column, modern bool, o SchemaOptions) string {
