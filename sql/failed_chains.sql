@@ -17,8 +17,8 @@ FROM (
     SELECT partner, chain_id, account, entity, key, step, ts, ts_ms, row_id, attempt, http_status, error
     FROM streamsync.attempts
     WHERE (account, chain_id) IN (SELECT account, chain_id FROM streamsync.chain_ends
-        WHERE ts >= (now() - 3600)/*@since*/
-            AND (step IN ('dead', 'invalid') OR (step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND ts < now() - 300/*@stuck_seconds*/))
+        WHERE last_ts >= (now() - 3600)/*@since*/
+            AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
             AND (''/*@account*/ = '' OR account = ''/*@account*/)
             AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))
         AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)

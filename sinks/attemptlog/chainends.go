@@ -37,8 +37,16 @@ const (
 const chainEndsSteps = "('dead', 'invalid', 'parked', 'released', 'retry_scheduled', 'prepared', 'confirmed')"
 
 // chainEndsSelect is what the view and the migration insert into
-// chain_ends from attempts rows.
-const chainEndsSelect = "SELECT partner, account, chain_id, ts, step, (toUInt64(ts) * 1000 + ts_ms) * 2 + (step IN " + chainEndsSteps + ") AS ver"
+// chain_ends from attempts rows (%s: a WHERE clause or nothing): one row
+// per chain of each inserted block, its latest step in that block, so a
+// bulk load, whose chains' rows come together, adds about one row per
+// chain before any merge.
+const chainEndsSelect = "SELECT partner, account, chain_id, argMax(ts, " + chainEndsVer + ") AS last_ts, argMax(step, " + chainEndsVer + ") AS last_step, max(" + chainEndsVer + ") AS ver\nFROM `%s`.`%s`%s\nGROUP BY partner, account, chain_id"
+
+// chainEndsVer orders a chain's rows: by (ts, ts_ms), a failure or wait
+// above another step of the same millisecond. Written out in each aggregate
+// because 18.16 cannot push a view's block through a subquery.
+const chainEndsVer = "((toUInt64(ts) * 1000 + ts_ms) * 2 + (step IN " + chainEndsSteps + "))"
 
 // ensureChainEnds creates chain_ends and its view when missing, and fills
 // chain_ends from the rows attempts already holds (an attempts table from
@@ -49,13 +57,13 @@ const chainEndsSelect = "SELECT partner, account, chain_id, ts, step, (toUInt64(
 // marker table is made last: a process stopped mid-copy copies again at its
 // next start. Not POPULATE, which misses rows inserted while it runs.
 func ensureChainEnds(ctx context.Context, conn driver.Conn, database string) error {
-	target := fmt.Sprintf("CREATE TABLE IF NOT EXISTS `%s`.`%s` (\n  partner String,\n  account String,\n  chain_id String,\n  ts DateTime('UTC'),\n  step String,\n  ver UInt64\n) ENGINE = ReplacingMergeTree(ver)\nPARTITION BY toYYYYMMDD(ts)\nORDER BY (partner, account, chain_id)",
+	target := fmt.Sprintf("CREATE TABLE IF NOT EXISTS `%s`.`%s` (\n  partner String,\n  account String,\n  chain_id String,\n  last_ts DateTime('UTC'),\n  last_step String,\n  ver UInt64\n) ENGINE = ReplacingMergeTree(ver)\nPARTITION BY toYYYYMMDD(last_ts)\nORDER BY (partner, account, chain_id)",
 		database, ChainEndsTable)
 	if err := conn.Exec(ctx, target); err != nil {
 		return fmt.Errorf("create table %s.%s: %w", database, ChainEndsTable, err)
 	}
-	view := fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS `%s`.`%s` TO `%s`.`%s` AS\n%s\nFROM `%s`.`%s`",
-		database, ChainEndsView, database, ChainEndsTable, chainEndsSelect, database, Table)
+	view := fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS `%s`.`%s` TO `%s`.`%s` AS\n%s",
+		database, ChainEndsView, database, ChainEndsTable, fmt.Sprintf(chainEndsSelect, database, Table, ""))
 	if err := conn.Exec(ctx, view); err != nil {
 		return fmt.Errorf("create view %s.%s: %w", database, ChainEndsView, err)
 	}
@@ -71,8 +79,8 @@ func ensureChainEnds(ctx context.Context, conn driver.Conn, database string) err
 		if _, ok := partitionDay(day); !ok {
 			return fmt.Errorf("fill %s.%s: partition %q of %s is not a day (YYYYMMDD)", database, ChainEndsTable, day, Table)
 		}
-		q := fmt.Sprintf("INSERT INTO `%s`.`%s` (partner, account, chain_id, ts, step, ver)\n%s\nFROM `%s`.`%s` WHERE toYYYYMMDD(ts) = %s",
-			database, ChainEndsTable, chainEndsSelect, database, Table, day)
+		q := fmt.Sprintf("INSERT INTO `%s`.`%s` (partner, account, chain_id, last_ts, last_step, ver)\n%s",
+			database, ChainEndsTable, fmt.Sprintf(chainEndsSelect, database, Table, " WHERE toYYYYMMDD(ts) = "+day))
 		if err := conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("fill %s.%s from day %s: %w", database, ChainEndsTable, day, err)
 		}
