@@ -1,0 +1,109 @@
+package attemptlog
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/streamsync/streamsync/internal/testenv"
+)
+
+func chainIDs(t *testing.T, conn driver.Conn, db string) map[string]Chain {
+	t.Helper()
+	chains, _, err := Chains(context.Background(), conn, db, ChainFilter{Since: time.Now().Add(-time.Hour), Stuck: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Chain{}
+	for _, c := range chains {
+		got[c.ChainID] = c
+	}
+	return got
+}
+
+func countRows(t *testing.T, conn driver.Conn, db, table string) uint64 {
+	t.Helper()
+	var n uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count() FROM `"+db+"`.`"+table+"`").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// An attempts table from before chain_ends: its rows, over two days, are
+// copied into chain_ends once, so its failed and stuck chains are found.
+func TestChainEndsFilledFromAnOlderTable(t *testing.T) {
+	conn, db := testenv.ClickHouse(t)
+	ctx := context.Background()
+	if err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	old := "CREATE TABLE " + db + ".attempts (ts DateTime('UTC'), event_id String, row_id String, account String, chain_id String, step String) " +
+		"ENGINE = ReplacingMergeTree PARTITION BY toYYYYMMDD(ts) ORDER BY (account, chain_id, row_id)"
+	if err := conn.Exec(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	// D died 20 minutes ago; S has waited since 10 minutes ago; OK was
+	// delivered after a retry; Y died two days ago (another partition,
+	// outside the hour).
+	ins := "INSERT INTO " + db + ".attempts (ts, event_id, row_id, account, chain_id, step) " +
+		"SELECT now() - toUInt32(arrayElement([1200, 1300, 600, 500, 400, 172800], number + 1)), 'e', toString(number), 'acc1', " +
+		"arrayElement(['D', 'D', 'S', 'OK', 'OK', 'Y'], number + 1), arrayElement(['dead', 'retry_scheduled', 'retry_scheduled', 'retry_scheduled', 'delivered', 'dead'], number + 1) " +
+		"FROM system.numbers LIMIT 6"
+	if err := conn.Exec(ctx, ins); err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureSchema(ctx, conn, db); err != nil {
+		t.Fatal(err)
+	}
+	got := chainIDs(t, conn, db)
+	if len(got) != 2 || got["D"].LastStep != "dead" || len(got["D"].Steps) != 2 || got["S"].LastStep != "retry_scheduled" {
+		t.Fatalf("chains after the upgrade: %+v; want D dead (2 steps) and S stuck", got)
+	}
+	n := countRows(t, conn, db, ChainEndsTable)
+	if n != 4 {
+		t.Fatalf("chain_ends holds %d rows; want 4 (D, S, OK, and Y in its own day)", n)
+	}
+	// Filled once: a second start copies nothing again.
+	if err := EnsureSchema(ctx, conn, db); err != nil {
+		t.Fatal(err)
+	}
+	if n2 := countRows(t, conn, db, ChainEndsTable); n2 != n {
+		t.Fatalf("chain_ends holds %d rows after a second start, %d before", n2, n)
+	}
+}
+
+// Rows bulk-loaded into attempts (INSERT … SELECT, not the exporter)
+// reach chain_ends through the view; a chain that moved on in a later
+// insert is not answered, and a row inserted twice is one step.
+func TestChainEndsSeesABulkLoad(t *testing.T) {
+	conn, db := testenv.ClickHouse(t)
+	ctx := context.Background()
+	if err := EnsureSchema(ctx, conn, db); err != nil {
+		t.Fatal(err)
+	}
+	load := func(chain string, agos []int, steps []string) {
+		t.Helper()
+		q := "INSERT INTO `" + db + "`.attempts (ts, ts_ms, event_id, row_id, account, chain_id, step, partner) " +
+			"SELECT now() - toUInt32(arrayElement(?, number + 1)), 0, ?, concat(?, toString(number)), 'acc1', ?, arrayElement(?, number + 1), 'erp' " +
+			"FROM system.numbers LIMIT ?"
+		if err := conn.Exec(ctx, q, agos, chain, chain+":"+steps[0], chain, steps, len(steps)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load("DEAD", []int{900, 800}, []string{"retry_scheduled", "dead"})
+	load("DEAD", []int{900, 800}, []string{"retry_scheduled", "dead"}) // an export retried
+	load("MOVED", []int{700}, []string{"retry_scheduled"})
+	load("MOVED", []int{650}, []string{"delivered"}) // a later insert, not merged yet
+	got := chainIDs(t, conn, db)
+	var ids []string
+	for id := range got {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	if len(got) != 1 || got["DEAD"].LastStep != "dead" || len(got["DEAD"].Steps) != 2 || got["DEAD"].Partner != "erp" {
+		t.Fatalf("chains %v: %+v; want DEAD alone, dead, its 2 steps once each", ids, got)
+	}
+}
