@@ -31,8 +31,8 @@ type RetentionConfig struct {
 	// Database holds the tables.
 	Database string
 	// Tables lose their old days together (DropOldPartitions): the
-	// attempts table ([]string{Table}, the default) and the tables derived
-	// from it, each partitioned by toYYYYMMDD of a UTC DateTime.
+	// attempts table and the tables derived from it, each partitioned by
+	// toYYYYMMDD of a UTC DateTime (default: Table and ChainEndsTable).
 	Tables []string
 	// Retention is clickhouse.retention: a day entirely older than now −
 	// Retention is dropped. 0 keeps every row (Run returns at once);
@@ -57,7 +57,7 @@ type RetentionConfig struct {
 
 func (c *RetentionConfig) setDefaults() {
 	if len(c.Tables) == 0 {
-		c.Tables = []string{Table}
+		c.Tables = []string{Table, ChainEndsTable}
 	}
 	if c.Every <= 0 {
 		c.Every = DefaultRetentionEvery
