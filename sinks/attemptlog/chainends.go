@@ -50,8 +50,9 @@ const chainEndsVer = "((toUInt64(ts) * 1000 + ts_ms) * 2 + (step IN " + chainEnd
 
 // ensureChainEnds creates chain_ends and its view when missing, and fills
 // chain_ends from the rows attempts already holds (an attempts table from
-// before the view), one day partition per INSERT … SELECT. The view is made
-// before the copy, so rows inserted meanwhile reach chain_ends through it;
+// before the view), one day partition after the other, an hour per
+// INSERT … SELECT. The view is made before the copy, so rows inserted
+// meanwhile reach chain_ends through it;
 // a row both copied and seen by the view is there twice, which the
 // ReplacingMergeTree and the questions' re-reading of attempts absorb. The
 // marker table is made last: a process stopped mid-copy copies again at its
@@ -79,10 +80,16 @@ func ensureChainEnds(ctx context.Context, conn driver.Conn, database string) err
 		if _, ok := partitionDay(day); !ok {
 			return fmt.Errorf("fill %s.%s: partition %q of %s is not a day (YYYYMMDD)", database, ChainEndsTable, day, Table)
 		}
-		q := fmt.Sprintf("INSERT INTO `%s`.`%s` (partner, account, chain_id, last_ts, last_step, ver)\n%s",
-			database, ChainEndsTable, fmt.Sprintf(chainEndsSelect, database, Table, " WHERE toYYYYMMDD(ts) = "+day))
-		if err := conn.Exec(ctx, q); err != nil {
-			return fmt.Errorf("fill %s.%s from day %s: %w", database, ChainEndsTable, day, err)
+		// An hour a statement: the GROUP BY holds one hour's chains, not a
+		// day's (a chain across two hours gets a row in each, as across two
+		// inserted blocks).
+		for hour := 0; hour < 24; hour++ {
+			where := fmt.Sprintf(" WHERE toYYYYMMDD(ts) = %s AND toHour(ts) = %d", day, hour)
+			q := fmt.Sprintf("INSERT INTO `%s`.`%s` (partner, account, chain_id, last_ts, last_step, ver)\n%s",
+				database, ChainEndsTable, fmt.Sprintf(chainEndsSelect, database, Table, where))
+			if err := conn.Exec(ctx, q); err != nil {
+				return fmt.Errorf("fill %s.%s from day %s hour %d: %w", database, ChainEndsTable, day, hour, err)
+			}
 		}
 	}
 	marker := fmt.Sprintf("CREATE TABLE IF NOT EXISTS `%s`.`%s` (filled DateTime('UTC')) ENGINE = TinyLog", database, chainEndsFilled)
