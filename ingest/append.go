@@ -94,6 +94,10 @@ func appendRouted(ctx context.Context, rdb redis.UniversalClient, route func(acc
 	return nil
 }
 
+// Appendable reports whether e, appended as it is, is an event the
+// pipeline takes (the check every append path makes before it appends).
+func Appendable(e event.Event, lim event.Limits) error { return appendable(e, lim, nil) }
+
 // appendable validates the stream fields e is appended as (with extra), the
 // way the pipeline validates an entry it reads.
 func appendable(e event.Event, lim event.Limits, extra []any) error {

@@ -68,7 +68,7 @@ func (a *Appender) Append(ctx context.Context, partner string, via inbound.Via, 
 		} else {
 			e.Op, e.Data = event.OpUpsert, c.Data
 		}
-		if err := valid(e, a.Limits); err != nil {
+		if err := ingest.Appendable(e, a.Limits); err != nil {
 			return fmt.Errorf("change %d (%s/%s): %w", i+1, c.Entity, c.Key, err)
 		}
 		events = append(events, e)
@@ -123,7 +123,7 @@ func (a *Appender) ToOurs(ctx context.Context, partner string, e event.Event) er
 }
 
 func (a *Appender) add(ctx context.Context, stream string, e event.Event, extra ...any) error {
-	if err := valid(e, a.Limits); err != nil {
+	if err := ingest.Appendable(e, a.Limits); err != nil {
 		return fmt.Errorf("%s/%s: %w", e.Entity, e.Key, err)
 	}
 	if err := a.RDB.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: append(e.Fields(), extra...)}).Err(); err != nil {
@@ -148,15 +148,4 @@ func changeID(partner string, via inbound.Via, ref string, i int, c inbound.Chan
 		h.Write([]byte{0})
 	}
 	return "in-" + hex.EncodeToString(h.Sum(nil))[:32]
-}
-
-// valid checks e as the pipeline will read it.
-func valid(e event.Event, lim event.Limits) error {
-	f := e.Fields()
-	values := make(map[string]any, len(f)/2)
-	for i := 0; i < len(f); i += 2 {
-		values[f[i].(string)] = f[i+1]
-	}
-	_, err := event.FromStream(values, lim)
-	return err
 }

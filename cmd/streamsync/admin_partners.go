@@ -83,30 +83,12 @@ func (o partnerOps) ListDead(ctx context.Context, f inspect.DeadFilter, cursor s
 		}
 		return i.ListDead(ctx, f, cursor, limit)
 	}
-	at, inner := o.names[0], ""
-	if cursor != "" {
-		var ok bool
-		if at, inner, ok = strings.Cut(cursor, "/"); !ok || o.by[at] == nil {
-			return nil, "", fmt.Errorf("cursor %q: not one this API gave", cursor)
-		}
+	plans := make([]partnerPlan, len(o.names))
+	inspectors := make([]*inspect.Inspector, len(o.names))
+	for i, name := range o.names {
+		plans[i], inspectors[i] = o.plans[name], o.dead[name]
 	}
-	var out []inspect.DeadLetter
-	for idx := indexOf(o.names, at); idx < len(o.names); idx++ {
-		name := o.names[idx]
-		items, next, err := o.dead[name].ListDead(ctx, f, inner, limit-len(out))
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, items...)
-		if next != "" {
-			return out, name + "/" + next, nil
-		}
-		inner = ""
-		if len(out) >= limit && idx+1 < len(o.names) {
-			return out, o.names[idx+1] + "/", nil
-		}
-	}
-	return out, "", nil
+	return listDead(ctx, plans, inspectors, f, cursor, limit) // as `dead list` pages them
 }
 
 func (o partnerOps) ReplayDead(ctx context.Context, f inspect.DeadFilter) ([]string, error) {
@@ -136,13 +118,4 @@ func (o partnerOps) one(f inspect.DeadFilter) (*inspect.Inspector, error) {
 		return nil, fmt.Errorf("several partners are configured (%s): name one (partner)", strings.Join(o.names, ", "))
 	}
 	return o.pickIn(o.dead, f.Partner)
-}
-
-func indexOf(names []string, name string) int {
-	for i, n := range names {
-		if n == name {
-			return i
-		}
-	}
-	return 0
 }
