@@ -18,9 +18,7 @@ func (k Keys) ForPartner(name string) Keys {
 	p.pair = p.base
 	p.Group = k.Group + ":" + name
 	p.Target = name
-	p.Dead, p.Delayed, p.Retry = p.key("dead"), p.key("delayed"), p.key("retry")
-	p.Attempts, p.Payloads, p.Steps = p.key("attempts"), p.key("payloads"), p.key("steps")
-	p.Partner, p.Owner = p.key("partner"), p.key("owner")
+	p.setOwn()
 	return p
 }
 
@@ -30,16 +28,19 @@ func (k Keys) ForPartner(name string) Keys {
 // consumer group, and the same state as ForPartner's under
 // "<partner prefix>:in". k must be a ForPartner key set.
 func (k Keys) Inbound() Keys {
-	in := k.ForPartner("")
+	in := k
 	in.base = k.base + ":in"
-	in.pair = k.pair
-	in.Group = k.Group
 	in.Target = "" // its stream is its own
 	in.Events = in.key("events")
-	in.Dead, in.Delayed, in.Retry = in.key("dead"), in.key("delayed"), in.key("retry")
-	in.Attempts, in.Payloads, in.Steps = in.key("attempts"), in.key("payloads"), in.key("steps")
-	in.Partner, in.Owner = in.key("partner"), in.key("owner")
+	in.setOwn()
 	return in
+}
+
+// setOwn names the keys of a partner's own state from its prefix.
+func (k *Keys) setOwn() {
+	k.Dead, k.Delayed, k.Retry = k.key("dead"), k.key("delayed"), k.key("retry")
+	k.Attempts, k.Payloads, k.Steps = k.key("attempts"), k.key("payloads"), k.key("steps")
+	k.Partner, k.Owner = k.key("partner"), k.key("owner")
 }
 
 // pairKey names a key shared by both directions of one partner.
