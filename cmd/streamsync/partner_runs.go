@@ -30,16 +30,6 @@ const (
 	directionIn  = "in"
 )
 
-// outShards are the key sets of the partner named name (its outbound ones).
-func outShards(plans []partnerPlan, name string) layout.Shards {
-	for _, pl := range plans {
-		if pl.name == name {
-			return pl.shards
-		}
-	}
-	return nil
-}
-
 // buildPartnerRuns builds, into p.partners, the sink of every partner's
 // pipeline — and for a two-way partner the one that brings its changes to
 // our system — with their two-way pairs, gauges and metrics' labels.
@@ -77,11 +67,12 @@ func buildPartnerRuns(p *runProcess, plans []partnerPlan, tw *twoWays, tp *traci
 				return err
 			}
 			p.onClose(func() { _ = target.Close() })
-			from, pairPlan := twoway.Ours, pl
+			// both directions' key sets name the same agreements (layout.Keys.Inbound)
+			from := twoway.Ours
 			if pr.direction == directionIn {
-				from, pairPlan.shards = twoway.Theirs, outShards(plans, pl.name)
+				from = twoway.Theirs
 			}
-			if pr.twoway, err = tw.pair(p, pairPlan, from, target); err != nil {
+			if pr.twoway, err = tw.pair(p, pl, from, target); err != nil {
 				return err
 			}
 		}
