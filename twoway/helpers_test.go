@@ -27,12 +27,21 @@ type fakeReader struct {
 	recs  map[string]source.Record
 	err   error
 	calls int
+	// during, when set, runs once inside the next Get, after the step has
+	// read the agreement and before it decides (a concurrent writer).
+	during func()
 }
 
 func (f *fakeReader) Get(_ context.Context, _, key string) (source.Record, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
+	if d := f.during; d != nil {
+		f.during = nil
+		f.mu.Unlock()
+		d()
+		f.mu.Lock()
+	}
 	if f.err != nil {
 		return source.Record{}, false, f.err
 	}

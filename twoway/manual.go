@@ -50,7 +50,13 @@ const maxStateInError = 512
 // manual dead-letters e with reason conflict, both sides' records in its
 // error and in the partner's Conflicts hash; the other side's own change,
 // when it comes, is stale (it waits in this conflict).
-func (p *Pair) manual(ctx context.Context, w *handlers.Work, _ layout.Agreement, cur source.Record, found bool) (*handlers.Outcome, error) {
+//
+// The conflict is kept only while the agreement read at the step's start
+// (a) still stands: an operator settling the same record meanwhile (`dead
+// replay --take`) moves it, and this change is then decided again against
+// the settled agreement (errAgreementMoved) instead of reopening the
+// conflict the operator just closed.
+func (p *Pair) manual(ctx context.Context, w *handlers.Work, a layout.Agreement, cur source.Record, found bool) (*handlers.Outcome, error) {
 	e, from := w.Event, p.cfg.From
 	mine := State{Version: e.Version, Data: e.Data, Deleted: e.Op == event.OpDelete}
 	other := State{Version: cur.Version, Data: cur.Data, Deleted: !found}
@@ -87,6 +93,16 @@ func (p *Pair) manual(ctx context.Context, w *handlers.Work, _ layout.Agreement,
 			return nil, fmt.Errorf("conflict of %s/%s: %w", e.Entity, e.Key, err)
 		}
 	}
+	now, err := layout.ReadAgreement(ctx, p.rdb, k, e.Entity, e.Key)
+	if err != nil {
+		return nil, err
+	}
+	if now != a {
+		if err := forgetIf(ctx, p.rdb, k.Conflicts(e.Entity), e.Key, string(b)); err != nil {
+			return nil, fmt.Errorf("conflict of %s/%s: %w", e.Entity, e.Key, err)
+		}
+		return nil, errAgreementMoved
+	}
 	if found {
 		if err := p.agree(ctx, e, "", from.Other(), cur.Version); err != nil {
 			return nil, err
@@ -107,6 +123,23 @@ func (s State) short() string {
 		d = d[:maxStateInError] + "…"
 	}
 	return fmt.Sprintf("version %d %s", s.Version, d)
+}
+
+// errAgreementMoved: the record's agreement changed while a step decided
+// on it; the step decides again.
+var errAgreementMoved = errors.New("the record's agreement changed meanwhile")
+
+// forgetIfScript deletes a hash field only when it still holds ARGV[2].
+var forgetIfScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0`)
+
+// forgetIf removes the conflict kept for key in hash when it is still the
+// one this step wrote (value).
+func forgetIf(ctx context.Context, rdb redis.Scripter, hash, key, value string) error {
+	return forgetIfScript.Run(ctx, rdb, []string{hash}, key, value).Err()
 }
 
 // ErrNoConflict is returned by ReadConflict for a record with no conflict

@@ -2,6 +2,7 @@ package twoway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/streamsync/streamsync/event"
@@ -17,64 +18,79 @@ import (
 // An error (Redis) leaves the entry pending.
 func (p *Pair) Step() handlers.StepFunc {
 	return func(ctx context.Context, w *handlers.Work) (*handlers.Outcome, error) {
-		e := w.Event
-		if e.Op == event.OpSync {
-			return nil, nil
-		}
-		k := p.cfg.Keys.For(e.Account)
-		a, err := layout.ReadAgreement(ctx, p.rdb, k, e.Entity, e.Key)
-		if err != nil {
-			return nil, err
-		}
-		if err := p.parentAgreed(ctx, w); err != nil {
-			return nil, err
-		}
-		h := p.hash(e)
-		from := p.cfg.From
-		if w.Meta.Resolved || w.Meta.Proven != proof.None {
-			// settles a conflict, or an operator's replay or a repair:
-			// written as it is, over the other side's version
-			return p.lift(ctx, w)
-		}
-		if a.Found && a.Hash == h && a.Writer != e.ID {
-			// what streamsync last wrote to the other side, or heard from
-			// it, coming back: an echo, whatever its origin says
-			if err := p.agree(ctx, e, "", from, e.Version); err != nil {
-				return nil, err
+		for range maxDecisions - 1 {
+			o, err := p.decide(ctx, w)
+			if !errors.Is(err, errAgreementMoved) {
+				return o, err
 			}
-			return &handlers.Outcome{Step: handlers.StepSkippedLoop, Ledger: handlers.LedgerSet, Attempt: w.Meta.Attempts,
-				Error: fmt.Sprintf("an echo: equal to what %s and %s last agreed on", from, from.Other())}, nil
 		}
-		if a.Found && e.Version <= settled(a, from) {
-			return &handlers.Outcome{Step: handlers.StepSkippedStale, Attempt: w.Meta.Attempts,
-				Error: fmt.Sprintf("%s version %d is not newer than the one already settled (%d)", from, e.Version, settled(a, from))}, nil
-		}
-		if !p.canRead(e.Entity) {
-			return nil, nil // no conflict check: the other side cannot be read
-		}
-		cur, found, err := p.cfg.Target.Get(ctx, e.Entity, e.Key)
-		if err != nil {
-			return p.readFailed(w, err), nil
-		}
-		if found && cur.Version >= e.Version {
-			// the other side numbers on from what it holds: a change made
-			// since they agreed goes over it (as a repair does)
-			w.Event.SendVersion = cur.Version + 1
-		}
-		hc := p.recordHash(e.Entity, cur, found)
-		switch {
-		case hc == h:
-			// the other side holds this content already
-			if err := p.agree(ctx, e, h, from, e.Version); err != nil {
-				return nil, err
-			}
-			return &handlers.Outcome{Step: handlers.StepSkippedUnchanged, Ledger: handlers.LedgerSet, Attempt: w.Meta.Attempts,
-				Error: fmt.Sprintf("%s holds this content already", from.Other())}, nil
-		case !a.Found && !found, a.Found && a.Hash != "" && hc == a.Hash:
-			return nil, nil // the other side did not change it: no conflict
-		}
-		return p.conflict(ctx, w, a, cur, found)
+		return p.decide(ctx, w)
 	}
+}
+
+// maxDecisions bounds how often a step decides again when the record's
+// agreement moves under it; past it, the error leaves the entry pending.
+const maxDecisions = 4
+
+// decide is one decision of Step over the agreement as it reads now.
+func (p *Pair) decide(ctx context.Context, w *handlers.Work) (*handlers.Outcome, error) {
+	e := w.Event
+	if e.Op == event.OpSync {
+		return nil, nil
+	}
+	k := p.cfg.Keys.For(e.Account)
+	a, err := layout.ReadAgreement(ctx, p.rdb, k, e.Entity, e.Key)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.parentAgreed(ctx, w); err != nil {
+		return nil, err
+	}
+	h := p.hash(e)
+	from := p.cfg.From
+	if w.Meta.Resolved || w.Meta.Proven != proof.None {
+		// settles a conflict, or an operator's replay or a repair:
+		// written as it is, over the other side's version
+		return p.lift(ctx, w)
+	}
+	if a.Found && a.Hash == h && a.Writer != e.ID {
+		// what streamsync last wrote to the other side, or heard from
+		// it, coming back: an echo, whatever its origin says
+		if err := p.agree(ctx, e, "", from, e.Version); err != nil {
+			return nil, err
+		}
+		return &handlers.Outcome{Step: handlers.StepSkippedLoop, Ledger: handlers.LedgerSet, Attempt: w.Meta.Attempts,
+			Error: fmt.Sprintf("an echo: equal to what %s and %s last agreed on", from, from.Other())}, nil
+	}
+	if a.Found && e.Version <= settled(a, from) {
+		return &handlers.Outcome{Step: handlers.StepSkippedStale, Attempt: w.Meta.Attempts,
+			Error: fmt.Sprintf("%s version %d is not newer than the one already settled (%d)", from, e.Version, settled(a, from))}, nil
+	}
+	if !p.canRead(e.Entity) {
+		return nil, nil // no conflict check: the other side cannot be read
+	}
+	cur, found, err := p.cfg.Target.Get(ctx, e.Entity, e.Key)
+	if err != nil {
+		return p.readFailed(w, err), nil
+	}
+	if found && cur.Version >= e.Version {
+		// the other side numbers on from what it holds: a change made
+		// since they agreed goes over it (as a repair does)
+		w.Event.SendVersion = cur.Version + 1
+	}
+	hc := p.recordHash(e.Entity, cur, found)
+	switch {
+	case hc == h:
+		// the other side holds this content already
+		if err := p.agree(ctx, e, h, from, e.Version); err != nil {
+			return nil, err
+		}
+		return &handlers.Outcome{Step: handlers.StepSkippedUnchanged, Ledger: handlers.LedgerSet, Attempt: w.Meta.Attempts,
+			Error: fmt.Sprintf("%s holds this content already", from.Other())}, nil
+	case !a.Found && !found, a.Found && a.Hash != "" && hc == a.Hash:
+		return nil, nil // the other side did not change it: no conflict
+	}
+	return p.conflict(ctx, w, a, cur, found)
 }
 
 // conflict settles a change of the record on both sides since they last

@@ -305,3 +305,31 @@ func TestSameConflictMetByBothDirections(t *testing.T) {
 		t.Errorf("the same event again: %+v, want dead", o3)
 	}
 }
+
+// TestSettledWhileDecidingIsNotReopened: an operator settles a manual
+// conflict (the agreement moves to both sides' versions, the conflict is
+// forgotten) while another change of the same record is being decided
+// against the old agreement. The change is decided again against the
+// settled one, stale, and the settled conflict is not reopened as a new
+// dead letter.
+func TestSettledWhileDecidingIsNotReopened(t *testing.T) {
+	r := newRig(t, Theirs, PolicyManual)
+	r.agree(t, `{"n":1}`, 2, 2)
+	r.target.set("k1", 20, `{"n":3}`)
+	r.target.during = func() {
+		// `dead replay --take theirs` of the conflict's dead letter
+		if err := layout.Agree(t.Context(), r.rdb, r.keys.For(account), entity, "k1", "", 20, 30); err != nil {
+			t.Error(err)
+		}
+		if err := Forget(t.Context(), r.rdb, r.keys, account, entity, "k1"); err != nil {
+			t.Error(err)
+		}
+	}
+	o, _ := r.step(t, upsert("e2", 30, `{"n":2}`), handlers.Meta{})
+	if stepOf(o) != handlers.StepSkippedStale {
+		t.Errorf("outcome %+v, want skipped_stale against the settled agreement", o)
+	}
+	if c, err := ReadConflict(t.Context(), r.rdb, r.keys, account, entity, "k1"); !errors.Is(err, ErrNoConflict) {
+		t.Errorf("conflict %+v (%v) kept after it was settled, want none", c, err)
+	}
+}
