@@ -32,7 +32,7 @@ type RetentionConfig struct {
 	Database string
 	// Tables lose their old days together (DropOldPartitions): the
 	// attempts table and the tables derived from it, each partitioned by
-	// toYYYYMMDD of a UTC DateTime (default: Table and ChainEndsTable).
+	// toYYYYMMDD of a UTC DateTime (default: Table and DerivedTables).
 	Tables []string
 	// Retention is clickhouse.retention: a day entirely older than now −
 	// Retention is dropped. 0 keeps every row (Run returns at once);
@@ -57,7 +57,7 @@ type RetentionConfig struct {
 
 func (c *RetentionConfig) setDefaults() {
 	if len(c.Tables) == 0 {
-		c.Tables = []string{Table, ChainEndsTable}
+		c.Tables = append([]string{Table}, DerivedNames()...)
 	}
 	if c.Every <= 0 {
 		c.Every = DefaultRetentionEvery

@@ -41,9 +41,9 @@ func EnsureSchema(ctx context.Context, conn driver.Conn, database string) error 
 // row_id and collapse: ReplacingMergeTree with row_id last in the sort key.
 // Queries that must be exact count distinct row_id or use FINAL.
 //
-// It also creates the chain_ends table and the materialized view that fills
-// it from attempts, and fills it from an existing table's rows
-// (ensureChainEnds, chainends.go).
+// It also creates the tables derived from attempts (DerivedTables) and the
+// materialized views that fill them, and fills them from an existing
+// table's rows (ensureDerived, derived.go).
 func EnsureSchemaWith(ctx context.Context, conn driver.Conn, database string, o SchemaOptions) error {
 	if o.OldRowsPartner == "" {
 		o.OldRowsPartner = DefaultPartner
@@ -87,7 +87,7 @@ func EnsureSchemaWith(ctx context.Context, conn driver.Conn, database string, o 
 	}
 	// After the columns: the view reads partner and ts_ms, which an older
 	// table gets only above.
-	return ensureChainEnds(ctx, conn, database)
+	return ensureDerived(ctx, conn, database)
 }
 
 func columnDDL(c Column, modern bool, o SchemaOptions) string {

@@ -1,0 +1,105 @@
+package attemptlog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Derived is a table ClickHouse keeps from the attempts table by a
+// materialized view: every row inserted into attempts — by an exporter, a
+// spool replay or an analyst's bulk load — reaches it in the same INSERT.
+// Each is partitioned by day (toYYYYMMDD of a UTC DateTime column), so
+// retention drops its old days with attempts' (Retainer), and is an index
+// over attempts, never a record of its own: it may hold a row twice until
+// a merge, so questions over it count distinct row_ids or re-read attempts.
+type Derived struct {
+	// Table is the derived table's name; View the materialized view's.
+	Table, View string
+	// Body is what follows the table's name in its CREATE TABLE: the
+	// columns, engine, PARTITION BY and ORDER BY.
+	Body string
+	// Select is the view's SELECT from the source table src of database
+	// db; where, " WHERE …" or "", narrows it when an older table's rows
+	// are copied in, an hour at a time.
+	Select func(db, src, where string) string
+}
+
+// DerivedTables are the tables kept from attempts, in the order they are
+// made. The question each serves is in its table's docstring.
+var DerivedTables = []Derived{chainEnds}
+
+// DerivedNames are the names of DerivedTables' tables.
+func DerivedNames() []string {
+	out := make([]string, len(DerivedTables))
+	for i, d := range DerivedTables {
+		out[i] = d.Table
+	}
+	return out
+}
+
+// ensureDerived creates each derived table and its view when missing, and
+// fills the table from the rows attempts already holds (an attempts table
+// from before it), one day partition after the other, an hour per
+// INSERT … SELECT. The view is made before the copy, so rows inserted
+// meanwhile reach the table through it; a row both copied and seen by the
+// view is there twice, which the tables' engines and the questions'
+// distinct counts absorb. A marker table (<table>_filled) is made last: a
+// process stopped mid-copy copies again at its next start. Not POPULATE,
+// which misses rows inserted while it runs.
+func ensureDerived(ctx context.Context, conn driver.Conn, database string) error {
+	for _, d := range DerivedTables {
+		if err := ensureOneDerived(ctx, conn, database, Table, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ensureOneDerived(ctx context.Context, conn driver.Conn, database, src string, d Derived) error {
+	target := fmt.Sprintf("CREATE TABLE IF NOT EXISTS `%s`.`%s` %s", database, d.Table, d.Body)
+	if err := conn.Exec(ctx, target); err != nil {
+		return fmt.Errorf("create table %s.%s: %w", database, d.Table, err)
+	}
+	view := fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS `%s`.`%s` TO `%s`.`%s` AS\n%s",
+		database, d.View, database, d.Table, d.Select(database, src, ""))
+	if err := conn.Exec(ctx, view); err != nil {
+		return fmt.Errorf("create view %s.%s: %w", database, d.View, err)
+	}
+	marker := d.Table + "_filled"
+	filled, err := tableExists(ctx, conn, database, marker)
+	if err != nil || filled {
+		return err
+	}
+	days, err := partitionIDs(ctx, conn, database, src)
+	if err != nil {
+		return err
+	}
+	for _, day := range days {
+		if _, ok := partitionDay(day); !ok {
+			return fmt.Errorf("fill %s.%s: partition %q of %s is not a day (YYYYMMDD)", database, d.Table, day, src)
+		}
+		// An hour a statement: a GROUP BY holds one hour's rows, not a day's.
+		for hour := 0; hour < 24; hour++ {
+			where := fmt.Sprintf(" WHERE toYYYYMMDD(ts) = %s AND toHour(ts) = %d", day, hour)
+			q := fmt.Sprintf("INSERT INTO `%s`.`%s`\n%s", database, d.Table, d.Select(database, src, where))
+			if err := conn.Exec(ctx, q); err != nil {
+				return fmt.Errorf("fill %s.%s from day %s hour %d: %w", database, d.Table, day, hour, err)
+			}
+		}
+	}
+	mk := fmt.Sprintf("CREATE TABLE IF NOT EXISTS `%s`.`%s` (filled DateTime('UTC')) ENGINE = TinyLog", database, marker)
+	if err := conn.Exec(ctx, mk); err != nil {
+		return fmt.Errorf("create table %s.%s: %w", database, marker, err)
+	}
+	return nil
+}
+
+func tableExists(ctx context.Context, conn driver.Conn, database, table string) (bool, error) {
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", database, table).Scan(&n); err != nil {
+		return false, fmt.Errorf("look for %s.%s: %w", database, table, err)
+	}
+	return n > 0, nil
+}
