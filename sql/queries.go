@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"strings"
 )
 
@@ -22,24 +23,22 @@ func Names() []string {
 	return out
 }
 
-// tables are the tables the queries read, named streamsync.<table> in the
-// files: the attempt log, the last steps of its chains (chain_ends, filled
-// from attempts by a materialized view) and the dead-letter archive.
-var tables = []string{"attempts", "chain_ends", "dead_letters"}
+// tableRef is a table the queries read, named streamsync.<table> in the
+// files: the attempt log, the tables ClickHouse derives from it by
+// materialized views (chain_ends, failures, calls, chain_stats…) and the
+// dead-letter archive.
+var tableRef = regexp.MustCompile(`\bstreamsync\.([a-z_]+)\b`)
 
 // Query returns a query's text as shipped, parameters at their inline
-// defaults (see params.go), with streamsync.attempts,
-// streamsync.chain_ends and streamsync.dead_letters pointing at database.
+// defaults (see params.go), with every streamsync.<table> pointing at
+// database.
 func Query(name, database string) (string, error) {
 	b, err := files.ReadFile(name + ".sql")
 	if err != nil {
 		return "", fmt.Errorf("no query %q (queries: %s)", name, strings.Join(Names(), ", "))
 	}
 	q := string(b)
-	for _, t := range tables {
-		q = strings.ReplaceAll(q, "streamsync."+t, "`"+database+"`."+t)
-	}
-	return q, nil
+	return tableRef.ReplaceAllString(q, "`"+strings.ReplaceAll(database, "$", "$$")+"`.$1"), nil
 }
 
 // Question is the opening comment of a query: what it answers.
