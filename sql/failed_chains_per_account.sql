@@ -1,5 +1,8 @@
 -- How many chains failed per partner and account in the last hour (@since), and how many of those were dead letters of each reason?
 -- @partner: one partner's, '' for all.
+-- How: the candidates (chains whose latest step is dead or invalid) come from streamsync.chain_ends (each chain's
+-- latest step, kept by a materialized view); each is decided from its own rows of the window in streamsync.attempts,
+-- copies of a row (same row_id) counted once.
 SELECT
     partner,
     account,
@@ -17,8 +20,16 @@ FROM
         argMax(step, (ts, ts_ms, row_id)) AS last_step,
         argMax(error, (ts, ts_ms, row_id)) AS last_error,
         argMax(http_status, (ts, ts_ms, row_id)) AS last_http_status
-    FROM streamsync.attempts FINAL
-    WHERE ts >= (now() - 3600)/*@since*/ AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
+    FROM
+    (
+        SELECT partner, chain_id, account, step, error, http_status, ts, ts_ms, row_id
+        FROM streamsync.attempts
+        PREWHERE chain_id IN (SELECT chain_id FROM streamsync.chain_ends
+            WHERE last_ts >= (now() - 3600)/*@since*/ AND last_step IN ('dead', 'invalid')
+                AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))
+        WHERE ts >= (now() - 3600)/*@since*/ AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
+        LIMIT 1 BY partner, account, chain_id, row_id
+    )
     GROUP BY partner, chain_id
 )
 WHERE last_step IN ('dead', 'invalid')
