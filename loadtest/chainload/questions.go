@@ -41,6 +41,7 @@ var Questions = []Question{
 	sqlQuestion("dead_children"),
 	sqlQuestion("top_errors"),
 	sqlQuestion("latency_per_minute"),
+	sqlQuestion("failed_chains_per_account"),
 	{Name: "a bare scan: `SELECT count() FROM attempts WHERE ts >= now() - 3600`", Ask: func(ctx context.Context, conn driver.Conn, db string, _ time.Time) (int, error) {
 		var n uint64
 		err := conn.QueryRow(ctx, "SELECT count() FROM `"+db+"`.`"+attemptlog.Table+"` WHERE ts >= now() - 3600").Scan(&n)
