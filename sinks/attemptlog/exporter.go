@@ -37,6 +37,9 @@ type ExporterConfig struct {
 	// OldRowsPartner is the partner an attempts table's rows from before
 	// the partner column read as (SchemaOptions; DefaultPartner when empty).
 	OldRowsPartner string
+	// Cluster is clickhouse.cluster (SchemaOptions): the schema made is the
+	// sharded one, and rows are written through the Distributed attempts.
+	Cluster Cluster
 	// RowIDPrefix is put in front of every row_id read from Stream: the
 	// shard's number ("3/") when there are several shards, and the
 	// partner's name ("erp:") for a partner other than the default, whose
@@ -196,7 +199,7 @@ func (x *Exporter) probe(ctx context.Context) {
 	defer cancel()
 	err := x.conn.Ping(pctx)
 	if err == nil && !x.schemaReady {
-		if err = EnsureSchemaWith(pctx, x.conn, x.cfg.Database, SchemaOptions{OldRowsPartner: x.cfg.OldRowsPartner}); err == nil {
+		if err = EnsureSchemaWith(pctx, x.conn, x.cfg.Database, SchemaOptions{OldRowsPartner: x.cfg.OldRowsPartner, Cluster: x.cfg.Cluster}); err == nil {
 			x.schemaReady = true
 		}
 	}
