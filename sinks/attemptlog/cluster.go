@@ -59,10 +59,9 @@ func CheckCluster(name string) error {
 
 // clusterSettings are the settings of every query on a connection of a
 // sharded attempt log: an insert into a Distributed table returns once
-// every shard has its rows (so the exporter's ack means they are there),
-// and a subquery over a Distributed table inside a query sent to the
-// shards reads the shard's local table (every row it needs is there).
-var clusterSettings = map[string]any{"insert_distributed_sync": 1, "distributed_product_mode": "local"}
+// every shard has its rows (so the exporter's ack means they are there).
+// Its SELECTs read local tables in their subqueries (clusterconn.go).
+var clusterSettings = map[string]any{"insert_distributed_sync": 1}
 
 // ClusterHosts lists the servers (host:port, the native port) of cluster
 // name as system.clusters of conn's server knows them, every replica of

@@ -166,8 +166,8 @@ type Options struct {
 	TLS *tls.Config
 	// Cluster is clickhouse.cluster: the remote_servers cluster the
 	// attempt log is sharded over, empty for one server. With it every
-	// query runs with insert_distributed_sync = 1 and
-	// distributed_product_mode = 'local' (cluster.go).
+	// insert runs with insert_distributed_sync = 1 and every SELECT with
+	// distributed_product_mode = 'local' (cluster.go, clusterconn.go).
 	Cluster string
 	// MaxOpenConns bounds the connections open at once
 	// (DefaultMaxOpenConns); a query or a batch waits DialTimeout (2s) at
@@ -228,6 +228,9 @@ func Open(o Options) (driver.Conn, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse.addr %s: %w", o.Addr, err)
+	}
+	if o.Cluster != "" {
+		return clusterConn{conn}, nil
 	}
 	return conn, nil
 }
