@@ -31,12 +31,18 @@ func (c clusterConn) Select(ctx context.Context, dest any, query string, args ..
 	return c.Conn.Select(ctx, dest, withProductMode(query), args...)
 }
 
-// withProductMode appends productMode to a SELECT that names no SETTINGS
-// of its own (its trailing semicolon dropped; a last line that is a
-// comment ends before the clause's newline).
+// withProductMode appends productMode to a SELECT (after any opening
+// comment lines, as sql/*.sql have) that names no SETTINGS of its own; its
+// trailing semicolon is dropped, and a last line that is a comment ends
+// before the clause's newline.
 func withProductMode(q string) string {
 	body := strings.TrimRight(strings.TrimSpace(q), ";")
-	head := strings.ToUpper(strings.TrimSpace(body))
+	head := body
+	for strings.HasPrefix(head, "--") {
+		_, rest, _ := strings.Cut(head, "\n")
+		head = strings.TrimSpace(rest)
+	}
+	head = strings.ToUpper(head)
 	if !strings.HasPrefix(head, "SELECT") || strings.Contains(head, "SETTINGS") {
 		return q
 	}
