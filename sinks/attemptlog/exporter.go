@@ -199,7 +199,13 @@ func (x *Exporter) probe(ctx context.Context) {
 	defer cancel()
 	err := x.conn.Ping(pctx)
 	if err == nil && !x.schemaReady {
-		if err = EnsureSchemaWith(pctx, x.conn, x.cfg.Database, SchemaOptions{OldRowsPartner: x.cfg.OldRowsPartner, Cluster: x.cfg.Cluster}); err == nil {
+		sctx := pctx
+		if x.cfg.Cluster.Enabled() {
+			// Growing into a cluster copies an older table's rows onto the
+			// shards: longer than a probe, and resumed by day if stopped.
+			sctx = ctx
+		}
+		if err = EnsureSchemaWith(sctx, x.conn, x.cfg.Database, SchemaOptions{OldRowsPartner: x.cfg.OldRowsPartner, Cluster: x.cfg.Cluster}); err == nil {
 			x.schemaReady = true
 		}
 	}
