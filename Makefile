@@ -7,12 +7,12 @@ FUZZTIME ?= 200000x
 INFRA := scripts/infra.sh
 TEST_ENV = eval "$$($(INFRA) env)"
 
-.PHONY: run test test-short fuzz up down status build lint bench loadtest loadtest-backlog loadtest-k6 clean bench-reconcile up-cluster down-cluster
+.PHONY: run test test-short fuzz up down status build lint bench loadtest loadtest-backlog loadtest-k6 clean bench-reconcile up-cluster down-cluster up-chcluster down-chcluster
 
 run: build ## Redis, ClickHouse, partnersim and the pipeline in the foreground; Ctrl-C stops all
 	scripts/run.sh
 
-test: up up-cluster ## every test, against the project's own Redis and ClickHouse, race detector on, fuzzing briefly
+test: up up-cluster up-chcluster ## every test, against the project's own Redis and ClickHouse, race detector on, fuzzing briefly
 	$(INFRA) up chromium
 	@echo "make test: building every package with the race detector, then testing them; a line per package as it ends (several minutes on a cold cache)"
 	$(TEST_ENV) && $(GO) test -race -count=1 -timeout 25m ./...
@@ -39,6 +39,12 @@ up-cluster: ## start the private three-master Redis Cluster on 17001-17003 (scal
 
 down-cluster: ## stop it
 	$(INFRA) down cluster
+
+up-chcluster: ## start two more ClickHouse servers on 19020 and 19030, the two shards of the test cluster streamsync_test (clickhouse.cluster tests)
+	$(INFRA) up chcluster
+
+down-chcluster: ## stop them
+	$(INFRA) down chcluster
 
 status:
 	$(INFRA) status

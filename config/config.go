@@ -173,6 +173,11 @@ type ClickHouseConfig struct {
 	// a time (docs/operations.md, "Retention"). 0 keeps every row; otherwise
 	// at least 24h. Default 30d.
 	Retention time.Duration `koanf:"retention"`
+	// Cluster is a cluster of the ClickHouse servers' remote_servers over
+	// which the attempt log is sharded by account (docs/operations.md,
+	// "Growing past one ClickHouse"); empty for one server.
+	// [A-Za-z_][A-Za-z0-9_.-]*, at most 128 characters.
+	Cluster string `koanf:"cluster"`
 }
 
 // TLSFiles are the PEM files of the ClickHouse connection's TLS.

@@ -189,6 +189,7 @@ func TestValidate(t *testing.T) {
 		{"spool dir empty", func(c *Config) { c.ClickHouse.SpoolDir = "" }, "clickhouse.spool_dir"},
 		{"retention below a day", func(c *Config) { c.ClickHouse.Retention = 23 * time.Hour }, "clickhouse.retention"},
 		{"retention negative", func(c *Config) { c.ClickHouse.Retention = -24 * time.Hour }, "clickhouse.retention"},
+		{"clickhouse cluster bad", func(c *Config) { c.ClickHouse.Cluster = "two shards; drop" }, "clickhouse.cluster"},
 		{"admin addr bad", func(c *Config) { c.Admin.Addr = "8090" }, "admin.addr"},
 		{"ingest addr bad", func(c *Config) { c.Ingest.Addr = "x" }, "ingest.addr"},
 		{"ingest body below an event", func(c *Config) { c.Ingest.MaxBodyBytes = 10 }, "ingest.max_body_bytes"},

@@ -67,6 +67,7 @@ var defaults = map[string]any{
 	"clickhouse.tls_cert_file": "",
 	"clickhouse.tls_key_file":  "",
 	"clickhouse.retention":     30 * 24 * time.Hour,
+	"clickhouse.cluster":       "",
 
 	"admin.addr":  "127.0.0.1:8090",
 	"admin.token": "",

@@ -41,6 +41,9 @@ const (
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+// clusterRe is a ClickHouse cluster name (clickhouse.cluster).
+var clusterRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,127}$`)
+
 // tableRe is a PostgreSQL table name, optionally schema-qualified, unquoted.
 var tableRe = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
@@ -116,6 +119,8 @@ func (c Config) Validate(sections ...string) error {
 		v.tlsFiles("clickhouse", ch.TLSFiles())
 		v.check(ch.Retention == 0 || ch.Retention >= 24*time.Hour, "clickhouse.retention",
 			fmt.Sprintf("must be 0 (keep every row) or at least 1d (whole days are dropped), is %s", ch.Retention))
+		v.check(ch.Cluster == "" || clusterRe.MatchString(ch.Cluster), "clickhouse.cluster",
+			fmt.Sprintf("must be a cluster of the servers' remote_servers ([A-Za-z_][A-Za-z0-9_.-]*, at most 128 characters) or empty for one server, is %q", ch.Cluster))
 	}
 	if want(SectionAdmin) {
 		a := c.Admin

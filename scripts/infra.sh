@@ -2,8 +2,8 @@
 # Starts and stops the project's own Redis and ClickHouse on private loopback
 # ports, with their data under .run/ at the project root.
 #
-#   scripts/infra.sh up [redis|clickhouse|postgres|cluster]     start (installs Debian packages when missing); idempotent
-#   scripts/infra.sh down [redis|clickhouse|postgres|cluster]   stop exactly the processes this script started
+#   scripts/infra.sh up [redis|clickhouse|postgres|cluster|chcluster]   start (installs Debian packages when missing); idempotent
+#   scripts/infra.sh down [redis|clickhouse|postgres|cluster|chcluster]   stop exactly the processes this script started
 #   scripts/infra.sh status                    say what runs
 #   scripts/infra.sh env                       print the export lines tests, the demo and the CLI read
 #
@@ -13,6 +13,10 @@
 # (17001,17002,17003), data in .run/cluster/PORT.
 # A ClickHouse on another port is a second instance with its data in .run/clickhouse-PORT (tests that
 # stop and start ClickHouse use one of their own).
+# The ClickHouse cluster (`up chcluster`, not part of `up`): two more ClickHouse servers on
+# STREAMSYNC_DEV_CH_CLUSTER_PORTS (19020,19030; HTTP on PORT+1), data in .run/chcluster/PORT, each with a
+# remote_servers naming both as the two unreplicated shards of the cluster `streamsync_test` (no ZooKeeper);
+# the attempt log's clickhouse.cluster tests shard over it. The ClickHouse on 19000 is left as it is.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +27,8 @@ ch_http_port=${STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT:-18123}
 wait_s=${STREAMSYNC_DEV_WAIT:-60}
 pg_port=${STREAMSYNC_DEV_POSTGRES_PORT:-15432}
 cluster_ports=${STREAMSYNC_DEV_CLUSTER_PORTS:-17001,17002,17003}
+chcluster_ports=${STREAMSYNC_DEV_CH_CLUSTER_PORTS:-19020,19030}
+chcluster_name=streamsync_test
 export PATH="$PATH:/usr/sbin:/sbin"
 
 say() { printf 'infra: %s\n' "$*" >&2; }
@@ -292,11 +298,87 @@ cluster_running() {
   done
 }
 
+# chcluster_up: the two ClickHouse servers of the test cluster, each told of both (remote_servers).
+# Several test packages may ask at once: one at a time under a lock.
+chcluster_up() {
+  local dir="$run/chcluster" port ports shards=""
+  IFS=, read -r -a ports <<<"$chcluster_ports"
+  mkdir -p "$dir"
+  exec 8>"$dir/lock"
+  flock -w "$wait_s" 8 || die "another infra.sh holds $dir/lock"
+  ensure clickhouse-server clickhouse-server clickhouse-client
+  ensure clickhouse-client clickhouse-client
+  for port in "${ports[@]}"; do
+    shards+="<shard><replica><host>127.0.0.1</host><port>$port</port></replica></shard>"
+  done
+  for port in "${ports[@]}"; do
+    local d="$dir/$port"
+    mkdir -p "$d/data" "$d/tmp"
+    if alive "$d/clickhouse.pid" clickhouse; then
+      continue
+    fi
+    if port_busy "$port"; then
+      # Another checkout's test cluster (tests keep to databases of their own): use it.
+      [ "$(clickhouse-client --port "$port" --query "SELECT count() FROM system.clusters WHERE cluster = '$chcluster_name'" 2>/dev/null)" = "${#ports[@]}" ] ||
+        die "port $port is taken by something that is not a ClickHouse of the cluster $chcluster_name; set STREAMSYNC_DEV_CH_CLUSTER_PORTS"
+      continue
+    fi
+    cat >"$d/config.xml" <<XML
+<yandex>
+    <logger><console>0</console><level>warning</level><log>$d/clickhouse.log</log><errorlog>$d/clickhouse.err.log</errorlog></logger>
+    <listen_host>127.0.0.1</listen_host>
+    <tcp_port>$port</tcp_port>
+    <http_port>$((port + 1))</http_port>
+    <path>$d/data/</path>
+    <tmp_path>$d/tmp/</tmp_path>
+    <mark_cache_size>134217728</mark_cache_size>
+    <max_concurrent_queries>100</max_concurrent_queries>
+    <users_config>users.xml</users_config>
+    <remote_servers><$chcluster_name>$shards</$chcluster_name></remote_servers>
+</yandex>
+XML
+    cat >"$d/users.xml" <<'XML'
+<yandex>
+    <profiles><default/></profiles>
+    <users><default><password/><networks><ip>127.0.0.1</ip></networks>
+        <profile>default</profile><quota>default</quota></default></users>
+    <quotas><default/></quotas>
+</yandex>
+XML
+    rm -f "$d/clickhouse.pid"
+    clickhouse-server --config-file="$d/config.xml" --daemon --pid-file="$d/clickhouse.pid" >>"$d/clickhouse.out" 2>&1 ||
+      die "clickhouse-server on $port did not start; see $d/clickhouse.out and $d/clickhouse.err.log"
+  done
+  for port in "${ports[@]}"; do
+    wait_for "clickhouse $port" "$dir/$port/clickhouse.err.log" clickhouse-client --port "$port" --query "SELECT 1" ||
+      die "clickhouse on $port did not answer SELECT 1"
+  done
+  say "clickhouse cluster $chcluster_name ready on ${chcluster_ports}"
+}
+
+chcluster_down() {
+  local port ports
+  IFS=, read -r -a ports <<<"$chcluster_ports"
+  for port in "${ports[@]}"; do
+    stop "$run/chcluster/$port/clickhouse.pid" clickhouse
+  done
+}
+
+# chcluster_answers: every server of the test cluster answers and knows the cluster.
+chcluster_answers() {
+  local port ports
+  IFS=, read -r -a ports <<<"$chcluster_ports"
+  for port in "${ports[@]}"; do
+    [ "$(clickhouse-client --port "$port" --query "SELECT count() FROM system.clusters WHERE cluster = '$chcluster_name'" 2>/dev/null)" = "${#ports[@]}" ] || return 1
+  done
+}
+
 status() {
   alive "$run/redis/redis.pid" redis-server && say "redis running on 127.0.0.1:$redis_port" || say "redis not running"
   alive "$ch_dir/clickhouse.pid" clickhouse && say "clickhouse running on 127.0.0.1:$ch_port" || say "clickhouse not running"
   alive "$pg_dir/postgres.pid" postgres && say "postgres running on 127.0.0.1:$pg_port" || say "postgres not running"
   cluster_running && say "redis cluster running on $cluster_ports" || say "redis cluster not running"
+  chcluster_answers && say "clickhouse cluster $chcluster_name running on $chcluster_ports" || say "clickhouse cluster not running"
 }
 
 env_lines() {
@@ -308,6 +390,10 @@ env_lines() {
   echo "export STREAMSYNC_CLICKHOUSE__ADDR=127.0.0.1:$ch_port"
   if cluster_running || cluster_answers; then
     echo "export STREAMSYNC_TEST_REDIS_CLUSTER_ADDRS=127.0.0.1:${cluster_ports//,/,127.0.0.1:}"
+  fi
+  if chcluster_answers; then
+    echo "export STREAMSYNC_TEST_CLICKHOUSE_CLUSTER_ADDRS=127.0.0.1:${chcluster_ports//,/,127.0.0.1:}"
+    echo "export STREAMSYNC_TEST_CLICKHOUSE_CLUSTER=$chcluster_name"
   fi
 }
 
@@ -321,12 +407,14 @@ case "$cmd:$what" in
   up:clickhouse) clickhouse_up ;;
   up:postgres) postgres_up ;;
   up:cluster) cluster_up ;;
+  up:chcluster) chcluster_up ;;
   down:all) stop "$pg_dir/postgres.pid" postgres INT; stop "$ch_dir/clickhouse.pid" clickhouse; stop "$run/redis/redis.pid" redis-server ;;
   down:redis) stop "$run/redis/redis.pid" redis-server ;;
   down:clickhouse) stop "$ch_dir/clickhouse.pid" clickhouse ;;
   down:postgres) stop "$pg_dir/postgres.pid" postgres INT ;;  # SIGINT: fast shutdown, clients disconnected
   down:cluster) cluster_down ;;
+  down:chcluster) chcluster_down ;;
   status:*) status ;;
   env:*) env_lines ;;
-  *) die "usage: $0 up|down [redis|clickhouse|postgres|cluster] | status | env" ;;
+  *) die "usage: $0 up|down [redis|clickhouse|postgres|cluster|chcluster] | status | env" ;;
 esac

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -48,8 +49,29 @@ func openClickHouse(ch config.ClickHouseConfig, conns int) (driver.Conn, error) 
 	if err != nil {
 		return nil, err
 	}
-	return attemptlog.Open(attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password, TLS: tc,
-		MaxOpenConns: conns})
+	return attemptlog.Open(clickHouseOptions(ch, tc, conns))
+}
+
+// clickHouseOptions are the attempt log's connection options of
+// clickhouse.*, clickhouse.cluster included (its Sharding reaches each
+// server of the cluster with the same credentials and TLS).
+func clickHouseOptions(ch config.ClickHouseConfig, tc *tls.Config, conns int) attemptlog.Options {
+	return attemptlog.Options{Addr: ch.Addr, Database: ch.Database, Username: ch.Username, Password: ch.Password, TLS: tc,
+		MaxOpenConns: conns, Cluster: ch.Cluster}
+}
+
+// clickHouseCluster is the attempt log's Cluster of clickhouse.cluster
+// (the zero Cluster without it); the error names a TLS file that cannot
+// be used.
+func clickHouseCluster(ch config.ClickHouseConfig) (attemptlog.Cluster, error) {
+	if ch.Cluster == "" {
+		return attemptlog.Cluster{}, nil
+	}
+	tc, err := tlsFor("clickhouse", ch.TLSFiles())
+	if err != nil {
+		return attemptlog.Cluster{}, err
+	}
+	return clickHouseOptions(ch, tc, 0).Sharding(), nil
 }
 
 // openAttemptLog is openClickHouse once the attempt log's schema is there
@@ -61,7 +83,12 @@ func openAttemptLog(ctx context.Context, ch config.ClickHouseConfig, oldRowsPart
 	if err != nil {
 		return nil, err
 	}
-	if err := attemptlog.EnsureSchemaWith(ctx, conn, ch.Database, attemptlog.SchemaOptions{OldRowsPartner: oldRowsPartner}); err != nil {
+	cl, err := clickHouseCluster(ch)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	if err := attemptlog.EnsureSchemaWith(ctx, conn, ch.Database, attemptlog.SchemaOptions{OldRowsPartner: oldRowsPartner, Cluster: cl}); err != nil {
 		_ = conn.Close()
 		return nil, fmt.Errorf("clickhouse.addr %s: %w", ch.Addr, err)
 	}

@@ -25,8 +25,12 @@ func newExporters(p *runProcess) (component, error) {
 			streams = append(streams, attemptlog.Stream{Name: k.Attempts, Partner: pr.plan.name, Shard: i, Direction: dir})
 		}
 	}
+	cl, err := clickHouseCluster(ch)
+	if err != nil {
+		return nil, err
+	}
 	xs, err := attemptlog.NewExporters(attemptlog.ExportersConfig{Streams: streams, DefaultPartner: partner, Exporter: attemptlog.ExporterConfig{Consumer: p.consumer,
-		Database: ch.Database, BacklogMax: ch.BacklogMax, SpoolDir: ch.SpoolDir, Logger: p.log, Registerer: p.reg}}, p.rdb, p.ch)
+		Database: ch.Database, BacklogMax: ch.BacklogMax, SpoolDir: ch.SpoolDir, Cluster: cl, Logger: p.log, Registerer: p.reg}}, p.rdb, p.ch)
 	if err != nil {
 		return nil, err
 	}

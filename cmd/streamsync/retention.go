@@ -15,7 +15,11 @@ func newRetention(p *runProcess) (component, error) {
 		return nil, nil
 	}
 	ch := p.cfg.ClickHouse
-	r, err := attemptlog.NewRetainer(attemptlog.RetentionConfig{Database: ch.Database, Retention: ch.Retention,
+	cl, err := clickHouseCluster(ch)
+	if err != nil {
+		return nil, err
+	}
+	r, err := attemptlog.NewRetainer(attemptlog.RetentionConfig{Database: ch.Database, Retention: ch.Retention, Cluster: cl,
 		LockKey: p.shards[0].RetentionLock(), Instance: p.consumer, Logger: p.log, Registerer: p.reg}, p.rdb, p.ch)
 	if err != nil {
 		return nil, err

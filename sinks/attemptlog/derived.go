@@ -50,24 +50,26 @@ func DerivedNames() []string {
 // which misses rows inserted while it runs.
 func ensureDerived(ctx context.Context, conn driver.Conn, database string) error {
 	for _, d := range DerivedTables {
-		if err := ensureOneDerived(ctx, conn, database, Table, d); err != nil {
+		if err := ensureOneDerived(ctx, conn, database, Table, d.Table, d); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func ensureOneDerived(ctx context.Context, conn driver.Conn, database, src string, d Derived) error {
-	target := fmt.Sprintf("CREATE TABLE IF NOT EXISTS `%s`.`%s` %s", database, d.Table, d.Body)
+// ensureOneDerived makes d as table (d.Table, or a shard's local table of
+// it), its view reading src (attempts, or a shard's attempts_local).
+func ensureOneDerived(ctx context.Context, conn driver.Conn, database, src, table string, d Derived) error {
+	target := fmt.Sprintf("CREATE TABLE IF NOT EXISTS `%s`.`%s` %s", database, table, d.Body)
 	if err := conn.Exec(ctx, target); err != nil {
-		return fmt.Errorf("create table %s.%s: %w", database, d.Table, err)
+		return fmt.Errorf("create table %s.%s: %w", database, table, err)
 	}
 	view := fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS `%s`.`%s` TO `%s`.`%s` AS\n%s",
-		database, d.View, database, d.Table, d.Select(database, src, ""))
+		database, d.View, database, table, d.Select(database, src, ""))
 	if err := conn.Exec(ctx, view); err != nil {
 		return fmt.Errorf("create view %s.%s: %w", database, d.View, err)
 	}
-	marker := d.Table + "_filled"
+	marker := table + "_filled"
 	filled, err := tableExists(ctx, conn, database, marker)
 	if err != nil || filled {
 		return err
@@ -78,14 +80,14 @@ func ensureOneDerived(ctx context.Context, conn driver.Conn, database, src strin
 	}
 	for _, day := range days {
 		if _, ok := partitionDay(day); !ok {
-			return fmt.Errorf("fill %s.%s: partition %q of %s is not a day (YYYYMMDD)", database, d.Table, day, src)
+			return fmt.Errorf("fill %s.%s: partition %q of %s is not a day (YYYYMMDD)", database, table, day, src)
 		}
 		// An hour a statement: a GROUP BY holds one hour's rows, not a day's.
 		for hour := 0; hour < 24; hour++ {
 			where := fmt.Sprintf(" WHERE toYYYYMMDD(ts) = %s AND toHour(ts) = %d", day, hour)
-			q := fmt.Sprintf("INSERT INTO `%s`.`%s`\n%s", database, d.Table, d.Select(database, src, where))
+			q := fmt.Sprintf("INSERT INTO `%s`.`%s`\n%s", database, table, d.Select(database, src, where))
 			if err := conn.Exec(ctx, q); err != nil {
-				return fmt.Errorf("fill %s.%s from day %s hour %d: %w", database, d.Table, day, hour, err)
+				return fmt.Errorf("fill %s.%s from day %s hour %d: %w", database, table, day, hour, err)
 			}
 		}
 	}

@@ -37,6 +37,9 @@ type ExporterConfig struct {
 	// OldRowsPartner is the partner an attempts table's rows from before
 	// the partner column read as (SchemaOptions; DefaultPartner when empty).
 	OldRowsPartner string
+	// Cluster is clickhouse.cluster (SchemaOptions): the schema made is the
+	// sharded one, and rows are written through the Distributed attempts.
+	Cluster Cluster
 	// RowIDPrefix is put in front of every row_id read from Stream: the
 	// shard's number ("3/") when there are several shards, and the
 	// partner's name ("erp:") for a partner other than the default, whose
@@ -196,7 +199,13 @@ func (x *Exporter) probe(ctx context.Context) {
 	defer cancel()
 	err := x.conn.Ping(pctx)
 	if err == nil && !x.schemaReady {
-		if err = EnsureSchemaWith(pctx, x.conn, x.cfg.Database, SchemaOptions{OldRowsPartner: x.cfg.OldRowsPartner}); err == nil {
+		sctx := pctx
+		if x.cfg.Cluster.Enabled() {
+			// Growing into a cluster copies an older table's rows onto the
+			// shards: longer than a probe, and resumed by day if stopped.
+			sctx = ctx
+		}
+		if err = EnsureSchemaWith(sctx, x.conn, x.cfg.Database, SchemaOptions{OldRowsPartner: x.cfg.OldRowsPartner, Cluster: x.cfg.Cluster}); err == nil {
 			x.schemaReady = true
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -47,6 +48,10 @@ type RetentionConfig struct {
 	// outlives a holder that stopped (5m), renewed after every drop.
 	LockKey string
 	LockTTL time.Duration
+	// Cluster, when enabled, is clickhouse.cluster: each table's days are
+	// dropped from its local table (<table>_local) on every server of the
+	// cluster (docs/operations.md, "Growing past one ClickHouse").
+	Cluster Cluster
 	// Instance names this process in the lease's value.
 	Instance string
 	// Now tells the time (time.Now); tests move a fake one.
@@ -162,22 +167,44 @@ func (r *Retainer) pass(ctx context.Context) (int, error) {
 	}
 	defer func() { _, _ = l.Release(context.WithoutCancel(ctx)) }()
 	cutoff := r.cfg.Now().Add(-r.cfg.Retention)
-	old, err := OldPartitions(ctx, r.conn, r.cfg.Database, r.cfg.Tables, cutoff)
-	if err != nil {
-		return 0, err
-	}
 	n := 0
-	for _, p := range old {
-		if ok, err := l.Renew(ctx); err != nil || !ok {
+	drop := func(conn driver.Conn, host string, tables []string) error {
+		old, err := OldPartitions(ctx, conn, r.cfg.Database, tables, cutoff)
+		if err != nil {
+			return err
+		}
+		for _, p := range old {
+			if ok, err := l.Renew(ctx); err != nil || !ok {
+				return ErrRetentionLeaseLost
+			}
+			if err := DropPartition(ctx, conn, r.cfg.Database, p); err != nil {
+				return err
+			}
+			n++
+			table := p.Table
+			if host != "" { // a shard's local table, counted under the name the questions read
+				table = strings.TrimSuffix(table, LocalSuffix)
+			}
+			r.m.dropped.WithLabelValues(table).Inc()
+			r.cfg.Logger.Info("attempt log: a day older than clickhouse.retention dropped", "table", p.Table, "server", host,
+				"day", p.Day.Format(time.DateOnly), "retention", r.cfg.Retention)
+		}
+		return nil
+	}
+	if !r.cfg.Cluster.Enabled() {
+		err = drop(r.conn, "", r.cfg.Tables)
+	} else {
+		local := make([]string, len(r.cfg.Tables))
+		for i, t := range r.cfg.Tables {
+			local[i] = t + LocalSuffix
+		}
+		err = forEachHost(ctx, r.conn, r.cfg.Cluster, func(host string, hc driver.Conn) error { return drop(hc, host, local) })
+	}
+	if err != nil {
+		if errors.Is(err, ErrRetentionLeaseLost) {
 			return n, ErrRetentionLeaseLost
 		}
-		if err := DropPartition(ctx, r.conn, r.cfg.Database, p); err != nil {
-			return n, err
-		}
-		n++
-		r.m.dropped.WithLabelValues(p.Table).Inc()
-		r.cfg.Logger.Info("attempt log: a day older than clickhouse.retention dropped", "table", p.Table,
-			"day", p.Day.Format(time.DateOnly), "retention", r.cfg.Retention)
+		return n, err
 	}
 	r.m.lastSuccess.Set(float64(r.cfg.Now().Unix()))
 	return n, nil

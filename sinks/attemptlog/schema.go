@@ -22,6 +22,11 @@ type SchemaOptions struct {
 	// without the column, are the single partner's of the old settings
 	// (sink.partner_name). [a-z0-9_-]{1,64}; DefaultPartner when empty.
 	OldRowsPartner string
+	// Cluster, when enabled, shards the attempt log over a ClickHouse
+	// cluster (cluster.go): local tables on every server, Distributed
+	// tables under the questions' names, and an attempts table of one
+	// server from before moved onto the shards (ensureCluster).
+	Cluster Cluster
 }
 
 // EnsureSchema is EnsureSchemaWith with DefaultPartner as the old rows'
@@ -58,16 +63,39 @@ func EnsureSchemaWith(ctx context.Context, conn driver.Conn, database string, o 
 	if err != nil {
 		return err
 	}
+	if o.Cluster.Enabled() {
+		return ensureCluster(ctx, conn, database, o)
+	}
+	if err := ensureAttempts(ctx, conn, database, Table, modern, o); err != nil {
+		return err
+	}
+	// After the columns: the view reads partner and ts_ms, which an older
+	// table gets only above.
+	return ensureDerived(ctx, conn, database)
+}
+
+// attemptsEngine is the attempts table's engine and keys (a shard's
+// attempts_local has the same).
+const attemptsEngine = "ENGINE = ReplacingMergeTree\nPARTITION BY toYYYYMMDD(ts)\nORDER BY (account, chain_id, row_id)"
+
+// ensureAttempts creates table (attempts, or a shard's attempts_local) when
+// missing and adds the columns it lacks.
+func ensureAttempts(ctx context.Context, conn driver.Conn, database, table string, modern bool, o SchemaOptions) error {
 	cols := make([]string, len(Columns))
 	for i, c := range Columns {
 		cols[i] = columnDDL(c, modern, o)
 	}
-	ddl := fmt.Sprintf("CREATE TABLE IF NOT EXISTS `%s`.`%s` (\n  %s\n) ENGINE = ReplacingMergeTree\nPARTITION BY toYYYYMMDD(ts)\nORDER BY (account, chain_id, row_id)",
-		database, Table, strings.Join(cols, ",\n  "))
+	ddl := fmt.Sprintf("CREATE TABLE IF NOT EXISTS `%s`.`%s` (\n  %s\n) %s",
+		database, table, strings.Join(cols, ",\n  "), attemptsEngine)
 	if err := conn.Exec(ctx, ddl); err != nil {
-		return fmt.Errorf("create table %s.%s: %w", database, Table, err)
+		return fmt.Errorf("create table %s.%s: %w", database, table, err)
 	}
-	have, err := existingColumns(ctx, conn, database)
+	return addColumns(ctx, conn, database, table, modern, o)
+}
+
+// addColumns adds to table the columns of Columns it lacks.
+func addColumns(ctx context.Context, conn driver.Conn, database, table string, modern bool, o SchemaOptions) error {
+	have, err := existingColumns(ctx, conn, database, table)
 	if err != nil {
 		return err
 	}
@@ -75,19 +103,17 @@ func EnsureSchemaWith(ctx context.Context, conn driver.Conn, database string, o 
 		if have[c.Name] {
 			continue
 		}
-		alter := fmt.Sprintf("ALTER TABLE `%s`.`%s` ADD COLUMN %s", database, Table, columnDDL(c, modern, o))
+		alter := fmt.Sprintf("ALTER TABLE `%s`.`%s` ADD COLUMN %s", database, table, columnDDL(c, modern, o))
 		if err := conn.Exec(ctx, alter); err != nil {
 			// Several exporters (one per partner and shard) start at once:
 			// another may have added it between the look and the ALTER.
-			if now, err2 := existingColumns(ctx, conn, database); err2 == nil && now[c.Name] {
+			if now, err2 := existingColumns(ctx, conn, database, table); err2 == nil && now[c.Name] {
 				continue
 			}
-			return fmt.Errorf("add column %s to %s.%s: %w", c.Name, database, Table, err)
+			return fmt.Errorf("add column %s to %s.%s: %w", c.Name, database, table, err)
 		}
 	}
-	// After the columns: the view reads partner and ts_ms, which an older
-	// table gets only above.
-	return ensureDerived(ctx, conn, database)
+	return nil
 }
 
 func columnDDL(c Column, modern bool, o SchemaOptions) string {
@@ -112,10 +138,10 @@ func modernServer(conn driver.Conn) (bool, error) {
 	return v.Version.Major > 19 || v.Version.Major == 19 && v.Version.Minor >= 11, nil
 }
 
-func existingColumns(ctx context.Context, conn driver.Conn, database string) (map[string]bool, error) {
-	rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", database, Table)
+func existingColumns(ctx context.Context, conn driver.Conn, database, table string) (map[string]bool, error) {
+	rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", database, table)
 	if err != nil {
-		return nil, fmt.Errorf("read %s.%s columns: %w", database, Table, err)
+		return nil, fmt.Errorf("read %s.%s columns: %w", database, table, err)
 	}
 	defer rows.Close()
 	have := map[string]bool{}
@@ -138,6 +164,11 @@ type Options struct {
 	// TLS, when set, is the TLS of the native protocol (the server's
 	// tcp_port_secure, usually 9440; docs/security.md, "Transport").
 	TLS *tls.Config
+	// Cluster is clickhouse.cluster: the remote_servers cluster the
+	// attempt log is sharded over, empty for one server. With it every
+	// insert runs with insert_distributed_sync = 1 and every SELECT with
+	// distributed_product_mode = 'local' (cluster.go, clusterconn.go).
+	Cluster string
 	// MaxOpenConns bounds the connections open at once
 	// (DefaultMaxOpenConns); a query or a batch waits DialTimeout (2s) at
 	// most for one.
@@ -149,7 +180,7 @@ const DefaultMaxOpenConns = 4
 
 // String never shows the password.
 func (o Options) String() string {
-	return fmt.Sprintf("{Addr:%s Database:%s Username:%s Password:%s TLS:%t}", o.Addr, o.Database, o.Username, redacted(o.Password), o.TLS != nil)
+	return fmt.Sprintf("{Addr:%s Database:%s Username:%s Password:%s TLS:%t Cluster:%s}", o.Addr, o.Database, o.Username, redacted(o.Password), o.TLS != nil, o.Cluster)
 }
 
 // GoString is String: %#v never shows the password either.
@@ -162,10 +193,30 @@ func redacted(secret string) string {
 	return "<redacted>"
 }
 
+// Sharding is the Cluster of o.Cluster: its Dial connects to a server of
+// the cluster as o says (one connection at most).
+func (o Options) Sharding() Cluster {
+	if o.Cluster == "" {
+		return Cluster{}
+	}
+	return Cluster{Name: o.Cluster, Dial: func(addr string) (driver.Conn, error) {
+		s := o
+		s.Addr, s.MaxOpenConns = addr, 1
+		return Open(s)
+	}}
+}
+
 // Open connects (lazily: the first query dials).
 func Open(o Options) (driver.Conn, error) {
 	if o.MaxOpenConns <= 0 {
 		o.MaxOpenConns = DefaultMaxOpenConns
+	}
+	if err := CheckCluster(o.Cluster); err != nil {
+		return nil, err
+	}
+	var settings clickhouse.Settings
+	if o.Cluster != "" {
+		settings = clickhouse.Settings(clusterSettings)
 	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        []string{o.Addr},
@@ -173,9 +224,13 @@ func Open(o Options) (driver.Conn, error) {
 		TLS:         o.TLS,
 		DialTimeout: 2 * time.Second, ReadTimeout: time.Minute,
 		MaxOpenConns: o.MaxOpenConns,
+		Settings:     settings,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse.addr %s: %w", o.Addr, err)
+	}
+	if o.Cluster != "" {
+		return clusterConn{conn}, nil
 	}
 	return conn, nil
 }
