@@ -131,7 +131,7 @@ func TestClusterRetentionDropsOldDaysOnEveryShard(t *testing.T) {
 		for a := range 16 {
 			id := fmt.Sprintf("%d-%d", i, a)
 			rows = append(rows, Row{"ts": strconv.FormatInt(ts.Unix(), 10), "event_id": id, "row_id": id, "chain_id": id,
-				"account": fmt.Sprint("acc", a), "step": "dead"})
+				"account": fmt.Sprint("acc", a), "step": "dead", "attempt": "1", "http_status": "422"}) // a row of every derived table
 		}
 	}
 	if err := Insert(ctx, f.conn, f.db, rows); err != nil {
@@ -149,7 +149,7 @@ func TestClusterRetentionDropsOldDaysOnEveryShard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Two old days, each of attempts_local and chain_ends_local, on both shards.
+	// Two old days, each of attempts_local and of each derived table, on both shards.
 	if want := 2 * (1 + len(DerivedTables)) * len(f.shards); n != want {
 		t.Errorf("dropped %d partitions, want %d", n, want)
 	}

@@ -62,7 +62,7 @@ func ensureCluster(ctx context.Context, conn driver.Conn, database string, o Sch
 				return err
 			}
 		}
-		if err := ensureDistributed(ctx, hc, database, c.Name, Table); err != nil {
+		if err := ensureDistributed(ctx, hc, database, c.Name, Table, ShardKey); err != nil {
 			return err
 		}
 		// A column added to attempts_local since the Distributed table was made.
@@ -70,7 +70,10 @@ func ensureCluster(ctx context.Context, conn driver.Conn, database string, o Sch
 			return err
 		}
 		for _, d := range DerivedTables {
-			if err := ensureDistributed(ctx, hc, database, c.Name, d.Table); err != nil {
+			// read only: the views fill each shard's local table from its
+			// own attempts_local, so no sharding key is needed (a derived
+			// table may have no account column)
+			if err := ensureDistributed(ctx, hc, database, c.Name, d.Table, ""); err != nil {
 				return err
 			}
 		}
@@ -85,8 +88,10 @@ func ensureCluster(ctx context.Context, conn driver.Conn, database string, o Sch
 }
 
 // ensureDistributed makes table a Distributed table over the shards'
-// <table>_local. A table of that name that is not Distributed is an error.
-func ensureDistributed(ctx context.Context, conn driver.Conn, database, cluster, table string) error {
+// <table>_local, rows inserted into it sent to a shard by key ("": a table
+// only read through it). A table of that name that is not Distributed is
+// an error.
+func ensureDistributed(ctx context.Context, conn driver.Conn, database, cluster, table, key string) error {
 	engine, err := tableEngine(ctx, conn, database, table)
 	if err != nil {
 		return err
@@ -98,8 +103,11 @@ func ensureDistributed(ctx context.Context, conn driver.Conn, database, cluster,
 	default:
 		return fmt.Errorf("%s.%s is a %s table where clickhouse.cluster needs a Distributed one; see docs/operations.md, \"Growing past one ClickHouse\"", database, table, engine)
 	}
-	q := fmt.Sprintf("CREATE TABLE IF NOT EXISTS `%[1]s`.`%[2]s` AS `%[1]s`.`%[2]s%[3]s` ENGINE = Distributed(`%[4]s`, `%[1]s`, `%[2]s%[3]s`, %[5]s)",
-		database, table, LocalSuffix, cluster, ShardKey)
+	if key != "" {
+		key = ", " + key
+	}
+	q := fmt.Sprintf("CREATE TABLE IF NOT EXISTS `%[1]s`.`%[2]s` AS `%[1]s`.`%[2]s%[3]s` ENGINE = Distributed(`%[4]s`, `%[1]s`, `%[2]s%[3]s`%[5]s)",
+		database, table, LocalSuffix, cluster, key)
 	if err := conn.Exec(ctx, q); err != nil {
 		return fmt.Errorf("create table %s.%s: %w", database, table, err)
 	}
