@@ -23,13 +23,14 @@ func Names() []string {
 }
 
 // tables are the tables the queries read, named streamsync.<table> in the
-// files: the attempt log, the last steps of its chains (chain_ends, filled
-// from attempts by a materialized view) and the dead-letter archive.
-var tables = []string{"attempts", "chain_ends", "dead_letters"}
+// files: the attempt log, the tables a materialized view derives from it
+// (chain_ends, chain_index, chain_children: sinks/attemptlog's
+// DerivedTables) and the dead-letter archive.
+var tables = []string{"attempts", "chain_ends", "chain_index", "chain_children", "dead_letters"}
 
 // Query returns a query's text as shipped, parameters at their inline
-// defaults (see params.go), with streamsync.attempts,
-// streamsync.chain_ends and streamsync.dead_letters pointing at database.
+// defaults (see params.go), with streamsync.<table> of each of tables
+// pointing at database.
 func Query(name, database string) (string, error) {
 	b, err := files.ReadFile(name + ".sql")
 	if err != nil {
