@@ -57,6 +57,40 @@ type ChainLister interface {
 	Chains(ctx context.Context, f attemptlog.ChainFilter) ([]attemptlog.Chain, bool, error)
 }
 
+// FamilyFinder finds a chain's family in the attempt log;
+// attemptlog.ChainSource implements it.
+type FamilyFinder interface {
+	Family(ctx context.Context, id, partner string) ([]attemptlog.Family, error)
+}
+
+// familyHandler answers GET /api/v1/chains/{id}[?partner=NAME] with
+// {"families":[…]}: the chain, the children that waited on it and all
+// their steps on one timeline, at each partner (none: an empty list); 503
+// when chains cannot find families (the attempt log is off).
+func familyHandler(chains ChainLister) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ff, ok := chains.(FamilyFinder)
+		if !ok {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the attempt log is off (clickhouse.addr is empty)"})
+			return
+		}
+		partner, err := partnerParam(r.URL.Query().Get("partner"))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		fams, err := ff.Family(r.Context(), r.PathValue("id"), partner)
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+			return
+		}
+		if fams == nil {
+			fams = []attemptlog.Family{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"families": fams})
+	}
+}
+
 // statusHandler answers GET /api/v1/status: the pipeline's counters, one
 // partner's with partner=NAME.
 func statusHandler(ops Operations) http.HandlerFunc {

@@ -33,6 +33,7 @@ import (
 //	POST    /api/v1/dead/replay        deadActHandler("replayed")
 //	POST    /api/v1/dead/drop          deadActHandler("dropped")
 //	GET     /api/v1/chains             chainsHandler
+//	GET     /api/v1/chains/{id}        familyHandler
 //	GET     /api/v1/series             Console.handleSeries
 //	GET     /api/v1/chain              Console.handleChain
 //	GET     /api/v1/reconcile/runs     reconcile.RunsHandler (with ClickHouse)
@@ -92,6 +93,7 @@ func NewAPI(ops Operations, chains ChainLister, logger *slog.Logger) http.Handle
 	mux.HandleFunc("GET /api/v1/status", statusHandler(ops))
 	mux.HandleFunc("GET /api/v1/dead", deadListHandler(ops))
 	mux.HandleFunc("GET /api/v1/chains", chainsHandler(chains))
+	mux.HandleFunc("GET /api/v1/chains/{id}", familyHandler(chains))
 	mux.HandleFunc("POST /api/v1/dead/replay", deadActHandler("replayed", ops.ReplayDead, logger))
 	mux.HandleFunc("POST /api/v1/dead/drop", deadActHandler("dropped", ops.DropDead, logger))
 	return mux

@@ -1,37 +1,90 @@
--- Which chains failed or are stuck, with every step of each?
+-- Which chains failed or are stuck, with every step of each, and how many children did each strand?
 -- Failed: the chain's last step is dead or invalid. Stuck: its last step is parked, released,
 -- retry_scheduled, prepared or confirmed and older than 5 minutes (@stuck_seconds). Only chains with a step in the last hour (@since); @account: one account's, '' for all; @partner: one partner's, '' for all.
 -- A chain is one partner's: the same event delivered to two partners makes two chains with the same chain_id.
--- How: the 1001 most recent candidates come from streamsync.chain_ends (each chain's latest step, kept by a
--- materialized view, a few rows per chain); the answer is decided from those chains' own rows in
--- streamsync.attempts, copies of a row (same row_id) counted once. A candidate whose chain moved on in a row
--- chain_ends has not merged yet is dropped there, so a page can hold fewer chains than the limit while older
--- ones match.
+-- stranded: the children of the chain's record at its partner (parent_entity/parent_key equal to its entity/key)
+-- still waiting (last step parked) or dead-lettered for their parent (last step dead, error 'parent …'), whose
+-- last step is at or after the chain's first.
+-- How: each chain's latest step is decided among its rows in streamsync.chain_ends (kept by a materialized view,
+-- a few rows per chain until they merge), so the 1001 most recent candidates are chains whose latest step there
+-- fails or waits, not rows a chain has since moved on from; the answer is then decided from those chains' own
+-- rows in streamsync.attempts, copies of a row (same row_id) counted once. The stranded children come from
+-- streamsync.chain_children (each child chain's latest step, by record), the candidates' records from
+-- streamsync.chain_index.
 SELECT
     partner,
     chain_id,
-    any(account) AS account,
-    any(entity) AS entity,
-    any(key) AS key,
-    argMax(step, (ts, ts_ms, row_id)) AS last_step,
-    max(ts) AS last_ts,
-    arraySort(groupArray((ts, ts_ms, step, attempt, http_status, error))) AS steps
+    account,
+    entity,
+    key,
+    last_step,
+    last_ts,
+    steps,
+    arrayCount((t, f) -> t >= f, kids, arrayResize(emptyArrayDateTime(), length(kids), first_ts)) AS stranded
 FROM (
-    SELECT partner, chain_id, account, entity, key, step, ts, ts_ms, row_id, attempt, http_status, error
-    FROM streamsync.attempts
-    PREWHERE chain_id IN (SELECT chain_id FROM streamsync.chain_ends
-        WHERE last_ts >= (now() - 3600)/*@since*/
-            AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
-            AND (''/*@account*/ = '' OR account = ''/*@account*/)
-            AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
-        ORDER BY last_ts DESC
-        LIMIT 1001)
-    WHERE (''/*@partner*/ = '' OR partner = ''/*@partner*/)
-    LIMIT 1 BY partner, account, chain_id, row_id
+    SELECT
+        partner,
+        chain_id,
+        any(account) AS account,
+        any(entity) AS entity,
+        any(key) AS key,
+        argMax(step, (ts, ts_ms, row_id)) AS last_step,
+        min(ts) AS first_ts,
+        max(ts) AS last_ts,
+        arraySort(groupArray((ts, ts_ms, step, attempt, http_status, error))) AS steps
+    FROM (
+        SELECT partner, chain_id, account, entity, key, step, ts, ts_ms, row_id, attempt, http_status, error
+        FROM streamsync.attempts
+        PREWHERE chain_id IN (SELECT chain_id FROM (
+            SELECT partner, account, chain_id, argMax(last_step, ver) AS end_step, max(last_ts) AS end_ts
+            FROM streamsync.chain_ends
+            WHERE last_ts >= (now() - 3600)/*@since*/
+                AND (''/*@account*/ = '' OR account = ''/*@account*/)
+                AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
+                AND chain_id IN (SELECT chain_id FROM streamsync.chain_ends
+                    WHERE last_ts >= (now() - 3600)/*@since*/
+                        AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
+                        AND (''/*@account*/ = '' OR account = ''/*@account*/)
+                        AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))
+            GROUP BY partner, account, chain_id
+            HAVING end_step IN ('dead', 'invalid') OR (end_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND end_ts < now() - 300/*@stuck_seconds*/)
+            ORDER BY end_ts DESC
+            LIMIT 1001))
+        WHERE (''/*@partner*/ = '' OR partner = ''/*@partner*/)
+        LIMIT 1 BY partner, account, chain_id, row_id
+    )
+    GROUP BY partner, chain_id
+    HAVING last_ts >= (now() - 3600)/*@since*/
+        AND (last_step IN ('dead', 'invalid')
+            OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
+    ORDER BY last_ts DESC
+    LIMIT 1001
 )
-GROUP BY partner, chain_id
-HAVING last_ts >= (now() - 3600)/*@since*/
-    AND (last_step IN ('dead', 'invalid')
-        OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
+ANY LEFT JOIN (
+    SELECT partner, parent_entity AS entity, parent_key AS key, groupArray(child_ts) AS kids
+    FROM (
+        SELECT partner, parent_entity, parent_key, argMax(last_step, ver) AS child_step, argMax(last_error, ver) AS child_error, max(last_ts) AS child_ts
+        FROM streamsync.chain_children
+        WHERE (partner, parent_entity, parent_key) IN (SELECT partner, entity, key FROM streamsync.chain_index
+            WHERE chain_id IN (SELECT chain_id FROM (
+                SELECT partner, account, chain_id, argMax(last_step, ver) AS end_step, max(last_ts) AS end_ts
+                FROM streamsync.chain_ends
+                WHERE last_ts >= (now() - 3600)/*@since*/
+                    AND (''/*@account*/ = '' OR account = ''/*@account*/)
+                    AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
+                    AND chain_id IN (SELECT chain_id FROM streamsync.chain_ends
+                        WHERE last_ts >= (now() - 3600)/*@since*/
+                            AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
+                            AND (''/*@account*/ = '' OR account = ''/*@account*/)
+                            AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))
+                GROUP BY partner, account, chain_id
+                HAVING end_step IN ('dead', 'invalid') OR (end_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND end_ts < now() - 300/*@stuck_seconds*/)
+                ORDER BY end_ts DESC
+                LIMIT 1001)))
+        GROUP BY partner, parent_entity, parent_key, account, chain_id
+        HAVING child_step = 'parked' OR (child_step = 'dead' AND child_error LIKE 'parent %')
+    )
+    GROUP BY partner, entity, key
+) USING (partner, entity, key)
 ORDER BY last_ts DESC
 LIMIT 1000

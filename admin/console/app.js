@@ -131,7 +131,7 @@ $('#partner').addEventListener('change', () => {
 
 // ---- routing --------------------------------------------------------------
 
-const pages = { overview: loadOverview, dead: loadDead, chains: loadChains, reconcile: loadReconcile };
+const pages = { overview: loadOverview, dead: loadDead, chains: loadChains, chain: loadFamily, reconcile: loadReconcile };
 let current = '';
 
 function route() {
@@ -392,13 +392,41 @@ async function failedChains() {
     const last = c.steps[c.steps.length - 1] || {};
     return `<tr data-id="${esc(c.chain_id)}" data-partner="${esc(c.partner)}"><td class="mono"><a href="${esc(href('chains', { event_id: c.chain_id }))}">${esc(c.chain_id)}</a></td>
       <td>${esc(c.partner)}</td><td>${esc(c.account)}</td><td class="mono">${record(c.entity, c.key)}</td><td>${badge(c.last_step)}</td>
-      <td>${esc((c.last_ts || '').replace('T', ' ').replace('Z', ''))}</td><td class="num">${c.steps_total || c.steps.length}</td><td class="err">${esc(last.error)}</td>
+      <td>${esc((c.last_ts || '').replace('T', ' ').replace('Z', ''))}</td><td class="num">${c.steps_total || c.steps.length}</td><td class="num stranded"><a class="family" href="${esc(familyHref(c.chain_id, c.partner))}" title="the chain's family: its children and their steps">${c.stranded || 0}</a></td><td class="err">${esc(last.error)}</td>
       <td>${c.last_step === 'dead' || c.last_step === 'invalid' ? `<button type="button" class="replay-chain" data-id="${esc(c.chain_id)}" data-partner="${esc(c.partner)}">Replay</button>` : ''}</td></tr>`;
   }).join('');
   $('#chain-results').dataset.partner = partner;
   $('#chain-results').innerHTML = `<h2>Failed and stuck chains, last hour${partner ? ', partner ' + esc(partner) : ''}</h2>${truncatedNote(d, 'failed and stuck chains')}
-    <table class="grid" id="failed"><thead><tr><th>chain</th><th>partner</th><th>account</th><th>record</th><th>last step</th><th>at (UTC)</th><th class="num">steps</th><th>last error</th><th></th></tr></thead>
-    <tbody>${rows || '<tr><td colspan="9" class="empty">None: every chain of the last hour ended well or is still moving.</td></tr>'}</tbody></table>`;
+    <table class="grid" id="failed"><thead><tr><th>chain</th><th>partner</th><th>account</th><th>record</th><th>last step</th><th>at (UTC)</th><th class="num">steps</th><th class="num" title="children still waiting or dead-lettered for it">stranded</th><th>last error</th><th></th></tr></thead>
+    <tbody>${rows || '<tr><td colspan="10" class="empty">None: every chain of the last hour ended well or is still moving.</td></tr>'}</tbody></table>`;
+}
+
+// ---- a chain's family -----------------------------------------------------
+
+// familyHref is the page of one chain at its partner.
+function familyHref(id, who) {
+  const q = new URLSearchParams({ id });
+  if (who) q.set('partner', who);
+  return '#chain?' + q;
+}
+
+async function loadFamily(params) {
+  const id = (params && params.get('id')) || '';
+  if (!id) { $('#family').innerHTML = '<p class="empty">Pick a chain from the failed and stuck chains.</p>'; return; }
+  const d = await api('/api/v1/chains/' + encodeURIComponent(id) + '?' + withPartner(new URLSearchParams()));
+  $('#family').innerHTML = `<h2>Family of chain <span class="mono">${esc(id)}</span></h2>` + (d.families.map((f) => {
+    const kids = f.children.map((c) => `<li data-child="${esc(c.chain_id)}"><span class="mono">${esc(c.chain_id)}</span> <span class="mono">${record(c.entity, c.key)}</span> ${badge(c.last_step)}</li>`).join('');
+    const rows = f.timeline.map((s) => `<tr class="${s.role}" data-chain="${esc(s.chain_id)}">
+      <td>${esc(s.ts.replace('T', ' ').replace('Z', ''))}</td><td>${s.role === 'parent' ? 'parent' : 'child'} <span class="mono">${esc(s.chain_id)}</span></td>
+      <td class="mono">${record(s.entity, s.key)}</td><td>${badge(s.step)}</td><td class="num">${s.attempt}</td><td class="num">${s.http_status || ''}</td><td class="err">${esc(s.error)}</td></tr>`).join('');
+    return `<div class="chain family" data-partner="${esc(f.partner)}">
+      <div class="head"><strong class="mono">${esc(f.parent.chain_id)}</strong><span class="partner">partner ${esc(f.partner)}</span><span>account ${esc(f.parent.account)}</span>
+        <span class="mono">${record(f.parent.entity, f.parent.key)}</span>${badge(f.parent.last_step)}</div>
+      <p>${f.children.length ? f.children.length + ' child' + (f.children.length > 1 ? 'ren' : '') + ' waited on it:' : 'No child waited on it.'}</p><ul class="children">${kids}</ul>
+      ${f.truncated ? '<p class="hint">Only part of a large family is shown.</p>' : ''}
+      <table class="grid timeline"><thead><tr><th>time (UTC)</th><th>whose</th><th>record</th><th>step</th><th class="num">attempt</th><th class="num">HTTP</th><th>error</th></tr></thead>
+      <tbody>${rows}</tbody></table></div>`;
+  }).join('') || '<p class="empty">No such chain in the attempt log.</p>');
 }
 
 $('#chain-search').addEventListener('submit', (ev) => {

@@ -15,6 +15,7 @@ func chainsFlags(fs *pflag.FlagSet) {
 	fs.String("partner", "", "only this partner's chains (default every partner's, each named)")
 	fs.Duration("since", time.Hour, "chains with a step in this past window")
 	fs.Duration("stuck", 5*time.Minute, "a chain waiting (parked, retrying) longer than this is stuck")
+	fs.String("id", "", "one chain's family instead: the chain (its first event's id), the children that waited on it, all their steps on one timeline")
 }
 
 // runChains is `streamsync chains`: failed and stuck chains with every step.
@@ -32,11 +33,15 @@ func runChains(ctx context.Context, e *env) error {
 	}
 	since, _ := e.fs.GetDuration("since")
 	stuck, _ := e.fs.GetDuration("stuck")
+	id, _ := e.fs.GetString("id")
 	conn, err := openAttemptLog(ctx, ch, e.cfg.Sink.PartnerName)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	if id != "" {
+		return printFamily(ctx, e, conn, id, partner)
+	}
 	chains, truncated, err := attemptlog.Chains(ctx, conn, ch.Database, attemptlog.ChainFilter{Account: account, Partner: partner, Since: time.Now().Add(-since), Stuck: stuck})
 	if err != nil {
 		return fmt.Errorf("clickhouse.addr %s: %w", ch.Addr, err)
@@ -52,10 +57,10 @@ func runChains(ctx context.Context, e *env) error {
 		fmt.Fprintf(tw, "no failed or stuck chains in the last %s\n", since)
 		return tw.Flush()
 	}
-	fmt.Fprintln(tw, "CHAIN\tPARTNER\tACCOUNT\tENTITY/KEY\tLAST STEP AT (UTC)")
+	fmt.Fprintln(tw, "CHAIN\tPARTNER\tACCOUNT\tENTITY/KEY\tLAST STEP AT (UTC)\tSTRANDED")
 	fmt.Fprintln(tw, "  TIME (UTC)\tSTEP\tATTEMPT\tHTTP\tERROR")
 	for _, c := range chains {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s\t%s at %s\n", c.ChainID, c.Partner, c.Account, c.Entity, c.Key, c.LastStep, c.LastTS.UTC().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s\t%s at %s\t%d\n", c.ChainID, c.Partner, c.Account, c.Entity, c.Key, c.LastStep, c.LastTS.UTC().Format(time.DateTime), c.Stranded)
 		for _, s := range c.Steps {
 			status := ""
 			if s.HTTPStatus > 0 {

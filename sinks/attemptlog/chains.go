@@ -61,6 +61,11 @@ type Chain struct {
 	// StepsTotal is how many steps the chain has when Steps holds only its
 	// last MaxChainSteps (Chains only); 0 when Steps holds them all.
 	StepsTotal int `json:"steps_total,omitempty"`
+	// Stranded is how many children of the chain's record at its partner
+	// still wait (last step parked) or were dead-lettered for their parent
+	// (last step dead, error "parent …"), their last step at or after the
+	// chain's first (Chains only; sql/failed_chains.sql).
+	Stranded int `json:"stranded"`
 }
 
 // Chains runs sql/failed_chains.sql, at most f.Limit chains (the most
@@ -87,7 +92,7 @@ func Chains(ctx context.Context, conn driver.Conn, database string, f ChainFilte
 	if i < 0 {
 		return nil, false, errors.New("sql/failed_chains.sql: no LIMIT at its end")
 	}
-	q = fmt.Sprintf("SELECT partner, chain_id, account, entity, key, last_step, last_ts, arraySlice(steps, -%[2]d), length(steps)\nFROM (\n%[1]s\n)\nORDER BY last_ts DESC\nLIMIT %[3]d",
+	q = fmt.Sprintf("SELECT partner, chain_id, account, entity, key, last_step, last_ts, arraySlice(steps, -%[2]d), length(steps), stranded\nFROM (\n%[1]s\n)\nORDER BY last_ts DESC\nLIMIT %[3]d",
 		body[:i], MaxChainSteps, f.Limit+1)
 	rows, err := conn.Query(ctx, q, clickhouse.Named("since", f.Since.UTC()), clickhouse.Named("account", f.Account), clickhouse.Named("partner", f.Partner),
 		clickhouse.Named("stuck_seconds", uint32(f.Stuck.Seconds())))
@@ -100,9 +105,11 @@ func Chains(ctx context.Context, conn driver.Conn, database string, f ChainFilte
 		var c Chain
 		var steps [][]any
 		var total uint64
-		if err := rows.Scan(&c.Partner, &c.ChainID, &c.Account, &c.Entity, &c.Key, &c.LastStep, &c.LastTS, &steps, &total); err != nil {
+		var stranded uint32
+		if err := rows.Scan(&c.Partner, &c.ChainID, &c.Account, &c.Entity, &c.Key, &c.LastStep, &c.LastTS, &steps, &total, &stranded); err != nil {
 			return nil, false, fmt.Errorf("failed chains: %w", err)
 		}
+		c.Stranded = int(stranded)
 		if int(total) > len(steps) {
 			c.StepsTotal = int(total)
 		}

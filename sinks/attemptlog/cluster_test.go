@@ -131,7 +131,7 @@ func TestClusterRetentionDropsOldDaysOnEveryShard(t *testing.T) {
 		for a := range 16 {
 			id := fmt.Sprintf("%d-%d", i, a)
 			rows = append(rows, Row{"ts": strconv.FormatInt(ts.Unix(), 10), "event_id": id, "row_id": id, "chain_id": id,
-				"account": fmt.Sprint("acc", a), "step": "dead", "attempt": "1", "http_status": "422"}) // a row of every derived table
+				"account": fmt.Sprint("acc", a), "step": "dead", "attempt": "1", "http_status": "422", "parent_entity": "main", "parent_key": "p"}) // a row of every derived table
 		}
 	}
 	if err := Insert(ctx, f.conn, f.db, rows); err != nil {
