@@ -9,8 +9,8 @@
 -- a few rows per chain until they merge), so the 1001 most recent candidates are chains whose latest step there
 -- fails or waits, not rows a chain has since moved on from; the answer is then decided from those chains' own
 -- rows in streamsync.attempts, copies of a row (same row_id) counted once. The stranded children come from
--- streamsync.chain_children (each child chain's latest step, by record), the candidates' records from
--- streamsync.chain_index.
+-- streamsync.chain_children (each child chain's latest step, by record), for the records of every chain with a
+-- failing or waiting row in chain_ends: more than the page's, which the join leaves out.
 SELECT
     partner,
     chain_id,
@@ -65,22 +65,11 @@ ANY LEFT JOIN (
     FROM (
         SELECT partner, parent_entity, parent_key, argMax(last_step, ver) AS child_step, argMax(last_error, ver) AS child_error, max(last_ts) AS child_ts
         FROM streamsync.chain_children
-        WHERE (partner, parent_entity, parent_key) IN (SELECT partner, entity, key FROM streamsync.chain_index
-            WHERE chain_id IN (SELECT chain_id FROM (
-                SELECT partner, account, chain_id, argMax(last_step, ver) AS end_step, max(last_ts) AS end_ts
-                FROM streamsync.chain_ends
-                WHERE last_ts >= (now() - 3600)/*@since*/
-                    AND (''/*@account*/ = '' OR account = ''/*@account*/)
-                    AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
-                    AND chain_id IN (SELECT chain_id FROM streamsync.chain_ends
-                        WHERE last_ts >= (now() - 3600)/*@since*/
-                            AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
-                            AND (''/*@account*/ = '' OR account = ''/*@account*/)
-                            AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))
-                GROUP BY partner, account, chain_id
-                HAVING end_step IN ('dead', 'invalid') OR (end_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND end_ts < now() - 300/*@stuck_seconds*/)
-                ORDER BY end_ts DESC
-                LIMIT 1001)))
+        WHERE (partner, parent_entity, parent_key) IN (SELECT partner, entity, key FROM streamsync.chain_ends
+            WHERE last_ts >= (now() - 3600)/*@since*/
+                AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
+                AND (''/*@account*/ = '' OR account = ''/*@account*/)
+                AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))
         GROUP BY partner, parent_entity, parent_key, account, chain_id
         HAVING child_step = 'parked' OR (child_step = 'dead' AND child_error LIKE 'parent %')
     )

@@ -32,7 +32,7 @@ const chainEndsSteps = "('dead', 'invalid', 'parked', 'released', 'retry_schedul
 // per chain of each inserted block, its latest step in that block, so a
 // bulk load, whose chains' rows come together, adds about one row per
 // chain before any merge.
-const chainEndsSelect = "SELECT partner, account, chain_id, argMax(ts, " + chainEndsVer + ") AS last_ts, argMax(step, " + chainEndsVer + ") AS last_step, max(" + chainEndsVer + ") AS ver\nFROM `%s`.`%s`%s\nGROUP BY partner, account, chain_id"
+const chainEndsSelect = "SELECT partner, account, chain_id, argMax(ts, " + chainEndsVer + ") AS last_ts, argMax(step, " + chainEndsVer + ") AS last_step, max(" + chainEndsVer + ") AS ver, any(entity) AS entity, any(key) AS key\nFROM `%s`.`%s`%s\nGROUP BY partner, account, chain_id"
 
 // chainEndsVer orders a chain's rows: by (ts, ts_ms), a failure or wait
 // above another step of the same millisecond. Written out in each aggregate
@@ -43,7 +43,7 @@ const chainEndsVer = "((toUInt64(ts) * 1000 + ts_ms) * 2 + (step IN " + chainEnd
 var chainEnds = Derived{
 	Table: ChainEndsTable,
 	View:  ChainEndsView,
-	Body:  "(\n  partner String,\n  account String,\n  chain_id String,\n  last_ts DateTime('UTC'),\n  last_step String,\n  ver UInt64\n) ENGINE = ReplacingMergeTree(ver)\nPARTITION BY toYYYYMMDD(last_ts)\nORDER BY (partner, account, chain_id)",
+	Body:  "(\n  partner String,\n  account String,\n  chain_id String,\n  last_ts DateTime('UTC'),\n  last_step String,\n  ver UInt64,\n  entity String,\n  key String\n) ENGINE = ReplacingMergeTree(ver)\nPARTITION BY toYYYYMMDD(last_ts)\nORDER BY (partner, account, chain_id)",
 	Select: func(db, src, where string) string {
 		return fmt.Sprintf(chainEndsSelect, db, src, where)
 	},
