@@ -10,7 +10,8 @@
 -- fails or waits, not rows a chain has since moved on from; the answer is then decided from those chains' own
 -- rows in streamsync.attempts, copies of a row (same row_id) counted once. The stranded children come from
 -- streamsync.chain_children (each child chain's latest step, by record), for the records of every chain with a
--- failing or waiting row in chain_ends: more than the page's, which the join leaves out.
+-- failing or waiting row in chain_ends (by key alone: 18.16 compares a tuple IN row by row), more than the
+-- page's, which the join by (partner, entity, key) leaves out.
 SELECT
     partner,
     chain_id,
@@ -65,7 +66,7 @@ ANY LEFT JOIN (
     FROM (
         SELECT partner, parent_entity, parent_key, argMax(last_step, ver) AS child_step, argMax(last_error, ver) AS child_error, max(last_ts) AS child_ts
         FROM streamsync.chain_children
-        WHERE (partner, parent_entity, parent_key) IN (SELECT partner, entity, key FROM streamsync.chain_ends
+        WHERE parent_key IN (SELECT key FROM streamsync.chain_ends
             WHERE last_ts >= (now() - 3600)/*@since*/
                 AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
                 AND (''/*@account*/ = '' OR account = ''/*@account*/)
