@@ -131,6 +131,7 @@ type Exporter struct {
 	own         bool   // still reading this consumer's own pending rows
 	after       string // position within them
 	lastClaim   time.Time
+	claims      streams.ClaimCursor // where the next claim pass starts (docs/reliability.md, "Claiming")
 }
 
 // NewExporter builds an Exporter; it does not close rdb or conn.
@@ -246,7 +247,11 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 	case time.Since(x.lastClaim) > x.cfg.ClaimMinIdle/2:
 		x.lastClaim = time.Now()
 		var gone []string
-		msgs, _, gone, err = streams.AutoClaim(ctx, x.rdb, x.cfg.Stream, x.cfg.Group, x.cfg.Consumer, x.cfg.ClaimMinIdle, "0-0", n)
+		var next string
+		msgs, next, gone, err = streams.AutoClaim(ctx, x.rdb, x.cfg.Stream, x.cfg.Group, x.cfg.Consumer, x.cfg.ClaimMinIdle, x.claims.Start(), n)
+		if err == nil {
+			x.claims.Advance(next)
+		}
 		if len(gone) > 0 {
 			// Deleted from the attempts stream while pending (an XTRIM or
 			// XDEL by hand): Redis dropped them from the pending list.
@@ -261,6 +266,7 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 		// eviction): made again; rows appended from now on are exported.
 		x.log.Warn("the attempts stream or its consumer group was gone; created again", "stream", x.cfg.Stream, "group", x.cfg.Group)
 		x.own, x.after = false, "0"
+		x.claims.Reset()
 		return
 	}
 	if err != nil {
