@@ -8,12 +8,17 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/internal/streams"
 )
 
 // Defaults of TrimConfig.
 const (
 	DefaultKeepAcked = time.Minute
 	DefaultTrimEvery = 5 * time.Second
+	// DefaultForgetIdle is how long a consumer that owns nothing pending
+	// stays in its group after its last read (docs/reliability.md,
+	// "Consumers").
+	DefaultForgetIdle = time.Hour
 )
 
 // TrimConfig configures a Trimmer.
@@ -26,14 +31,23 @@ type TrimConfig struct {
 	// group has acked it.
 	KeepAcked time.Duration
 	// Every is how often the stream is trimmed (5s).
-	Every  time.Duration
-	Clock  Clock
-	Logger *slog.Logger
+	Every time.Duration
+	// ForgetIdle: consumers of any group of the stream that own no pending
+	// entry and have not read or claimed for this long are deleted
+	// (DefaultForgetIdle); Keep names consumers never deleted (this
+	// process').
+	ForgetIdle time.Duration
+	Keep       []string
+	Clock      Clock
+	Logger     *slog.Logger
 }
 
 func (c *TrimConfig) setDefaults() {
 	if c.Every <= 0 {
 		c.Every = DefaultTrimEvery
+	}
+	if c.ForgetIdle <= 0 {
+		c.ForgetIdle = DefaultForgetIdle
 	}
 	if c.Clock == nil {
 		c.Clock = WallClock
@@ -74,7 +88,7 @@ func NewTrimmer(cfg TrimConfig, rdb redis.UniversalClient) (*Trimmer, error) {
 	return &Trimmer{cfg: cfg, rdb: rdb}, nil
 }
 
-// Run trims every Every until ctx ends.
+// Run trims every Every, and forgets idle consumers, until ctx ends.
 func (t *Trimmer) Run(ctx context.Context) {
 	tick := time.NewTicker(t.cfg.Every)
 	defer tick.Stop()
@@ -83,6 +97,9 @@ func (t *Trimmer) Run(ctx context.Context) {
 			t.cfg.Logger.Error("trimming the events stream failed; trying again", "stream", t.cfg.Stream, "err", err)
 		} else if n > 0 {
 			t.cfg.Logger.Debug("events stream trimmed", "stream", t.cfg.Stream, "removed", n)
+		}
+		if _, err := t.ForgetConsumers(ctx); err != nil && ctx.Err() == nil {
+			t.cfg.Logger.Warn("deleting idle consumers failed; trying again", "stream", t.cfg.Stream, "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -102,4 +119,19 @@ func (t *Trimmer) Trim(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// ForgetConsumers deletes the consumers of the stream's groups that own
+// nothing pending and have been idle ForgetIdle — those of processes that
+// stopped or were replaced, which would otherwise pile up in XINFO
+// CONSUMERS — and logs each. A consumer that owns pending entries is kept
+// however long it has been idle: its entries are claimed by a live
+// consumer, and once none is left it goes too.
+func (t *Trimmer) ForgetConsumers(ctx context.Context) ([]streams.Forgotten, error) {
+	gone, err := streams.ForgetConsumers(ctx, t.rdb, t.cfg.Stream, t.cfg.ForgetIdle, t.cfg.Keep...)
+	for _, f := range gone {
+		t.cfg.Logger.Info("idle consumer with nothing pending deleted", "stream", t.cfg.Stream, "group", f.Group,
+			"consumer", f.Consumer, "idle", f.Idle.Round(time.Second))
+	}
+	return gone, err
 }

@@ -20,7 +20,7 @@ import (
 func newHousekeeping(p *runProcess) (component, error) {
 	var trimmers []*pipeline.Trimmer
 	for _, k := range p.shards {
-		t, err := pipeline.NewTrimmer(pipeline.TrimConfig{Stream: k.Events, KeepAcked: p.cfg.Stream.KeepAcked, Logger: p.log}, p.rdb)
+		t, err := pipeline.NewTrimmer(pipeline.TrimConfig{Stream: k.Events, KeepAcked: p.cfg.Stream.KeepAcked, Keep: []string{p.consumer}, Logger: p.log}, p.rdb)
 		if err != nil {
 			return nil, err
 		}

@@ -22,6 +22,9 @@ const (
 	DefaultFlushInterval = time.Second
 	DefaultRetryEvery    = time.Second
 	DefaultClaimMinIdle  = time.Minute
+	// DefaultForgetIdle is how long an exporter's consumer that owns no
+	// pending row stays in the group after its last read.
+	DefaultForgetIdle = time.Hour
 )
 
 // ExporterConfig configures the Exporter.
@@ -251,6 +254,7 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 		msgs, next, gone, err = streams.AutoClaim(ctx, x.rdb, x.cfg.Stream, x.cfg.Group, x.cfg.Consumer, x.cfg.ClaimMinIdle, x.claims.Start(), n)
 		if err == nil {
 			x.claims.Advance(next)
+			x.forgetConsumers(ctx)
 		}
 		if len(gone) > 0 {
 			// Deleted from the attempts stream while pending (an XTRIM or
@@ -303,6 +307,19 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 	}
 	if len(bad) > 0 {
 		x.ackDelete(ctx, bad)
+	}
+}
+
+// forgetConsumers deletes the exporters' consumers of processes gone for
+// DefaultForgetIdle that own no pending row (docs/reliability.md,
+// "Consumers"); one that owns some stays until its rows are claimed.
+func (x *Exporter) forgetConsumers(ctx context.Context) {
+	gone, err := streams.ForgetConsumers(ctx, x.rdb, x.cfg.Stream, DefaultForgetIdle, x.cfg.Consumer)
+	if err != nil && ctx.Err() == nil {
+		x.log.Warn("deleting idle exporter consumers failed", "stream", x.cfg.Stream, "err", err)
+	}
+	for _, f := range gone {
+		x.log.Info("idle consumer with nothing pending deleted", "stream", x.cfg.Stream, "group", f.Group, "consumer", f.Consumer, "idle", f.Idle.Round(time.Second))
 	}
 }
 
