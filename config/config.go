@@ -82,6 +82,11 @@ type StreamConfig struct {
 	KeepAcked time.Duration `koanf:"keep_acked"`
 	// Shards is how many shards the accounts are spread over (docs/scaling.md).
 	Shards int `koanf:"shards"`
+	// MaxLenHard is the hard bound on each events stream's length, in
+	// entries: past it the oldest entries are trimmed even when a consumer
+	// group has not read or acked them (docs/reliability.md, "A consumer
+	// group nobody reads"). 0: no bound.
+	MaxLenHard int64 `koanf:"max_len_hard"`
 }
 
 // SinkConfig describes the partner API.

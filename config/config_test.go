@@ -41,7 +41,7 @@ func TestDefaultsMatchContract(t *testing.T) {
 	}
 	want := Config{
 		Redis:      RedisConfig{Addr: "127.0.0.1:6379", Addrs: []string{}},
-		Stream:     StreamConfig{Events: "streamsync:events", Group: "streamsync", Batch: 256, MaxInFlight: 1024, Dead: "streamsync:dead", Delayed: "streamsync:delayed", Retry: "streamsync:retry", KeepAcked: time.Minute, Shards: 1},
+		Stream:     StreamConfig{Events: "streamsync:events", Group: "streamsync", Batch: 256, MaxInFlight: 1024, Dead: "streamsync:dead", Delayed: "streamsync:delayed", Retry: "streamsync:retry", KeepAcked: time.Minute, Shards: 1, MaxLenHard: 5_000_000},
 		Sink:       SinkConfig{PartnerName: "partner", Timeout: 10 * time.Second},
 		Retry:      RetryConfig{Initial: time.Second, Max: 5 * time.Minute, MaxAttempts: 15},
 		Event:      EventConfig{MaxBytes: 1048576},

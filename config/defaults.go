@@ -30,6 +30,7 @@ var defaults = map[string]any{
 	"stream.retry":         "streamsync:retry",
 	"stream.keep_acked":    time.Minute,
 	"stream.shards":        1,
+	"stream.max_len_hard":  5_000_000,
 
 	"sink.partner_name":  "partner",
 	"sink.profile":       "",

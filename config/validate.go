@@ -75,6 +75,7 @@ func (c Config) Validate(sections ...string) error {
 		v.check(s.MaxInFlight >= 1, "stream.max_in_flight", fmt.Sprintf("must be 1 or more, is %d", s.MaxInFlight))
 		v.check(s.KeepAcked >= 0, "stream.keep_acked", fmt.Sprintf("must be 0 or more, is %s", s.KeepAcked))
 		v.check(s.Shards >= 1 && s.Shards <= 1024, "stream.shards", fmt.Sprintf("must be 1 to 1024, is %d", s.Shards))
+		v.check(s.MaxLenHard == 0 || s.MaxLenHard >= 10000, "stream.max_len_hard", fmt.Sprintf("must be 0 (no bound) or at least 10000 entries, is %d", s.MaxLenHard))
 	}
 	if want(SectionSink) {
 		s := c.Sink

@@ -15,12 +15,18 @@ import (
 
 // newHousekeeping is what runs beside the pipeline until the process is
 // told to stop: the summary line, the trimming of acked entries older than
-// stream.keep_acked from every events stream, and the report of the
-// partner's state (breaker, credentials) that `streamsync status` shows.
+// stream.keep_acked from every events stream (and of any entry past
+// stream.max_len_hard), the deletion of idle consumers with nothing
+// pending, the WARN about consumer groups no configured partner reads,
+// and the report of the partner's state (breaker, credentials) that
+// `streamsync status` shows.
 func newHousekeeping(p *runProcess) (component, error) {
 	var trimmers []*pipeline.Trimmer
+	known := knownGroups(partnerPlans(p.cfg, p.shards))
+	tm := pipeline.NewTrimMetrics(p.reg)
 	for _, k := range p.shards {
-		t, err := pipeline.NewTrimmer(pipeline.TrimConfig{Stream: k.Events, KeepAcked: p.cfg.Stream.KeepAcked, Logger: p.log}, p.rdb)
+		t, err := pipeline.NewTrimmer(pipeline.TrimConfig{Stream: k.Events, KeepAcked: p.cfg.Stream.KeepAcked, Keep: []string{p.consumer},
+			MaxLen: p.cfg.Stream.MaxLenHard, Known: known, Metrics: tm, Logger: p.log}, p.rdb)
 		if err != nil {
 			return nil, err
 		}
@@ -42,6 +48,9 @@ func newHousekeeping(p *runProcess) (component, error) {
 		for _, t := range trimmers {
 			wg.Go(func() { t.Run(ctx) })
 		}
+		wg.Go(func() {
+			warnStrayGroups(ctx, p.log, p.rdb, p.shards, p.cfg.Stream.Group, known, p.cfg.Stream.MaxLenHard, strayWarnEvery)
+		})
 		wg.Wait()
 	}}, nil
 }

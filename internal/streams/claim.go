@@ -60,3 +60,31 @@ func ParseAutoClaim(answer any) ([]redis.XMessage, string, []string, error) {
 	}
 	return msgs, next, deleted, nil
 }
+
+// ClaimCursor is where the next XAUTOCLAIM pass over one group's pending
+// list of one stream starts: the id the last pass answered, so that passes
+// walk the whole list in turn instead of starting at 0-0 each time (entries
+// claimed at the front that stay pending — a busy account, a slow call —
+// would otherwise be claimed again and again while those behind them
+// starve). It wraps to 0-0 only when XAUTOCLAIM answers 0-0 (the list's
+// end). The zero value starts at 0-0; not safe for concurrent use.
+type ClaimCursor struct {
+	next string
+}
+
+// Start is the start id of the next pass.
+func (c *ClaimCursor) Start() string {
+	if c.next == "" {
+		return "0-0"
+	}
+	return c.next
+}
+
+// Advance takes the next start id XAUTOCLAIM answered; "" (an answer
+// without one) and "0-0" start the next pass at the list's front.
+func (c *ClaimCursor) Advance(next string) {
+	c.next = next
+}
+
+// Reset starts the next pass at the list's front.
+func (c *ClaimCursor) Reset() { c.next = "" }

@@ -322,6 +322,8 @@ func (sc *scheduler) reader(ctx context.Context) {
 	s, cfg, stream := sc.s, sc.s.cfg, sc.stream
 	own, after := cfg.Gate == nil, "0"
 	let, takeover, cursor := false, false, "0-0"
+	// claims walk the pending list pass by pass (docs/reliability.md, "Claiming")
+	var claims streams.ClaimCursor
 	for {
 		var req readReq
 		select {
@@ -364,7 +366,11 @@ func (sc *scheduler) reader(ctx context.Context) {
 				takeover = next != "0-0" && next != ""
 			}
 		case req.claim:
-			msgs, _, gone, err = autoClaim(ctx, s.rdb, stream, cfg.Group, cfg.Consumer, cfg.ClaimMinIdle, "0-0", req.n, cfg.Vanished)
+			var next string
+			msgs, next, gone, err = autoClaim(ctx, s.rdb, stream, cfg.Group, cfg.Consumer, cfg.ClaimMinIdle, claims.Start(), req.n, cfg.Vanished)
+			if err == nil {
+				claims.Advance(next)
+			}
 			if len(msgs) > 0 {
 				s.log.Info("claimed entries left pending by other consumers", "stream", stream, "count", len(msgs))
 			}
@@ -399,6 +405,7 @@ func (sc *scheduler) reader(ctx context.Context) {
 			// made again, and read again at once.
 			s.log.Warn("the stream or its consumer group was gone; created again", "stream", stream, "group", cfg.Group)
 			own, after, err = false, "0", nil
+			claims.Reset()
 		} else if err != nil && ctx.Err() == nil {
 			s.log.Error("reading the stream failed; trying again", "stream", stream, "err", err)
 			select {

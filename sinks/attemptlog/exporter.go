@@ -22,6 +22,9 @@ const (
 	DefaultFlushInterval = time.Second
 	DefaultRetryEvery    = time.Second
 	DefaultClaimMinIdle  = time.Minute
+	// DefaultForgetIdle is how long an exporter's consumer that owns no
+	// pending row stays in the group after its last read.
+	DefaultForgetIdle = time.Hour
 )
 
 // ExporterConfig configures the Exporter.
@@ -131,6 +134,7 @@ type Exporter struct {
 	own         bool   // still reading this consumer's own pending rows
 	after       string // position within them
 	lastClaim   time.Time
+	claims      streams.ClaimCursor // where the next claim pass starts (docs/reliability.md, "Claiming")
 }
 
 // NewExporter builds an Exporter; it does not close rdb or conn.
@@ -246,7 +250,12 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 	case time.Since(x.lastClaim) > x.cfg.ClaimMinIdle/2:
 		x.lastClaim = time.Now()
 		var gone []string
-		msgs, _, gone, err = streams.AutoClaim(ctx, x.rdb, x.cfg.Stream, x.cfg.Group, x.cfg.Consumer, x.cfg.ClaimMinIdle, "0-0", n)
+		var next string
+		msgs, next, gone, err = streams.AutoClaim(ctx, x.rdb, x.cfg.Stream, x.cfg.Group, x.cfg.Consumer, x.cfg.ClaimMinIdle, x.claims.Start(), n)
+		if err == nil {
+			x.claims.Advance(next)
+			x.forgetConsumers(ctx)
+		}
 		if len(gone) > 0 {
 			// Deleted from the attempts stream while pending (an XTRIM or
 			// XDEL by hand): Redis dropped them from the pending list.
@@ -261,6 +270,7 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 		// eviction): made again; rows appended from now on are exported.
 		x.log.Warn("the attempts stream or its consumer group was gone; created again", "stream", x.cfg.Stream, "group", x.cfg.Group)
 		x.own, x.after = false, "0"
+		x.claims.Reset()
 		return
 	}
 	if err != nil {
@@ -297,6 +307,19 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 	}
 	if len(bad) > 0 {
 		x.ackDelete(ctx, bad)
+	}
+}
+
+// forgetConsumers deletes the exporters' consumers of processes gone for
+// DefaultForgetIdle that own no pending row (docs/reliability.md,
+// "Consumers"); one that owns some stays until its rows are claimed.
+func (x *Exporter) forgetConsumers(ctx context.Context) {
+	gone, err := streams.ForgetConsumers(ctx, x.rdb, x.cfg.Stream, DefaultForgetIdle, x.cfg.Consumer)
+	if err != nil && ctx.Err() == nil {
+		x.log.Warn("deleting idle exporter consumers failed", "stream", x.cfg.Stream, "err", err)
+	}
+	for _, f := range gone {
+		x.log.Info("idle consumer with nothing pending deleted", "stream", x.cfg.Stream, "group", f.Group, "consumer", f.Consumer, "idle", f.Idle.Round(time.Second))
 	}
 }
 

@@ -1,0 +1,5 @@
+// Package cutproxy is a TCP proxy for tests that cuts connections between
+// a client and a real server: all of them at once, or one at the moment a
+// reply is about to reach the client, after the server has done the work
+// the client asked for.
+package cutproxy
