@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/config"
+	"github.com/streamsync/streamsync/ingest"
 	"github.com/streamsync/streamsync/internal/layout"
 )
 
@@ -147,4 +148,11 @@ func withRedisHint(err error, c config.RedisConfig) error {
 			"with redis.addrs empty (or one address) and redis.cluster: false", err)
 	}
 	return err
+}
+
+// replicasOf is redis.wait_replicas and redis.wait_timeout, for the writes
+// a producer is told are stored (docs/reliability.md, "Waiting for
+// replicas").
+func replicasOf(c config.RedisConfig) ingest.Replicas {
+	return ingest.Replicas{N: c.WaitReplicas, Timeout: c.WaitTimeout}
 }
