@@ -92,6 +92,10 @@ BENCH_CLUSTER_FLAGS ?=
 bench-cluster: up-cluster ## 1 → 3 streamsync processes and 1 → 12 shards on the Redis Cluster: events/s and CPU per event (BENCH_CLUSTER_FLAGS=-cluster.rows=…)
 	$(TEST_ENV) && $(GO) test -tags measure -count=1 -timeout 60m -run '^TestMeasureClusterScale$$' -v ./cmd/streamsync $(BENCH_CLUSTER_FLAGS)
 
+.PHONY: bench-wait
+bench-wait: up-sentinel ## ingest latency with redis.wait_replicas 0 and 1 side by side, on the test Sentinel (docs/benchmarks.md)
+	$(TEST_ENV) && $(GO) test -tags measure -count=1 -timeout 10m -run '^TestMeasureWaitReplicas$$' -v ./cmd/streamsync $(BENCH_WAIT_FLAGS)
+
 .PHONY: bench-partners
 BENCH_PARTNERS_FLAGS ?=
 bench-partners: up ## two partners, 1,000 events/s on the ingest for 90 s, one partner down for 60 s: the other's latency and events/s beside runs with both up (BENCH_PARTNERS_FLAGS=-partners.runs=…)
