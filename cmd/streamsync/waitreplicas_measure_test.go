@@ -97,4 +97,3 @@ func TestMeasureWaitReplicas(t *testing.T) {
 	}
 	t.Log(b.String())
 }
-
