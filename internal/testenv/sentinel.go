@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -150,9 +151,10 @@ func (s *SentinelSet) Failover(tb testing.TB) string {
 	return now
 }
 
-// StopReplica stops the replica's process (SIGSTOP) until the test ends
-// (SIGCONT), so that it acknowledges nothing, and returns its address.
-func (s *SentinelSet) StopReplica(tb testing.TB) string {
+// StopReplica stops the replica's process (SIGSTOP), so that it
+// acknowledges nothing, until resume is called or the test ends (SIGCONT);
+// it returns the replica's address and pid.
+func (s *SentinelSet) StopReplica(tb testing.TB) (replica string, resume func()) {
 	tb.Helper()
 	addr := s.ReplicaAddr(tb)
 	n := s.node(addr)
@@ -173,10 +175,14 @@ func (s *SentinelSet) StopReplica(tb testing.TB) string {
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		tb.Fatalf("stop the replica %s (pid %d): %v", addr, pid, err)
 	}
-	tb.Cleanup(func() {
-		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-			tb.Errorf("continue the replica %s (pid %d): %v", addr, pid, err)
-		}
-	})
-	return fmt.Sprintf("%s (pid %d)", addr, pid)
+	var once sync.Once
+	resume = func() {
+		once.Do(func() {
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				tb.Errorf("continue the replica %s (pid %d): %v", addr, pid, err)
+			}
+		})
+	}
+	tb.Cleanup(resume)
+	return fmt.Sprintf("%s (pid %d)", addr, pid), resume
 }
