@@ -7,12 +7,12 @@ FUZZTIME ?= 200000x
 INFRA := scripts/infra.sh
 TEST_ENV = eval "$$($(INFRA) env)"
 
-.PHONY: run test test-short fuzz up down status build lint bench loadtest loadtest-backlog loadtest-k6 clean bench-reconcile up-cluster down-cluster up-chcluster down-chcluster
+.PHONY: run test test-short fuzz up down status build lint bench loadtest loadtest-backlog loadtest-k6 clean bench-reconcile up-cluster down-cluster up-chcluster down-chcluster up-sentinel down-sentinel
 
 run: build ## Redis, ClickHouse, partnersim and the pipeline in the foreground; Ctrl-C stops all
 	scripts/run.sh
 
-test: up up-cluster up-chcluster ## every test, against the project's own Redis and ClickHouse, race detector on, fuzzing briefly
+test: up up-cluster up-chcluster up-sentinel ## every test, against the project's own Redis and ClickHouse, race detector on, fuzzing briefly
 	$(INFRA) up chromium
 	@echo "make test: building every package with the race detector, then testing them; a line per package as it ends (several minutes on a cold cache)"
 	$(TEST_ENV) && $(GO) test -race -count=1 -timeout 25m ./...
@@ -45,6 +45,12 @@ up-chcluster: ## start two more ClickHouse servers on 19020 and 19030, the two s
 
 down-chcluster: ## stop them
 	$(INFRA) down chcluster
+
+up-sentinel: ## start a Redis primary and replica on 16400-16401 with three sentinels on 26400-26402 (failover tests)
+	$(INFRA) up sentinel
+
+down-sentinel: ## stop them
+	$(INFRA) down sentinel
 
 status:
 	$(INFRA) status
@@ -85,6 +91,10 @@ bench-backfill: build up ## live traffic alone, then with a backfill of 1,000,00
 BENCH_CLUSTER_FLAGS ?=
 bench-cluster: up-cluster ## 1 → 3 streamsync processes and 1 → 12 shards on the Redis Cluster: events/s and CPU per event (BENCH_CLUSTER_FLAGS=-cluster.rows=…)
 	$(TEST_ENV) && $(GO) test -tags measure -count=1 -timeout 60m -run '^TestMeasureClusterScale$$' -v ./cmd/streamsync $(BENCH_CLUSTER_FLAGS)
+
+.PHONY: bench-wait
+bench-wait: up-sentinel ## ingest latency with redis.wait_replicas 0 and 1 side by side, on the test Sentinel (docs/benchmarks.md)
+	$(TEST_ENV) && $(GO) test -tags measure -count=1 -timeout 10m -run '^TestMeasureWaitReplicas$$' -v ./cmd/streamsync $(BENCH_WAIT_FLAGS)
 
 .PHONY: bench-partners
 BENCH_PARTNERS_FLAGS ?=

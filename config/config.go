@@ -49,7 +49,24 @@ type RedisConfig struct {
 	// Cluster, means a Redis Cluster, and Addr is then not used.
 	Addrs   []string `koanf:"addrs"`
 	Cluster bool     `koanf:"cluster"`
+	// SentinelMaster is the name of the master a Redis Sentinel watches
+	// (docs/reliability.md, "Redis Sentinel"); when set, Addrs lists the
+	// sentinels (not a Cluster) and every client follows the master they name.
+	SentinelMaster string `koanf:"sentinel_master"`
+	// SentinelUsername and SentinelPassword are the sentinels' own AUTH,
+	// when they have one (the Redis servers take Username and Password).
+	SentinelUsername string `koanf:"sentinel_username"`
+	SentinelPassword string `koanf:"sentinel_password"`
+	// WaitReplicas is how many replicas must have a write acknowledged to a
+	// producer (WAIT; docs/reliability.md, "Waiting for replicas"); 0 waits
+	// for none. WaitTimeout bounds that wait.
+	WaitReplicas int           `koanf:"wait_replicas"`
+	WaitTimeout  time.Duration `koanf:"wait_timeout"`
 }
+
+// IsSentinel reports whether the settings name a Redis watched by
+// sentinels (redis.sentinel_master).
+func (r RedisConfig) IsSentinel() bool { return r.SentinelMaster != "" }
 
 // TLSFiles are the PEM files of the Redis connection's TLS.
 func (r RedisConfig) TLSFiles() TLSFiles {
@@ -57,7 +74,9 @@ func (r RedisConfig) TLSFiles() TLSFiles {
 }
 
 // IsCluster reports whether the settings name a Redis Cluster.
-func (r RedisConfig) IsCluster() bool { return r.Cluster || len(r.Addrs) > 1 }
+func (r RedisConfig) IsCluster() bool {
+	return r.Cluster || (len(r.Addrs) > 1 && !r.IsSentinel())
+}
 
 // Nodes are the addresses to connect to: Addrs when set, else Addr.
 func (r RedisConfig) Nodes() []string {

@@ -40,7 +40,7 @@ func TestDefaultsMatchContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Redis:      RedisConfig{Addr: "127.0.0.1:6379", Addrs: []string{}},
+		Redis:      RedisConfig{Addr: "127.0.0.1:6379", Addrs: []string{}, WaitTimeout: time.Second},
 		Stream:     StreamConfig{Events: "streamsync:events", Group: "streamsync", Batch: 256, MaxInFlight: 1024, Dead: "streamsync:dead", Delayed: "streamsync:delayed", Retry: "streamsync:retry", KeepAcked: time.Minute, Shards: 1, MaxLenHard: 5_000_000},
 		Sink:       SinkConfig{PartnerName: "partner", Timeout: 10 * time.Second},
 		Retry:      RetryConfig{Initial: time.Second, Max: 5 * time.Minute, MaxAttempts: 15},
@@ -161,6 +161,12 @@ func TestValidate(t *testing.T) {
 		{"redis addr missing", func(c *Config) { c.Redis.Addr = "" }, "redis.addr"},
 		{"redis addr no port", func(c *Config) { c.Redis.Addr = "localhost" }, "redis.addr"},
 		{"redis db negative", func(c *Config) { c.Redis.DB = -1 }, "redis.db"},
+		{"sentinel without sentinels", func(c *Config) { c.Redis.SentinelMaster = "m" }, "redis.addrs"},
+		{"sentinel with a cluster", func(c *Config) {
+			c.Redis.SentinelMaster, c.Redis.Addrs, c.Redis.Cluster = "m", []string{"127.0.0.1:26379"}, true
+		}, "redis.sentinel_master"},
+		{"wait replicas negative", func(c *Config) { c.Redis.WaitReplicas = -1 }, "redis.wait_replicas"},
+		{"wait replicas without a timeout", func(c *Config) { c.Redis.WaitReplicas, c.Redis.WaitTimeout = 1, 0 }, "redis.wait_timeout"},
 		{"events empty", func(c *Config) { c.Stream.Events = "" }, "stream.events"},
 		{"group empty", func(c *Config) { c.Stream.Group = "" }, "stream.group"},
 		{"events same as dead", func(c *Config) { c.Stream.Dead = c.Stream.Events }, "stream.events"},
@@ -239,6 +245,22 @@ func TestClickHouseRetention(t *testing.T) {
 		if err := c.Validate(); err != nil {
 			t.Errorf("%s: %v", tt.env, err)
 		}
+	}
+}
+
+// redis.sentinel_master makes redis.addrs the sentinels: three of them are
+// not a Cluster, and redis.db may be set (docs/reliability.md).
+func TestSentinelAddrsAreNotACluster(t *testing.T) {
+	c, err := Load(nil, []string{"STREAMSYNC_SINK__BASE_URL=http://127.0.0.1:8081", "STREAMSYNC_REDIS__SENTINEL_MASTER=mymaster",
+		"STREAMSYNC_REDIS__ADDRS=10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379", "STREAMSYNC_REDIS__DB=2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Redis.IsSentinel() || c.Redis.IsCluster() || len(c.Redis.Nodes()) != 3 {
+		t.Fatalf("sentinel %v, cluster %v, nodes %v; want sentinel, not a cluster, three nodes", c.Redis.IsSentinel(), c.Redis.IsCluster(), c.Redis.Nodes())
 	}
 }
 

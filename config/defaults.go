@@ -20,6 +20,12 @@ var defaults = map[string]any{
 	"redis.tls_cert_file": "",
 	"redis.tls_key_file":  "",
 
+	"redis.sentinel_master":   "",
+	"redis.sentinel_username": "",
+	"redis.sentinel_password": "",
+	"redis.wait_replicas":     0,
+	"redis.wait_timeout":      "1s",
+
 	"stream.events":        "streamsync:events",
 	"stream.group":         "streamsync",
 	"stream.consumer":      "",

@@ -79,6 +79,7 @@ func (c RedisConfig) redacted() any {
 	type plain RedisConfig
 	p := plain(c)
 	p.Password = mask(p.Password)
+	p.SentinelPassword = mask(p.SentinelPassword)
 	return p
 }
 

@@ -60,6 +60,13 @@ func (c Config) Validate(sections ...string) error {
 		}
 		v.check(!c.Redis.IsCluster() || c.Redis.DB == 0, "redis.db", "must be 0 on a Redis Cluster (redis.addrs, redis.cluster)")
 		v.tlsFiles("redis", c.Redis.TLSFiles())
+		if c.Redis.IsSentinel() {
+			v.check(!c.Redis.Cluster, "redis.sentinel_master", "cannot be used with redis.cluster: a Sentinel watches one Redis, not a Cluster")
+			v.check(len(c.Redis.Addrs) > 0, "redis.addrs", "must list the sentinels (host:port) when redis.sentinel_master is set")
+		}
+		v.check(c.Redis.WaitReplicas >= 0, "redis.wait_replicas", fmt.Sprintf("must be 0 or more, is %d", c.Redis.WaitReplicas))
+		v.check(c.Redis.WaitReplicas == 0 || c.Redis.WaitTimeout > 0, "redis.wait_timeout",
+			fmt.Sprintf("must be more than 0 when redis.wait_replicas is set, is %s", c.Redis.WaitTimeout))
 	}
 	if want(SectionStream) {
 		s := c.Stream

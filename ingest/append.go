@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/redisretry"
 )
 
 // Parse validates ingest JSON objects (docs/events.md: the stream's field
@@ -63,12 +64,22 @@ func Append(ctx context.Context, rdb redis.UniversalClient, stream string, event
 // the copies already appended are skipped as duplicates (docs/events.md: a
 // repeated id is stale).
 func AppendRouted(ctx context.Context, rdb redis.UniversalClient, route func(account string) string, events []event.Event) error {
-	return appendRouted(ctx, rdb, route, events, nil)
+	return appendRouted(ctx, rdb, route, events, nil, Replicas{})
+}
+
+// AppendReplicated is AppendRouted that returns only once rep.N replicas
+// have every stream's events too (WAIT; docs/reliability.md), else an error
+// wrapping ErrNotReplicated. A transient error (a failover under way:
+// READONLY, a reset connection …) is tried again with backoff first
+// (internal/redisretry); the copies of a retried call are skipped as
+// duplicates.
+func AppendReplicated(ctx context.Context, rdb redis.UniversalClient, route func(account string) string, events []event.Event, rep Replicas) error {
+	return appendRouted(ctx, rdb, route, events, nil, rep)
 }
 
 // appendRouted is AppendRouted with extra fields (name, value, …) added to
-// every entry.
-func appendRouted(ctx context.Context, rdb redis.UniversalClient, route func(account string) string, events []event.Event, extra []any) error {
+// every entry, waiting for rep.
+func appendRouted(ctx context.Context, rdb redis.UniversalClient, route func(account string) string, events []event.Event, extra []any, rep Replicas) error {
 	var order []string
 	byStream := map[string][]event.Event{}
 	for _, e := range events {
@@ -80,14 +91,16 @@ func appendRouted(ctx context.Context, rdb redis.UniversalClient, route func(acc
 	}
 	for _, st := range order {
 		batch := byStream[st]
-		pipe := rdb.TxPipeline()
-		if len(batch) == 1 {
-			pipe = rdb.Pipeline() // a single XADD is atomic by itself
-		}
-		for _, e := range batch {
-			pipe.XAdd(ctx, &redis.XAddArgs{Stream: st, Values: append(e.Fields(), extra...)})
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
+		err := redisretry.Do(ctx, func(ctx context.Context) error {
+			// a single XADD is atomic by itself; more go in one MULTI
+			return rep.exec(ctx, rdb, st, len(batch) > 1, func(pipe redis.Pipeliner) error {
+				for _, e := range batch {
+					pipe.XAdd(ctx, &redis.XAddArgs{Stream: st, Values: append(e.Fields(), extra...)})
+				}
+				return nil
+			})
+		})
+		if err != nil {
 			return fmt.Errorf("append %d events to %s: %w", len(batch), st, err)
 		}
 	}

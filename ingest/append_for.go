@@ -17,5 +17,5 @@ func AppendRoutedFor(ctx context.Context, rdb redis.UniversalClient, route func(
 	if partner == "" {
 		return AppendRouted(ctx, rdb, route, events)
 	}
-	return appendRouted(ctx, rdb, route, events, []any{handlers.MetaFor, partner})
+	return appendRouted(ctx, rdb, route, events, []any{handlers.MetaFor, partner}, Replicas{})
 }

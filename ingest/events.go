@@ -95,8 +95,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusAccepted, map[string]int{"prepared": len(events)})
 		return
 	}
-	if err := appendRouted(r.Context(), s.rdb, s.stream, events, extra); err != nil {
+	if err := appendRouted(r.Context(), s.rdb, s.stream, events, extra, s.cfg.Replicas); err != nil {
 		s.cfg.Logger.Error("ingest: append failed", "count", len(events), "producer", producer, "err", err)
+		if errors.Is(err, ErrNotReplicated) {
+			w.Header().Set("Retry-After", "1") // resend: the copy is skipped as a duplicate
+		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []Rejected{{Index: -1, Reason: "events not appended: " + err.Error()}}})
 		return
 	}

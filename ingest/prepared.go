@@ -11,6 +11,7 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/internal/redisretry"
 )
 
 // Prepared keeps prepared events (docs/producers.md) in Redis: Prepare stores
@@ -23,6 +24,7 @@ type Prepared struct {
 	timeout  time.Duration
 	instance string
 	rows     bool
+	replicas Replicas // a prepare's 202 and a confirm's 200 wait for them
 }
 
 // Release actions.
@@ -76,7 +78,17 @@ func splitPreparedField(field string) (producer, id string) {
 // none (one MULTI). A producer's entries carry ProducerField. Preparing an
 // id again replaces that producer's event and restarts its clock.
 func (p *Prepared) Prepare(ctx context.Context, events []event.Event, producer string, now time.Time) error {
-	pipe := p.rdb.TxPipeline()
+	err := redisretry.Do(ctx, func(ctx context.Context) error {
+		return p.replicas.exec(ctx, p.rdb, p.keys.Prepared, true, func(pipe redis.Pipeliner) error { return p.prepare(ctx, pipe, events, producer, now) })
+	})
+	if err != nil {
+		return fmt.Errorf("prepare %d events: %w", len(events), err)
+	}
+	return nil
+}
+
+// prepare queues the writes of Prepare on pipe.
+func (p *Prepared) prepare(ctx context.Context, pipe redis.Pipeliner, events []event.Event, producer string, now time.Time) error {
 	due := float64(now.Add(p.timeout).UnixMilli())
 	for _, e := range events {
 		f := append(e.Fields(), producerFields(producer)...)
@@ -97,9 +109,6 @@ func (p *Prepared) Prepare(ctx context.Context, events []event.Event, producer s
 				Values: layout.RowFields(preparedSource(field), e, handlers.Outcome{Step: handlers.StepPrepared}, now, p.instance)})
 		}
 		pipe.HIncrBy(ctx, p.keys.Steps, string(handlers.StepPrepared), 1)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("prepare %d events: %w", len(events), err)
 	}
 	return nil
 }
@@ -146,15 +155,38 @@ const releaseChunk = 100
 // ReleaseMany is Release for many event ids of producer (empty: none),
 // pipelined a chunk at a time; it returns how many were released and the
 // ids that were not prepared by that producer (another producer's are left
-// as they are).
-func (p *Prepared) ReleaseMany(ctx context.Context, ids []string, action, producer string, now time.Time) (int, []string, error) {
-	if err := layout.LoadReleasePrepared(ctx, p.rdb); err != nil {
+// as they are). With redis.wait_replicas the releases and their WAIT share
+// one connection; fewer replicas in time is an error wrapping
+// ErrNotReplicated (the releases stand: a confirm sent again names them
+// unknown).
+func (p *Prepared) ReleaseMany(ctx context.Context, ids []string, action, producer string, now time.Time) (released int, unknown []string, err error) {
+	if p.replicas.N <= 0 {
+		return p.releaseMany(ctx, p.rdb, ids, action, producer, now)
+	}
+	err = p.replicas.onConn(ctx, p.rdb, p.keys.Prepared, func(c *redis.Conn) error {
+		var err error
+		released, unknown, err = p.releaseMany(ctx, c, ids, action, producer, now)
+		return err
+	})
+	return released, unknown, err
+}
+
+// releaser is a Redis client or one of its connections: scripts run whole,
+// and pipelines.
+type releaser interface {
+	redis.Scripter
+	Pipeline() redis.Pipeliner
+}
+
+// releaseMany is ReleaseMany through rdb.
+func (p *Prepared) releaseMany(ctx context.Context, rdb releaser, ids []string, action, producer string, now time.Time) (int, []string, error) {
+	if err := layout.LoadReleasePrepared(ctx, rdb); err != nil {
 		return 0, nil, fmt.Errorf("%s prepared events: %w", action, err)
 	}
 	released, unknown := 0, []string{}
 	for start := 0; start < len(ids); start += releaseChunk {
 		chunk := ids[start:min(start+releaseChunk, len(ids))]
-		pipe := p.rdb.Pipeline()
+		pipe := rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(chunk))
 		for i, id := range chunk {
 			cmds[i] = layout.ReleasePreparedIn(ctx, pipe, p.keys, p.release(PreparedField(producer, id), action, "", now))
@@ -163,7 +195,8 @@ func (p *Prepared) ReleaseMany(ctx context.Context, ids []string, action, produc
 		for i, c := range cmds {
 			n, err := c.Int()
 			if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-				ok, rerr := p.Release(ctx, PreparedField(producer, chunk[i]), action, "", now) // the script was flushed meanwhile
+				// the script was flushed meanwhile: send it whole
+				ok, rerr := layout.ReleasePrepared(ctx, rdb, p.keys, p.release(PreparedField(producer, chunk[i]), action, "", now))
 				n, err = 0, rerr
 				if ok {
 					n = 1

@@ -37,6 +37,10 @@ type Config struct {
 	// PartnerNames are the partners' names (sink.partner_name): origins a
 	// producer may not send, like reconcile and backfill.
 	PartnerNames []string
+	// Replicas is redis.wait_replicas and redis.wait_timeout: a 202 (and a
+	// confirm's 200) only once that many replicas have the events, 503
+	// otherwise (docs/reliability.md, "Waiting for replicas").
+	Replicas Replicas
 	// HTTP bounds the server's connections and their timeouts; zero fields
 	// take httpserve's defaults.
 	HTTP httpserve.Limits
@@ -144,7 +148,7 @@ func New(cfg Config, rdb redis.UniversalClient) (*Server, error) {
 		if cfg.Keys.Events != cfg.Stream {
 			return nil, errors.New("ingest: keys.events must be the stream")
 		}
-		s.prepared = &Prepared{rdb: rdb, keys: cfg.Keys, timeout: cfg.PrepareTimeout, instance: cfg.Instance, rows: cfg.AttemptLog}
+		s.prepared = &Prepared{rdb: rdb, keys: cfg.Keys, timeout: cfg.PrepareTimeout, instance: cfg.Instance, rows: cfg.AttemptLog, replicas: cfg.Replicas}
 		s.checker = &checker{store: s.prepared, url: cfg.CheckURL, maxAttempts: cfg.CheckMaxAttempts, initial: cfg.CheckInitial,
 			max: cfg.CheckMax, client: checkClient(cfg.CheckTimeout), now: cfg.Now, log: cfg.Logger}
 		s.mux.HandleFunc("POST /v1/events/confirm", s.handleRelease(ActionConfirm, "confirmed"))

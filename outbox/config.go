@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/ingest"
 	"github.com/streamsync/streamsync/internal/layout"
 )
 
@@ -37,6 +38,10 @@ type Config struct {
 	// (docs/scaling.md, layout.Shards.Stream); relayed events go there instead
 	// of Keys.Events.
 	Route func(account string) string
+	// Replicas is redis.wait_replicas and redis.wait_timeout: a batch's rows
+	// are deleted only once that many replicas have its events; fewer in
+	// time keep the rows for the next pass (docs/reliability.md).
+	Replicas ingest.Replicas
 	// Limits are the event limits of docs/events.md (event.max_bytes).
 	Limits event.Limits
 	// Instance fills the attempt log's instance column; AttemptLog turns

@@ -164,7 +164,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	}
 	slices.SortFunc(rejected, func(a, b ingest.Rejected) int { return a.Index - b.Index })
 	// Redis first: the rows go only once Redis has their events.
-	if err := ingest.AppendRouted(ctx, r.rdb, r.route, events); err != nil {
+	if err := ingest.AppendReplicated(ctx, r.rdb, r.route, events, r.cfg.Replicas); err != nil {
 		return 0, fmt.Errorf("outbox: rows %d..%d: %w", ids[0], ids[len(ids)-1], err)
 	}
 	for _, rj := range rejected {

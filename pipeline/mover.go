@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/internal/redisretry"
 )
 
 // moveLimit is how many members one layout.MoveDue call moves at most.
@@ -53,7 +54,11 @@ func (m *mover) run(ctx context.Context) {
 			if _, next, err = m.moveDue(ctx); err != nil {
 				next = -1
 				if ctx.Err() == nil {
-					m.log.Error("moving due events failed; trying again", "zset", m.zset, "err", err)
+					level := slog.LevelError
+					if redisretry.Transient(err) {
+						level = slog.LevelWarn // a failover or a reshard under way: it passes
+					}
+					m.log.Log(ctx, level, "moving due events failed; trying again", "zset", m.zset, "err", err)
 				}
 			}
 			looked = time.Now()

@@ -2,8 +2,8 @@
 # Starts and stops the project's own Redis and ClickHouse on private loopback
 # ports, with their data under .run/ at the project root.
 #
-#   scripts/infra.sh up [redis|clickhouse|postgres|cluster|chcluster]   start (installs Debian packages when missing); idempotent
-#   scripts/infra.sh down [redis|clickhouse|postgres|cluster|chcluster]   stop exactly the processes this script started
+#   scripts/infra.sh up [redis|clickhouse|postgres|cluster|chcluster|sentinel]   start (installs Debian packages when missing); idempotent
+#   scripts/infra.sh down [redis|clickhouse|postgres|cluster|chcluster|sentinel]   stop exactly the processes this script started
 #   scripts/infra.sh status                    say what runs
 #   scripts/infra.sh env                       print the export lines tests, the demo and the CLI read
 #
@@ -17,6 +17,10 @@
 # STREAMSYNC_DEV_CH_CLUSTER_PORTS (19020,19030; HTTP on PORT+1), data in .run/chcluster/PORT, each with a
 # remote_servers naming both as the two unreplicated shards of the cluster `streamsync_test` (no ZooKeeper);
 # the attempt log's clickhouse.cluster tests shard over it. The ClickHouse on 19000 is left as it is.
+# Redis Sentinel (`up sentinel`, not part of `up`): a primary and one replica on STREAMSYNC_DEV_SENTINEL_REDIS_PORTS
+# (16400,16401) and three sentinels on STREAMSYNC_DEV_SENTINEL_PORTS (26400,26401,26402) watching the master
+# streamsync-test (quorum 2, down after 1 s), data in .run/sentinel/PORT. Tests fail it over (SENTINEL
+# FAILOVER), so either server may be the primary; ask a sentinel which.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +33,9 @@ pg_port=${STREAMSYNC_DEV_POSTGRES_PORT:-15432}
 cluster_ports=${STREAMSYNC_DEV_CLUSTER_PORTS:-17001,17002,17003}
 chcluster_ports=${STREAMSYNC_DEV_CH_CLUSTER_PORTS:-19020,19030}
 chcluster_name=streamsync_test
+sentinel_redis_ports=${STREAMSYNC_DEV_SENTINEL_REDIS_PORTS:-16400,16401}
+sentinel_ports=${STREAMSYNC_DEV_SENTINEL_PORTS:-26400,26401,26402}
+sentinel_master=streamsync-test
 export PATH="$PATH:/usr/sbin:/sbin"
 
 say() { printf 'infra: %s\n' "$*" >&2; }
@@ -373,12 +380,97 @@ chcluster_answers() {
   done
 }
 
+# sentinel_up: a primary, its replica and three sentinels. Each server has a config file of its own, which
+# Redis and the sentinels rewrite as the roles change, so that a restart keeps the roles a failover gave.
+sentinel_up() {
+  local dir="$run/sentinel" port ports sports first d
+  IFS=, read -r -a ports <<<"$sentinel_redis_ports"
+  IFS=, read -r -a sports <<<"$sentinel_ports"
+  first=${ports[0]}
+  ensure redis-server redis-server
+  ensure redis-cli redis-tools
+  mkdir -p "$dir"
+  exec 7>"$dir/lock"
+  flock -w "$wait_s" 7 || die "another infra.sh holds $dir/lock"
+  if ! sentinel_running && sentinel_answers; then
+    say "reusing the sentinels already answering on ${sentinel_ports}"
+    return 0
+  fi
+  for port in "${ports[@]}"; do
+    d="$dir/$port"
+    mkdir -p "$d"
+    alive "$d/redis.pid" redis-server && continue
+    port_busy "$port" && die "port $port is taken; set STREAMSYNC_DEV_SENTINEL_REDIS_PORTS"
+    if [ ! -s "$d/redis.conf" ]; then
+      {
+        echo "port $port"; echo "bind 127.0.0.1"; echo "dir $d"; echo 'save ""'; echo "appendonly no"
+        echo "pidfile $d/redis.pid"; echo "logfile $d/redis.log"; echo "daemonize yes"
+        echo "repl-diskless-sync yes"; echo "repl-diskless-sync-delay 0"
+        [ "$port" = "$first" ] || echo "replicaof 127.0.0.1 $first"
+      } >"$d/redis.conf"
+    fi
+    rm -f "$d/redis.pid"
+    redis-server "$d/redis.conf" || die "redis-server on $port did not start; see $d/redis.log"
+    wait_for "sentinel's redis $port" "$d/redis.log" sh -c "redis-cli -p $port ping | grep -q PONG" ||
+      die "redis on $port did not answer PING"
+  done
+  for port in "${sports[@]}"; do
+    d="$dir/$port"
+    mkdir -p "$d"
+    alive "$d/sentinel.pid" redis-server && continue
+    port_busy "$port" && die "port $port is taken; set STREAMSYNC_DEV_SENTINEL_PORTS"
+    if [ ! -s "$d/sentinel.conf" ]; then
+      {
+        echo "port $port"; echo "bind 127.0.0.1"; echo "dir $d"; echo "daemonize yes"
+        echo "pidfile $d/sentinel.pid"; echo "logfile $d/sentinel.log"
+        echo "sentinel monitor $sentinel_master 127.0.0.1 $first 2"
+        echo "sentinel down-after-milliseconds $sentinel_master 1000"
+        echo "sentinel failover-timeout $sentinel_master 5000"
+        echo "sentinel parallel-syncs $sentinel_master 1"
+      } >"$d/sentinel.conf"
+    fi
+    rm -f "$d/sentinel.pid"
+    redis-server "$d/sentinel.conf" --sentinel || die "sentinel on $port did not start; see $d/sentinel.log"
+  done
+  wait_for "sentinels" "$dir/${sports[0]}/sentinel.log" sentinel_ready || die "the sentinels on ${sentinel_ports} do not agree on a master with a replica"
+  say "redis sentinel ready: master $sentinel_master, redis on ${sentinel_redis_ports}, sentinels on ${sentinel_ports}"
+}
+
+# sentinel_ready: every sentinel answers, knows the others, and its master has a replica that is in sync.
+sentinel_ready() {
+  local port sports master
+  IFS=, read -r -a sports <<<"$sentinel_ports"
+  for port in "${sports[@]}"; do
+    master=$(redis-cli -p "$port" sentinel get-master-addr-by-name "$sentinel_master" 2>/dev/null | tail -n 1)
+    [ -n "$master" ] || return 1
+    [ "$(redis-cli -p "$port" sentinel master "$sentinel_master" | grep -A1 -x num-other-sentinels | tail -n 1)" = "$(( ${#sports[@]} - 1 ))" ] || return 1
+  done
+  redis-cli -p "$master" info replication | grep -q 'slave0:.*state=online'
+}
+
+sentinel_down() {
+  local port
+  for port in ${sentinel_ports//,/ }; do stop "$run/sentinel/$port/sentinel.pid" redis-server; done
+  for port in ${sentinel_redis_ports//,/ }; do stop "$run/sentinel/$port/redis.pid" redis-server; done
+}
+
+sentinel_running() {
+  local port
+  for port in ${sentinel_ports//,/ }; do alive "$run/sentinel/$port/sentinel.pid" redis-server || return 1; done
+  for port in ${sentinel_redis_ports//,/ }; do alive "$run/sentinel/$port/redis.pid" redis-server || return 1; done
+}
+
+sentinel_answers() {
+  redis-cli -p "${sentinel_ports%%,*}" sentinel get-master-addr-by-name "$sentinel_master" 2>/dev/null | grep -q .
+}
+
 status() {
   alive "$run/redis/redis.pid" redis-server && say "redis running on 127.0.0.1:$redis_port" || say "redis not running"
   alive "$ch_dir/clickhouse.pid" clickhouse && say "clickhouse running on 127.0.0.1:$ch_port" || say "clickhouse not running"
   alive "$pg_dir/postgres.pid" postgres && say "postgres running on 127.0.0.1:$pg_port" || say "postgres not running"
   cluster_running && say "redis cluster running on $cluster_ports" || say "redis cluster not running"
   chcluster_answers && say "clickhouse cluster $chcluster_name running on $chcluster_ports" || say "clickhouse cluster not running"
+  sentinel_running && say "redis sentinel running: redis on $sentinel_redis_ports, sentinels on $sentinel_ports" || say "redis sentinel not running"
 }
 
 env_lines() {
@@ -390,6 +482,10 @@ env_lines() {
   echo "export STREAMSYNC_CLICKHOUSE__ADDR=127.0.0.1:$ch_port"
   if cluster_running || cluster_answers; then
     echo "export STREAMSYNC_TEST_REDIS_CLUSTER_ADDRS=127.0.0.1:${cluster_ports//,/,127.0.0.1:}"
+  fi
+  if sentinel_running || sentinel_answers; then
+    echo "export STREAMSYNC_TEST_REDIS_SENTINEL_ADDRS=127.0.0.1:${sentinel_ports//,/,127.0.0.1:}"
+    echo "export STREAMSYNC_TEST_REDIS_SENTINEL_MASTER=$sentinel_master"
   fi
   if chcluster_answers; then
     echo "export STREAMSYNC_TEST_CLICKHOUSE_CLUSTER_ADDRS=127.0.0.1:${chcluster_ports//,/,127.0.0.1:}"
@@ -408,13 +504,15 @@ case "$cmd:$what" in
   up:postgres) postgres_up ;;
   up:cluster) cluster_up ;;
   up:chcluster) chcluster_up ;;
+  up:sentinel) sentinel_up ;;
   down:all) stop "$pg_dir/postgres.pid" postgres INT; stop "$ch_dir/clickhouse.pid" clickhouse; stop "$run/redis/redis.pid" redis-server ;;
   down:redis) stop "$run/redis/redis.pid" redis-server ;;
   down:clickhouse) stop "$ch_dir/clickhouse.pid" clickhouse ;;
   down:postgres) stop "$pg_dir/postgres.pid" postgres INT ;;  # SIGINT: fast shutdown, clients disconnected
   down:cluster) cluster_down ;;
   down:chcluster) chcluster_down ;;
+  down:sentinel) sentinel_down ;;
   status:*) status ;;
   env:*) env_lines ;;
-  *) die "usage: $0 up|down [redis|clickhouse|postgres|cluster|chcluster] | status | env" ;;
+  *) die "usage: $0 up|down [redis|clickhouse|postgres|cluster|chcluster|sentinel] | status | env" ;;
 esac

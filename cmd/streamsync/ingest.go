@@ -34,7 +34,8 @@ func newIngest(p *runProcess) (component, error) {
 	partners := []string{cfg.Sink.PartnerName}
 	partners = append(partners, cfg.PartnerNames()...)
 	ic := ingest.Config{Addr: cfg.Ingest.Addr, MaxBodyBytes: int64(cfg.Ingest.MaxBodyBytes), MaxEvents: cfg.Ingest.MaxEvents,
-		Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes}, Producers: producers, PartnerNames: partners, Registerer: p.reg, Logger: p.log,
+		Replicas: replicasOf(cfg.Redis),
+		Limits:   event.Limits{MaxBytes: cfg.Event.MaxBytes}, Producers: producers, PartnerNames: partners, Registerer: p.reg, Logger: p.log,
 		PrepareTimeout: cfg.Ingest.PrepareTimeout, CheckURL: cfg.Ingest.CheckURL, CheckMaxAttempts: cfg.Ingest.CheckMaxAttempts,
 		Instance: p.consumer, AttemptLog: p.attemptLog()}
 	ic.UseShards(p.shards)

@@ -22,7 +22,8 @@ func newOutbox(p *runProcess) (component, error) {
 	}
 	p.onClose(pool.Close)
 	r, err := outbox.NewRelay(outbox.Config{Table: cfg.Outbox.Table, Batch: cfg.Outbox.Batch, Keys: p.shards[0], Route: p.shards.Stream,
-		Limits: event.Limits{MaxBytes: cfg.Event.MaxBytes}, Instance: p.consumer, AttemptLog: p.attemptLog(),
+		Replicas: replicasOf(cfg.Redis),
+		Limits:   event.Limits{MaxBytes: cfg.Event.MaxBytes}, Instance: p.consumer, AttemptLog: p.attemptLog(),
 		Logger: p.log, Registerer: p.reg}, pool, p.rdb)
 	if err != nil {
 		return nil, err

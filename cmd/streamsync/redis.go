@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/config"
+	"github.com/streamsync/streamsync/ingest"
 	"github.com/streamsync/streamsync/internal/layout"
 )
 
@@ -27,8 +28,23 @@ func (quietRedis) Printf(context.Context, string, ...any) {}
 // few.
 const redisPoolSize = 256
 
-// newRedis is a client of one Redis, or of a Redis Cluster when the
-// settings name one (redis.addrs, redis.cluster; docs/scaling.md), as the ACL
+// Retries inside go-redis of a command that met a failover's passing errors
+// (READONLY, LOADING, TRYAGAIN, CLUSTERDOWN, a refused or reset connection;
+// docs/reliability.md): a few, spaced 50 ms doubling to 1 s, so that a short
+// promotion passes inside one call (a Sentinel's or a Cluster's; one Redis
+// keeps go-redis' defaults). Longer ones are the callers' to wait out
+// (internal/redisretry).
+const (
+	redisMaxRetries      = 5
+	redisMinRetryBackoff = 50 * time.Millisecond
+	redisMaxRetryBackoff = time.Second
+)
+
+// newRedis is a client of one Redis, of a Redis Cluster when the settings
+// name one (redis.addrs, redis.cluster; docs/scaling.md), or of the master
+// a Redis Sentinel names (redis.sentinel_master, the sentinels in
+// redis.addrs; docs/reliability.md): go-redis' failover client, which asks
+// the sentinels for the master and follows every promotion. It connects as the ACL
 // user redis.username, over TLS when redis.tls or a redis.tls_*_file says
 // so (docs/security.md, "Transport"). The error names a TLS file that cannot
 // be used; the client dials lazily.
@@ -37,9 +53,16 @@ func newRedis(c config.RedisConfig) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.IsSentinel() {
+		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: c.SentinelMaster, SentinelAddrs: c.Nodes(),
+			SentinelUsername: c.SentinelUsername, SentinelPassword: c.SentinelPassword,
+			Username: c.Username, Password: c.Password, DB: c.DB, TLSConfig: tc, PoolSize: redisPoolSize,
+			MaxRetries: redisMaxRetries, MinRetryBackoff: redisMinRetryBackoff, MaxRetryBackoff: redisMaxRetryBackoff}), nil
+	}
 	if c.IsCluster() {
 		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Nodes(), Username: c.Username, Password: c.Password,
-			TLSConfig: tc, PoolSize: redisPoolSize}), nil
+			TLSConfig: tc, PoolSize: redisPoolSize,
+			MaxRetries: redisMaxRetries, MinRetryBackoff: redisMinRetryBackoff, MaxRetryBackoff: redisMaxRetryBackoff}), nil
 	}
 	return redis.NewClient(&redis.Options{Addr: c.Nodes()[0], Username: c.Username, Password: c.Password, DB: c.DB,
 		TLSConfig: tc, PoolSize: redisPoolSize}), nil
@@ -75,7 +98,9 @@ func pingRedis(ctx context.Context, rdb redis.UniversalClient, c config.RedisCon
 		err = rdb.Ping(ctx).Err()
 	}
 	if err != nil {
-		if len(c.Addrs) > 0 {
+		if c.IsSentinel() {
+			err = fmt.Errorf("redis.sentinel_master %s at the sentinels in redis.addrs %s: %w", c.SentinelMaster, strings.Join(c.Addrs, ","), err)
+		} else if len(c.Addrs) > 0 {
 			err = fmt.Errorf("redis.addrs %s: %w", strings.Join(c.Addrs, ","), err)
 		} else {
 			err = fmt.Errorf("redis.addr %s: %w", c.Addr, err)
@@ -123,4 +148,11 @@ func withRedisHint(err error, c config.RedisConfig) error {
 			"with redis.addrs empty (or one address) and redis.cluster: false", err)
 	}
 	return err
+}
+
+// replicasOf is redis.wait_replicas and redis.wait_timeout, for the writes
+// a producer is told are stored (docs/reliability.md, "Waiting for
+// replicas").
+func replicasOf(c config.RedisConfig) ingest.Replicas {
+	return ingest.Replicas{N: c.WaitReplicas, Timeout: c.WaitTimeout}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/redisretry"
 )
 
 // maxRoundTripBatch bounds the callers whose commands share one pipelined
@@ -126,8 +127,16 @@ func (b *RoundTrips) exec(batch []*scriptPart) {
 	}
 	_, _ = pipe.Exec(ctx)
 	for _, c := range calls {
-		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
-			c.cmd = c.script.Run(ctx, b.rdb, c.keys, c.args...)
+		// A flushed script cache (NOSCRIPT: EvalSha in a pipeline does not
+		// fall back by itself), a failover or a reshard under way (READONLY,
+		// TRYAGAIN, MOVED/ASK, a reset connection …): the call alone again,
+		// the whole script, with backoff until ctx ends. A commit that ran
+		// before its answer was lost is recognised as committed.
+		if redisretry.Transient(c.cmd.Err()) {
+			_ = redisretry.Do(ctx, func(ctx context.Context) error {
+				c.cmd = c.script.Run(ctx, b.rdb, c.keys, c.args...)
+				return c.cmd.Err()
+			})
 		}
 		c.spread()
 	}

@@ -3,10 +3,12 @@ package ordered
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/redisretry"
 	"github.com/streamsync/streamsync/internal/streams"
 )
 
@@ -407,7 +409,11 @@ func (sc *scheduler) reader(ctx context.Context) {
 			own, after, err = false, "0", nil
 			claims.Reset()
 		} else if err != nil && ctx.Err() == nil {
-			s.log.Error("reading the stream failed; trying again", "stream", stream, "err", err)
+			level := slog.LevelError
+			if redisretry.Transient(err) {
+				level = slog.LevelWarn // a failover or a reshard under way: it passes
+			}
+			s.log.Log(ctx, level, "reading the stream failed; trying again", "stream", stream, "err", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(500 * time.Millisecond):

@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/redisretry"
 	"github.com/streamsync/streamsync/internal/streams"
 )
 
@@ -275,7 +276,11 @@ func (x *Exporter) read(ctx context.Context, h *held, n int, block time.Duration
 	}
 	if err != nil {
 		if ctx.Err() == nil {
-			x.log.Error("reading attempt-log rows failed", "err", err)
+			level := slog.LevelError
+			if redisretry.Transient(err) {
+				level = slog.LevelWarn // a failover or a reshard under way: it passes
+			}
+			x.log.Log(ctx, level, "reading attempt-log rows failed; reading again in a second", "err", err)
 			sleep(ctx, time.Second)
 		}
 		return
