@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +138,14 @@ func TestClusterGrowKeepsRowsAndAnswers(t *testing.T) {
 	}
 	if n := countOf(t, conn, all); n != copies {
 		t.Fatalf("a second start copied again: %d rows, %d before it", n, copies)
+	}
+	// A process without clickhouse.cluster is stopped, naming the setting,
+	// and makes no table of one server beside the shards'.
+	tables := countOf(t, conn, "SELECT count() FROM system.tables WHERE database = '"+db+"'")
+	if err := attemptlog.EnsureSchema(ctx, conn, db); err == nil || !strings.Contains(err.Error(), "clickhouse.cluster") {
+		t.Errorf("schema without the cluster setting over a cluster's tables: %v, want an error naming clickhouse.cluster", err)
+	}
+	if n := countOf(t, conn, "SELECT count() FROM system.tables WHERE database = '"+db+"'"); n != tables {
+		t.Errorf("%d tables after a start without the cluster setting, %d before", n, tables)
 	}
 }

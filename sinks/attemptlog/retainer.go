@@ -186,8 +186,11 @@ func (r *Retainer) pass(ctx context.Context) (int, error) {
 				table = strings.TrimSuffix(table, LocalSuffix)
 			}
 			r.m.dropped.WithLabelValues(table).Inc()
-			r.cfg.Logger.Info("attempt log: a day older than clickhouse.retention dropped", "table", p.Table, "server", host,
-				"day", p.Day.Format(time.DateOnly), "retention", r.cfg.Retention)
+			attrs := []any{"table", p.Table, "day", p.Day.Format(time.DateOnly), "retention", r.cfg.Retention}
+			if host != "" {
+				attrs = append(attrs, "server", host)
+			}
+			r.cfg.Logger.Info("attempt log: a day older than clickhouse.retention dropped", attrs...)
 		}
 		return nil
 	}

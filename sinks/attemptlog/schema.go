@@ -66,6 +66,15 @@ func EnsureSchemaWith(ctx context.Context, conn driver.Conn, database string, o 
 	if o.Cluster.Enabled() {
 		return ensureCluster(ctx, conn, database, o)
 	}
+	// A database grown into a cluster, read by a process without the
+	// setting: its questions would be refused ("Double-distributed IN/JOIN
+	// subqueries"), and tables of one server would be made beside the
+	// shards' ones.
+	if engine, err := tableEngine(ctx, conn, database, Table); err != nil {
+		return err
+	} else if engine == "Distributed" {
+		return fmt.Errorf("%s.%s is a Distributed table: this database's attempt log is sharded over a cluster; set clickhouse.cluster to the cluster's name (docs/operations.md, \"Growing past one ClickHouse\")", database, Table)
+	}
 	if err := ensureAttempts(ctx, conn, database, Table, modern, o); err != nil {
 		return err
 	}
