@@ -18,6 +18,9 @@ type Question struct {
 	// Ask runs it with the window starting at since and returns how many
 	// rows it answered.
 	Ask func(ctx context.Context, conn driver.Conn, database string, since time.Time) (int, error)
+	// Prepare, when set, runs before Ask and is not timed (it picks what
+	// Ask asks about).
+	Prepare func(ctx context.Context, conn driver.Conn, database string) error
 }
 
 // sqlQuestion is `streamsync sql NAME --since 1h`: attemptlog.RunQuery with
@@ -42,11 +45,35 @@ var Questions = []Question{
 	sqlQuestion("top_errors"),
 	sqlQuestion("latency_per_minute"),
 	sqlQuestion("failed_chains_per_account"),
+	familyQuestion(),
 	{Name: "a bare scan: `SELECT count() FROM attempts WHERE ts >= now() - 3600`", Ask: func(ctx context.Context, conn driver.Conn, db string, _ time.Time) (int, error) {
 		var n uint64
 		err := conn.QueryRow(ctx, "SELECT count() FROM `"+db+"`.`"+attemptlog.Table+"` WHERE ts >= now() - 3600").Scan(&n)
 		return int(n), err
 	}},
+}
+
+// familyQuestion is `streamsync chains --id ID`: attemptlog.FindFamily of a
+// dead parent whose children were dead-lettered for it, picked untimed.
+func familyQuestion() Question {
+	var id string
+	return Question{Name: "`streamsync chains --id ID` (a dead parent and its children)",
+		Prepare: func(ctx context.Context, conn driver.Conn, db string) error {
+			q := "SELECT parent_id FROM (SELECT extract(error, 'event ([0-9a-z_-]+)') AS parent_id FROM `" + db + "`.attempts " +
+				"WHERE step = 'dead' AND parent_key != '' AND error LIKE 'parent %' LIMIT 1)"
+			if err := conn.QueryRow(ctx, q).Scan(&id); err != nil {
+				return fmt.Errorf("pick a dead parent: %w", err)
+			}
+			return nil
+		},
+		Ask: func(ctx context.Context, conn driver.Conn, db string, _ time.Time) (int, error) {
+			fams, err := attemptlog.FindFamily(ctx, conn, db, id, "")
+			n := 0
+			for _, f := range fams {
+				n += len(f.Timeline)
+			}
+			return n, err
+		}}
 }
 
 // Timing is one question's answer.
@@ -63,6 +90,12 @@ type Timing struct {
 func Measure(ctx context.Context, conn driver.Conn, database string) []Timing {
 	out := make([]Timing, 0, len(Questions))
 	for _, q := range Questions {
+		if q.Prepare != nil {
+			if err := q.Prepare(ctx, conn, database); err != nil {
+				out = append(out, Timing{Question: q.Name, Err: err})
+				continue
+			}
+		}
 		t := time.Now()
 		n, err := q.Ask(ctx, conn, database, t.Add(-time.Hour))
 		out = append(out, Timing{Question: q.Name, Took: time.Since(t), Rows: n, Err: err})
