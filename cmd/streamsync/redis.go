@@ -94,6 +94,9 @@ func pingRedis(ctx context.Context, rdb redis.UniversalClient, c config.RedisCon
 	var err error
 	if cc, ok := rdb.(*redis.ClusterClient); ok {
 		err = cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return n.Ping(ctx).Err() })
+		if err != nil {
+			err = firstNodeError(cc, err)
+		}
 	} else {
 		err = rdb.Ping(ctx).Err()
 	}
@@ -111,6 +114,26 @@ func pingRedis(ctx context.Context, rdb redis.UniversalClient, c config.RedisCon
 		return err
 	}
 	return nil
+}
+
+// firstNodeError is why the first node of a Cluster refuses a PING asked
+// once, without the retries the Cluster client makes (which wait out a
+// refused or reset connection until the deadline and leave "context
+// deadline exceeded"): a TLS or credentials error says which setting to
+// look at. err when that node answers.
+func firstNodeError(cc *redis.ClusterClient, err error) error {
+	o := cc.Options()
+	if len(o.Addrs) == 0 {
+		return err
+	}
+	c := redis.NewClient(&redis.Options{Addr: o.Addrs[0], Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig, MaxRetries: -1})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if e := c.Ping(ctx).Err(); e != nil {
+		return e
+	}
+	return err
 }
 
 // connHint names the settings to look at when Redis refused the connection
