@@ -65,8 +65,9 @@ type FamilyFinder interface {
 
 // familyHandler answers GET /api/v1/chains/{id}[?partner=NAME] with
 // {"families":[…]}: the chain, the children that waited on it and all
-// their steps on one timeline, at each partner (none: an empty list); 503
-// when chains cannot find families (the attempt log is off).
+// their steps on one timeline, at each partner; 404 {"error":…} when the
+// attempt log has no such chain (at that partner); 503 when chains cannot
+// find families (the attempt log is off).
 func familyHandler(chains ChainLister) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ff, ok := chains.(FamilyFinder)
@@ -84,8 +85,13 @@ func familyHandler(chains ChainLister) http.HandlerFunc {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 			return
 		}
-		if fams == nil {
-			fams = []attemptlog.Family{}
+		if len(fams) == 0 {
+			msg := "no chain " + r.PathValue("id") + " in the attempt log"
+			if partner != "" {
+				msg = "no chain " + r.PathValue("id") + " at partner " + partner + " in the attempt log"
+			}
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": msg})
+			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"families": fams})
 	}

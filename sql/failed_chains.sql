@@ -3,8 +3,10 @@
 -- retry_scheduled, prepared or confirmed and older than 5 minutes (@stuck_seconds). Only chains with a step in the last hour (@since); @account: one account's, '' for all; @partner: one partner's, '' for all.
 -- A chain is one partner's: the same event delivered to two partners makes two chains with the same chain_id.
 -- stranded: the children of the chain's record at its partner (parent_entity/parent_key equal to its entity/key)
--- still waiting (last step parked) or dead-lettered for their parent (last step dead, error 'parent …'), whose
--- last step is at or after the chain's first.
+-- still waiting (last step parked), whenever they parked (a child that parked before the chain's first step waits
+-- on it all the same), and those dead-lettered for their parent (last step dead, error 'parent …'): for this
+-- chain when the error names its event ('… was dead-lettered (event ID)', ID equal to chain_id), else, when it
+-- names none, when the dead step is at or after the chain's first.
 -- How: each chain's latest step is decided among its rows in streamsync.chain_ends (kept by a materialized view,
 -- a few rows per chain until they merge), so the 1001 most recent candidates are chains whose latest step there
 -- fails or waits, not rows a chain has since moved on from; the answer is then decided from those chains' own
@@ -21,7 +23,8 @@ SELECT
     last_step,
     last_ts,
     steps,
-    arrayCount((t, f) -> t >= f, kids, arrayResize(emptyArrayDateTime(), length(kids), first_ts)) AS stranded
+    arrayCount((p, t, e, f, c) -> p OR (e = '' AND t >= f) OR e = c, kids_parked, kids, kids_event,
+        arrayResize(emptyArrayDateTime(), length(kids), first_ts), arrayResize(emptyArrayString(), length(kids), chain_id)) AS stranded
 FROM (
     SELECT
         partner,
@@ -62,7 +65,8 @@ FROM (
     LIMIT 1001
 )
 ANY LEFT JOIN (
-    SELECT partner, parent_entity AS entity, parent_key AS key, groupArray(child_ts) AS kids
+    SELECT partner, parent_entity AS entity, parent_key AS key, groupArray(child_ts) AS kids,
+        groupArray(child_step = 'parked') AS kids_parked, groupArray(extract(child_error, '\\(event ([^)]*)\\)$')) AS kids_event
     FROM (
         SELECT partner, parent_entity, parent_key, argMax(last_step, ver) AS child_step, argMax(last_error, ver) AS child_error, max(last_ts) AS child_ts
         FROM streamsync.chain_children

@@ -8,6 +8,12 @@ const num = (n) => (typeof n === 'number' ? n.toLocaleString('en') : '—');
 const when = (ms) => (ms ? new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—');
 const record = (entity, key) => (entity || key ? `${esc(entity)}/${esc(key)}` : '—');
 const badge = (step) => `<span class="badge ${esc(step)}">${esc(step)}</span>`;
+// stamp shows a step's time (RFC 3339 from the API, its fraction trimmed of
+// trailing zeros) as "2006-01-02 15:04:05.000": milliseconds always three digits.
+const stamp = (ts) => {
+  const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(ts || '');
+  return m ? `${m[1]} ${m[2]}.${(m[3] || '').padEnd(3, '0').slice(0, 3)}` : String(ts ?? '');
+};
 
 // ---- API ------------------------------------------------------------------
 
@@ -340,10 +346,21 @@ async function loadChains(params) {
   if (!$('#chain-results').innerHTML || $('#chain-results').dataset.partner !== partner) return failedChains();
 }
 
+// replayable says whether replaying a chain's dead letter can deliver it: a
+// dead one, yes; an invalid one only when it is an op=sync event dead for
+// want of a source (replayed once source.kind is set, it reads the record,
+// docs/backfill.md) — any other invalid event fails validation again, or has
+// no event left to replay (docs/operations.md).
+function replayable(c) {
+  if (c.last_step === 'dead') return true;
+  const last = c.steps[c.steps.length - 1] || {};
+  return c.last_step === 'invalid' && (last.error || '').startsWith('op=sync needs a source');
+}
+
 function timeline(c) {
-  const canReplay = c.last_step === 'dead' || c.last_step === 'invalid';
+  const canReplay = replayable(c);
   const rows = c.steps.map((s) => `<tr>
-      <td>${esc(s.ts.replace('T', ' ').replace('Z', ''))}</td><td>${badge(s.step)}</td><td class="num">${s.attempt}</td>
+      <td>${esc(stamp(s.ts))}</td><td>${badge(s.step)}</td><td class="num">${s.attempt}</td>
       <td class="num">${s.http_status || ''}</td><td class="num">${s.latency_us ? (s.latency_us / 1000).toFixed(1) + ' ms' : ''}</td>
       <td class="err">${esc(s.error)}</td><td class="mono">${esc(s.stream_id || '')}</td></tr>`).join('');
   return `<div class="chain" data-chain="${esc(c.chain_id)}" data-partner="${esc(c.partner)}">
@@ -393,7 +410,7 @@ async function failedChains() {
     return `<tr data-id="${esc(c.chain_id)}" data-partner="${esc(c.partner)}"><td class="mono"><a href="${esc(href('chains', { event_id: c.chain_id }))}">${esc(c.chain_id)}</a></td>
       <td>${esc(c.partner)}</td><td>${esc(c.account)}</td><td class="mono">${record(c.entity, c.key)}</td><td>${badge(c.last_step)}</td>
       <td>${esc((c.last_ts || '').replace('T', ' ').replace('Z', ''))}</td><td class="num">${c.steps_total || c.steps.length}</td><td class="num stranded"><a class="family" href="${esc(familyHref(c.chain_id, c.partner))}" title="the chain's family: its children and their steps">${c.stranded || 0}</a></td><td class="err">${esc(last.error)}</td>
-      <td>${c.last_step === 'dead' || c.last_step === 'invalid' ? `<button type="button" class="replay-chain" data-id="${esc(c.chain_id)}" data-partner="${esc(c.partner)}">Replay</button>` : ''}</td></tr>`;
+      <td>${replayable(c) ? `<button type="button" class="replay-chain" data-id="${esc(c.chain_id)}" data-partner="${esc(c.partner)}">Replay</button>` : ''}</td></tr>`;
   }).join('');
   $('#chain-results').dataset.partner = partner;
   $('#chain-results').innerHTML = `<h2>Failed and stuck chains, last hour${partner ? ', partner ' + esc(partner) : ''}</h2>${truncatedNote(d, 'failed and stuck chains')}
@@ -413,15 +430,15 @@ function familyHref(id, who) {
 async function loadFamily(params) {
   const id = (params && params.get('id')) || '';
   if (!id) { $('#family').innerHTML = '<p class="empty">Pick a chain from the failed and stuck chains.</p>'; return; }
-  const d = await api('/api/v1/chains/' + encodeURIComponent(id) + '?' + withPartner(new URLSearchParams()));
-  $('#family').innerHTML = `<h2>Family of chain <span class="mono">${esc(id)}</span></h2>` + (d.families.map((f) => {
+  const d = await api('/api/v1/chains/' + encodeURIComponent(id) + '?' + withPartner(new URLSearchParams()), undefined, { allow404: true });
+  $('#family').innerHTML = `<h2>Family of chain <span class="mono">${esc(id)}</span></h2>` + ((d ? d.families : []).map((f) => {
     const kids = f.children.map((c) => `<li data-child="${esc(c.chain_id)}"><span class="mono">${esc(c.chain_id)}</span> <span class="mono">${record(c.entity, c.key)}</span> ${badge(c.last_step)}</li>`).join('');
     const rows = f.timeline.map((s) => `<tr class="${s.role}" data-chain="${esc(s.chain_id)}">
-      <td>${esc(s.ts.replace('T', ' ').replace('Z', ''))}</td><td>${s.role === 'parent' ? 'parent' : 'child'} <span class="mono">${esc(s.chain_id)}</span></td>
+      <td>${esc(stamp(s.ts))}</td><td>${s.role === 'parent' ? 'parent' : 'child'} <span class="mono">${esc(s.chain_id)}</span></td>
       <td class="mono">${record(s.entity, s.key)}</td><td>${badge(s.step)}</td><td class="num">${s.attempt}</td><td class="num">${s.http_status || ''}</td><td class="err">${esc(s.error)}</td></tr>`).join('');
     return `<div class="chain family" data-partner="${esc(f.partner)}">
       <div class="head"><strong class="mono">${esc(f.parent.chain_id)}</strong><span class="partner">partner ${esc(f.partner)}</span><span>account ${esc(f.parent.account)}</span>
-        <span class="mono">${record(f.parent.entity, f.parent.key)}</span>${badge(f.parent.last_step)}</div>
+        <span class="mono">${record(f.parent.entity, f.parent.key)}</span>${badge(f.parent.last_step)}<span class="stranded" title="children still waiting or dead-lettered for it">stranded ${f.parent.stranded || 0}</span></div>
       <p>${f.children.length ? f.children.length + ' child' + (f.children.length > 1 ? 'ren' : '') + ' waited on it:' : 'No child waited on it.'}</p><ul class="children">${kids}</ul>
       ${f.truncated ? '<p class="hint">Only part of a large family is shown.</p>' : ''}
       <table class="grid timeline"><thead><tr><th>time (UTC)</th><th>whose</th><th>record</th><th>step</th><th class="num">attempt</th><th class="num">HTTP</th><th>error</th></tr></thead>

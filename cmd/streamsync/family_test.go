@@ -67,3 +67,49 @@ func TestChainsFamilyCommand(t *testing.T) {
 		t.Fatalf("chains: no stranded column: %v\n%s", err, out)
 	}
 }
+
+// `chains --id` of a chain the attempt log does not have fails (exit 2,
+// the message on stderr), in either format; the family's header is a table
+// of its own, its columns as wide as its own cells, not the timeline's.
+func TestChainsFamilyNotFoundAndHeader(t *testing.T) {
+	conn, db := testenv.ClickHouse(t)
+	ctx := context.Background()
+	if err := attemptlog.EnsureSchema(ctx, conn, db); err != nil {
+		t.Fatal(err)
+	}
+	row := func(chain, entity, key, step, errText string, ago time.Duration, parent ...string) attemptlog.Row {
+		r := attemptlog.Row{"ts": strconv.FormatInt(time.Now().Add(-ago).Unix(), 10), "ts_ms": "0", "event_id": chain, "row_id": chain + ":" + step,
+			"stream_id": "1-0", "account": "acc", "entity": entity, "key": key, "chain_id": chain, "op": "upsert", "version": "1",
+			"attempt": "1", "step": step, "http_status": "0", "latency_us": "10", "error": errText, "instance": "t", "partner": "crm"}
+		if len(parent) == 2 {
+			r["parent_entity"], r["parent_key"] = parent[0], parent[1]
+		}
+		return r
+	}
+	if err := attemptlog.Insert(ctx, conn, db, []attemptlog.Row{
+		row("evt-p", "main", "m-1", "retry_scheduled", "503", 10*time.Minute),
+		row("evt-c", "sub", "s-1", "parked", "parent main/m-1 not at the partner yet", 12*time.Minute, "main", "m-1"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"STREAMSYNC_CLICKHOUSE__ADDR=" + testenv.ClickHouseAddr(t), "STREAMSYNC_CLICKHOUSE__DATABASE=" + db}
+	for _, args := range [][]string{{"chains", "--id", "nonexistent"}, {"chains", "--id", "nonexistent", "--format", "json"}} {
+		out, err := cli(t, env, args...)
+		if err == nil || !strings.Contains(err.Error(), "no chain nonexistent") || out != "" {
+			t.Fatalf("%v: err %v, stdout %q; want an error naming the chain and nothing on stdout", args, err, out)
+		}
+	}
+	out, err := cli(t, env, "chains", "--id", "evt-p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out, "\n")
+	// The first column is as wide as "  child evt-c" and the padding, not
+	// as "  2006-01-02 15:04:05.000".
+	if len(lines) < 3 || strings.Index(lines[0], "partner crm") != len("  child evt-c")+2 || !strings.HasPrefix(lines[1], "  child evt-c") {
+		t.Fatalf("header not at its own widths:\n%s", out)
+	}
+	if strings.Index(lines[0], "main/m-1") != strings.Index(lines[1], "sub/s-1") || !strings.Contains(lines[0], "stranded 1") {
+		t.Fatalf("the child's record not under the parent's, or no stranded count:\n%s", out)
+	}
+}

@@ -17,8 +17,10 @@ import (
 //	parents: 1 % dead (2–4 retries, then dead), 0.2 % stuck (1–3 retries,
 //	         the last one still waiting), the rest 0–4 retries then delivered
 //	children: dead when their parent is (parked, then dead "parent … was
-//	         dead-lettered"), 0.4 % stuck parked, the rest parked, released,
-//	         0–1 retries, delivered
+//	         dead-lettered"); the child of a stuck parent posted before it
+//	         (parked 1 s before the parent's first step, still parked);
+//	         0.4 % stuck parked, the rest parked, released, 0–1 retries,
+//	         delivered
 //
 // About 3.1 rows a chain; 2,000 accounts.
 const (
@@ -48,12 +50,13 @@ const chainColumns = `
         NOT is_child AND h % 1000 < 12, 'stuck',
         NOT is_child, 'ok',
         cityHash64(c - 3) % 1000 < @dead, 'child_dead',
+        cityHash64(c - 3) % 1000 < 12, 'child_early',
         h % 1000 < 4, 'child_stuck',
         'child_ok') AS kind,
     intDiv(h, 1000) AS h2,
     multiIf(kind = 'ok', h2 % 5, kind = 'dead', 2 + h2 % 3, kind = 'stuck', 1 + h2 % 3, kind = 'child_ok', h2 % 2, 0) AS k,
     multiIf(kind IN ('ok', 'dead'), k + 1, kind = 'stuck', k, kind = 'child_ok', k + 3, kind = 'child_dead', 2, 1) AS n,
-    toUInt64(@end_ms - @span_ms + intDiv(c * @span_ms, @chains)) AS start_ms`
+    toUInt64(@end_ms - @span_ms + intDiv(if(kind = 'child_early', toUInt64(c - 3), c) * @span_ms, @chains) - if(kind = 'child_early', 1000, 0)) AS start_ms`
 
 // rowColumns makes one row per step i of a chain, in attemptlog.Columns
 // order (checked by a test).

@@ -14,7 +14,8 @@ type LoadConfig struct {
 	// Rows is how many rows to write, duplicates not counted (≥ 1).
 	Rows uint64
 	// End is when the newest chain starts; Span how far back the oldest
-	// does (DefaultSpan). Every row lies in [End-Span, End+31 s].
+	// does (DefaultSpan). Every row lies in [End-Span-1 s, End+31 s]
+	// (a child posted before its parent parks 1 s before it).
 	End  time.Time
 	Span time.Duration
 	// ChunkChains is how many chains one INSERT … SELECT writes

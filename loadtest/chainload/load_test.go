@@ -12,8 +12,8 @@ import (
 
 // A small load: the rows asked for, in the table the pipeline makes, with
 // the shape the benchmark promises (dead share, children of the same
-// account, stuck chains, duplicates of a row_id), and every question
-// answers over it.
+// account, stuck chains, stuck parents stranding a child parked before
+// them, duplicates of a row_id), and every question answers over it.
 func TestLoadSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs ClickHouse")
@@ -66,13 +66,19 @@ func TestLoadSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stuck int
+	var stuck, strands int
 	for _, c := range failed {
 		if !strings.Contains("dead invalid", c.LastStep) {
 			stuck++
+			if c.Entity == "contact" && c.Stranded > 0 {
+				strands++ // its child parked before its first step
+			}
 		}
 	}
 	if stuck == 0 || stuck == len(failed) {
 		t.Errorf("%d of %d failed chains stuck, want some", stuck, len(failed))
+	}
+	if strands == 0 {
+		t.Errorf("no stuck parent strands a child, want the children posted before their parents counted")
 	}
 }

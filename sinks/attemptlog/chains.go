@@ -62,9 +62,11 @@ type Chain struct {
 	// last MaxChainSteps (Chains only); 0 when Steps holds them all.
 	StepsTotal int `json:"steps_total,omitempty"`
 	// Stranded is how many children of the chain's record at its partner
-	// still wait (last step parked) or were dead-lettered for their parent
-	// (last step dead, error "parent …"), their last step at or after the
-	// chain's first (Chains only; sql/failed_chains.sql).
+	// still wait (last step parked, whenever they parked) or were
+	// dead-lettered for it (last step dead, error "parent …" naming the
+	// chain's event, or naming none and at or after the chain's first
+	// step): Chains by sql/failed_chains.sql, FindFamily for its Parent by
+	// the same rule, docs/operations.md "A chain's family".
 	Stranded int `json:"stranded"`
 }
 

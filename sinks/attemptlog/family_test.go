@@ -58,6 +58,9 @@ func TestFindFamily(t *testing.T) {
 	if got := strings.Join(kids, " "); got != "C3 C1 C2" {
 		t.Fatalf("children %q, want C3 C1 C2 (oldest first)", got)
 	}
+	if f.Parent.Stranded != 2 {
+		t.Fatalf("parent stranded %d, want 2 (C1 parked, C2 dead for it), as the failed-chains list counts", f.Parent.Stranded)
+	}
 	var line []string
 	for i, s := range f.Timeline {
 		line = append(line, s.Role+":"+s.ChainID+":"+s.Step.Step)

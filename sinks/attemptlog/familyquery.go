@@ -3,6 +3,7 @@ package attemptlog
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -18,9 +19,14 @@ type Family struct {
 	Parent Chain `json:"parent"`
 	// Children are the chains of the parent's record's children at the
 	// partner (parent_entity/parent_key equal to its entity/key) that
-	// waited on it (a parked step) or were dead-lettered for it (last step
-	// dead, error "parent …"), their last step at or after the parent's
-	// first; each with every step, oldest child first.
+	// waited on it or were dead-lettered for it, by the rule of the
+	// failed-chains list's stranded column (stranded): still parked,
+	// whenever they parked; dead-lettered for the parent, the error naming
+	// its event or, naming none, the dead step at or after the parent's
+	// first; or parked and then moved on (released, delivered), their last
+	// step at or after the parent's first. Each with every step, oldest
+	// child first. Parent.Stranded counts the first two kinds, as the
+	// list does (sql/failed_chains.sql).
 	Children []Chain `json:"children"`
 	// Timeline is every step of the parent and the children, in time order
 	// (ts, ts_ms, row_id), a copied row (same row_id) once.
@@ -178,7 +184,11 @@ LIMIT %[5]d`, db, Table, ChainChildrenTable, MaxFamilyChildren+1, maxTimelineRow
 			f.Truncated = true
 			break
 		}
-		if waited(m.chain) && !m.chain.LastTS.Before(first.Truncate(time.Second)) {
+		in, stranded := ofParent(m.chain, id, first)
+		if stranded {
+			f.Parent.Stranded++
+		}
+		if in {
 			f.Children = append(f.Children, m.chain)
 			keep[m] = true
 		}
@@ -200,16 +210,37 @@ LIMIT %[5]d`, db, Table, ChainChildrenTable, MaxFamilyChildren+1, maxTimelineRow
 	return f, nil
 }
 
-// waited reports whether a child chain waited on its parent (a parked
-// step) or was dead-lettered for it (last step dead, error "parent …").
-func waited(c Chain) bool {
+// deadFor finds the parent's event id in a child's dead-letter error
+// ("parent contact/k was dead-lettered (event ID)", handlers/gate.go).
+var deadFor = regexp.MustCompile(`\(event ([^)]*)\)$`)
+
+// ofParent reports whether child chain c is of the family of parent chain
+// id whose first step was at first, and whether it is stranded by it (the
+// stranded column of sql/failed_chains.sql): its last step parked, whenever
+// it parked (a child that parked before the parent's first step waits on
+// it all the same); or dead for its parent (error "parent …") and the error
+// naming the parent's event, or naming none and the dead step at or after
+// the parent's first (to the second, as attempts' ts). A child that parked
+// and moved on is of the family, not stranded, when its last step is at or
+// after the parent's first.
+func ofParent(c Chain, id string, first time.Time) (in, stranded bool) {
+	last := c.Steps[len(c.Steps)-1]
+	after := !c.LastTS.Before(first.Truncate(time.Second))
+	switch {
+	case last.Step == "parked":
+		return true, true
+	case last.Step == "dead" && strings.HasPrefix(last.Error, "parent "):
+		if m := deadFor.FindStringSubmatch(last.Error); m != nil {
+			return m[1] == id, m[1] == id
+		}
+		return after, after
+	}
 	for _, s := range c.Steps {
 		if s.Step == "parked" {
-			return true
+			return after, false
 		}
 	}
-	last := c.Steps[len(c.Steps)-1]
-	return last.Step == "dead" && strings.HasPrefix(last.Error, "parent ")
+	return false, false
 }
 
 // Family runs FindFamily on the source's connection and database.

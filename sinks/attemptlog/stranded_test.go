@@ -3,6 +3,7 @@ package attemptlog
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,5 +112,60 @@ func TestFailedChainsPageNotCrowdedOut(t *testing.T) {
 	}
 	if len(chains) != 1 || chains[0].ChainID != "old-dead" || truncated {
 		t.Fatalf("failed chains %v (truncated %v), want old-dead alone", ids(chains), truncated)
+	}
+}
+
+// A child still parked counts as stranded whenever it parked, before the
+// parent's first step too (the child posted first, the parent then stuck at
+// a partner outage); a child dead-lettered for another event of the record
+// (its error names it) does not, one whose error names no event does when it
+// died after the parent's first step; the list and the family agree.
+func TestStrandedParkedBeforeParent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs ClickHouse")
+	}
+	conn, db := testenv.ClickHouse(t)
+	ctx := context.Background()
+	if err := EnsureSchema(ctx, conn, db); err != nil {
+		t.Fatal(err)
+	}
+	const waiting = "parent main/x not at the partner yet"
+	rows := []Row{
+		partnerRow("crm", "P", "main", "x", "retry_scheduled", 1, 503, "503", 30*time.Minute),
+		partnerRow("crm", "E1", "sub", "e1", "parked", 0, 0, waiting, 40*time.Minute, "main", "x"),
+		partnerRow("crm", "E4", "sub", "e4", "parked", 0, 0, waiting, 45*time.Minute, "main", "x"),
+		partnerRow("crm", "E2", "sub", "e2", "parked", 0, 0, waiting, 48*time.Minute, "main", "x"),
+		partnerRow("crm", "E2", "sub", "e2", "dead", 0, 0, "parent main/x was dead-lettered (event O)", 25*time.Minute, "main", "x"),
+		partnerRow("crm", "E3", "sub", "e3", "dead", 0, 0, "parent main/x not seen within 1h0m0s", 25*time.Minute, "main", "x"),
+	}
+	if err := Insert(ctx, conn, db, rows); err != nil {
+		t.Fatal(err)
+	}
+	chains, _, err := Chains(ctx, conn, db, ChainFilter{Since: time.Now().Add(-time.Hour), Stuck: 5 * time.Minute, Partner: "crm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := -1
+	for _, c := range chains {
+		if c.ChainID == "P" {
+			listed = c.Stranded
+		}
+	}
+	if listed != 3 {
+		t.Fatalf("the list says P stranded %d, want 3 (E1 and E4 parked before it began, E3 dead after)", listed)
+	}
+	fams, err := FindFamily(ctx, conn, db, "P", "crm")
+	if err != nil || len(fams) != 1 {
+		t.Fatalf("families of P: %d (%v)", len(fams), err)
+	}
+	var kids []string
+	for _, c := range fams[0].Children {
+		kids = append(kids, c.ChainID)
+	}
+	if got := strings.Join(kids, " "); got != "E4 E1 E3" {
+		t.Fatalf("children %q, want E4 E1 E3", got)
+	}
+	if fams[0].Parent.Stranded != listed {
+		t.Fatalf("the family says P stranded %d, the list %d", fams[0].Parent.Stranded, listed)
 	}
 }
