@@ -138,7 +138,8 @@ func (r *Relay) wait(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// RelayOnce relays one batch of the oldest committed rows, in id order, in
+// RelayOnce relays one batch of the earliest committed rows, in commit order
+// (commit_seq, then id; id alone on a table without the stamp), in
 // one transaction: the rows are locked (FOR UPDATE SKIP LOCKED, and the
 // table's advisory lock so that one instance relays at a time), the valid
 // events appended with one pipelined XADD, the invalid ones dead-lettered
