@@ -3,11 +3,15 @@ package outbox
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/internal/testenv"
 )
 
@@ -126,4 +130,133 @@ func TestTwoRelaysKeepEachAccountsCommitOrder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A relay that goes silent in the middle of a batch, its connection left
+// open (a host gone), holds the table's lock only for Config.Hold: then
+// PostgreSQL ends its session and another relay relays the batch.
+func TestRelayGoneSilentMidBatchLosesTheTable(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	for i := range 10 {
+		f.insert(t, evt(fmt.Sprintf("s%d", i), i+1), true)
+	}
+	silent := f.relay(t, 100, nil)
+	silent.cfg.Hold = 300 * time.Millisecond
+	stuck, release := make(chan struct{}), make(chan struct{})
+	silent.afterAppend = func() error { close(stuck); <-release; return nil }
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer unblock()
+	errc := make(chan error, 1)
+	go func() { _, err := silent.RelayOnce(ctx); errc <- err }()
+	<-stuck
+	other := f.relay(t, 100, nil)
+	testenv.WaitFor(t, 10*time.Second, "the other relay relays the batch", func() bool {
+		n, err := other.RelayOnce(ctx)
+		return err == nil && n == 10
+	})
+	unblock()
+	if err := <-errc; err == nil {
+		t.Fatal("the silent relay's batch committed after its session was ended")
+	}
+	if n := f.rows(t); n != 0 {
+		t.Fatalf("%d rows left", n)
+	}
+	if xs := f.stream(t, f.keys.Events); len(xs) != 20 {
+		t.Fatalf("%d entries, want the batch twice", len(xs))
+	}
+}
+
+// A table made before the commit-order stamp gets it from a relay whose
+// user owns it; a relay whose user does not warns with the statements to
+// run and relays in id order.
+func TestRelayAddsCommitOrderToAnOldTable(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	old := f.table + "_old"
+	if _, err := f.pool.Exec(ctx, `CREATE TABLE `+old+` (id BIGSERIAL PRIMARY KEY, event JSONB NOT NULL,
+		created_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = f.pool.Exec(context.Background(), `DROP TABLE IF EXISTS `+old) })
+	role := f.table + "_nonowner"
+	for _, q := range []string{`CREATE ROLE ` + role + ` LOGIN`, `GRANT SELECT, UPDATE, DELETE ON ` + old + ` TO ` + role} {
+		if _, err := f.pool.Exec(ctx, q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	t.Cleanup(func() {
+		_, _ = f.pool.Exec(context.Background(), `DROP OWNED BY `+role)
+		_, _ = f.pool.Exec(context.Background(), `DROP ROLE IF EXISTS `+role)
+	})
+	if _, err := f.pool.Exec(ctx, `INSERT INTO `+old+` (event) VALUES ($1)`, evt("o1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(testenv.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.User = role
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var logs strings.Builder
+	var mu sync.Mutex
+	nonOwner, err := NewRelay(Config{Table: old, Keys: f.keys, Limits: event.Limits{MaxBytes: 4096},
+		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))}, pool, f.rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := nonOwner.RelayOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("relay as a user who does not own the table: %d %v", n, err)
+	}
+	mu.Lock()
+	warned := logs.String()
+	mu.Unlock()
+	if !strings.Contains(warned, "level=WARN") || !strings.Contains(warned, "no commit-order stamp") ||
+		!strings.Contains(warned, "CREATE CONSTRAINT TRIGGER") {
+		t.Fatalf("want a WARN with the statements; log: %s", warned)
+	}
+	if has, err := HasCommitOrder(ctx, f.pool, old); err != nil || has {
+		t.Fatalf("stamp after the non-owner: %v %v", has, err)
+	}
+
+	owner, err := NewRelay(Config{Table: old, Keys: f.keys, Limits: event.Limits{MaxBytes: 4096}}, f.pool, f.rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := owner.RelayOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("owner's pass: %d %v", n, err)
+	}
+	if has, err := HasCommitOrder(ctx, f.pool, old); err != nil || !has {
+		t.Fatalf("stamp after the owner's relay: %v %v", has, err)
+	}
+	// The producer's user needs only INSERT: the trigger runs as the owner.
+	if _, err := f.pool.Exec(ctx, `GRANT INSERT ON `+old+` TO `+role+`; GRANT USAGE ON SEQUENCE `+old+`_id_seq TO `+role); err != nil {
+		t.Fatal(err)
+	}
+	var seq *int64
+	if _, err := f.pool.Exec(ctx, `REVOKE UPDATE ON `+old+` FROM `+role); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO `+old+` (event) VALUES ($1)`, evt("o2", 2)); err != nil {
+		t.Fatalf("insert by a producer with INSERT only: %v", err)
+	}
+	if err := f.pool.QueryRow(ctx, `SELECT commit_seq FROM `+old).Scan(&seq); err != nil || seq == nil {
+		t.Fatalf("commit_seq %v %v, want stamped", seq, err)
+	}
+}
+
+type lockedWriter struct {
+	w  *strings.Builder
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -160,8 +160,11 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("outbox: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// The hold goes first: a session that took the lock and then went
+	// silent is ended by PostgreSQL after Config.Hold.
 	var mine bool
-	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, r.lock).Scan(&mine); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $2, true) IS NOT NULL,
+		pg_try_advisory_xact_lock($1)`, r.lock, strconv.FormatInt(r.cfg.Hold.Milliseconds(), 10)).Scan(nil, &mine); err != nil {
 		return 0, fmt.Errorf("outbox: advisory lock: %w", err)
 	}
 	if !mine {
