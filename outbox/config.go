@@ -18,6 +18,9 @@ const (
 	DefaultTable = "streamsync_outbox"
 	DefaultBatch = 500
 	DefaultPoll  = 100 * time.Millisecond
+	// DefaultHold bounds how long a batch's transaction may sit idle
+	// (docs/reliability.md, "The outbox under concurrency").
+	DefaultHold = time.Minute
 )
 
 // Config configures a Relay.
@@ -48,6 +51,12 @@ type Config struct {
 	// rows on.
 	Instance   string
 	AttemptLog bool
+	// Hold is the batch transaction's idle_in_transaction_session_timeout
+	// (DefaultHold): PostgreSQL ends the session of a relay that stays idle
+	// inside a batch longer — a host gone without closing its connection,
+	// or a Redis append that long — so its locks, the table's advisory lock
+	// with them, pass to another instance; the batch is relayed again.
+	Hold time.Duration
 	// Now stamps ts on events without one and dead_at (time.Now).
 	Now        func() time.Time
 	Logger     *slog.Logger
@@ -65,6 +74,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Poll <= 0 {
 		c.Poll = DefaultPoll
+	}
+	if c.Hold <= 0 {
+		c.Hold = DefaultHold
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
@@ -21,11 +23,14 @@ import (
 
 // Relay moves committed outbox rows into the events stream.
 type Relay struct {
-	cfg     Config
-	pool    *pgxpool.Pool
-	rdb     redis.UniversalClient
-	table   string // quoted
-	lock    int64
+	cfg   Config
+	pool  *pgxpool.Pool
+	rdb   redis.UniversalClient
+	table string // quoted
+	lock  int64
+	// order is the ORDER BY of a batch: commit order where the table has
+	// its commit_seq stamp, else id order; "" until RelayOnce first looks.
+	order   string
 	metrics *metrics
 	log     *slog.Logger
 	// afterAppend, when set (tests), runs after the batch is in Redis and
@@ -60,6 +65,17 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		}
 	}
+	for r.order == "" {
+		if err := r.prepare(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.log.Error("outbox: cannot read the table's definition; trying again", "table", r.cfg.Table, "err", err)
+			if !r.wait(ctx, time.Second) {
+				return nil
+			}
+		}
+	}
 	r.log.Info("outbox relay running", "table", r.cfg.Table, "batch", r.cfg.Batch)
 	for {
 		n, err := r.RelayOnce(ctx)
@@ -81,6 +97,36 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
+// prepare sets r.order: a table without the commit-order stamp
+// (docs/reliability.md) gets it when the relay's user may add it; else the
+// relay warns, with the statements to run, and relays in id order.
+func (r *Relay) prepare(ctx context.Context) error {
+	has, err := HasCommitOrder(ctx, r.pool, r.cfg.Table)
+	if err != nil {
+		return err
+	}
+	if !has {
+		if err := EnsureCommitOrder(ctx, r.pool, r.cfg.Table); err != nil {
+			if pe := (*pgconn.PgError)(nil); !errors.As(err, &pe) || !strings.HasPrefix(pe.Code, "42") {
+				return err // PostgreSQL away: look again
+			}
+			// 42: not the table's owner, or no right to create.
+			table, qerr := Qualify(ctx, r.pool, r.cfg.Table)
+			if qerr != nil {
+				return qerr
+			}
+			r.log.Warn("outbox: the table has no commit-order stamp and streamsync may not add it: rows are relayed in id order, "+
+				"which is not commit order for transactions that run at the same time; have the table's owner run the statements in sql",
+				"table", r.cfg.Table, "err", err, "sql", CommitOrderSQL(table))
+			r.order = "id"
+			return nil
+		}
+		r.log.Info("outbox: commit-order stamp added to the table", "table", r.cfg.Table)
+	}
+	r.order = "commit_seq NULLS FIRST, id"
+	return nil
+}
+
 func (r *Relay) wait(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -92,7 +138,8 @@ func (r *Relay) wait(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// RelayOnce relays one batch of the oldest committed rows, in id order, in
+// RelayOnce relays one batch of the earliest committed rows, in commit order
+// (commit_seq, then id; id alone on a table without the stamp), in
 // one transaction: the rows are locked (FOR UPDATE SKIP LOCKED, and the
 // table's advisory lock so that one instance relays at a time), the valid
 // events appended with one pipelined XADD, the invalid ones dead-lettered
@@ -103,13 +150,21 @@ func (r *Relay) wait(ctx context.Context, d time.Duration) bool {
 // It returns how many rows it relayed: 0 when the table is empty or another
 // instance holds the lock.
 func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
+	if r.order == "" {
+		if err := r.prepare(ctx); err != nil {
+			return 0, err
+		}
+	}
 	tx, err := r.pool.BeginTx(ctx, pgx.TxOptions{})
 	if err != nil {
 		return 0, fmt.Errorf("outbox: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// The hold goes first: a session that took the lock and then went
+	// silent is ended by PostgreSQL after Config.Hold.
 	var mine bool
-	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, r.lock).Scan(&mine); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $2, true) IS NOT NULL,
+		pg_try_advisory_xact_lock($1)`, r.lock, strconv.FormatInt(r.cfg.Hold.Milliseconds(), 10)).Scan(nil, &mine); err != nil {
 		return 0, fmt.Errorf("outbox: advisory lock: %w", err)
 	}
 	if !mine {
@@ -122,7 +177,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	maxJSON := r.cfg.Limits.MaxJSONBytes()
 	rows, err := tx.Query(ctx, `SELECT id, octet_length(event::text),
 		CASE WHEN octet_length(event::text) <= $2 THEN event::text ELSE left(event::text, $3) END
-		FROM `+r.table+` ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.Batch, maxJSON, rawClip)
+		FROM `+r.table+` ORDER BY `+r.order+` LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.Batch, maxJSON, rawClip)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: read %s: %w", r.cfg.Table, err)
 	}

@@ -32,7 +32,12 @@ func setup(t *testing.T) *fixture {
 	t.Helper()
 	dsn := testenv.PostgresDSN(t)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, dsn)
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.MaxConns = 24 // producers that hold several transactions open at once
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/streamsync/streamsync/internal/testenv"
+	"github.com/streamsync/streamsync/outbox"
 	"github.com/streamsync/streamsync/partnersim"
 )
 
@@ -120,4 +122,142 @@ func TestOutboxRelaySurvivesKills(t *testing.T) {
 		t.Fatalf("partner has %d records, want %d", got, want)
 	}
 	t.Logf("%d committed rows, %d entries appended (%d relayed again after a kill, skipped as stale)", want, appended(), steps("skipped_stale"))
+}
+
+// Two `streamsync run` relaying one table, and the one in the middle of a
+// batch — its events appended, its DELETE held back by a table lock the test
+// takes — killed with SIGKILL: its row locks die with its session, the
+// other instance relays the batch again, the table ends empty and nothing
+// holds a lock on it, the second copies carry the same ids and versions and
+// are skipped as stale, so the partner gets every event once; and each
+// account's events reach the stream in commit order.
+func TestOutboxTwoRelaysOneKilledMidBatch(t *testing.T) {
+	rdb, keys, env := streams(t, "outbox2")
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, testenv.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	table := "test_outbox_" + hex.EncodeToString(b)
+	if err := outbox.EnsureTable(ctx, pool, table); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), `DROP TABLE IF EXISTS `+table) })
+
+	const total, accounts, batch = 500, 5, 100
+	// Two transactions: the one that takes the lower ids (rows 1..250)
+	// commits after the other (rows 251..500), so commit order is 251..500,
+	// then 1..250.
+	insert := func(tx pgx.Tx, from, to int) {
+		if _, err := tx.Exec(ctx, `INSERT INTO `+table+` (event)
+			SELECT jsonb_build_object('id', 'k' || g, 'account', 'acc-' || (g % $3), 'entity', 'order', 'key', 'k' || g,
+			                          'op', 'upsert', 'version', 1, 'data', jsonb_build_object('g', g))
+			FROM generate_series($1::int, $2::int) AS g ORDER BY g`, from, to, accounts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insert(late, 1, total/2)
+	early, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insert(early, total/2+1, total)
+	if err := early.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := late.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	commitRank := func(g int) int {
+		if g > total/2 {
+			return g - total/2
+		}
+		return g + total/2
+	}
+	// SHARE lets the relays lock rows (FOR UPDATE) but not delete them.
+	hold, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = hold.Rollback(ctx) }()
+	if _, err := hold.Exec(ctx, `LOCK TABLE `+table+` IN SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+
+	sim, err := partnersim.New(partnersim.Options{Faults: partnersim.Faults{Latency: partnersim.Duration(time.Millisecond)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sim)
+	t.Cleanup(hs.Close)
+	env = append(env, "STREAMSYNC_CLICKHOUSE__ADDR=", "STREAMSYNC_SINK__BASE_URL="+hs.URL,
+		"STREAMSYNC_OUTBOX__TABLE="+table, fmt.Sprintf("STREAMSYNC_OUTBOX__BATCH=%d", batch))
+	procs := map[string]*process{}
+	for _, name := range []string{"relay-a", "relay-b"} {
+		p := startProcess(t, append(env, "STREAMSYNC_OUTBOX__DSN="+testenv.PostgresDSN(t)+"&application_name="+name))
+		t.Cleanup(func() { p.kill() })
+		procs[name] = p
+	}
+
+	appended := func() int64 { n, _ := rdb.XLen(ctx, keys.Events).Result(); return n }
+	var stuck string
+	testenv.WaitFor(t, time.Minute, "a relay's batch appended and its DELETE waiting", func() bool {
+		err := pool.QueryRow(ctx, `SELECT application_name FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM%' AND application_name LIKE 'relay-%'`).Scan(&stuck)
+		return err == nil && appended() == batch
+	})
+	procs[stuck].kill()
+	if err := hold.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	rows := func() int {
+		var n int
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n)
+		return n
+	}
+	steps := func(s string) int { n, _ := rdb.HGet(ctx, keys.Steps, s).Int(); return n }
+	testenv.WaitFor(t, time.Minute, "every row relayed by the other instance and delivered", func() bool {
+		return rows() == 0 && steps("delivered") >= total && int(appended()) == steps("delivered")+steps("skipped_stale")
+	})
+	var locks int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE relation = $1::regclass`, table).Scan(&locks); err != nil || locks != 0 {
+		t.Fatalf("%d locks left on the table (%v)", locks, err)
+	}
+	if n := appended(); n != total+batch {
+		t.Fatalf("%d entries, want %d: the killed batch once more", n, total+batch)
+	}
+	if d, s := steps("delivered"), steps("skipped_stale"); d != total || s != batch {
+		t.Fatalf("delivered %d, skipped stale %d; want %d and %d", d, s, total, batch)
+	}
+	if got := len(sim.Snapshot("").Records); got != total {
+		t.Fatalf("partner has %d records, want %d", got, total)
+	}
+	// Each account's first copies are in commit order.
+	xs, err := rdb.XRange(ctx, keys.Events, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, last := map[string]bool{}, map[string]int{}
+	for _, x := range xs {
+		id := x.Values["id"].(string)
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		var g int
+		_, _ = fmt.Sscanf(id, "k%d", &g)
+		acc := x.Values["account"].(string)
+		if commitRank(g) <= last[acc] {
+			t.Fatalf("%s: row %d (commit rank %d) after commit rank %d", acc, g, commitRank(g), last[acc])
+		}
+		last[acc] = commitRank(g)
+	}
 }
