@@ -26,6 +26,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 run="$root/.run"
 redis_port=${STREAMSYNC_DEV_REDIS_PORT:-16379}
+# The default Redis lives in .run/redis, one on another port in .run/redis-PORT (the fault suite kills its own).
+redis_dir="$run/redis"
+[ "$redis_port" = 16379 ] || redis_dir="$run/redis-$redis_port"
 ch_port=${STREAMSYNC_DEV_CLICKHOUSE_PORT:-19000}
 ch_http_port=${STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT:-18123}
 wait_s=${STREAMSYNC_DEV_WAIT:-60}
@@ -82,7 +85,7 @@ wait_for() {
 }
 
 redis_up() {
-  local dir="$run/redis"
+  local dir="$redis_dir"
   mkdir -p "$dir"
   if alive "$dir/redis.pid" redis-server; then
     say "redis already running on 127.0.0.1:$redis_port (pid $(cat "$dir/redis.pid"))"
@@ -98,7 +101,7 @@ redis_up() {
   fi
   rm -f "$dir/redis.pid"
   redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --save "" \
-    --appendonly yes --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" ||
+    --appendonly yes --appendfsync everysec --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" ||
     die "redis-server did not start; see $dir/redis.log"
   wait_for redis "$dir/redis.log" sh -c "redis-cli -p $redis_port ping | grep -q PONG" || die "redis did not answer PING"
   say "redis ready on 127.0.0.1:$redis_port (pid $(cat "$dir/redis.pid"))"
@@ -465,7 +468,7 @@ sentinel_answers() {
 }
 
 status() {
-  alive "$run/redis/redis.pid" redis-server && say "redis running on 127.0.0.1:$redis_port" || say "redis not running"
+  alive "$redis_dir/redis.pid" redis-server && say "redis running on 127.0.0.1:$redis_port" || say "redis not running"
   alive "$ch_dir/clickhouse.pid" clickhouse && say "clickhouse running on 127.0.0.1:$ch_port" || say "clickhouse not running"
   alive "$pg_dir/postgres.pid" postgres && say "postgres running on 127.0.0.1:$pg_port" || say "postgres not running"
   cluster_running && say "redis cluster running on $cluster_ports" || say "redis cluster not running"
@@ -505,8 +508,8 @@ case "$cmd:$what" in
   up:cluster) cluster_up ;;
   up:chcluster) chcluster_up ;;
   up:sentinel) sentinel_up ;;
-  down:all) stop "$pg_dir/postgres.pid" postgres INT; stop "$ch_dir/clickhouse.pid" clickhouse; stop "$run/redis/redis.pid" redis-server ;;
-  down:redis) stop "$run/redis/redis.pid" redis-server ;;
+  down:all) stop "$pg_dir/postgres.pid" postgres INT; stop "$ch_dir/clickhouse.pid" clickhouse; stop "$redis_dir/redis.pid" redis-server ;;
+  down:redis) stop "$redis_dir/redis.pid" redis-server ;;
   down:clickhouse) stop "$ch_dir/clickhouse.pid" clickhouse ;;
   down:postgres) stop "$pg_dir/postgres.pid" postgres INT ;;  # SIGINT: fast shutdown, clients disconnected
   down:cluster) cluster_down ;;

@@ -18,6 +18,11 @@ type Proxy struct {
 	// is forwarded; true cuts that connection instead (once).
 	beforeReply func() bool
 	cuts        int
+	// hole, while true, swallows every byte both ways and holds new
+	// connections unanswered (BlackHole); holed are the connections that
+	// lived through it, closed by Restore.
+	hole  bool
+	holed []net.Conn
 }
 
 // New listens on a free loopback port and forwards to target (host:port)
@@ -41,6 +46,9 @@ func (p *Proxy) accept() {
 		if err != nil {
 			return
 		}
+		if p.holdIfHoled(c) {
+			continue
+		}
 		s, err := net.Dial("tcp", p.target)
 		if err != nil {
 			_ = c.Close()
@@ -55,16 +63,16 @@ func (p *Proxy) accept() {
 		}
 		p.conns = append(p.conns, c, s)
 		p.mu.Unlock()
-		go func() { copyAll(s, c); _ = s.Close() }()
+		go func() { p.forward(s, c); _ = s.Close() }()
 		go func() { p.replies(c, s); _ = c.Close() }()
 	}
 }
 
-func copyAll(dst, src net.Conn) {
+func (p *Proxy) forward(dst, src net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 {
+		if n > 0 && !p.swallow() {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
@@ -81,7 +89,7 @@ func (p *Proxy) replies(c, s net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := s.Read(buf)
-		if n > 0 {
+		if n > 0 && !p.swallow() {
 			if p.cutNow() {
 				_ = c.Close()
 				_ = s.Close()
@@ -143,11 +151,20 @@ func (p *Proxy) Cut() {
 	p.conns = nil
 }
 
-// Restore forwards new connections again.
+// Restore forwards new connections again, and ends a black hole: the
+// connections that lived through it are closed (their bytes were lost, as
+// a peer that forgot them answers with a reset).
 func (p *Proxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.down = false
+	if p.hole {
+		p.hole = false
+		for _, c := range p.holed {
+			_ = c.Close()
+		}
+		p.holed = nil
+	}
 }
 
 // Close stops listening and closes every connection.
