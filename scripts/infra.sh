@@ -409,6 +409,7 @@ sentinel_up() {
         echo "port $port"; echo "bind 127.0.0.1"; echo "dir $d"; echo 'save ""'; echo "appendonly no"
         echo "pidfile $d/redis.pid"; echo "logfile $d/redis.log"; echo "daemonize yes"
         echo "repl-diskless-sync yes"; echo "repl-diskless-sync-delay 0"
+        echo "enable-debug-command local"  # the fault suite's DEBUG SLEEP
         [ "$port" = "$first" ] || echo "replicaof 127.0.0.1 $first"
       } >"$d/redis.conf"
     fi

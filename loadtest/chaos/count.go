@@ -11,6 +11,7 @@ import (
 type Ack struct {
 	Key     string
 	Version int64
+	At      time.Time // when the 202 came
 }
 
 // Write is one PUT the partner answered, from partnersim's own log, in the
@@ -43,17 +44,17 @@ type Row struct {
 	// Down counts 2xx writes that set a record to a lower version than a
 	// 2xx write before them.
 	Down int
-	// Resume is from the fault's end to the next 2xx write; -1 when none
-	// came.
-	Resume time.Duration
-	Note   string
+	// Resume is from the fault's end to the next 2xx write at the partner;
+	// AckResume to the next 202 of the ingest; -1 when none came.
+	Resume, AckResume time.Duration
+	Note              string
 }
 
 // Tally counts one fault's row: sent events, the acknowledged ones, the
 // partner's log of writes, the version each record has at the partner at
 // the end, and when the fault ended.
 func Tally(fault string, sent int, acks []Ack, log []Write, final map[string]int64, faultEnd time.Time) Row {
-	r := Row{Fault: fault, Sent: sent, Acked: len(acks), Resume: -1}
+	r := Row{Fault: fault, Sent: sent, Acked: len(acks), Resume: -1, AckResume: -1}
 	type ev struct {
 		key string
 		v   int64
@@ -85,26 +86,31 @@ func Tally(fault string, sent int, acks []Ack, log []Write, final map[string]int
 		if final[a.Key] < a.Version {
 			r.Lost++
 		}
+		if !a.At.Before(faultEnd) && (r.AckResume < 0 || a.At.Sub(faultEnd) < r.AckResume) {
+			r.AckResume = a.At.Sub(faultEnd)
+		}
 	}
 	return r
 }
 
 // Header is the table's head, in markdown.
-const Header = "| fault | wait_replicas | sent | 202 | refused, resent | delivered | lost | redelivered | versions down | resumed after |\n" +
-	"|---|---|---|---|---|---|---|---|---|---|"
+const Header = "| fault | wait_replicas | sent | 202 | refused, resent | delivered | lost | redelivered | versions down | next 202 after | next delivery after |\n" +
+	"|---|---|---|---|---|---|---|---|---|---|---|"
 
 // Markdown is the row as a line of the table.
 func (r Row) Markdown() string {
-	resume := "never"
-	if r.Resume >= 0 {
-		resume = r.Resume.Round(10 * time.Millisecond).String()
+	after := func(d time.Duration) string {
+		if d < 0 {
+			return "never"
+		}
+		return d.Round(10 * time.Millisecond).String()
 	}
 	f := r.Fault
 	if r.Note != "" {
 		f += " (" + r.Note + ")"
 	}
 	cells := []string{f, fmt.Sprint(r.WaitReplicas), num(r.Sent), num(r.Acked), num(r.Refused), num(r.Delivered),
-		num(r.Lost), num(r.Redelivered), num(r.Down), resume}
+		num(r.Lost), num(r.Redelivered), num(r.Down), after(r.AckResume), after(r.Resume)}
 	return "| " + strings.Join(cells, " | ") + " |"
 }
 
@@ -133,6 +139,9 @@ func (r Row) Misses() []string {
 	}
 	if r.Resume < 0 {
 		m = append(m, "no delivery after the fault")
+	}
+	if r.AckResume < 0 {
+		m = append(m, "no event acknowledged after the fault")
 	}
 	return m
 }

@@ -13,7 +13,7 @@ import (
 func TestTally(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	acks := []Ack{{"a", 1}, {"a", 2}, {"b", 1}, {"c", 1}, {"c", 2}, {"d", 5}}
+	acks := []Ack{{"a", 1, at(0)}, {"a", 2, at(5)}, {"b", 1, at(5)}, {"c", 1, at(10)}, {"c", 2, at(2300)}, {"d", 5, at(2200)}}
 	log := []Write{
 		{1, at(0), "a", 1, 201},
 		{2, at(10), "b", 1, 503}, // refused: not delivered, and not a redelivery when it comes again
@@ -28,7 +28,7 @@ func TestTally(t *testing.T) {
 	}
 	final := map[string]int64{"a": 2, "b": 1, "c": 2, "d": 4, "e": 2}
 	r := Tally("f", 7, acks, log, final, at(2000))
-	want := Row{Fault: "f", Sent: 7, Acked: 6, Delivered: 7, Lost: 1, Redelivered: 1, Down: 1, Resume: 500 * time.Millisecond}
+	want := Row{Fault: "f", Sent: 7, Acked: 6, Delivered: 7, Lost: 1, Redelivered: 1, Down: 1, Resume: 500 * time.Millisecond, AckResume: 200 * time.Millisecond}
 	if r != want {
 		t.Fatalf("got  %+v\nwant %+v", r, want)
 	}
@@ -39,10 +39,11 @@ func TestTally(t *testing.T) {
 	if m := r.Misses(); len(m) != 2 {
 		t.Errorf("misses with wait_replicas 1: %q, want the loss too", m)
 	}
-	if r := Tally("f", 0, nil, log[:5], final, at(2000)); r.Resume != -1 || !slices.Contains(r.Misses(), "no delivery after the fault") {
-		t.Errorf("nothing after the fault: resume %v, misses %q", r.Resume, r.Misses())
+	if r := Tally("f", 0, acks[:2], log[:5], final, at(2000)); r.Resume != -1 || r.AckResume != -1 ||
+		!slices.Contains(r.Misses(), "no delivery after the fault") || !slices.Contains(r.Misses(), "no event acknowledged after the fault") {
+		t.Errorf("nothing after the fault: resume %v and %v, misses %q", r.AckResume, r.Resume, r.Misses())
 	}
-	if got := (Row{Fault: "x", Sent: 12345, Resume: 1234 * time.Millisecond}).Markdown(); got != "| x | 0 | 12,345 | 0 | 0 | 0 | 0 | 0 | 0 | 1.23s |" {
+	if got := (Row{Fault: "x", Sent: 12345, Resume: 1234 * time.Millisecond, AckResume: -1}).Markdown(); got != "| x | 0 | 12,345 | 0 | 0 | 0 | 0 | 0 | 0 | never | 1.23s |" {
 		t.Errorf("markdown: %s", got)
 	}
 }
