@@ -128,9 +128,10 @@ CHAOS_FLAGS ?=
 CHAOS_REDIS_PORT ?= 16420
 CHAOS_SENTINEL_REDIS_PORTS ?= 16410,16411
 CHAOS_SENTINEL_PORTS ?= 26410,26411,26412
-chaos: ## the fault suite on servers of its own: Redis failovers, kill -9, SCRIPT FLUSH, a black-holed partner, under load; prints the table (docs/reliability.md, "The fault suite"; CHAOS_FLAGS=-only=…)
+chaos: ## the fault suite on servers of its own: Redis failovers, kill -9, SCRIPT FLUSH, a black-holed partner, cut ClickHouse answers, under load; prints the table (docs/reliability.md, "The fault suite"; CHAOS_FLAGS=-only=…)
 	STREAMSYNC_DEV_REDIS_PORT=$(CHAOS_REDIS_PORT) $(INFRA) up redis
 	STREAMSYNC_DEV_SENTINEL_REDIS_PORTS=$(CHAOS_SENTINEL_REDIS_PORTS) STREAMSYNC_DEV_SENTINEL_PORTS=$(CHAOS_SENTINEL_PORTS) $(INFRA) up sentinel
+	$(INFRA) up clickhouse
 	mkdir -p .run/chaos && $(GO) build -o .run/chaos/streamsync ./cmd/streamsync
 	$(GO) run ./loadtest/chaos -aof-redis=127.0.0.1:$(CHAOS_REDIS_PORT) \
 		-sentinel-redis=127.0.0.1:$(subst $(comma),$(comma)127.0.0.1:,$(CHAOS_SENTINEL_REDIS_PORTS)) \

@@ -20,6 +20,7 @@ type config struct {
 	sentinelRedis   []string // the Redis servers they watch
 	sentinelMaster  string
 	aofRedis        string
+	clickhouse      string
 	rate, keys      int
 	before, after   time.Duration
 	drain, hole     time.Duration
@@ -36,6 +37,7 @@ func main() {
 	flag.StringVar(&sentinelRedis, "sentinel-redis", "127.0.0.1:16410,127.0.0.1:16411", "the Redis servers they watch")
 	flag.StringVar(&cfg.sentinelMaster, "sentinel-master", "streamsync-test", "the master's name at the sentinels")
 	flag.StringVar(&cfg.aofRedis, "aof-redis", "127.0.0.1:16420", "the Redis with AOF everysec that the suite kills")
+	flag.StringVar(&cfg.clickhouse, "clickhouse", "127.0.0.1:19000", "the ClickHouse of the attempt log (a database of its own per fault)")
 	flag.IntVar(&cfg.rate, "rate", 1000, "events per second the producer offers")
 	flag.IntVar(&cfg.keys, "keys", 500, "records the events write (over 50 accounts), each at its next version")
 	flag.DurationVar(&cfg.before, "before", 5*time.Second, "load before the fault")

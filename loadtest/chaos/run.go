@@ -34,6 +34,7 @@ type stage struct {
 	cfg   config
 	be    backend
 	proxy *cutproxy.Proxy
+	ch    *attempts // nil unless the fault has the attempt log on
 }
 
 // fault applies one fault and returns when it is over (the moment the
@@ -42,6 +43,9 @@ type fault struct {
 	name    string
 	backend func(config) (backend, error)
 	apply   func(ctx context.Context, s *stage) (end time.Time, note string, err error)
+	// attempts turns the attempt log on (ClickHouse behind a proxy of its
+	// own); after the tally, its note says what the table holds.
+	attempts bool
 }
 
 // runFault runs one fault from start to tally.
@@ -76,10 +80,22 @@ func runFault(ctx context.Context, cfg config, f fault) (Row, error) {
 		return Row{}, err
 	}
 	logPath := filepath.Join(cfg.dir, strings.ReplaceAll(f.name, " ", "-")+".log")
-	child, err := startStreamsync(cfg.bin, logPath, append(be.env,
+	env := append([]string{}, be.env...)
+	var ch *attempts
+	if f.attempts {
+		if ch, err = newAttempts(ctx, cfg); err != nil {
+			return Row{}, fmt.Errorf("%s: clickhouse: %w", f.name, err)
+		}
+		defer ch.close()
+		env = append(env, "STREAMSYNC_CLICKHOUSE__ADDR="+ch.proxy.Addr(), "STREAMSYNC_CLICKHOUSE__DATABASE="+ch.db,
+			"STREAMSYNC_CLICKHOUSE__SPOOL_DIR="+filepath.Join(cfg.dir, "spool-"+ch.db))
+	} else {
+		env = append(env, "STREAMSYNC_CLICKHOUSE__ADDR=")
+	}
+	child, err := startStreamsync(cfg.bin, logPath, append(env,
 		"STREAMSYNC_STREAM__EVENTS="+prefix+"events", "STREAMSYNC_STREAM__GROUP=g", "STREAMSYNC_STREAM__DEAD="+prefix+"dead",
 		"STREAMSYNC_STREAM__DELAYED="+prefix+"delayed", "STREAMSYNC_STREAM__RETRY="+prefix+"retry", "STREAMSYNC_STREAM__CONSUMER=chaos",
-		"STREAMSYNC_ADMIN__ADDR=", "STREAMSYNC_LOG__LEVEL=warn", "STREAMSYNC_CLICKHOUSE__ADDR=", "STREAMSYNC_INGEST__ADDR="+ingest,
+		"STREAMSYNC_ADMIN__ADDR=", "STREAMSYNC_LOG__LEVEL=warn", "STREAMSYNC_INGEST__ADDR="+ingest,
 		"STREAMSYNC_SINK__BASE_URL=http://"+proxy.Addr(), "STREAMSYNC_SINK__CLIENT_ID=id", "STREAMSYNC_SINK__CLIENT_SECRET=sec",
 		fmt.Sprintf("STREAMSYNC_REDIS__WAIT_REPLICAS=%d", be.wait), "STREAMSYNC_REDIS__WAIT_TIMEOUT=500ms",
 	))
@@ -96,7 +112,7 @@ func runFault(ctx context.Context, cfg config, f fault) (Row, error) {
 	done := make(chan struct{})
 	go func() { defer close(done); pr.run(stop) }()
 	sleep(ctx, cfg.before)
-	st := &stage{cfg: cfg, be: be, proxy: proxy}
+	st := &stage{cfg: cfg, be: be, proxy: proxy, ch: ch}
 	end, note, ferr := f.apply(ctx, st)
 	if ferr != nil {
 		close(stop)
@@ -146,6 +162,9 @@ func runFault(ctx context.Context, cfg config, f fault) (Row, error) {
 	}
 	if n, err := be.client.XLen(context.Background(), prefix+"dead").Result(); err == nil && n > 0 {
 		notes = append(notes, fmt.Sprintf("%d dead letters", n))
+	}
+	if ch != nil {
+		notes = append(notes, ch.held(ctx))
 	}
 	row.Note = strings.Join(notes, "; ")
 	return row, nil
