@@ -10,7 +10,8 @@
 # Ports: STREAMSYNC_DEV_REDIS_PORT (16379), STREAMSYNC_DEV_CLICKHOUSE_PORT (19000),
 # STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT (18123), STREAMSYNC_DEV_POSTGRES_PORT (15432). Readiness deadline: STREAMSYNC_DEV_WAIT (60 s).
 # The Redis Cluster (`up cluster`, not part of `up`): three masters on STREAMSYNC_DEV_CLUSTER_PORTS
-# (17001,17002,17003), data in .run/cluster/PORT.
+# (17001,17002,17003), data in .run/cluster/PORT; STREAMSYNC_DEV_CLUSTER_REPLICAS (0) replicas per master
+# (then list masters × (1 + replicas) ports).
 # A ClickHouse on another port is a second instance with its data in .run/clickhouse-PORT (tests that
 # stop and start ClickHouse use one of their own).
 # The ClickHouse cluster (`up chcluster`, not part of `up`): two more ClickHouse servers on
@@ -34,6 +35,7 @@ ch_http_port=${STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT:-18123}
 wait_s=${STREAMSYNC_DEV_WAIT:-60}
 pg_port=${STREAMSYNC_DEV_POSTGRES_PORT:-15432}
 cluster_ports=${STREAMSYNC_DEV_CLUSTER_PORTS:-17001,17002,17003}
+cluster_replicas=${STREAMSYNC_DEV_CLUSTER_REPLICAS:-0}  # replicas per master (the fault suite's cluster has 1: six ports)
 chcluster_ports=${STREAMSYNC_DEV_CH_CLUSTER_PORTS:-19020,19030}
 chcluster_name=streamsync_test
 sentinel_redis_ports=${STREAMSYNC_DEV_SENTINEL_REDIS_PORTS:-16400,16401}
@@ -276,7 +278,7 @@ cluster_up() {
   done
   if ! redis-cli -p "${ports[0]}" cluster info | grep -q 'cluster_state:ok'; then
     if redis-cli -p "${ports[0]}" cluster info | grep -q 'cluster_slots_assigned:0'; then
-      redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >"$dir/create.log" 2>&1 ||
+      redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$cluster_replicas" --cluster-yes >"$dir/create.log" 2>&1 ||
         die "redis-cli --cluster create failed; see $dir/create.log"
     fi
     wait_for "redis cluster" "$dir/create.log" sh -c "redis-cli -p ${ports[0]} cluster info | grep -q cluster_state:ok" ||

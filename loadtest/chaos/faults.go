@@ -21,6 +21,8 @@ var faults = []fault{
 	{name: "DEBUG SLEEP of the primary past the failover timeout", backend: sentinelBackend, apply: debugSleep},
 	{name: "kill -9 of Redis (AOF everysec) and restart", backend: aofBackend, apply: killRedis},
 	{name: "partner black-holed for 30 s", backend: aofBackend, apply: blackHole},
+	{name: "CLUSTER FAILOVER of the keys' master", backend: clusterBackend, apply: clusterFailover},
+	{name: "live reshard (redis-cli --cluster reshard)", backend: clusterBackend, apply: reshard},
 	{name: "ClickHouse connection cut between insert and answer", backend: aofBackend, apply: cutInsertAnswers, attempts: true},
 }
 

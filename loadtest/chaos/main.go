@@ -21,6 +21,7 @@ type config struct {
 	sentinelMaster  string
 	aofRedis        string
 	clickhouse      string
+	cluster         []string // the suite's Redis Cluster, every node
 	rate, keys      int
 	before, after   time.Duration
 	drain, hole     time.Duration
@@ -29,7 +30,7 @@ type config struct {
 
 func main() {
 	var cfg config
-	var sentinels, sentinelRedis string
+	var sentinels, sentinelRedis, cluster string
 	flag.StringVar(&cfg.bin, "bin", ".run/chaos/streamsync", "the streamsync binary")
 	flag.StringVar(&cfg.infra, "infra", "scripts/infra.sh", "the script that starts the servers (restarts the killed Redis)")
 	flag.StringVar(&cfg.dir, "dir", ".run/chaos", "where each fault's streamsync log goes")
@@ -38,6 +39,7 @@ func main() {
 	flag.StringVar(&cfg.sentinelMaster, "sentinel-master", "streamsync-test", "the master's name at the sentinels")
 	flag.StringVar(&cfg.aofRedis, "aof-redis", "127.0.0.1:16420", "the Redis with AOF everysec that the suite kills")
 	flag.StringVar(&cfg.clickhouse, "clickhouse", "127.0.0.1:19000", "the ClickHouse of the attempt log (a database of its own per fault)")
+	flag.StringVar(&cluster, "cluster", "127.0.0.1:17101,127.0.0.1:17102,127.0.0.1:17103,127.0.0.1:17104,127.0.0.1:17105,127.0.0.1:17106", "the suite's Redis Cluster (three masters with a replica each)")
 	flag.IntVar(&cfg.rate, "rate", 1000, "events per second the producer offers")
 	flag.IntVar(&cfg.keys, "keys", 500, "records the events write (over 50 accounts), each at its next version")
 	flag.DurationVar(&cfg.before, "before", 5*time.Second, "load before the fault")
@@ -49,6 +51,7 @@ func main() {
 	redis.SetLogger(quiet{}) // the failover client's notes of every promotion
 	cfg.sentinels = strings.Split(sentinels, ",")
 	cfg.sentinelRedis = strings.Split(sentinelRedis, ",")
+	cfg.cluster = strings.Split(cluster, ",")
 	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		os.Exit(1)

@@ -26,6 +26,9 @@ type backend struct {
 	env    []string              // streamsync's redis.* settings
 	client redis.UniversalClient // the suite's own client, for clean-up
 	wait   int                   // redis.wait_replicas
+	// prefix, when set, names the fault's keys from base (a Cluster puts
+	// them where the fault strikes); else "chaos:BASE:".
+	prefix func(base string) (string, error)
 }
 
 // stage is what a fault sees while it runs: the Redis, the proxy in front
@@ -35,6 +38,8 @@ type stage struct {
 	be    backend
 	proxy *cutproxy.Proxy
 	ch    *attempts // nil unless the fault has the attempt log on
+	// prefix starts the names of the fault's keys.
+	prefix string
 }
 
 // fault applies one fault and returns when it is over (the moment the
@@ -73,7 +78,13 @@ func runFault(ctx context.Context, cfg config, f fault) (Row, error) {
 	}
 	defer proxy.Close()
 
-	prefix := fmt.Sprintf("chaos:%s:%d:", strings.ReplaceAll(f.name, " ", "-"), time.Now().UnixNano())
+	base := fmt.Sprintf("%s-%d", strings.Join(strings.Fields(f.name)[:2], "-"), time.Now().UnixNano())
+	prefix := "chaos:" + base + ":"
+	if be.prefix != nil {
+		if prefix, err = be.prefix(base); err != nil {
+			return Row{}, fmt.Errorf("%s: %w", f.name, err)
+		}
+	}
 	defer deleteKeys(be.client, prefix)
 	ingest, err := freeAddr()
 	if err != nil {
@@ -112,7 +123,7 @@ func runFault(ctx context.Context, cfg config, f fault) (Row, error) {
 	done := make(chan struct{})
 	go func() { defer close(done); pr.run(stop) }()
 	sleep(ctx, cfg.before)
-	st := &stage{cfg: cfg, be: be, proxy: proxy, ch: ch}
+	st := &stage{cfg: cfg, be: be, proxy: proxy, ch: ch, prefix: prefix}
 	end, note, ferr := f.apply(ctx, st)
 	if ferr != nil {
 		close(stop)
@@ -160,7 +171,11 @@ func runFault(ctx context.Context, cfg config, f fault) (Row, error) {
 	if !drained {
 		notes = append(notes, fmt.Sprintf("not all delivered after %s", cfg.drain))
 	}
-	if n, err := be.client.XLen(context.Background(), prefix+"dead").Result(); err == nil && n > 0 {
+	dead := prefix + "dead"
+	if be.prefix != nil {
+		dead = strings.TrimSuffix(eventsKey(prefix), "events") + "dead"
+	}
+	if n, err := be.client.XLen(context.Background(), dead).Result(); err == nil && n > 0 {
 		notes = append(notes, fmt.Sprintf("%d dead letters", n))
 	}
 	if ch != nil {
