@@ -416,7 +416,8 @@ sentinel_up() {
       } >"$d/redis.conf"
     fi
     rm -f "$d/redis.pid"
-    redis-server "$d/redis.conf" || die "redis-server on $port did not start; see $d/redis.log"
+    # 7>&-: a daemon that kept the lock's descriptor would hold the lock for its whole life.
+    redis-server "$d/redis.conf" 7>&- || die "redis-server on $port did not start; see $d/redis.log"
     wait_for "sentinel's redis $port" "$d/redis.log" sh -c "redis-cli -p $port ping | grep -q PONG" ||
       die "redis on $port did not answer PING"
   done
@@ -436,7 +437,7 @@ sentinel_up() {
       } >"$d/sentinel.conf"
     fi
     rm -f "$d/sentinel.pid"
-    redis-server "$d/sentinel.conf" --sentinel || die "sentinel on $port did not start; see $d/sentinel.log"
+    redis-server "$d/sentinel.conf" --sentinel 7>&- || die "sentinel on $port did not start; see $d/sentinel.log"
   done
   wait_for "sentinels" "$dir/${sports[0]}/sentinel.log" sentinel_ready || die "the sentinels on ${sentinel_ports} do not agree on a master with a replica"
   say "redis sentinel ready: master $sentinel_master, redis on ${sentinel_redis_ports}, sentinels on ${sentinel_ports}"
