@@ -24,6 +24,7 @@ var faults = []fault{
 	{name: "CLUSTER FAILOVER of the keys' master", backend: clusterBackend, apply: clusterFailover},
 	{name: "live reshard (redis-cli --cluster reshard)", backend: clusterBackend, apply: reshard},
 	{name: "ClickHouse connection cut between insert and answer", backend: aofBackend, apply: cutInsertAnswers, attempts: true},
+	{name: "PostgreSQL restart mid-batch (outbox relay)", backend: sentinelBackend, apply: restartPostgres, outbox: true},
 }
 
 // sentinelBackend is the suite's own Sentinel set, healthy (every

@@ -21,6 +21,8 @@ type config struct {
 	sentinelMaster  string
 	aofRedis        string
 	clickhouse      string
+	postgres        string // DSN of the suite's own PostgreSQL
+	postgresPort    string
 	cluster         []string // the suite's Redis Cluster, every node
 	rate, keys      int
 	before, after   time.Duration
@@ -40,6 +42,7 @@ func main() {
 	flag.StringVar(&cfg.aofRedis, "aof-redis", "127.0.0.1:16420", "the Redis with AOF everysec that the suite kills")
 	flag.StringVar(&cfg.clickhouse, "clickhouse", "127.0.0.1:19000", "the ClickHouse of the attempt log (a database of its own per fault)")
 	flag.StringVar(&cluster, "cluster", "127.0.0.1:17101,127.0.0.1:17102,127.0.0.1:17103,127.0.0.1:17104,127.0.0.1:17105,127.0.0.1:17106", "the suite's Redis Cluster (three masters with a replica each)")
+	flag.StringVar(&cfg.postgresPort, "postgres-port", "15440", "the port of the suite's PostgreSQL, which it restarts (scripts/infra.sh)")
 	flag.IntVar(&cfg.rate, "rate", 1000, "events per second the producer offers")
 	flag.IntVar(&cfg.keys, "keys", 500, "records the events write (over 50 accounts), each at its next version")
 	flag.DurationVar(&cfg.before, "before", 5*time.Second, "load before the fault")
@@ -52,6 +55,7 @@ func main() {
 	cfg.sentinels = strings.Split(sentinels, ",")
 	cfg.sentinelRedis = strings.Split(sentinelRedis, ",")
 	cfg.cluster = strings.Split(cluster, ",")
+	cfg.postgres = "postgres://postgres@127.0.0.1:" + cfg.postgresPort + "/postgres?sslmode=disable"
 	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		os.Exit(1)

@@ -51,6 +51,9 @@ type fault struct {
 	// attempts turns the attempt log on (ClickHouse behind a proxy of its
 	// own); after the tally, its note says what the table holds.
 	attempts bool
+	// outbox has the producer commit its events to a PostgreSQL outbox
+	// table that streamsync relays, instead of posting them to the ingest.
+	outbox bool
 }
 
 // runFault runs one fault from start to tally.
@@ -103,6 +106,14 @@ func runFault(ctx context.Context, cfg config, f fault) (Row, error) {
 	} else {
 		env = append(env, "STREAMSYNC_CLICKHOUSE__ADDR=")
 	}
+	var ob *outboxTable
+	if f.outbox {
+		if ob, err = newOutboxTable(ctx, cfg.postgres); err != nil {
+			return Row{}, fmt.Errorf("%s: postgres: %w", f.name, err)
+		}
+		defer ob.close()
+		env = append(env, "STREAMSYNC_OUTBOX__DSN="+cfg.postgres, "STREAMSYNC_OUTBOX__TABLE="+ob.table)
+	}
 	child, err := startStreamsync(cfg.bin, logPath, append(env,
 		"STREAMSYNC_STREAM__EVENTS="+prefix+"events", "STREAMSYNC_STREAM__GROUP=g", "STREAMSYNC_STREAM__DEAD="+prefix+"dead",
 		"STREAMSYNC_STREAM__DELAYED="+prefix+"delayed", "STREAMSYNC_STREAM__RETRY="+prefix+"retry", "STREAMSYNC_STREAM__CONSUMER=chaos",
@@ -114,7 +125,7 @@ func runFault(ctx context.Context, cfg config, f fault) (Row, error) {
 		return Row{}, err
 	}
 	defer child.stop()
-	pr := &producer{url: "http://" + ingest + "/v1/events", rate: cfg.rate, keys: cfg.keys}
+	pr := &producer{url: "http://" + ingest + "/v1/events", outbox: ob, rate: cfg.rate, keys: cfg.keys}
 	if err := waitFor(ctx, 30*time.Second, func() bool { return pr.ready() }); err != nil {
 		return Row{}, fmt.Errorf("%s: the ingest never answered (see %s): %w", f.name, logPath, err)
 	}
@@ -224,9 +235,10 @@ func (c *child) stop() {
 // again until it is answered 202 (as a producer does); each event writes
 // one of keys records at the record's next version.
 type producer struct {
-	url  string
-	rate int // events per second
-	keys int
+	url    string
+	outbox *outboxTable // when set, events go through it instead of the ingest
+	rate   int          // events per second
+	keys   int
 
 	mu       sync.Mutex
 	acks     []Ack
@@ -239,6 +251,21 @@ type producer struct {
 const batchSize = 20
 
 var httpc = &http.Client{Timeout: 5 * time.Second}
+
+// send hands one batch (a JSON array of events) over: to the outbox table
+// when there is one (committed), else to the ingest (202); it reports
+// whether the batch was acknowledged.
+func (p *producer) send(body []byte) bool {
+	if p.outbox != nil {
+		return p.outbox.insert(body) == nil
+	}
+	resp, err := httpc.Post(p.url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusAccepted
+}
 
 func (p *producer) ready() bool {
 	resp, err := httpc.Post(p.url, "application/json", strings.NewReader(`[]`))
@@ -299,15 +326,11 @@ func (p *producer) work(w int, stop <-chan struct{}) {
 		p.mu.Unlock()
 		for {
 			t0 := time.Now()
-			resp, err := httpc.Post(p.url, "application/json", bytes.NewReader(b.Bytes()))
+			ok := p.send(b.Bytes())
 			p.mu.Lock()
 			p.posts++
 			p.postTime += time.Since(t0)
 			p.mu.Unlock()
-			ok := err == nil && resp.StatusCode == http.StatusAccepted
-			if err == nil {
-				resp.Body.Close()
-			}
 			if ok {
 				now := time.Now()
 				for i := range batch {
