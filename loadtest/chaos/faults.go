@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/streamsync/streamsync/internal/cutproxy"
 )
 
 // faults are the suite's faults, in the order they run.
@@ -21,6 +24,8 @@ var faults = []fault{
 	{name: "DEBUG SLEEP of the primary past the failover timeout", backend: sentinelBackend, apply: debugSleep},
 	{name: "kill -9 of Redis (AOF everysec) and restart", backend: aofBackend, apply: killRedis},
 	{name: "partner black-holed for 30 s", backend: aofBackend, apply: blackHole},
+	{name: "partner connections reset mid-request", backend: aofBackend, apply: resetPartner},
+	{name: "Redis connections reset mid-command", backend: proxiedRedisBackend, apply: resetRedis},
 	{name: "CLUSTER FAILOVER of the keys' master", backend: clusterBackend, apply: clusterFailover},
 	{name: "live reshard (redis-cli --cluster reshard)", backend: clusterBackend, apply: reshard},
 	{name: "ClickHouse connection cut between insert and answer", backend: aofBackend, apply: cutInsertAnswers, attempts: true},
@@ -141,7 +146,15 @@ func debugSleep(ctx context.Context, s *stage) (time.Time, string, error) {
 	const secs = 6
 	n := node(old)
 	defer n.Close()
-	go func() { _ = n.Do(context.Background(), "DEBUG", "SLEEP", secs).Err() }()
+	slept := make(chan error, 1)
+	go func() { slept <- n.Do(context.Background(), "DEBUG", "SLEEP", secs).Err() }()
+	select {
+	case err := <-slept:
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !strings.Contains(err.Error(), "timeout") {
+			return time.Time{}, "", fmt.Errorf("DEBUG SLEEP on %s: %w (it needs enable-debug-command local: scripts/infra.sh writes it into a new redis.conf; remove the old one under .run/sentinel/)", old, err)
+		}
+	case <-time.After(500 * time.Millisecond): // asleep
+	}
 	now, err := waitPromoted(ctx, s.cfg, old)
 	if err != nil {
 		return time.Time{}, "", err
@@ -220,4 +233,52 @@ func blackHole(ctx context.Context, s *stage) (time.Time, string, error) {
 func port(addr string) string {
 	_, p, _ := strings.Cut(addr, ":")
 	return p
+}
+
+// resetsOf is how many times a reset fault cuts every connection, and
+// how far apart.
+const (
+	resets     = 10
+	resetEvery = 500 * time.Millisecond
+)
+
+// resetPartner closes every connection between streamsync and the
+// partner, requests and answers in the middle included, ten times 500 ms
+// apart.
+func resetPartner(ctx context.Context, s *stage) (time.Time, string, error) {
+	for range resets {
+		s.proxy.Cut()
+		s.proxy.Restore()
+		sleep(ctx, resetEvery)
+	}
+	return time.Now(), fmt.Sprintf("%d times, %s apart", resets, resetEvery), nil
+}
+
+// proxiedRedisBackend is the AOF Redis reached through a proxy the fault
+// cuts (redis.wait_replicas 0: it has no replica).
+func proxiedRedisBackend(cfg config) (backend, error) {
+	be, err := aofBackend(cfg)
+	if err != nil {
+		return backend{}, err
+	}
+	p, err := cutproxy.New(cfg.aofRedis)
+	if err != nil {
+		be.client.Close()
+		return backend{}, err
+	}
+	be.redisProxy = p
+	be.env = []string{"STREAMSYNC_REDIS__ADDR=" + p.Addr()}
+	return be, nil
+}
+
+// resetRedis closes every connection between streamsync and Redis (its
+// blocked reads, pipelines and scripts in flight among them), ten times
+// 500 ms apart.
+func resetRedis(ctx context.Context, s *stage) (time.Time, string, error) {
+	for range resets {
+		s.be.redisProxy.Cut()
+		s.be.redisProxy.Restore()
+		sleep(ctx, resetEvery)
+	}
+	return time.Now(), fmt.Sprintf("%d times, %s apart", resets, resetEvery), nil
 }

@@ -29,6 +29,8 @@ type backend struct {
 	// prefix, when set, names the fault's keys from base (a Cluster puts
 	// them where the fault strikes); else "chaos:BASE:".
 	prefix func(base string) (string, error)
+	// redisProxy, when set, stands between streamsync and Redis.
+	redisProxy *cutproxy.Proxy
 }
 
 // stage is what a fault sees while it runs: the Redis, the proxy in front
@@ -63,6 +65,9 @@ func runFault(ctx context.Context, cfg config, f fault) (Row, error) {
 		return Row{}, fmt.Errorf("%s: redis: %w", f.name, err)
 	}
 	defer be.client.Close()
+	if be.redisProxy != nil {
+		defer be.redisProxy.Close()
+	}
 	sim, err := partnersim.New(partnersim.Options{ClientID: "id", ClientSecret: "sec", LogMax: 10_000_000})
 	if err != nil {
 		return Row{}, err
