@@ -92,3 +92,42 @@ func TestBlackHole(t *testing.T) {
 		t.Fatalf("after the hole: %q %v", l, err)
 	}
 }
+
+// A slow link holds each chunk for the latency both ways and for as long
+// as the bandwidth takes; Slow(0, 0) makes it fast again.
+func TestSlow(t *testing.T) {
+	p, err := New(echoServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p.Slow(150*time.Millisecond, 0)
+	start := time.Now()
+	if l, err := roundTrip(c, 5*time.Second); err != nil || l != "ping\n" {
+		t.Fatalf("slow round trip: %q %v", l, err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("a round trip with 150 ms latency took %s, want at least 300 ms", d)
+	}
+	p.Slow(0, 50) // 5 bytes each way at 50 B/s: 100 ms each way
+	start = time.Now()
+	if _, err := roundTrip(c, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("10 bytes at 50 B/s took %s, want at least 200 ms", d)
+	}
+	p.Slow(0, 0)
+	start = time.Now()
+	if _, err := roundTrip(c, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 150*time.Millisecond {
+		t.Errorf("after Slow(0, 0) a round trip took %s", d)
+	}
+}

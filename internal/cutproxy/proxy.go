@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"time"
 )
 
 // Proxy forwards every TCP connection it accepts to one server address.
@@ -23,6 +24,9 @@ type Proxy struct {
 	// lived through it, closed by Restore.
 	hole  bool
 	holed []net.Conn
+	// latency and bytesPerSec slow every chunk forwarded (Slow).
+	latency     time.Duration
+	bytesPerSec int
 }
 
 // New listens on a free loopback port and forwards to target (host:port)
@@ -73,6 +77,7 @@ func (p *Proxy) forward(dst, src net.Conn) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 && !p.swallow() {
+			p.throttle(n)
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
@@ -90,6 +95,7 @@ func (p *Proxy) replies(c, s net.Conn) {
 	for {
 		n, err := s.Read(buf)
 		if n > 0 && !p.swallow() {
+			p.throttle(n)
 			if p.cutNow() {
 				_ = c.Close()
 				_ = s.Close()

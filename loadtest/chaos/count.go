@@ -47,7 +47,11 @@ type Row struct {
 	// Resume is from the fault's end to the next 2xx write at the partner;
 	// AckResume to the next 202 of the ingest; -1 when none came.
 	Resume, AckResume time.Duration
-	Note              string
+	// Slowest is the longest an acknowledged event took from its 202 to
+	// its first 2xx at the partner (events overtaken by a later version
+	// not counted).
+	Slowest time.Duration
+	Note    string
 }
 
 // Tally counts one fault's row: sent events, the acknowledged ones, the
@@ -60,6 +64,7 @@ func Tally(fault string, sent int, acks []Ack, log []Write, final map[string]int
 		v   int64
 	}
 	applied := map[ev]bool{}
+	first := map[ev]time.Time{}
 	again := map[ev]bool{}
 	high := map[string]int64{}
 	for _, w := range log {
@@ -69,6 +74,9 @@ func Tally(fault string, sent int, acks []Ack, log []Write, final map[string]int
 		}
 		if w.Status/100 != 2 {
 			continue
+		}
+		if !applied[e] {
+			first[e] = w.At
 		}
 		applied[e] = true
 		if h, ok := high[w.Key]; ok && w.Version < h {
@@ -86,6 +94,9 @@ func Tally(fault string, sent int, acks []Ack, log []Write, final map[string]int
 		if final[a.Key] < a.Version {
 			r.Lost++
 		}
+		if at, ok := first[ev{a.Key, a.Version}]; ok && at.Sub(a.At) > r.Slowest {
+			r.Slowest = at.Sub(a.At)
+		}
 		if !a.At.Before(faultEnd) && (r.AckResume < 0 || a.At.Sub(faultEnd) < r.AckResume) {
 			r.AckResume = a.At.Sub(faultEnd)
 		}
@@ -94,8 +105,8 @@ func Tally(fault string, sent int, acks []Ack, log []Write, final map[string]int
 }
 
 // Header is the table's head, in markdown.
-const Header = "| fault | wait_replicas | sent | 202 | refused, resent | delivered | lost | redelivered | versions down | next 202 after | next delivery after |\n" +
-	"|---|---|---|---|---|---|---|---|---|---|---|"
+const Header = "| fault | wait_replicas | sent | 202 | refused, resent | delivered | lost | redelivered | versions down | next 202 after | next delivery after | slowest delivery |\n" +
+	"|---|---|---|---|---|---|---|---|---|---|---|---|"
 
 // Markdown is the row as a line of the table.
 func (r Row) Markdown() string {
@@ -110,7 +121,7 @@ func (r Row) Markdown() string {
 		f += " (" + r.Note + ")"
 	}
 	cells := []string{f, fmt.Sprint(r.WaitReplicas), num(r.Sent), num(r.Acked), num(r.Refused), num(r.Delivered),
-		num(r.Lost), num(r.Redelivered), num(r.Down), after(r.AckResume), after(r.Resume)}
+		num(r.Lost), num(r.Redelivered), num(r.Down), after(r.AckResume), after(r.Resume), after(r.Slowest)}
 	return "| " + strings.Join(cells, " | ") + " |"
 }
 

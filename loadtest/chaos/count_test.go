@@ -28,7 +28,8 @@ func TestTally(t *testing.T) {
 	}
 	final := map[string]int64{"a": 2, "b": 1, "c": 2, "d": 4, "e": 2}
 	r := Tally("f", 7, acks, log, final, at(2000))
-	want := Row{Fault: "f", Sent: 7, Acked: 6, Delivered: 7, Lost: 1, Redelivered: 1, Down: 1, Resume: 500 * time.Millisecond, AckResume: 200 * time.Millisecond}
+	want := Row{Fault: "f", Sent: 7, Acked: 6, Delivered: 7, Lost: 1, Redelivered: 1, Down: 1, Resume: 500 * time.Millisecond, AckResume: 200 * time.Millisecond,
+		Slowest: 2495 * time.Millisecond} // a2: acknowledged at 5 ms, at the partner at 2,500 ms
 	if r != want {
 		t.Fatalf("got  %+v\nwant %+v", r, want)
 	}
@@ -43,7 +44,7 @@ func TestTally(t *testing.T) {
 		!slices.Contains(r.Misses(), "no delivery after the fault") || !slices.Contains(r.Misses(), "no event acknowledged after the fault") {
 		t.Errorf("nothing after the fault: resume %v and %v, misses %q", r.AckResume, r.Resume, r.Misses())
 	}
-	if got := (Row{Fault: "x", Sent: 12345, Resume: 1234 * time.Millisecond, AckResume: -1}).Markdown(); got != "| x | 0 | 12,345 | 0 | 0 | 0 | 0 | 0 | 0 | never | 1.23s |" {
+	if got := (Row{Fault: "x", Sent: 12345, Resume: 1234 * time.Millisecond, AckResume: -1}).Markdown(); got != "| x | 0 | 12,345 | 0 | 0 | 0 | 0 | 0 | 0 | never | 1.23s | 0s |" {
 		t.Errorf("markdown: %s", got)
 	}
 }

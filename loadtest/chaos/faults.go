@@ -26,6 +26,8 @@ var faults = []fault{
 	{name: "partner black-holed for 30 s", backend: aofBackend, apply: blackHole},
 	{name: "partner connections reset mid-request", backend: aofBackend, apply: resetPartner},
 	{name: "Redis connections reset mid-command", backend: proxiedRedisBackend, apply: resetRedis},
+	{name: "partner link slow for 20 s", backend: aofBackend, apply: slowPartner},
+	{name: "Redis link slow for 20 s", backend: proxiedRedisBackend, apply: slowRedis},
 	{name: "CLUSTER FAILOVER of the keys' master", backend: clusterBackend, apply: clusterFailover},
 	{name: "live reshard (redis-cli --cluster reshard)", backend: clusterBackend, apply: reshard},
 	{name: "ClickHouse connection cut between insert and answer", backend: aofBackend, apply: cutInsertAnswers, attempts: true},
@@ -281,4 +283,24 @@ func resetRedis(ctx context.Context, s *stage) (time.Time, string, error) {
 		sleep(ctx, resetEvery)
 	}
 	return time.Now(), fmt.Sprintf("%d times, %s apart", resets, resetEvery), nil
+}
+
+// slowFor is how long a slow-link fault lasts.
+const slowFor = 20 * time.Second
+
+// slowPartner: 200 ms more each way on the partner's link, at 64 KB/s,
+// for 20 s.
+func slowPartner(ctx context.Context, s *stage) (time.Time, string, error) {
+	s.proxy.Slow(200*time.Millisecond, 64<<10)
+	sleep(ctx, slowFor)
+	s.proxy.Slow(0, 0)
+	return time.Now(), "200 ms each way, 64 KB/s", nil
+}
+
+// slowRedis: 20 ms more each way on Redis' link, at 1 MB/s, for 20 s.
+func slowRedis(ctx context.Context, s *stage) (time.Time, string, error) {
+	s.be.redisProxy.Slow(20*time.Millisecond, 1<<20)
+	sleep(ctx, slowFor)
+	s.be.redisProxy.Slow(0, 0)
+	return time.Now(), "20 ms each way, 1 MB/s", nil
 }
