@@ -9,7 +9,9 @@
 // next delivered write.
 //
 // The servers are the suite's own, started by scripts/infra.sh on ports
-// no test uses (a Sentinel set, a Redis with AOF fsynced every second), so
-// that killing them disturbs no one. Not part of `make test`; the counting
+// no test uses (a Sentinel set, a Redis with AOF fsynced every second, a
+// Redis Cluster with a replica per master, a PostgreSQL for the outbox),
+// so that killing them disturbs no one; the attempt log uses a database of
+// its own on the project's ClickHouse. Not part of `make test`; the counting
 // (count.go) is, in count_test.go.
 package main

@@ -237,7 +237,8 @@ func port(addr string) string {
 	return p
 }
 
-// resetsOf is how many times a reset fault cuts every connection, and
+// resets is how many times a reset fault cuts every connection, and
+// resetEvery
 // how far apart.
 const (
 	resets     = 10
