@@ -237,9 +237,8 @@ func port(addr string) string {
 	return p
 }
 
-// resets is how many times a reset fault cuts every connection, and
-// resetEvery
-// how far apart.
+// resets is how many times a reset fault cuts every connection;
+// resetEvery, how far apart.
 const (
 	resets     = 10
 	resetEvery = 500 * time.Millisecond
