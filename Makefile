@@ -5,6 +5,7 @@ GO ?= go
 # and no crasher on Go 1.26 (golang/go#75804, fixed in 1.27).
 FUZZTIME ?= 200000x
 INFRA := scripts/infra.sh
+comma := ,
 TEST_ENV = eval "$$($(INFRA) env)"
 
 .PHONY: run test test-short fuzz up down status build lint bench loadtest loadtest-backlog loadtest-k6 clean bench-reconcile up-cluster down-cluster up-chcluster down-chcluster up-sentinel down-sentinel
@@ -121,3 +122,22 @@ clean-data: ## stop a make run and the servers this checkout started, then remov
 .PHONY: bench-chains
 bench-chains: ## N rows (default 10,000,000) of chains in a scratch ClickHouse of its own, then the failed-chains questions timed beside a bare scan; load time, disk and the server's peak RSS (BENCH_CHAINS_FLAGS=…)
 	N=$(or $(N),10000000) scripts/bench-chains.sh
+
+.PHONY: chaos
+CHAOS_FLAGS ?=
+CHAOS_REDIS_PORT ?= 16420
+CHAOS_SENTINEL_REDIS_PORTS ?= 16410,16411
+CHAOS_SENTINEL_PORTS ?= 26410,26411,26412
+CHAOS_CLUSTER_PORTS ?= 17101,17102,17103,17104,17105,17106
+CHAOS_POSTGRES_PORT ?= 15440
+chaos: ## the fault suite on servers of its own: Redis failovers, kill -9, SCRIPT FLUSH, Cluster failover and reshard, a black-holed partner, reset and slow connections, cut ClickHouse answers, a PostgreSQL restart, under load; prints the table (docs/reliability.md, "The fault suite"; CHAOS_FLAGS=-only=…)
+	STREAMSYNC_DEV_REDIS_PORT=$(CHAOS_REDIS_PORT) $(INFRA) up redis
+	STREAMSYNC_DEV_SENTINEL_REDIS_PORTS=$(CHAOS_SENTINEL_REDIS_PORTS) STREAMSYNC_DEV_SENTINEL_PORTS=$(CHAOS_SENTINEL_PORTS) $(INFRA) up sentinel
+	STREAMSYNC_DEV_CLUSTER_PORTS=$(CHAOS_CLUSTER_PORTS) STREAMSYNC_DEV_CLUSTER_REPLICAS=1 $(INFRA) up cluster
+	STREAMSYNC_DEV_POSTGRES_PORT=$(CHAOS_POSTGRES_PORT) $(INFRA) up postgres
+	$(INFRA) up clickhouse
+	mkdir -p .run/chaos && $(GO) build -o .run/chaos/streamsync ./cmd/streamsync
+	$(GO) run ./loadtest/chaos -aof-redis=127.0.0.1:$(CHAOS_REDIS_PORT) -postgres-port=$(CHAOS_POSTGRES_PORT) \
+		-sentinel-redis=127.0.0.1:$(subst $(comma),$(comma)127.0.0.1:,$(CHAOS_SENTINEL_REDIS_PORTS)) \
+		-sentinels=127.0.0.1:$(subst $(comma),$(comma)127.0.0.1:,$(CHAOS_SENTINEL_PORTS)) \
+		-cluster=127.0.0.1:$(subst $(comma),$(comma)127.0.0.1:,$(CHAOS_CLUSTER_PORTS)) $(CHAOS_FLAGS)

@@ -10,7 +10,8 @@
 # Ports: STREAMSYNC_DEV_REDIS_PORT (16379), STREAMSYNC_DEV_CLICKHOUSE_PORT (19000),
 # STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT (18123), STREAMSYNC_DEV_POSTGRES_PORT (15432). Readiness deadline: STREAMSYNC_DEV_WAIT (60 s).
 # The Redis Cluster (`up cluster`, not part of `up`): three masters on STREAMSYNC_DEV_CLUSTER_PORTS
-# (17001,17002,17003), data in .run/cluster/PORT.
+# (17001,17002,17003), data in .run/cluster/PORT; STREAMSYNC_DEV_CLUSTER_REPLICAS (0) replicas per master
+# (then list masters × (1 + replicas) ports).
 # A ClickHouse on another port is a second instance with its data in .run/clickhouse-PORT (tests that
 # stop and start ClickHouse use one of their own).
 # The ClickHouse cluster (`up chcluster`, not part of `up`): two more ClickHouse servers on
@@ -26,11 +27,15 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 run="$root/.run"
 redis_port=${STREAMSYNC_DEV_REDIS_PORT:-16379}
+# The default Redis lives in .run/redis, one on another port in .run/redis-PORT (the fault suite kills its own).
+redis_dir="$run/redis"
+[ "$redis_port" = 16379 ] || redis_dir="$run/redis-$redis_port"
 ch_port=${STREAMSYNC_DEV_CLICKHOUSE_PORT:-19000}
 ch_http_port=${STREAMSYNC_DEV_CLICKHOUSE_HTTP_PORT:-18123}
 wait_s=${STREAMSYNC_DEV_WAIT:-60}
 pg_port=${STREAMSYNC_DEV_POSTGRES_PORT:-15432}
 cluster_ports=${STREAMSYNC_DEV_CLUSTER_PORTS:-17001,17002,17003}
+cluster_replicas=${STREAMSYNC_DEV_CLUSTER_REPLICAS:-0}  # replicas per master (the fault suite's cluster has 1: six ports)
 chcluster_ports=${STREAMSYNC_DEV_CH_CLUSTER_PORTS:-19020,19030}
 chcluster_name=streamsync_test
 sentinel_redis_ports=${STREAMSYNC_DEV_SENTINEL_REDIS_PORTS:-16400,16401}
@@ -82,7 +87,7 @@ wait_for() {
 }
 
 redis_up() {
-  local dir="$run/redis"
+  local dir="$redis_dir"
   mkdir -p "$dir"
   if alive "$dir/redis.pid" redis-server; then
     say "redis already running on 127.0.0.1:$redis_port (pid $(cat "$dir/redis.pid"))"
@@ -98,7 +103,7 @@ redis_up() {
   fi
   rm -f "$dir/redis.pid"
   redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --save "" \
-    --appendonly yes --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" ||
+    --appendonly yes --appendfsync everysec --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" ||
     die "redis-server did not start; see $dir/redis.log"
   wait_for redis "$dir/redis.log" sh -c "redis-cli -p $redis_port ping | grep -q PONG" || die "redis did not answer PING"
   say "redis ready on 127.0.0.1:$redis_port (pid $(cat "$dir/redis.pid"))"
@@ -273,7 +278,7 @@ cluster_up() {
   done
   if ! redis-cli -p "${ports[0]}" cluster info | grep -q 'cluster_state:ok'; then
     if redis-cli -p "${ports[0]}" cluster info | grep -q 'cluster_slots_assigned:0'; then
-      redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >"$dir/create.log" 2>&1 ||
+      redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$cluster_replicas" --cluster-yes >"$dir/create.log" 2>&1 ||
         die "redis-cli --cluster create failed; see $dir/create.log"
     fi
     wait_for "redis cluster" "$dir/create.log" sh -c "redis-cli -p ${ports[0]} cluster info | grep -q cluster_state:ok" ||
@@ -406,11 +411,12 @@ sentinel_up() {
         echo "port $port"; echo "bind 127.0.0.1"; echo "dir $d"; echo 'save ""'; echo "appendonly no"
         echo "pidfile $d/redis.pid"; echo "logfile $d/redis.log"; echo "daemonize yes"
         echo "repl-diskless-sync yes"; echo "repl-diskless-sync-delay 0"
+        echo "enable-debug-command local"  # the fault suite's DEBUG SLEEP
         [ "$port" = "$first" ] || echo "replicaof 127.0.0.1 $first"
       } >"$d/redis.conf"
     fi
     rm -f "$d/redis.pid"
-    # 7>&-: the daemon must not inherit the lock, or every later `up sentinel` waits for it in vain
+    # 7>&-: a daemon that kept the lock's descriptor would hold the lock for its whole life.
     redis-server "$d/redis.conf" 7>&- || die "redis-server on $port did not start; see $d/redis.log"
     wait_for "sentinel's redis $port" "$d/redis.log" sh -c "redis-cli -p $port ping | grep -q PONG" ||
       die "redis on $port did not answer PING"
@@ -466,7 +472,7 @@ sentinel_answers() {
 }
 
 status() {
-  alive "$run/redis/redis.pid" redis-server && say "redis running on 127.0.0.1:$redis_port" || say "redis not running"
+  alive "$redis_dir/redis.pid" redis-server && say "redis running on 127.0.0.1:$redis_port" || say "redis not running"
   alive "$ch_dir/clickhouse.pid" clickhouse && say "clickhouse running on 127.0.0.1:$ch_port" || say "clickhouse not running"
   alive "$pg_dir/postgres.pid" postgres && say "postgres running on 127.0.0.1:$pg_port" || say "postgres not running"
   cluster_running && say "redis cluster running on $cluster_ports" || say "redis cluster not running"
@@ -506,8 +512,8 @@ case "$cmd:$what" in
   up:cluster) cluster_up ;;
   up:chcluster) chcluster_up ;;
   up:sentinel) sentinel_up ;;
-  down:all) stop "$pg_dir/postgres.pid" postgres INT; stop "$ch_dir/clickhouse.pid" clickhouse; stop "$run/redis/redis.pid" redis-server ;;
-  down:redis) stop "$run/redis/redis.pid" redis-server ;;
+  down:all) stop "$pg_dir/postgres.pid" postgres INT; stop "$ch_dir/clickhouse.pid" clickhouse; stop "$redis_dir/redis.pid" redis-server ;;
+  down:redis) stop "$redis_dir/redis.pid" redis-server ;;
   down:clickhouse) stop "$ch_dir/clickhouse.pid" clickhouse ;;
   down:postgres) stop "$pg_dir/postgres.pid" postgres INT ;;  # SIGINT: fast shutdown, clients disconnected
   down:cluster) cluster_down ;;

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"time"
 )
 
 // Proxy forwards every TCP connection it accepts to one server address.
@@ -18,6 +19,14 @@ type Proxy struct {
 	// is forwarded; true cuts that connection instead (once).
 	beforeReply func() bool
 	cuts        int
+	// hole, while true, swallows every byte both ways and holds new
+	// connections unanswered (BlackHole); holed are the connections that
+	// lived through it, closed by Restore.
+	hole  bool
+	holed []net.Conn
+	// latency and bytesPerSec slow every chunk forwarded (Slow).
+	latency     time.Duration
+	bytesPerSec int
 }
 
 // New listens on a free loopback port and forwards to target (host:port)
@@ -41,6 +50,9 @@ func (p *Proxy) accept() {
 		if err != nil {
 			return
 		}
+		if p.holdIfHoled(c) {
+			continue
+		}
 		s, err := net.Dial("tcp", p.target)
 		if err != nil {
 			_ = c.Close()
@@ -55,16 +67,17 @@ func (p *Proxy) accept() {
 		}
 		p.conns = append(p.conns, c, s)
 		p.mu.Unlock()
-		go func() { copyAll(s, c); _ = s.Close() }()
+		go func() { p.forward(s, c); _ = s.Close() }()
 		go func() { p.replies(c, s); _ = c.Close() }()
 	}
 }
 
-func copyAll(dst, src net.Conn) {
+func (p *Proxy) forward(dst, src net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 {
+		if n > 0 && !p.swallow() {
+			p.throttle(n)
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
@@ -81,7 +94,8 @@ func (p *Proxy) replies(c, s net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := s.Read(buf)
-		if n > 0 {
+		if n > 0 && !p.swallow() {
+			p.throttle(n)
 			if p.cutNow() {
 				_ = c.Close()
 				_ = s.Close()
@@ -143,11 +157,20 @@ func (p *Proxy) Cut() {
 	p.conns = nil
 }
 
-// Restore forwards new connections again.
+// Restore forwards new connections again, and ends a black hole: the
+// connections that lived through it are closed (their bytes were lost, as
+// a peer that forgot them answers with a reset).
 func (p *Proxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.down = false
+	if p.hole {
+		p.hole = false
+		for _, c := range p.holed {
+			_ = c.Close()
+		}
+		p.holed = nil
+	}
 }
 
 // Close stops listening and closes every connection.
