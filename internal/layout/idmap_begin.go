@@ -23,13 +23,20 @@ import (
 //	c|until|v|eid, until > now         wait until−now; our own event   wait until−now
 //	                                   (eid = ours): hold, find_then_create
 //	c|…, until ≤ now (never committed) hold, find_then_create          find_then_delete (no write)
-//	none                               hold, create                    g|version, nothing
+//	none, no ledger entry              hold, create                    g|version, nothing
+//	none, a ledger entry               hold, find_then_create          find_then_delete (no write)
 //	g|gv                               gv ≥ version: stale;            g|max(gv, version), nothing
 //	                                   else hold, find_then_create (made again after a delete: an archived one is found)
 //
 // "hold" writes c|ARGV[5]|ARGV[3]|ARGV[4].
 //
-// KEYS[1] the entity's id map hash
+// No entry while the ledger holds one for the record means the partner got
+// the record from us and the id map lost its id (a Redis failover or an AOF
+// restart rolled the entry back, or it was dropped by hand): the record is
+// looked up by our key before anything is created, never made twice
+// (docs/reliability.md, "After a rollback").
+//
+// KEYS[1] the entity's id map hash   KEYS[2] the entity's ledger hash
 // ARGV[1] record key   ARGV[2] op: upsert|delete   ARGV[3] the event's version (decimal)
 // ARGV[4] the event's id   ARGV[5] hold until, unix ms   ARGV[6] now, unix ms
 //
@@ -70,14 +77,17 @@ if kind == 'g' then
     return redis.error_reply('idmap begin: unreadable id map entry ' .. string.format('%q', cur) .. ' of ' .. key)
   end
 end
+-- no entry, yet the ledger says the partner got the record: the entry was lost
+local lost = not kind and redis.call('HEXISTS', KEYS[2], key) == 1
 if op == 'upsert' then
   if gv and not vgt(ver, gv) then return {'stale', '', 0} end
   hold()
   -- a record made again after a delete: a partner that archives keeps the
   -- old one, which a find turns up (reopened by the update, not made twice)
-  if gv then return {'find_then_create', '', 0} end
+  if gv or lost then return {'find_then_create', '', 0} end
   return {'create', '', 0}
 end
+if lost then return {'find_then_delete', '', 0} end
 if gv and vgt(gv, ver) then ver = gv end
 redis.call('HSET', KEYS[1], key, 'g|' .. ver)
 return {'nothing', '', 0}
@@ -105,7 +115,7 @@ func IDMapBegin(ctx context.Context, rdb redis.Scripter, k Keys, e event.Event, 
 	if e.Version < 0 {
 		return idmap.Plan{}, fmt.Errorf("idmap begin %s: version %d is negative", e.ID, e.Version)
 	}
-	got, err := idmapBeginScript.Run(ctx, rdb, []string{k.IDMap(e.Entity)}, e.Key, string(e.Op),
+	got, err := idmapBeginScript.Run(ctx, rdb, []string{k.IDMap(e.Entity), k.Ledger(e.Entity)}, e.Key, string(e.Op),
 		strconv.FormatInt(e.Version, 10), e.ID, strconv.FormatInt(now.Add(hold).UnixMilli(), 10), now.UnixMilli()).Slice()
 	if err != nil {
 		if strings.Contains(err.Error(), "unreadable id map entry") {

@@ -187,3 +187,43 @@ func TestIDMapCreateRacingDelete(t *testing.T) {
 		}
 	})
 }
+
+// An id map entry a rollback undid (a Redis failover, an AOF restart) while
+// the ledger still says the partner got the record: the record is looked
+// up by our key before a create, and before a delete is called never sent
+// (docs/reliability.md, "After a rollback"). With neither, a first create.
+func TestIDMapBeginAfterTheEntryWasLost(t *testing.T) {
+	rdb, k := idmapKeys(t)
+	ctx := context.Background()
+	now := time.UnixMilli(1_700_000_000_000)
+	const hold = 30 * time.Second
+	held := fmt.Sprintf("c|%d|5|e-1", now.Add(hold).UnixMilli())
+	for _, tc := range []struct {
+		name   string
+		op     event.Op
+		ledger bool
+		want   idmap.Action
+		stored string
+	}{
+		{"upsert, the ledger has the record", event.OpUpsert, true, idmap.FindThenCreate, held},
+		{"delete, the ledger has the record", event.OpDelete, true, idmap.FindThenDelete, ""},
+		{"upsert, a new record", event.OpUpsert, false, idmap.Create, held},
+		{"delete, a record never sent", event.OpDelete, false, idmap.Nothing, "g|5"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rdb.Del(ctx, k.IDMap("contact"), k.Ledger("contact"))
+			if tc.ledger {
+				if _, _, err := LedgerSet(ctx, rdb, k, "contact", "r 1", 3, "e-0", "acc-1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := IDMapBegin(ctx, rdb, k, idmapEvent("e-1", tc.op, 5), now, hold)
+			if err != nil || got.Action != tc.want {
+				t.Fatalf("Begin: %+v, %v; want %v", got, err, tc.want)
+			}
+			if v := rdb.HGet(ctx, k.IDMap("contact"), "r 1").Val(); v != tc.stored {
+				t.Fatalf("entry %q, want %q", v, tc.stored)
+			}
+		})
+	}
+}
