@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/streamsync/streamsync/partnersim"
 )
 
 // After a rollback (docs/reliability.md): a Redis failover or an AOF
@@ -51,5 +56,102 @@ func TestRollbackOfTheIDMapEntry(t *testing.T) {
 	}
 	if _, kind := r.idmapID("company", "k-1"); kind != "gone" {
 		t.Fatalf("id map entry %q after the delete, want gone", kind)
+	}
+}
+
+// After a rollback (docs/reliability.md): the ledger entry of a record was
+// undone, and the acks with it, so events the partner already applied
+// come again.
+//   - Deleted: the same events are sent again (a redelivery); their
+//     idempotency keys make the partner answer as before without applying
+//     them again. Delivered.
+//   - Set to an older version: an event at the partner's version under a
+//     new id with other content (a producer that sent it again) is sent, the partner's own
+//     version check refuses it (409 stale_version) and it ends
+//     skipped_stale, never dead; the next newer event is delivered.
+//
+// The partner never applies a version below the one it holds.
+func TestRollbackOfTheLedger(t *testing.T) {
+	rdb, keys, env := streams(t, "rollback")
+	sim, err := partnersim.New(partnersim.Options{ClientID: "id", ClientSecret: "sec"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sim)
+	t.Cleanup(hs.Close)
+	env = append(env, "STREAMSYNC_SINK__BASE_URL="+hs.URL, "STREAMSYNC_SINK__CLIENT_ID=id", "STREAMSYNC_SINK__CLIENT_SECRET=sec",
+		"STREAMSYNC_RETRY__INITIAL=20ms", "STREAMSYNC_RETRY__MAX=500ms", "STREAMSYNC_SINK__TIMEOUT=3s")
+	r := &profileRun{t: t, rdb: rdb, keys: keys, env: env}
+	t.Cleanup(r.kill)
+	wait := func(step string, n int64) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for r.step(step) < n {
+			if time.Now().After(deadline) {
+				steps, _ := rdb.HGetAll(context.Background(), keys.Steps).Result()
+				t.Fatalf("%d %s steps, want %d; steps %v; partner log %+v; process output:\n%s",
+					r.step(step), step, n, steps, sim.Log(0, 0), r.output())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	upsert := func(id string, version int64) entry {
+		return entry{id: id, account: "acc-1", entity: "main", key: "k-1", op: "upsert", version: version, data: fmt.Sprintf(`{"v":%d}`, version)}
+	}
+	held := func() int64 {
+		for _, rec := range sim.Snapshot("acc-1").Records {
+			if rec.Entity == "main" && rec.Key == "k-1" {
+				return rec.Version
+			}
+		}
+		return 0
+	}
+
+	r.add(upsert("e-1", 1), upsert("e-2", 2))
+	r.start()
+	wait("delivered", 2)
+
+	if _, err := cli(t, env, "ledger", "drop", "main", "k-1"); err != nil {
+		t.Fatal(err)
+	}
+	r.add(upsert("e-1", 1), upsert("e-2", 2))
+	wait("delivered", 4)
+	if v := held(); v != 2 {
+		t.Fatalf("the partner holds version %d after the redelivery, want 2", v)
+	}
+
+	if _, err := cli(t, env, "ledger", "set", "main", "k-1", "--version", "1"); err != nil {
+		t.Fatal(err)
+	}
+	again := upsert("e-2b", 2)
+	again.data = `{"v":2,"again":true}` // not what the ledger holds: sent, not skipped_unchanged
+	r.add(again)
+	wait("skipped_stale", 1)
+	r.add(upsert("e-3", 3))
+	wait("delivered", 5)
+
+	if n := r.step("dead"); n != 0 {
+		t.Fatalf("%d dead letters after the rollback, want 0", n)
+	}
+	if v := held(); v != 3 {
+		t.Fatalf("the partner holds version %d, want 3", v)
+	}
+	// Applied writes only: a 2xx under an idempotency key answered before
+	// is the partner's replay of that answer, not a write.
+	log := sim.Log(0, 0)
+	answered := map[string]bool{}
+	var top int64
+	for _, l := range log {
+		if l.Entity != "main" || l.Key != "k-1" || l.Status/100 != 2 || answered[l.IdempotencyKey] {
+			continue
+		}
+		answered[l.IdempotencyKey] = true
+		if l.Version <= top {
+			t.Fatalf("the partner applied version %d after %d: log %+v", l.Version, top, log)
+		}
+		top = l.Version
+	}
+	if len(log) != 6 { // 1, 2; again 1, 2 (replayed); 2 under a new id (refused); 3
+		t.Fatalf("%d calls, want 6: log %+v", len(log), log)
 	}
 }
