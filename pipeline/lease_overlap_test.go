@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/streamsync/streamsync/internal/cutproxy"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -204,25 +205,25 @@ func TestLeaseAskedForAfterWaitingOnTheBreaker(t *testing.T) {
 // counts as not holding it, so the probe does not go; once Redis answers
 // again the event is delivered.
 func TestLeaseCannotTellMeansNoCall(t *testing.T) {
-	var px *cutProxy
+	var px *cutproxy.Proxy
 	lp := &leasePartner{handler: func(n int, account string, w http.ResponseWriter) {
 		if n == 1 {
-			px.cut() // Redis goes away for the pipeline
+			px.Cut() // Redis goes away for the pipeline
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	}}
 	px = newCutProxy(t, testenv.RedisAddr(t))
-	via := redis.NewClient(&redis.Options{Addr: px.addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
+	via := redis.NewClient(&redis.Options{Addr: px.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { via.Close() })
-	lp.whileCut = px.isCut
+	lp.whileCut = px.IsCut
 	h := newLeaseHarness(t, lp, leaseOptions{ttl: 600 * time.Millisecond, timeout: 2 * time.Second, tripAfter: 1, via: via})
 	h.upsert("e1", "acc", "main", "k1", 1, `{}`)
 	testenv.WaitFor(t, 15*time.Second, "the delivery to stop, or a call to go while Redis is away", func() bool {
 		return lp.logs.contains("delivery cut short") || lp.callCount() > 1
 	})
 	lp.check()
-	px.restore()
+	px.Restore()
 	h.waitSteps("e1", "delivered")
 	lp.check()
 }

@@ -86,14 +86,14 @@ func TestLeaseCannotTellIsNotHeld(t *testing.T) {
 	const ttl = 3 * time.Second
 	rdb.Set(ctx, key, "run-a", ttl)
 	px := newCutProxy(t, testenv.RedisAddr(t))
-	via := redis.NewClient(&redis.Options{Addr: px.addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
+	via := redis.NewClient(&redis.Options{Addr: px.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { via.Close() })
 	lc := &leaseCheck{lease: lease.New(via, key, "run-a", ttl), at: time.Now().Add(-ttl)}
 	if err := lc.Check(ctx); err != nil {
 		t.Fatalf("through the proxy, before the cut: %v", err)
 	}
-	px.cut()
+	px.Cut()
 	lc.at = time.Now().Add(-ttl)
 	if err := lc.Check(ctx); !errors.Is(err, errLeaseGone) {
 		t.Fatalf("Redis not answering: %v; want errLeaseGone", err)

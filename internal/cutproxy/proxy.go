@@ -157,6 +157,13 @@ func (p *Proxy) Cut() {
 	p.conns = nil
 }
 
+// IsCut reports whether Cut is in force (until Restore).
+func (p *Proxy) IsCut() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.down
+}
+
 // Restore forwards new connections again, and ends a black hole: the
 // connections that lived through it are closed (their bytes were lost, as
 // a peer that forgot them answers with a reset).
