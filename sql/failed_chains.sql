@@ -7,13 +7,14 @@
 -- on it all the same), and those dead-lettered for their parent (last step dead, error 'parent …'): for this
 -- chain when the error names its event ('… was dead-lettered (event ID)', ID equal to chain_id), else, when it
 -- names none, when the dead step is at or after the chain's first.
--- How: each chain's latest step is decided among its rows in streamsync.chain_ends (kept by a materialized view,
--- a few rows per chain until they merge), so the 1001 most recent candidates are chains whose latest step there
--- fails or waits, not rows a chain has since moved on from; the answer is then decided from those chains' own
--- rows in streamsync.attempts, copies of a row (same row_id) counted once. The stranded children come from
--- streamsync.chain_children (each child chain's latest step, by record), for the records of every chain with a
--- failing or waiting row in chain_ends (by key alone: 18.16 compares a tuple IN row by row), more than the
--- page's, which the join by (partner, entity, key) leaves out.
+-- How: the candidates are the chains with a failing or waiting row in streamsync.chain_ends (each chain's
+-- latest step, kept by a materialized view; a few rows per chain until they merge); the answer is decided from
+-- those chains' own rows in streamsync.attempts (read by its primary key, account and chain_id), copies of a row
+-- (same row_id) counted once. The stranded children come from streamsync.chain_children (each child chain's
+-- latest step, by record), for the candidates' records, which the join by (partner, entity, key) narrows.
+-- streamsync (the CLI, the API, the console) binds @candidate_accounts, @candidate_chains and @candidate_keys to
+-- the most recent candidates only (docs/operations.md, "Tables derived from the attempts"), and widens them when
+-- they leave the page short; run as it is, this file takes every candidate of the window.
 SELECT
     partner,
     chain_id,
@@ -39,21 +40,16 @@ FROM (
     FROM (
         SELECT partner, chain_id, account, entity, key, step, ts, ts_ms, row_id, attempt, http_status, error
         FROM streamsync.attempts
-        PREWHERE chain_id IN (SELECT chain_id FROM (
-            SELECT partner, account, chain_id, argMax(last_step, ver) AS end_step, max(last_ts) AS end_ts
-            FROM streamsync.chain_ends
+        PREWHERE account IN (SELECT account FROM streamsync.chain_ends
             WHERE last_ts >= (now() - 3600)/*@since*/
+                AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
                 AND (''/*@account*/ = '' OR account = ''/*@account*/)
-                AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
-                AND chain_id IN (SELECT chain_id FROM streamsync.chain_ends
-                    WHERE last_ts >= (now() - 3600)/*@since*/
-                        AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
-                        AND (''/*@account*/ = '' OR account = ''/*@account*/)
-                        AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))
-            GROUP BY partner, account, chain_id
-            HAVING end_step IN ('dead', 'invalid') OR (end_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND end_ts < now() - 300/*@stuck_seconds*/)
-            ORDER BY end_ts DESC
-            LIMIT 1001))
+                AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))/*@candidate_accounts*/
+            AND chain_id IN (SELECT chain_id FROM streamsync.chain_ends
+            WHERE last_ts >= (now() - 3600)/*@since*/
+                AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
+                AND (''/*@account*/ = '' OR account = ''/*@account*/)
+                AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))/*@candidate_chains*/
         WHERE (''/*@partner*/ = '' OR partner = ''/*@partner*/)
         LIMIT 1 BY partner, account, chain_id, row_id
     )
@@ -74,7 +70,7 @@ ANY LEFT JOIN (
             WHERE last_ts >= (now() - 3600)/*@since*/
                 AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
                 AND (''/*@account*/ = '' OR account = ''/*@account*/)
-                AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))
+                AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))/*@candidate_keys*/
         GROUP BY partner, parent_entity, parent_key, account, chain_id
         HAVING child_step = 'parked' OR (child_step = 'dead' AND child_error LIKE 'parent %')
     )

@@ -1,8 +1,11 @@
 -- How many chains failed per partner and account in the last hour (@since), and how many of those were dead letters of each reason?
 -- @partner: one partner's, '' for all.
--- How: the candidates (chains whose latest step is dead or invalid) come from streamsync.chain_ends (each chain's
--- latest step, kept by a materialized view); each is decided from its own rows of the window in streamsync.attempts,
--- copies of a row (same row_id) counted once.
+-- How: the dead and invalid rows of the window come from streamsync.failures (the failure and wait rows of
+-- attempts, kept by a materialized view, sorted by step and time); each such chain's latest failure row decides
+-- its step, error and status (copies of a row cannot change an argMax), and streamsync.chain_ends (each chain's
+-- latest step, kept by a materialized view) tells whether a later step of any kind followed it: the chain counts
+-- when its latest row of all is that failure (chain_ends' ver: the row's time in ms, doubled, plus one for a
+-- failing or waiting step; a step of another kind in the same millisecond counts as earlier).
 SELECT
     partner,
     account,
@@ -19,19 +22,24 @@ FROM
         any(account) AS account,
         argMax(step, (ts, ts_ms, row_id)) AS last_step,
         argMax(error, (ts, ts_ms, row_id)) AS last_error,
-        argMax(http_status, (ts, ts_ms, row_id)) AS last_http_status
-    FROM
-    (
-        SELECT partner, chain_id, account, step, error, http_status, ts, ts_ms, row_id
-        FROM streamsync.attempts
-        PREWHERE chain_id IN (SELECT chain_id FROM streamsync.chain_ends
-            WHERE last_ts >= (now() - 3600)/*@since*/ AND last_step IN ('dead', 'invalid')
-                AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))
-        WHERE ts >= (now() - 3600)/*@since*/ AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
-        LIMIT 1 BY partner, account, chain_id, row_id
-    )
+        argMax(http_status, (ts, ts_ms, row_id)) AS last_http_status,
+        max((toUInt64(ts) * 1000 + ts_ms) * 2 + 1) AS fail_ver
+    FROM streamsync.failures
+    PREWHERE chain_id IN (SELECT chain_id FROM streamsync.failures
+        WHERE step IN ('dead', 'invalid') AND ts >= (now() - 3600)/*@since*/ AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))
+    WHERE ts >= (now() - 3600)/*@since*/ AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
     GROUP BY partner, chain_id
+    HAVING last_step IN ('dead', 'invalid')
 )
-WHERE last_step IN ('dead', 'invalid')
+ANY INNER JOIN
+(
+    SELECT partner, chain_id, max(ver) AS end_ver
+    FROM streamsync.chain_ends
+    PREWHERE chain_id IN (SELECT chain_id FROM streamsync.failures
+        WHERE step IN ('dead', 'invalid') AND ts >= (now() - 3600)/*@since*/ AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))
+    WHERE last_ts >= (now() - 3600)/*@since*/ AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
+    GROUP BY partner, chain_id
+) USING (partner, chain_id)
+WHERE end_ver = fail_ver
 GROUP BY partner, account
 ORDER BY failed_chains DESC, partner, account

@@ -36,9 +36,12 @@ func Parameterized(name, database string, bind func(param string) bool) (string,
 	if err != nil {
 		return "", nil, err
 	}
+	type use struct {
+		name       string
+		start, end int // the default's first byte, the marker's end
+	}
 	var params []Param
-	var b strings.Builder
-	last := 0
+	var uses []use
 	for _, m := range marker.FindAllStringSubmatchIndex(q, -1) {
 		pname := q[m[2]:m[3]]
 		start, err := defaultStart(q, m[0])
@@ -53,11 +56,20 @@ func Parameterized(name, database string, bind func(param string) bool) (string,
 		case params[i].Default != def:
 			return "", nil, fmt.Errorf("sql/%s.sql: @%s has two defaults: %s and %s", name, pname, params[i].Default, def)
 		}
-		if bind == nil || bind(pname) {
-			b.WriteString(q[last:start])
-			b.WriteString("@" + pname)
-			last = m[1]
+		uses = append(uses, use{pname, start, m[1]})
+	}
+	// A default may hold other parameters (a subquery's @since): bound, it
+	// goes whole with them; left, they are bound inside it.
+	slices.SortStableFunc(uses, func(a, b use) int { return a.start - b.start })
+	var b strings.Builder
+	last := 0
+	for _, u := range uses {
+		if u.start < last || (bind != nil && !bind(u.name)) {
+			continue
 		}
+		b.WriteString(q[last:u.start])
+		b.WriteString("@" + u.name)
+		last = u.end
 	}
 	b.WriteString(q[last:])
 	return b.String(), params, nil

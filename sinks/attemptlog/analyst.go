@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -37,17 +39,57 @@ func RunQuery(ctx context.Context, conn driver.Conn, database, name string, valu
 	for k, v := range values {
 		found := false
 		for _, p := range params {
-			found = found || p.Name == k
+			found = found || (p.Name == k && !isCandidateParam(k))
 		}
 		if !found {
 			var takes []string
 			for _, p := range params {
-				takes = append(takes, p.Name)
+				if !isCandidateParam(p.Name) {
+					takes = append(takes, p.Name)
+				}
 			}
 			return Answer{}, fmt.Errorf("query %s takes no %s (it takes %v)", name, k, takes)
 		}
 		args = append(args, clickhouse.Named(k, v))
 	}
+	if name != "failed_chains" {
+		return answer(ctx, conn, name, q, args)
+	}
+	// failed_chains: its candidates narrowed to the most recent (candidates.go).
+	narrowed, _, err := sql.Parameterized(name, database, func(p string) bool { _, ok := values[p]; return ok || isCandidateParam(p) })
+	if err != nil {
+		return Answer{}, err
+	}
+	var t Answer
+	err = narrowCandidates(ctx, conn, database, values, failedChainsPage, func(sets []any) (int, time.Time, error) {
+		t, err = answer(ctx, conn, name, narrowed, append(append([]any{}, args...), sets...))
+		if err != nil {
+			return 0, time.Time{}, err
+		}
+		return len(t.Rows), rowTime(t, failedChainsPage-1), nil
+	}, func() error {
+		t, err = answer(ctx, conn, name, q, args)
+		return err
+	})
+	return t, err
+}
+
+// failedChainsPage is the most chains sql/failed_chains.sql answers (its
+// closing LIMIT).
+const failedChainsPage = 1000
+
+// rowTime is the last_ts of t's row i, zero when there is none.
+func rowTime(t Answer, i int) time.Time {
+	col := slices.Index(t.Columns, "last_ts")
+	if col < 0 || i >= len(t.Rows) {
+		return time.Time{}
+	}
+	ts, _ := t.Rows[i][col].(time.Time)
+	return ts
+}
+
+// answer runs q with args and reads every row as the driver scans it.
+func answer(ctx context.Context, conn driver.Conn, name, q string, args []any) (Answer, error) {
 	rows, err := conn.Query(ctx, q, args...)
 	if err != nil {
 		return Answer{}, fmt.Errorf("query %s: %w", name, err)

@@ -80,26 +80,58 @@ func Chains(ctx context.Context, conn driver.Conn, database string, f ChainFilte
 			return nil, false, err
 		}
 	}
-	q, _, err := sql.Parameterized("failed_chains", database, nil)
+	if f.Limit <= 0 || f.Limit > MaxChains {
+		f.Limit = MaxChains
+	}
+	values := map[string]any{"since": f.Since.UTC(), "account": f.Account, "partner": f.Partner, "stuck_seconds": uint32(f.Stuck.Seconds())}
+	var out []Chain
+	run := func(bindCandidates bool) func(sets []any) (int, time.Time, error) {
+		return func(sets []any) (int, time.Time, error) {
+			var err error
+			out, err = chainsPage(ctx, conn, database, values, f.Limit, bindCandidates, sets)
+			if err != nil || len(out) <= f.Limit {
+				return len(out), time.Time{}, err
+			}
+			return len(out), out[f.Limit].LastTS, nil
+		}
+	}
+	err = narrowCandidates(ctx, conn, database, values, f.Limit+1, run(true), func() error {
+		_, _, err := run(false)(nil)
+		return err
+	})
 	if err != nil {
 		return nil, false, err
 	}
-	if f.Limit <= 0 || f.Limit > MaxChains {
-		f.Limit = MaxChains
+	if len(out) > f.Limit {
+		return out[:f.Limit], true, nil
+	}
+	return out, false, nil
+}
+
+// chainsPage runs sql/failed_chains.sql for Chains: at most limit+1 chains,
+// the last MaxChainSteps steps of each; with bindCandidates, sets binds its
+// @candidate_* sets (narrowCandidates).
+func chainsPage(ctx context.Context, conn driver.Conn, database string, values map[string]any, limit int, bindCandidates bool, sets []any) ([]Chain, error) {
+	q, _, err := sql.Parameterized("failed_chains", database, func(p string) bool { return bindCandidates || !isCandidateParam(p) })
+	if err != nil {
+		return nil, err
 	}
 	// The file ends with its own LIMIT for analysts; here the limit is the
 	// caller's, one more to tell whether there were more.
 	body := strings.TrimRight(strings.TrimSpace(q), ";")
 	i := strings.LastIndex(body, "\nLIMIT ")
 	if i < 0 {
-		return nil, false, errors.New("sql/failed_chains.sql: no LIMIT at its end")
+		return nil, errors.New("sql/failed_chains.sql: no LIMIT at its end")
 	}
 	q = fmt.Sprintf("SELECT partner, chain_id, account, entity, key, last_step, last_ts, arraySlice(steps, -%[2]d), length(steps), stranded\nFROM (\n%[1]s\n)\nORDER BY last_ts DESC\nLIMIT %[3]d",
-		body[:i], MaxChainSteps, f.Limit+1)
-	rows, err := conn.Query(ctx, q, clickhouse.Named("since", f.Since.UTC()), clickhouse.Named("account", f.Account), clickhouse.Named("partner", f.Partner),
-		clickhouse.Named("stuck_seconds", uint32(f.Stuck.Seconds())))
+		body[:i], MaxChainSteps, limit+1)
+	args := append([]any{}, sets...)
+	for k, v := range values {
+		args = append(args, clickhouse.Named(k, v))
+	}
+	rows, err := conn.Query(ctx, q, args...)
 	if err != nil {
-		return nil, false, fmt.Errorf("failed chains: %w", err)
+		return nil, fmt.Errorf("failed chains: %w", err)
 	}
 	defer rows.Close()
 	var out []Chain
@@ -109,7 +141,7 @@ func Chains(ctx context.Context, conn driver.Conn, database string, f ChainFilte
 		var total uint64
 		var stranded uint32
 		if err := rows.Scan(&c.Partner, &c.ChainID, &c.Account, &c.Entity, &c.Key, &c.LastStep, &c.LastTS, &steps, &total, &stranded); err != nil {
-			return nil, false, fmt.Errorf("failed chains: %w", err)
+			return nil, fmt.Errorf("failed chains: %w", err)
 		}
 		c.Stranded = int(stranded)
 		if int(total) > len(steps) {
@@ -131,12 +163,9 @@ func Chains(ctx context.Context, conn driver.Conn, database string, f ChainFilte
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("failed chains: %w", err)
+		return nil, fmt.Errorf("failed chains: %w", err)
 	}
-	if len(out) > f.Limit {
-		return out[:f.Limit], true, nil
-	}
-	return out, false, nil
+	return out, nil
 }
 
 // ChainSource runs Chains on one connection and database.
