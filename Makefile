@@ -130,7 +130,7 @@ CHAOS_SENTINEL_REDIS_PORTS ?= 16410,16411
 CHAOS_SENTINEL_PORTS ?= 26410,26411,26412
 CHAOS_CLUSTER_PORTS ?= 17101,17102,17103,17104,17105,17106
 CHAOS_POSTGRES_PORT ?= 15440
-chaos: ## the fault suite on servers of its own: Redis failovers, kill -9, SCRIPT FLUSH, Cluster failover and reshard, a black-holed partner, reset and slow connections, cut ClickHouse answers, a PostgreSQL restart, under load; prints the table (docs/reliability.md, "The fault suite"; CHAOS_FLAGS=-only=…)
+chaos: ## the fault suite on servers of its own: Redis failovers, kill -9, SCRIPT FLUSH, Cluster failover and reshard, Cluster master kill -9, a black-holed partner, reset and slow connections (partner, Redis, ClickHouse, PostgreSQL), cut ClickHouse answers, a PostgreSQL restart, under load; prints the table (docs/reliability.md, "The fault suite"; CHAOS_FLAGS=-only=…)
 	STREAMSYNC_DEV_REDIS_PORT=$(CHAOS_REDIS_PORT) $(INFRA) up redis
 	STREAMSYNC_DEV_SENTINEL_REDIS_PORTS=$(CHAOS_SENTINEL_REDIS_PORTS) STREAMSYNC_DEV_SENTINEL_PORTS=$(CHAOS_SENTINEL_PORTS) $(INFRA) up sentinel
 	STREAMSYNC_DEV_CLUSTER_PORTS=$(CHAOS_CLUSTER_PORTS) STREAMSYNC_DEV_CLUSTER_REPLICAS=1 $(INFRA) up cluster

@@ -2,18 +2,18 @@ package ingest
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/streamsync/streamsync/internal/replicas"
 )
 
 // ErrNotReplicated is a write that Redis has but fewer replicas than
 // Replicas.N acknowledged within Replicas.Timeout: the ingest answers 503 (the
 // producer resends; the duplicate is skipped as stale) and the outbox keeps
-// its rows (docs/reliability.md, "Waiting for replicas").
-var ErrNotReplicated = errors.New("not on enough replicas in time (redis.wait_replicas, redis.wait_timeout)")
+// its rows (docs/reliability.md, "Waiting for replicas"). It is
+// replicas.ErrNotReplicated.
+var ErrNotReplicated = replicas.ErrNotReplicated
 
 // Replicas is how many replicas must have a write before a producer is told
 // it is stored (redis.wait_replicas; 0: none) and how long to wait for them
@@ -54,31 +54,7 @@ func (r Replicas) exec(ctx context.Context, rdb redis.UniversalClient, key strin
 }
 
 // onConn runs fn on one connection to the Redis (the Cluster master) that
-// holds key, then WAITs there for r.N replicas.
+// holds key, then WAITs there for r.N replicas (internal/replicas).
 func (r Replicas) onConn(ctx context.Context, rdb redis.UniversalClient, key string, fn func(*redis.Conn) error) error {
-	var node *redis.Client
-	switch c := rdb.(type) {
-	case *redis.Client:
-		node = c
-	case *redis.ClusterClient:
-		var err error
-		if node, err = c.MasterForKey(ctx, key); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("redis.wait_replicas needs one connection for the writes and their WAIT, which a %T cannot give", rdb)
-	}
-	conn := node.Conn()
-	defer conn.Close()
-	if err := fn(conn); err != nil {
-		return err
-	}
-	n, err := conn.Wait(ctx, r.N, r.Timeout).Result()
-	if err != nil {
-		return fmt.Errorf("wait for %d replicas: %w", r.N, err)
-	}
-	if int(n) < r.N {
-		return fmt.Errorf("%d of %d replicas within %s: %w", n, r.N, r.Timeout, ErrNotReplicated)
-	}
-	return nil
+	return replicas.Wait(r).OnConn(ctx, rdb, key, fn)
 }

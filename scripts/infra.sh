@@ -256,8 +256,9 @@ cluster_up() {
   IFS=, read -r -a ports <<<"$cluster_ports"
   ensure redis-server redis-server
   ensure redis-cli redis-tools
-  if ! cluster_running && cluster_answers; then
-    # Another checkout's private Cluster (tests keep to keys of their own): use it.
+  if ! cluster_any_running && cluster_answers; then
+    # Another checkout's private Cluster (tests keep to keys of their own): use it. One of ours
+    # answering with a node down (the fault suite kills one) is not reused: the dead node is started again.
     say "reusing the redis cluster already answering on ${cluster_ports}"
     return 0
   fi
@@ -299,6 +300,16 @@ cluster_down() {
 cluster_answers() {
   local first=${cluster_ports%%,*}
   redis-cli -p "$first" cluster info 2>/dev/null | grep -q 'cluster_state:ok'
+}
+
+# cluster_any_running: a node of the cluster this script started is alive.
+cluster_any_running() {
+  local port ports
+  IFS=, read -r -a ports <<<"$cluster_ports"
+  for port in "${ports[@]}"; do
+    alive "$run/cluster/$port/redis.pid" redis-server && return 0
+  done
+  return 1
 }
 
 # cluster_running: every node of the cluster this script started is alive.

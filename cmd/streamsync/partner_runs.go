@@ -5,6 +5,7 @@ import (
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/inspect"
 	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/internal/replicas"
 	"github.com/streamsync/streamsync/pipeline"
 	"github.com/streamsync/streamsync/sinks/partner"
 	"github.com/streamsync/streamsync/tracing"
@@ -56,7 +57,7 @@ func buildPartnerRuns(p *runProcess, plans []partnerPlan, tw *twoWays, tp *traci
 		if pr.direction == directionIn {
 			log = log.With("direction", directionIn)
 		}
-		if pr.sink, err = newSink(p.cfg, pl.sink, log, tracing.New(tp).Transport, pr.reg, layout.NewIDMapStore(p.rdb, pl.shards)); err != nil {
+		if pr.sink, err = newSink(p.cfg, pl.sink, log, tracing.New(tp).Transport, pr.reg, layout.NewIDMapStore(p.rdb, pl.shards).WithReplicas(replicas.Wait(replicasOf(p.cfg.Redis)))); err != nil {
 			return err
 		}
 		p.onClose(func() { _ = pr.sink.Close() })

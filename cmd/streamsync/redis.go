@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -87,17 +89,28 @@ func consumerName(c config.StreamConfig) string {
 }
 
 // pingRedis fails with a message naming redis.addr (or redis.addrs) when
-// Redis does not answer; on a Cluster every master must answer.
+// Redis does not answer; on a Cluster every master must answer. Through a
+// Sentinel, the sentinels and the master they name are asked once first
+// (firstSentinelError): a TLS or credentials refusal stops start-up at
+// once, naming the setting.
 func pingRedis(ctx context.Context, rdb redis.UniversalClient, c config.RedisConfig) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var err error
-	if cc, ok := rdb.(*redis.ClusterClient); ok {
+	sentinels := false // the sentinels refused, not the master
+	if fc, ok := rdb.(*redis.Client); ok && c.IsSentinel() {
+		if e, s := firstSentinelError(ctx, fc, c); e != nil && connHint(e.Error(), c) != "" {
+			err, sentinels = e, s
+		}
+	}
+	switch cc, ok := rdb.(*redis.ClusterClient); {
+	case err != nil:
+	case ok:
 		err = cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return n.Ping(ctx).Err() })
 		if err != nil {
 			err = firstNodeError(cc, err)
 		}
-	} else {
+	default:
 		err = rdb.Ping(ctx).Err()
 	}
 	if err != nil {
@@ -107,6 +120,10 @@ func pingRedis(ctx context.Context, rdb redis.UniversalClient, c config.RedisCon
 			err = fmt.Errorf("redis.addrs %s: %w", strings.Join(c.Addrs, ","), err)
 		} else {
 			err = fmt.Errorf("redis.addr %s: %w", c.Addr, err)
+		}
+		if sentinels && isAuthError(err.Error()) {
+			return fmt.Errorf("%w\nhint: the sentinels refused the credentials: check redis.sentinel_username and redis.sentinel_password "+
+				"(the sentinels' own AUTH; redis.username and redis.password are the master's)", err)
 		}
 		if h := connHint(err.Error(), c); h != "" {
 			return fmt.Errorf("%w\nhint: %s", err, h)
@@ -136,11 +153,79 @@ func firstNodeError(cc *redis.ClusterClient, err error) error {
 	return err
 }
 
+// firstSentinelError is why the sentinels, or the master the first
+// answering one names, refuse a connection asked once, without the retries
+// of the failover client (which wait out a refused connection or a failed
+// handshake until the deadline and leave "context deadline exceeded"), so
+// that a TLS or credentials error says which setting to look at. A dial or
+// handshake gets sentinelDialTimeout. sentinels tells that the sentinels
+// refused (their own redis.sentinel_username and redis.sentinel_password);
+// nil when a sentinel and its master answer.
+func firstSentinelError(ctx context.Context, fc *redis.Client, c config.RedisConfig) (_ error, sentinels bool) {
+	o := fc.Options()
+	once := func(addr, user, pass string, db int) *redis.Options {
+		return &redis.Options{Addr: addr, Username: user, Password: pass, DB: db, TLSConfig: o.TLSConfig,
+			MaxRetries: -1, DialerRetries: 1, DialTimeout: sentinelDialTimeout, ReadTimeout: sentinelDialTimeout}
+	}
+	var refused error
+	for _, addr := range c.Nodes() {
+		sc := redis.NewSentinelClient(once(addr, c.SentinelUsername, c.SentinelPassword, 0))
+		m, err := sc.GetMasterAddrByName(ctx, c.SentinelMaster).Result()
+		_ = sc.Close()
+		if err != nil {
+			if refused == nil {
+				refused = fmt.Errorf("sentinel %s: %w", addr, unanswered(ctx, o, err))
+			}
+			continue
+		}
+		if len(m) != 2 {
+			return nil, false
+		}
+		master := net.JoinHostPort(m[0], m[1])
+		mc := redis.NewClient(once(master, o.Username, o.Password, o.DB))
+		defer mc.Close()
+		if err := mc.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("the master %s: %w", master, unanswered(ctx, o, err)), false
+		}
+		return nil, false
+	}
+	return refused, refused != nil
+}
+
+// errNoHandshake is a TLS dial that got no answer in sentinelDialTimeout.
+var errNoHandshake = errors.New("no answer to the TLS handshake")
+
+// unanswered is err, or errNoHandshake wrapping it when a TLS dial timed out
+// before ctx did: a server that speaks plain TCP waits for a line that a
+// TLS handshake never sends.
+func unanswered(ctx context.Context, o *redis.Options, err error) error {
+	var ne net.Error
+	timedOut := errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+	if o.TLSConfig != nil && timedOut && ctx.Err() == nil {
+		return fmt.Errorf("%w within %s", errNoHandshake, sentinelDialTimeout) // the cause is only the timeout
+	}
+	return err
+}
+
+// sentinelDialTimeout bounds each dial, TLS handshake and answer of
+// firstSentinelError: a TLS handshake with a server that speaks plain TCP
+// is never answered.
+const sentinelDialTimeout = time.Second
+
+// isAuthError says whether msg is Redis refusing the credentials or a
+// command (an ACL).
+func isAuthError(msg string) bool {
+	return strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") || strings.Contains(msg, "NOPERM")
+}
+
 // connHint names the settings to look at when Redis refused the connection
 // for its credentials or its TLS (docs/security.md, "Transport"); "" when
 // msg shows neither.
 func connHint(msg string, c config.RedisConfig) string {
-	if strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") || strings.Contains(msg, "NOPERM") {
+	if strings.Contains(msg, errNoHandshake.Error()) {
+		return "the server does not answer a TLS handshake: if it speaks plain TCP on that port, turn redis.tls off (or give its TLS port)"
+	}
+	if isAuthError(msg) {
 		return "Redis refused the credentials or the command: check redis.username and redis.password (or redis.password_file), " +
 			"and that the ACL user may run every command and reach every key"
 	}

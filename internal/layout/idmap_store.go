@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/internal/idmap"
+	"github.com/streamsync/streamsync/internal/replicas"
 )
 
 // IDMapStore is the id map of one partner in Redis (docs/operations.md,
@@ -22,6 +23,7 @@ import (
 type IDMapStore struct {
 	rdb    redis.UniversalClient
 	shards Shards
+	wait   replicas.Wait // WithReplicas
 }
 
 var _ idmap.Map = (*IDMapStore)(nil)
@@ -34,9 +36,40 @@ func NewIDMapStore(rdb redis.UniversalClient, shards Shards) *IDMapStore {
 	return &IDMapStore{rdb: rdb, shards: shards}
 }
 
+// WithReplicas makes Begin return a create only once w.N replicas hold its
+// hold (redis.wait_replicas, redis.wait_timeout): a failover that rolls
+// back the record's first create entirely then cannot undo the hold while
+// the create is at the partner, and the create's retry looks the record
+// up first (docs/reliability.md, "After a rollback"). It returns s.
+func (s *IDMapStore) WithReplicas(w replicas.Wait) *IDMapStore {
+	s.wait = w
+	return s
+}
+
 // Begin decides what e sends (see IDMapBegin), in e's account's shard.
+// With WithReplicas, a plan that sends a create (idmap.Create,
+// idmap.FindThenCreate) is returned only once the replicas acknowledged
+// its hold; else the error wraps replicas.ErrNotReplicated and nothing is
+// to be sent. The hold is then longer by the wait's timeout.
 func (s *IDMapStore) Begin(ctx context.Context, e event.Event, now time.Time, hold time.Duration) (idmap.Plan, error) {
-	return IDMapBegin(ctx, s.rdb, s.shards.For(e.Account), e, now, hold)
+	k := s.shards.For(e.Account)
+	if s.wait.N <= 0 {
+		return IDMapBegin(ctx, s.rdb, k, e, now, hold)
+	}
+	node, err := replicas.Node(ctx, s.rdb, k.IDMap(e.Entity))
+	if err != nil {
+		return idmap.Plan{}, fmt.Errorf("idmap begin %s: %w", e.ID, err)
+	}
+	conn := node.Conn() // the hold and its WAIT on one connection
+	defer conn.Close()
+	plan, err := IDMapBegin(ctx, conn, k, e, now, hold+s.wait.Timeout)
+	if err != nil || (plan.Action != idmap.Create && plan.Action != idmap.FindThenCreate) {
+		return plan, err
+	}
+	if err := s.wait.Await(ctx, conn); err != nil {
+		return idmap.Plan{}, fmt.Errorf("idmap begin %s: the create's hold: %w", e.ID, err)
+	}
+	return plan, nil
 }
 
 // Get is the partner's id of a record, looked up in every shard (one

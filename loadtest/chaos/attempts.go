@@ -42,13 +42,22 @@ func (a *attempts) rows(ctx context.Context) (n, distinct uint64, err error) {
 	return n, distinct, err
 }
 
+// deliveredEvents is how many distinct events attempts holds a delivered
+// step for.
+func (a *attempts) deliveredEvents(ctx context.Context) (uint64, error) {
+	var n uint64
+	err := a.conn.QueryRow(ctx, "SELECT uniqExact(event_id) FROM `"+a.db+"`.attempts WHERE step = 'delivered'").Scan(&n)
+	return n, err
+}
+
 // held says what the table holds once the export has settled (the same
-// count twice, 2 s apart, within 60 s).
-func (a *attempts) held(ctx context.Context) string {
+// count twice, 2 s apart, within 120 s: a slow link's backlog drains
+// first), and how many distinct events it holds a delivered step for.
+func (a *attempts) held(ctx context.Context) (string, uint64) {
 	var last uint64 = 1<<64 - 1
 	var n, d uint64
 	var err error
-	waitFor(ctx, 60*time.Second, func() bool {
+	waitFor(ctx, 120*time.Second, func() bool {
 		prev := last
 		n, d, err = a.rows(ctx)
 		last = n
@@ -59,9 +68,13 @@ func (a *attempts) held(ctx context.Context) string {
 		return true
 	})
 	if err != nil {
-		return "attempts: " + err.Error()
+		return "attempts: " + err.Error(), 0
 	}
-	return fmt.Sprintf("attempts holds %s rows, %s distinct", num(int(n)), num(int(d)))
+	delivered, err := a.deliveredEvents(ctx)
+	if err != nil {
+		return "attempts: " + err.Error(), 0
+	}
+	return fmt.Sprintf("attempts holds %s rows, %s distinct", num(int(n)), num(int(d))), delivered
 }
 
 func (a *attempts) close() {

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -150,17 +152,7 @@ func clusterFailover(ctx context.Context, s *stage) (time.Time, string, error) {
 	if err != nil {
 		return time.Time{}, "", err
 	}
-	var oldID, replica string
-	for _, n := range nodes {
-		if n.addr == old {
-			oldID = n.id
-		}
-	}
-	for _, n := range nodes {
-		if !n.isMaster && n.master == oldID {
-			replica = n.addr
-		}
-	}
+	replica := replicaOf(nodes, old)
 	if replica == "" {
 		return time.Time{}, "", fmt.Errorf("the master %s of slot %d has no replica", old, slot)
 	}
@@ -176,6 +168,94 @@ func clusterFailover(ctx context.Context, s *stage) (time.Time, string, error) {
 		return time.Time{}, "", fmt.Errorf("%s never took slot %d: %w", replica, slot, err)
 	}
 	return time.Now(), fmt.Sprintf("slot %d: %s → %s", slot, port(old), port(replica)), nil
+}
+
+// replicaOf is the address of a replica of the master at addr; "" when
+// it has none.
+func replicaOf(nodes []clusterNode, addr string) string {
+	var id string
+	for _, n := range nodes {
+		if n.addr == addr {
+			id = n.id
+		}
+	}
+	for _, n := range nodes {
+		if !n.isMaster && n.master == id {
+			return n.addr
+		}
+	}
+	return ""
+}
+
+// clusterKill: SIGKILL to the master that serves the fault's keys (no
+// handover: its replica is promoted once the other masters have not heard
+// from it for cluster-node-timeout, 5 s), then scripts/infra.sh up
+// cluster starts it again on its nodes.conf and it rejoins as the new
+// master's replica. Over when the replica serves the slot; the note says
+// how long after the kill that was, and when the killed node was a replica
+// in sync again.
+func clusterKill(ctx context.Context, s *stage) (time.Time, string, error) {
+	c := s.be.client.(*redis.ClusterClient)
+	slot := keyslot.Of(eventsKey(s.prefix))
+	old, err := slotOwner(ctx, c, slot)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	nodes, err := clusterNodes(ctx, c)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	replica := replicaOf(nodes, old)
+	if replica == "" {
+		return time.Time{}, "", fmt.Errorf("the master %s of slot %d has no replica", old, slot)
+	}
+	// scripts/infra.sh starts a node again only in its own data directory
+	// (nodes.conf there says which cluster it belongs to)
+	want, err := filepath.Abs(filepath.Join(filepath.Dir(filepath.Dir(s.cfg.infra)), ".run", "cluster", port(old)))
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	n := node(old)
+	dir, err := n.ConfigGet(ctx, "dir").Result()
+	n.Close()
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	if dir["dir"] != want {
+		return time.Time{}, "", fmt.Errorf("the node %s lives in %s, not in %s: %s did not start it and cannot start it again", old, dir["dir"], want, s.cfg.infra)
+	}
+	killed := time.Now()
+	if _, err := kill9(ctx, old); err != nil {
+		return time.Time{}, "", err
+	}
+	if err := waitFor(ctx, 60*time.Second, func() bool {
+		o, err := slotOwner(ctx, c, slot)
+		return err == nil && o == replica
+	}); err != nil {
+		return time.Time{}, "", fmt.Errorf("%s never took slot %d after %s was killed: %w", replica, slot, old, err)
+	}
+	over := time.Now()
+	promoted := over.Sub(killed)
+	ports := make([]string, len(s.cfg.cluster))
+	for i, a := range s.cfg.cluster {
+		ports[i] = port(a)
+	}
+	cmd := exec.CommandContext(ctx, s.cfg.infra, "up", "cluster")
+	cmd.Env = append(os.Environ(), "STREAMSYNC_DEV_CLUSTER_PORTS="+strings.Join(ports, ","), "STREAMSYNC_DEV_CLUSTER_REPLICAS=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return time.Time{}, "", fmt.Errorf("%s up cluster: %w: %s", s.cfg.infra, err, out)
+	}
+	if err := waitFor(ctx, 60*time.Second, func() bool {
+		n := node(old)
+		defer n.Close()
+		info, err := n.Info(ctx, "replication").Result()
+		return err == nil && strings.Contains(info, "role:slave") && strings.Contains(info, "master_link_status:up") &&
+			strings.Contains(info, "master_port:"+port(replica))
+	}); err != nil {
+		return time.Time{}, "", fmt.Errorf("%s never came back as the replica of %s: %w", old, replica, err)
+	}
+	return over, fmt.Sprintf("slot %d: %s killed, %s promoted after %s, %s its replica in sync after %s", slot, port(old), port(replica),
+		promoted.Round(100*time.Millisecond), port(old), time.Since(killed).Round(100*time.Millisecond)), nil
 }
 
 // reshard: `redis-cli --cluster reshard` moves the reshardSlots lowest

@@ -51,7 +51,13 @@ type Row struct {
 	// its first 2xx at the partner (events overtaken by a later version
 	// not counted).
 	Slowest time.Duration
-	Note    string
+	// Unlogged counts delivered events with no delivered step in the
+	// attempt log once its export settled (faults with the log on).
+	Unlogged int
+	// OutboxLeft counts the outbox rows not relayed at the end (faults
+	// with the outbox).
+	OutboxLeft int
+	Note       string
 }
 
 // Tally counts one fault's row: sent events, the acknowledged ones, the
@@ -139,7 +145,8 @@ func num(n int) string {
 
 // Misses names the rules the row breaks: nothing lost where a replica
 // acknowledged every write (wait_replicas ≥ 1), no version down anywhere,
-// and a delivery after the fault.
+// a delivery after the fault, every delivered event in the attempt log and
+// every outbox row relayed.
 func (r Row) Misses() []string {
 	var m []string
 	if r.WaitReplicas >= 1 && r.Lost > 0 {
@@ -153,6 +160,12 @@ func (r Row) Misses() []string {
 	}
 	if r.AckResume < 0 {
 		m = append(m, "no event acknowledged after the fault")
+	}
+	if r.Unlogged > 0 {
+		m = append(m, fmt.Sprintf("%d delivered events have no row in the attempt log", r.Unlogged))
+	}
+	if r.OutboxLeft > 0 {
+		m = append(m, fmt.Sprintf("%d outbox rows were never relayed", r.OutboxLeft))
 	}
 	return m
 }

@@ -44,6 +44,10 @@ func TestTally(t *testing.T) {
 		!slices.Contains(r.Misses(), "no delivery after the fault") || !slices.Contains(r.Misses(), "no event acknowledged after the fault") {
 		t.Errorf("nothing after the fault: resume %v and %v, misses %q", r.AckResume, r.Resume, r.Misses())
 	}
+	if m := (Row{Unlogged: 3, OutboxLeft: 2}).Misses(); !slices.Contains(m, "3 delivered events have no row in the attempt log") ||
+		!slices.Contains(m, "2 outbox rows were never relayed") {
+		t.Errorf("misses of the attempt log and the outbox: %q", m)
+	}
 	if got := (Row{Fault: "x", Sent: 12345, Resume: 1234 * time.Millisecond, AckResume: -1}).Markdown(); got != "| x | 0 | 12,345 | 0 | 0 | 0 | 0 | 0 | 0 | never | 1.23s | 0s |" {
 		t.Errorf("markdown: %s", got)
 	}

@@ -30,8 +30,10 @@ var faults = []fault{
 	{name: "Redis link slow for 20 s", backend: proxiedRedisBackend, apply: slowRedis},
 	{name: "CLUSTER FAILOVER of the keys' master", backend: clusterBackend, apply: clusterFailover},
 	{name: "live reshard (redis-cli --cluster reshard)", backend: clusterBackend, apply: reshard},
+	{name: "kill -9 of the keys' Cluster master", backend: clusterBackend, apply: clusterKill},
 	{name: "ClickHouse connection cut between insert and answer", backend: aofBackend, apply: cutInsertAnswers, attempts: true},
 	{name: "PostgreSQL restart mid-batch (outbox relay)", backend: sentinelBackend, apply: restartPostgres, outbox: true},
+	{name: "ClickHouse and PostgreSQL links slow for 20 s", backend: sentinelBackend, apply: slowStores, attempts: true, outbox: true, postgresProxy: true},
 }
 
 // sentinelBackend is the suite's own Sentinel set, healthy (every
@@ -186,26 +188,9 @@ func aofBackend(cfg config) (backend, error) {
 // killRedis: SIGKILL to the Redis, then scripts/infra.sh up redis starts it
 // again on its AOF; over when it answers PING.
 func killRedis(ctx context.Context, s *stage) (time.Time, string, error) {
-	n := node(s.cfg.aofRedis)
-	info, err := n.Info(ctx, "server").Result()
-	n.Close()
-	if err != nil {
+	if _, err := kill9(ctx, s.cfg.aofRedis); err != nil {
 		return time.Time{}, "", err
 	}
-	pid := 0
-	for _, l := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "process_id:"); ok {
-			pid, _ = strconv.Atoi(v)
-		}
-	}
-	if pid == 0 {
-		return time.Time{}, "", fmt.Errorf("no process_id in the INFO of %s", s.cfg.aofRedis)
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		return time.Time{}, "", fmt.Errorf("kill -9 %d: %w", pid, err)
-	}
-	// The port is free once the process is gone.
-	waitFor(ctx, 10*time.Second, func() bool { return syscall.Kill(pid, 0) != nil })
 	sleep(ctx, time.Second) // down a moment, as a crashed server is
 	cmd := exec.CommandContext(ctx, s.cfg.infra, "up", "redis")
 	cmd.Env = append(os.Environ(), "STREAMSYNC_DEV_REDIS_PORT="+port(s.cfg.aofRedis))
@@ -220,6 +205,30 @@ func killRedis(ctx context.Context, s *stage) (time.Time, string, error) {
 		return time.Time{}, "", err
 	}
 	return time.Now(), "down 1 s", nil
+}
+
+// kill9 sends SIGKILL to the Redis at addr (its process_id from INFO) and
+// returns, with its pid, once the process is gone (its port free).
+func kill9(ctx context.Context, addr string) (int, error) {
+	n := node(addr)
+	info, err := n.Info(ctx, "server").Result()
+	n.Close()
+	if err != nil {
+		return 0, err
+	}
+	pid := 0
+	for _, l := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "process_id:"); ok {
+			pid, _ = strconv.Atoi(v)
+		}
+	}
+	if pid == 0 {
+		return 0, fmt.Errorf("no process_id in the INFO of %s", addr)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return 0, fmt.Errorf("kill -9 %d: %w", pid, err)
+	}
+	return pid, waitFor(ctx, 10*time.Second, func() bool { return syscall.Kill(pid, 0) != nil })
 }
 
 // blackHole: the proxy between streamsync and the partner swallows every
@@ -303,4 +312,16 @@ func slowRedis(ctx context.Context, s *stage) (time.Time, string, error) {
 	sleep(ctx, slowFor)
 	s.be.redisProxy.Slow(0, 0)
 	return time.Now(), "20 ms each way, 1 MB/s", nil
+}
+
+// slowStores: 200 ms more each way on every chunk, at 64 KB/s, on the
+// attempt-log exporter's link to ClickHouse and on the outbox relay's link
+// to PostgreSQL, for 20 s.
+func slowStores(ctx context.Context, s *stage) (time.Time, string, error) {
+	s.ch.proxy.Slow(200*time.Millisecond, 64<<10)
+	s.pg.Slow(200*time.Millisecond, 64<<10)
+	sleep(ctx, slowFor)
+	s.ch.proxy.Slow(0, 0)
+	s.pg.Slow(0, 0)
+	return time.Now(), "200 ms each way, 64 KB/s", nil
 }

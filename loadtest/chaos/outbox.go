@@ -39,6 +39,14 @@ func (t *outboxTable) insert(batch []byte) error {
 	return err
 }
 
+// left is how many rows the table still holds: the relay deletes a row
+// once its event is in the stream.
+func (t *outboxTable) left(ctx context.Context) (int, error) {
+	var n int
+	err := t.pool.QueryRow(ctx, `SELECT count(*) FROM `+t.table).Scan(&n)
+	return n, err
+}
+
 func (t *outboxTable) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -39,7 +39,8 @@ type stage struct {
 	cfg   config
 	be    backend
 	proxy *cutproxy.Proxy
-	ch    *attempts // nil unless the fault has the attempt log on
+	ch    *attempts       // nil unless the fault has the attempt log on
+	pg    *cutproxy.Proxy // the outbox relay's link to PostgreSQL (fault.postgresProxy)
 	// prefix starts the names of the fault's keys.
 	prefix string
 }
@@ -56,6 +57,9 @@ type fault struct {
 	// outbox has the producer commit its events to a PostgreSQL outbox
 	// table that streamsync relays, instead of posting them to the ingest.
 	outbox bool
+	// postgresProxy puts a proxy of its own (stage.pg) between the outbox
+	// relay and PostgreSQL; the producer's inserts go straight to it.
+	postgresProxy bool
 }
 
 // runFault runs one fault from start to tally.
@@ -112,12 +116,21 @@ func runFault(ctx context.Context, cfg config, f fault) (Row, error) {
 		env = append(env, "STREAMSYNC_CLICKHOUSE__ADDR=")
 	}
 	var ob *outboxTable
+	var pg *cutproxy.Proxy
 	if f.outbox {
 		if ob, err = newOutboxTable(ctx, cfg.postgres); err != nil {
 			return Row{}, fmt.Errorf("%s: postgres: %w", f.name, err)
 		}
 		defer ob.close()
-		env = append(env, "STREAMSYNC_OUTBOX__DSN="+cfg.postgres, "STREAMSYNC_OUTBOX__TABLE="+ob.table)
+		dsn := cfg.postgres
+		if f.postgresProxy {
+			if pg, err = cutproxy.New("127.0.0.1:" + cfg.postgresPort); err != nil {
+				return Row{}, err
+			}
+			defer pg.Close()
+			dsn = "postgres://postgres@" + pg.Addr() + "/postgres?sslmode=disable"
+		}
+		env = append(env, "STREAMSYNC_OUTBOX__DSN="+dsn, "STREAMSYNC_OUTBOX__TABLE="+ob.table)
 	}
 	child, err := startStreamsync(cfg.bin, logPath, append(env,
 		"STREAMSYNC_STREAM__EVENTS="+prefix+"events", "STREAMSYNC_STREAM__GROUP=g", "STREAMSYNC_STREAM__DEAD="+prefix+"dead",
@@ -139,7 +152,7 @@ func runFault(ctx context.Context, cfg config, f fault) (Row, error) {
 	done := make(chan struct{})
 	go func() { defer close(done); pr.run(stop) }()
 	sleep(ctx, cfg.before)
-	st := &stage{cfg: cfg, be: be, proxy: proxy, ch: ch, prefix: prefix}
+	st := &stage{cfg: cfg, be: be, proxy: proxy, ch: ch, pg: pg, prefix: prefix}
 	end, note, ferr := f.apply(ctx, st)
 	if ferr != nil {
 		close(stop)
@@ -195,7 +208,17 @@ func runFault(ctx context.Context, cfg config, f fault) (Row, error) {
 		notes = append(notes, fmt.Sprintf("%d dead letters", n))
 	}
 	if ch != nil {
-		notes = append(notes, ch.held(ctx))
+		note, delivered := ch.held(ctx)
+		notes = append(notes, note)
+		row.Unlogged = max(row.Delivered-int(delivered), 0)
+	}
+	if ob != nil {
+		if row.OutboxLeft, err = ob.left(ctx); err != nil {
+			return Row{}, fmt.Errorf("%s: outbox rows left: %w", f.name, err)
+		}
+		if row.OutboxLeft > 0 {
+			notes = append(notes, fmt.Sprintf("%d outbox rows not relayed", row.OutboxLeft))
+		}
 	}
 	row.Note = strings.Join(notes, "; ")
 	return row, nil

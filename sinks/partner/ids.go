@@ -8,6 +8,7 @@ import (
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/internal/delivery"
 	"github.com/streamsync/streamsync/internal/idmap"
+	"github.com/streamsync/streamsync/internal/replicas"
 	"github.com/streamsync/streamsync/profile"
 )
 
@@ -45,6 +46,11 @@ func (s *Sink) deliverProfiled(ctx context.Context, e event.Event, g delivery.Gu
 	}
 	hold := 2*s.prof.timeout + idHold // a find and a create
 	plan, err := s.prof.ids.Begin(ctx, e, s.cfg.Now(), hold)
+	if errors.Is(err, replicas.ErrNotReplicated) && ctx.Err() == nil {
+		// a create whose hold a failover could still undo is not sent
+		// (docs/reliability.md, "After a rollback"): tried again later
+		return noCallAnswer(delivery.Transient, fmt.Sprintf("nothing sent: %v", err))
+	}
 	if err != nil {
 		return mapFailed("begin", ctx, err)
 	}
