@@ -59,6 +59,7 @@ func TestAdminRefusesWebPages(t *testing.T) {
 		{"a cross-site read", "GET", base + "/api/v1/dead", "", "", []string{"Sec-Fetch-Site: cross-site"}, 403, "cross-site"},
 		{"pprof without a token is off", "GET", base + "/debug/pprof/", "", "", nil, 404, ""},
 		{"pprof profile without a token is off", "GET", base + "/debug/pprof/profile?seconds=1", "", "", nil, 404, ""},
+		{"an execution trace without a token is off", "GET", base + "/debug/pprof/trace?seconds=0.01", "", "", nil, 404, ""},
 
 		{"curl's JSON POST", "POST", drop, "", `{"ids":["e1"]}`, []string{jsonCT}, 200, `"count":1`},
 		{"JSON with a charset", "POST", drop, "", `{"ids":["e2"]}`, []string{"Content-Type: application/json; charset=utf-8"}, 200, `"count":1`},
@@ -135,6 +136,8 @@ func TestAdminWithToken(t *testing.T) {
 		{"localhost", "GET", loop + "/api/v1/status", "localhost:" + port, []string{"Authorization: Bearer s3cret"}, 200},
 		{"pprof without the token", "GET", loop + "/debug/pprof/", "", nil, 401},
 		{"pprof with it", "GET", loop + "/debug/pprof/", "", []string{"Authorization: Bearer s3cret"}, 200},
+		{"an execution trace without the token", "GET", loop + "/debug/pprof/trace?seconds=0.01", "", nil, 401},
+		{"an execution trace with it", "GET", loop + "/debug/pprof/trace?seconds=0.01", "", []string{"Authorization: Bearer s3cret"}, 200},
 		{"pprof by a rebinding name", "GET", loop + "/debug/pprof/", "evil.example:" + port, []string{"Authorization: Bearer s3cret"}, 421},
 		{"a token does not excuse text/plain", "POST", loop + "/api/v1/dead/drop", "", []string{"Authorization: Bearer s3cret", "Content-Type: text/plain"}, 415},
 		{"nor another origin", "POST", loop + "/api/v1/dead/drop", "", []string{"Authorization: Bearer s3cret", jsonCT, "Origin: https://evil.example"}, 403},

@@ -25,6 +25,7 @@ import (
 //	*       /api/                      the API below               yes    with an API
 //	*       /debug/pprof/              pprof.Index                 yes    with a token
 //	*       /debug/pprof/profile       pprof.Profile               yes    with a token
+//	*       /debug/pprof/trace         pprof.Trace                 yes    with a token
 //
 // The API (NewAPI, Console.Wrap, ReconcileRoutes), all under /api/:
 //
@@ -73,12 +74,13 @@ func (s *Server) routes(gatherer prometheus.Gatherer, api http.Handler) {
 			static.ServeHTTP(w, r)
 		})
 	}
-	// Profiles for load runs (`go tool pprof`), only behind the token: they
-	// show memory and goroutines, so without a token they are not served
-	// (404).
+	// Profiles and execution traces for load runs (`go tool pprof`,
+	// `go tool trace`), only behind the token: they show memory and
+	// goroutines, so without a token they are not served (404).
 	if s.cfg.Token != "" {
 		s.mux.Handle("/debug/pprof/", s.requireToken(http.HandlerFunc(pprof.Index)))
 		s.mux.Handle("/debug/pprof/profile", s.requireToken(http.HandlerFunc(pprof.Profile)))
+		s.mux.Handle("/debug/pprof/trace", s.requireToken(http.HandlerFunc(pprof.Trace)))
 	}
 }
 

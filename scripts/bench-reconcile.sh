@@ -12,6 +12,8 @@
 #                     API's); no --recent run unless RECENT=1.
 #   SOURCE=file       our side is a JSON Lines file of the same records instead
 #                     of a partnersim (written once into .run/).
+#   STREAMSYNC_BIN=…  the streamsync binary to time (default bin/streamsync), so
+#                     that two builds can be run side by side, interleaved.
 #   INFRA_UP=0        use the Redis and ClickHouse already running
 #                     (scripts/infra.sh env) instead of `infra.sh up`.
 set -euo pipefail
@@ -81,7 +83,7 @@ fi
 run() { # run LABEL ARGS…: time and peak RSS of one reconcile
   local label=$1
   shift
-  /usr/bin/time -v -o .run/bench-time.txt bin/streamsync reconcile --entity reg --format json "$@" \
+  /usr/bin/time -v -o .run/bench-time.txt "${STREAMSYNC_BIN:-bin/streamsync}" reconcile --entity reg --format json "$@" \
     >.run/bench-out.json 2>.run/bench-log.txt || true
   local wall rss
   wall=$(grep 'Elapsed (wall clock)' .run/bench-time.txt | awk '{print $NF}')
