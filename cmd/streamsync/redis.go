@@ -169,10 +169,7 @@ func firstNodeError(cc *redis.ClusterClient, err error) error {
 // nil); nil when a sentinel and its master answer.
 func firstSentinelError(ctx context.Context, fc *redis.Client, c config.RedisConfig) (_ error, sentinels bool) {
 	o := fc.Options()
-	once := func(addr, user, pass string, db int) *redis.Options {
-		return &redis.Options{Addr: addr, Username: user, Password: pass, DB: db, TLSConfig: o.TLSConfig,
-			MaxRetries: -1, DialerRetries: 1, DialTimeout: sentinelDialTimeout, ReadTimeout: sentinelDialTimeout}
-	}
+	once := func(addr, user, pass string, db int) *redis.Options { return askOnce(o, addr, user, pass, db) }
 	var refused error
 	unknown := false // a sentinel answered that it knows no such master
 	for _, addr := range c.Nodes() {
@@ -209,6 +206,34 @@ func firstSentinelError(ctx context.Context, fc *redis.Client, c config.RedisCon
 // errUnknownMaster is every sentinel that answered knowing no master named
 // redis.sentinel_master.
 var errUnknownMaster = errors.New("the sentinels know no such master")
+
+// askOnce is the options of a client to addr that asks once, with o's TLS,
+// each dial and answer bounded by sentinelDialTimeout.
+func askOnce(o *redis.Options, addr, user, pass string, db int) *redis.Options {
+	return &redis.Options{Addr: addr, Username: user, Password: pass, DB: db, TLSConfig: o.TLSConfig,
+		MaxRetries: -1, DialerRetries: 1, DialTimeout: sentinelDialTimeout, ReadTimeout: sentinelDialTimeout}
+}
+
+// sentinelMasterAddr is the address ("host:port") the first sentinel in
+// redis.addrs that answers gives for redis.sentinel_master, asked once; ""
+// when rdb is not a Sentinel's failover client or no sentinel answers. For
+// the start-up log line: the failover client follows every promotion by
+// itself.
+func sentinelMasterAddr(ctx context.Context, rdb redis.UniversalClient, c config.RedisConfig) string {
+	fc, ok := rdb.(*redis.Client)
+	if !ok || !c.IsSentinel() {
+		return ""
+	}
+	for _, addr := range c.Nodes() {
+		sc := redis.NewSentinelClient(askOnce(fc.Options(), addr, c.SentinelUsername, c.SentinelPassword, 0))
+		m, err := sc.GetMasterAddrByName(ctx, c.SentinelMaster).Result()
+		_ = sc.Close()
+		if err == nil && len(m) == 2 {
+			return net.JoinHostPort(m[0], m[1])
+		}
+	}
+	return ""
+}
 
 // errNoHandshake is a TLS dial that got no answer in sentinelDialTimeout.
 var errNoHandshake = errors.New("no answer to the TLS handshake")
