@@ -99,7 +99,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if err := appendRouted(r.Context(), s.rdb, s.stream, events, extra, s.cfg.Replicas); err != nil {
 		s.cfg.Logger.Log(r.Context(), replicas.Level(err), "ingest: append failed", "count", len(events), "producer", producer, "err", err)
 		if errors.Is(err, ErrNotReplicated) {
-			w.Header().Set("Retry-After", "1") // resend: the copy is skipped as a duplicate
+			w.Header().Set("Retry-After", "1") // resend: a copy ends skipped_stale at delivery (docs/reliability.md)
 		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []Rejected{{Index: -1, Reason: "events not appended: " + err.Error()}}})
 		return
