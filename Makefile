@@ -130,14 +130,12 @@ CHAOS_SENTINEL_REDIS_PORTS ?= 16410,16411
 CHAOS_SENTINEL_PORTS ?= 26410,26411,26412
 CHAOS_CLUSTER_PORTS ?= 17101,17102,17103,17104,17105,17106
 CHAOS_POSTGRES_PORT ?= 15440
-chaos: ## the fault suite on servers of its own: Redis failovers, kill -9, SCRIPT FLUSH, Cluster failover and reshard, Cluster master kill -9, a black-holed partner, reset and slow connections (partner, Redis, ClickHouse, PostgreSQL), cut ClickHouse answers, a PostgreSQL restart, under load; prints the table (docs/reliability.md, "The fault suite"; CHAOS_FLAGS=-only=…)
-	STREAMSYNC_DEV_REDIS_PORT=$(CHAOS_REDIS_PORT) $(INFRA) up redis
-	STREAMSYNC_DEV_SENTINEL_REDIS_PORTS=$(CHAOS_SENTINEL_REDIS_PORTS) STREAMSYNC_DEV_SENTINEL_PORTS=$(CHAOS_SENTINEL_PORTS) $(INFRA) up sentinel
-	STREAMSYNC_DEV_CLUSTER_PORTS=$(CHAOS_CLUSTER_PORTS) STREAMSYNC_DEV_CLUSTER_REPLICAS=1 $(INFRA) up cluster
-	STREAMSYNC_DEV_POSTGRES_PORT=$(CHAOS_POSTGRES_PORT) $(INFRA) up postgres
-	$(INFRA) up clickhouse
+KEEP ?=
+chaos: ## the fault suite on servers of its own: Redis failovers, kill -9, SCRIPT FLUSH, Cluster failover and reshard, Cluster master kill -9, a black-holed partner, reset and slow connections (partner, Redis, ClickHouse, PostgreSQL), cut ClickHouse answers, a PostgreSQL restart, under load; prints the table, then stops its servers (docs/reliability.md, "The fault suite"; CHAOS_FLAGS=-only=…; KEEP=1 leaves them running)
 	mkdir -p .run/chaos && $(GO) build -o .run/chaos/streamsync ./cmd/streamsync
-	$(GO) run ./loadtest/chaos -aof-redis=127.0.0.1:$(CHAOS_REDIS_PORT) -postgres-port=$(CHAOS_POSTGRES_PORT) \
+	CHAOS_REDIS_PORT=$(CHAOS_REDIS_PORT) CHAOS_SENTINEL_REDIS_PORTS=$(CHAOS_SENTINEL_REDIS_PORTS) CHAOS_SENTINEL_PORTS=$(CHAOS_SENTINEL_PORTS) \
+	CHAOS_CLUSTER_PORTS=$(CHAOS_CLUSTER_PORTS) CHAOS_POSTGRES_PORT=$(CHAOS_POSTGRES_PORT) KEEP=$(KEEP) \
+	scripts/chaos.sh $(GO) run ./loadtest/chaos -aof-redis=127.0.0.1:$(CHAOS_REDIS_PORT) -postgres-port=$(CHAOS_POSTGRES_PORT) \
 		-sentinel-redis=127.0.0.1:$(subst $(comma),$(comma)127.0.0.1:,$(CHAOS_SENTINEL_REDIS_PORTS)) \
 		-sentinels=127.0.0.1:$(subst $(comma),$(comma)127.0.0.1:,$(CHAOS_SENTINEL_PORTS)) \
 		-cluster=127.0.0.1:$(subst $(comma),$(comma)127.0.0.1:,$(CHAOS_CLUSTER_PORTS)) $(CHAOS_FLAGS)

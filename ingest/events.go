@@ -9,6 +9,7 @@ import (
 
 	"github.com/streamsync/streamsync/event"
 	"github.com/streamsync/streamsync/internal/httpserve"
+	"github.com/streamsync/streamsync/internal/replicas"
 )
 
 // maxReasons is how many rejected events a 400 answer names; "rejected"
@@ -88,7 +89,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	if prepare {
 		if err := s.prepared.Prepare(r.Context(), events, producer, now); err != nil {
-			s.cfg.Logger.Error("ingest: prepare failed", "count", len(events), "producer", producer, "err", err)
+			s.cfg.Logger.Log(r.Context(), replicas.Level(err), "ingest: prepare failed", "count", len(events), "producer", producer, "err", err)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []Rejected{{Index: -1, Reason: "events not prepared: " + err.Error()}}})
 			return
 		}
@@ -96,9 +97,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := appendRouted(r.Context(), s.rdb, s.stream, events, extra, s.cfg.Replicas); err != nil {
-		s.cfg.Logger.Error("ingest: append failed", "count", len(events), "producer", producer, "err", err)
+		s.cfg.Logger.Log(r.Context(), replicas.Level(err), "ingest: append failed", "count", len(events), "producer", producer, "err", err)
 		if errors.Is(err, ErrNotReplicated) {
-			w.Header().Set("Retry-After", "1") // resend: the copy is skipped as a duplicate
+			w.Header().Set("Retry-After", "1") // resend: a copy ends skipped_stale at delivery (docs/reliability.md)
 		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []Rejected{{Index: -1, Reason: "events not appended: " + err.Error()}}})
 		return

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/streamsync/streamsync/event"
+	"github.com/streamsync/streamsync/internal/replicas"
 )
 
 // handleRelease serves POST /v1/events/confirm and /v1/events/cancel
@@ -38,7 +39,7 @@ func (s *Server) handleRelease(action, done string) http.HandlerFunc {
 		n, more, err := s.prepared.ReleaseMany(r.Context(), named, action, producer, s.cfg.Now())
 		unknown = append(unknown, more...)
 		if err != nil {
-			s.cfg.Logger.Error("ingest: release failed", "action", action, "producer", producer, "released", n, "err", err)
+			s.cfg.Logger.Log(r.Context(), replicas.Level(err), "ingest: release failed", "action", action, "producer", producer, "released", n, "err", err)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{done: n, "errors": []Rejected{{Index: -1, Reason: err.Error()}}})
 			return
 		}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,7 +17,8 @@ import (
 // With redis.wait_replicas 1 the ingest answers 202 (a prepare 202, a
 // confirm 200) once the replica has the events, and 503 (with Retry-After)
 // within redis.wait_timeout when the replica is stopped (docs/reliability.md,
-// "Waiting for replicas").
+// "Waiting for replicas"). Those 503s are expected while a replica is away
+// and the producer tries again: they are logged at WARN, never ERROR.
 func TestIngestWaitsForReplicas(t *testing.T) {
 	ss := testenv.Sentinel(t)
 	rdb := ss.Client
@@ -25,7 +27,8 @@ func TestIngestWaitsForReplicas(t *testing.T) {
 	keys := layout.NewKeys(prefix+"events", "g", prefix+"dead", prefix+"delayed", prefix+"retry")
 	stream := keys.Events
 	const timeout = 300 * time.Millisecond
-	s, err := New(Config{Addr: "127.0.0.1:0", Stream: stream, Keys: keys, MaxBodyBytes: 8 << 10, Limits: event.Limits{MaxBytes: 2048},
+	var logs testenv.Logs
+	s, err := New(Config{Logger: logs.Logger(), Addr: "127.0.0.1:0", Stream: stream, Keys: keys, MaxBodyBytes: 8 << 10, Limits: event.Limits{MaxBytes: 2048},
 		Replicas: Replicas{N: 1, Timeout: timeout}}, rdb)
 	if err != nil {
 		t.Fatal(err)
@@ -73,5 +76,19 @@ func TestIngestWaitsForReplicas(t *testing.T) {
 	err = AppendReplicated(context.Background(), rdb, func(string) string { return stream }, []event.Event{{ID: "e3", Account: "a"}}, Replicas{N: 1, Timeout: timeout})
 	if !errors.Is(err, ErrNotReplicated) {
 		t.Fatalf("AppendReplicated with the replica stopped: %v, want ErrNotReplicated", err)
+	}
+	warned := map[string]bool{}
+	for _, r := range logs.Records() {
+		if r.Level >= slog.LevelError {
+			t.Errorf("logged at %s: %q; a refusal for want of replicas is logged at WARN", r.Level, r.Message)
+		}
+		if r.Level == slog.LevelWarn {
+			warned[r.Message] = true
+		}
+	}
+	for _, m := range []string{"ingest: append failed", "ingest: prepare failed", "ingest: release failed"} {
+		if !warned[m] {
+			t.Errorf("no %q at WARN; logged: %v", m, logs.Records())
+		}
 	}
 }

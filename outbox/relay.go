@@ -19,6 +19,7 @@ import (
 	"github.com/streamsync/streamsync/handlers"
 	"github.com/streamsync/streamsync/ingest"
 	"github.com/streamsync/streamsync/internal/layout"
+	"github.com/streamsync/streamsync/internal/replicas"
 )
 
 // Relay moves committed outbox rows into the events stream.
@@ -84,7 +85,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			r.metrics.failures.Inc()
-			r.log.Error("outbox: relay pass failed; its rows will be relayed again", "err", err)
+			r.log.Log(ctx, replicas.Level(err), "outbox: relay pass failed; its rows will be relayed again", "err", err)
 		}
 		r.updateLag(ctx)
 		// Rows that came during a pass are taken at once; only an empty

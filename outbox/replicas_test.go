@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -15,12 +16,13 @@ import (
 // replica has its events: with the replica stopped the pass fails with
 // ingest.ErrNotReplicated within redis.wait_timeout and every row stays;
 // with it back, the next pass relays them (docs/reliability.md, "Waiting
-// for replicas").
+// for replicas"); Run logs that pass at WARN, not ERROR.
 func TestRelayKeepsRowsUntilReplicated(t *testing.T) {
 	f := setup(t)
 	ss := testenv.Sentinel(t)
 	t.Cleanup(func() { testenv.DeleteKeys(ss.Client, testenv.Prefix(t)) })
-	r, err := NewRelay(Config{Table: f.table, Keys: f.keys, Limits: event.Limits{MaxBytes: 4096},
+	var logs testenv.Logs
+	r, err := NewRelay(Config{Logger: logs.Logger(), Table: f.table, Keys: f.keys, Limits: event.Limits{MaxBytes: 4096},
 		Replicas: ingest.Replicas{N: 1, Timeout: 300 * time.Millisecond}}, f.pool, ss.Client)
 	if err != nil {
 		t.Fatal(err)
@@ -34,6 +36,24 @@ func TestRelayKeepsRowsUntilReplicated(t *testing.T) {
 	}
 	if n := f.rows(t); n != 3 {
 		t.Fatalf("%d rows left after an unreplicated pass, want all 3", n)
+	}
+	// Run logs such a pass at WARN (the rows are relayed again), not ERROR.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	failed := func(level slog.Level) bool {
+		for _, rec := range logs.Records() {
+			if rec.Message == "outbox: relay pass failed; its rows will be relayed again" && rec.Level == level {
+				return true
+			}
+		}
+		return false
+	}
+	testenv.WaitFor(t, 10*time.Second, "an unreplicated relay pass logged", func() bool { return failed(slog.LevelWarn) || failed(slog.LevelError) })
+	cancel()
+	<-done
+	if failed(slog.LevelError) {
+		t.Fatalf("an unreplicated relay pass logged at ERROR; want WARN: %v", logs.Records())
 	}
 	resume()
 	if n, err := r.RelayOnce(context.Background()); err != nil || n != 3 {

@@ -4,7 +4,7 @@
 #
 #   scripts/infra.sh up [redis|clickhouse|postgres|cluster|chcluster|sentinel]   start (installs Debian packages when missing); idempotent
 #   scripts/infra.sh down [redis|clickhouse|postgres|cluster|chcluster|sentinel]   stop exactly the processes this script started
-#   scripts/infra.sh status                    say what runs
+#   scripts/infra.sh status                    say what answers on each port, and whether it is this checkout's (its pid file)
 #   scripts/infra.sh env                       print the export lines tests, the demo and the CLI read
 #
 # Ports: STREAMSYNC_DEV_REDIS_PORT (16379), STREAMSYNC_DEV_CLICKHOUSE_PORT (19000),
@@ -482,13 +482,80 @@ sentinel_answers() {
   redis-cli -p "${sentinel_ports%%,*}" sentinel get-master-addr-by-name "$sentinel_master" 2>/dev/null | grep -q .
 }
 
+# Each check of status gives up after a few seconds: a port held by something silent never answers.
+
+# redis_where PORT: where the Redis (or sentinel) answering on PORT keeps its configuration or data, to tell
+# one checkout's from another's.
+redis_where() {
+  local f
+  f=$(timeout 3 redis-cli -p "$1" info server 2>/dev/null | tr -d '\r' | sed -n 's/^config_file://p')
+  [ -n "$f" ] || f=$(timeout 3 redis-cli -p "$1" config get dir 2>/dev/null | tr -d '\r' | sed -n 2p)
+  [ -z "$f" ] || printf ' (%s)' "$f"
+}
+
+redis_pong() { timeout 3 redis-cli -p "$1" ping 2>/dev/null | grep -q PONG; }
+ch_answers() { timeout 5 clickhouse-client --port "$1" --query "SELECT 1" >/dev/null 2>&1; }
+
+# report WHAT PORT PIDFILE NAME CHECK...: say what answers on PORT, as up sees it: this checkout's server (its
+# pid file names a live NAME), another one that CHECK accepts (up reuses it, when reuse is "port"; the Cluster's
+# and the Sentinel's are reused as a whole, as their summary line says), something else (up refuses the port), or
+# nothing (up starts one).
+reuse=port
+report() {
+  local what=$1 port=$2 pidfile=$3 name=$4 where=""; shift 4
+  if alive "$pidfile" "$name"; then
+    if "$@"; then
+      say "$what on 127.0.0.1:$port: this checkout's (pid $(cat "$pidfile")), answering"
+    else
+      say "$what on 127.0.0.1:$port: this checkout's (pid $(cat "$pidfile")), NOT answering"
+    fi
+  elif "$@"; then
+    [ "$name" != redis-server ] || where=$(redis_where "$port")
+    say "$what on 127.0.0.1:$port: answering, not this checkout's$where$([ "$reuse" != port ] || echo "; up reuses it")"
+  elif port_busy "$port"; then
+    say "$what on 127.0.0.1:$port: the port is taken by something else; up refuses it"
+  else
+    say "$what on 127.0.0.1:$port: nothing answers; up starts one"
+  fi
+}
+
+# sentinel_knows PORT: the sentinel on PORT names a master for sentinel_master.
+sentinel_knows() { timeout 3 redis-cli -p "$1" sentinel get-master-addr-by-name "$sentinel_master" 2>/dev/null | grep -q .; }
+
+# chcluster_member PORT: the ClickHouse on PORT knows the test cluster with all its servers.
+chcluster_member() {
+  local ports
+  IFS=, read -r -a ports <<<"$chcluster_ports"
+  [ "$(timeout 5 clickhouse-client --port "$1" --query "SELECT count() FROM system.clusters WHERE cluster = '$chcluster_name'" 2>/dev/null)" = "${#ports[@]}" ]
+}
+
 status() {
-  alive "$redis_dir/redis.pid" redis-server && say "redis running on 127.0.0.1:$redis_port" || say "redis not running"
-  alive "$ch_dir/clickhouse.pid" clickhouse && say "clickhouse running on 127.0.0.1:$ch_port" || say "clickhouse not running"
-  alive "$pg_dir/postgres.pid" postgres && say "postgres running on 127.0.0.1:$pg_port" || say "postgres not running"
-  cluster_running && say "redis cluster running on $cluster_ports" || say "redis cluster not running"
-  chcluster_answers && say "clickhouse cluster $chcluster_name running on $chcluster_ports" || say "clickhouse cluster not running"
-  sentinel_running && say "redis sentinel running: redis on $sentinel_redis_ports, sentinels on $sentinel_ports" || say "redis sentinel not running"
+  local port master
+  report redis "$redis_port" "$redis_dir/redis.pid" redis-server redis_pong "$redis_port"
+  report clickhouse "$ch_port" "$ch_dir/clickhouse.pid" clickhouse ch_answers "$ch_port"
+  report postgres "$pg_port" "$pg_dir/postgres.pid" postgres pg_ready
+  reuse=whole
+  for port in ${cluster_ports//,/ }; do
+    report "redis cluster node" "$port" "$run/cluster/$port/redis.pid" redis-server redis_pong "$port"
+  done
+  if cluster_answers; then
+    say "redis cluster on $cluster_ports: cluster_state:ok$(cluster_any_running && echo ", with nodes of this checkout" || echo "; up reuses it")"
+  fi
+  reuse=port
+  for port in ${chcluster_ports//,/ }; do
+    report "clickhouse cluster $chcluster_name server" "$port" "$run/chcluster/$port/clickhouse.pid" clickhouse chcluster_member "$port"
+  done
+  reuse=whole
+  for port in ${sentinel_redis_ports//,/ }; do
+    report "redis sentinel's redis" "$port" "$run/sentinel/$port/redis.pid" redis-server redis_pong "$port"
+  done
+  for port in ${sentinel_ports//,/ }; do
+    report "sentinel" "$port" "$run/sentinel/$port/sentinel.pid" redis-server sentinel_knows "$port"
+  done
+  if sentinel_answers; then
+    master=$(redis-cli -p "${sentinel_ports%%,*}" sentinel get-master-addr-by-name "$sentinel_master" 2>/dev/null | paste -sd: -)
+    say "redis sentinel: master $sentinel_master at $master$(sentinel_running && echo ", every server this checkout's" || echo "; up sentinel reuses it")"
+  fi
 }
 
 env_lines() {

@@ -205,3 +205,37 @@ func TestRunAfterScriptFlush(t *testing.T) {
 	<-done
 	r.check(t)
 }
+
+// Through a Sentinel, the start-up line "streamsync running" names
+// redis.sentinel_master and the master's address as the sentinels give it
+// (docs/operations.md, "Running under Redis Sentinel").
+func TestRunLogsTheSentinelMaster(t *testing.T) {
+	r := startSentinelRun(t, "STREAMSYNC_LOG__LEVEL=info")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { defer close(done); r.produce(t, stop) }()
+	testenv.WaitFor(t, 20*time.Second, "a batch answered 202", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.sent) > 0
+	})
+	close(stop)
+	<-done
+	r.check(t) // delivered: the process is past its start-up line
+	master, err := r.ss.MasterAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.p.kill() // its output is read once it has ended
+	var line string
+	for l := range strings.Lines(r.p.out.String()) {
+		if strings.Contains(l, `msg="streamsync running"`) {
+			line = l
+		}
+	}
+	for _, want := range []string{"redis_sentinel_master=" + r.ss.Master, "redis_master=" + master} {
+		if !strings.Contains(line, want) {
+			t.Errorf("the start-up line does not say %s:\n%s", want, tail(r.p.out.String(), 3000))
+		}
+	}
+}

@@ -99,7 +99,11 @@ func pingRedis(ctx context.Context, rdb redis.UniversalClient, c config.RedisCon
 	var err error
 	sentinels := false // the sentinels refused, not the master
 	if fc, ok := rdb.(*redis.Client); ok && c.IsSentinel() {
-		if e, s := firstSentinelError(ctx, fc, c); e != nil && connHint(e.Error(), c) != "" {
+		e, s := firstSentinelError(ctx, fc, c)
+		if errors.Is(e, errUnknownMaster) {
+			return fmt.Errorf("redis.sentinel_master: the sentinels in redis.addrs (%s) know no master named %q", strings.Join(c.Nodes(), ","), c.SentinelMaster)
+		}
+		if e != nil && connHint(e.Error(), c) != "" {
 			err, sentinels = e, s
 		}
 	}
@@ -160,18 +164,22 @@ func firstNodeError(cc *redis.ClusterClient, err error) error {
 // that a TLS or credentials error says which setting to look at. A dial or
 // handshake gets sentinelDialTimeout. sentinels tells that the sentinels
 // refused (their own redis.sentinel_username and redis.sentinel_password);
-// nil when a sentinel and its master answer.
+// errUnknownMaster when the sentinels that answered all know no master
+// named redis.sentinel_master (SENTINEL get-master-addr-by-name answers
+// nil); nil when a sentinel and its master answer.
 func firstSentinelError(ctx context.Context, fc *redis.Client, c config.RedisConfig) (_ error, sentinels bool) {
 	o := fc.Options()
-	once := func(addr, user, pass string, db int) *redis.Options {
-		return &redis.Options{Addr: addr, Username: user, Password: pass, DB: db, TLSConfig: o.TLSConfig,
-			MaxRetries: -1, DialerRetries: 1, DialTimeout: sentinelDialTimeout, ReadTimeout: sentinelDialTimeout}
-	}
+	once := func(addr, user, pass string, db int) *redis.Options { return askOnce(o, addr, user, pass, db) }
 	var refused error
+	unknown := false // a sentinel answered that it knows no such master
 	for _, addr := range c.Nodes() {
 		sc := redis.NewSentinelClient(once(addr, c.SentinelUsername, c.SentinelPassword, 0))
 		m, err := sc.GetMasterAddrByName(ctx, c.SentinelMaster).Result()
 		_ = sc.Close()
+		if errors.Is(err, redis.Nil) {
+			unknown = true
+			continue
+		}
 		if err != nil {
 			if refused == nil {
 				refused = fmt.Errorf("sentinel %s: %w", addr, unanswered(ctx, o, err))
@@ -189,7 +197,42 @@ func firstSentinelError(ctx context.Context, fc *redis.Client, c config.RedisCon
 		}
 		return nil, false
 	}
+	if unknown {
+		return errUnknownMaster, false
+	}
 	return refused, refused != nil
+}
+
+// errUnknownMaster is every sentinel that answered knowing no master named
+// redis.sentinel_master.
+var errUnknownMaster = errors.New("the sentinels know no such master")
+
+// askOnce is the options of a client to addr that asks once, with o's TLS,
+// each dial and answer bounded by sentinelDialTimeout.
+func askOnce(o *redis.Options, addr, user, pass string, db int) *redis.Options {
+	return &redis.Options{Addr: addr, Username: user, Password: pass, DB: db, TLSConfig: o.TLSConfig,
+		MaxRetries: -1, DialerRetries: 1, DialTimeout: sentinelDialTimeout, ReadTimeout: sentinelDialTimeout}
+}
+
+// sentinelMasterAddr is the address ("host:port") the first sentinel in
+// redis.addrs that answers gives for redis.sentinel_master, asked once; ""
+// when rdb is not a Sentinel's failover client or no sentinel answers. For
+// the start-up log line: the failover client follows every promotion by
+// itself.
+func sentinelMasterAddr(ctx context.Context, rdb redis.UniversalClient, c config.RedisConfig) string {
+	fc, ok := rdb.(*redis.Client)
+	if !ok || !c.IsSentinel() {
+		return ""
+	}
+	for _, addr := range c.Nodes() {
+		sc := redis.NewSentinelClient(askOnce(fc.Options(), addr, c.SentinelUsername, c.SentinelPassword, 0))
+		m, err := sc.GetMasterAddrByName(ctx, c.SentinelMaster).Result()
+		_ = sc.Close()
+		if err == nil && len(m) == 2 {
+			return net.JoinHostPort(m[0], m[1])
+		}
+	}
+	return ""
 }
 
 // errNoHandshake is a TLS dial that got no answer in sentinelDialTimeout.

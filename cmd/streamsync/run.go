@@ -108,11 +108,16 @@ func runPipeline(ctx context.Context, e *env) error {
 	if err := l.start(ctx, append(parts, runs...)...); err != nil {
 		return err
 	}
+	var sentinel []any // the Sentinel's master, by name and where the sentinels place it now
+	if e.cfg.Redis.IsSentinel() {
+		sentinel = []any{"redis_sentinel_master", e.cfg.Redis.SentinelMaster, "redis_master", sentinelMasterAddr(ctx, p.rdb, e.cfg.Redis)}
+	}
 	for _, pr := range p.partners {
 		keys := pr.plan.shards[0]
-		e.log.Info("streamsync running", "partner", pr.plan.name, "events", keys.Events, "shards", len(p.shards), "redis_cluster", e.cfg.Redis.IsCluster(),
-			"group", keys.Group, "consumer", p.consumer, "base_url", apiclient.RedactURL(pr.plan.sink.BaseURL), "profile", pr.plan.sink.Profile,
+		attrs := append([]any{"partner", pr.plan.name, "events", keys.Events, "shards", len(p.shards), "redis_cluster", e.cfg.Redis.IsCluster()}, sentinel...)
+		attrs = append(attrs, "group", keys.Group, "consumer", p.consumer, "base_url", apiclient.RedactURL(pr.plan.sink.BaseURL), "profile", pr.plan.sink.Profile,
 			"attempt_log", p.attemptLog())
+		e.log.Info("streamsync running", attrs...)
 	}
 	stopped := make(chan struct{}, len(runs))
 	for _, r := range runs {

@@ -11,7 +11,8 @@ import (
 // A Sentinel set-up whose sentinels or master refuse the credentials, or
 // that turns TLS on against servers speaking plain TCP, stops start-up
 // within seconds with an error naming the settings to look at, not a retry
-// deadline (docs/reliability.md, "Redis Sentinel").
+// deadline (docs/reliability.md, "Redis Sentinel"); so does a
+// redis.sentinel_master the sentinels know no master by.
 func TestSentinelRefusalNamesTheSetting(t *testing.T) {
 	ss := testenv.Sentinel(t) // held: no failover under way while the master is asked
 	env := []string{"STREAMSYNC_REDIS__SENTINEL_MASTER=" + ss.Master, "STREAMSYNC_REDIS__ADDRS=" + strings.Join(ss.Addrs, ","),
@@ -30,6 +31,8 @@ func TestSentinelRefusalNamesTheSetting(t *testing.T) {
 			[]string{"WRONGPASS", "redis.username and redis.password"}},
 		{"TLS against plain TCP", []string{"STREAMSYNC_REDIS__TLS=true"},
 			[]string{"redis.tls"}},
+		{"no such master", []string{"STREAMSYNC_REDIS__SENTINEL_MASTER=nosuch"},
+			[]string{`redis.sentinel_master: the sentinels in redis.addrs (` + strings.Join(ss.Addrs, ",") + `) know no master named "nosuch"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
@@ -43,6 +46,9 @@ func TestSentinelRefusalNamesTheSetting(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error does not say %q:\n%v", w, err)
 				}
+			}
+			if strings.Contains(err.Error(), "unreachable") {
+				t.Errorf("error calls answering sentinels unreachable:\n%v", err)
 			}
 			if strings.Contains(err.Error(), "deadline exceeded") {
 				t.Errorf("error is a retry deadline:\n%v", err)
