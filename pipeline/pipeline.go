@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/prometheus/client_golang/prometheus"
@@ -168,8 +167,7 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.Subscriber.DrainTimeout + 5*time.Second}, watermill.NewSlogLoggerWithLevelMapping(cfg.Logger,
-		map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug}))
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.Subscriber.DrainTimeout + 5*time.Second}, newRouterLogger(cfg.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: router: %w", err)
 	}
