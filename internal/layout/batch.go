@@ -123,7 +123,9 @@ func (b *RoundTrips) exec(batch []*scriptPart) {
 	pipe := b.rdb.Pipeline()
 	calls := combine(batch)
 	for _, c := range calls {
-		c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
+		c.cmd = redis.NewCmd(ctx, c.cmdArgs...)
+		c.cmd.SetFirstKeyPos(3)
+		_ = pipe.Process(ctx, c.cmd)
 	}
 	_, _ = pipe.Exec(ctx)
 	for _, c := range calls {
@@ -134,7 +136,8 @@ func (b *RoundTrips) exec(batch []*scriptPart) {
 		// before its answer was lost is recognised as committed.
 		if redisretry.Transient(c.cmd.Err()) {
 			_ = redisretry.Do(ctx, func(ctx context.Context) error {
-				c.cmd = c.script.Run(ctx, b.rdb, c.keys, c.args...)
+				keys, args := c.keysAndArgs()
+				c.cmd = c.script.Run(ctx, b.rdb, keys, args...)
 				return c.cmd.Err()
 			})
 		}
@@ -150,9 +153,21 @@ type combinedCall struct {
 	script       *redis.Script
 	parts        []*scriptPart
 	nkeys, nargs int // of its parts, ARGV[1] included
-	keys         []string
-	args         []any // ARGV[1] is len(parts)
-	cmd          *redis.Cmd
+	// cmdArgs is the whole EVALSHA command: the script's SHA1, the number of
+	// keys, the keys, then the arguments, ARGV[1] being len(parts). Built
+	// once: go-redis' EvalSha would copy the keys and arguments again.
+	cmdArgs []any
+	cmd     *redis.Cmd
+}
+
+// keysAndArgs are the call's keys and arguments (ARGV[1] included), for
+// running the script again on its own.
+func (c *combinedCall) keysAndArgs() ([]string, []any) {
+	keys := make([]string, 0, c.nkeys)
+	for _, k := range c.cmdArgs[3 : 3+c.nkeys] {
+		keys = append(keys, k.(string))
+	}
+	return keys, c.cmdArgs[3+c.nkeys:]
 }
 
 // combine gathers the parts of batch into calls, one per script and group
@@ -177,14 +192,18 @@ func combine(batch []*scriptPart) []*combinedCall {
 		c.nkeys += len(p.keys)
 		c.nargs += len(p.args)
 	}
-	// one allocation each for the keys and arguments of a call
+	// one allocation for the whole command of a call
 	for _, c := range calls {
-		c.keys = make([]string, 0, c.nkeys)
-		c.args = make([]any, 1, c.nargs)
-		c.args[0] = len(c.parts)
+		c.cmdArgs = make([]any, 3, 3+c.nkeys+c.nargs)
+		c.cmdArgs[0], c.cmdArgs[1], c.cmdArgs[2] = "evalsha", c.script.Hash(), c.nkeys
 		for _, p := range c.parts {
-			c.keys = append(c.keys, p.keys...)
-			c.args = append(c.args, p.args...)
+			for _, k := range p.keys {
+				c.cmdArgs = append(c.cmdArgs, k)
+			}
+		}
+		c.cmdArgs = append(c.cmdArgs, len(c.parts))
+		for _, p := range c.parts {
+			c.cmdArgs = append(c.cmdArgs, p.args...)
 		}
 	}
 	return calls

@@ -147,3 +147,25 @@ func TestCombinedCommitKeepsOutcomesApart(t *testing.T) {
 		t.Fatalf("steps hash counts %d delivered, want 2", n)
 	}
 }
+
+// A combined call is one EVALSHA command, built once: the keys of every
+// part, the number of parts, then each part's arguments; run again on its
+// own (after NOSCRIPT, a failover …) it has the same keys and arguments.
+func TestCombinedCallIsOneCommand(t *testing.T) {
+	a := &scriptPart{script: commitScript, group: "s", keys: []string{"k1", "k2"}, args: []any{"a1", 2}}
+	b := &scriptPart{script: commitScript, group: "s", keys: []string{"k3"}, args: []any{"b1"}}
+	other := &scriptPart{script: lookupScript, group: "s", keys: []string{"k4"}, args: []any{"c1"}}
+	calls := combine([]*scriptPart{a, other, b})
+	if len(calls) != 2 {
+		t.Fatalf("%d calls, want one per script", len(calls))
+	}
+	c := calls[0]
+	want := []any{"evalsha", commitScript.Hash(), 3, "k1", "k2", "k3", 2, "a1", 2, "b1"}
+	if fmt.Sprint(c.cmdArgs) != fmt.Sprint(want) {
+		t.Fatalf("command %v, want %v", c.cmdArgs, want)
+	}
+	keys, args := c.keysAndArgs()
+	if fmt.Sprint(keys) != "[k1 k2 k3]" || fmt.Sprint(args) != "[2 a1 2 b1]" {
+		t.Fatalf("keys %v, args %v", keys, args)
+	}
+}
