@@ -47,6 +47,10 @@ func NewRoundTrips(rdb redis.UniversalClient) *RoundTrips { return &RoundTrips{r
 type scriptPart struct {
 	script *redis.Script
 	group  string // parts of one group share a call: a shard's events stream (one hash slot)
+	// shared are the keys the call takes once, before the parts' own
+	// (commitScript's shard keys); nil: none. Parts share a call only when
+	// their shared keys are the same.
+	shared *[sharedKeys]string
 	keys   []string
 	args   []any
 	answer any // the script's answer for this part
@@ -63,7 +67,13 @@ const maxCombinedArgs = 20000
 // it. It returns early with ctx's error when ctx ends first; the part may
 // still run.
 func (b *RoundTrips) runPart(ctx context.Context, script *redis.Script, group string, keys []string, args []any) (any, error) {
-	p := &scriptPart{script: script, group: group, keys: keys, args: args, done: make(chan struct{})}
+	return b.runShared(ctx, script, group, nil, keys, args)
+}
+
+// runShared is runPart for a script that takes shared keys once per call
+// (see scriptPart.shared) before the parts' own.
+func (b *RoundTrips) runShared(ctx context.Context, script *redis.Script, group string, shared *[sharedKeys]string, keys []string, args []any) (any, error) {
+	p := &scriptPart{script: script, group: group, shared: shared, keys: keys, args: args, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
 	lead := b.senders < maxSenders
@@ -183,8 +193,11 @@ func combine(batch []*scriptPart) []*combinedCall {
 	for _, p := range batch {
 		id := callID{p.script, p.group}
 		c := open[id]
-		if c == nil || c.nargs+len(p.args) > maxCombinedArgs {
+		if c == nil || c.nargs+len(p.args) > maxCombinedArgs || !sameShared(c.parts[0].shared, p.shared) {
 			c = &combinedCall{script: p.script, nargs: 1}
+			if p.shared != nil {
+				c.nkeys = sharedKeys
+			}
 			open[id] = c
 			calls = append(calls, c)
 		}
@@ -196,6 +209,11 @@ func combine(batch []*scriptPart) []*combinedCall {
 	for _, c := range calls {
 		c.cmdArgs = make([]any, 3, 3+c.nkeys+c.nargs)
 		c.cmdArgs[0], c.cmdArgs[1], c.cmdArgs[2] = "evalsha", c.script.Hash(), c.nkeys
+		if sh := c.parts[0].shared; sh != nil {
+			for _, k := range sh {
+				c.cmdArgs = append(c.cmdArgs, k)
+			}
+		}
 		for _, p := range c.parts {
 			for _, k := range p.keys {
 				c.cmdArgs = append(c.cmdArgs, k)
@@ -207,6 +225,14 @@ func combine(batch []*scriptPart) []*combinedCall {
 		}
 	}
 	return calls
+}
+
+// sameShared says whether two parts' shared keys are the same.
+func sameShared(a, b *[sharedKeys]string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 // spread hands each part its answer: the call's error, or its element of
