@@ -407,8 +407,12 @@ func (p *Pipeline) handle(keys layout.Keys, msg *message.Message) (err error) {
 	if o.Step == handlers.StepDead || o.Step == handlers.StepInvalid {
 		level = slog.LevelWarn
 	}
-	p.log.Log(context.Background(), level, "step", "event_id", e.ID, "account", e.Account, "stream_id", en.streamID,
-		"step", string(o.Step), "attempt", o.Attempt, "http_status", o.HTTPStatus, "reason", o.DeadReason, "error", o.Error)
+	// Checked first: the line's arguments cost allocations even when the
+	// level is off, as Debug is in production.
+	if p.log.Enabled(context.Background(), level) {
+		p.log.Log(context.Background(), level, "step", "event_id", e.ID, "account", e.Account, "stream_id", en.streamID,
+			"step", string(o.Step), "attempt", o.Attempt, "http_status", o.HTTPStatus, "reason", o.DeadReason, "error", o.Error)
+	}
 	return nil
 }
 
