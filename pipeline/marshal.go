@@ -47,7 +47,7 @@ func (EntryMarshaller) Unmarshal(values map[string]any) (*message.Message, error
 	// An unreadable layout.MoreField stays a field; validation ignores streamsync's
 	// own fields, so it cannot make a valid event of an invalid one.
 	_ = layout.ExpandFields(fields)
-	msg := message.NewMessage("", []byte(layout.PackFields(sortedPairs(fields))))
+	msg := message.NewMessage("", packSorted(fields))
 	msg.Metadata.Set(MetaAccount, fields["account"])
 	// The fields as read travel in the context too, so that Fields need not
 	// unpack the payload again; they are never changed after this.
@@ -90,16 +90,19 @@ func Fields(msg *message.Message) (map[string]string, error) {
 	return fields, nil
 }
 
-// sortedPairs lists fields as name/value pairs, by name.
-func sortedPairs(fields map[string]string) []string {
+// packSorted is layout.PackFields of fields' name/value pairs, by name,
+// written straight into the payload's bytes.
+func packSorted(fields map[string]string) []byte {
 	names := make([]string, 0, len(fields))
-	for k := range fields {
+	n := 0
+	for k, v := range fields {
 		names = append(names, k)
+		n += len(k) + len(v) + 2*8
 	}
 	slices.Sort(names)
-	kv := make([]string, 0, 2*len(names))
+	b := make([]byte, 0, n)
 	for _, k := range names {
-		kv = append(kv, k, fields[k])
+		b = layout.AppendPacked(layout.AppendPacked(b, k), fields[k])
 	}
-	return kv
+	return b
 }

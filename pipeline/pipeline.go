@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/prometheus/client_golang/prometheus"
@@ -168,8 +167,7 @@ func New(cfg Config, rdb redis.UniversalClient, sender handlers.Sender) (*Pipeli
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.Subscriber.DrainTimeout + 5*time.Second}, watermill.NewSlogLoggerWithLevelMapping(cfg.Logger,
-		map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug}))
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.Subscriber.DrainTimeout + 5*time.Second}, newRouterLogger(cfg.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: router: %w", err)
 	}
@@ -409,8 +407,12 @@ func (p *Pipeline) handle(keys layout.Keys, msg *message.Message) (err error) {
 	if o.Step == handlers.StepDead || o.Step == handlers.StepInvalid {
 		level = slog.LevelWarn
 	}
-	p.log.Log(context.Background(), level, "step", "event_id", e.ID, "account", e.Account, "stream_id", en.streamID,
-		"step", string(o.Step), "attempt", o.Attempt, "http_status", o.HTTPStatus, "reason", o.DeadReason, "error", o.Error)
+	// Checked first: the line's arguments cost allocations even when the
+	// level is off, as Debug is in production.
+	if p.log.Enabled(context.Background(), level) {
+		p.log.Log(context.Background(), level, "step", "event_id", e.ID, "account", e.Account, "stream_id", en.streamID,
+			"step", string(o.Step), "attempt", o.Attempt, "http_status", o.HTTPStatus, "reason", o.DeadReason, "error", o.Error)
+	}
 	return nil
 }
 

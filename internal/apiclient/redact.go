@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Redacted replaces a secret in text that leaves the process: an error, a
@@ -30,7 +32,7 @@ func Scrub(s string, secrets ...string) string {
 		if len(sec) < MinSecretLen {
 			continue
 		}
-		for _, f := range forms(sec) {
+		for _, f := range formsOf(sec) {
 			if strings.Contains(s, f) {
 				s = strings.ReplaceAll(s, f, Redacted)
 			}
@@ -53,6 +55,33 @@ func scrubCut(s, f string) string {
 		}
 	}
 	return s
+}
+
+// formsMemo keeps each secret's forms, so that Scrub works them out (JSON,
+// base64, escapes) once per secret instead of on every call: the partner
+// sink scrubs the detail of every answer, and this showed in its profile.
+// It holds at most maxFormsMemo secrets (tokens are replaced as they
+// expire) and is emptied when it would hold more.
+var (
+	formsMemo  sync.Map // secret → []string, read only once stored
+	formsMemoN atomic.Int64
+)
+
+const maxFormsMemo = 64
+
+// formsOf is forms(sec), from formsMemo when it has it. The slice is
+// shared: callers only read it.
+func formsOf(sec string) []string {
+	if f, ok := formsMemo.Load(sec); ok {
+		return f.([]string)
+	}
+	f := forms(sec)
+	if formsMemoN.Add(1) > maxFormsMemo {
+		formsMemo.Clear()
+		formsMemoN.Store(1)
+	}
+	formsMemo.Store(sec, f)
+	return f
 }
 
 // forms are the ways a secret may appear in an answer or an error.

@@ -87,3 +87,26 @@ func TestTokensScrubTheirSecrets(t *testing.T) {
 		t.Error("a nil *Tokens changed the text")
 	}
 }
+
+// The partner sink scrubs every answer's detail: a detail without a secret
+// costs no allocation once the secrets' forms are known, and the memo of
+// forms stays bounded while tokens come and go.
+func TestScrubWorksOutFormsOnce(t *testing.T) {
+	secrets := []string{"client-secret-1234", "cid:client-secret-1234", "token-abcdefgh"}
+	Scrub("200 OK", secrets...)
+	if n := testing.AllocsPerRun(100, func() { Scrub("200 OK", secrets...) }); n != 0 {
+		t.Fatalf("Scrub of a detail without secrets allocated %v times a call", n)
+	}
+	for i := range 3 * maxFormsMemo {
+		sec := fmt.Sprintf("rotated-token-%06d", i)
+		if got := Scrub("echo "+sec, sec); got != "echo "+Redacted {
+			t.Fatalf("Scrub = %q", got)
+		}
+	}
+	if n := formsMemoN.Load(); n > maxFormsMemo {
+		t.Fatalf("memo holds %d secrets, more than %d", n, maxFormsMemo)
+	}
+	if got := Scrub("x client-secret-1234 y", secrets...); got != "x "+Redacted+" y" {
+		t.Fatalf("after the memo was emptied, Scrub = %q", got)
+	}
+}

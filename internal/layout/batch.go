@@ -47,6 +47,10 @@ func NewRoundTrips(rdb redis.UniversalClient) *RoundTrips { return &RoundTrips{r
 type scriptPart struct {
 	script *redis.Script
 	group  string // parts of one group share a call: a shard's events stream (one hash slot)
+	// shared are the keys the call takes once, before the parts' own
+	// (commitScript's shard keys); nil: none. Parts share a call only when
+	// their shared keys are the same.
+	shared *[sharedKeys]string
 	keys   []string
 	args   []any
 	answer any // the script's answer for this part
@@ -63,7 +67,13 @@ const maxCombinedArgs = 20000
 // it. It returns early with ctx's error when ctx ends first; the part may
 // still run.
 func (b *RoundTrips) runPart(ctx context.Context, script *redis.Script, group string, keys []string, args []any) (any, error) {
-	p := &scriptPart{script: script, group: group, keys: keys, args: args, done: make(chan struct{})}
+	return b.runShared(ctx, script, group, nil, keys, args)
+}
+
+// runShared is runPart for a script that takes shared keys once per call
+// (see scriptPart.shared) before the parts' own.
+func (b *RoundTrips) runShared(ctx context.Context, script *redis.Script, group string, shared *[sharedKeys]string, keys []string, args []any) (any, error) {
+	p := &scriptPart{script: script, group: group, shared: shared, keys: keys, args: args, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
 	lead := b.senders < maxSenders
@@ -123,7 +133,9 @@ func (b *RoundTrips) exec(batch []*scriptPart) {
 	pipe := b.rdb.Pipeline()
 	calls := combine(batch)
 	for _, c := range calls {
-		c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
+		c.cmd = redis.NewCmd(ctx, c.cmdArgs...)
+		c.cmd.SetFirstKeyPos(3)
+		_ = pipe.Process(ctx, c.cmd)
 	}
 	_, _ = pipe.Exec(ctx)
 	for _, c := range calls {
@@ -134,7 +146,8 @@ func (b *RoundTrips) exec(batch []*scriptPart) {
 		// before its answer was lost is recognised as committed.
 		if redisretry.Transient(c.cmd.Err()) {
 			_ = redisretry.Do(ctx, func(ctx context.Context) error {
-				c.cmd = c.script.Run(ctx, b.rdb, c.keys, c.args...)
+				keys, args := c.keysAndArgs()
+				c.cmd = c.script.Run(ctx, b.rdb, keys, args...)
 				return c.cmd.Err()
 			})
 		}
@@ -150,9 +163,21 @@ type combinedCall struct {
 	script       *redis.Script
 	parts        []*scriptPart
 	nkeys, nargs int // of its parts, ARGV[1] included
-	keys         []string
-	args         []any // ARGV[1] is len(parts)
-	cmd          *redis.Cmd
+	// cmdArgs is the whole EVALSHA command: the script's SHA1, the number of
+	// keys, the keys, then the arguments, ARGV[1] being len(parts). Built
+	// once: go-redis' EvalSha would copy the keys and arguments again.
+	cmdArgs []any
+	cmd     *redis.Cmd
+}
+
+// keysAndArgs are the call's keys and arguments (ARGV[1] included), for
+// running the script again on its own.
+func (c *combinedCall) keysAndArgs() ([]string, []any) {
+	keys := make([]string, 0, c.nkeys)
+	for _, k := range c.cmdArgs[3 : 3+c.nkeys] {
+		keys = append(keys, k.(string))
+	}
+	return keys, c.cmdArgs[3+c.nkeys:]
 }
 
 // combine gathers the parts of batch into calls, one per script and group
@@ -168,8 +193,11 @@ func combine(batch []*scriptPart) []*combinedCall {
 	for _, p := range batch {
 		id := callID{p.script, p.group}
 		c := open[id]
-		if c == nil || c.nargs+len(p.args) > maxCombinedArgs {
+		if c == nil || c.nargs+len(p.args) > maxCombinedArgs || !sameShared(c.parts[0].shared, p.shared) {
 			c = &combinedCall{script: p.script, nargs: 1}
+			if p.shared != nil {
+				c.nkeys = sharedKeys
+			}
 			open[id] = c
 			calls = append(calls, c)
 		}
@@ -177,17 +205,34 @@ func combine(batch []*scriptPart) []*combinedCall {
 		c.nkeys += len(p.keys)
 		c.nargs += len(p.args)
 	}
-	// one allocation each for the keys and arguments of a call
+	// one allocation for the whole command of a call
 	for _, c := range calls {
-		c.keys = make([]string, 0, c.nkeys)
-		c.args = make([]any, 1, c.nargs)
-		c.args[0] = len(c.parts)
+		c.cmdArgs = make([]any, 3, 3+c.nkeys+c.nargs)
+		c.cmdArgs[0], c.cmdArgs[1], c.cmdArgs[2] = "evalsha", c.script.Hash(), c.nkeys
+		if sh := c.parts[0].shared; sh != nil {
+			for _, k := range sh {
+				c.cmdArgs = append(c.cmdArgs, k)
+			}
+		}
 		for _, p := range c.parts {
-			c.keys = append(c.keys, p.keys...)
-			c.args = append(c.args, p.args...)
+			for _, k := range p.keys {
+				c.cmdArgs = append(c.cmdArgs, k)
+			}
+		}
+		c.cmdArgs = append(c.cmdArgs, len(c.parts))
+		for _, p := range c.parts {
+			c.cmdArgs = append(c.cmdArgs, p.args...)
 		}
 	}
 	return calls
+}
+
+// sameShared says whether two parts' shared keys are the same.
+func sameShared(a, b *[sharedKeys]string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 // spread hands each part its answer: the call's error, or its element of

@@ -64,9 +64,10 @@ func TestCommitsShareRoundTrips(t *testing.T) {
 			if i < 100 {
 				sid = read[i]
 			}
-			keys := []string{k.Events, k.Attempts, k.Steps, k.Ledger("x"), k.State("x"), k.Waiting("x", "k"), k.Delayed, k.Delayed,
-				k.Payloads, k.Dead, k.Waiting("", ""), k.Lease("a"), k.Ledger(""), k.IDMap("x")}
-			n, err := commitAnswer(b.runPart(ctx, commitScript, k.Events, keys, []any{"g", sid, "k", fmt.Sprint("e", i), 1, "delivered", "none", "", "keep", "", "0", "", "", "0", 0, 0, "run", "", "", ""}))
+			shared := [sharedKeys]string{k.Events, k.Attempts, k.Steps, k.Delayed, k.Payloads, k.Dead}
+			keys := []string{k.Ledger("x"), k.State("x"), k.Waiting("x", "k"), k.Delayed,
+				k.Waiting("", ""), k.Lease("a"), k.Ledger(""), k.IDMap("x")}
+			n, err := commitAnswer(b.runShared(ctx, commitScript, k.Events, &shared, keys, []any{"g", sid, "k", fmt.Sprint("e", i), 1, "delivered", "none", "", "keep", "", "0", "", "", "0", 0, 0, "run", "", "", ""}))
 			if err != nil {
 				t.Error(err)
 			}
@@ -114,11 +115,12 @@ func TestCombinedCommitKeepsOutcomesApart(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := func(key string) []string {
-		return []string{k.Events, k.Attempts, k.Steps, k.Ledger("x"), k.State("x"), k.Waiting("x", key), k.Delayed, k.Delayed,
-			k.Payloads, k.Dead, k.Waiting("", ""), k.Lease("a"), k.Ledger(""), k.IDMap("x")}
+		return []string{k.Ledger("x"), k.State("x"), k.Waiting("x", key), k.Delayed,
+			k.Waiting("", ""), k.Lease("a"), k.Ledger(""), k.IDMap("x")}
 	}
+	shared := &[sharedKeys]string{k.Events, k.Attempts, k.Steps, k.Delayed, k.Payloads, k.Dead}
 	part := func(sid, key, ledger string) *scriptPart {
-		return &scriptPart{script: commitScript, group: k.Events, keys: keys(key),
+		return &scriptPart{script: commitScript, group: k.Events, shared: shared, keys: keys(key),
 			args: []any{"g", sid, key, "e-" + key, 1, "delivered", "set", ledger, "clear_any", "", "1", "", "", "0", 0, 0, "run", "", "", ""},
 			done: make(chan struct{})}
 	}
@@ -145,5 +147,33 @@ func TestCombinedCommitKeepsOutcomesApart(t *testing.T) {
 	}
 	if n, _ := rdb.HGet(ctx, k.Steps, "delivered").Int(); n != 2 {
 		t.Fatalf("steps hash counts %d delivered, want 2", n)
+	}
+}
+
+// A combined call is one EVALSHA command, built once: the shared keys
+// once, the keys of every part, the number of parts, then each part's
+// arguments; parts whose shared keys differ go in calls of their own; run again on its
+// own (after NOSCRIPT, a failover …) it has the same keys and arguments.
+func TestCombinedCallIsOneCommand(t *testing.T) {
+	a := &scriptPart{script: commitScript, group: "s", keys: []string{"k1", "k2"}, args: []any{"a1", 2}}
+	b := &scriptPart{script: commitScript, group: "s", keys: []string{"k3"}, args: []any{"b1"}}
+	other := &scriptPart{script: lookupScript, group: "s", keys: []string{"k4"}, args: []any{"c1"}}
+	shared := &[sharedKeys]string{"s1", "s2", "s3", "s4", "s5", "s6"}
+	a.shared, b.shared = shared, &[sharedKeys]string{"s1", "s2", "s3", "s4", "s5", "s6"}
+	otherShard := &scriptPart{script: commitScript, group: "s", shared: &[sharedKeys]string{"t1", "t2", "t3", "t4", "t5", "t6"},
+		keys: []string{"k5"}, args: []any{"d1"}}
+	calls := combine([]*scriptPart{a, other, b, otherShard})
+	if len(calls) != 3 {
+		t.Fatalf("%d calls, want one per script and shared keys", len(calls))
+	}
+	c := calls[0]
+	// the shared keys once, first
+	want := []any{"evalsha", commitScript.Hash(), 9, "s1", "s2", "s3", "s4", "s5", "s6", "k1", "k2", "k3", 2, "a1", 2, "b1"}
+	if fmt.Sprint(c.cmdArgs) != fmt.Sprint(want) {
+		t.Fatalf("command %v, want %v", c.cmdArgs, want)
+	}
+	keys, args := c.keysAndArgs()
+	if fmt.Sprint(keys) != "[s1 s2 s3 s4 s5 s6 k1 k2 k3]" || fmt.Sprint(args) != "[2 a1 2 b1]" {
+		t.Fatalf("keys %v, args %v", keys, args)
 	}
 }

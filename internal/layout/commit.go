@@ -24,14 +24,18 @@ import (
 // once per call. Many outcomes in one call cost Redis one script call
 // instead of one each (docs/scaling.md's batched commits).
 //
-// ARGV[1] is the number of outcomes P. Outcome i has K = outcomeKeys (14)
-// keys at KEYS[K(i-1)+1 ..] and its arguments follow the previous outcome's:
+// ARGV[1] is the number of outcomes P. The shard's own keys, the same for
+// every outcome, come first, once (S = sharedKeys):
 //
-// KEYS +1 events stream      +2 attempts stream   +3 steps hash
-// KEYS +4 ledger hash        +5 state hash        +6 waiting set of this record
-// KEYS +7 delayed ZSET       +8 ZSET to park in   +9 payloads hash
-// KEYS +10 dead stream       +11 waiting set of the parent   +12 the account's lease
-// KEYS +13 ledger hash of the parent's entity   +14 id map hash of the record's entity
+// KEYS[1] events stream   [2] attempts stream   [3] steps hash
+// KEYS[4] delayed ZSET    [5] payloads hash     [6] dead stream
+//
+// Outcome i has K = outcomeKeys (8) keys at KEYS[S+K(i-1)+1 ..] and its
+// arguments follow the previous outcome's:
+//
+// KEYS +1 ledger hash        +2 state hash        +3 waiting set of this record
+// KEYS +4 ZSET to park in    +5 waiting set of the parent   +6 the account's lease
+// KEYS +7 ledger hash of the parent's entity   +8 id map hash of the record's entity
 //
 // ARGV +1 group            +2 stream entry id   +3 record key (ledger and state field)
 // ARGV +4 event id         +5 now, unix ms      +6 step
@@ -58,9 +62,9 @@ import (
 // children waiting for the record), 0 when the entry had been acked already, or an error text when its arguments do not add up
 // (nothing of that outcome written) or a write failed. The call as a whole
 // fails, before any write, only when the outcomes cannot be told apart.
-var commitScript = redis.NewScript(luaLib + "local K = " + strconv.Itoa(outcomeKeys) + "\n" + `
+var commitScript = redis.NewScript(luaLib + "local S, K = " + strconv.Itoa(sharedKeys) + ", " + strconv.Itoa(outcomeKeys) + "\n" + `
 local P = tonumber(ARGV[1])
-if not P or P < 1 or #KEYS ~= K * P then
+if not P or P < 1 or #KEYS ~= S + K * P then
   return redis.error_reply('commit: ' .. #KEYS .. ' keys for ' .. tostring(ARGV[1]) .. ' outcomes')
 end
 -- find every outcome's arguments before the first write
@@ -94,89 +98,89 @@ local function one(kb, a)
   if not (imode == '' or (imode == 'set' and ival ~= '') or (imode == 'gone' and string.match(ival, '^%d+$'))) then
     return 'commit: id map value ' .. ival .. ' does not fit mode ' .. imode
   end
-  local lease, run = KEYS[kb + 12], ARGV[a + 17]
-  if redis.call('XACK', KEYS[kb + 1], ARGV[a + 1], ARGV[a + 2]) == 0 then
+  local lease, run = KEYS[kb + 6], ARGV[a + 17]
+  if redis.call('XACK', KEYS[1], ARGV[a + 1], ARGV[a + 2]) == 0 then
     if redis.call('GET', lease) == run then redis.call('DEL', lease) end
     return 0
   end
   local rkey, id = ARGV[a + 3], ARGV[a + 4]
 
   if lmode ~= 'none' then
-    local cur = redis.call('HGET', KEYS[kb + 4], rkey)
+    local cur = redis.call('HGET', KEYS[kb + 1], rkey)
     local cv, rest = nil, nil
     if cur then cv, rest = string.match(cur, '^(%d+)(|.*)$') end
     if lmode == 'set' then
       local nv = string.match(lval, '^(%d+)|')
-      if not cv or vgt(nv, cv) then redis.call('HSET', KEYS[kb + 4], rkey, lval) end
+      if not cv or vgt(nv, cv) then redis.call('HSET', KEYS[kb + 1], rkey, lval) end
     elseif lmode == 'force' then
-      redis.call('HSET', KEYS[kb + 4], rkey, lval)
+      redis.call('HSET', KEYS[kb + 1], rkey, lval)
     elseif lmode == 'content' then
       local nv, nrest = string.match(lval, '^(%d+)(|.*)$')
       if not cv then
-        redis.call('HSET', KEYS[kb + 4], rkey, '0' .. nrest)
+        redis.call('HSET', KEYS[kb + 1], rkey, '0' .. nrest)
       elseif vgt(nv, cv) then
-        redis.call('HSET', KEYS[kb + 4], rkey, cv .. nrest)
+        redis.call('HSET', KEYS[kb + 1], rkey, cv .. nrest)
       end
     elseif lmode == 'bump' and cv and vgt(lval, cv) then
-      redis.call('HSET', KEYS[kb + 4], rkey, lval .. rest)
+      redis.call('HSET', KEYS[kb + 1], rkey, lval .. rest)
     end
   end
 
   if imode == 'set' then
-    redis.call('HSET', KEYS[kb + 14], rkey, 'i|' .. ival)
+    redis.call('HSET', KEYS[kb + 8], rkey, 'i|' .. ival)
   elseif imode == 'gone' then
-    local gv = string.match(redis.call('HGET', KEYS[kb + 14], rkey) or '', '^g|(%d+)$')
-    if not gv or vgt(ival, gv) then redis.call('HSET', KEYS[kb + 14], rkey, 'g|' .. ival) end
+    local gv = string.match(redis.call('HGET', KEYS[kb + 8], rkey) or '', '^g|(%d+)$')
+    if not gv or vgt(ival, gv) then redis.call('HSET', KEYS[kb + 8], rkey, 'g|' .. ival) end
   end
 
   local smode = ARGV[a + 9]
   if smode == 'set' then
-    redis.call('HSET', KEYS[kb + 5], rkey, ARGV[a + 10])
+    redis.call('HSET', KEYS[kb + 2], rkey, ARGV[a + 10])
   elseif smode == 'clear_any' then
-    redis.call('HDEL', KEYS[kb + 5], rkey)
+    redis.call('HDEL', KEYS[kb + 2], rkey)
   elseif smode == 'clear' then
-    local s = redis.call('HGET', KEYS[kb + 5], rkey)
-    if s and string.sub(s, -(#id + 1)) == ':' .. id then redis.call('HDEL', KEYS[kb + 5], rkey) end
+    local s = redis.call('HGET', KEYS[kb + 2], rkey)
+    if s and string.sub(s, -(#id + 1)) == ':' .. id then redis.call('HDEL', KEYS[kb + 2], rkey) end
   end
 
   local answer = 1
   if ARGV[a + 11] == '1' then
-    local kids = redis.call('SMEMBERS', KEYS[kb + 6])
+    local kids = redis.call('SMEMBERS', KEYS[kb + 3])
     if #kids > 0 then
       answer = 2
-      for _, k in ipairs(kids) do redis.call('ZADD', KEYS[kb + 7], 'XX', now, k) end
-      redis.call('DEL', KEYS[kb + 6])
+      for _, k in ipairs(kids) do redis.call('ZADD', KEYS[4], 'XX', now, k) end
+      redis.call('DEL', KEYS[kb + 3])
     end
   end
 
   if ARGV[a + 12] ~= '' then
     local due, wait = ARGV[a + 12], ARGV[a + 14]
     if wait ~= '0' then
-      redis.call('SADD', KEYS[kb + 11], id)
+      redis.call('SADD', KEYS[kb + 5], id)
     end
     if wait == '2' then
-      local pl = redis.call('HGET', KEYS[kb + 13], ARGV[a + 18])
+      local pl = redis.call('HGET', KEYS[kb + 7], ARGV[a + 18])
       if pl and string.match(pl, '^%d+|[^|]*|0|') then due = now end
     end
-    redis.call('ZADD', KEYS[kb + 8], due, id)
-    redis.call('HSET', KEYS[kb + 9], id, ARGV[a + 13])
+    redis.call('ZADD', KEYS[kb + 4], due, id)
+    redis.call('HSET', KEYS[5], id, ARGV[a + 13])
   end
   if ARGV[a + 14] == '0' and ARGV[a + 18] ~= '' then
     -- no longer waiting on its parent (delivered, dead, retrying): out of the
     -- parent's waiting set, which would otherwise keep a child whose parent
     -- never came for good
-    redis.call('SREM', KEYS[kb + 11], id)
+    redis.call('SREM', KEYS[kb + 5], id)
   end
 
   if n > 0 then
-    redis.call('XADD', KEYS[kb + 10], '*', unpack(ARGV, a + 21, a + 20 + n))
+    redis.call('XADD', KEYS[6], '*', unpack(ARGV, a + 21, a + 20 + n))
   end
   if m > 0 then
-    redis.call('XADD', KEYS[kb + 2], '*', unpack(ARGV, a + 21 + n, a + 20 + n + m))
+    redis.call('XADD', KEYS[2], '*', unpack(ARGV, a + 21 + n, a + 20 + n + m))
   end
   if redis.call('GET', lease) == run then redis.call('DEL', lease) end
-  local c = counts[KEYS[kb + 3]]
-  if not c then c = {}; counts[KEYS[kb + 3]] = c end
+  local c = counts[KEYS[3]]
+  if not c then c = {}; counts[KEYS[3]] = c end
   c[step] = (c[step] or 0) + 1
   return answer
 end
@@ -185,7 +189,7 @@ local out = {}
 for i = 1, P do
   -- a write failing (another type under one of our keys) ends this outcome
   -- only; the outcomes before it stay committed and counted
-  local ok, r = pcall(one, K * (i - 1), at[i])
+  local ok, r = pcall(one, S + K * (i - 1), at[i])
   if not ok then
     r = 'commit: ' .. (type(r) == 'table' and tostring(r.err) or tostring(r))
   end
@@ -234,8 +238,12 @@ type Commit struct {
 	IDMap idmap.Write
 }
 
-// outcomeKeys is the number of keys of one outcome in commitScript.
-const outcomeKeys = 14
+// sharedKeys is the number of keys commitScript takes once per call (the
+// shard's), outcomeKeys the number of keys of each outcome.
+const (
+	sharedKeys  = 6
+	outcomeKeys = 8
+)
 
 // Commit writes c in the keys of its shard k, in a script call shared with
 // other commits. It answers 1 when committed, 2 when the commit also
@@ -252,10 +260,10 @@ func (t *RoundTrips) Commit(ctx context.Context, k Keys, c Commit) (int64, error
 	if c.ReleaseChildren {
 		release = "1"
 	}
+	shared := [sharedKeys]string{k.Events, k.Attempts, k.Steps, k.Delayed, k.Payloads, k.Dead}
 	keys := []string{
-		k.Events, k.Attempts, k.Steps,
 		k.Ledger(e.Entity), k.State(e.Entity), k.Waiting(e.Entity, e.Key),
-		k.Delayed, park, k.Payloads, k.Dead, k.Waiting(e.ParentEntity, e.ParentKey), k.Lease(e.Account),
+		park, k.Waiting(e.ParentEntity, e.ParentKey), k.Lease(e.Account),
 		k.Ledger(e.ParentEntity), k.IDMap(e.Entity),
 	}
 	var ival string
@@ -271,7 +279,7 @@ func (t *RoundTrips) Commit(ctx context.Context, k Keys, c Commit) (int64, error
 		len(c.Dead), len(c.Row), c.LeaseHolder, e.ParentKey, c.IDMap.Op, ival)
 	args = append(args, c.Dead...)
 	args = append(args, c.Row...)
-	return commitAnswer(t.runPart(ctx, commitScript, k.Events, keys, args))
+	return commitAnswer(t.runShared(ctx, commitScript, k.Events, &shared, keys, args))
 }
 
 // commitAnswer reads commitScript's answer for one outcome: 1 committed, 0

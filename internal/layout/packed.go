@@ -46,12 +46,21 @@ func PackFields(kv []string) string {
 		n += len(s) + 8
 	}
 	b.Grow(n)
+	var num [20]byte
 	for _, s := range kv {
-		b.WriteString(strconv.Itoa(len(s)))
+		b.Write(strconv.AppendInt(num[:0], int64(len(s)), 10))
 		b.WriteByte(':')
 		b.WriteString(s)
 	}
 	return b.String()
+}
+
+// AppendPacked appends one value to b in the packed form (PackFields of a
+// list is the AppendPacked of each of its values in turn).
+func AppendPacked(b []byte, s string) []byte {
+	b = strconv.AppendInt(b, int64(len(s)), 10)
+	b = append(b, ':')
+	return append(b, s...)
 }
 
 // errPacked is returned for text that is not in the packed form.

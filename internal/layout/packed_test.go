@@ -45,3 +45,23 @@ func TestFlatFieldsPacksTheRest(t *testing.T) {
 		t.Fatalf("unfolded %d fields, want %d", len(back), len(fields))
 	}
 }
+
+// AppendPacked writes the same bytes as PackFields, value by value, and
+// neither allocates for the lengths.
+func TestAppendPackedIsPackFields(t *testing.T) {
+	kv := []string{"id", "e1", "key", "r-\xff", "", "", "data", `{"a":"1:2"}`, "x", strings.Repeat("y", 1000)}
+	var b []byte
+	for _, s := range kv {
+		b = AppendPacked(b, s)
+	}
+	if string(b) != PackFields(kv) {
+		t.Fatalf("AppendPacked %q, PackFields %q", b, PackFields(kv))
+	}
+	buf := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(100, func() { _ = AppendPacked(buf[:0], kv[9]) }); n != 0 {
+		t.Fatalf("AppendPacked allocated %v times", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = PackFields(kv) }); n != 1 {
+		t.Fatalf("PackFields allocated %v times, want 1 (its result)", n)
+	}
+}

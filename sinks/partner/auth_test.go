@@ -142,3 +142,18 @@ func TestAuthGaugeWithoutAuth(t *testing.T) {
 		t.Fatal("registered the gauges twice without an error")
 	}
 }
+
+// The Authorization header is made once per token, and follows a new token.
+func TestBearerHeaderOncePerToken(t *testing.T) {
+	s := &Sink{}
+	a := s.bearer("token-a")
+	if got := s.bearer("token-a"); &got[0] != &a[0] || got[0] != "Bearer token-a" {
+		t.Fatalf("second request with token-a: %q (made again: %v)", got, &got[0] != &a[0])
+	}
+	if got := s.bearer("token-b"); got[0] != "Bearer token-b" {
+		t.Fatalf("after a new token: %q", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { s.bearer("token-b") }); n != 0 {
+		t.Fatalf("the header for a known token allocated %v times", n)
+	}
+}

@@ -142,15 +142,17 @@ type result struct {
 
 // Sink delivers events to the partner API.
 type Sink struct {
-	cfg     Config
-	base    string
-	client  *http.Client
-	tokens  *apiclient.Tokens
-	limiter *rate.Limiter
-	breaker *breaker
-	auth    *auth
-	m       *metrics
-	log     *slog.Logger
+	cfg    Config
+	base   string
+	client *http.Client
+	tokens *apiclient.Tokens
+	// lastBearer is the Authorization header of the last token used.
+	lastBearer atomic.Pointer[bearerHeader]
+	limiter    *rate.Limiter
+	breaker    *breaker
+	auth       *auth
+	m          *metrics
+	log        *slog.Logger
 	// lastFailure is the detail of the last transient failure, for the log
 	// line that says the breaker opened.
 	lastFailure atomic.Pointer[string]
@@ -408,6 +410,23 @@ type parentRef struct {
 // jsonContentType is shared by every request; nothing changes it.
 var jsonContentType = []string{"application/json"}
 
+// bearerHeader is the Authorization header's value for one token.
+type bearerHeader struct {
+	token string
+	value []string // "Bearer <token>"; shared by the requests, nothing changes it
+}
+
+// bearer is the Authorization header's value for tok, made once per token
+// rather than once per request.
+func (s *Sink) bearer(tok string) []string {
+	if h := s.lastBearer.Load(); h != nil && h.token == tok {
+		return h.value
+	}
+	h := &bearerHeader{token: tok, value: []string{"Bearer " + tok}}
+	s.lastBearer.Store(h)
+	return h.value
+}
+
 func (s *Sink) callOnce(ctx context.Context, e event.Event) result {
 	method, target := s.request(e)
 	var body []byte
@@ -423,7 +442,10 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) result {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
+	// The request's context reports whether the call reached the partner
+	// (made here, not with req.WithContext, which would copy the request).
+	var reached atomic.Bool
+	req, err := http.NewRequestWithContext(withReached(ctx, &reached), method, target, bytes.NewReader(body))
 	if err != nil {
 		return result{Answer: delivery.Answer{Class: delivery.Permanent, Detail: "build request: " + err.Error()}}
 	}
@@ -450,10 +472,8 @@ func (s *Sink) callOnce(ctx context.Context, e event.Event) result {
 		if fetched {
 			s.auth.accepted()
 		}
-		req.Header["Authorization"] = []string{"Bearer " + tok}
+		req.Header["Authorization"] = s.bearer(tok)
 	}
-	var reached atomic.Bool
-	req = req.WithContext(withReached(ctx, &reached))
 	start := time.Now()
 	resp, err := s.client.Do(req)
 	latency := time.Since(start)
