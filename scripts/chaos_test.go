@@ -2,6 +2,7 @@ package scripts
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -85,12 +86,7 @@ func TestChaosStopsItsServers(t *testing.T) {
 		if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 3 {
 			t.Fatalf("chaos.sh: %v, want the suite's exit status 3:\n%s", err, out)
 		}
-		if s.redisAnswers() {
-			t.Errorf("the suite's Redis on %s still answers:\n%s", s.port, out)
-		}
-		if sp := s.spools(); len(sp) != 0 {
-			t.Errorf("spools left: %v\n%s", sp, out)
-		}
+		s.checkStopped(t, "", out)
 	})
 	t.Run("interrupted", func(t *testing.T) {
 		s := newChaosSandbox(t)
@@ -120,12 +116,7 @@ func TestChaosStopsItsServers(t *testing.T) {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			t.Fatalf("chaos.sh still runs 40 s after SIGINT:\n%s", out)
 		}
-		if s.redisAnswers() {
-			t.Errorf("the suite's Redis on %s still answers after SIGINT:\n%s", s.port, out)
-		}
-		if sp := s.spools(); len(sp) != 0 {
-			t.Errorf("spools left after SIGINT: %v\n%s", sp, out)
-		}
+		s.checkStopped(t, " after SIGINT", out)
 	})
 	t.Run("KEEP=1", func(t *testing.T) {
 		s := newChaosSandbox(t)
@@ -143,4 +134,16 @@ func TestChaosStopsItsServers(t *testing.T) {
 			t.Errorf("KEEP=1 does not say how to stop the Redis:\n%s", out)
 		}
 	})
+}
+
+// checkStopped fails t when the suite's Redis still answers or its spools
+// are left, when naming the moment (" after SIGINT", or "").
+func (s *chaosSandbox) checkStopped(t *testing.T, when string, out fmt.Stringer) {
+	t.Helper()
+	if s.redisAnswers() {
+		t.Errorf("the suite's Redis on %s still answers%s:\n%s", s.port, when, out)
+	}
+	if sp := s.spools(); len(sp) != 0 {
+		t.Errorf("spools left%s: %v\n%s", when, sp, out)
+	}
 }

@@ -144,17 +144,9 @@ func slotOwner(ctx context.Context, c *redis.ClusterClient, slot int) (string, e
 func clusterFailover(ctx context.Context, s *stage) (time.Time, string, error) {
 	c := s.be.client.(*redis.ClusterClient)
 	slot := keyslot.Of(eventsKey(s.prefix))
-	old, err := slotOwner(ctx, c, slot)
+	old, replica, err := masterAndReplica(ctx, c, slot)
 	if err != nil {
 		return time.Time{}, "", err
-	}
-	nodes, err := clusterNodes(ctx, c)
-	if err != nil {
-		return time.Time{}, "", err
-	}
-	replica := replicaOf(nodes, old)
-	if replica == "" {
-		return time.Time{}, "", fmt.Errorf("the master %s of slot %d has no replica", old, slot)
 	}
 	r := node(replica)
 	defer r.Close()
@@ -197,17 +189,9 @@ func replicaOf(nodes []clusterNode, addr string) string {
 func clusterKill(ctx context.Context, s *stage) (time.Time, string, error) {
 	c := s.be.client.(*redis.ClusterClient)
 	slot := keyslot.Of(eventsKey(s.prefix))
-	old, err := slotOwner(ctx, c, slot)
+	old, replica, err := masterAndReplica(ctx, c, slot)
 	if err != nil {
 		return time.Time{}, "", err
-	}
-	nodes, err := clusterNodes(ctx, c)
-	if err != nil {
-		return time.Time{}, "", err
-	}
-	replica := replicaOf(nodes, old)
-	if replica == "" {
-		return time.Time{}, "", fmt.Errorf("the master %s of slot %d has no replica", old, slot)
 	}
 	// scripts/infra.sh starts a node again only in its own data directory
 	// (nodes.conf there says which cluster it belongs to)
@@ -300,4 +284,22 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// masterAndReplica names the master serving slot and one of its replicas;
+// a master without a replica is an error.
+func masterAndReplica(ctx context.Context, c *redis.ClusterClient, slot int) (master, replica string, err error) {
+	master, err = slotOwner(ctx, c, slot)
+	if err != nil {
+		return "", "", err
+	}
+	nodes, err := clusterNodes(ctx, c)
+	if err != nil {
+		return "", "", err
+	}
+	replica = replicaOf(nodes, master)
+	if replica == "" {
+		return "", "", fmt.Errorf("the master %s of slot %d has no replica", master, slot)
+	}
+	return master, replica, nil
 }

@@ -6,22 +6,14 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/streamsync/streamsync/internal/testenv"
 )
 
 // A page of a few chains starts from a few candidates: when the most recent
 // are rows their chains have moved on from, the candidates widen until the
 // page holds the newest chains that did fail, and says there are more.
 func TestFailedChainsCandidatesWiden(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs ClickHouse")
-	}
-	conn, db := testenv.ClickHouse(t)
+	conn, db := schemaConn(t)
 	ctx := context.Background()
-	if err := EnsureSchema(ctx, conn, db); err != nil {
-		t.Fatal(err)
-	}
 	if err := conn.Exec(ctx, "SYSTEM STOP MERGES `"+db+"`.`"+ChainEndsTable+"`"); err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/streamsync/streamsync/internal/testenv"
 )
 
 // A wide window cannot make Chains' answer grow without bound: at most
@@ -15,14 +13,8 @@ import (
 // at most MaxChainSteps steps a chain (its last ones), StepsTotal counting
 // them all.
 func TestChainsBounded(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs ClickHouse")
-	}
-	conn, db := testenv.ClickHouse(t)
+	conn, db := schemaConn(t)
 	ctx := context.Background()
-	if err := EnsureSchema(ctx, conn, db); err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
 	var rows []Row
 	add := func(chain, step string, n int, ago time.Duration) {

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/streamsync/streamsync/internal/testenv"
 )
 
 // A chain's family: the parent named by its id alone, the children of its
@@ -15,14 +13,8 @@ import (
 // that never waited, one at another partner and one over before the parent
 // began are not of it.
 func TestFindFamily(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs ClickHouse")
-	}
-	conn, db := testenv.ClickHouse(t)
+	conn, db := schemaConn(t)
 	ctx := context.Background()
-	if err := EnsureSchema(ctx, conn, db); err != nil {
-		t.Fatal(err)
-	}
 	pDead := partnerRow("crm", "P", "main", "x", "dead", 2, 422, "422 rejected", 20*time.Minute)
 	rows := []Row{
 		partnerRow("crm", "P", "main", "x", "retry_scheduled", 1, 503, "503", 30*time.Minute),

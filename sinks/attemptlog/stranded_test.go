@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/streamsync/streamsync/internal/testenv"
 )
 
 // A failed chain says how many children it stranded: the children of its
@@ -16,14 +14,8 @@ import (
 // that was over before the chain began; and the same through the shipped
 // query.
 func TestFailedChainsCountStranded(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs ClickHouse")
-	}
-	conn, db := testenv.ClickHouse(t)
+	conn, db := schemaConn(t)
 	ctx := context.Background()
-	if err := EnsureSchema(ctx, conn, db); err != nil {
-		t.Fatal(err)
-	}
 	const parentErr = "parent main/x was dead-lettered (event P)"
 	rows := []Row{
 		partnerRow("crm", "P", "main", "x", "retry_scheduled", 1, 503, "503", 30*time.Minute),
@@ -79,14 +71,8 @@ func TestFailedChainsCountStranded(t *testing.T) {
 // moved on from (a dead chain replayed and delivered, the two rows not yet
 // merged); they do not crowd out older chains that did fail.
 func TestFailedChainsPageNotCrowdedOut(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs ClickHouse")
-	}
-	conn, db := testenv.ClickHouse(t)
+	conn, db := schemaConn(t)
 	ctx := context.Background()
-	if err := EnsureSchema(ctx, conn, db); err != nil {
-		t.Fatal(err)
-	}
 	// Keep chain_ends' rows apart, as they are between merges.
 	if err := conn.Exec(ctx, "SYSTEM STOP MERGES `"+db+"`.`"+ChainEndsTable+"`"); err != nil {
 		t.Fatal(err)
@@ -121,14 +107,8 @@ func TestFailedChainsPageNotCrowdedOut(t *testing.T) {
 // (its error names it) does not, one whose error names no event does when it
 // died after the parent's first step; the list and the family agree.
 func TestStrandedParkedBeforeParent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs ClickHouse")
-	}
-	conn, db := testenv.ClickHouse(t)
+	conn, db := schemaConn(t)
 	ctx := context.Background()
-	if err := EnsureSchema(ctx, conn, db); err != nil {
-		t.Fatal(err)
-	}
 	const waiting = "parent main/x not at the partner yet"
 	rows := []Row{
 		partnerRow("crm", "P", "main", "x", "retry_scheduled", 1, 503, "503", 30*time.Minute),
