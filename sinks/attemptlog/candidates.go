@@ -45,9 +45,9 @@ type candidateSets struct {
 
 // candidateSQL selects failed_chains' candidate rows from chain_ends, the
 // most recent first (a wait counts a minute before it is stuck: the question
-// runs a moment later, and a chain stuck by then is among them); %[1]s is the database, the other verbs a parameter
-// each (since, stuck_seconds, account, partner): @name or the file's
-// default.
+// runs a moment later, and a chain stuck by then is among them); %[1]s is
+// the database, the other verbs a parameter each (since, stuck_seconds,
+// account, partner): @name or the file's default.
 const candidateSQL = `SELECT account, chain_id, key, last_ts FROM ` + "`%[1]s`" + `.chain_ends
 WHERE last_ts >= %[2]s
     AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() + 60 - %[3]s))
