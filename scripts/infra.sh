@@ -109,6 +109,19 @@ redis_up() {
   say "redis ready on 127.0.0.1:$redis_port (pid $(cat "$dir/redis.pid"))"
 }
 
+# ch_users_xml DIR writes a test ClickHouse's users.xml: the default user,
+# no password, from 127.0.0.1 only.
+ch_users_xml() {
+  cat >"$1/users.xml" <<'XML'
+<yandex>
+    <profiles><default/></profiles>
+    <users><default><password/><networks><ip>127.0.0.1</ip></networks>
+        <profile>default</profile><quota>default</quota></default></users>
+    <quotas><default/></quotas>
+</yandex>
+XML
+}
+
 # ch_dir: the default instance lives in .run/clickhouse, another port's in .run/clickhouse-PORT.
 ch_dir="$run/clickhouse"
 [ "$ch_port" = 19000 ] || ch_dir="$run/clickhouse-$ch_port"
@@ -142,14 +155,7 @@ clickhouse_up() {
     <users_config>users.xml</users_config>
 </yandex>
 XML
-  cat >"$dir/users.xml" <<'XML'
-<yandex>
-    <profiles><default/></profiles>
-    <users><default><password/><networks><ip>127.0.0.1</ip></networks>
-        <profile>default</profile><quota>default</quota></default></users>
-    <quotas><default/></quotas>
-</yandex>
-XML
+  ch_users_xml "$dir"
   rm -f "$dir/clickhouse.pid"
   clickhouse-server --config-file="$dir/config.xml" --daemon --pid-file="$dir/clickhouse.pid" >>"$dir/clickhouse.out" 2>&1 ||
     die "clickhouse-server did not start; see $dir/clickhouse.out and $dir/clickhouse.err.log"
@@ -360,14 +366,7 @@ chcluster_up() {
     <remote_servers><$chcluster_name>$shards</$chcluster_name></remote_servers>
 </yandex>
 XML
-    cat >"$d/users.xml" <<'XML'
-<yandex>
-    <profiles><default/></profiles>
-    <users><default><password/><networks><ip>127.0.0.1</ip></networks>
-        <profile>default</profile><quota>default</quota></default></users>
-    <quotas><default/></quotas>
-</yandex>
-XML
+    ch_users_xml "$d"
     rm -f "$d/clickhouse.pid"
     clickhouse-server --config-file="$d/config.xml" --daemon --pid-file="$d/clickhouse.pid" >>"$d/clickhouse.out" 2>&1 8>&- ||
       die "clickhouse-server on $port did not start; see $d/clickhouse.out and $d/clickhouse.err.log"
