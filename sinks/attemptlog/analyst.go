@@ -52,10 +52,11 @@ func RunQuery(ctx context.Context, conn driver.Conn, database, name string, valu
 		}
 		args = append(args, clickhouse.Named(k, v))
 	}
-	if name != "failed_chains" {
+	if !slices.ContainsFunc(params, func(p sql.Param) bool { return isCandidateParam(p.Name) }) {
 		return answer(ctx, conn, name, q, args)
 	}
-	// failed_chains: its candidates narrowed to the most recent (candidates.go).
+	// A question with candidate sets (failed_chains): narrowed to the most
+	// recent candidates (candidates.go).
 	narrowed, _, err := sql.Parameterized(name, database, func(p string) bool { _, ok := values[p]; return ok || isCandidateParam(p) })
 	if err != nil {
 		return Answer{}, err
