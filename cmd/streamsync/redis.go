@@ -169,13 +169,10 @@ func firstNodeError(cc *redis.ClusterClient, err error) error {
 // nil); nil when a sentinel and its master answer.
 func firstSentinelError(ctx context.Context, fc *redis.Client, c config.RedisConfig) (_ error, sentinels bool) {
 	o := fc.Options()
-	once := func(addr, user, pass string, db int) *redis.Options { return askOnce(o, addr, user, pass, db) }
 	var refused error
 	unknown := false // a sentinel answered that it knows no such master
 	for _, addr := range c.Nodes() {
-		sc := redis.NewSentinelClient(once(addr, c.SentinelUsername, c.SentinelPassword, 0))
-		m, err := sc.GetMasterAddrByName(ctx, c.SentinelMaster).Result()
-		_ = sc.Close()
+		m, err := askMasterAddr(ctx, o, addr, c)
 		if errors.Is(err, redis.Nil) {
 			unknown = true
 			continue
@@ -190,7 +187,7 @@ func firstSentinelError(ctx context.Context, fc *redis.Client, c config.RedisCon
 			return nil, false
 		}
 		master := net.JoinHostPort(m[0], m[1])
-		mc := redis.NewClient(once(master, o.Username, o.Password, o.DB))
+		mc := redis.NewClient(askOnce(o, master, o.Username, o.Password, o.DB))
 		defer mc.Close()
 		if err := mc.Ping(ctx).Err(); err != nil {
 			return fmt.Errorf("the master %s: %w", master, unanswered(ctx, o, err)), false
@@ -225,14 +222,20 @@ func sentinelMasterAddr(ctx context.Context, rdb redis.UniversalClient, c config
 		return ""
 	}
 	for _, addr := range c.Nodes() {
-		sc := redis.NewSentinelClient(askOnce(fc.Options(), addr, c.SentinelUsername, c.SentinelPassword, 0))
-		m, err := sc.GetMasterAddrByName(ctx, c.SentinelMaster).Result()
-		_ = sc.Close()
-		if err == nil && len(m) == 2 {
+		if m, err := askMasterAddr(ctx, fc.Options(), addr, c); err == nil && len(m) == 2 {
 			return net.JoinHostPort(m[0], m[1])
 		}
 	}
 	return ""
+}
+
+// askMasterAddr asks the sentinel at addr once (askOnce) for the address of
+// redis.sentinel_master: [host, port], or redis.Nil when it knows no such
+// master.
+func askMasterAddr(ctx context.Context, o *redis.Options, addr string, c config.RedisConfig) ([]string, error) {
+	sc := redis.NewSentinelClient(askOnce(o, addr, c.SentinelUsername, c.SentinelPassword, 0))
+	defer sc.Close()
+	return sc.GetMasterAddrByName(ctx, c.SentinelMaster).Result()
 }
 
 // errNoHandshake is a TLS dial that got no answer in sentinelDialTimeout.
