@@ -7,8 +7,8 @@
 -- on it all the same), and those dead-lettered for their parent (last step dead, error 'parent …'): for this
 -- chain when the error names its event ('… was dead-lettered (event ID)', ID equal to chain_id), else, when it
 -- names none, when the dead step is at or after the chain's first.
--- How: the candidates are the chains with a failing or waiting row in streamsync.chain_ends (each chain's
--- latest step, kept by a materialized view; a few rows per chain until they merge); the answer is decided from
+-- How: the candidates are the chains with a failing or waiting row in streamsync.chain_waits (a chain's latest
+-- step of each inserted block when it fails or waits, kept by a materialized view, sorted by time); the answer is decided from
 -- those chains' own rows in streamsync.attempts (read by its primary key, account and chain_id), copies of a row
 -- (same row_id) counted once. The stranded children come from streamsync.chain_children (each child chain's
 -- latest step, by record), for the candidates' records, which the join by (partner, entity, key) narrows.
@@ -40,12 +40,12 @@ FROM (
     FROM (
         SELECT partner, chain_id, account, entity, key, step, ts, ts_ms, row_id, attempt, http_status, error
         FROM streamsync.attempts
-        PREWHERE account IN (SELECT account FROM streamsync.chain_ends
+        PREWHERE account IN (SELECT account FROM streamsync.chain_waits
             WHERE last_ts >= (now() - 3600)/*@since*/
                 AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
                 AND (''/*@account*/ = '' OR account = ''/*@account*/)
                 AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))/*@candidate_accounts*/
-            AND chain_id IN (SELECT chain_id FROM streamsync.chain_ends
+            AND chain_id IN (SELECT chain_id FROM streamsync.chain_waits
             WHERE last_ts >= (now() - 3600)/*@since*/
                 AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
                 AND (''/*@account*/ = '' OR account = ''/*@account*/)
@@ -66,7 +66,7 @@ ANY LEFT JOIN (
     FROM (
         SELECT partner, parent_entity, parent_key, argMax(last_step, ver) AS child_step, argMax(last_error, ver) AS child_error, max(last_ts) AS child_ts
         FROM streamsync.chain_children
-        WHERE parent_key IN (SELECT key FROM streamsync.chain_ends
+        WHERE parent_key IN (SELECT key FROM streamsync.chain_waits
             WHERE last_ts >= (now() - 3600)/*@since*/
                 AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() - 300/*@stuck_seconds*/))
                 AND (''/*@account*/ = '' OR account = ''/*@account*/)

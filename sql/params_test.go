@@ -48,7 +48,7 @@ func TestParameterizedBindsASubqueryWhole(t *testing.T) {
 	if !strings.Contains(q, "chain_id IN @candidate_chains") {
 		t.Fatalf("candidate_chains not bound whole:\n%s", q)
 	}
-	if !strings.Contains(q, "account IN (SELECT account FROM `db`.chain_ends\n            WHERE last_ts >= @since") {
+	if !strings.Contains(q, "account IN (SELECT account FROM `db`.chain_waits\n            WHERE last_ts >= @since") {
 		t.Fatalf("since not bound inside the candidate_accounts subquery left at its default:\n%s", q)
 	}
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // sql/failed_chains.sql takes its candidates — the chains with a failing or
-// waiting row in chain_ends — as three sets, @candidate_accounts,
+// waiting row in chain_waits — as three sets, @candidate_accounts,
 // @candidate_chains and @candidate_keys, each defaulting to every candidate
 // of the window. Run by streamsync, the sets hold the most recent candidate
 // rows only, so that the question reads a page's worth of chains from
@@ -43,12 +43,12 @@ type candidateSets struct {
 	bytes  int
 }
 
-// candidateSQL selects failed_chains' candidate rows from chain_ends, the
+// candidateSQL selects failed_chains' candidate rows from chain_waits, the
 // most recent first (a wait counts a minute before it is stuck: the question
 // runs a moment later, and a chain stuck by then is among them); %[1]s is
 // the database, the other verbs a parameter each (since, stuck_seconds,
 // account, partner): @name or the file's default.
-const candidateSQL = `SELECT account, chain_id, key, last_ts FROM ` + "`%[1]s`" + `.chain_ends
+const candidateSQL = `SELECT account, chain_id, key, last_ts FROM ` + "`%[1]s`" + `.chain_waits
 WHERE last_ts >= %[2]s
     AND (last_step IN ('dead', 'invalid') OR (last_step IN ('parked', 'released', 'retry_scheduled', 'prepared', 'confirmed') AND last_ts < now() + 60 - %[3]s))
     AND (%[4]s = '' OR account = %[4]s)

@@ -28,7 +28,7 @@ type Derived struct {
 
 // DerivedTables are the tables kept from attempts, in the order they are
 // made. The question each serves is in its table's docstring.
-var DerivedTables = []Derived{chainEnds, failures, calls, chainStats, chainIndex, chainChildren}
+var DerivedTables = []Derived{chainEnds, chainWaits, failures, calls, chainStats, chainIndex, chainChildren}
 
 // DerivedNames are the names of DerivedTables' tables.
 func DerivedNames() []string {
