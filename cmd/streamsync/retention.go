@@ -35,3 +35,20 @@ func newRetention(p *runProcess) (component, error) {
 		stop: run.Stop,
 	}, nil
 }
+
+// newSealer stores latency_per_minute's answer for the attempt log's whole
+// minutes once they stop changing (docs/operations.md, "Tables derived from
+// the attempts"), one process of the deployment at a time. Off without
+// ClickHouse.
+func newSealer(p *runProcess) (component, error) {
+	if p.ch == nil {
+		return nil, nil
+	}
+	s, err := attemptlog.NewSealer(attemptlog.SealerConfig{Database: p.cfg.ClickHouse.Database,
+		LockKey: p.shards[0].SealerLock(), Instance: p.consumer, Logger: p.log, Registerer: p.reg}, p.rdb, p.ch)
+	if err != nil {
+		return nil, err
+	}
+	run := &background{run: s.Run}
+	return funcs{start: run.Start, stop: run.Stop}, nil
+}

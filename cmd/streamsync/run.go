@@ -96,7 +96,7 @@ func runPipeline(ctx context.Context, e *env) error {
 		parts = append(parts, pollers...)
 	}
 	for _, build := range []func(*runProcess) (component, error){
-		newExporters, newAdmin, newIngest, newReconcileSchedule, newOutbox, newDeadArchive, newHousekeeping, newRetention,
+		newExporters, newAdmin, newIngest, newReconcileSchedule, newOutbox, newDeadArchive, newHousekeeping, newRetention, newSealer,
 	} {
 		c, err := build(p)
 		if err != nil {

@@ -123,6 +123,11 @@ func (k Keys) DeadArchiveLock() string { return k.key("dead_archive", "lock") }
 // first shard's is the one used.
 func (k Keys) RetentionLock() string { return k.key("retention", "lock") }
 
+// SealerLock is the lease that lets one process at a time store the attempt
+// log's answered minutes (value: the holder's token, with a TTL); the first
+// shard's is the one used.
+func (k Keys) SealerLock() string { return k.key("sealer", "lock") }
+
 // Backfill is the hash that keeps one backfill run's position (docs/backfill.md).
 func (k Keys) Backfill(runID string) string { return k.key("backfill", runID) }
 

@@ -3,6 +3,7 @@ package attemptlog
 import (
 	"context"
 	"fmt"
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"strconv"
 	"testing"
 	"time"
@@ -136,6 +137,17 @@ func TestClusterRetentionDropsOldDaysOnEveryShard(t *testing.T) {
 	}
 	if err := Insert(ctx, f.conn, f.db, rows); err != nil {
 		t.Fatal(err)
+	}
+	// latency_minutes, which the sealer writes (through the Distributed
+	// table, to any shard): a minute of each day on each shard.
+	syncCtx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	for range 16 {
+		for _, ts := range days {
+			if err := f.conn.Exec(syncCtx, "INSERT INTO `"+f.db+"`.latency_minutes (minute, partner, calls, quantiles, max_us, inserted, sealed) SELECT toDateTime(?, 'UTC'), 'erp', 1, [1., 1., 1.], 1, 1, 1",
+				ts.Truncate(time.Minute).Unix()); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	rdb := testenv.Redis(t)
 	lock := testenv.Prefix(t) + "retention:lock"

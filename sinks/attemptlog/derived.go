@@ -22,13 +22,14 @@ type Derived struct {
 	Body string
 	// Select is the view's SELECT from the source table src of database
 	// db; where, " WHERE …" or "", narrows it when an older table's rows
-	// are copied in, an hour at a time.
+	// are copied in, an hour at a time. nil for a table no view fills
+	// (latency_minutes: the Sealer writes it).
 	Select func(db, src, where string) string
 }
 
 // DerivedTables are the tables kept from attempts, in the order they are
 // made. The question each serves is in its table's docstring.
-var DerivedTables = []Derived{chainEnds, chainWaits, failures, calls, chainStats, chainIndex, chainChildren}
+var DerivedTables = []Derived{chainEnds, chainWaits, failures, calls, chainStats, chainIndex, chainChildren, callCounts, latencyMinutes}
 
 // DerivedNames are the names of DerivedTables' tables.
 func DerivedNames() []string {
@@ -63,6 +64,9 @@ func ensureOneDerived(ctx context.Context, conn driver.Conn, database, src, tabl
 	target := fmt.Sprintf("CREATE TABLE IF NOT EXISTS `%s`.`%s` %s", database, table, d.Body)
 	if err := conn.Exec(ctx, target); err != nil {
 		return fmt.Errorf("create table %s.%s: %w", database, table, err)
+	}
+	if d.Select == nil {
+		return nil
 	}
 	view := fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS `%s`.`%s` TO `%s`.`%s` AS\n%s",
 		database, d.View, database, table, d.Select(database, src, ""))

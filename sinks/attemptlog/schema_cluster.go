@@ -73,7 +73,13 @@ func ensureCluster(ctx context.Context, conn driver.Conn, database string, o Sch
 			// read only: the views fill each shard's local table from its
 			// own attempts_local, so no sharding key is needed (a derived
 			// table may have no account column)
-			if err := ensureDistributed(ctx, hc, database, c.Name, d.Table, ""); err != nil {
+			// A table the Sealer writes takes its rows through the
+			// Distributed one, to any shard.
+			key := ""
+			if d.Select == nil {
+				key = "rand()"
+			}
+			if err := ensureDistributed(ctx, hc, database, c.Name, d.Table, key); err != nil {
 				return err
 			}
 		}
@@ -133,6 +139,9 @@ func setAsideSingle(ctx context.Context, conn driver.Conn, database string, mode
 	}
 	for _, d := range DerivedTables {
 		for _, t := range []string{d.View, d.Table, d.Table + "_filled"} {
+			if t == "" { // a table no view fills
+				continue
+			}
 			if err := conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS `%s`.`%s`", database, t)); err != nil {
 				return fmt.Errorf("drop %s.%s: %w", database, t, err)
 			}
