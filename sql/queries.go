@@ -25,7 +25,7 @@ func Names() []string {
 
 // tableRef is a table the queries read, named streamsync.<table> in the
 // files: the attempt log, the tables ClickHouse derives from it by
-// materialized views (chain_ends, failures, calls, chain_stats…) and the
+// materialized views (chain_ends, failures, calls, chain_minutes…) and the
 // dead-letter archive.
 var tableRef = regexp.MustCompile(`\bstreamsync\.([a-z_]+)\b`)
 

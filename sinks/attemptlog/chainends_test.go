@@ -148,3 +148,30 @@ func TestChainEndsSeesABulkLoad(t *testing.T) {
 		t.Fatalf("chain_waits rows %v; want DEAD's dead and MOVED's superseded retry_scheduled", waits)
 	}
 }
+
+// A table a former release derived (chain_stats) is dropped with its view
+// and fill marker at the next start, so its view no longer costs inserts.
+func TestRetiredDerivedTableDropped(t *testing.T) {
+	conn, db := schemaConn(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		"CREATE TABLE `" + db + "`.chain_stats (minute DateTime('UTC'), n UInt64) ENGINE = MergeTree ORDER BY minute",
+		"CREATE MATERIALIZED VIEW `" + db + "`.chain_stats_mv TO `" + db + "`.chain_stats AS SELECT toStartOfMinute(ts) AS minute, count() AS n FROM `" + db + "`.attempts GROUP BY minute",
+		"CREATE TABLE `" + db + "`.chain_stats_filled (filled DateTime('UTC')) ENGINE = TinyLog",
+	} {
+		if err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := EnsureSchema(ctx, conn, db); err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range []string{"chain_stats", "chain_stats_mv", "chain_stats_filled"} {
+		if ok, err := tableExists(ctx, conn, db, tb); err != nil || ok {
+			t.Errorf("%s still there after a start (%v)", tb, err)
+		}
+	}
+	if ok, err := tableExists(ctx, conn, db, ChainMinutesTable); err != nil || !ok {
+		t.Errorf("%s not made (%v)", ChainMinutesTable, err)
+	}
+}

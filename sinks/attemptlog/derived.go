@@ -29,7 +29,7 @@ type Derived struct {
 
 // DerivedTables are the tables kept from attempts, in the order they are
 // made. The question each serves is in its table's docstring.
-var DerivedTables = []Derived{chainEnds, chainWaits, failures, calls, chainStats, chainIndex, chainChildren, callCounts, latencyMinutes}
+var DerivedTables = []Derived{chainEnds, chainWaits, failures, calls, chainMinutes, chainIndex, chainChildren, callCounts, latencyMinutes}
 
 // DerivedNames are the names of DerivedTables' tables.
 func DerivedNames() []string {
@@ -50,6 +50,9 @@ func DerivedNames() []string {
 // process stopped mid-copy copies again at its next start. Not POPULATE,
 // which misses rows inserted while it runs.
 func ensureDerived(ctx context.Context, conn driver.Conn, database string) error {
+	if err := dropRetired(ctx, conn, database, ""); err != nil {
+		return err
+	}
 	for _, d := range DerivedTables {
 		if err := ensureOneDerived(ctx, conn, database, Table, d.Table, d); err != nil {
 			return err
@@ -108,4 +111,22 @@ func tableExists(ctx context.Context, conn driver.Conn, database, table string) 
 		return false, fmt.Errorf("look for %s.%s: %w", database, table, err)
 	}
 	return n > 0, nil
+}
+
+// dropRetired drops retiredDerived's views, tables (suffix: "" or a
+// shard's LocalSuffix) and fill markers where they exist; under
+// clickhouse.cluster also the Distributed table of each.
+func dropRetired(ctx context.Context, conn driver.Conn, database, suffix string) error {
+	for _, d := range retiredDerived {
+		names := []string{d.View, d.Table + suffix, d.Table + suffix + "_filled"}
+		if suffix != "" {
+			names = append(names, d.Table)
+		}
+		for _, t := range names {
+			if err := conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS `%s`.`%s`", database, t)); err != nil {
+				return fmt.Errorf("drop the retired %s.%s: %w", database, t, err)
+			}
+		}
+	}
+	return nil
 }

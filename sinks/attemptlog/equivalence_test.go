@@ -20,11 +20,14 @@ import (
 )
 
 // The questions read tables derived from attempts (chain_ends, failures,
-// calls, chain_stats). testdata/reference holds each question as it was
+// calls, chain_minutes…). testdata/reference holds each question as it was
 // asked of attempts alone, with FINAL; over the same rows both must give the
 // same answer: chains straddling the window's start, copies of a row_id
 // (an export retried, a bulk load run twice), a row inserted in bulk after
-// the others.
+// the others. One rule changed on purpose: retry_distribution orders two
+// steps of a chain in the same millisecond by 19 bits of cityHash64(row_id),
+// not by row_id's text (its reference says so), so that a chain's latest step
+// is a max over numbers.
 
 // referenceAnswer runs testdata/reference/<name>.sql over db with the
 // window starting at since.

@@ -57,6 +57,9 @@ func ensureCluster(ctx context.Context, conn driver.Conn, database string, o Sch
 		if err := ensureAttempts(ctx, hc, database, local, modern, o); err != nil {
 			return err
 		}
+		if err := dropRetired(ctx, hc, database, LocalSuffix); err != nil {
+			return err
+		}
 		for _, d := range DerivedTables {
 			if err := ensureOneDerived(ctx, hc, database, local, d.Table+LocalSuffix, d); err != nil {
 				return err
@@ -137,7 +140,7 @@ func setAsideSingle(ctx context.Context, conn driver.Conn, database string, mode
 	if err := addColumns(ctx, conn, database, Table, modern, o); err != nil {
 		return err
 	}
-	for _, d := range DerivedTables {
+	for _, d := range append(slices.Clone(DerivedTables), retiredDerived...) {
 		for _, t := range []string{d.View, d.Table, d.Table + "_filled"} {
 			if t == "" { // a table no view fills
 				continue
