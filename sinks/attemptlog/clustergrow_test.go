@@ -130,6 +130,28 @@ func TestClusterGrowKeepsRowsAndAnswers(t *testing.T) {
 			t.Errorf("%s over the cluster: %d rows, on one server %d\n got %.600v\nwant %.600v", q, len(got), len(want), got, want)
 		}
 	}
+	// The sealer over the cluster: closed minutes answered through the
+	// Distributed tables, on the shards, and the same answers.
+	sealer, err := attemptlog.NewSealer(attemptlog.SealerConfig{Database: db, Budget: time.Minute}, nil, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := sealer.Pass(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, s := range shards {
+		if n := countOf(t, s, "SELECT count() FROM `"+db+"`.latency_minutes_local"); n == 0 {
+			t.Errorf("shard %d holds no sealed minute", i+1)
+		}
+	}
+	sealed := answers(t, conn, db, since, account)
+	for q, want := range before {
+		if got := sealed[q]; !slices.Equal(got, want) {
+			t.Errorf("%s over the cluster, minutes sealed: %d rows, on one server %d\n got %.600v\nwant %.600v", q, len(got), len(want), got, want)
+		}
+	}
 
 	all := "SELECT count() FROM `" + db + "`.attempts"
 	copies := countOf(t, conn, all)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -295,7 +296,10 @@ func (s *Sealer) seal(ctx context.Context, m time.Time, want map[string]uint64) 
 	if len(got) == 0 {
 		return 0, nil
 	}
-	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO `"+s.cfg.Database+"`.`"+LatencyMinutesTable+"` (minute, partner, calls, quantiles, max_us, inserted, sealed)")
+	// Under clickhouse.cluster the insert reaches a shard before it
+	// returns, so the next pass sees what this one stored.
+	ictx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	batch, err := s.conn.PrepareBatch(ictx, "INSERT INTO `"+s.cfg.Database+"`.`"+LatencyMinutesTable+"` (minute, partner, calls, quantiles, max_us, inserted, sealed)")
 	if err != nil {
 		return 0, fmt.Errorf("attempt log sealer: minute %s: %w", m.Format(time.DateTime), err)
 	}
