@@ -1,11 +1,12 @@
 -- How many chains failed per partner and account in the last hour (@since), and how many of those were dead letters of each reason?
 -- @partner: one partner's, '' for all.
 -- How: the dead and invalid rows of the window come from streamsync.failures (the failure and wait rows of
--- attempts, kept by a materialized view, sorted by step and time); each such chain's latest failure row decides
--- its step, error and status (copies of a row cannot change an argMax), and streamsync.chain_ends (each chain's
--- latest step, kept by a materialized view) tells whether a later step of any kind followed it: the chain counts
--- when its latest row of all is that failure (chain_ends' ver: the row's time in ms, doubled, plus one for a
--- failing or waiting step; a step of another kind in the same millisecond counts as earlier).
+-- attempts, kept by a materialized view, sorted by step and time, so only those two steps' rows are read); each
+-- such chain's latest dead or invalid row decides its step, error and status (copies of a row cannot change an
+-- argMax), and streamsync.chain_ends (each chain's latest step, kept by a materialized view) tells whether a later
+-- step of any kind followed it: the chain counts when its latest row of all is that row (chain_ends' ver: the
+-- row's time in ms, doubled, plus one for a failing or waiting step). In the same millisecond a step of another
+-- kind counts as earlier than a failure or wait, and a failure or wait as earlier than dead or invalid.
 SELECT
     partner,
     account,
@@ -25,11 +26,8 @@ FROM
         argMax(http_status, (ts, ts_ms, row_id)) AS last_http_status,
         max((toUInt64(ts) * 1000 + ts_ms) * 2 + 1) AS fail_ver
     FROM streamsync.failures
-    PREWHERE chain_id IN (SELECT chain_id FROM streamsync.failures
-        WHERE step IN ('dead', 'invalid') AND ts >= (now() - 3600)/*@since*/ AND (''/*@partner*/ = '' OR partner = ''/*@partner*/))
-    WHERE ts >= (now() - 3600)/*@since*/ AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
+    WHERE step IN ('dead', 'invalid') AND ts >= (now() - 3600)/*@since*/ AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
     GROUP BY partner, chain_id
-    HAVING last_step IN ('dead', 'invalid')
 )
 ANY INNER JOIN
 (

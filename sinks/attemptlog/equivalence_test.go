@@ -24,10 +24,12 @@ import (
 // asked of attempts alone, with FINAL; over the same rows both must give the
 // same answer: chains straddling the window's start, copies of a row_id
 // (an export retried, a bulk load run twice), a row inserted in bulk after
-// the others. One rule changed on purpose: retry_distribution orders two
-// steps of a chain in the same millisecond by 19 bits of cityHash64(row_id),
-// not by row_id's text (its reference says so), so that a chain's latest step
-// is a max over numbers.
+// the others. Two rules changed on purpose, each said in its reference:
+// retry_distribution orders two steps of a chain in the same millisecond by
+// 19 bits of cityHash64(row_id), not by row_id's text, so that a chain's
+// latest step is a max over numbers; failed_chains_per_account counts dead or
+// invalid as later than a failure or wait of the same millisecond, and those
+// as later than other steps, so that it reads only the dead and invalid rows.
 
 // referenceAnswer runs testdata/reference/<name>.sql over db with the
 // window starting at since.
