@@ -1,6 +1,6 @@
 -- How long did partner calls take, minute by minute in the last hour (@since)? Percentiles of latency_us over steps that made a call, per partner; @partner: one partner's, '' for all.
 -- How: the whole minutes streamsync's sealer has answered already come from streamsync.latency_minutes (each
--- minute's answer, stored with the count of rows streamsync.call_counts had for it, both kept apart from the
+-- minute's answer, stored with the count of rows streamsync.calls_per_minute had for it, both kept apart from the
 -- rows); from the first minute whose count has changed since (a minute still filling, a later insert into an
 -- older one) on, and for the window's partial first minute, the answer comes from streamsync.calls (each call's
 -- time, partner and latency, kept by a materialized view, sorted by time), copies of a row (same row_id) counted
@@ -15,7 +15,7 @@ FROM
             SELECT if(count() = 0, toDateTime('2100-01-01 00:00:00', 'UTC'), min(minute))
             FROM (
                 SELECT minute, partner, sum(rows) AS counted
-                FROM streamsync.call_counts
+                FROM streamsync.calls_per_minute
                 WHERE minute >= (now() - 3600)/*@since*/ AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
                 GROUP BY minute, partner
             ) ANY LEFT JOIN (
@@ -39,7 +39,7 @@ FROM
             SELECT if(count() = 0, toDateTime('2100-01-01 00:00:00', 'UTC'), min(minute))
             FROM (
                 SELECT minute, partner, sum(rows) AS counted
-                FROM streamsync.call_counts
+                FROM streamsync.calls_per_minute
                 WHERE minute >= (now() - 3600)/*@since*/ AND (''/*@partner*/ = '' OR partner = ''/*@partner*/)
                 GROUP BY minute, partner
             ) ANY LEFT JOIN (

@@ -29,7 +29,7 @@ type Derived struct {
 
 // DerivedTables are the tables kept from attempts, in the order they are
 // made. The question each serves is in its table's docstring.
-var DerivedTables = []Derived{chainEnds, chainWaits, failures, calls, chainMinutes, chainIndex, chainChildren, callCounts, latencyMinutes}
+var DerivedTables = []Derived{chainEnds, chainWaits, failures, calls, chainMinutes, chainIndex, chainChildren, callsPerMinute, latencyMinutes}
 
 // DerivedNames are the names of DerivedTables' tables.
 func DerivedNames() []string {

@@ -17,30 +17,33 @@ import (
 	"github.com/streamsync/streamsync/internal/lease"
 )
 
-// CallCountsTable counts the rows of calls inserted per minute and partner
-// (copies included: a SummingMergeTree whose sums only grow), kept by a
-// materialized view over attempts with the calls view's filter. It is how
-// the sealer and sql/latency_per_minute.sql tell that a minute the sealer
-// answered has not changed since: its count is still the one the answer
-// was stored with.
+// CallsPerMinuteTable counts the rows of calls inserted per minute and
+// partner (copies included: a SummingMergeTree whose sums only grow), kept
+// by a materialized view over attempts with the calls view's filter. It is
+// how the sealer and sql/latency_per_minute.sql tell that a minute the
+// sealer answered has not changed since: its count is still the one the
+// answer was stored with. ClickHouse 18.16 runs a table's views one after
+// the other in the order of their names, so its view's name sorts after
+// calls_mv: a count is raised only once the rows are in calls (the
+// sealer's two-pass rule covers servers that order them otherwise).
 const (
-	CallCountsTable = "call_counts"
-	CallCountsView  = "call_counts_mv"
+	CallsPerMinuteTable = "calls_per_minute"
+	CallsPerMinuteView  = "calls_per_minute_mv"
 )
 
 // LatencyMinutesTable holds sql/latency_per_minute.sql's answer for whole
 // minutes, one row per minute and partner, written by the Sealer (no view
 // fills it): calls, quantiles (p50, p90, p99 of latency_us, µs) and max_us
-// as the question computes them from calls, inserted (call_counts' count for
+// as the question computes them from calls, inserted (calls_per_minute's count for
 // the minute when it was computed) and sealed (Unix ms of the computation;
 // the latest counts). The question takes a minute from here while its count
 // is unchanged and from calls otherwise, so a row inserted into an answered
 // minute — a spool replay, an analyst's load — counts at once.
 const LatencyMinutesTable = "latency_minutes"
 
-var callCounts = Derived{
-	Table: CallCountsTable,
-	View:  CallCountsView,
+var callsPerMinute = Derived{
+	Table: CallsPerMinuteTable,
+	View:  CallsPerMinuteView,
 	Body:  "(\n  minute DateTime('UTC'),\n  partner String,\n  rows UInt64\n) ENGINE = SummingMergeTree\nPARTITION BY toYYYYMMDD(minute)\nORDER BY (minute, partner)",
 	Select: func(db, src, where string) string {
 		cond := " WHERE attempt > 0 AND http_status > 0"
@@ -106,7 +109,7 @@ func (c *SealerConfig) setDefaults() {
 // whose rows have stopped changing (docs/operations.md, "Tables derived
 // from the attempts"), so that the question reads a few rows a minute
 // instead of every call of the window. A minute is answered when it ended
-// over a minute ago and its count in call_counts is the same as at this
+// over a minute ago and its count in calls_per_minute is the same as at this
 // process's previous pass (so no insert was under way into it), newest
 // first; one that changes later is answered again. One process seals at a
 // time (a lease in Redis); two that did would store the same answer twice,
@@ -134,7 +137,7 @@ func NewSealer(cfg SealerConfig, rdb redis.UniversalClient, conn driver.Conn) (*
 	if cfg.LockKey == "" && rdb != nil {
 		return nil, errors.New("attempt log sealer: lock key required")
 	}
-	if err := checkIdents(cfg.Database, []string{CallCountsTable, LatencyMinutesTable}); err != nil {
+	if err := checkIdents(cfg.Database, []string{CallsPerMinuteTable, LatencyMinutesTable}); err != nil {
 		return nil, err
 	}
 	s := &Sealer{cfg: cfg, rdb: rdb, conn: conn, seen: map[minuteKey]uint64{},
@@ -229,10 +232,10 @@ func (s *Sealer) Pass(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// counts reads call_counts' count per minute and partner, for the minutes
+// counts reads calls_per_minute's count per minute and partner, for the minutes
 // that ended over a minute ago (by the server's clock).
 func (s *Sealer) counts(ctx context.Context) (map[minuteKey]uint64, error) {
-	q := "SELECT minute, partner, sum(rows) FROM `" + s.cfg.Database + "`.`" + CallCountsTable + "` WHERE minute < toStartOfMinute(now()) - 60 GROUP BY minute, partner"
+	q := "SELECT minute, partner, sum(rows) FROM `" + s.cfg.Database + "`.`" + CallsPerMinuteTable + "` WHERE minute < toStartOfMinute(now()) - 60 GROUP BY minute, partner"
 	return s.minuteCounts(ctx, q, "counts")
 }
 
