@@ -2,8 +2,6 @@ package attemptlog
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,7 +11,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"github.com/streamsync/streamsync/internal/lease"
 )
 
 // Defaults of RetentionConfig.
@@ -155,12 +152,9 @@ func (r *Retainer) Pass(ctx context.Context) (int, error) {
 }
 
 func (r *Retainer) pass(ctx context.Context) (int, error) {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	l := lease.New(r.rdb, r.cfg.LockKey, r.cfg.Instance+":"+hex.EncodeToString(b), r.cfg.LockTTL)
-	ok, err := l.Take(ctx)
+	l, ok, err := takePassLease(ctx, r.rdb, r.cfg.LockKey, r.cfg.Instance, r.cfg.LockTTL, "attempt log retention")
 	if err != nil {
-		return 0, fmt.Errorf("attempt log retention lease %s: %w", r.cfg.LockKey, err)
+		return 0, err
 	}
 	if !ok {
 		return 0, nil

@@ -2,8 +2,6 @@ package attemptlog
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,7 +12,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"github.com/streamsync/streamsync/internal/lease"
 )
 
 // CallsPerMinuteTable counts the rows of calls inserted per minute and
@@ -177,12 +174,9 @@ func (s *Sealer) Run(ctx context.Context) {
 func (s *Sealer) Pass(ctx context.Context) (int, error) {
 	renew := func() bool { return true }
 	if s.rdb != nil {
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		l := lease.New(s.rdb, s.cfg.LockKey, s.cfg.Instance+":"+hex.EncodeToString(b), s.cfg.LockTTL)
-		ok, err := l.Take(ctx)
+		l, ok, err := takePassLease(ctx, s.rdb, s.cfg.LockKey, s.cfg.Instance, s.cfg.LockTTL, "attempt log sealer")
 		if err != nil {
-			return 0, fmt.Errorf("attempt log sealer lease %s: %w", s.cfg.LockKey, err)
+			return 0, err
 		}
 		if !ok {
 			return 0, nil
