@@ -39,18 +39,30 @@ func RunQuery(ctx context.Context, conn driver.Conn, database, name string, valu
 	for k, v := range values {
 		found := false
 		for _, p := range params {
-			found = found || (p.Name == k && !isCandidateParam(k))
+			found = found || (p.Name == k && !isInternalParam(k))
 		}
 		if !found {
 			var takes []string
 			for _, p := range params {
-				if !isCandidateParam(p.Name) {
+				if !isInternalParam(p.Name) {
 					takes = append(takes, p.Name)
 				}
 			}
 			return Answer{}, fmt.Errorf("query %s takes no %s (it takes %v)", name, k, takes)
 		}
 		args = append(args, clickhouse.Named(k, v))
+	}
+	if slices.ContainsFunc(params, func(p sql.Param) bool { return p.Name == sealedUntilParam }) {
+		// latency_per_minute: the answered minutes end where SealedUntil says.
+		until, err := SealedUntil(ctx, conn, database, values)
+		if err != nil {
+			return Answer{}, err
+		}
+		q, _, err = sql.Parameterized(name, database, func(p string) bool { _, ok := values[p]; return ok || p == sealedUntilParam })
+		if err != nil {
+			return Answer{}, err
+		}
+		return answer(ctx, conn, name, q, append(args, clickhouse.Named(sealedUntilParam, until)))
 	}
 	if !slices.ContainsFunc(params, func(p sql.Param) bool { return isCandidateParam(p.Name) }) {
 		return answer(ctx, conn, name, q, args)
@@ -74,6 +86,10 @@ func RunQuery(ctx context.Context, conn driver.Conn, database, name string, valu
 	})
 	return t, err
 }
+
+// isInternalParam reports whether name is a parameter RunQuery binds itself
+// (failed_chains' candidate sets, latency_per_minute's sealed_until).
+func isInternalParam(name string) bool { return isCandidateParam(name) || name == sealedUntilParam }
 
 // failedChainsPage is the most chains sql/failed_chains.sql answers (its
 // closing LIMIT).

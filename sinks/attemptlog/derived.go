@@ -3,6 +3,7 @@ package attemptlog
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -115,7 +116,10 @@ func tableExists(ctx context.Context, conn driver.Conn, database, table string) 
 
 // dropRetired drops retiredDerived's views, tables (suffix: "" or a
 // shard's LocalSuffix) and fill markers where they exist; under
-// clickhouse.cluster also the Distributed table of each.
+// clickhouse.cluster also the Distributed table of each. The view goes
+// first, so the table stops costing inserts; a table larger than the
+// server's max_table_size_to_drop (50 GB by default), which ClickHouse
+// refuses to drop, is left for its operator (docs/operations.md).
 func dropRetired(ctx context.Context, conn driver.Conn, database, suffix string) error {
 	for _, d := range retiredDerived {
 		names := []string{d.View, d.Table + suffix, d.Table + suffix + "_filled"}
@@ -123,7 +127,11 @@ func dropRetired(ctx context.Context, conn driver.Conn, database, suffix string)
 			names = append(names, d.Table)
 		}
 		for _, t := range names {
-			if err := conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS `%s`.`%s`", database, t)); err != nil {
+			err := conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS `%s`.`%s`", database, t))
+			if err != nil && strings.Contains(err.Error(), "max_table_size_to_drop") {
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("drop the retired %s.%s: %w", database, t, err)
 			}
 		}

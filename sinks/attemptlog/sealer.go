@@ -31,11 +31,13 @@ const (
 // LatencyMinutesTable holds sql/latency_per_minute.sql's answer for whole
 // minutes, one row per minute and partner, written by the Sealer (no view
 // fills it): calls, quantiles (p50, p90, p99 of latency_us, µs) and max_us
-// as the question computes them from calls, inserted (calls_per_minute's count for
-// the minute when it was computed) and sealed (Unix ms of the computation;
-// the latest counts). The question takes a minute from here while its count
-// is unchanged and from calls otherwise, so a row inserted into an answered
-// minute — a spool replay, an analyst's load — counts at once.
+// as the question computes them from calls, inserted (calls_per_minute's
+// count for the minute when it was computed: counts only grow, so the
+// highest is the latest answer) and sealed (Unix ms of the computation, for
+// people). The question takes the window's minutes from here up to the
+// first one whose count has changed since it was answered (SealedUntil),
+// and from calls after it, so a row inserted into an answered minute — a
+// spool replay, an analyst's load — counts at once.
 const LatencyMinutesTable = "latency_minutes"
 
 var callsPerMinute = Derived{
@@ -53,7 +55,7 @@ var callsPerMinute = Derived{
 
 var latencyMinutes = Derived{
 	Table: LatencyMinutesTable,
-	Body:  "(\n  minute DateTime('UTC'),\n  partner String,\n  calls UInt64,\n  quantiles Array(Float64),\n  max_us UInt32,\n  inserted UInt64,\n  sealed UInt64\n) ENGINE = ReplacingMergeTree(sealed)\nPARTITION BY toYYYYMMDD(minute)\nORDER BY (minute, partner)",
+	Body:  "(\n  minute DateTime('UTC'),\n  partner String,\n  calls UInt64,\n  quantiles Array(Float64),\n  max_us UInt32,\n  inserted UInt64,\n  sealed UInt64\n) ENGINE = ReplacingMergeTree(inserted)\nPARTITION BY toYYYYMMDD(minute)\nORDER BY (minute, partner)",
 }
 
 // Defaults of SealerConfig.
@@ -126,9 +128,11 @@ type minuteKey struct {
 	partner string
 }
 
-// NewSealer builds a Sealer and registers its metrics; Run starts it. It
-// closes neither rdb nor conn. A nil rdb seals without the lease (a tool
-// alone on the tables, as make bench-chains).
+// NewSealer builds a Sealer and registers its metrics (on a Registerer
+// that has them already it panics, as MustRegister does); Run starts it.
+// It closes neither rdb nor conn. A nil rdb seals without the lease (a tool
+// alone on the tables, as make bench-chains). An error names a missing
+// LockKey or a database name that is not an identifier.
 func NewSealer(cfg SealerConfig, rdb redis.UniversalClient, conn driver.Conn) (*Sealer, error) {
 	cfg.setDefaults()
 	if cfg.LockKey == "" && rdb != nil {
@@ -170,7 +174,9 @@ func (s *Sealer) Run(ctx context.Context) {
 
 // Pass answers the minutes that are ready (see Sealer) and returns how many
 // (minute, partner) answers it stored. Another process holding the lease
-// makes it return 0 at once.
+// makes it return 0 at once. Errors: Redis' for the lease, a lease lost
+// mid-pass (another process took it over; it seals the rest), ClickHouse's
+// for a read or a store, wrapped; answers stored before the error stay.
 func (s *Sealer) Pass(ctx context.Context) (int, error) {
 	renew := func() bool { return true }
 	if s.rdb != nil {
@@ -226,16 +232,25 @@ func (s *Sealer) Pass(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// counts reads calls_per_minute's count per minute and partner, for the minutes
-// that ended over a minute ago (by the server's clock).
+// sealHorizon is how far back (SQL seconds) a pass looks: minutes older
+// are not answered again when they change (the question reads them from
+// calls from the first such minute on), so a pass reads a day's counts,
+// not the retention's.
+const sealHorizon = "86400"
+
+// counts reads calls_per_minute's count per minute and partner, for the
+// minutes of the last day that ended over a minute ago (by the server's
+// clock).
 func (s *Sealer) counts(ctx context.Context) (map[minuteKey]uint64, error) {
-	q := "SELECT minute, partner, sum(rows) FROM `" + s.cfg.Database + "`.`" + CallsPerMinuteTable + "` WHERE minute < toStartOfMinute(now()) - 60 GROUP BY minute, partner"
+	q := "SELECT minute, partner, sum(rows) FROM `" + s.cfg.Database + "`.`" + CallsPerMinuteTable + "` WHERE minute >= now() - " + sealHorizon +
+		" AND minute < toStartOfMinute(now()) - 60 GROUP BY minute, partner"
 	return s.minuteCounts(ctx, q, "counts")
 }
 
 // stored reads the count each minute's latest answer was computed with.
 func (s *Sealer) stored(ctx context.Context) (map[minuteKey]uint64, error) {
-	q := "SELECT minute, partner, argMax(inserted, sealed) FROM `" + s.cfg.Database + "`.`" + LatencyMinutesTable + "` GROUP BY minute, partner"
+	q := "SELECT minute, partner, max(inserted) FROM `" + s.cfg.Database + "`.`" + LatencyMinutesTable + "` WHERE minute >= now() - " + sealHorizon +
+		" GROUP BY minute, partner"
 	return s.minuteCounts(ctx, q, "answers")
 }
 

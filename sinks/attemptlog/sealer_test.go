@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,14 +126,44 @@ func TestSealedLatencyMinutesAnswerAsCalls(t *testing.T) {
 		t.Fatalf("sealed again: %s\nwant %s", g, after)
 	}
 
-	// The question reads the sealed answer (a later one, made up here,
-	// with the current count, is what it shows).
-	m := time.Now().Truncate(time.Minute).Add(-8 * time.Minute)
-	if err := conn.Exec(ctx, "INSERT INTO `"+db+"`.latency_minutes (minute, partner, calls, quantiles, max_us, inserted, sealed) "+
-		"SELECT toDateTime(?, 'UTC'), 'erp', 999, [1., 2., 3.], 4, 3, ?", m.Unix(), uint64(time.Now().Add(time.Minute).UnixMilli())); err != nil {
+	// The answered minutes end at the first open one (this minute's or the
+	// one before, by the server's clock), and the question reads them: an
+	// answer made up here, with a count made up to match, is what it shows.
+	until, err := SealedUntil(ctx, conn, db, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if g := got(); g == after {
-		t.Fatal("the question did not read latency_minutes")
+	if oldest := time.Now().Truncate(time.Minute).Add(-2 * time.Minute); until.Before(oldest) {
+		t.Fatalf("answered until %s, want the minutes up to %s", until, oldest)
+	}
+	m := time.Now().Truncate(time.Minute).Add(-8 * time.Minute)
+	for _, q := range []string{
+		"INSERT INTO `" + db + "`.calls_per_minute (minute, partner, rows) SELECT toDateTime(?, 'UTC'), 'erp', 1000",
+		"INSERT INTO `" + db + "`.latency_minutes (minute, partner, calls, quantiles, max_us, inserted, sealed) SELECT toDateTime(?, 'UTC'), 'erp', 999, [1., 2., 3.], 4, 1003, 0",
+	} {
+		if err := conn.Exec(ctx, q, m.Unix()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g := got(); !strings.Contains(g, fmt.Sprint("erp", m.Unix(), 999)) {
+		t.Fatalf("the question did not read latency_minutes: %s", g)
+	}
+}
+
+// Until calls_per_minute has been filled from an older attempts table, a
+// minute it has not counted yet would be in neither half of the answer:
+// every minute comes from calls.
+func TestSealedUntilWaitsForTheFill(t *testing.T) {
+	conn, db := schemaConn(t)
+	ctx := context.Background()
+	if err := conn.Exec(ctx, "DROP TABLE `"+db+"`.calls_per_minute_filled"); err != nil {
+		t.Fatal(err)
+	}
+	until, err := SealedUntil(ctx, conn, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !until.Equal(time.Unix(0, 0)) {
+		t.Fatalf("answered until %s before the fill, want the epoch", until)
 	}
 }
