@@ -204,13 +204,11 @@ func (x *Exporter) probe(ctx context.Context) {
 	defer cancel()
 	err := x.conn.Ping(pctx)
 	if err == nil && !x.schemaReady {
-		sctx := pctx
-		if x.cfg.Cluster.Enabled() {
-			// Growing into a cluster copies an older table's rows onto the
-			// shards: longer than a probe, and resumed by day if stopped.
-			sctx = ctx
-		}
-		if err = EnsureSchemaWith(sctx, x.conn, x.cfg.Database, SchemaOptions{OldRowsPartner: x.cfg.OldRowsPartner, Cluster: x.cfg.Cluster}); err == nil {
+		// Not bounded by the probe's 10 s: filling a new derived table from
+		// a large older attempts table (an hour a statement), or growing
+		// into a cluster, takes longer, and cut off it would start over at
+		// every probe. Rows wait in Redis meanwhile.
+		if err = EnsureSchemaWith(ctx, x.conn, x.cfg.Database, SchemaOptions{OldRowsPartner: x.cfg.OldRowsPartner, Cluster: x.cfg.Cluster}); err == nil {
 			x.schemaReady = true
 		}
 	}
