@@ -11,10 +11,10 @@ import (
 	"github.com/streamsync/streamsync/internal/testenv"
 )
 
-// callRows are partner calls in the minutes minsAgo minutes ago (one
+// callRows are partner calls in the minute minsAgo minutes before base (one
 // row a partner and minute per latency, µs).
-func callRows(minsAgo int, partner string, lat ...int) []Row {
-	ts := time.Now().Truncate(time.Minute).Add(-time.Duration(minsAgo)*time.Minute + 7*time.Second)
+func callRows(base time.Time, minsAgo int, partner string, lat ...int) []Row {
+	ts := base.Add(-time.Duration(minsAgo)*time.Minute + 7*time.Second)
 	var rows []Row
 	for i, l := range lat {
 		id := fmt.Sprintf("%s-%d-%d", partner, minsAgo, i)
@@ -30,16 +30,19 @@ func callRows(minsAgo int, partner string, lat ...int) []Row {
 func TestSealedLatencyMinutesAnswerAsCalls(t *testing.T) {
 	conn, db := schemaConn(t)
 	ctx := context.Background()
+	// Every row's minute from one reading of the clock, so that a minute
+	// turning while the test runs moves none of them.
+	base := time.Now().Truncate(time.Minute)
 	var rows []Row
 	for _, m := range []int{10, 9, 8} {
-		rows = append(rows, callRows(m, "erp", 100*m, 200*m, 300*m)...)
-		rows = append(rows, callRows(m, "crm", 50*m)...)
+		rows = append(rows, callRows(base, m, "erp", 100*m, 200*m, 300*m)...)
+		rows = append(rows, callRows(base, m, "crm", 50*m)...)
 	}
-	rows = append(rows, callRows(0, "erp", 7)...) // the minute still filling
+	rows = append(rows, callRows(base, 0, "erp", 7)...) // the minute still filling
 	if err := Insert(ctx, conn, db, rows); err != nil {
 		t.Fatal(err)
 	}
-	if err := Insert(ctx, conn, db, callRows(9, "erp", 900)); err != nil { // a copy of erp-9-0 (a retried export)
+	if err := Insert(ctx, conn, db, callRows(base, 9, "erp", 900)); err != nil { // a copy of erp-9-0 (a retried export)
 		t.Fatal(err)
 	}
 	// What calls alone says, the question's text before the sealer.
@@ -110,7 +113,7 @@ func TestSealedLatencyMinutesAnswerAsCalls(t *testing.T) {
 	pass(0) // nothing changed
 
 	// A row bulk-loaded into a sealed minute counts at once.
-	if err := Insert(ctx, conn, db, callRows(9, "crm", 5, 9000)); err != nil {
+	if err := Insert(ctx, conn, db, callRows(base, 9, "crm", 5, 9000)); err != nil {
 		t.Fatal(err)
 	}
 	after := want()
@@ -136,7 +139,7 @@ func TestSealedLatencyMinutesAnswerAsCalls(t *testing.T) {
 	if oldest := time.Now().Truncate(time.Minute).Add(-2 * time.Minute); until.Before(oldest) {
 		t.Fatalf("answered until %s, want the minutes up to %s", until, oldest)
 	}
-	m := time.Now().Truncate(time.Minute).Add(-8 * time.Minute)
+	m := base.Add(-8 * time.Minute)
 	for _, q := range []string{
 		"INSERT INTO `" + db + "`.calls_per_minute (minute, partner, rows) SELECT toDateTime(?, 'UTC'), 'erp', 1000",
 		"INSERT INTO `" + db + "`.latency_minutes (minute, partner, calls, quantiles, max_us, inserted, sealed) SELECT toDateTime(?, 'UTC'), 'erp', 999, [1., 2., 3.], 4, 1003, 0",
