@@ -2,8 +2,6 @@ package deadarchive
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -20,9 +18,7 @@ import (
 // takeLease takes the lease for instance; ok is false while another
 // process holds it.
 func takeLease(ctx context.Context, rdb redis.UniversalClient, key, instance string, ttl time.Duration) (lease.Lease, bool, error) {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	l := lease.New(rdb, key, instance+":"+hex.EncodeToString(b), ttl)
+	l := lease.ForPass(rdb, key, instance, ttl)
 	ok, err := l.Take(ctx)
 	if err != nil {
 		return lease.Lease{}, false, fmt.Errorf("dead archive lease %s: %w", key, err)

@@ -2,6 +2,8 @@ package lease
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"time"
 
@@ -20,6 +22,16 @@ type Lease struct {
 // New is the claim of holder id on key, with ttl.
 func New(rdb redis.UniversalClient, key, id string, ttl time.Duration) Lease {
 	return Lease{rdb: rdb, Key: key, ID: id, TTL: ttl}
+}
+
+// ForPass is the claim of one pass of a background job (retention, the
+// sealer, the dead-letter archive) of the process named instance on key:
+// its id is instance and a random token, so two passes of one process are
+// told apart.
+func ForPass(rdb redis.UniversalClient, key, instance string, ttl time.Duration) Lease {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return New(rdb, key, instance+":"+hex.EncodeToString(b), ttl)
 }
 
 // Take takes the lease with one SET key id NX PX ttl GET (Redis 7.0 or

@@ -8,7 +8,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/streamsync/streamsync/sql"
 )
 
 // sql/failed_chains.sql takes its candidates — the chains with a failing or
@@ -60,28 +59,11 @@ LIMIT %[6]d`
 // (values bind since, stuck_seconds, account and partner as in RunQuery;
 // those not given take the file's defaults).
 func findCandidates(ctx context.Context, conn driver.Conn, database string, values map[string]any, rows int) (candidateSets, error) {
-	params, err := sql.Params("failed_chains")
+	expr, args, err := boundParams("failed_chains", values, "since", "stuck_seconds", "account", "partner")
 	if err != nil {
 		return candidateSets{}, err
 	}
-	expr := func(name string) string {
-		if _, ok := values[name]; ok {
-			return "@" + name
-		}
-		for _, p := range params {
-			if p.Name == name {
-				return p.Default
-			}
-		}
-		return "@" + name
-	}
-	q := fmt.Sprintf(candidateSQL, database, expr("since"), expr("stuck_seconds"), expr("account"), expr("partner"), rows)
-	var args []any
-	for k, v := range values {
-		if k == "since" || k == "stuck_seconds" || k == "account" || k == "partner" {
-			args = append(args, clickhouse.Named(k, v))
-		}
-	}
+	q := fmt.Sprintf(candidateSQL, database, expr["since"], expr["stuck_seconds"], expr["account"], expr["partner"], rows)
 	res, err := conn.Query(ctx, q, args...)
 	if err != nil {
 		return candidateSets{}, fmt.Errorf("failed chains: candidates: %w", err)

@@ -118,19 +118,11 @@ func (r *Retainer) Run(ctx context.Context) {
 	if !r.Enabled() {
 		return
 	}
-	t := time.NewTimer(r.cfg.First)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	runPasses(ctx, r.cfg.First, r.cfg.Every, func() {
 		if _, err := r.Pass(ctx); err != nil && ctx.Err() == nil {
 			r.cfg.Logger.Error("dropping the attempt log's old days failed; trying again at the next pass", "every", r.cfg.Every, "err", err)
 		}
-		t.Reset(r.cfg.Every)
-	}
+	})
 }
 
 // ErrRetentionLeaseLost ends a pass whose lease another process took over

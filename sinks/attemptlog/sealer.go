@@ -156,20 +156,12 @@ func NewSealer(cfg SealerConfig, rdb redis.UniversalClient, conn driver.Conn) (*
 // Run makes a pass every Every until ctx ends. A failed pass is logged and
 // counted; the next one tries again.
 func (s *Sealer) Run(ctx context.Context) {
-	t := time.NewTimer(s.cfg.Every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	runPasses(ctx, s.cfg.Every, s.cfg.Every, func() {
 		if _, err := s.Pass(ctx); err != nil && ctx.Err() == nil {
 			s.failures.Inc()
 			s.cfg.Logger.Warn("sealing the attempt log's minutes failed; latency_per_minute reads calls until the next pass", "every", s.cfg.Every, "err", err)
 		}
-		t.Reset(s.cfg.Every)
-	}
+	})
 }
 
 // Pass answers the minutes that are ready (see Sealer) and returns how many
